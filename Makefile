@@ -1,0 +1,111 @@
+# uvmake: build, test, demo, bench, deps.
+#
+#   make            build every program into bin/ (-O2, warnings are errors)
+#   make test       install missing deps, build the ASan+UBSan variant,
+#                   run the C unit tests and the BATS suite against it
+#   make demo       install missing deps, build, run the pipeline end to end
+#                   on simulated data in ./var
+#   make bench      run the benchmarks under bench/, figures in bench/results/
+#   make deps       install the Debian packages uvmake needs (apt-get, root)
+#
+# Programs are src/uvm-*.c; the shared library is src/lib/*.c; committed
+# shell programs live in bin/ (listed in .gitignore's exceptions).
+
+CC      ?= gcc
+PKGS    := hdf5
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+          -Wno-format-truncation
+BASEFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Isrc/lib -I/usr/include/liblzf \
+          -I/usr/include/wcslib $(PKG_CFLAGS)
+CFLAGS  ?= -O2
+SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+          -fno-sanitize-recover=undefined
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f -lfftw3 \
+          -lcfitsio -lwcs -lcrypto -lm -lpthread
+
+LIB_SRC  := $(sort $(wildcard src/lib/*.c))
+PROG_SRC := $(sort $(wildcard src/uvm-*.c))
+PROGS    := $(patsubst src/%.c,bin/%,$(PROG_SRC))
+SANPROGS := $(patsubst src/%.c,build/san/bin/%,$(PROG_SRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNITS    := $(patsubst tests/unit/%.c,build/san/tests/%,$(UNIT_SRC))
+LIB_OBJ  := $(patsubst src/lib/%.c,build/obj/lib/%.o,$(LIB_SRC))
+SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC))
+HDRS     := $(wildcard src/lib/*.h)
+
+.PHONY: all san test check check-unit check-bats demo bench deps clean
+.DELETE_ON_ERROR:
+
+all: $(PROGS)
+
+build/obj/%.o: src/%.c $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+build/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+build/libuvm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+bin/uvm-%: build/obj/uvm-%.o build/libuvm.a
+	$(CC) $(CFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
+
+san: $(SANPROGS) $(UNITS)
+build/san/obj/%.o: src/%.c $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+build/san/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+build/san/libuvm.a: $(SANLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/san/bin/uvm-%: build/san/obj/uvm-%.o build/san/libuvm.a
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
+build/san/tests/%: tests/unit/%.c build/san/libuvm.a $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
+
+# deps-ok: fail early, with the command to run, when a library is missing.
+.PHONY: deps-ok
+deps-ok:
+	@ops/deps.sh --check
+
+deps:
+	@ops/deps.sh
+
+# The suite runs against the sanitizer build; committed scripts come from bin/.
+TEST_ENV = PATH="$(CURDIR)/build/san/bin:$(CURDIR)/bin:$$PATH" \
+	UVM_ROOT="$(CURDIR)" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=70 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all san
+	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-bats
+
+check-unit: san
+	@fail=0; pass=0; for t in $(UNITS); do \
+	  if $(TEST_ENV) $$t; then pass=$$((pass+1)); else echo "FAILED: $$t"; fail=$$((fail+1)); fi; \
+	done; echo "unit: $$pass passed, $$fail failed"; test $$fail -eq 0
+
+T ?= tests
+check-bats: all san
+	$(TEST_ENV) bats --jobs 2 --no-parallelize-within-files --timing $(T)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bin/uvm-demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run-all.sh
+
+clean:
+	rm -rf build bin/uvm-*.tmp.* $(PROGS)

@@ -1,0 +1,231 @@
+/*
+ * cfg.c: the deployment config (contract in cfg.h).
+ *
+ * The file format is the intersection of sh and make assignment syntax:
+ * KEY=value, KEY an identifier, value a word with no spaces, quotes, '$',
+ * '#', backslashes or backquotes, so `. ./uvmake.conf` and `include
+ * uvmake.conf` give the same values and nothing is ever expanded.
+ */
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsx.h"
+#include "log.h"
+
+const char cfg_default_text[] =
+    "# uvmake deployment configuration: KEY=value, read by sh and make.\n"
+    "# Values are single words: no spaces, quotes, '$' or '#'.\n"
+    "\n"
+    "# Where the correlator drops subband files (relative to the deployment).\n"
+    "INCOMING=incoming\n"
+    "# Subbands per observation group, and how far apart (s) the timestamps\n"
+    "# of one group's files may be.\n"
+    "SUBBANDS=16\n"
+    "GROUP_TOLERANCE=60\n"
+    "# A group missing subbands is processed after PARTIAL_TIMEOUT seconds\n"
+    "# if it has at least PARTIAL_MIN of them; otherwise it waits.\n"
+    "PARTIAL_TIMEOUT=900\n"
+    "PARTIAL_MIN=12\n"
+    "# Parallel jobs for make -j.\n"
+    "JOBS=2\n"
+    "# Retry policy of the recipe wrapper: attempts before dead-letter,\n"
+    "# exponential backoff base and cap (s); waits up to RETRY_INLINE_MAX s\n"
+    "# happen inside the job, longer ones defer the job to a later make run.\n"
+    "RETRY_MAX=5\n"
+    "RETRY_BASE=2\n"
+    "RETRY_CAP=3600\n"
+    "RETRY_INLINE_MAX=10\n"
+    "# Class 69 (a dependency such as calibration is unavailable) backs off\n"
+    "# from this base instead (s).\n"
+    "RETRY_UNAVAILABLE_BASE=300\n"
+    "# Job timeout (s), per stage as TIMEOUT_<stage>; TERM, then KILL after\n"
+    "# KILL_GRACE seconds.\n"
+    "TIMEOUT=3600\n"
+    "KILL_GRACE=10\n"
+    "# Circuit breaker per stage: BREAKER_FAILS consecutive failures within\n"
+    "# BREAKER_WINDOW s open it for BREAKER_COOLDOWN s.\n"
+    "BREAKER_FAILS=5\n"
+    "BREAKER_WINDOW=600\n"
+    "BREAKER_COOLDOWN=300\n"
+    "# Refuse to start a job when the output file system has less free space\n"
+    "# than this (MB).\n"
+    "DISK_MARGIN_MB=512\n"
+    "# Launcher prefix for every job, e.g. srun --exact -N1 -n1 -c2 (empty: local).\n"
+    "LAUNCH=\n"
+    "# Backups: local directory and optional rclone remote (remote:path).\n"
+    "BACKUP_DIR=backups\n"
+    "BACKUP_REMOTE=\n";
+
+static int valid_key(const char *k)
+{
+	if (!(isalpha((unsigned char)*k) || *k == '_'))
+		return 0;
+	for (; *k; k++)
+		if (!(isalnum((unsigned char)*k) || *k == '_'))
+			return 0;
+	return 1;
+}
+
+static int valid_val(const char *v)
+{
+	for (; *v; v++)
+		if (isspace((unsigned char)*v) || strchr("'\"$#\\`;&|<>(){}*?[]~", *v))
+			return 0;
+	return 1;
+}
+
+int cfg_set(struct cfg *c, const char *key, const char *val)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->kv[i].key, key)) {
+			char *v = strdup(val);
+			if (!v)
+				return -1;
+			free(c->kv[i].val);
+			c->kv[i].val = v;
+			return 0;
+		}
+	if (c->n == c->cap) {
+		int nc = c->cap ? c->cap * 2 : 64;
+		struct cfg_kv *nk = realloc(c->kv, (size_t)nc * sizeof *nk);
+		if (!nk)
+			return -1;
+		c->kv = nk;
+		c->cap = nc;
+	}
+	c->kv[c->n].key = strdup(key);
+	c->kv[c->n].val = strdup(val);
+	if (!c->kv[c->n].key || !c->kv[c->n].val) {
+		free(c->kv[c->n].key);
+		free(c->kv[c->n].val);
+		return -1;
+	}
+	c->n++;
+	return 0;
+}
+
+/* Parse text into c; name is for messages. 0, or -1 after logging. */
+static int parse(struct cfg *c, char *text, const char *name)
+{
+	int lineno = 0;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq;
+		size_t n;
+		lineno++;
+		while (isspace((unsigned char)*line))
+			line++;
+		n = strlen(line);
+		while (n > 0 && isspace((unsigned char)line[n - 1]))
+			line[--n] = 0;
+		if (!*line || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (!eq) {
+			log_err("%s:%d: expected KEY=value", name, lineno);
+			return -1;
+		}
+		*eq = 0;
+		if (!valid_key(line) || !valid_val(eq + 1)) {
+			log_err("%s:%d: invalid key or value for '%s'", name, lineno, line);
+			return -1;
+		}
+		if (cfg_set(c, line, eq + 1) < 0) {
+			log_err("%s: out of memory", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cfg_load(struct cfg *c, const char *dir)
+{
+	char path[PATH_MAX + 16], *text;
+	const char *home = dir && *dir ? dir : getenv("UVM_HOME");
+	memset(c, 0, sizeof *c);
+	if (!home || !*home)
+		home = ".";
+	if (!realpath(home, c->home)) {
+		log_err("cannot use deployment '%s': %s", home, strerror(errno));
+		return -1;
+	}
+	text = strdup(cfg_default_text);
+	if (!text || parse(c, text, "defaults") < 0) {
+		free(text);
+		return -1;
+	}
+	free(text);
+	snprintf(path, sizeof path, "%s/uvmake.conf", c->home);
+	text = fsx_read_file(path, NULL);
+	if (!text) {
+		if (errno == ENOENT)
+			return 0;
+		log_err("cannot read '%s': %s", path, strerror(errno));
+		cfg_free(c);
+		return -1;
+	}
+	if (parse(c, text, path) < 0) {
+		free(text);
+		cfg_free(c);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+void cfg_free(struct cfg *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		free(c->kv[i].key);
+		free(c->kv[i].val);
+	}
+	free(c->kv);
+	c->kv = NULL;
+	c->n = c->cap = 0;
+}
+
+const char *cfg_str(const struct cfg *c, const char *key, const char *dflt)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->kv[i].key, key))
+			return c->kv[i].val;
+	return dflt;
+}
+
+long long cfg_int(const struct cfg *c, const char *key, long long dflt)
+{
+	const char *v = cfg_str(c, key, NULL);
+	char *end;
+	long long r;
+	if (!v || !*v)
+		return dflt;
+	errno = 0;
+	r = strtoll(v, &end, 10);
+	return (errno || *end) ? dflt : r;
+}
+
+double cfg_double(const struct cfg *c, const char *key, double dflt)
+{
+	const char *v = cfg_str(c, key, NULL);
+	char *end;
+	double r;
+	if (!v || !*v)
+		return dflt;
+	r = strtod(v, &end);
+	return *end ? dflt : r;
+}
+
+char *cfg_path(const struct cfg *c, const char *sub, char *buf)
+{
+	if (sub[0] == '/')
+		snprintf(buf, PATH_MAX, "%s", sub);
+	else
+		snprintf(buf, PATH_MAX, "%s/%s", c->home, sub);
+	return buf;
+}

@@ -1,0 +1,152 @@
+/*
+ * uvh5.h: read and write UVH5 visibility files with libhdf5.
+ *
+ * The reader accepts UVH5 0.x (4-D data, 2-D freq_array, scalar
+ * channel_width), 0.1, 1.0 and 1.1+ (3-D data, phase_center_catalog as a
+ * group or as JSON strings); visdata as an {r,i} compound of float32,
+ * float64 or int32; flags as an int8 bool enum; flags/nsamples compressed
+ * with the LZF filter (id 32000, registered through liblzf); integer header
+ * datasets of any width and byte order; fixed or variable-length strings;
+ * optional values stored as null-dataspace datasets (treated as absent).
+ *
+ * uvh5_open reads the whole header (all per-blt metadata arrays, which are
+ * small) and none of the data. Data are read by blocks of rows (baseline-
+ * times) with uvh5_read_rows into caller buffers allocated once, so memory is
+ * bounded by the block size whatever the file size: read one integration
+ * (Nbls rows) at a time.
+ *
+ * The writer produces UVH5 1.2 (3-D data, 1-D freq arrays, a
+ * phase_center_catalog group), visdata complex64, flags LZF-compressed bool
+ * enum, nsamples float32 LZF-compressed, chunked by rows. It writes to a
+ * temporary via fsx (fsx.h) and renames on uvh5_writer_commit, so a partial
+ * file never appears under the final name. Writing then reading gives back
+ * the same bits.
+ *
+ * Errors: functions return NULL/-1 and fill err (one line, no program name)
+ * and *status with the exit status to use: EX_NOINPUT (missing file),
+ * EX_IOERR (I/O or permission), EX_DATAERR (not HDF5, corrupt, missing or
+ * inconsistent required datasets), EX_CANTCREAT (cannot create output).
+ */
+#ifndef UVM_UVH5_H
+#define UVM_UVH5_H
+
+#include <complex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UVH5_ERRLEN 512
+
+enum uvh5_vistype { UVH5_CF32, UVH5_CF64, UVH5_CI32 };
+
+/* Phase centre (one entry of phase_center_catalog, or the 0.x phase_type). */
+struct uvh5_phase_center {
+	int id;                 /* catalog key */
+	char name[128];         /* cat_name / object_name */
+	char type[32];          /* "sidereal", "unprojected", "driftscan", "near_field", ... */
+	double lon, lat;        /* cat_lon / cat_lat, radians (RA/Dec for sidereal) */
+	double epoch;           /* cat_epoch, or 0 */
+	char frame[32];         /* cat_frame, e.g. "icrs", "fk5", or "" */
+};
+
+/* One extra keyword (Header/extra_keywords/NAME), value rendered as text. */
+struct uvh5_keyword {
+	char name[64];
+	char value[256];
+};
+
+struct uvh5_header {
+	int version_major, version_minor; /* 0,0 when Header/version is absent */
+	char version[16];                 /* as written, "" when absent */
+	int data_ndim;                    /* 3 or 4 (0.x has a spw axis of 1) */
+	enum uvh5_vistype vistype;
+
+	int64_t Nants_data, Nants_telescope, Nbls, Nblts, Nfreqs, Npols;
+	int64_t Ntimes, Nspws, Nphase;    /* Nphase: 1 if absent */
+	int flex_spw;                     /* 0/1 (absent: 0) */
+
+	char telescope_name[64];
+	char instrument[64];
+	char object_name[128];            /* may be "" */
+	char x_orientation[16];           /* may be "" */
+	char phase_type[32];              /* 0.x/1.0: "drift"/"phased"; "" otherwise */
+	double latitude, longitude, altitude; /* degrees, degrees, metres */
+
+	/* Antennas (Nants_telescope). Positions are ECEF relative to the
+	 * telescope location, metres, [i*3 + k]. diameters NULL if absent. */
+	int64_t *antenna_numbers;
+	char (*antenna_names)[32];
+	double *antenna_positions;
+	double *antenna_diameters;
+
+	/* Per baseline-time (Nblts). lst_array and integration_time may be NULL
+	 * only if absent from the file; uvw is [i*3 + k] metres. */
+	int64_t *ant_1_array, *ant_2_array;
+	double *uvw_array;
+	double *time_array;               /* JD, integration centre */
+	double *lst_array;                /* radians or NULL */
+	double *integration_time;         /* seconds or NULL */
+	int64_t *phase_center_id_array;   /* NULL if absent */
+
+	/* Spectral (Nfreqs); channel_width expanded from a scalar if needed. */
+	double *freq_array;               /* Hz */
+	double *channel_width;            /* Hz */
+	int64_t *spw_array;               /* Nspws */
+	int64_t *flex_spw_id_array;       /* Nfreqs or NULL */
+	int64_t *polarization_array;      /* Npols, AIPS memo 117 codes */
+
+	char *history;                    /* malloc'd, never NULL ("" if absent) */
+
+	int n_phase_centers;
+	struct uvh5_phase_center *phase_centers;
+	int n_keywords;
+	struct uvh5_keyword *keywords;
+};
+
+/* Deep-copy / free a header (uvh5_header_free of a zeroed header is safe). */
+int uvh5_header_copy(struct uvh5_header *dst, const struct uvh5_header *src);
+void uvh5_header_free(struct uvh5_header *h);
+/* Allocate all arrays of h for its N* counts (zeroed); 0 or -1 (ENOMEM). */
+int uvh5_header_alloc(struct uvh5_header *h);
+/* Set or add an extra keyword; 0 or -1. */
+int uvh5_header_set_keyword(struct uvh5_header *h, const char *name, const char *value);
+const char *uvh5_header_keyword(const struct uvh5_header *h, const char *name);
+
+typedef struct uvh5_file uvh5_file;
+
+/* Open path read-only and read its header. */
+uvh5_file *uvh5_open(const char *path, int *status, char *err);
+const struct uvh5_header *uvh5_header(const uvh5_file *f);
+/*
+ * Read rows [row0, row0+nrows) of /Data into caller buffers, each
+ * nrows*Nfreqs*Npols elements in (row, freq, pol) order; any buffer may be
+ * NULL to skip that dataset. vis is converted to complex float from any
+ * stored type; flags become 0/1 bytes; nsamples float. 0 or -1.
+ */
+int uvh5_read_rows(uvh5_file *f, int64_t row0, int64_t nrows,
+    float complex *vis, uint8_t *flags, float *nsamples, int *status, char *err);
+void uvh5_close(uvh5_file *f);
+
+/* Register the LZF filter with libhdf5 (idempotent; done by open/create). */
+int uvh5_register_lzf(void);
+
+typedef struct uvh5_writer uvh5_writer;
+
+/*
+ * Create path (through a temporary) and write header h, version 1.2.
+ * chunk_rows: rows per HDF5 chunk (0 = Nbls). Data rows must then be
+ * written in order with uvh5_write_rows until all Nblts are written.
+ */
+uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
+    int64_t chunk_rows, int *status, char *err);
+int uvh5_write_rows(uvh5_writer *w, int64_t row0, int64_t nrows,
+    const float complex *vis, const uint8_t *flags, const float *nsamples,
+    int *status, char *err);
+/* Close, fsync and rename into place; 0 or -1 (temporary removed). */
+int uvh5_writer_commit(uvh5_writer *w, int *status, char *err);
+/* Close and remove the temporary. */
+void uvh5_writer_abort(uvh5_writer *w);
+
+/* Polarization code to name ("xx", "yy", "pI", ...), "?" if unknown. */
+const char *uvh5_pol_name(int64_t code);
+
+#endif
