@@ -302,3 +302,78 @@ int fsx_close_stdout(void)
 	}
 	return 0;
 }
+
+#include <sys/file.h>
+#include <sys/wait.h>
+
+int fsx_lock(const char *path, int nonblock)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (nonblock ? LOCK_NB : 0)) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int fsx_run(char *const argv[], char **out)
+{
+	int p[2], st;
+	pid_t pid;
+	size_t n = 0, cap = 0;
+	char *buf = NULL;
+	if (out)
+		*out = NULL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		char tmp[4096];
+		ssize_t r = read(p[0], tmp, sizeof tmp);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (out) {
+			if (n + (size_t)r + 1 > cap) {
+				size_t nc = (cap + (size_t)r + 1) * 2;
+				char *nb = realloc(buf, nc);
+				if (!nb)
+					continue;
+				buf = nb;
+				cap = nc;
+			}
+			memcpy(buf + n, tmp, (size_t)r);
+			n += (size_t)r;
+			buf[n] = 0;
+		}
+	}
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			free(buf);
+			return -1;
+		}
+	if (out)
+		*out = buf ? buf : strdup("");
+	else
+		free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

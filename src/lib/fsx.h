@@ -65,4 +65,17 @@ int fsx_exit_for_errno(int err);
  * "write error: reason" (uvm-x >/dev/full must fail). */
 int fsx_close_stdout(void);
 
+
+/*
+ * Take an flock on path (created if needed). nonblock: fail at once with
+ * errno EWOULDBLOCK when held (callers exit UVM_EX_BUSY, cron-safe).
+ * Returns the lock fd (keep it open to hold the lock) or -1 with errno.
+ */
+int fsx_lock(const char *path, int nonblock);
+/*
+ * Run argv (no shell) and wait; stdout captured into *out (malloc'd, may be
+ * NULL to discard). Returns the exit status, 128+signal, or -1 if it could
+ * not start (errno set).
+ */
+int fsx_run(char *const argv[], char **out);
 #endif
