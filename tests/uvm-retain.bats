@@ -1,0 +1,102 @@
+#!/usr/bin/env bats
+# uvm-retain: age limits, disk pressure, never what is still needed.
+
+load test_helper
+
+G1=20251020T120003   # finished, old
+G2=20251024T120003   # finished, recent
+G3=20251024T130003   # not finished (not in done.idx)
+
+setup() {
+	d=$BATS_TEST_TMPDIR/d
+	uvm-init "$d" >/dev/null
+	for g in $G1 $G2 $G3; do
+		mkdir -p "$d/products/$g"
+		for f in sb00.ok vis.uvh5 cal.uvh5 image.fits qa.json; do
+			head -c 100000 /dev/zero >"$d/products/$g/$f"
+		done
+	done
+	printf '%s 0 0\n%s 0 0\n' $G1 $G2 >"$d/state/done.idx"
+	old=$(date -d '10 days ago' +%Y%m%d%H%M)
+	touch -t "$old" "$d/products/$G1"/* "$d/products/$G3"/*
+	touch "$d/incoming/2025-10-20T12:00:03_sb00.hdf5" "$d/quarantine/x.hdf5"
+	touch -t "$old" "$d/incoming/2025-10-20T12:00:03_sb00.hdf5" "$d/quarantine/x.hdf5"
+}
+
+@test "uvm-retain: usage" {
+	run -0 uvm-retain --help
+	assert_output "usage: uvm-retain [-D home] [-n] [-v]"
+	run -64 uvm-retain x
+	run -66 uvm-retain -D "$BATS_TEST_TMPDIR"
+}
+
+@test "uvm-retain: -n lists what age removes and changes nothing" {
+	run -0 uvm-retain -D "$d" -n
+	assert_line "would remove products/$G1/vis.uvh5 (age, 100000 bytes)"
+	assert_line "would remove products/$G1/cal.uvh5 (age, 100000 bytes)"
+	[ "${#lines[@]}" -eq 2 ]
+	[ -f "$d/products/$G1/vis.uvh5" ]
+	[ ! -f "$d/logs/retain.log" ]
+}
+
+@test "uvm-retain: removes old intermediates of finished groups only; re-run changes nothing" {
+	run -0 uvm-retain -D "$d"
+	[ ! -f "$d/products/$G1/vis.uvh5" ]
+	[ ! -f "$d/products/$G1/cal.uvh5" ]
+	[ -f "$d/products/$G1/image.fits" ]     # 90 days
+	[ -f "$d/products/$G1/qa.json" ]
+	[ -f "$d/products/$G2/vis.uvh5" ]       # recent
+	[ -f "$d/products/$G3/vis.uvh5" ]       # old but group not finished
+	[ -f "$d/incoming/2025-10-20T12:00:03_sb00.hdf5" ]   # inputs kept by default
+	[ -f "$d/quarantine/x.hdf5" ]
+	[ "$(grep -c remove "$d/logs/retain.log")" -eq 2 ]
+	run -0 uvm-retain -D "$d"
+	[ "$(grep -c remove "$d/logs/retain.log")" -eq 2 ]
+}
+
+@test "uvm-retain: inputs of finished groups go after RETAIN_INPUT_DAYS; quarantine never" {
+	echo RETAIN_INPUT_DAYS=5 >>"$d/uvmake.conf"
+	run -0 uvm-retain -D "$d"
+	[ ! -f "$d/incoming/2025-10-20T12:00:03_sb00.hdf5" ]
+	[ -f "$d/quarantine/x.hdf5" ]
+}
+
+@test "uvm-retain: disk pressure removes oldest removable first until above the threshold" {
+	tiny_fs "$d/products" 4096 || skip "cannot mount tmpfs here"
+	for g in $G1 $G2 $G3; do mkdir -p "$d/products/$g"; done
+	# 3 MB used of 4 MB: the threshold of 2 MB free needs about 1 MB back
+	for g in $G1 $G2 $G3; do head -c 1000000 /dev/zero >"$d/products/$g/vis.uvh5"; done
+	touch -t "$(date -d '2 days ago' +%Y%m%d%H%M)" "$d/products/$G1/vis.uvh5"
+	touch -t "$(date -d '1 days ago' +%Y%m%d%H%M)" "$d/products/$G2/vis.uvh5"
+	echo RETAIN_MIN_FREE_MB=2 >>"$d/uvmake.conf"
+	run uvm-retain -D "$d" -v
+	umount "$d/products" 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	assert_line "removed products/$G1/vis.uvh5 (disk, 1000000 bytes)"
+	refute_line --partial "$G3"
+}
+
+@test "uvm-retain: archives before deleting, with rclone off-site" {
+	export RCLONE_CONFIG_COLD_TYPE=local
+	mkdir "$BATS_TEST_TMPDIR/cold"
+	printf 'RETAIN_ARCHIVE=archive\nRETAIN_ARCHIVE_REMOTE=cold:%s\n' "$BATS_TEST_TMPDIR/cold" >>"$d/uvmake.conf"
+	run -0 uvm-retain -D "$d"
+	a=$(ls "$d"/archive/retained-*.tar)
+	run tar -tf "$a"
+	assert_line "products/$G1/vis.uvh5"
+	assert_line "products/$G1/cal.uvh5"
+	cmp "$a" "$BATS_TEST_TMPDIR/cold/$(basename "$a")"
+}
+
+@test "uvm-retain: a failed off-site copy deletes nothing (69)" {
+	printf 'RETAIN_ARCHIVE=archive\nRETAIN_ARCHIVE_REMOTE=nosuch:x\n' >>"$d/uvmake.conf"
+	run -69 uvm-retain -D "$d"
+	[ -f "$d/products/$G1/vis.uvh5" ]
+}
+
+@test "uvm-retain: busy lock is 76" {
+	flock "$d/state/retain.lock" sleep 3 &
+	sleep 0.5
+	run -76 uvm-retain -D "$d"
+	wait
+}
