@@ -37,6 +37,7 @@ HDRS     := $(wildcard src/lib/*.h)
 
 .PHONY: all san test check check-unit check-bats demo bench deps clean
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(PROGS)
 

@@ -271,7 +271,8 @@ int main(int argc, char **argv)
 				closedir(d);
 		}
 	}
-	qsort(cs.v, (size_t)cs.n, sizeof *cs.v, by_mtime);
+	if (cs.n > 1)
+		qsort(cs.v, (size_t)cs.n, sizeof *cs.v, by_mtime);
 	/* under pressure: only as many of the "disk" ones as needed */
 	int nsel = 0;
 	long long freed = 0;

@@ -5,6 +5,7 @@
 # `bats tests/uvm-x.bats` work the same), and offers small helpers.
 # Each test works inside its own $BATS_TEST_TMPDIR.
 
+bats_require_minimum_version 1.5.0
 bats_load_library bats-support 2>/dev/null || load /usr/lib/bats/bats-support/load
 bats_load_library bats-assert 2>/dev/null || load /usr/lib/bats/bats-assert/load
 
@@ -39,3 +40,8 @@ tiny_fs() {
 sim_small() {
 	uvm-sim -a 6 -s 4 -c 4 -t 3 "$@"
 }
+
+# rclone: an empty config of our own (remotes come from RCLONE_CONFIG_*
+# variables in the tests), so it neither reads root's nor warns about it.
+export RCLONE_CONFIG="$BATS_SUITE_TMPDIR/rclone.conf"
+[ -f "$RCLONE_CONFIG" ] || : >"$RCLONE_CONFIG"

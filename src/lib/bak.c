@@ -387,6 +387,8 @@ static int verify(const char *archive)
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
 		unsigned char buf[1 << 16], md[32];
+		if (name && archive_entry_filetype(e) == AE_IFDIR && safe_name(name))
+			continue; /* directories carry nothing; restore makes its own */
 		unsigned int mdlen;
 		la_ssize_t k;
 		EVP_MD_CTX *ctx;
@@ -506,7 +508,7 @@ int bak_restore(const char *archive, const char *dest, int verify_only)
 		struct fsx_out o;
 		la_ssize_t k;
 		char *slash;
-		if (dest_of(dest, name, out) < 0)
+		if (archive_entry_filetype(e) != AE_IFREG || dest_of(dest, name, out) < 0)
 			continue;
 		snprintf(dir, sizeof dir, "%s", out);
 		slash = strrchr(dir, '/');
