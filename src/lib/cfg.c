@@ -58,6 +58,13 @@ const char cfg_default_text[] =
     "DISK_MARGIN_MB=512\n"
     "# Launcher prefix for every job, e.g. srun --exact -N1 -n1 -c2 (empty: local).\n"
     "LAUNCH=\n"
+    "# uvm-watch: seconds a file written in place must stay unchanged before it\n"
+    "# counts, quiet time before a cycle, longest wait in a burst, and the\n"
+    "# period of the safety rescan (0: none). Command-line flags override.\n"
+    "WATCH_SETTLE=2\n"
+    "WATCH_DEBOUNCE=3\n"
+    "WATCH_MAX_DELAY=30\n"
+    "WATCH_RESCAN=300\n"
     "# Backups: local directory and optional rclone remote (remote:path).\n"
     "BACKUP_DIR=backups\n"
     "BACKUP_REMOTE=\n";
