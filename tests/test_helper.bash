@@ -36,7 +36,7 @@ tiny_fs() {
 	mount -t tmpfs -o size="${2}k" tmpfs "$1" 2>/dev/null
 }
 
-# sim_group DIR [uvm-sim args]: a small simulated group into DIR.
+# sim_small [uvm-sim args]: a small simulated group (6 antennas, 4 subbands).
 sim_small() {
 	uvm-sim -a 6 -s 4 -c 4 -t 3 "$@"
 }

@@ -1,0 +1,157 @@
+/*
+ * uvm-sim: simulate a DSA-110-like stream of UVH5 subband files, with the
+ * truth it used and injected faults, for tests, benchmarks and the demo.
+ *
+ * Each group (5 minutes by default) becomes nsub files written like the
+ * correlator does (*_incomplete.hdf5, renamed to
+ * YYYY-MM-DDTHH:MM:SS_sbNN.hdf5, file times jittered by up to -j seconds,
+ * optionally paced in real time with -p). The model, its conventions and
+ * the faults are described in src/lib/sim.h and src/lib/sim_run.c; the
+ * interface is in SCIENCE.md. -P adds explicit sources from a file in the
+ * calibrator catalogue format (name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
+ * spectral_index).
+ *
+ * Exit: 0 ok, 64 usage, 65 bad catalogue or source file, 66 catalogue or
+ * source file missing, 73 cannot create the output directory or a file,
+ * 74 I/O error (disk full included); no temporary or *_incomplete file is
+ * left behind on failure.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsx.h"
+#include "log.h"
+#include "sim.h"
+#include "uvm.h"
+
+#define USAGE \
+	"uvm-sim [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \
+	"              [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]\n" \
+	"              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]\n" \
+	"              [-j jitter_s] [-F fault] [-R truth.json] -o dir"
+
+static int int_arg(const char *s, long lo, long hi, int *v)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(s, &end, 10);
+	if (errno || end == s || *end || x < lo || x > hi)
+		return -1;
+	*v = (int)x;
+	return 0;
+}
+
+static int num_arg(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return errno || end == s || *end || !isfinite(*v) ? -1 : 0;
+}
+
+static int time_arg(const char *s, double *v)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (*end && strcmp(end, "Z")))
+		return -1;
+	*v = (double)timegm(&tm);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_opts o;
+	struct sim s;
+	char err[SIM_ERRLEN];
+	double seed;
+	int c, st;
+
+	log_init(argv[0]);
+	sim_opts_default(&o);
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s\n", USAGE);
+		return fsx_close_stdout();
+	}
+	while ((c = getopt(argc, argv, "a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:R:o:")) != -1) {
+		int bad = 0;
+		switch (c) {
+		case 'a': bad = int_arg(optarg, 1, 2048, &o.nants); break;
+		case 's': bad = int_arg(optarg, 1, 100, &o.nsub); break;
+		case 'c': bad = int_arg(optarg, 1, 65536, &o.nchan); break;
+		case 't': bad = int_arg(optarg, 1, 100000, &o.ntimes); break;
+		case 'g': bad = int_arg(optarg, 1, 100000, &o.ngroups); break;
+		case 'd':
+			bad = num_arg(optarg, &o.dec_deg) || fabs(o.dec_deg) > 90;
+			o.dec_given = 1;
+			break;
+		case 'S':
+			bad = num_arg(optarg, &seed) || seed < 0 || seed > 9e15 || seed != floor(seed);
+			o.seed = (uint64_t)seed;
+			break;
+		case 'T': bad = time_arg(optarg, &o.start_unix); break;
+		case 'K': o.catalogue = optarg; break;
+		case 'k': o.calname = optarg; break;
+		case 'C': bad = int_arg(optarg, 0, 100000, &o.cal_group); break;
+		case 'N': bad = int_arg(optarg, 0, 100000, &o.nsrc); break;
+		case 'P': o.srcfile = optarg; break;
+		case 'n': bad = num_arg(optarg, &o.noise_jy) || o.noise_jy < 0; break;
+		case 'G': bad = num_arg(optarg, &o.gain_level) || o.gain_level < 0; break;
+		case 'p': bad = num_arg(optarg, &o.pace) || o.pace < 0; break;
+		case 'j': bad = num_arg(optarg, &o.jitter_s) || o.jitter_s < 0 || o.jitter_s > 3600; break;
+		case 'F':
+			bad = o.nfaults >= SIM_MAXFAULTS ||
+			    sim_parse_fault(optarg, &o.faults[o.nfaults++]) < 0;
+			break;
+		case 'R': o.truth = optarg; break;
+		case 'o': o.outdir = optarg; break;
+		default: return log_usage(USAGE);
+		}
+		if (bad) {
+			log_err("bad value for -%c: '%s'", c, optarg);
+			return log_usage(USAGE);
+		}
+	}
+	if (optind != argc || !o.outdir || !*o.outdir || (!o.catalogue != !o.calname) ||
+	    (o.cal_group >= 0 && !o.calname))
+		return log_usage(USAGE);
+	if (o.calname && o.cal_group < 0)
+		o.cal_group = 0;
+	if (o.cal_group >= o.ngroups) {
+		log_err("calibrator group %d: only %d group(s)", o.cal_group, o.ngroups);
+		return log_usage(USAGE);
+	}
+	for (int i = 0; i < o.nfaults; i++)
+		if (o.faults[i].sb >= o.nsub || o.faults[i].group >= o.ngroups) {
+			log_err("fault %s: no such subband or group",
+			    sim_fault_name(o.faults[i].kind));
+			return log_usage(USAGE);
+		}
+	st = sim_init(&s, &o, err);
+	if (st) {
+		log_err("%s", err);
+		sim_free(&s);
+		return st == EX_USAGE ? log_usage(USAGE) : st;
+	}
+	st = sim_run(&s);
+	sim_free(&s);
+	if (st == EX_IOERR || st == EX_CANTCREAT) {
+		/* After a failed write libhdf5 keeps a file it could not close
+		 * and crashes closing it again at exit (seen with 1.10.8 on
+		 * ENOSPC); our temporaries are already removed, so leave now. */
+		fflush(stderr);
+		_exit(st);
+	}
+	return st;
+}
