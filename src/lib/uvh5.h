@@ -22,10 +22,16 @@
  * file never appears under the final name. Writing then reading gives back
  * the same bits.
  *
+ * The same header and data always give the same bytes (no HDF5 time
+ * stamps; LZF built with a cleared hash table).
+ *
  * Errors: functions return NULL/-1 and fill err (one line, no program name)
  * and *status with the exit status to use: EX_NOINPUT (missing file),
- * EX_IOERR (I/O or permission), EX_DATAERR (not HDF5, corrupt, missing or
- * inconsistent required datasets), EX_CANTCREAT (cannot create output).
+ * EX_IOERR (permission, a directory or other unreadable path, a system
+ * read/write error, disk full), EX_DATAERR (not HDF5, truncated, corrupt,
+ * missing or inconsistent required datasets), EX_CANTCREAT (cannot create
+ * output), EX_SOFTWARE (caller error: rows out of range or out of order,
+ * incomplete header). libhdf5's own error printing is turned off.
  */
 #ifndef UVM_UVH5_H
 #define UVM_UVH5_H
@@ -69,6 +75,7 @@ struct uvh5_header {
 	char object_name[128];            /* may be "" */
 	char x_orientation[16];           /* may be "" */
 	char phase_type[32];              /* 0.x/1.0: "drift"/"phased"; "" otherwise */
+	char vis_units[32];               /* "uncalib", "Jy", "K str"; "" = "uncalib" */
 	double latitude, longitude, altitude; /* degrees, degrees, metres */
 
 	/* Antennas (Nants_telescope). Positions are ECEF relative to the
@@ -86,6 +93,10 @@ struct uvh5_header {
 	double *lst_array;                /* radians or NULL */
 	double *integration_time;         /* seconds or NULL */
 	int64_t *phase_center_id_array;   /* NULL if absent */
+	/* Apparent RA/Dec and frame position angle of the phase centre per
+	 * blt, radians; NULL if absent (uvh5_header_alloc leaves them NULL;
+	 * the writer writes them only when set). */
+	double *phase_center_app_ra, *phase_center_app_dec, *phase_center_frame_pa;
 
 	/* Spectral (Nfreqs); channel_width expanded from a scalar if needed. */
 	double *freq_array;               /* Hz */
@@ -105,7 +116,13 @@ struct uvh5_header {
 /* Deep-copy / free a header (uvh5_header_free of a zeroed header is safe). */
 int uvh5_header_copy(struct uvh5_header *dst, const struct uvh5_header *src);
 void uvh5_header_free(struct uvh5_header *h);
-/* Allocate all arrays of h for its N* counts (zeroed); 0 or -1 (ENOMEM). */
+/*
+ * Allocate all arrays of h for its N* counts (zeroed); 0 or -1 (ENOMEM).
+ * Optional per-blt arrays (lst_array, integration_time,
+ * phase_center_id_array) and flex_spw_id_array, antenna_diameters are
+ * allocated too; phase_center_app_* are not. phase_centers gets Nphase
+ * zeroed entries (n_phase_centers = Nphase) and history "".
+ */
 int uvh5_header_alloc(struct uvh5_header *h);
 /* Set or add an extra keyword; 0 or -1. */
 int uvh5_header_set_keyword(struct uvh5_header *h, const char *name, const char *value);
@@ -121,10 +138,18 @@ const struct uvh5_header *uvh5_header(const uvh5_file *f);
  * nrows*Nfreqs*Npols elements in (row, freq, pol) order; any buffer may be
  * NULL to skip that dataset. vis is converted to complex float from any
  * stored type; flags become 0/1 bytes; nsamples float. 0 or -1.
+ * Blocks of any size and order work; reading whole integrations (Nbls
+ * rows) in order is the fast path (about 1 GB/s from page cache).
  */
 int uvh5_read_rows(uvh5_file *f, int64_t row0, int64_t nrows,
     float complex *vis, uint8_t *flags, float *nsamples, int *status, char *err);
 void uvh5_close(uvh5_file *f);
+/*
+ * on = 0 makes uvh5_read_rows leave every dataset to libhdf5's own chunk
+ * path instead of decoding split chunks itself (for tests and benchmarks:
+ * both paths must give the same bytes). Default on.
+ */
+void uvh5_set_direct(uvh5_file *f, int on);
 
 /* Register the LZF filter with libhdf5 (idempotent; done by open/create). */
 int uvh5_register_lzf(void);
@@ -133,8 +158,18 @@ typedef struct uvh5_writer uvh5_writer;
 
 /*
  * Create path (through a temporary) and write header h, version 1.2.
- * chunk_rows: rows per HDF5 chunk (0 = Nbls). Data rows must then be
+ * chunk_rows: rows per HDF5 chunk (0 = Nbls); each chunk holds all
+ * channels and pols, and the writer caches two chunks per dataset, so keep
+ * chunk_rows*Nfreqs*Npols*8 bytes to a few MB. Data rows must then be
  * written in order with uvh5_write_rows until all Nblts are written.
+ * Required in h: the N* counts, telescope_name, antenna_numbers/names/
+ * positions, ant_1/ant_2, uvw, time, integration_time, freq_array,
+ * channel_width, spw_array, polarization_array. Optional: lst_array,
+ * antenna_diameters, flex_spw_id_array (default: spw_array[0]),
+ * phase_center_id_array (default: the first centre's id), phase_centers
+ * (default: one unprojected "zenith" entry), phase_center_app_*, keywords
+ * (written as strings), instrument (default: telescope_name), vis_units
+ * (default "uncalib"), x_orientation.
  */
 uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
     int64_t chunk_rows, int *status, char *err);
@@ -148,5 +183,7 @@ void uvh5_writer_abort(uvh5_writer *w);
 
 /* Polarization code to name ("xx", "yy", "pI", ...), "?" if unknown. */
 const char *uvh5_pol_name(int64_t code);
+/* "complex64", "complex128" or "int32". */
+const char *uvh5_vistype_name(enum uvh5_vistype t);
 
 #endif
