@@ -1,0 +1,50 @@
+/*
+ * cal_catalog.h: the calibrator catalogue (config CALIBRATORS, default
+ * ops/calibrators.csv): "name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
+ * spectral_index" lines, '#' comments and blank lines ignored, J2000
+ * positions used as apparent (SCIENCE.md).
+ *
+ * Besides loading it answers the planner's and uvm-calsolve's question
+ * "which calibrator transits during this group, close enough to the
+ * pointing to be seen?" (cal_catalog_transit).
+ */
+#ifndef UVM_CAL_CATALOG_H
+#define UVM_CAL_CATALOG_H
+
+#include <stddef.h>
+
+struct cal_source {
+	char name[64];
+	double ra_deg, dec_deg;
+	double flux_jy;       /* at ref_freq_hz */
+	double ref_freq_hz;
+	double alpha;         /* spectral index: S = flux (f / ref)^alpha */
+};
+
+struct cal_catalog {
+	struct cal_source *src;
+	int n;
+};
+
+/*
+ * Load path into c. Returns 0, or an exit status with err (one line,
+ * errlen bytes) filled: EX_NOINPUT (missing), EX_IOERR (unreadable),
+ * EX_DATAERR (a malformed line, with its number; or no source at all).
+ */
+int cal_catalog_load(const char *path, struct cal_catalog *c, char *err, size_t errlen);
+void cal_catalog_free(struct cal_catalog *c);
+/* Source named name (case-insensitive) or NULL. */
+const struct cal_source *cal_catalog_find(const struct cal_catalog *c, const char *name);
+/* Flux density of s at freq_hz, no beam. */
+double cal_source_flux(const struct cal_source *s, double freq_hz);
+/*
+ * The source of c that transits the meridian at east longitude lon_deg
+ * (its RA equals the local sidereal time) between jd0 and jd1 and lies
+ * within max_sep_deg of declination dec_deg; the one whose transit is
+ * nearest (jd0+jd1)/2 when several do. *transit_jd gets the transit time.
+ * NULL when none.
+ */
+const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double jd0,
+    double jd1, double lon_deg, double dec_deg, double max_sep_deg, double *transit_jd);
+
+#endif

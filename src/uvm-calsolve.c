@@ -1,0 +1,280 @@
+/*
+ * uvm-calsolve: solve a calibration table on a calibrator transit and
+ * register it (method in calsolve.h, table layout in cal_table.h, registry
+ * in cal_registry.h).
+ *
+ * usage: uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5
+ *   -j             print the result and quality figures as one JSON object
+ *   -D home        deployment (default $UVM_HOME, else .): its uvmake.conf
+ *                  and its registry state/calibration.sqlite
+ *   -g group       group id recorded (default $UVM_GROUP, else the table
+ *                  name without .cal.h5)
+ *   -k calibrator  catalogue name (default: the catalogue source that
+ *                  transits in the beam during the data)
+ *
+ * Config: CALIBRATORS (ops/calibrators.csv; relative names are looked up
+ * in the deployment, then $UVM_ROOT, then next to bin/), CAL_INTERVAL (1
+ * integration per time solution), CAL_MIN_UV_LAMBDA (0), CAL_FLAG_SNR (5:
+ * raw solutions below are flagged), CAL_MAX_ITER (100), CAL_TOL (1e-6),
+ * CAL_REFANT (automatic), CAL_VALIDITY_HOURS (24: window centred on the
+ * transit), and the quality gate CAL_MAX_FLAGGED (0.5, fraction of raw
+ * solutions flagged) and CAL_MIN_SNR (10, median raw solution SNR).
+ *
+ * A solution that fails the gate is not a bad input (the data may image
+ * well with another table): no table is written (an older one at that
+ * path is removed), the registry records the attempt as 'rejected' with
+ * the reason, and the exit status is 69 (calibration unavailable from
+ * this group).
+ *
+ * Exit: 0 table written and registered, 64 usage, 65 data unusable (not
+ * UVH5, no cross-correlations, no pointing declination, rows out of time
+ * order), 66 input missing, 69 calibration unavailable from this group: no
+ * catalogue calibrator transits in the beam, the catalogue is missing or
+ * malformed, or the quality gate rejected the solution, 70 internal error,
+ * 73 cannot create the table, 74 I/O error, 75 registry busy (retry).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cal_catalog.h"
+#include "cal_registry.h"
+#include "cal_table.h"
+#include "calsolve.h"
+#include "cfg.h"
+#include "fsx.h"
+#include "log.h"
+#include "uvm.h"
+
+#define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5"
+
+/* Find the catalogue: absolute, or under home, $UVM_ROOT, bin/.. */
+static void catalogue_path(const struct cfg *c, const char *argv0, char *out, size_t n)
+{
+	const char *v = cfg_str(c, "CALIBRATORS", "ops/calibrators.csv");
+	char self[PATH_MAX], cand[3][PATH_MAX + 64];
+	const char *root = getenv("UVM_ROOT");
+	ssize_t l;
+
+	snprintf(out, n, "%s", v);
+	if (v[0] == '/')
+		return;
+	snprintf(cand[0], sizeof cand[0], "%s/%s", c->home, v);
+	snprintf(cand[1], sizeof cand[1], "%s/%s", root && *root ? root : "/nonexistent", v);
+	l = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (l > 0) {
+		self[l] = 0;
+		snprintf(cand[2], sizeof cand[2], "%s/../%s", dirname(self), v);
+	} else {
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof tmp, "%s", argv0);
+		snprintf(cand[2], sizeof cand[2], "%s/../%s", dirname(tmp), v);
+	}
+	for (int i = 0; i < 3; i++)
+		if (access(cand[i], F_OK) == 0) {
+			snprintf(out, n, "%s", cand[i]);
+			return;
+		}
+	snprintf(out, n, "%s", cand[0]);
+}
+
+/* out relative to home when it lies inside it, else absolute. */
+static void registry_name(const char *home, const char *out, char *buf, size_t n)
+{
+	char d[PATH_MAX], b[PATH_MAX], rd[PATH_MAX], rh[PATH_MAX];
+	size_t hl;
+
+	snprintf(d, sizeof d, "%s", out);
+	snprintf(b, sizeof b, "%s", out);
+	if (!realpath(dirname(d), rd) || !realpath(home, rh)) {
+		snprintf(buf, n, "%s", out);
+		return;
+	}
+	hl = strlen(rh);
+	if (!strncmp(rd, rh, hl) && (rd[hl] == '/' || !rd[hl]))
+		snprintf(buf, n, "%s%s%s", rd[hl] ? rd + hl + 1 : "", rd[hl] ? "/" : "", basename(b));
+	else
+		snprintf(buf, n, "%s/%s", rd, basename(b));
+}
+
+static void json_str(const char *k, const char *v, int last)
+{
+	printf("\"%s\":\"", k);
+	for (; *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	printf("\"%s", last ? "" : ",");
+}
+
+static void print_json(const struct cal_table *t, const struct cal_entry *e, int recorded)
+{
+	printf("{");
+	json_str("table", e->path, 0);
+	json_str("group", e->group, 0);
+	json_str("calibrator", e->calibrator, 0);
+	json_str("status", e->status, 0);
+	json_str("reason", e->reason, 0);
+	printf("\"recorded\":%s,\"registered\":%s,\"transit_mjd\":%.8f,"
+	    "\"mjd_start\":%.8f,\"mjd_end\":%.8f,"
+	    "\"frac_flagged\":%.6f,\"median_snr\":%.3f,\"residual_rms\":%.6f,\"refant\":%lld,"
+	    "\"ntimes\":%lld,\"nants\":%lld,\"nfreqs\":%lld,\"npols\":%lld}\n",
+	    recorded ? "true" : "false", recorded && !e->reason[0] ? "true" : "false",
+	    t->transit_mjd, t->mjd_start, t->mjd_end,
+	    t->frac_flagged, t->median_snr, t->residual_rms, (long long)t->refant,
+	    (long long)t->ntimes, (long long)t->nants, (long long)t->nfreqs, (long long)t->npols);
+}
+
+int main(int argc, char **argv)
+{
+	const char *home = NULL, *group = NULL, *calname = NULL, *out = NULL;
+	char catpath[PATH_MAX + 64], err[CAL_ERRLEN], gbuf[64], statedir[PATH_MAX + 8];
+	struct calsolve_opts so;
+	struct cal_catalog cat = {0};
+	struct cal_table t;
+	struct cal_entry e;
+	struct cfg c = {0};
+	sqlite3 *db = NULL;
+	int ch, json = 0, rc, recorded = 0;
+
+	log_init(argv[0]);
+	memset(&t, 0, sizeof t);
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		printf("usage: %s\n", USAGE);
+		return fsx_close_stdout();
+	}
+	while ((ch = getopt(argc, argv, "hjD:g:k:o:")) != -1) {
+		switch (ch) {
+		case 'h':
+			printf("usage: %s\n", USAGE);
+			return fsx_close_stdout();
+		case 'j': json = 1; break;
+		case 'D': home = optarg; break;
+		case 'g': group = optarg; break;
+		case 'k': calname = optarg; break;
+		case 'o': out = optarg; break;
+		default: return log_usage(USAGE);
+		}
+	}
+	if (!out || optind != argc - 1)
+		return log_usage(USAGE);
+	if (cfg_load(&c, home) < 0)
+		return EX_NOINPUT;
+	if (!group || !*group)
+		group = getenv("UVM_GROUP");
+	if (!group || !*group) {
+		char tmp[PATH_MAX], *b, *dot;
+		snprintf(tmp, sizeof tmp, "%s", out);
+		b = basename(tmp);
+		dot = strstr(b, ".cal.h5");
+		if (dot)
+			*dot = 0;
+		snprintf(gbuf, sizeof gbuf, "%s", b);
+		group = gbuf;
+	}
+	log_set_group(group);
+
+	calsolve_defaults(&so);
+	so.vis = argv[optind];
+	so.group = group;
+	so.interval = (int)cfg_int(&c, "CAL_INTERVAL", 1);
+	so.min_uv_lambda = cfg_double(&c, "CAL_MIN_UV_LAMBDA", 0);
+	so.flag_snr = cfg_double(&c, "CAL_FLAG_SNR", 5);
+	so.max_iter = (int)cfg_int(&c, "CAL_MAX_ITER", 100);
+	so.tol = cfg_double(&c, "CAL_TOL", 1e-6);
+	so.refant = (long)cfg_int(&c, "CAL_REFANT", -1);
+	so.validity_hours = cfg_double(&c, "CAL_VALIDITY_HOURS", CAL_DEFAULT_VALIDITY_HOURS);
+	if (so.interval < 1 || so.max_iter < 1 || !(so.tol > 0) || !(so.validity_hours > 0)) {
+		log_err("bad CAL_INTERVAL, CAL_MAX_ITER, CAL_TOL or CAL_VALIDITY_HOURS in the config");
+		rc = EX_USAGE;
+		goto out;
+	}
+	catalogue_path(&c, argv[0], catpath, sizeof catpath);
+	if (cal_catalog_load(catpath, &cat, err, sizeof err) != 0) {
+		/* the catalogue is configuration, not this group's input */
+		log_err("%s", err);
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
+	so.catalog = &cat;
+	if (calname && !(so.cal = cal_catalog_find(&cat, calname))) {
+		log_err("no calibrator '%s' in '%s'", calname, catpath);
+		rc = EX_USAGE;
+		goto out;
+	}
+	if ((rc = calsolve_run(&so, &t, err)) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+
+	memset(&e, 0, sizeof e);
+	registry_name(c.home, out, e.path, sizeof e.path);
+	snprintf(e.group, sizeof e.group, "%s", group);
+	snprintf(e.calibrator, sizeof e.calibrator, "%s", t.calibrator);
+	e.transit_mjd = t.transit_mjd;
+	e.mjd_start = t.mjd_start;
+	e.mjd_end = t.mjd_end;
+	e.frac_flagged = t.frac_flagged;
+	e.median_snr = t.median_snr;
+	e.residual_rms = t.residual_rms;
+	e.created = t.created;
+	{
+		double maxf = cfg_double(&c, "CAL_MAX_FLAGGED", 0.5);
+		double minsnr = cfg_double(&c, "CAL_MIN_SNR", 10);
+
+		if (t.frac_flagged > maxf)
+			snprintf(e.reason, sizeof e.reason, "%.1f%% of solutions flagged (max %.1f%%)",
+			    100 * t.frac_flagged, 100 * maxf);
+		else if (!(t.median_snr >= minsnr))
+			snprintf(e.reason, sizeof e.reason, "median solution snr %.2f (min %.2f)",
+			    t.median_snr, minsnr);
+		snprintf(e.status, sizeof e.status, "%s", e.reason[0] ? "rejected" : "good");
+	}
+
+	snprintf(statedir, sizeof statedir, "%s/state", c.home);
+	if (e.reason[0]) {
+		if (unlink(out) == 0)
+			log_warn("removed the previous table '%s'", out);
+		log_err("'%s' on '%s' rejected: %s", so.vis, t.calibrator, e.reason);
+		rc = EX_UNAVAILABLE;
+	} else if ((rc = cal_table_write(out, &t, err)) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (access(statedir, F_OK) < 0) {
+		log_warn("'%s' is not a deployment (no state/): table not registered", c.home);
+	} else if (!(db = cal_registry_open(c.home)) || cal_registry_put(db, &e) < 0) {
+		if (!e.reason[0]) {
+			unlink(out); /* an unregistered table would satisfy make forever */
+			rc = EX_TEMPFAIL;
+		}
+	} else {
+		recorded = 1;
+	}
+	if (!rc)
+		log_info("'%s': %s on %s, %.1f%% flagged, median snr %.1f, residual %.4f, "
+		    "valid mjd %.5f-%.5f", out, e.status, t.calibrator, 100 * t.frac_flagged,
+		    t.median_snr, t.residual_rms, t.mjd_start, t.mjd_end);
+	if (json) {
+		print_json(&t, &e, recorded);
+		if (fsx_close_stdout() && !rc)
+			rc = EX_IOERR;
+	}
+out:
+	if (db)
+		sqlite3_close(db);
+	cal_table_free(&t);
+	cal_catalog_free(&cat);
+	cfg_free(&c);
+	return rc;
+}
