@@ -120,16 +120,16 @@ static int match(struct applier *ap, struct calapply_stats *st)
 static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
     const struct calapply_opts *o, const struct cal_table *t)
 {
-	char stamp[32], line[2048];
+	char line[2048];
 	size_t hl, nl;
 	char *nh;
 
 	if (uvh5_header_copy(oh, h) < 0)
 		return -1;
 	snprintf(oh->vis_units, sizeof oh->vis_units, "Jy");
-	geom_iso(2440587.5 + (double)time(NULL) / GEOM_DAY_S, stamp);
-	snprintf(line, sizeof line, "%s uvm-calapply: calibrated with '%s' (calibrator %s, "
-	    "group %s, level %s).", stamp, o->table_name, t->calibrator, t->group,
+	/* no wall-clock time: the same inputs give the same bytes */
+	snprintf(line, sizeof line, "uvm-calapply: calibrated with '%s' (calibrator %s, "
+	    "group %s, level %s).", o->table_name, t->calibrator, t->group,
 	    cal_level_name(o->level));
 	hl = strlen(oh->history);
 	nl = hl + strlen(line) + 2;

@@ -217,7 +217,7 @@ static int make_header(struct uvh5_header *oh, const struct uvh5_header *ref,
     const struct input *in, int n, const struct combine_opts *o, char *err)
 {
 	int64_t nf = 0, j = 0;
-	char stamp[32], missing[256] = "", line[1024];
+	char missing[256] = "", line[1024];
 	size_t hl;
 
 	for (int k = 0; k < n; k++)
@@ -247,10 +247,11 @@ static int make_header(struct uvh5_header *oh, const struct uvh5_header *ref,
 		size_t l = strlen(missing);
 		snprintf(missing + l, sizeof missing - l, "%s%s", i ? "," : "", o->missing[i]);
 	}
-	geom_iso(2440587.5 + (double)time(NULL) / GEOM_DAY_S, stamp);
+	/* no wall-clock time here: a product is a function of its inputs only
+	 * (re-making it gives the same bytes); the job record has the time */
 	snprintf(line, sizeof line,
-	    "%s uvm-combine: %d subband files -> %lld channels ascending, %.6f-%.6f MHz%s%s.",
-	    stamp, n, (long long)nf, oh->freq_array[0] / 1e6, oh->freq_array[nf - 1] / 1e6,
+	    "uvm-combine: %d subband files -> %lld channels ascending, %.6f-%.6f MHz%s%s.",
+	    n, (long long)nf, oh->freq_array[0] / 1e6, oh->freq_array[nf - 1] / 1e6,
 	    *missing ? "; missing subbands: " : "", missing);
 	hl = strlen(oh->history);
 	{
