@@ -83,6 +83,12 @@ const char cfg_default_text[] =
     "WATCH_DEBOUNCE=3\n"
     "WATCH_MAX_DELAY=30\n"
     "WATCH_RESCAN=300\n"
+    "# uvm-alert: rules file (empty: ops/alerts.conf of the installation),\n"
+    "# hook program given each alert as JSON on stdin (empty: print it), and\n"
+    "# seconds between reminders of an unacknowledged alert.\n"
+    "ALERT_RULES=\n"
+    "ALERT_HOOK=\n"
+    "ALERT_RENOTIFY=3600\n"
     "# Backups: local directory and optional rclone remote (remote:path).\n"
     "BACKUP_DIR=backups\n"
     "BACKUP_REMOTE=\n";

@@ -1,0 +1,177 @@
+/*
+ * uvm-alert: threshold alerts on the pipeline's metrics, once per episode.
+ *
+ * usage: uvm-alert [-D home] [-r rules] [-n] [-a name]
+ *
+ * Reads the rules (-r, else config ALERT_RULES relative to the deployment,
+ * else ops/alerts.conf next to the installed bin/), the metrics of
+ * state/uvmake.prom (uvm-metrics) plus the derived metrics of alert.h,
+ * updates the episodes in state/alerts.sqlite and notifies through
+ * ALERT_HOOK (a program, run without a shell, the alert JSON on stdin).
+ * Without a hook, notifications are printed on stdout as JSON lines (cron
+ * mails them). -n evaluates and prints without changing anything or running
+ * the hook. -a name acknowledges the active episode of rule `name`: no more
+ * re-notifications until it resolves. Run it from cron every minute.
+ *
+ * Exit status: 0; 64 usage; 65 bad rules file; 66 not a deployment, no
+ * rules file, or (-a) no active episode of that name; 69 a hook failed
+ * (retried next run); 74 database error; 76 another uvm-alert is running.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "cfg.h"
+#include "fsx.h"
+#include "log.h"
+#include "uvm.h"
+
+#define USAGE "uvm-alert [-D home] [-r rules] [-n] [-a name]"
+
+/* The default rules file into path: ALERT_RULES, else ops/alerts.conf
+ * beside the directory holding this program (bin/ or build/san/bin/). */
+static void default_rules(const struct cfg *c, char *path)
+{
+	const char *k = cfg_str(c, "ALERT_RULES", "");
+	char exe[PATH_MAX];
+	ssize_t n;
+	if (*k) {
+		cfg_path(c, k, path);
+		return;
+	}
+	const char *root = getenv("UVM_ROOT");
+	if (root && *root) {
+		snprintf(path, PATH_MAX, "%s/ops/alerts.conf", root);
+		if (access(path, R_OK) == 0)
+			return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		const char *d = dirname(exe);
+		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/alerts.conf",
+		    "/../../../ops/alerts.conf", NULL};
+		for (int i = 0; rel[i]; i++) {
+			snprintf(path, PATH_MAX, "%s%s", d, rel[i]);
+			if (access(path, R_OK) == 0)
+				return;
+		}
+	}
+	snprintf(path, PATH_MAX, "ops/alerts.conf");
+}
+
+int main(int argc, char **argv)
+{
+	const char *home = NULL, *rules = NULL, *ack = NULL;
+	int opt, dry = 0, rc = 0, lock = -1;
+	char path[PATH_MAX], rpath[PATH_MAX], hook[PATH_MAX] = "";
+	struct cfg c;
+	struct alert_metrics ms = {0};
+	struct alert_rule *r = NULL;
+	struct timespec ts;
+	sqlite3 *db = NULL;
+
+	log_init(argv[0]);
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		printf("usage: %s\n", USAGE);
+		return fsx_close_stdout();
+	}
+	while ((opt = getopt(argc, argv, "D:r:na:h")) != -1) {
+		switch (opt) {
+		case 'D': home = optarg; break;
+		case 'r': rules = optarg; break;
+		case 'n': dry = 1; break;
+		case 'a': ack = optarg; break;
+		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		default: return log_usage(USAGE);
+		}
+	}
+	if (optind != argc || (ack && dry))
+		return log_usage(USAGE);
+	if (cfg_load(&c, home) < 0)
+		return EX_NOINPUT;
+	if (access(cfg_path(&c, "state", path), F_OK) < 0) {
+		log_err("'%s' is not a deployment (run uvm-init)", c.home);
+		cfg_free(&c);
+		return EX_NOINPUT;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	if (getenv("UVM_ALERT_NOW")) /* tests: a fixed clock */
+		now = strtod(getenv("UVM_ALERT_NOW"), NULL);
+
+	if (!dry) {
+		lock = fsx_lock(cfg_path(&c, "state/alert.lock", path), 1);
+		if (lock < 0) {
+			int e = errno;
+			if (e == EWOULDBLOCK) {
+				log_err("another uvm-alert is running (state/alert.lock held)");
+				rc = UVM_EX_BUSY;
+			} else {
+				log_err("cannot lock '%s': %s", path, strerror(e));
+				rc = fsx_exit_for_errno(e);
+			}
+			goto out;
+		}
+		db = alert_db_open(cfg_path(&c, "state/alerts.sqlite", path), 0);
+		if (!db) {
+			rc = EX_IOERR;
+			goto out;
+		}
+	}
+	if (ack) {
+		int a = alert_ack(db, ack, now);
+		if (a > 0)
+			log_err("no active alert '%s'", ack);
+		rc = a < 0 ? EX_IOERR : a > 0 ? EX_NOINPUT : 0;
+		goto out;
+	}
+
+	if (rules)
+		snprintf(rpath, sizeof rpath, "%s", rules);
+	else
+		default_rules(&c, rpath);
+	int nr = alert_rules_load(rpath, &r);
+	if (nr < 0) {
+		rc = errno == EINVAL ? EX_DATAERR : EX_NOINPUT;
+		goto out;
+	}
+	char *prom = fsx_read_file(cfg_path(&c, cfg_str(&c, "METRICS_FILE", "state/uvmake.prom"), path), NULL);
+	alert_metrics_parse(&ms, prom);
+	free(prom);
+	alert_derive(&c, now, &ms);
+
+	const char *h = cfg_str(&c, "ALERT_HOOK", "");
+	if (*h)
+		cfg_path(&c, h, hook); /* relative to the deployment unless absolute */
+	struct alert_opts o = {
+		.hook = hook, .renotify = cfg_double(&c, "ALERT_RENOTIFY", 3600), .dry_run = dry,
+		.out = (dry || !*hook) ? stdout : NULL,
+	};
+	if (dry) {
+		db = alert_db_open(cfg_path(&c, "state/alerts.sqlite", path), 1);
+		if (!db) /* nothing recorded yet: evaluate against an empty history */
+			db = alert_db_open(":memory:", 0);
+		if (!db) {
+			rc = EX_IOERR;
+			goto out;
+		}
+	}
+	int e = alert_eval(db, r, nr, &ms, now, &o);
+	rc = e < 0 ? EX_IOERR : e > 0 ? EX_UNAVAILABLE : 0;
+out:
+	if (db)
+		sqlite3_close(db);
+	if (lock >= 0)
+		close(lock);
+	alert_metrics_free(&ms);
+	free(r);
+	cfg_free(&c);
+	int s = fsx_close_stdout();
+	return rc ? rc : s;
+}

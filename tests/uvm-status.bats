@@ -1,0 +1,208 @@
+#!/usr/bin/env bats
+# uvm-status: exact counts from known rows, health transitions, a dashboard
+# that escapes hostile names, atomic writes and exit statuses.
+
+load test_helper
+
+setup_file() {
+	# The pipeline schema once (uvm-metrics creates it); each test copies it.
+	t=$BATS_FILE_TMPDIR/t
+	mkdir -p "$t/state"
+	uvm-metrics -D "$t" -o /dev/null 2>/dev/null || true
+}
+
+setup() {
+	d=$BATS_TEST_TMPDIR/d
+	mkdir -p "$d/state" "$d/products" "$d/logs"
+	: >"$d/uvmake.conf"
+	cp "$BATS_FILE_TMPDIR/t/state/pipeline.sqlite" "$d/state/"
+	now=$(date +%s)
+	sh -c 'exit 0' & dead=$!; wait $dead                    # a pid no longer alive
+}
+
+# rows: 2 stages with known target states, one live and one dead running
+# job, failures of known classes, two done groups with known latency.
+rows() {
+	sqlite3 "$d/state/pipeline.sqlite" "
+	insert into targets(target,grp,stage,state,attempts,reason,updated) values
+	 ('products/G1/sb00.ok','G1','verify','ok',1,NULL,1),
+	 ('products/G1/sb01.ok','G1','verify','ok',1,NULL,1),
+	 ('products/G1/sb02.ok','G1','verify','quarantined',1,'bad header',1),
+	 ('products/G2/sb00.ok','G2','verify','running',1,NULL,1),
+	 ('products/G1/vis.uvh5','G1','combine','ok',2,NULL,1),
+	 ('products/G2/vis.uvh5','G2','combine','retry',1,'disk error',1),
+	 ('products/G3/vis.uvh5','G3','combine','deferred',1,NULL,1),
+	 ('products/G4/vis.uvh5','G4','combine','dead',5,'gave up',1);
+	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt,pid) values
+	 ('products/G2/sb00.ok','G2','verify','x',$now-30,NULL,NULL,NULL,1,$$),
+	 ('products/G2/sb01.ok','G2','verify','x',$now-30,NULL,NULL,NULL,1,$dead),
+	 ('products/G1/sb02.ok','G1','verify','x',$now-500,$now-499,65,'dataerr',1,1),
+	 ('products/G2/vis.uvh5','G2','combine','x',$now-400,$now-390,74,'ioerr',1,1),
+	 ('products/G1/vis.uvh5','G1','combine','x',$now-300,$now-250,0,'ok',2,1),
+	 ('products/G5/image.fits','G5','image','x',$now-200,$now-100,0,'ok',1,1);
+	insert into groups(grp,first_seen,nsub,state,updated) values
+	 ('G1',$now-1000,16,'done',$now),('G5',$now-700,16,'done',$now),('G2',$now-600,16,'ready',$now)"
+}
+
+@test "uvm-status: usage" {
+	run -0 uvm-status --help
+	assert_output "usage: uvm-status [-D home] [-j] [-w secs] [-H file]"
+	run -64 uvm-status extra
+	assert_output --partial "usage: uvm-status"
+	run -64 uvm-status -w 0
+	run -64 uvm-status -w x
+	run -66 uvm-status -D "$BATS_TEST_TMPDIR"
+	assert_output --partial "is not a deployment"
+}
+
+@test "uvm-status: -j reports the known counts" {
+	rows
+	cat >"$d/state/plan.json" <<-EOF
+	{"subbands": 16, "next_wakeup": 1900000000, "groups": [
+	 {"id": "G8", "state": "ready", "first": 100, "last": 100, "deadline": null, "nsub": 16, "subbands": [], "missing": []},
+	 {"id": "G7", "state": "partial", "first": 200, "last": 200, "deadline": 1100, "nsub": 14, "subbands": [], "missing": ["sb07", "sb09"]},
+	 {"id": "G9", "state": "waiting", "first": 300, "last": 300, "deadline": 1200, "nsub": 3, "subbands": [], "missing": ["sb00"]}]}
+	EOF
+	run -0 uvm-status -D "$d" -j
+	j=$output
+	run -0 jq -c '.stages' <<<"$j"
+	assert_output '{"combine":{"ok":1,"failed":1,"deferred":1,"dead":1,"quarantined":0,"running":0},"verify":{"ok":2,"failed":0,"deferred":0,"dead":0,"quarantined":1,"running":1}}'
+	run -0 jq -r '.running | map(.target + " " + (.pid|tostring)) | join(",")' <<<"$j"
+	assert_output "products/G2/sb00.ok $$"
+	run -0 jq -r '.failures | map(.stage + " " + .class + " " + (.status|tostring) + " " + .reason) | join(",")' <<<"$j"
+	assert_output "combine ioerr 74 disk error,verify dataerr 65 bad header"
+	run -0 jq -c '.oldest_waiting' <<<"$j"
+	assert_output '{"group":"G7","state":"partial","first":200,"deadline":1100,"missing":"sb07 sb09"}'
+	# latency: G1 1000-250 = 750 s, G5 700-100 = 600 s
+	run -0 jq -c '.latency' <<<"$j"
+	assert_output '{"groups":2,"p50":750,"p90":750,"p99":750,"max":750}'
+	run -0 jq -c '.failure_classes_24h' <<<"$j"
+	assert_output '{"dataerr":1,"ioerr":1}'
+	run -0 jq -r '.calibration, (.alerts|length)' <<<"$j"
+	assert_output "$(printf 'null\n0')"
+	# the terminal summary says the same
+	run -0 uvm-status -D "$d"
+	assert_line --regexp '^combine +1 +1 +1 +1 +0 +0$'
+	assert_line --regexp '^verify +2 +0 +0 +0 +1 +1$'
+	assert_line --partial "oldest waiting group: G7 partial since"
+	assert_line --partial "missing: sb07 sb09"
+	assert_line "latency (first seen to last product, 2 groups, 24 h): p50 750 s, p90 750 s, p99 750 s, max 750 s"
+}
+
+# cal_row START_OFFSET END_OFFSET: a good calibration table valid from
+# now+START to now+END seconds (registry schema subset uvm-status reads).
+cal_row() {
+	sqlite3 "$d/state/calibration.sqlite" "
+	create table if not exists caltables (path TEXT, grp TEXT UNIQUE, calibrator TEXT,
+	 transit_mjd REAL, mjd_start REAL, mjd_end REAL, created REAL, status TEXT, reason TEXT DEFAULT '');
+	delete from caltables;
+	insert into caltables values ('caltables/C1.cal.h5','C1','3C48',0,
+	 ($now+$1)/86400.0+40587, ($now+$2)/86400.0+40587, $now, 'good', '')"
+}
+
+health() { uvm-status -D "$d" -H "$d/index.html" && jq -r '.status' "$d/state/health.json"; }
+check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$d/state/health.json"; }
+
+@test "uvm-status: health.json goes ok, degraded, failing and back" {
+	printf '{"pid": %d}\n' $$ >"$d/state/watch.json"
+	cal_row -3600 3600
+	run -0 health
+	assert_output ok
+	# 1 failure in 6 jobs of the last hour (17%): degraded
+	sqlite3 "$d/state/pipeline.sqlite" "
+	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt) values
+	 ('a','G1','verify','x',$now-60,$now-50,0,'ok',1),('b','G1','verify','x',$now-60,$now-50,0,'ok',1),
+	 ('c','G1','verify','x',$now-60,$now-50,0,'ok',1),('d','G1','verify','x',$now-60,$now-50,0,'ok',1),
+	 ('e','G1','verify','x',$now-60,$now-50,0,'ok',1),('f','G1','verify','x',$now-60,$now-50,75,'tempfail',1)"
+	run -0 health
+	assert_output degraded
+	run -0 check failures
+	assert_output degraded
+	# 4 in 9 (44%): failing
+	sqlite3 "$d/state/pipeline.sqlite" "
+	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt) values
+	 ('g','G1','verify','x',$now-60,$now-50,74,'ioerr',1),('h','G1','verify','x',$now-60,$now-50,74,'ioerr',1),
+	 ('i','G1','verify','x',$now-60,$now-50,74,'ioerr',1)"
+	run -0 health
+	assert_output failing
+	sqlite3 "$d/state/pipeline.sqlite" "delete from jobs"
+	run -0 health
+	assert_output ok
+	# calibration expired 4 h ago: degraded; 7 h ago: failing
+	cal_row -30000 -14400
+	run -0 health
+	assert_output degraded
+	run -0 check calibration
+	assert_output degraded
+	cal_row -40000 -25200
+	run -0 health
+	assert_output failing
+	cal_row -3600 3600
+	rm "$d/state/watch.json"
+	run -0 health
+	assert_output degraded
+	run -0 check watcher
+	assert_output degraded
+	no_temps "$d"
+}
+
+@test "uvm-status: the dashboard escapes hostile names" {
+	rows
+	sqlite3 "$d/state/pipeline.sqlite" "
+	insert into quarantine(path,original,reason,target,at) values
+	 ('quarantine/x','incoming/x.hdf5','<script>alert(1)</script>','products/G1/sb03.ok',$now);
+	insert into targets(target,grp,stage,state,reason,updated) values
+	 ('products/\"><img src=x onerror=alert(2)>/sb00.ok','G6','verify','retry','it''s <b>bad</b>',1);
+	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt) values
+	 ('products/\"><img src=x onerror=alert(2)>/sb00.ok','G6','verify','x',$now-20,$now-10,65,'dataerr',1);
+	insert into groups(grp,first_seen,nsub,state,updated) values ('<G&>',$now-5,16,'waiting',$now)"
+	mkdir -p "$d/logs/G1"
+	echo x >"$d/logs/G1/verify.log"
+	run -0 uvm-status -D "$d" -H "$d/index.html"
+	assert_output ""
+	h=$d/index.html
+	run ! grep -F '<script>alert(1)</script>' "$h"
+	run ! grep -F '"><img src=x onerror=alert(2)>' "$h"
+	run ! grep -F '<b>bad</b>' "$h"
+	run ! grep -F '<G&>' "$h"
+	run -0 grep -F '&lt;script&gt;alert(1)&lt;/script&gt;' "$h"
+	run -0 grep -F 'products/&quot;&gt;&lt;img src=x onerror=alert(2)&gt;/sb00.ok' "$h"
+	run -0 grep -F 'it&#39;s &lt;b&gt;bad&lt;/b&gt;' "$h"
+	run -0 grep -F '&lt;G&amp;&gt;' "$h"
+	run -0 grep -F '<a href="logs/G1/verify.log">verify.log</a>' "$h"
+	run -0 grep -c '<svg' "$h"
+	assert_output 3
+	# No external assets: nothing fetched from elsewhere.
+	run ! grep -E '(src|href)="(https?:)?//' "$h"
+	run -0 jq -r .status "$d/state/health.json"
+	no_temps "$d"
+	if [ ! -x /usr/bin/chromium ]; then
+		skip "chromium not installed: headless rendering check skipped"
+	fi
+	cd "$BATS_TEST_TMPDIR"
+	timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --user-data-dir="$(mktemp -d)" \
+		--screenshot="$BATS_TEST_TMPDIR/out.png" --window-size=1200,900 "file://$h" 2>/dev/null || true
+	[ -s "$BATS_TEST_TMPDIR/out.png" ]
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/out.png")" -gt 10000 ]
+}
+
+@test "uvm-status: unwritable outputs are 73/74 and leave no temporary" {
+	run uvm-status -D "$d" -H /proc/uvmake.html
+	[ "$status" -eq 73 ] || [ "$status" -eq 74 ]
+	run -74 sh -c "uvm-status -D '$d' -j >/dev/full"
+	run -74 sh -c "uvm-status -D '$d' >/dev/full"
+	no_temps "$d"
+}
+
+@test "uvm-status: -w repeats until interrupted; re-runs are identical" {
+	rows
+	run -0 timeout --preserve-status -s INT 2 uvm-status -D "$d" -w 0.3
+	n=$(grep -c 'uvmake status of' <<<"$output")
+	[ "$n" -ge 2 ]
+	# An empty deployment works too.
+	rm "$d/state/pipeline.sqlite"
+	run -0 uvm-status -D "$d" -j
+	run -0 jq -c '[.stages, .running, .failures, .latency.groups]' <<<"$output"
+	assert_output '[{},[],[],0]'
+}
