@@ -9,9 +9,10 @@
 
 load test_helper
 
-# small stream: 3 groups of 4 subbands, 6 antennas, 4 channels, 3 integrations
+# small stream: 3 groups of 4 subbands, 6 antennas, 4 channels, 3
+# integrations (39 s a group, so file times jitter by 2 s, grouped within 20 s)
 make_stream() {
-	uvm-sim -a 6 -s 4 -c 4 -t 3 -g 3 -S 7 -o "$1/incoming" >/dev/null
+	uvm-sim -a 6 -s 4 -c 4 -t 3 -g 3 -j 2 -S 7 -o "$1/incoming" >/dev/null
 }
 
 init_deploy() {
@@ -20,6 +21,7 @@ init_deploy() {
 	cat >>"$1/uvmake.conf" <<-CONF
 	SUBBANDS=4
 	PARTIAL_MIN=3
+	GROUP_TOLERANCE=20
 	RETRY_MAX=100
 	RETRY_BASE=0
 	RETRY_INLINE_MAX=5
@@ -62,42 +64,53 @@ settle() {
 	no_temps "$d"
 }
 
-@test "pipeline: SIGKILL at random moments 24 times, then one plain run: identical products" {
+@test "pipeline: SIGKILL at random moments 20+ times while a stream lands, then one plain run: identical products" {
 	ref=$BATS_TEST_TMPDIR/ref
 	d=$BATS_TEST_TMPDIR/d
-	init_deploy "$ref"; make_stream "$ref"
+	src=$BATS_TEST_TMPDIR/src
+	init_deploy "$ref"
+	uvm-sim -a 6 -s 4 -c 4 -t 3 -g 6 -j 2 -S 7 -o "$src" >/dev/null
+	cp -p "$src"/*.hdf5 "$ref/incoming/"
 	run uvm-make -D "$ref"
 	assert_success
 	want=$(products "$ref")
-	[ -n "$want" ]
+	[ "$(echo "$want" | grep -c vis.uvh5)" -eq 6 ]
 
-	init_deploy "$d"; make_stream "$d"
-	inputs=$(cd "$d/incoming" && ls | sort | xargs sha256sum)
+	init_deploy "$d"
+	files=($(cd "$src" && ls | sort))
 	RANDOM=42
-	kills=0
-	for round in $(seq 1 24); do
+	kills=0 next=0 round=0
+	while [ $kills -lt 24 ] && [ $round -lt 120 ]; do
+		round=$((round + 1))
+		# the stream: a few more files land before each cycle
+		if [ $next -lt ${#files[@]} ]; then
+			cp -p "$src/${files[$next]}" "$d/incoming/"
+			next=$((next + 1))
+		fi
 		uvm-make -D "$d" -w 30 >/dev/null 2>&1 &
 		mk=$!
-		sleep "0.$((RANDOM % 40))"
-		# pick a victim: the cycle itself, make, a wrapper or a stage program
-		case $((round % 4)) in
-		0) victims=$mk ;;
-		1) victims=$(pgrep -x make || true) ;;
-		2) victims=$(pgrep -x uvm-run || true) ;;
-		3) victims=$(pgrep -f 'uvm-(verify|combine)' || true) ;;
-		esac
-		for v in $victims; do kill -9 "$v" 2>/dev/null && kills=$((kills + 1)); done
+		sleep "0.$((RANDOM % 30))"
+		# one victim among what runs now: the cycle, the planner, make, a
+		# wrapper or a stage program
+		pids=($mk $(pgrep '^(make|uvm-plan|uvm-run|uvm-verify|uvm-combine)$' || true))
+		v=${pids[$((RANDOM % ${#pids[@]}))]}
+		kill -9 "$v" 2>/dev/null && kills=$((kills + 1))
 		wait "$mk" 2>/dev/null || true
-		# the run's orphans (make's jobs) finish or die with their parent
-		for i in $(seq 1 50); do pgrep -f "uvm-run -D $d" >/dev/null || break; sleep 0.1; done
+		# orphaned jobs of a killed make finish or die with their wrapper
+		for i in $(seq 1 50); do pgrep -x uvm-run >/dev/null || break; sleep 0.1; done
+		# done when everything has landed and been made
+		if [ $next -ge ${#files[@]} ] && [ "$(ls "$d"/products/*/vis.uvh5 2>/dev/null | wc -l)" -eq 6 ]; then
+			break
+		fi
 	done
-	echo "kills: $kills" >&3
+	echo "rounds: $round kills: $kills" >&3
 	[ "$kills" -ge 20 ]
+	while [ $next -lt ${#files[@]} ]; do cp -p "$src/${files[$next]}" "$d/incoming/"; next=$((next + 1)); done
 	settle "$d"
 	[ "$(products "$d")" = "$want" ]
 	no_temps "$d"
 	# no input lost or changed, nothing quarantined
-	[ "$(cd "$d/incoming" && ls | sort | xargs sha256sum)" = "$inputs" ]
+	[ "$(cd "$d/incoming" && ls | sort | xargs sha256sum)" = "$(cd "$src" && ls | sort | xargs sha256sum)" ]
 	[ -z "$(ls -A "$d/quarantine")" ]
 }
 
@@ -105,7 +118,7 @@ settle() {
 	d=$BATS_TEST_TMPDIR/d
 	init_deploy "$d"
 	echo PARTIAL_TIMEOUT=0 >>"$d/uvmake.conf"
-	uvm-sim -a 6 -s 4 -c 4 -t 3 -S 3 -F flip:2 -o "$d/incoming" >/dev/null
+	uvm-sim -a 6 -s 4 -c 4 -t 3 -j 2 -S 3 -F flip:2 -o "$d/incoming" >/dev/null
 	run uvm-make -D "$d"
 	[ "$status" -eq 75 ]
 	reason=$(ls "$d"/quarantine/*_sb02.hdf5.reason)

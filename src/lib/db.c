@@ -41,6 +41,13 @@ static const char *migrations[] = {
     "CREATE TABLE groups ("
     " grp TEXT PRIMARY KEY, first_seen REAL NOT NULL, nsub INTEGER NOT NULL,"
     " missing TEXT, state TEXT NOT NULL, priority INTEGER, updated REAL NOT NULL);",
+    /* 2 (uvm-run): jobs.alert flags a job for alerting (class software,
+     * ioerr, every dead-letter); targets.defers counts consecutive
+     * deferrals that do not use up attempts (disk preflight), for backoff;
+     * quarantine rows by target, for the re-run check. */
+    "ALTER TABLE jobs ADD COLUMN alert INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE targets ADD COLUMN defers INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX quarantine_target ON quarantine(target);",
 };
 
 #define NMIG ((int)(sizeof migrations / sizeof migrations[0]))

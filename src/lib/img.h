@@ -1,0 +1,315 @@
+/*
+ * img.h: the imager behind uvm-image: Stokes I visibilities -> gridded,
+ * FFT'd, CLEANed and restored FITS image.
+ *
+ * The pieces, each usable (and unit-tested) on its own:
+ *   img_vis.c    reads one or more UVH5 files of a group integration block
+ *                by block into buffers allocated once, rephases every
+ *                integration to one common phase centre (drift scan: RA =
+ *                LST at the group mid-time, Dec = pointing dec, SCIENCE.md),
+ *                forms Stokes I = (XX+YY)/2 with inverse-variance weights
+ *                from nsamples, and hands each visibility to a callback;
+ *   img_grid.c   Kaiser-Bessel convolutional gridding onto a (padded) uv
+ *                grid, natural/uniform/Briggs weighting, grid correction,
+ *                grid -> image;
+ *   img_fft.c    FFTW single-precision plans (FFTW_MEASURE by default) with
+ *                wisdom kept in a file written atomically;
+ *   img_clean.c  Högbom CLEAN, Gaussian fit of the PSF main lobe, restoring,
+ *                robust (MAD) rms;
+ *   img_fits.c   FITS output through cfitsio in memory and fsx on disk, with
+ *                a celestial WCS (RA---SIN/DEC--SIN, plus FREQ and STOKES);
+ *   img.c        the whole uvm-image job (img_run).
+ *
+ * Image geometry: an n x n image, pixel (x, y) 0-based with x fastest (FITS
+ * order); the phase centre is pixel (n/2, n/2); x grows toward WEST
+ * (CDELT1 < 0: l = -(x - n/2) cell), y toward north (m = (y - n/2) cell).
+ * The image is I(l, m) = sum w V exp(+2 pi i (u l + v m)) / sum w
+ * (SCIENCE.md), in Jy/beam, no primary-beam correction (apparent flux).
+ *
+ * w-term: uvm-image does no w-projection. For a (nearly) coplanar array the
+ * w-term is exactly a position shift that grows with 1 - n, which the FITS
+ * SIN projection describes with its PV2_1/PV2_2 (xi, eta) parameters
+ * (Calabretta & Greisen 2002, "slant orthographic"): the imager fits a
+ * plane to the antenna positions and writes xi, eta for that plane, so a
+ * WCS reader puts sources where they are.
+ */
+#ifndef UVM_IMG_H
+#define UVM_IMG_H
+
+#include <complex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IMG_ERRLEN 512
+#define IMG_C 299792458.0
+
+/* ------------------------------------------------------------ kernel */
+
+/* Kaiser-Bessel gridding kernel I0(beta sqrt(1 - (2t/W)^2)), |t| <= W/2
+ * grid cells, tabulated at os samples per cell. */
+struct img_kernel {
+	int support;     /* W, full width in cells (odd or even) */
+	int os;          /* table samples per cell */
+	double beta;
+	float *tab;      /* support * os + 1 values, t from -W/2 to +W/2 */
+};
+
+/* Tabulate; 0 or -1 (ENOMEM). */
+int img_kernel_init(struct img_kernel *k, int support, int os, double beta);
+void img_kernel_free(struct img_kernel *k);
+/* Kernel value at t cells from its centre (0 outside the support). */
+double img_kernel_eval(const struct img_kernel *k, double t);
+/*
+ * Grid correction: corr[i], i in [0, n), is the Fourier transform of the
+ * kernel (as gridded: continuous, unit cell) at image pixel offset i - n/2
+ * of a grid of side ng, i.e. at frequency (i - n/2) / ng cycles per cell.
+ * Dividing the FFT'd grid by corr[x] corr[y] removes the kernel's taper.
+ */
+void img_kernel_correction(const struct img_kernel *k, int ng, int n, double *corr);
+
+/* -------------------------------------------------------------- grid */
+
+enum img_weighting { IMG_NATURAL, IMG_UNIFORM, IMG_BRIGGS };
+
+/*
+ * The uv grids. vis (side ng, cell du = 1 / (ng cell)) gets w V for the
+ * n x n dirty image; psf (side ngp, cell 1 / (ngp cell)) gets w for a PSF
+ * of 2n x 2n, so that the PSF shifted to any pixel of the image still
+ * covers the whole image (CLEAN subtracts it everywhere: a PSF truncated
+ * to the image size makes Högbom diverge on the long ridges of a T-shaped
+ * array's beam). Both are complex, fftwf_malloc'd, with the uv origin at
+ * cell (0, 0) and negative u, v wrapping. Each visibility is gridded once
+ * (not with its conjugate): the image is the real part of the transform,
+ * normalised by sumw.
+ */
+struct img_grid {
+	int ng, ngp;
+	double du, dup;            /* uv cells, wavelengths */
+	const struct img_kernel *k;
+	float complex *vis, *psf;
+	float *dens;               /* uniform/Briggs: weight per vis cell, or NULL */
+	enum img_weighting weighting;
+	double robust;
+	double f2;                 /* Briggs: (5 10^-R)^2 / (sum dens^2 / sum dens) */
+	double sumw, sumwf;        /* sum of weights, and of weight x frequency */
+	long long nvis, nout;      /* gridded; outside a grid (skipped) */
+};
+
+/* Allocate (zeroed); dens too unless natural. 0 or -1 (ENOMEM). */
+int img_grid_init(struct img_grid *g, int ng, int ngp, double cell, const struct img_kernel *k,
+    enum img_weighting wt, double robust);
+void img_grid_free(struct img_grid *g);
+/* Uniform/Briggs first pass: count weight w of a visibility at (u, v)
+ * (and its conjugate at (-u, -v)) in the density grid. */
+void img_grid_density(struct img_grid *g, double u, double v, float w);
+/* After the density pass: fix the Briggs factor. */
+void img_grid_density_done(struct img_grid *g);
+/* Grid visibility V of (natural) weight w at (u, v) wavelengths, freq f Hz;
+ * the weighting scheme's density correction is applied here. */
+void img_grid_add(struct img_grid *g, double u, double v, float complex V, float w, double f);
+/* A batch of visibilities for img_grid_batch (arrays of cap entries). */
+struct img_vis_batch {
+	size_t n, cap;
+	double *u, *v, *f;
+	float complex *V;
+	float *w;
+};
+/*
+ * Grid the n visibilities of b as img_grid_add would, the visibility grid
+ * and the PSF grid in two threads, and empty b (b->w is overwritten with
+ * the density-corrected weights).
+ */
+void img_grid_batch(struct img_grid *g, struct img_vis_batch *b);
+/*
+ * Transformed grid (FFTW backward, in place) -> centred n x n image:
+ * img[y*n + x] = Re(t[m][l]) / (corr[x] corr[y] norm) for the pixel's
+ * (l, m), corr from img_kernel_correction(k, ng, n).
+ */
+void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
+    double norm, float *img);
+
+/* --------------------------------------------------------------- fft */
+
+/*
+ * An in-place complex ng x ng backward transform planned once. flags is
+ * FFTW_MEASURE or FFTW_ESTIMATE (fftw3.h); wisdom (path or NULL) is
+ * imported first when readable (*loaded = 1) and, when planning added to
+ * it, exported back atomically through fsx (*saved = 1; -1 if that failed,
+ * with the reason in err: wisdom is a cache, the plan is still good).
+ * Planning with MEASURE overwrites buf. 0, or -1 with err and *status
+ * (EX_SOFTWARE) if FFTW cannot plan.
+ */
+struct img_fft {
+	void *plan;
+	int ng;
+};
+int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
+    const char *wisdom, int *loaded, int *saved, int *status, char *err);
+/* Transform buf (fftwf_malloc'd, ng x ng) in place with the plan. */
+void img_fft_exec(const struct img_fft *f, float complex *buf);
+void img_fft_free(struct img_fft *f);
+
+/* ------------------------------------------------------------- clean */
+
+/* Restoring beam: FWHM major/minor axes (radians) and position angle of
+ * the major axis (radians, from north through east, in (-pi/2, pi/2]). */
+struct img_beam {
+	double bmaj, bmin, bpa;
+};
+
+/*
+ * Fit an elliptical Gaussian to the main lobe of psf (n x n, peak at
+ * (n/2, n/2), pixel size cell radians, geometry as above): least squares of
+ * log psf, weighted by psf^2, over the 3 x 3 pixels around the peak and
+ * the region above 0.7 of the peak reached from it going only downhill.
+ * The core, not the half-power contour: the PSF of a T-shaped array has
+ * ridges near half power along the arms, which would stretch a half-power
+ * fit by factors of two. 0, or -1 if the core is degenerate (not a
+ * maximum).
+ */
+int img_fit_beam(const float *psf, int n, double cell, struct img_beam *b);
+
+struct img_clean {
+	int niter;          /* limit */
+	double gain;        /* loop gain */
+	double threshold;   /* Jy/beam; < 0: automatic: 5 x robust rms of the
+			     * residual, re-estimated every 100 iterations
+			     * and when the peak reaches it */
+	double window;      /* search only |x - n/2|, |y - n/2| < window n/2 */
+	/* results */
+	int done;           /* iterations performed */
+	double flux;        /* total CLEAN flux, Jy */
+	double last;        /* |peak| of the residual when stopping */
+	double used_threshold;
+};
+
+/*
+ * Högbom CLEAN of resid (n x n, in place) with psf (2n x 2n, peak 1 at
+ * (n, n)); components are added to model (n x n, zeroed by the caller).
+ * Stops after c->niter iterations or when the largest |residual| in the
+ * window is below the threshold. Fills the result fields of c.
+ */
+void img_hogbom(float *resid, const float *psf, float *model, int n, struct img_clean *c);
+/*
+ * image += model convolved with the Gaussian beam b, normalised to a peak
+ * of 1 per Jy (Jy/beam); pixel size cell radians.
+ */
+void img_restore(float *image, const float *model, int n, double cell, const struct img_beam *b);
+/*
+ * Sub-pixel peak of image a (n x n) near the local maximum (x, y), not on
+ * the border: least-squares quadratic in x, y (with the cross term, so a
+ * tilted elliptical peak is not biased) through the logs of the 3 x 3
+ * pixels (exact for a Gaussian), or through the values themselves if any
+ * is not positive. *px, *py get the position, *peak the value there.
+ * 0, or -1 if the surface has no maximum (the integer position is kept).
+ */
+int img_peak_fit(const float *a, int n, int x, int y, double *px, double *py, double *peak);
+/* Robust rms: 1.4826 x median absolute deviation from the median of the
+ * finite values x[0], x[stride], ...; NaN if none. */
+double img_robust_rms(const float *x, size_t n, size_t stride);
+
+/* -------------------------------------------------------- visibilities */
+
+/*
+ * A group's visibility files opened together. img_input_open reads their
+ * headers, checks they belong together (same telescope location), and
+ * fixes the common phase centre and what the defaults depend on.
+ */
+struct img_file;                       /* one open file (img_vis.c) */
+struct img_input {
+	int nfiles;
+	struct img_file *files;
+	double lat, lon, alt;          /* telescope: radians, radians, metres */
+	double ra0, dec0;              /* common phase centre, radians */
+	int drift;                     /* 1: meridian drift scan rephased */
+	double jd_first, jd_last, jd_mid; /* integration starts/ends, mid-time */
+	double fmin, fmax;             /* Hz */
+	double bmax;                   /* longest baseline, metres */
+	double xi, eta;                /* SIN PV2_1, PV2_2 of the array plane */
+	double chan_width;             /* largest |channel width|, Hz */
+	char telescope[64], instrument[64];
+	char group[32];                /* extra keyword group_id, or "" */
+	/* statistics of the last scan */
+	long long nrows, nflagged, nautos, nnonfinite;
+};
+
+/* 0, or -1 with err and *status (66 missing, 65 bad/inconsistent, 74 I/O). */
+int img_input_open(struct img_input *in, char *const *paths, int n, int *status, char *err);
+void img_input_close(struct img_input *in);
+
+/*
+ * Visit every unflagged, finite, cross-correlation Stokes I visibility:
+ * fn(ctx, u, v, V, w, f) with u, v in wavelengths for the common phase
+ * centre, V rephased to it (unless want_vis is 0: then V is 0 and the
+ * visibility data are not read), w the inverse-variance weight (1 per
+ * polarisation sample of nsamples 1). Rows are read by blocks of about one
+ * integration into buffers allocated once. 0 or -1 with err and *status.
+ */
+typedef void (*img_vis_fn)(void *ctx, double u, double v, float complex V, float w, double f);
+int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
+    int *status, char *err);
+
+/* --------------------------------------------------------------- FITS */
+
+struct img_meta {
+	int n;
+	double cell;                   /* radians */
+	double ra0, dec0;              /* radians */
+	double xi, eta;                /* SIN PV2_1, PV2_2 */
+	double freq, bandwidth;        /* Hz */
+	double jd_first, jd_last;
+	double lat, lon, alt;          /* radians, radians, metres */
+	struct img_beam beam;
+	char telescope[64], instrument[64], group[32];
+	long long nvis;
+	double sumw;
+	struct img_clean clean;
+	const char *history[32];       /* NULL-terminated extra HISTORY lines */
+};
+
+/*
+ * Refuse an output path that exists and is not a regular file (a device,
+ * a directory, a FIFO, a symbolic link): the atomic rename would replace
+ * it (as root, /dev/null would become a file). 0, or -1 with err.
+ */
+int img_check_output(const char *path, char *err);
+/*
+ * Write image (n x n float, restored) as the primary HDU and resid (or
+ * NULL) as an IMAGE extension "RESIDUAL" with the same WCS, to path,
+ * atomically: the file is built by cfitsio in memory and written through
+ * fsx (no cfitsio file-name parsing of path). 0, or -1 with err and
+ * *status (73 cannot create, 74 I/O, 70 cfitsio failure).
+ */
+int img_fits_write(const char *path, const float *image, const float *resid,
+    const struct img_meta *m, int *status, char *err);
+
+/* ---------------------------------------------------------------- job */
+
+struct img_opts {
+	int npix;                      /* image side (even) */
+	double cell;                   /* radians, 0 = automatic */
+	double pad;                    /* uv grid side = pad x npix (>= 1) */
+	enum img_weighting weighting;
+	double robust;                 /* Briggs robustness */
+	int niter;
+	double gain, threshold;        /* threshold < 0: automatic */
+	const char *wisdom;            /* FFTW wisdom file or NULL */
+	unsigned fft_flags;            /* FFTW_MEASURE or FFTW_ESTIMATE */
+	const char *group;             /* group id or NULL (from the data) */
+	const char *argv_line;         /* command line for the history */
+};
+
+void img_opts_default(struct img_opts *o);
+/* Automatic cell (radians): a quarter of lambda_min / longest baseline. */
+double img_auto_cell(const struct img_input *in);
+/* Parse "natural", "uniform", "briggs" or "briggs:R"; 0 or -1. */
+int img_parse_weighting(const char *s, enum img_weighting *w, double *robust);
+
+/*
+ * The uvm-image job: open paths, grid, FFT, CLEAN, restore, write out.
+ * Returns 0 or an exit status (65 no unflagged data / bad input, 66, 70,
+ * 73, 74), after logging one error line.
+ */
+int img_run(const struct img_opts *o, char *const *paths, int n, const char *out);
+
+#endif

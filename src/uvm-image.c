@@ -1,0 +1,172 @@
+/*
+ * uvm-image: image one observation group: Stokes I visibilities, rephased
+ * to the group's mid-time meridian, gridded (Kaiser-Bessel), FFT'd (FFTW,
+ * MEASURE plans kept as wisdom), Högbom-CLEANed and restored with a beam
+ * fitted to the PSF; written as a FITS image with a celestial WCS.
+ *
+ * usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain]
+ *                  [-t threshold_jy] [-W weighting] [-P plan] [-w wisdom]
+ *                  -o image.fits vis.uvh5...
+ *
+ * Several files (e.g. the subbands of one group) are imaged together.
+ * Defaults: npix 2048, cell a quarter of lambda_min / longest baseline,
+ * niter 1000, gain 0.1, threshold 3 x the robust rms of the residual,
+ * weighting natural ("uniform", "briggs" or "briggs:R" too), plan
+ * "measure" ("estimate" skips FFTW's measurements), wisdom
+ * $UVM_HOME/state/fftw.wisdom when UVM_HOME is set (else none). With
+ * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
+ * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_WEIGHTING and
+ * IMAGE_FFTW_PLAN; flags win.
+ *
+ * The output's primary HDU is the restored image, extension RESIDUAL the
+ * residual (uvm-qa measures the noise there).
+ *
+ * Exit: 0 ok; 64 usage; 65 bad input, no unflagged cross-correlation
+ * data, or no PSF main lobe to fit a beam to; 66 input missing; 70
+ * internal; 73 cannot create the output (also: it exists and is not a
+ * regular file); 74 I/O error. No temporary is left on failure.
+ */
+#include <errno.h>
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "fsx.h"
+#include "img.h"
+#include "log.h"
+#include "uvm.h"
+
+#define USAGE \
+	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \
+	"                 [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
+
+/* Parse a number in [lo, hi]; 0 or -1. */
+static int num(const char *s, double lo, double hi, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return errno || end == s || *end || !isfinite(*v) || *v < lo || *v > hi ? -1 : 0;
+}
+
+static int plan_flags(const char *s, unsigned *f)
+{
+	if (!strcmp(s, "measure"))
+		*f = FFTW_MEASURE;
+	else if (!strcmp(s, "estimate"))
+		*f = FFTW_ESTIMATE;
+	else
+		return -1;
+	return 0;
+}
+
+/* The option values; from uvmake.conf first, flags after. Returns -1 on
+ * a bad value with its name in *bad. */
+static int set_opt(struct img_opts *o, int c, const char *v)
+{
+	double x;
+
+	switch (c) {
+	case 'n':
+		if (num(v, 16, 32768, &x) < 0 || x != floor(x) || (int)x % 2)
+			return -1;
+		o->npix = (int)x;
+		return 0;
+	case 'c':
+		if (num(v, 1e-6, 36000, &x) < 0 || x <= 0)
+			return -1;
+		o->cell = x / 3600 * M_PI / 180;
+		return 0;
+	case 'i':
+		if (num(v, 0, 1e8, &x) < 0 || x != floor(x))
+			return -1;
+		o->niter = (int)x;
+		return 0;
+	case 'g':
+		if (num(v, 1e-6, 1, &x) < 0)
+			return -1;
+		o->gain = x;
+		return 0;
+	case 't':
+		if (num(v, 0, 1e9, &x) < 0)
+			return -1;
+		o->threshold = x;
+		return 0;
+	case 'W':
+		return img_parse_weighting(v, &o->weighting, &o->robust);
+	case 'P':
+		return plan_flags(v, &o->fft_flags);
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct img_opts o;
+	const char *out = NULL, *wisdom = NULL, *home = getenv("UVM_HOME");
+	char wpath[PATH_MAX], line[2048];
+	int c, st;
+	size_t len = 0;
+
+	log_init(argv[0]);
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s\n", USAGE);
+		return fsx_close_stdout();
+	}
+	img_opts_default(&o);
+	if (home && *home) {
+		static const struct { const char *key; int opt; } keys[] = {
+			{"IMAGE_NPIX", 'n'}, {"IMAGE_CELL_ARCSEC", 'c'}, {"IMAGE_NITER", 'i'},
+			{"IMAGE_GAIN", 'g'}, {"IMAGE_THRESHOLD_JY", 't'},
+			{"IMAGE_WEIGHTING", 'W'}, {"IMAGE_FFTW_PLAN", 'P'},
+		};
+		struct cfg cf;
+
+		if (cfg_load(&cf, NULL) < 0)
+			return EX_USAGE;
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+			const char *v = cfg_str(&cf, keys[i].key, "");
+			if (*v && set_opt(&o, keys[i].opt, v) < 0) {
+				log_err("uvmake.conf: bad %s '%s'", keys[i].key, v);
+				cfg_free(&cf);
+				return EX_USAGE;
+			}
+		}
+		cfg_free(&cf);
+		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
+			wisdom = wpath;
+	}
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:")) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'w':
+			wisdom = optarg;
+			break;
+		case '?':
+			return log_usage(USAGE);
+		default:
+			if (set_opt(&o, c, optarg) < 0) {
+				log_err("bad value for -%c: '%s'", c, optarg);
+				return log_usage(USAGE);
+			}
+		}
+	}
+	if (!out || optind >= argc)
+		return log_usage(USAGE);
+	o.wisdom = wisdom && *wisdom ? wisdom : NULL;
+	o.group = log_group();
+	line[0] = 0;
+	for (int i = 0; i < argc && len + 2 < sizeof line; i++)
+		len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", i ? " " : "", argv[i]);
+	o.argv_line = line;
+	st = img_run(&o, argv + optind, argc - optind, out);
+	fftwf_cleanup();
+	return st;
+}

@@ -1,0 +1,307 @@
+/*
+ * test_plan.c: unit tests of the planner's pure parts (src/lib/plan*.c).
+ *
+ * Names: the strict pattern, date validation, and the epoch arithmetic
+ * against timegm(3) over every day of 1970-2100 (an independent
+ * implementation). Safe quarantine names, path checks. The done index:
+ * range lookup with jitter and tolerance, save/load round trip. Grouping:
+ * jitter, the tolerance boundary, duplicates, the group id from sb00 or the
+ * earliest file. States at the timeout boundary. The makefile text of a
+ * ready and a partial group, checked line by line against known text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+static int ntest, nfail;
+
+static void ok(int cond, const char *name)
+{
+	ntest++;
+	if (!cond)
+		nfail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
+	fflush(stdout);
+}
+
+static void test_names(void)
+{
+	long long e = 0;
+	int sb = -1, bad = 0;
+	ok(plan_parse_name("2025-10-24T12:00:03_sb07.hdf5", &e, &sb) == PLAN_NAME_OK &&
+		e == 1761307203LL && sb == 7,
+	    "strict name parses to the known epoch and subband");
+	ok(plan_parse_name("2024-02-29T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_OK,
+	    "leap day 2024 accepted");
+	ok(plan_parse_name("2025-02-29T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE,
+	    "29 February 2025 rejected as a date");
+	ok(plan_parse_name("1900-02-29T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE,
+	    "1900 is not a leap year (and before 1970)");
+	ok(plan_parse_name("2025-13-01T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
+		plan_parse_name("2025-04-31T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
+		plan_parse_name("2025-10-24T24:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
+		plan_parse_name("2025-10-24T12:60:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
+		plan_parse_name("2025-10-24T12:00:60_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
+		plan_parse_name("2025-10-00T12:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE,
+	    "month 13, 31 April, hour 24, minute 60, second 60, day 0 rejected");
+	{
+		const char *badnames[] = {"2025-10-24T12:00:03_sb07.hdf5 ", " 2025-10-24T12:00:03_sb07.hdf5",
+		    "2025-10-24T12:00:03_sb7.hdf5", "2025-10-24 12:00:03_sb07.hdf5",
+		    "2025-10-24T12:00:03_sb07.h5", "2025-10-24T12:00:03_SB07.hdf5",
+		    "2025-10-24T12-00-03_sb07.hdf5", "2025-10-24T12:00:03_sb07_incomplete.hdf5",
+		    "+025-10-24T12:00:03_sb07.hdf5", "2025-10-24T12:00:0a_sb07.hdf5",
+		    "2025-10-24T12:00:03_sb-7.hdf5", "", "x"};
+		for (size_t i = 0; i < sizeof badnames / sizeof badnames[0]; i++)
+			if (plan_parse_name(badnames[i], &e, &sb) != PLAN_NAME_PATTERN)
+				bad++;
+		ok(!bad, "near-miss names rejected as not matching the pattern");
+	}
+	bad = 0;
+	for (int y = 1970; y <= 2100; y++)
+		for (int m = 1; m <= 12; m++)
+			for (int d = 1; d <= 31; d++) {
+				struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+				time_t t = timegm(&tm);
+				if (tm.tm_mday != d) /* normalised: not a real date */
+					continue;
+				if (plan_days_from_civil(y, m, d) * 86400 != (long long)t)
+					bad++;
+			}
+	ok(!bad, "days_from_civil agrees with timegm on every date 1970-2100");
+	{
+		char id[PLAN_IDLEN];
+		plan_group_id(1761307203LL, id);
+		ok(!strcmp(id, "20251024T120003"), "group id of 2025-10-24T12:00:03 is 20251024T120003");
+	}
+}
+
+static void test_safe(void)
+{
+	char out[NAME_MAX + 1], longname[256];
+	char *esc;
+	plan_safe_name("a b", out);
+	ok(!strcmp(out, "a%20b"), "space percent-encoded");
+	plan_safe_name("$(touch pwned);x\ny#:%", out);
+	ok(!strcmp(out, "%24%28touch%20pwned%29%3Bx%0Ay%23:%25"), "shell and make characters encoded");
+	plan_safe_name("..", out);
+	ok(!strcmp(out, "%2E."), "leading dot encoded");
+	memset(longname, '\n', 255);
+	longname[255] = 0;
+	plan_safe_name(longname, out);
+	ok(strlen(out) <= 231 && strchr(out, '~') && !strchr(out, '\n'),
+	    "255 newlines: cut, hashed, within NAME_MAX with room for suffixes");
+	esc = plan_escape("a\nb\\c\x01");
+	ok(esc && !strcmp(esc, "a\\nb\\\\c\\x01"), "escape for reason files");
+	free(esc);
+	ok(plan_path_safe("/data/uvmake-1/var_2") && !plan_path_safe("/data/a b") &&
+		!plan_path_safe("/data/a:b") && !plan_path_safe("/data/$x") && !plan_path_safe("/d/#") &&
+		!plan_path_safe("/d/%") && !plan_path_safe(""),
+	    "path safety: plain paths only");
+}
+
+static void test_done(void)
+{
+	struct plan_doneidx d, d2;
+	struct plan_done e;
+	char path[] = "/tmp/test_plan_done.XXXXXX";
+	int fd = mkstemp(path);
+	memset(&d, 0, sizeof d);
+	for (int i = 0; i < 1000; i++) {
+		memset(&e, 0, sizeof e);
+		e.first = 1761307200LL + 300LL * (999 - i); /* added out of order */
+		e.last = e.first + 40;
+		plan_group_id(e.first + 3, e.id);
+		if (i == 500)
+			plan_setbit(e.missing, 7);
+		plan_done_add(&d, &e);
+	}
+	d.tol = 60;
+	plan_done_sort(&d);
+	ok(plan_done_find(&d, 1761307200LL + 300 * 10 + 59, 60) &&
+		plan_done_find(&d, 1761307200LL + 300 * 10 + 60, 60) &&
+		!plan_done_find(&d, 1761307200LL + 300 * 10 + 61, 60) &&
+		!plan_done_find(&d, 1761307200LL + 300 * 10 - 1, 60),
+	    "find: [first, first+tol] of a done group, nothing outside");
+	ok(!plan_done_find(&d, 1761307199LL, 60) && !plan_done_find(&d, 1761307200LL + 300 * 1000, 60),
+	    "find: before the first and after the last group");
+	{
+		char id[PLAN_IDLEN];
+		plan_group_id(1761307200LL + 300 * 42 + 3, id);
+		ok(plan_done_has(&d, id) && !plan_done_has(&d, "20251024T120000"), "has by id");
+	}
+	close(fd);
+	ok(plan_done_save(&d, path) == 0 && plan_done_load(&d2, path, 60) == 0 && d2.n == 1000,
+	    "save and load 1000 entries");
+	{
+		int same = d2.n == d.n;
+		for (int i = 0; same && i < d.n; i++)
+			same = !memcmp(&d.v[i], &d2.v[i], sizeof d.v[i]);
+		ok(same, "round trip keeps every entry, missing sets included");
+		const struct plan_done *x = plan_done_find(&d2, 1761307200LL + 300 * 499 + 1, 60);
+		ok(x && plan_bit(x->missing, 7) && !plan_bit(x->missing, 6), "missing set survives");
+	}
+	{
+		const struct plan_done *x = NULL;
+		long long g499 = 1761307200LL + 300 * 499, g10 = 1761307200LL + 300 * 10;
+		int bad = 0;
+		ok(plan_done_match(&d2, g10, 7, &x) == 1 && plan_done_match(&d2, g10 + 60, 3, &x) == 1 &&
+			plan_done_match(&d2, g10 + 61, 3, &x) == 0 && plan_done_match(&d2, g10 - 1, 3, &x) == 0,
+		    "match: a complete done group's range, bounds exact (cover bitmap)");
+		ok(plan_done_match(&d2, g499 + 5, 6, &x) == 1 && plan_done_match(&d2, g499 + 5, 7, &x) == 2 &&
+			x && x->first == g499,
+		    "match: the missing subband of a partial done group is a late arrival");
+		/* the bitmap agrees with the time index everywhere */
+		for (long long t = 1761307200LL - 100; t < 1761307200LL + 300 * 1001; t++) {
+			const struct plan_done *y = plan_done_find(&d2, t, 60);
+			int m = plan_done_match(&d2, t, 3, &x);
+			if ((y != NULL) != (m != 0))
+				bad++;
+		}
+		ok(!bad, "match agrees with find at every second of the span");
+	}
+	{
+		FILE *f = fopen(path, "r");
+		char line[128] = "";
+		if (f) {
+			if (!fgets(line, sizeof line, f))
+				line[0] = 0;
+			fclose(f);
+		}
+		ok(!strcmp(line, "20251024T120003 1761307200 1761307240 -\n"), "file format, sorted by id");
+	}
+	unlink(path);
+	plan_done_free(&d);
+	plan_done_free(&d2);
+}
+
+/* Add a file to p; name built from epoch and subband. */
+static void add(struct plan *p, long long ts, int sb, long long mtime)
+{
+	char name[64];
+	time_t t = (time_t)ts;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(name, sizeof name, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(name + strlen(name), sizeof name - strlen(name), "_sb%02d.hdf5", sb);
+	if (p->nfiles == p->capfiles) {
+		p->capfiles = p->capfiles ? 2 * p->capfiles : 64;
+		p->files = realloc(p->files, (size_t)p->capfiles * sizeof *p->files);
+	}
+	p->files[p->nfiles].name = strdup(name);
+	p->files[p->nfiles].ts = ts;
+	p->files[p->nfiles].sb = sb;
+	p->files[p->nfiles].mtime = mtime;
+	p->nfiles++;
+}
+
+static void test_grouping(void)
+{
+	const long long t0 = 1761307200LL; /* 2025-10-24T12:00:00 */
+	struct plan p;
+	int *dup, ndup;
+	memset(&p, 0, sizeof p);
+	p.par = (struct plan_params){16, 60, 900, 12, t0 + 10000};
+	/* group A: 16 subbands, jittered 0..40 s, sb00 at +3, sb05 earliest */
+	for (int sb = 0; sb < 16; sb++)
+		add(&p, t0 + (sb == 0 ? 3 : sb == 5 ? 0 : 5 + (sb * 7) % 36), sb, t0 + 50);
+	/* a duplicate sb03 inside group A, later */
+	add(&p, t0 + 45, 3, t0 + 50);
+	/* group B: 5 min later, no sb00, 14 subbands from +301, the last at
+	 * exactly +tolerance after the first */
+	for (int sb = 1; sb < 15; sb++)
+		add(&p, t0 + 300 + (sb == 14 ? 61 : sb), sb, t0 + 400);
+	/* group C: tolerance + 1 s after B's first: a new group */
+	add(&p, t0 + 362, 15, t0 + 400);
+	ok(plan_group_files(&p, &dup, &ndup) == 0 && p.ngroups == 3, "three groups");
+	ok(ndup == 1 && p.files[dup[0]].ts == t0 + 45 && p.files[dup[0]].sb == 3,
+	    "the later duplicate subband is set aside");
+	free(dup);
+	ok(!strcmp(p.groups[0].id, "20251024T120003") && p.groups[0].nsub == 16,
+	    "jittered group named by its sb00 timestamp, 16 subbands");
+	ok(!strcmp(p.groups[1].id, "20251024T120501") && p.groups[1].nsub == 14 &&
+		p.groups[1].file[14] >= 0,
+	    "no sb00: named by the earliest file; a file at exactly +tolerance belongs");
+	ok(!strcmp(p.groups[2].id, "20251024T120602") && p.groups[2].nsub == 1,
+	    "a file at +tolerance+1 s starts a new group");
+	plan_classify(&p, &p.groups[0], t0 + 50);
+	ok(p.groups[0].state == PS_READY, "all subbands: ready");
+	p.par.now = t0 + 400 + 899;
+	plan_classify(&p, &p.groups[1], t0 + 400);
+	ok(p.groups[1].state == PS_WAITING && p.groups[1].deadline == t0 + 1300,
+	    "14 of 16 before the timeout: waiting until newest mtime + timeout");
+	p.par.now = t0 + 400 + 900;
+	plan_classify(&p, &p.groups[1], t0 + 400);
+	ok(p.groups[1].state == PS_PARTIAL, "14 of 16 at the timeout: partial");
+	plan_classify(&p, &p.groups[2], t0 + 400);
+	ok(p.groups[2].state == PS_INCOMPLETE, "1 of 16 at the timeout: incomplete");
+
+	/* the makefile of this plan */
+	{
+		size_t n;
+		char *mk = plan_makefile(&p, "/d", "/r", "incoming", &n);
+		ok(mk && strstr(mk, "UVM_HOME := /d\nUVM_RULES := /r\ninclude /d/uvmake.conf\n"
+				    "include $(UVM_RULES)/common.mk\ninclude $(UVM_RULES)/verify.mk\n"
+				    "include $(UVM_RULES)/combine.mk\n"),
+		    "makefile header");
+		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/vis.uvh5 \\\n"
+				    "  products/20251024T120501/vis.uvh5\n"),
+		    "all: the final products of the ready and partial groups");
+		ok(mk && !strstr(mk, "20251024T120602"), "incomplete group not in the makefile");
+		ok(mk && strstr(mk, "IN_20251024T120003/sb05 := incoming/2025-10-24T12:00:00_sb05.hdf5\n") &&
+			strstr(mk, "IN_20251024T120003/sb03 := incoming/") &&
+			!strstr(mk, "12:00:45_sb03"),
+		    "input variables; the duplicate is not used");
+		ok(mk && strstr(mk, "SB_20251024T120501 := sb01 sb02 sb03 sb04 sb05 sb06 sb07 sb08 sb09 "
+				    "sb10 sb11 sb12 sb13 sb14\nMISSING_20251024T120501 := sb00 sb15\n"),
+		    "partial group: SB_ and MISSING_");
+		ok(mk && !strstr(mk, "MISSING_20251024T120003"), "ready group: no MISSING_");
+		ok(mk && strstr(mk, "products/20251024T120501/sb07.ok: | products/20251024T120501/\n") &&
+			!strstr(mk, "products/20251024T120501/sb00.ok"),
+		    "per-subband targets for the present subbands only");
+		ok(mk && strstr(mk, "products/20251024T120501/vis.uvh5: \\\n  products/20251024T120501/sb01.ok") &&
+			strstr(mk, "  products/20251024T120501/sb14.ok \\\n  | products/20251024T120501/\n"),
+		    "combine target needs every present verify report");
+		free(mk);
+	}
+	{
+		size_t n;
+		char *js;
+		p.next_wakeup = 0;
+		js = plan_json(&p, &n);
+		ok(js && strstr(js, "{\"id\": \"20251024T120501\", \"state\": \"partial\", \"first\": 1761307501, "
+				    "\"last\": 1761307561, \"deadline\": 1761308500, \"nsub\": 14, ") &&
+			strstr(js, "\"missing\": [\"sb00\", \"sb15\"]}") && strstr(js, "\"next_wakeup\": null"),
+		    "plan.json group entry");
+		free(js);
+	}
+	plan_free(&p);
+}
+
+static void test_stages(void)
+{
+	struct plan_group g;
+	char buf[PATH_MAX];
+	memset(&g, 0, sizeof g);
+	strcpy(g.id, "20251024T120003");
+	ok(plan_nstages >= 2 && !strcmp(plan_stages[0].name, "verify") && plan_stage_per_sub(0) &&
+		!plan_stage_per_sub(1),
+	    "stage table: verify per subband, combine per group");
+	ok(!plan_stage_final(0, &g) && plan_stage_final(plan_nstages - 1, &g),
+	    "the last stage's product is final, verify is not");
+	ok(!strcmp(plan_product(0, &g, 9, buf), "products/20251024T120003/sb09.ok"), "product path");
+}
+
+int main(void)
+{
+	test_names();
+	test_safe();
+	test_done();
+	test_grouping();
+	test_stages();
+	printf("1..%d\n", ntest);
+	return nfail ? 1 : 0;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# uvm-qa: image quality against known answers. The rms of a noise-only
+# simulation's image must be the noise expected from the simulator's noise
+# level and the number of visibilities (natural weighting, equal weights:
+# sigma_image = sigma_vis / sqrt(2 N), N the cross-correlation samples per
+# polarisation, Stokes I = (XX+YY)/2 averaging two independent ones); the
+# peak of a single-source image its apparent flux from the truth file.
+
+load test_helper
+
+USAGE="usage: uvm-qa [-j] [-o qa.json] image.fits"
+
+# 20 antennas (190 baselines) x 6 integrations x 2 x 8 channels.
+NVIS=$((190 * 6 * 16))
+
+setup_file() {
+	local d=$BATS_FILE_TMPDIR ra dec
+	sim="-a 20 -s 2 -c 8 -t 6 -G 0 -n 1 -S 11"
+	# noise only
+	uvm-sim $sim -N 0 -R "$d/noise.json" -o "$d/noise" >/dev/null
+	uvm-image -n 512 -c 13 -P estimate -o "$d/noise.fits" "$d"/noise/*.hdf5 2>/dev/null
+	# one 2 Jy source 0.3 deg east and 0.2 deg north of the mid-time meridian
+	ra=$(jq '.groups[0].phase_ra_deg + 0.3 / (.groups[0].dec_deg * 3.141592653589793 / 180 | cos)' "$d/noise.json")
+	dec=$(jq '.groups[0].dec_deg + 0.2' "$d/noise.json")
+	printf '# name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index\none,%s,%s,2.0,1400,-0.7\n' \
+		"$ra" "$dec" >"$d/one.csv"
+	uvm-sim $sim -N 0 -P "$d/one.csv" -R "$d/one.json" -o "$d/one" >/dev/null
+	uvm-image -n 512 -c 13 -P estimate -o "$d/one.fits" "$d"/one/*.hdf5 2>/dev/null
+}
+
+setup() {
+	d=$BATS_FILE_TMPDIR
+	t=$BATS_TEST_TMPDIR
+}
+
+@test "uvm-qa: usage" {
+	run -0 uvm-qa --help
+	assert_output "$USAGE"
+	run -64 uvm-qa
+	assert_output "$USAGE"
+	run -64 uvm-qa a.fits b.fits
+	run -64 uvm-qa -x a.fits
+}
+
+@test "uvm-qa: rms of a noise-only image = sigma_vis / sqrt(2 N) within 10%" {
+	uvm-qa -j "$d/noise.fits" >"$t/q.json" 2>/dev/null
+	rms=$(jq .rms_jy "$t/q.json")
+	expect=$(jq -n "1 / ($NVIS * 2 | sqrt)")
+	echo "rms $rms expected $expect"
+	jq -ne "($rms / $expect - 1 | fabs) < 0.10"
+	# nothing reaches 5 sigma in pure noise
+	run jq .n_sources "$t/q.json"
+	assert_output 0
+}
+
+@test "uvm-qa: single source: peak = apparent flux (5%), at its position, dynamic range = S / sigma" {
+	uvm-qa -j "$d/one.fits" >"$t/q.json" 2>/dev/null
+	cat "$t/q.json"
+	run jq -n --slurpfile q "$t/q.json" --slurpfile s "$d/one.json" --argjson nvis "$NVIS" '
+	  $q[0] as $q | $s[0].sources[0] as $s | (3.141592653589793 / 180) as $rad |
+	  (1 / ($nvis * 2 | sqrt)) as $sigma |
+	  ((($q.peak_pos.ra_deg - $s.ra_deg) * ($s.dec_deg * $rad | cos) * 3600) as $a |
+	   (($q.peak_pos.dec_deg - $s.dec_deg) * 3600) as $b | ($a * $a + $b * $b) | sqrt) as $dist |
+	  {flux: ($q.peak_jy / $s.apparent_flux_jy[0]), dist_beam: ($dist / $q.beam.bmaj_arcsec),
+	   rms: ($q.rms_jy / $sigma), dr: ($q.dynamic_range / ($s.apparent_flux_jy[0] / $sigma)),
+	   n: $q.n_sources}'
+	assert_success
+	echo "$output"
+	jq -e '(.flux - 1 | fabs) < 0.05 and .dist_beam < 0.1 and (.rms - 1 | fabs) < 0.15 and
+	       (.dr - 1 | fabs) < 0.2 and .n == 1' <<<"$output"
+}
+
+@test "uvm-qa: the gate from uvmake.conf: a failed gate is recorded, exit 0" {
+	mkdir -p "$t/home"
+	printf 'QA_MAX_RMS_JY=0.001\nQA_MIN_DR=5\n' >"$t/home/uvmake.conf"
+	run -0 env UVM_HOME="$t/home" uvm-qa -o "$t/qa.json" "$d/one.fits"
+	assert_output "uvm-qa: warning: '$d/one.fits': quality gate failed"
+	run jq -c '[.pass, (.checks[] | select(.name == "rms_jy") | .pass, .limit),
+	             (.checks[] | select(.name == "dynamic_range") | .pass)]' "$t/qa.json"
+	assert_output '[false,false,0.001,true]'
+	printf 'QA_MAX_RMS_JY=0.1\nQA_MIN_DR=5\nQA_MAX_BEAM_ARCSEC=120\nQA_MIN_SOURCES=1\n' >"$t/home/uvmake.conf"
+	run -0 env UVM_HOME="$t/home" uvm-qa -o "$t/qa.json" "$d/one.fits"
+	assert_output ""
+	run jq -c '[.pass, [.checks[].name]]' "$t/qa.json"
+	assert_output '[true,["finite_fraction","rms_positive","rms_jy","dynamic_range","bmaj_arcsec","n_sources"]]'
+	# the noise image has no source: QA_MIN_SOURCES fails it
+	run -0 env UVM_HOME="$t/home" uvm-qa -j "$d/noise.fits"
+	no_temps "$t"
+}
+
+@test "uvm-qa: text report on stdout, JSON with -j, atomic file with -o; re-run identical" {
+	run -0 uvm-qa "$d/one.fits"
+	assert_line --regexp '^rms_jy [0-9.e-]+$'
+	assert_line --regexp '^n_sources 1$'
+	assert_line 'pass true'
+	run -0 uvm-qa -o "$t/a.json" "$d/one.fits"
+	assert_output ""
+	jq -e . "$t/a.json" >/dev/null
+	uvm-qa -o "$t/a.json" "$d/one.fits"
+	uvm-qa -j "$d/one.fits" >"$t/b.json"
+	cmp "$t/a.json" "$t/b.json"
+	no_temps "$t"
+}
+
+@test "uvm-qa: missing image 66, not FITS 65, truncated 65, no celestial WCS 65" {
+	run -66 uvm-qa "$t/nope.fits"
+	assert_output --partial "cannot read '$t/nope.fits'"
+	echo "SIMPLE  = T" >"$t/text.fits"
+	run -65 uvm-qa "$t/text.fits"
+	head -c 20000 "$d/one.fits" >"$t/trunc.fits"
+	run -65 uvm-qa "$t/trunc.fits"
+	perl -0777 -pe "s/'RA---SIN'/'XX---SIN'/; s/'DEC--SIN'/'YY--SIN '/" "$d/one.fits" >"$t/nowcs.fits"
+	run -65 uvm-qa "$t/nowcs.fits"
+	assert_output --partial "no valid celestial WCS"
+	run -65 uvm-qa "$t"
+}
+
+@test "uvm-qa: unwritable report 73/74, stdout to /dev/full 74, no temporary left" {
+	run -73 uvm-qa -o "$t/no/dir/qa.json" "$d/one.fits"
+	mkfifo "$t/fifo"
+	run -73 uvm-qa -o "$t/fifo" "$d/one.fits"
+	[ -p "$t/fifo" ]
+	run -74 sh -c "uvm-qa -j '$d/one.fits' >/dev/full"
+	mkdir "$t/full"
+	if tiny_fs "$t/full" 4; then
+		dd if=/dev/zero of="$t/full/fill" bs=1k count=8 2>/dev/null || true
+		run -74 uvm-qa -o "$t/full/qa.json" "$d/one.fits"
+		umount "$t/full"
+	fi
+	no_temps "$t"
+}
+
+@test "uvm-qa: hostile image names are plain names (no cfitsio extended syntax)" {
+	cp "$d/one.fits" "$t/!x[1].fits"
+	run -0 uvm-qa -j "$t/!x[1].fits"
+	jq -e '.n_sources == 1' <<<"$output"
+}
