@@ -9,9 +9,10 @@
  *                  -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
- * Defaults: npix 2048, cell a quarter of lambda_min / longest baseline,
- * niter 1000, gain 0.1, threshold 3 x the robust rms of the residual,
- * weighting natural ("uniform", "briggs" or "briggs:R" too), plan
+ * Defaults: npix 2048; cell automatic (also with -c 0): a quarter of
+ * lambda_min / longest baseline; niter 1000; gain 0.1; threshold
+ * automatic: 5 x the robust rms of the residual, re-estimated as CLEAN
+ * goes; weighting natural ("uniform", "briggs" or "briggs:R" too); plan
  * "measure" ("estimate" skips FFTW's measurements), wisdom
  * $UVM_HOME/state/fftw.wisdom when UVM_HOME is set (else none). With
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
@@ -65,8 +66,8 @@ static int plan_flags(const char *s, unsigned *f)
 	return 0;
 }
 
-/* The option values; from uvmake.conf first, flags after. Returns -1 on
- * a bad value with its name in *bad. */
+/* Set option c from its text v (uvmake.conf values first, flags after);
+ * 0, or -1 on a bad value. */
 static int set_opt(struct img_opts *o, int c, const char *v)
 {
 	double x;
@@ -78,9 +79,9 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 		o->npix = (int)x;
 		return 0;
 	case 'c':
-		if (num(v, 1e-6, 36000, &x) < 0 || x <= 0)
+		if (num(v, 0, 36000, &x) < 0 || (x > 0 && x < 1e-6))
 			return -1;
-		o->cell = x / 3600 * M_PI / 180;
+		o->cell = x / 3600 * M_PI / 180; /* 0: automatic */
 		return 0;
 	case 'i':
 		if (num(v, 0, 1e8, &x) < 0 || x != floor(x))

@@ -161,7 +161,7 @@ sent() { if [ -f "$d/notified.jsonl" ]; then wc -l <"$d/notified.jsonl"; else ec
 @test "uvm-alert: derived metrics from the job records (known values)" {
 	sed -i '/^ALERT_HOOK=/d' "$d/uvmake.conf"
 	rm "$d/state/uvmake.prom"
-	uvm-metrics -D "$d" -o /dev/null 2>/dev/null || true   # creates the schema
+	uvm-metrics -D "$d" -o "$BATS_TEST_TMPDIR/schema.prom"   # creates the schema
 	now=$(date +%s)
 	sqlite3 "$d/state/pipeline.sqlite" "
 	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt) values

@@ -119,6 +119,9 @@ primary_data() {
 	run -65 uvm-image -n 64 -o "$t/x.fits" "$t/trunc.hdf5"
 	echo "not hdf5" >"$t/text.hdf5"
 	run -65 uvm-image -n 64 -o "$t/x.fits" "$t/text.hdf5"
+	mkfifo "$t/fifo"
+	run -65 timeout 20 uvm-image -n 64 -o "$t/x.fits" "$t/fifo"
+	run -65 uvm-image -n 64 -o "$t/x.fits" "$t"
 	[ ! -e "$t/x.fits" ]
 	no_temps "$t"
 }

@@ -6,7 +6,7 @@ load test_helper
 setup() {
 	d=$BATS_TEST_TMPDIR/d
 	uvm-init "$d" >/dev/null
-	uvm-metrics -D "$d" -o /dev/null 2>/dev/null || true   # creates the schema
+	uvm-metrics -D "$d" -o "$BATS_TEST_TMPDIR/schema.prom"   # creates the schema
 	now=$(date +%s)
 	sqlite3 "$d/state/pipeline.sqlite" "
 	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt) values

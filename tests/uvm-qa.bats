@@ -113,6 +113,8 @@ setup() {
 	run -65 uvm-qa "$t/nowcs.fits"
 	assert_output --partial "no valid celestial WCS"
 	run -65 uvm-qa "$t"
+	mkfifo "$t/fifo"
+	run -65 timeout 20 uvm-qa "$t/fifo"
 }
 
 @test "uvm-qa: unwritable report 73/74, stdout to /dev/full 74, no temporary left" {

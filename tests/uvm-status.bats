@@ -8,7 +8,7 @@ setup_file() {
 	# The pipeline schema once (uvm-metrics creates it); each test copies it.
 	t=$BATS_FILE_TMPDIR/t
 	mkdir -p "$t/state"
-	uvm-metrics -D "$t" -o /dev/null 2>/dev/null || true
+	uvm-metrics -D "$t" -o "$BATS_TEST_TMPDIR/schema.prom" 2>/dev/null || true
 }
 
 setup() {

@@ -51,8 +51,15 @@ int fsx_sync_dir(const char *dirpath)
 
 int fsx_reserve(struct fsx_out *o, const char *path, mode_t mode)
 {
+	struct stat st;
 	o->fd = -1;
 	o->tmp[0] = 0;
+	/* never rename over a device, directory, FIFO or link (as root a
+	 * product named /dev/null would replace the device) */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EEXIST;
+		return -1;
+	}
 	if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path ||
 	    snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", path, (long)getpid()) >=
 		(int)sizeof o->tmp) {

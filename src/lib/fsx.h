@@ -25,7 +25,9 @@ struct fsx_out {
 
 /*
  * Create the temporary for `path` (mode, O_EXCL, O_NOFOLLOW) and keep it open
- * in o->fd. Returns 0, or -1 with errno set (nothing left behind).
+ * in o->fd. A `path` that exists and is not a regular file (a device, a
+ * directory, a FIFO, a symlink) is refused with EEXIST/EISDIR. Returns 0, or
+ * -1 with errno set (nothing left behind).
  */
 int fsx_reserve(struct fsx_out *o, const char *path, mode_t mode);
 /*

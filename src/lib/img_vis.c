@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "geom.h"
@@ -247,7 +248,10 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 		const struct uvh5_header *h;
 		int st;
 		double fs = 0;
+		struct stat sb;
 
+		if (stat(paths[i], &sb) == 0 && !S_ISREG(sb.st_mode))
+			return fail(status, err, EX_DATAERR, "'%s': not a regular file", paths[i]);
 		x->f = uvh5_open(paths[i], &st, uerr);
 		if (!x->f)
 			return fail(status, err, st, "%s", uerr);

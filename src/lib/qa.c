@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <wcs.h>
 #include <wcshdr.h>
@@ -186,8 +187,12 @@ int qa_measure(const char *path, struct qa_result *r, int *status, char *err)
 	long rnx = 0, rny = 0;
 	size_t np, k = 0;
 	long best = -1, mx, my;
+	struct stat sb;
 
 	memset(r, 0, sizeof *r);
+	/* a FIFO would block the open below */
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return fail(status, err, EX_DATAERR, "'%s': not a regular file", path);
 	buf = fsx_read_file(path, &len);
 	if (!buf) {
 		int e = errno;
