@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 N=${1:-200}
 M=${2:-10000}
 root=$(pwd)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN=$root/bin/uvm-run
 [ -x "$RUN" ] || { echo "bench-wrapper: build bin/uvm-run first (make)" >&2; exit 66; }
 TRUE=$(type -P true)
@@ -76,7 +77,7 @@ mkdir -p bench/results
 out=bench/results/wrapper.txt
 {
 	bench_header "uvm-run wrapper overhead"
-	echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# load average at start: $load0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "single job, median of $N runs (ms):"
 	echo "  uvm-run -- true   $wmed"
 	echo "  true              $tmed"

@@ -9,10 +9,15 @@
 
 load test_helper
 
-# small stream: 3 groups of 4 subbands, 6 antennas, 4 channels, 3
-# integrations (39 s a group, so file times jitter by 2 s, grouped within 20 s)
+# small stream: groups of 4 subbands, 8 antennas, 4 channels, 3
+# integrations (39 s a group, so file times jitter by 2 s, grouped within
+# 20 s), 3C48 transiting in group 1, low noise so its solutions pass
+sim_stream() {
+	uvm-sim -a 8 -s 4 -c 4 -t 3 -j 2 -S 7 -n 0.05 \
+		-K "$UVM_ROOT/ops/calibrators.csv" -k 3C48 -C 1 "$@" >/dev/null
+}
 make_stream() {
-	uvm-sim -a 6 -s 4 -c 4 -t 3 -g 3 -j 2 -S 7 -o "$1/incoming" >/dev/null
+	sim_stream -g 3 -o "$1/incoming"
 }
 
 init_deploy() {
@@ -22,6 +27,11 @@ init_deploy() {
 	SUBBANDS=4
 	PARTIAL_MIN=3
 	GROUP_TOLERANCE=20
+	GROUP_SECONDS=39
+	IMAGE_NPIX=128
+	CAL_MIN_SNR=3
+	CAL_MAX_FLAGGED=0.9
+	RETRY_UNAVAILABLE_BASE=1
 	RETRY_MAX=100
 	RETRY_BASE=0
 	RETRY_INLINE_MAX=5
@@ -29,10 +39,14 @@ init_deploy() {
 	CONF
 }
 
-# products DIR: sorted "sha256  path" of every product of a deployment
+# products DIR: sorted "sha256  path" of every product of a deployment;
+# calibration tables by their solutions (the file also holds when it was made)
 products() {
-	(cd "$1" && find products caltables mosaics -type f ! -name '*.log' -print0 2>/dev/null |
-		sort -z | xargs -0 -r sha256sum)
+	(cd "$1" && find products mosaics -type f -print0 2>/dev/null |
+		sort -z | xargs -0 -r sha256sum
+	 for t in caltables/*.cal.h5; do
+		[ -f "$t" ] && echo "$(h5dump -d /gains -d /flags "$t" | sha256sum)  $t"
+	 done)
 }
 
 settle() {
@@ -40,6 +54,7 @@ settle() {
 	for i in $(seq 1 10); do
 		st=0; uvm-make -D "$1" -w 60 >/dev/null 2>&1 || st=$?
 		[ $st -eq 0 ] && return 0
+		sleep 1   # deferred jobs (e.g. waiting for calibration) back off
 	done
 	return 1
 }
@@ -48,14 +63,18 @@ settle() {
 	d=$BATS_TEST_TMPDIR/d
 	init_deploy "$d"
 	make_stream "$d"
-	run uvm-make -D "$d"
-	assert_success
+	settle "$d"
 	n=$(ls "$d"/products | wc -l)
 	[ "$n" -eq 3 ]
 	for g in "$d"/products/*/; do
-		[ -f "$g/vis.uvh5" ]
+		for f in vis.uvh5 cal.uvh5 image.fits qa.json; do [ -f "$g/$f" ]; done
 		[ "$(ls "$g"/sb*.ok | wc -l)" -eq 4 ]
 	done
+	# the calibrator group got its table, registered good, and every
+	# group's calibrated data name it
+	[ "$(ls "$d"/caltables/*.cal.h5 | wc -l)" -eq 1 ]
+	[ "$(sqlite3 "$d/state/calibration.sqlite" "select count(*) from caltables where status='good'")" -eq 1 ]
+	[ "$(jq -r .pass "$d"/products/*/qa.json | sort -u)" != "" ]
 	# a second cycle has nothing to do and changes nothing
 	before=$(products "$d")
 	run uvm-make -D "$d"
@@ -81,10 +100,9 @@ tree_of() {
 	d=$BATS_TEST_TMPDIR/d
 	src=$BATS_TEST_TMPDIR/src
 	init_deploy "$ref"
-	uvm-sim -a 6 -s 4 -c 4 -t 3 -g 6 -j 2 -S 7 -o "$src" >/dev/null
+	sim_stream -g 6 -o "$src"
 	cp -p "$src"/*.hdf5 "$ref/incoming/"
-	run uvm-make -D "$ref"
-	assert_success
+	settle "$ref"
 	want=$(products "$ref")
 	[ "$(echo "$want" | grep -c vis.uvh5)" -eq 6 ]
 
@@ -111,7 +129,7 @@ tree_of() {
 		# orphaned jobs of a killed make finish or die with their wrapper
 		for i in $(seq 1 50); do pgrep -f "uvm-run -D $d " >/dev/null || break; sleep 0.1; done
 		# done when everything has landed and been made
-		if [ $next -ge ${#files[@]} ] && [ "$(ls "$d"/products/*/vis.uvh5 2>/dev/null | wc -l)" -eq 6 ]; then
+		if [ $next -ge ${#files[@]} ] && [ "$(ls "$d"/products/*/qa.json 2>/dev/null | wc -l)" -eq 6 ]; then
 			break
 		fi
 	done
@@ -130,7 +148,7 @@ tree_of() {
 	d=$BATS_TEST_TMPDIR/d
 	init_deploy "$d"
 	echo PARTIAL_TIMEOUT=0 >>"$d/uvmake.conf"
-	uvm-sim -a 6 -s 4 -c 4 -t 3 -j 2 -S 3 -F flip:2 -o "$d/incoming" >/dev/null
+	sim_stream -g 1 -C 0 -F flip:2 -o "$d/incoming"
 	run uvm-make -D "$d"
 	[ "$status" -eq 75 ]
 	reason=$(ls "$d"/quarantine/*_sb02.hdf5.reason)

@@ -122,7 +122,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	g=20251024T120503
 	assert_line "mkdir -p products/$g/"
 	assert_line "uvm-run -D $d -s verify -t products/$g/sb07.ok -i incoming/2025-10-24T12:05:18_sb07.hdf5 -- uvm-verify -q -o products/$g/sb07.ok incoming/2025-10-24T12:05:18_sb07.hdf5"
-	assert_line --regexp "^uvm-run -D $d -s combine -t products/$g/vis.uvh5 -i incoming/2025-10-24T12:05:03_sb00.hdf5 -i incoming/2025-10-24T12:05:1[0-9]_sb01.hdf5 .* -- uvm-combine -o products/$g/vis.uvh5 incoming/2025-10-24T12:05:03_sb00.hdf5 .*_sb15.hdf5$"
+	assert_line --regexp "^uvm-run -D $d -s combine -t products/$g/vis.uvh5 -i incoming/2025-10-24T12:05:03_sb00.hdf5 -i incoming/2025-10-24T12:05:1[0-9]_sb01.hdf5 .* -- uvm-combine +-o products/$g/vis.uvh5 incoming/2025-10-24T12:05:03_sb00.hdf5 .*_sb15.hdf5$"
 	[ "$(printf '%s\n' "${lines[@]}" | grep -c ' -s verify ')" -eq 32 ]
 	[ "$(printf '%s\n' "${lines[@]}" | grep -c ' -s combine ')" -eq 2 ]
 	run -1 make -q -C "$d" -f state/pipeline.mk
@@ -319,9 +319,11 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	g=20251024T120003
 	mkdir -p "$d/products/$g"
 	touch "$d/products/$g/sb00.ok.tmp.999999" "$d/caltables/x.cal.h5.tmp.999998" \
-		"$d/mosaics/m.fits.tmp.999997" "$d/products/$g/sb01.ok.tmp.$$"
+		"$d/mosaics/m.fits.tmp.999997" "$d/products/$g/sb01.ok.tmp.$$" \
+		"$d/state/pipeline.mk.tmp.999996" "$d/quarantine/x.reason.tmp.999995"
 	run -0 uvm-plan -D "$d"
-	assert_output "uvm-plan: info: removed 3 stale temporaries"
+	assert_output "uvm-plan: info: removed 5 stale temporaries"
+	[ ! -e "$d/state/pipeline.mk.tmp.999996" ] && [ ! -e "$d/quarantine/x.reason.tmp.999995" ]
 	[ ! -e "$d/products/$g/sb00.ok.tmp.999999" ]
 	[ ! -e "$d/caltables/x.cal.h5.tmp.999998" ]
 	[ ! -e "$d/mosaics/m.fits.tmp.999997" ]

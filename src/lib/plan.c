@@ -20,21 +20,22 @@
  * The product graph, in dependency order. A new stage is one entry here and
  * one rules/<name>.mk with its pattern rule.
  */
+static int is_calibrator(const struct plan_group *g)
+{
+	return g->calibrator;
+}
+
 const struct plan_stage plan_stages[] = {
 	/* per subband: the verify report of each input */
 	{"verify", "products/{G}/{S}.ok", {NULL}, NULL},
 	/* per group: every present subband combined, ascending frequency */
 	{"combine", "products/{G}/vis.uvh5", {"verify"}, NULL},
-	/*
-	 * Next stages go here (each with rules/<name>.mk), e.g.:
-	 *   {"calsolve", "caltables/{G}.cal.h5", {"combine"}, <calibrator-group predicate>},
-	 *   {"calapply", "products/{G}/cal.uvh5", {"combine"}, NULL},
-	 *   {"image",    "products/{G}/image.fits", {"calapply"}, NULL},
-	 *   {"qa",       "products/{G}/qa.json", {"image"}, NULL},
-	 * A calibrator group's final products are then qa.json and its
-	 * caltable; the predicate decides from the group (struct plan_group:
-	 * set g->calibrator before the makefile is written).
-	 */
+	/* calibrator groups only: gains solved on the transit, registered */
+	{"calsolve", "caltables/{G}.cal.h5", {"combine"}, is_calibrator},
+	/* the table the registry's fallback chain chose (CAL_<G>) applied */
+	{"calapply", "products/{G}/cal.uvh5", {"combine"}, NULL},
+	{"image", "products/{G}/image.fits", {"calapply"}, NULL},
+	{"qa", "products/{G}/qa.json", {"image"}, NULL},
 };
 const int plan_nstages = (int)(sizeof plan_stages / sizeof plan_stages[0]);
 
@@ -279,6 +280,9 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 					fprintf(f, " sb%02d", sb);
 			fputc('\n', f);
 		}
+		/* the chosen table is a prerequisite of cal.uvh5 (rules/calapply.mk,
+		 * second expansion): a better table re-makes the group */
+		fprintf(f, "CAL_%s := %s\n", g->id, g->cal);
 		for (int s = 0; s < plan_nstages; s++)
 			if (plan_stage_applies(s, g))
 				stage_rules(f, p, g, s);

@@ -157,7 +157,8 @@ struct plan_group {
 	int file[PLAN_MAXSUB];   /* index into plan.files, -1 when missing */
 	int nsub;                /* subbands present */
 	enum plan_state state;
-	int calibrator;          /* set by the calibrator hook (future) */
+	int calibrator;          /* a catalogue calibrator transits in it (plan_run) */
+	char cal[256];           /* CAL_<G>: the table chosen for it, "" if none */
 	int retired;             /* finished: final products found in this run */
 };
 

@@ -13,6 +13,9 @@
  * renameat2(RENAME_NOREPLACE) so nothing in quarantine/ is overwritten.
  */
 #include "plan.h"
+#include "cal_catalog.h"
+#include "cal_registry.h"
+#include "geom.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -572,6 +575,46 @@ static int params(struct run *r)
 }
 
 /* Group, classify and retire; fills r->p.groups and next_wakeup. 0 or -1. */
+/*
+ * Calibration facts of an active group, decided at plan time so that make
+ * sees them: does a catalogue calibrator transit in it (it then gets a
+ * calsolve target), and which table its calapply uses (CAL_<G>): its own
+ * table if it is a calibrator group whose solve was not rejected, else the
+ * registry's fallback chain (cal_choose), else none (calapply asks again at
+ * run time and exits 69, and the wrapper defers the group). Because the
+ * choice is in the makefile, a better table appearing later re-makes the
+ * group. A missing catalogue only means no calibrator groups (logged once).
+ */
+static void calibration(struct run *r, struct plan_group *g)
+{
+	static struct cal_catalog cat;
+	static int loaded; /* 0 not yet, 1 ok, -1 failed */
+	double jd0 = (double)g->first / 86400.0 + 2440587.5;
+	/* a file is stamped when its group opens: the data run GROUP_SECONDS on */
+	double jd1 = (double)(g->first + cfg_int(r->c, "GROUP_SECONDS", 309)) / 86400.0 + 2440587.5;
+	double transit;
+	struct cal_entry e;
+	struct cal_choice ch;
+
+	if (!loaded) {
+		char path[PATH_MAX], err[512];
+		cfg_path(r->c, cfg_str(r->c, "CALIBRATORS", "ops/calibrators.csv"), path);
+		loaded = cal_catalog_load(path, &cat, err, sizeof err) == 0 ? 1 : -1;
+		if (loaded < 0)
+			log_warn("no calibrator catalogue, no calibrator groups: %s", err);
+	}
+	g->calibrator = loaded > 0 &&
+	    cal_catalog_transit(&cat, jd0, jd1, GEOM_OVRO_LON_DEG,
+		cfg_double(r->c, "POINTING_DEC_DEG", 33.16), 3.0, &transit) != NULL;
+	g->cal[0] = 0;
+	if (g->calibrator && (cal_group_entry(r->c->home, g->id, &e) != 0 || !strcmp(e.status, "good"))) {
+		snprintf(g->cal, sizeof g->cal, "caltables/%s.cal.h5", g->id);
+		return;
+	}
+	if (cal_choose(r->c->home, (jd0 + jd1) / 2 - GEOM_MJD0, &ch) == 0 && plan_path_safe(ch.path))
+		snprintf(g->cal, sizeof g->cal, "%s", ch.path);
+}
+
 static int decide(struct run *r)
 {
 	struct plan *p = &r->p;
@@ -608,6 +651,7 @@ static int decide(struct run *r)
 			ref = (long long)seen;
 		}
 		plan_classify(p, g, ref);
+		calibration(r, g);
 		if (finished(r, g)) {
 			if (retire(r, g) < 0)
 				return -1;
