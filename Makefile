@@ -87,9 +87,10 @@ TEST_ENV = PATH="$(CURDIR)/build/san/bin:$(CURDIR)/bin:$$PATH" \
 test: deps
 	@$(MAKE) --no-print-directory check
 
+# Both halves run whatever the first gives; either failing fails the check.
 check: all san
-	@$(MAKE) --no-print-directory check-unit
-	@$(MAKE) --no-print-directory check-bats
+	@st=0; $(MAKE) --no-print-directory check-unit || st=1; \
+	$(MAKE) --no-print-directory check-bats || st=1; exit $$st
 
 check-unit: san
 	@fail=0; pass=0; for t in $(UNITS); do \

@@ -247,9 +247,13 @@ static void test_grouping(void)
 				    "include $(UVM_RULES)/common.mk\ninclude $(UVM_RULES)/verify.mk\n"
 				    "include $(UVM_RULES)/combine.mk\n"),
 		    "makefile header");
-		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/vis.uvh5 \\\n"
-				    "  products/20251024T120501/vis.uvh5\n"),
+		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/qa.json \\\n"
+				    "  products/20251024T120501/qa.json\n"),
 		    "all: the final products of the ready and partial groups");
+		ok(mk && strstr(mk, "products/20251024T120003/cal.uvh5: products/20251024T120003/vis.uvh5") &&
+			!strstr(mk, "caltables/20251024T120003.cal.h5:"),
+		    "a group with no calibrator transit: calapply, no calsolve");
+		ok(mk && strstr(mk, "CAL_20251024T120003 := \n"), "no table chosen: CAL_ empty");
 		ok(mk && !strstr(mk, "20251024T120602"), "incomplete group not in the makefile");
 		ok(mk && strstr(mk, "IN_20251024T120003/sb05 := incoming/2025-10-24T12:00:00_sb05.hdf5\n") &&
 			strstr(mk, "IN_20251024T120003/sb03 := incoming/") &&
