@@ -360,9 +360,11 @@ static int finished(const struct run *r, const struct plan_group *g)
 	char prod[PATH_MAX];
 	struct stat st;
 	int any = 0;
+	/* every product of the group, not only the final ones: a product
+	 * removed by hand (uvm-remake) keeps its group active until re-made */
 	for (int s = 0; s < plan_nstages; s++) {
 		int per = plan_stage_per_sub(s);
-		if (!plan_stage_final(s, g))
+		if (!plan_stage_applies(s, g))
 			continue;
 		for (int sb = 0; sb < (per ? r->p.par.nsub : 1); sb++) {
 			if (per && g->file[sb] < 0)
