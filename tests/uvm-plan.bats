@@ -8,6 +8,15 @@
 # lstat data only, never content. Times: 2025-10-24T12:00:00Z = 1761307200.
 
 load test_helper
+
+# finish_group G: every product of group G exists (verify reports of all
+# subbands, combined, calibrated, image, qa), as after a full run
+finish_group() {
+	local p=$d/products/$1 sb
+	mkdir -p "$p"
+	for sb in $(seq -w 0 15); do touch "$p/sb$sb.ok"; done
+	touch "$p/vis.uvh5" "$p/cal.uvh5" "$p/image.fits" "$p/qa.json"
+}
 bats_require_minimum_version 1.5.0
 
 T0=1761307200
@@ -173,7 +182,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	assert_output "20251024T120000 partial 14/16 sb07,sb09"
 	grep -qx "MISSING_20251024T120000 := sb07 sb09" "$d/state/pipeline.mk"
 	grep -qx "SB_20251024T120000 := sb00 sb01 sb02 sb03 sb04 sb05 sb06 sb08 sb10 sb11 sb12 sb13 sb14 sb15" "$d/state/pipeline.mk"
-	grep -q "^  products/20251024T120000/vis.uvh5$" "$d/state/pipeline.mk"
+	grep -q "^  products/20251024T120000/qa.json$" "$d/state/pipeline.mk"
 	[ "$(sql "select state, nsub, missing from groups")" = "partial|14|sb07 sb09" ]
 	# combine is told which subbands are missing
 	run -0 make -n -C "$d" -f state/pipeline.mk
@@ -196,7 +205,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	run -0 uvm-plan -D "$d"
 	grep -qx "MISSING_20251024T120000 := sb07" "$d/state/pipeline.mk"
 	mkdir -p "$d/products/20251024T120000"
-	touch "$d/products/20251024T120000/vis.uvh5"
+	finish_group "20251024T120000"
 	sub $((T0 + 7)) 7   # arrives after the product was made without it
 	run -0 uvm-plan -D "$d" -v
 	assert_output --partial "20251024T120000 done"
@@ -230,7 +239,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	run -0 uvm-plan -D "$d"
 	g=20251024T120003
 	mkdir -p "$d/products/$g"
-	touch "$d/products/$g/vis.uvh5"
+	finish_group "$g"
 	run -0 uvm-plan -D "$d"
 	grep -qx "$g $T0 $((T0 + 39)) -" "$d/state/done.idx"
 	! grep -q "$g" "$d/state/pipeline.mk"
