@@ -93,13 +93,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || (ack && dry))
 		return log_usage(USAGE);
-	if (cfg_load(&c, home) < 0)
+	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
-	if (access(cfg_path(&c, "state", path), F_OK) < 0) {
-		log_err("'%s' is not a deployment (run uvm-init)", c.home);
-		cfg_free(&c);
-		return EX_NOINPUT;
-	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	if (getenv("UVM_ALERT_NOW")) /* tests: a fixed clock */

@@ -109,13 +109,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load(&c, home) < 0)
+	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
-	if (access(cfg_path(&c, "state", lock), F_OK) < 0) {
-		log_err("'%s' is not a deployment (run uvm-init)", c.home);
-		cfg_free(&c);
-		return EX_NOINPUT;
-	}
 	cfg_path(&c, "state/backup.lock", lock);
 	lfd = fsx_lock(lock, 1);
 	if (lfd < 0) {

@@ -84,13 +84,8 @@ int main(int argc, char **argv)
 	}
 	if (lflag ? optind != argc : optind != argc - 1)
 		return log_usage(USAGE);
-	if (cfg_load(&c, home) < 0)
+	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
-	if (access(cfg_path(&c, "state", path), F_OK) < 0) {
-		log_err("'%s' is not a deployment (run uvm-init)", c.home);
-		cfg_free(&c);
-		return EX_NOINPUT;
-	}
 	if (lflag) {
 		st = list(&c);
 		cfg_free(&c);

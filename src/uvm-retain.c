@@ -197,13 +197,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load(&c, home) < 0)
+	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
-	if (access(cfg_path(&c, "state", path), F_OK) < 0) {
-		log_err("'%s' is not a deployment (run uvm-init)", c.home);
-		cfg_free(&c);
-		return EX_NOINPUT;
-	}
 	lfd = fsx_lock(cfg_path(&c, "state/retain.lock", path), 1);
 	if (lfd < 0) {
 		log_err("another uvm-retain is running");

@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 	const char *home = NULL, *html = NULL;
 	int opt, json = 0, rc;
 	double every = 0;
-	char *end, path[PATH_MAX];
+	char *end;
 	struct cfg c;
 
 	log_init(argv[0]);
@@ -113,13 +113,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load(&c, home) < 0)
+	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
-	if (access(cfg_path(&c, "state", path), F_OK) < 0) {
-		log_err("'%s' is not a deployment (run uvm-init)", c.home);
-		cfg_free(&c);
-		return EX_NOINPUT;
-	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	for (;;) {

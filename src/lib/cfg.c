@@ -230,6 +230,19 @@ int cfg_load(struct cfg *c, const char *dir)
 	return 0;
 }
 
+int cfg_load_deployment(struct cfg *c, const char *dir)
+{
+	char state[PATH_MAX];
+	if (cfg_load(c, dir) < 0)
+		return -1;
+	if (access(cfg_path(c, "state", state), F_OK) < 0) {
+		log_err("'%s' is not a deployment (run uvm-init)", c->home);
+		cfg_free(c);
+		return -1;
+	}
+	return 0;
+}
+
 void cfg_free(struct cfg *c)
 {
 	for (int i = 0; i < c->n; i++) {

@@ -33,6 +33,10 @@ extern const char cfg_default_text[];
  * one-line error (unreadable file, malformed line: "uvmake.conf:12: ...").
  */
 int cfg_load(struct cfg *c, const char *dir);
+/* cfg_load, then check home is a deployment (has state/): 0, or -1 after
+ * logging "'home' is not a deployment (run uvm-init)" (c freed). Programs
+ * map -1 to EX_NOINPUT. */
+int cfg_load_deployment(struct cfg *c, const char *dir);
 void cfg_free(struct cfg *c);
 /* Value or the given fallback when unset. */
 const char *cfg_str(const struct cfg *c, const char *key, const char *dflt);
