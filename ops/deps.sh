@@ -8,7 +8,7 @@
 # first, so a fresh Debian machine with only gcc and make gets everything.
 set -eu
 PKGS="libhdf5-dev hdf5-tools libsqlite3-dev sqlite3 libarchive-dev liblzf-dev
-libfftw3-dev libcfitsio-dev wcslib-dev libssl-dev pkg-config rclone bats
+libfftw3-dev libcfitsio-dev wcslib-dev libpng-dev libssl-dev pkg-config rclone bats
 bats-assert bats-support jq valgrind time procps util-linux parallel
 prometheus hdf5-plugin-lzf chromium"
 
