@@ -137,6 +137,8 @@ int main(int argc, char **argv)
 		int a = fsx_run(aargv, NULL);
 		if (a == 127)
 			log_warn("uvm-audit not installed: audit skipped");
+		else if (a == 1)
+			log_warn("the audit after restore has findings: see uvm-audit -D '%s'", c.home);
 		else if (a != 0)
 			log_warn("uvm-audit after restore exited %d", a);
 	}

@@ -1,8 +1,11 @@
 #!/usr/bin/env bats
-# uvm-audit: database against file system; exit 0 clean, 65 findings,
-# 74 corrupt database; -r repairs only what is safe.
+# uvm-audit: database against file system, one class of finding at a time;
+# exit 0 clean, 1 findings (like diff and cmp), 74 corrupt database, 76
+# busy; -r repairs only what is safe and says so.
 
 load test_helper
+
+G=20251024T120003
 
 setup() {
 	d=$BATS_TEST_TMPDIR/d
@@ -12,11 +15,38 @@ setup() {
 }
 
 sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
+old() { touch -d '2 hours ago' "$@"; }
+
+# a small stream through the real pipeline (one group of 2 subbands with a
+# calibrator transit), as in pipeline.bats
+run_stream() {
+	cat >>"$d/uvmake.conf" <<-CONF
+	SUBBANDS=2
+	PARTIAL_MIN=2
+	GROUP_TOLERANCE=20
+	GROUP_SECONDS=39
+	IMAGE_NPIX=64
+	IMAGE_NITER=50
+	IMAGE_FFTW_PLAN=estimate
+	CAL_MIN_SNR=3
+	CAL_MAX_FLAGGED=0.9
+	RETRY_UNAVAILABLE_BASE=0
+	RETRY_BASE=0
+	CONF
+	uvm-sim -a 6 -s 2 -c 4 -t 3 -j 2 -S 7 -n 0.05 -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k 3C48 -C 0 -g 1 -o "$d/incoming" >/dev/null
+	for i in 1 2 3 4 5; do uvm-make -D "$d" -w 60 >/dev/null 2>&1 && return 0; sleep 1; done
+	return 1
+}
 
 @test "uvm-audit: usage" {
 	run -0 uvm-audit --help
 	assert_output "usage: uvm-audit [-D home] [-r] [-j]"
+	run -0 uvm-audit -h
+	assert_output "usage: uvm-audit [-D home] [-r] [-j]"
 	run -64 uvm-audit -q
+	assert_output --partial "usage: uvm-audit [-D home] [-r] [-j]"
+	run -64 uvm-audit -D "$d" extra
 	run -66 uvm-audit -D "$BATS_TEST_TMPDIR"
 }
 
@@ -25,49 +55,123 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	assert_output ""
 	run -0 uvm-audit -D "$d" -j
 	[ "$(echo "$output" | jq .findings)" -eq 0 ]
+	[ "$(echo "$output" | jq '.classes["stuck-job"].found')" -eq 0 ]
 	[ "$(jq .database_ok "$d/state/audit.json")" = true ]
-}
-
-@test "uvm-audit: finds a lost job, a missing product, a stray quarantine file, a stale temp" {
-	mkdir -p "$d/products/20251024T120003"
-	touch "$d/products/20251024T120003/vis.uvh5.tmp.999999"
-	touch "$d/products/20251024T120003/sb00.ok"
-	sql "insert into jobs(target,grp,stage,command,started,attempt,pid) values('products/20251024T120003/vis.uvh5','20251024T120003','combine','x',1,1,999999);
-	     insert into targets(target,grp,stage,state,updated) values('products/20251024T120003/vis.uvh5','20251024T120003','combine','ok',1);
-	     insert into targets(target,grp,stage,state,updated) values('products/20251024T120003/sb00.ok','20251024T120003','verify','ok',1);"
-	touch "$d/quarantine/orphan.hdf5"
-	run -65 uvm-audit -D "$d"
-	assert_line "lost-job: products/20251024T120003/vis.uvh5: job 1 (pid 999999) never ended"
-	assert_line "missing-product: products/20251024T120003/vis.uvh5: recorded as made, file absent"
-	assert_line "quarantine: orphan.hdf5: no reason file"
-	assert_line "stale-temp: $d/products/20251024T120003/vis.uvh5.tmp.999999: temporary of a dead process"
-	[ "${#lines[@]}" -eq 4 ]
-	# read-only: nothing changed
-	[ -f "$d/products/20251024T120003/vis.uvh5.tmp.999999" ]
-	[ -z "$(sql 'select ended from jobs where id=1')" ]
-	# repair, then clean except the quarantine finding (a person decides)
-	run uvm-audit -D "$d" -r
-	[ "$(sql 'select class from jobs where id=1')" = lost ]
-	[ ! -f "$d/products/20251024T120003/vis.uvh5.tmp.999999" ]
-	[ "$(sql "select count(*) from targets where target like '%vis.uvh5'")" -eq 0 ]
-	[ "$(sql "select count(*) from targets where target like '%sb00.ok'")" -eq 1 ]
-	run -65 uvm-audit -D "$d"
-	assert_output "quarantine: orphan.hdf5: no reason file"
-}
-
-@test "uvm-audit: a running job's live process is not reported" {
-	sleep 5 & pid=$!
-	sql "insert into jobs(target,stage,command,started,attempt,pid) values('products/x/vis.uvh5','combine','x',1,1,$pid)"
 	run -0 uvm-audit -D "$d"
+	no_temps "$d"
+}
+
+@test "uvm-audit: each class found, a tab-separated line each and a summary; read-only" {
+	mkdir -p "$d/products/$G"
+	touch "$d/products/$G/vis.uvh5.tmp.999999" "$d/products/$G/sb00.ok" "$d/products/$G/stray.fits"
+	old "$d/products/$G/vis.uvh5.tmp.999999"
+	sql "insert into jobs(target,grp,stage,command,started,attempt,pid) values('products/$G/vis.uvh5','$G','combine','x',1,1,999999);
+	     insert into targets(target,grp,stage,state,updated) values('products/$G/vis.uvh5','$G','combine','running',1);
+	     insert into targets(target,grp,stage,state,updated) values('products/$G/image.fits','$G','image','ok',1);
+	     insert into targets(target,grp,stage,state,updated) values('products/$G/sb00.ok','$G','verify','ok',1);
+	     insert into groups(grp,first_seen,nsub,state,updated) values('$G',1,16,'ready',1);"
+	# inputs: one of a recorded group (2 s later than its id), one of no
+	# group, and one that just arrived (the planner has not run yet)
+	touch "$d/incoming/2025-10-24T12:00:05_sb01.hdf5" "$d/incoming/2025-10-24T13:00:00_sb00.hdf5"
+	old "$d/incoming/"*
+	touch "$d/incoming/2025-10-24T14:00:00_sb00.hdf5"
+	touch "$d/quarantine/orphan.hdf5"
+	run -1 uvm-audit -D "$d"
+	T=$'\t'
+	assert_line "stuck-job${T}products/$G/vis.uvh5${T}job 1 (pid 999999) recorded as running, process gone"
+	assert_line "missing-product${T}products/$G/image.fits${T}recorded as made, file absent"
+	assert_line "unrecorded-product${T}products/$G/stray.fits${T}present, no successful job record"
+	assert_line "stale-temp${T}products/$G/vis.uvh5.tmp.999999${T}temporary of a dead process (pid 999999)"
+	assert_line "unplanned-input${T}incoming/2025-10-24T13:00:00_sb00.hdf5${T}in no group of state/done.idx or the groups table (run uvm-plan)"
+	assert_line "quarantine${T}quarantine/orphan.hdf5${T}no reason file"
+	assert_line "summary${T}stale-temp${T}1 found, 0 repaired"
+	[ "${#lines[@]}" -eq 12 ]
+	# read-only: nothing changed
+	[ -f "$d/products/$G/vis.uvh5.tmp.999999" ]
+	[ -z "$(sql 'select ended from jobs where id=1')" ]
+	run -1 uvm-audit -D "$d" -j
+	[ "$(echo "$output" | jq .findings)" -eq 6 ]
+	[ "$(echo "$output" | jq -r '.items[0].class')" = stuck-job ]
+	# repair: temp removed, job closed and its target retried, the missing
+	# product's record forgotten; the rest needs a person (still 1)
+	run -1 uvm-audit -D "$d" --repair
+	assert_line "summary${T}stuck-job${T}1 found, 1 repaired"
+	assert_line "summary${T}unrecorded-product${T}1 found, 0 repaired"
+	[ "$(sql 'select class from jobs where id=1')" = lost ]
+	[ "$(sql "select state from targets where target='products/$G/vis.uvh5'")" = retry ]
+	[ ! -f "$d/products/$G/vis.uvh5.tmp.999999" ]
+	[ "$(sql "select count(*) from targets where target like '%image.fits'")" -eq 0 ]
+	[ "$(sql "select count(*) from targets where target like '%sb00.ok'")" -eq 1 ]
+	run -1 uvm-audit -D "$d"
+	[ "${#lines[@]}" -eq 6 ]
+	rm "$d/products/$G/stray.fits" "$d/incoming/2025-10-24T13:00:00_sb00.hdf5"
+	printf 'reason\n' >"$d/quarantine/orphan.hdf5.reason"
+	run -0 uvm-audit -D "$d"
+	assert_output ""
+}
+
+@test "uvm-audit: a product uvm-retain removed is not missing" {
+	mkdir -p "$d/logs" "$d/products/$G"
+	sql "insert into targets(target,grp,stage,state,updated) values('products/$G/vis.uvh5','$G','combine','ok',1);
+	     insert into jobs(target,grp,stage,command,started,ended,status,attempt,pid) values('products/$G/vis.uvh5','$G','combine','x',1,2,0,1,1);"
+	echo "1700000000 remove products/$G/vis.uvh5 100 bytes (age)" >"$d/logs/retain.log"
+	run -0 uvm-audit -D "$d"
+	: >"$d/logs/retain.log"
+	run -1 uvm-audit -D "$d"
+	assert_output --partial "missing-product	products/$G/vis.uvh5"
+}
+
+@test "uvm-audit: a running job's live process and its temporary are not reported" {
+	sleep 5 & pid=$!
+	mkdir -p "$d/products/x"
+	touch "$d/products/x/vis.uvh5.tmp.$pid"
+	sql "insert into jobs(target,stage,command,started,attempt,pid) values('products/x/vis.uvh5','combine','x',1,1,$pid);
+	     insert into targets(target,stage,state,updated) values('products/x/vis.uvh5','combine','running',1)"
+	run -0 uvm-audit -D "$d" -r
 	kill $pid
+	[ -f "$d/products/x/vis.uvh5.tmp.$pid" ]
+	[ -z "$(sql 'select ended from jobs where id=1')" ]
+}
+
+@test "uvm-audit: a real stream is clean; a lost registry entry is registered again from its table" {
+	run_stream
+	run -0 uvm-audit -D "$d"
+	assert_output ""
+	t=$(cd "$d" && ls caltables/*.cal.h5)
+	reg="$d/state/calibration.sqlite"
+	before=$(sqlite3 "$reg" "select grp, calibrator, transit_mjd, mjd_start, mjd_end, status from caltables")
+	sqlite3 "$reg" "delete from caltables"
+	run -1 uvm-audit -D "$d"
+	assert_output --partial "unregistered-caltable	$t	table present, no calibration registry entry"
+	run -0 uvm-audit -D "$d" -r
+	assert_line "unregistered-caltable	$t	table present, no calibration registry entry (repaired)"
+	[ "$(sqlite3 "$reg" "select grp, calibrator, transit_mjd, mjd_start, mjd_end, status from caltables")" = "$before" ]
+	[ "$(sqlite3 "$reg" "select path from caltables")" = "$t" ]
+	run -0 uvm-audit -D "$d"
+	# a lost table: reported (and unrecorded nowhere else), not repairable here
+	mv "$d/$t" "$BATS_TEST_TMPDIR/"
+	run -1 uvm-audit -D "$d" -r
+	assert_line "missing-caltable	$t	registry entry of group $(basename "$t" .cal.h5), table absent"
+	mv "$BATS_TEST_TMPDIR/$(basename "$t")" "$d/$t"
+	run -0 uvm-audit -D "$d"
 }
 
 @test "uvm-audit: a corrupt database fails quick_check with 74" {
-	sql "create table filler(x); insert into filler select randomblob(1000) from (with recursive c(i) as (select 1 union all select i+1 from c where i<200) select i from c);" 
+	sql "create table filler(x); insert into filler select randomblob(1000) from (with recursive c(i) as (select 1 union all select i+1 from c where i<200) select i from c);"
 	sql "pragma wal_checkpoint(truncate)" >/dev/null
 	dd if=/dev/urandom of="$d/state/pipeline.sqlite" bs=4096 seek=3 count=20 conv=notrunc 2>/dev/null
 	run -74 uvm-audit -D "$d"
-	assert_output --partial "database: $d/state/pipeline.sqlite"
+	assert_output --partial "database	state/pipeline.sqlite	"
+	[ "$(jq .database_ok "$d/state/audit.json")" = false ]
+}
+
+@test "uvm-audit: hostile names are reported as names, links are not followed" {
+	mkdir -p "$d/products/$G"
+	ln -s /etc "$d/products/$G/evil"
+	printf x >"$d/products/$G/$(printf 'a\tb\nc')"
+	run -1 uvm-audit -D "$d" -j
+	[ "$(echo "$output" | jq -r '[.items[].subject] | sort | .[0]')" = "products/$G/$(printf 'a\tb\nc')" ]
+	[ "$(echo "$output" | jq '.findings')" -eq 2 ]
 }
 
 @test "uvm-audit: a second audit while one runs exits 76; stdout full is 74" {
@@ -76,4 +180,5 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	run -76 uvm-audit -D "$d"
 	wait
 	run -74 sh -c "uvm-audit -D '$d' -j >/dev/full"
+	no_temps "$d/state"
 }

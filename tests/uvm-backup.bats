@@ -110,6 +110,28 @@ setup() {
 	no_temps "$d"
 }
 
+@test "uvm-restore: tables keep their time; done.idx comes back only where it was lost" {
+	printf '20251024T120003 1761307203 1761307205 -\n' >"$d/state/done.idx"
+	touch -d '2025-10-24 12:30:00.25' "$d/caltables/20251024T120003.cal.h5"
+	t=$(stat -c %.9Y "$d/caltables/20251024T120003.cal.h5")
+	run -0 uvm-backup -D "$d"
+	a=$output
+	run tar -tf "$a"
+	assert_line state/done.idx
+	# a live index is newer than the backup's: kept, the backup's beside the config
+	printf '20251024T120003 1761307203 1761307205 -\n20251024T120503 1761307503 1761307505 -\n' >"$d/state/done.idx"
+	rm "$d/caltables/20251024T120003.cal.h5"
+	run -0 uvm-restore -D "$d" "$(basename "$a")"
+	[ "$(stat -c %.9Y "$d/caltables/20251024T120003.cal.h5")" = "$t" ]
+	[ "$(wc -l <"$d/state/done.idx")" -eq 2 ]
+	[ "$(wc -l <"$d/config-restored/done.idx")" -eq 1 ]
+	# lost: restored
+	rm "$d/state/done.idx"
+	run -0 uvm-restore -D "$d" "$(basename "$a")"
+	[ "$(cat "$d/state/done.idx")" = "20251024T120003 1761307203 1761307205 -" ]
+	no_temps "$d"
+}
+
 @test "uvm-restore: refuses while the pipeline holds its lock (76)" {
 	run -0 uvm-backup -D "$d"
 	a=$output

@@ -100,3 +100,61 @@ setup() {
 	run -76 uvm-retain -D "$d"
 	wait
 }
+
+@test "uvm-retain: under a full small file system it frees space and the pipeline finishes a new group" {
+	f=$BATS_TEST_TMPDIR/fs
+	tiny_fs "$f" 8192 || skip "cannot mount tmpfs here"
+	e=$f/d
+	uvm-init "$e" >/dev/null
+	cat >>"$e/uvmake.conf" <<-CONF
+	SUBBANDS=2
+	PARTIAL_MIN=2
+	GROUP_TOLERANCE=20
+	GROUP_SECONDS=39
+	IMAGE_NPIX=64
+	IMAGE_NITER=50
+	IMAGE_FFTW_PLAN=estimate
+	CAL_MIN_SNR=3
+	CAL_MAX_FLAGGED=0.9
+	RETRY_UNAVAILABLE_BASE=0
+	RETRY_BASE=0
+	DISK_MARGIN_MB=1
+	RETAIN_MIN_FREE_MB=4
+	CONF
+	s=$BATS_TEST_TMPDIR/stream
+	uvm-sim -a 6 -s 2 -c 4 -t 3 -j 2 -S 7 -n 0.05 -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k 3C48 -C 0 -g 2 -o "$s" >/dev/null
+	cycles() { for i in 1 2 3 4 5 6; do uvm-make -D "$e" -w 60 >/dev/null 2>&1 && { uvm-make -D "$e" >/dev/null 2>&1; return 0; }; sleep 1; done; return 1; }
+	# group 1 finishes; its intermediates grow to fill the disk
+	cp "$s"/$(ls "$s" | sort | head -1) "$s"/$(ls "$s" | sort | sed -n 2p) "$e/incoming/"
+	cycles || { umount "$f"; false; }
+	g1=$(ls "$e/products")
+	grep -q "^$g1 " "$e/state/done.idx"
+	# (zeros past the end of an HDF5 file leave it readable)
+	head -c 3000000 /dev/zero >>"$e/products/$g1/vis.uvh5"
+	head -c 3000000 /dev/zero >>"$e/products/$g1/cal.uvh5"
+	# group 2 lands, not processed yet: the disk is below the threshold
+	cp "$s"/$(ls "$s" | sort | sed -n 3p) "$s"/$(ls "$s" | sort | sed -n 4p) "$e/incoming/"
+	(cd "$e/incoming" && sha256sum *) >"$BATS_TEST_TMPDIR/inputs"
+	[ "$(df -k --output=avail "$e" | tail -1)" -lt 4096 ]
+	run uvm-retain -D "$e" -v
+	st=$status out=$output
+	free_kb=$(df -k --output=avail "$e" | tail -1)
+	(cd "$e/incoming" && sha256sum -c --quiet "$BATS_TEST_TMPDIR/inputs") || { umount "$f"; false; }
+	[ "$st" -eq 0 ] || { umount "$f"; false; }
+	[ "$free_kb" -ge 4096 ] || { umount "$f"; false; }
+	# the pipeline carries on in the space freed: group 2 is made
+	cycles || { umount "$f"; false; }
+	g2=$(ls "$e/products" | sort | tail -1)
+	ok=1
+	[ "$g2" != "$g1" ] && [ -f "$e/products/$g2/qa.json" ] && [ -f "$e/products/$g2/image.fits" ] || ok=0
+	[ -f "$e/products/$g1/qa.json" ] && [ -f "$e/products/$g1/sb00.ok" ] || ok=0
+	uvm-audit -D "$e" >"$BATS_TEST_TMPDIR/audit" || ok=0
+	umount "$f"
+	echo "$out"
+	cat "$BATS_TEST_TMPDIR/audit"
+	[ "$ok" -eq 1 ]
+	output=$out
+	[[ "$out" == *"removed products/$g1/"*"(disk, 30"*" bytes)"* ]]
+	refute_output --partial "incoming/"
+}

@@ -170,7 +170,7 @@ static int add_file(struct archive *a, const char *path, const char *name, struc
 	archive_entry_set_size(e, st.st_size);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0644);
-	archive_entry_set_mtime(e, st.st_mtime, 0);
+	archive_entry_set_mtime(e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	if (archive_write_header(a, e) != ARCHIVE_OK) {
 		log_err("cannot write archive: %s", archive_error_string(a));
 		archive_entry_free(e);
@@ -269,7 +269,7 @@ int bak_create(const char *home, const char *dir, time_t now, char **out)
 	}
 	a = archive_write_new();
 	if (archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_format_pax(a) != ARCHIVE_OK ||
 	    archive_write_open_fd(a, o.fd) != ARCHIVE_OK) {
 		log_err("cannot start archive '%s': %s", path, archive_error_string(a));
 		st = EX_SOFTWARE;
@@ -296,6 +296,13 @@ int bak_create(const char *home, const char *dir, time_t now, char **out)
 	if (!st) {
 		snprintf(sub, sizeof sub, "%s/caltables", home);
 		st = add_dir(a, sub, "caltables", ".h5", &man);
+	}
+	if (!st) {
+		/* the planner's record of finished groups: without it a restored
+		 * deployment would plan every finished group again */
+		snprintf(sub, sizeof sub, "%s/state/done.idx", home);
+		if (access(sub, F_OK) == 0)
+			st = add_file(a, sub, "state/done.idx", &man);
 	}
 	if (!st) {
 		snprintf(sub, sizeof sub, "%s/uvmake.conf", home);
@@ -350,7 +357,7 @@ static int safe_name(const char *n)
 		if (!strncmp(p, "./", 2) || !strcmp(p, "."))
 			return 0;
 	}
-	return !strcmp(n, "MANIFEST.sha256") || !strncmp(n, "db/", 3) ||
+	return !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "state/done.idx") || !strncmp(n, "db/", 3) ||
 	       !strncmp(n, "caltables/", 10) || !strncmp(n, "config/", 7);
 }
 
@@ -487,7 +494,14 @@ static int dest_of(const char *dest, const char *name, char *out)
 		snprintf(out, PATH_MAX, "%s/%s", dest, name);
 	else if (!strncmp(name, "config/", 7))
 		snprintf(out, PATH_MAX, "%s/config-restored/%s", dest, name + 7);
-	else
+	else if (!strcmp(name, "state/done.idx")) {
+		/* a live index is never older than the backup's: replacing it
+		 * would re-plan groups finished since (their intermediates may
+		 * be gone to retention); it is restored only when lost */
+		snprintf(out, PATH_MAX, "%s/state/done.idx", dest);
+		if (access(out, F_OK) == 0)
+			snprintf(out, PATH_MAX, "%s/config-restored/done.idx", dest);
+	} else
 		return -1;
 	return 0;
 }
@@ -536,6 +550,15 @@ int bak_restore(const char *archive, const char *dest, int verify_only)
 			unlink(side);
 			snprintf(side, sizeof side, "%s-shm", out);
 			unlink(side);
+		}
+		/* a restored table keeps its time: a newer one would make make
+		 * re-make every product that depends on it */
+		if (archive_entry_mtime_is_set(e)) {
+			struct timespec ts[2];
+			ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
+			ts[0].tv_nsec = ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+			if (futimens(o.fd, ts) < 0)
+				log_warn("cannot set the time of '%s': %s", out, strerror(errno));
 		}
 		if (fsx_commit(&o) < 0) {
 			log_err("cannot write '%s': %s", out, strerror(errno));

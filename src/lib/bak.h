@@ -6,6 +6,8 @@
  *                       SQLite online backup API (never a file copy of a
  *                       live database),
  *   caltables/...       the calibration tables,
+ *   state/done.idx      the planner's finished groups (restored only where
+ *                       the deployment lost its own, else beside the config),
  *   config/uvmake.conf  and config/rules/NAME.mk,
  *   MANIFEST.sha256     "<sha256>  <member>" for every member, written last.
  * The archive is built at a temporary name and renamed (fsx), so a backup
@@ -33,7 +35,8 @@ int bak_create(const char *home, const char *dir, time_t now, char **out);
 /*
  * Verify the archive against its manifest; with dest != NULL then extract it
  * under dest (a deployment): databases into state/, tables into
- * caltables/, config into config-restored/ (never over the live config).
+ * caltables/, config into config-restored/ (never over the live config),
+ * done.idx into state/ when it has none, else into config-restored/.
  * Refuses absolute names, "..", links and anything not a regular file or
  * directory. Returns an exit status (0; 65 bad archive; 66; 73; 74).
  */
