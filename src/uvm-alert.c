@@ -5,7 +5,7 @@
  *
  * Reads the rules (-r, else config ALERT_RULES relative to the deployment,
  * else ops/alerts.conf next to the installed bin/), the metrics of
- * state/uvmake.prom (uvm-metrics) plus the derived metrics of alert.h,
+ * state/uvmake.prom (uvm-metrics, run it first; nothing else is read),
  * updates the episodes in state/alerts.sqlite and notifies through
  * ALERT_HOOK (a program, run without a shell, the alert JSON on stdin).
  * Without a hook, notifications are printed on stdout as JSON lines (cron
@@ -139,7 +139,6 @@ int main(int argc, char **argv)
 	char *prom = fsx_read_file(cfg_path(&c, cfg_str(&c, "METRICS_FILE", "state/uvmake.prom"), path), NULL);
 	alert_metrics_parse(&ms, prom);
 	free(prom);
-	alert_derive(&c, now, &ms);
 
 	const char *h = cfg_str(&c, "ALERT_HOOK", "");
 	if (*h)

@@ -8,12 +8,15 @@
  * collector (default METRICS_FILE, else state/uvmake.prom; "-o -" prints
  * it). One prefix (uvmake_), base units (seconds, bytes), _total counters,
  * labels only from bounded sets (stage, class, state: never a group id or a
- * file name). Run it from cron every minute.
+ * file name; the known states are always present, 0 included, so a rule
+ * on one of them can resolve). The derived gauges of alert.h (failure ratio of the last
+ * hour, image and calibration age, queue depth, most attempts, tmpfs use,
+ * watcher up) are exported too: uvm-alert reads nothing but this file.
+ * Run it from cron every minute, before uvm-alert.
  *
  * Exit status: 0; 64 usage; 66 not a deployment; 73/74 cannot write.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -23,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "cfg.h"
 #include "db.h"
 #include "fsx.h"
@@ -122,6 +126,37 @@ static void durations(struct buf *b, sqlite3 *db, double now)
 	sqlite3_finalize(st);
 }
 
+/* Latency of groups imaged in the last day: end of the successful image
+ * job minus the start of the group's last verify job (its last subband). */
+static void latency(struct buf *b, sqlite3 *db, double now)
+{
+	sqlite3_stmt *st;
+	const char *name = "uvmake_group_latency_seconds";
+	double *v = NULL, sum = 0;
+	size_t n = 0, cap = 0;
+	help(b, name, "summary", "From the last subband's verification to the image, groups imaged in the last 24 h.");
+	if (sqlite3_prepare_v2(db,
+		"SELECT i.e - v.s FROM (SELECT grp, max(ended) e FROM jobs WHERE stage = 'image' AND status = 0"
+		" AND ended > ?1 GROUP BY grp) i JOIN (SELECT grp, max(started) s FROM jobs WHERE stage = 'verify'"
+		" GROUP BY grp) v ON v.grp = i.grp ORDER BY 1", -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_double(st, 1, now - 86400);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = realloc(v, cap * sizeof *v);
+		}
+		v[n] = sqlite3_column_double(st, 0);
+		sum += v[n++];
+	}
+	sqlite3_finalize(st);
+	const double qs[] = {0.5, 0.9, 0.99};
+	for (int i = 0; n && i < 3; i++)
+		out(b, "%s{quantile=\"%g\"} %.6f\n", name, qs[i], v[(size_t)floor(qs[i] * (double)(n - 1) + 0.5)]);
+	out(b, "%s_sum %.6f\n%s_count %zu\n", name, sum, name, n);
+	free(v);
+}
+
 /* A number from the watcher's status file ("key": number), or NAN. */
 static double watch_num(const char *json, const char *key)
 {
@@ -180,12 +215,17 @@ int main(int argc, char **argv)
 	family(&b, db, "uvmake_stage_last_success_timestamp_seconds", "gauge", "End of the latest successful job, by stage.",
 	    "stage", "SELECT stage, max(ended) FROM jobs WHERE status = 0 GROUP BY 1");
 	family(&b, db, "uvmake_targets", "gauge", "Targets by state (deferred, dead, quarantined, ...).",
-	    "state", "SELECT state, count(*) FROM targets GROUP BY 1");
+	    "state", "SELECT s, (SELECT count(*) FROM targets WHERE state = s) FROM (SELECT 'ok' s UNION"
+	    " SELECT 'running' UNION SELECT 'retry' UNION SELECT 'deferred' UNION SELECT 'dead' UNION"
+	    " SELECT 'quarantined' UNION SELECT state FROM targets) ORDER BY 1");
 	family(&b, db, "uvmake_groups", "gauge", "Groups known to the planner by state (ready, partial, waiting, incomplete, done).",
-	    "state", "SELECT state, count(*) FROM groups GROUP BY 1");
+	    "state", "SELECT s, (SELECT count(*) FROM groups WHERE state = s) FROM (SELECT 'ready' s UNION"
+	    " SELECT 'partial' UNION SELECT 'waiting' UNION SELECT 'incomplete' UNION SELECT 'done' UNION"
+	    " SELECT state FROM groups) ORDER BY 1");
 	family(&b, db, "uvmake_quarantined_files", "gauge", "Inputs in quarantine not yet released.",
 	    NULL, "SELECT count(*) FROM quarantine WHERE released IS NULL");
 	durations(&b, db, now);
+	latency(&b, db, now);
 	db_close(db);
 
 	help(&b, "uvmake_disk_free_bytes", "gauge", "Free bytes on the file systems of the deployment.");
@@ -209,10 +249,16 @@ int main(int argc, char **argv)
 		double ov = watch_num(w, "overflows");
 		help(&b, "uvmake_watch_overflows_total", "counter", "inotify queue overflows seen by uvm-watch.");
 		out(&b, "uvmake_watch_overflows_total %.17g\n", isnan(ov) ? 0.0 : ov);
-		double up = watch_num(w, "pid");
-		help(&b, "uvmake_watch_up", "gauge", "1 if uvm-watch's status file names a live process.");
-		out(&b, "uvmake_watch_up %d\n", !isnan(up) && up > 0 && kill((pid_t)up, 0) == 0);
 		free(w);
+	}
+	{
+		struct alert_metrics ms = {0};
+		alert_derive(&c, now, &ms);
+		for (int i = 0; i < ms.n; i++) {
+			help(&b, ms.m[i].name, "gauge", alert_derived_help(ms.m[i].name));
+			out(&b, "%s %.17g\n", ms.m[i].name, ms.m[i].value);
+		}
+		alert_metrics_free(&ms);
 	}
 	help(&b, "uvmake_metrics_timestamp_seconds", "gauge", "When this file was written.");
 	out(&b, "uvmake_metrics_timestamp_seconds %.3f\n", now);

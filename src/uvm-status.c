@@ -5,9 +5,11 @@
  *
  * Prints a summary of the deployment (per-stage counts, running jobs, the
  * oldest waiting group and why, recent failures, calibration freshness,
- * latency percentiles, active alerts, health checks); -j prints it as one
+ * latency percentiles, the queue in planned order with the time to catch
+ * up, active alerts, health checks); -j prints it as one
  * JSON object instead. -H writes a static HTML dashboard to file (inline
- * SVG charts, relative links to logs/<group>/) and state/health.json
+ * SVG charts, a thumbnail of the latest image as a data: URI, relative
+ * links to logs/<group>/) and state/health.json
  * (status ok, degraded or failing with its checks), both atomically, and
  * prints nothing. -w secs repeats every secs seconds (clearing the screen
  * for the text summary) until interrupted.
@@ -70,6 +72,7 @@ static int once(const struct cfg *c, int json, const char *html, int clear)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	status_collect(c, (double)ts.tv_sec + ts.tv_nsec / 1e9, &s);
 	if (html) {
+		status_thumbnail(&s);
 		rc = write_out(html, status_html, &s);
 		if (!rc)
 			rc = write_out(cfg_path(c, "state/health.json", path), status_health_json, &s);

@@ -18,6 +18,13 @@ setup() {
 	metric 5
 }
 
+teardown() {
+	local m
+	for m in "$BATS_TEST_TMPDIR"/s/{incoming,products,state,staging}; do
+		if mountpoint -q "$m" 2>/dev/null; then umount "$m"; fi
+	done
+}
+
 metric() { printf '# TYPE test_metric gauge\ntest_metric %s\n' "$1" >"$d/state/uvmake.prom"; }
 at() { UVM_ALERT_NOW=$1 uvm-alert -D "$d" -r "$d/rules.conf"; }
 sent() { if [ -f "$d/notified.jsonl" ]; then wc -l <"$d/notified.jsonl"; else echo 0; fi; }
@@ -158,7 +165,7 @@ sent() { if [ -f "$d/notified.jsonl" ]; then wc -l <"$d/notified.jsonl"; else ec
 	assert_output "dead 2"
 }
 
-@test "uvm-alert: derived metrics from the job records (known values)" {
+@test "uvm-alert: derived metrics come from uvm-metrics' textfile (known values)" {
 	sed -i '/^ALERT_HOOK=/d' "$d/uvmake.conf"
 	rm "$d/state/uvmake.prom"
 	uvm-metrics -D "$d" -o "$BATS_TEST_TMPDIR/schema.prom"   # creates the schema
@@ -181,11 +188,23 @@ sent() { if [ -f "$d/notified.jsonl" ]; then wc -l <"$d/notified.jsonl"; else ec
 	watch uvmake_watch_up == 0 0 critical
 	cal uvmake_calibration_age_seconds > 0 0 critical
 	EOF
+	# Without the textfile nothing is evaluable: uvm-alert reads only it.
 	run -0 env UVM_ALERT_NOW=$now uvm-alert -D "$d" -r "$d/rules.conf" -n
-	run -0 jq -r '.name + " " + (.value|tostring)' <<<"$output"
-	assert_output "$(printf 'ratio 0.3333333333333333\nimg 250\natt 4\nqueue 2\nwatch 0')"
-	# The watcher's pid alive: uvmake_watch_up is 1.
+	assert_output ""
+	run -0 uvm-metrics -D "$d"
+	run -0 env UVM_ALERT_NOW=$now uvm-alert -D "$d" -r "$d/rules.conf" -n
+	run -0 jq -r '.name + " " + (if .name == "img" then (.value|floor|tostring) else (.value|tostring) end)' <<<"$output"
+	assert_line -n 0 'ratio 0.3333333333333333'
+	assert_line -n 1 --regexp '^img 25[0-9]$'
+	assert_line -n 2 'att 4'
+	assert_line -n 3 'queue 2'
+	assert_line -n 4 'watch 0'
+	[ "${#lines[@]}" -eq 5 ]
+	# The watcher's pid alive: uvmake_watch_up is 1 once uvm-metrics has run.
 	printf '{"pid": %d}\n' $$ >"$d/state/watch.json"
+	run -0 env UVM_ALERT_NOW=$now uvm-alert -D "$d" -r "$d/rules.conf" -n
+	assert_output --partial '"name":"watch"'
+	uvm-metrics -D "$d"
 	run -0 env UVM_ALERT_NOW=$now uvm-alert -D "$d" -r "$d/rules.conf" -n
 	refute_output --partial '"name":"watch"'
 }
@@ -212,4 +231,163 @@ sent() { if [ -f "$d/notified.jsonl" ]; then wc -l <"$d/notified.jsonl"; else ec
 	assert_output --partial "ALERT_WEBHOOK_URL is not set"
 	run -69 env -u ALERT_MAIL_TO "$UVM_ROOT/ops/hooks/mail.sh" </dev/null
 	assert_output --partial "ALERT_MAIL_TO is not set"
+}
+
+# ---- Each shipped rule fires and resolves on a condition made for real ----
+# The metric values come from uvm-metrics (real clock); the alert clock T
+# (UVM_ALERT_NOW) steps over each rule's duration.
+
+shipped_setup() {
+	R=$UVM_ROOT/ops/alerts.conf
+	s=$BATS_TEST_TMPDIR/s
+	mkdir -p "$s"
+	T=1000000000
+	now=$(date +%s)
+}
+
+# A deployment at $s (after any mounts the test makes inside it).
+shipped_init() {
+	uvm-init "$s" >/dev/null
+	# wrapper failures defer at once instead of retrying inline
+	sed -i '/^RETRY_INLINE_MAX=/d' "$s/uvmake.conf"
+	echo RETRY_INLINE_MAX=0 >>"$s/uvmake.conf"
+	uvm-metrics -D "$s" -o "$BATS_TEST_TMPDIR/schema.prom"      # the schema
+}
+
+rule_field() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$R"; }
+# step N: the clock moves N s; uvm-metrics then uvm-alert run.
+step() {
+	T=$((T + $1))
+	uvm-metrics -D "$s"
+	UVM_ALERT_NOW=$T uvm-alert -D "$s" -r "$R" >/dev/null
+}
+firing() { sqlite3 "$s/state/alerts.sqlite" "select level from alert_state where name = '$1' and firing_since is not null"; }
+
+# expect_fire RULE...: not firing before its duration (when it has one),
+# firing with the rule's level after it.
+expect_fire() {
+	local r x max=0
+	for r; do
+		x=$(rule_field "$r" 5)
+		[ -n "$x" ] || { echo "no rule $r" >&2; return 1; }
+		[ "$x" -gt "$max" ] && max=$x
+	done
+	step 0
+	for r; do
+		if [ "$(rule_field "$r" 5)" -gt 0 ] && [ -n "$(firing "$r")" ]; then
+			echo "$r fired before its duration" >&2
+			return 1
+		fi
+	done
+	step "$max"
+	for r; do
+		x=$(firing "$r")
+		[ "$x" = "$(rule_field "$r" 6)" ] || { echo "$r: '$x', want $(rule_field "$r" 6)" >&2; return 1; }
+	done
+}
+expect_quiet() {
+	local r
+	for r; do [ -z "$(firing "$r")" ] || { echo "$r is firing" >&2; return 1; }; done
+}
+# expect_resolved RULE...: after one more cycle, not firing and one
+# "resolved" event in the history.
+expect_resolved() {
+	local r
+	step 1
+	expect_quiet "$@"
+	for r; do
+		[ "$(sqlite3 "$s/state/alerts.sqlite" "select count(*) from alert_history where name = '$r' and event = 'resolved'")" -eq 1 ] ||
+			{ echo "$r: no resolved event" >&2; return 1; }
+	done
+}
+
+@test "uvm-alert: shipped rules: calibration stale 3 h warning, 6 h critical, then resolved" {
+	shipped_setup
+	shipped_init
+	cal() {
+		sqlite3 "$s/state/calibration.sqlite" "
+		create table if not exists caltables (path TEXT, grp TEXT UNIQUE, calibrator TEXT,
+		 transit_mjd REAL, mjd_start REAL, mjd_end REAL, created REAL, status TEXT, reason TEXT DEFAULT '');
+		delete from caltables;
+		insert into caltables values ('caltables/C1.cal.h5','C1','3C48',0,
+		 ($now+$1)/86400.0+40587, ($now+$2)/86400.0+40587, $now, 'good', '')"
+	}
+	cal -30000 -14400                  # validity ended 4 h ago
+	expect_fire calibration_stale_warning
+	expect_quiet calibration_stale_critical
+	cal -40000 -25200                  # 7 h ago
+	expect_fire calibration_stale_critical
+	cal -3600 3600                     # a new table valid now
+	expect_resolved calibration_stale_warning calibration_stale_critical
+}
+
+@test "uvm-alert: shipped rules: failure rate over 10% warning, over 20% critical, then resolved" {
+	shipped_setup
+	shipped_init
+	for i in 1 2 3 4 5 6 7 8; do
+		sqlite3 "$s/state/pipeline.sqlite" "insert into jobs(target,grp,stage,command,started,ended,status,class,attempt)
+		 values ('products/G0/sb0$i.ok','G0','verify','x',$now-60,$now-50,0,'ok',1)"
+	done
+	# real failing jobs through the wrapper (75: deferred at once, no retry sleep)
+	uvm-run -D "$s" -s verify -t products/G1/sb00.ok -- sh -c 'exit 75' 2>/dev/null || true
+	expect_fire failure_rate_warning     # 1 of 9: 11%
+	expect_quiet failure_rate_critical
+	uvm-run -D "$s" -s combine -t products/G1/vis.uvh5 -- sh -c 'exit 75' 2>/dev/null || true
+	uvm-run -D "$s" -s image -t products/G1/image.fits -- sh -c 'exit 75' 2>/dev/null || true
+	[ "$(sqlite3 "$s/state/pipeline.sqlite" "select count(*) from jobs where status = 75")" -eq 3 ]   # one record each
+	expect_fire failure_rate_critical    # 3 of 11: 27%
+	# an hour later the failures are out of the window
+	sqlite3 "$s/state/pipeline.sqlite" "update jobs set started = started - 7200, ended = ended - 7200 where status != 0"
+	expect_resolved failure_rate_warning failure_rate_critical
+}
+
+@test "uvm-alert: shipped rules: free disk below the thresholds, then resolved" {
+	shipped_setup
+	for x in incoming products state; do
+		tiny_fs "$s/$x" 65536 || skip "cannot mount a tmpfs here"
+	done
+	shipped_init
+	expect_fire disk_products_critical disk_products_warning disk_incoming_critical disk_incoming_warning disk_state_critical
+	for x in incoming products state; do mount -o remount,size=200g "$s/$x"; done
+	expect_resolved disk_products_critical disk_products_warning disk_incoming_critical disk_incoming_warning disk_state_critical
+}
+
+@test "uvm-alert: shipped rules: queue depth, full staging tmpfs, retries, dead targets, stalled images, watcher down; then resolved" {
+	# independent conditions, driven together to keep the test short
+	shipped_setup
+	shipped_init
+	groups() {
+		sqlite3 "$s/state/pipeline.sqlite" "with recursive n(i) as (select 1 union all select i + 1 from n where i < $1)
+		 insert or replace into groups(grp,first_seen,nsub,state,updated) select printf('20260101T%06d', i), $now, 16, 'waiting', $now from n"
+	}
+	groups 51                                            # queue over 50
+	tiny_fs "$s/staging" 1024 || skip "cannot mount a tmpfs here"
+	echo "STAGING_DIR=$s/staging" >>"$s/uvmake.conf"
+	head -c 1000000 /dev/zero >"$s/staging/fill"         # 250 of 256 blocks
+	sqlite3 "$s/state/pipeline.sqlite" "
+	insert into targets(target,grp,stage,state,attempts,updated) values
+	 ('products/G1/vis.uvh5','G1','combine','retry',4,$now),('products/G2/vis.uvh5','G2','combine','dead',3,$now);
+	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt)
+	 values ('products/G1/image.fits','G1','image','x',$now-760,$now-700,0,'ok',1)"
+	sh -c 'exit 0' & gone=$!; wait $gone
+	printf '{"pid": %d, "overflows": 0}\n' "$gone" >"$s/state/watch.json"
+	expect_fire queue_depth_warning tmpfs_full group_retries dead_targets image_stalled watcher_down
+	expect_quiet queue_depth_critical
+	groups 101
+	expect_fire queue_depth_critical
+	# every condition cleared
+	sqlite3 "$s/state/pipeline.sqlite" "update groups set state = 'done'; update targets set state = 'ok';
+	 insert into jobs(target,grp,stage,command,started,ended,status,class,attempt)
+	 values ('products/G2/image.fits','G2','image','x',$now-30,$now-5,0,'ok',1)"
+	rm "$s/staging/fill"
+	printf '{"pid": %d, "overflows": 0}\n' $$ >"$s/state/watch.json"
+	expect_resolved queue_depth_warning queue_depth_critical tmpfs_full group_retries dead_targets image_stalled watcher_down
+}
+
+@test "uvm-alert: every shipped rule has a fire-and-resolve test above" {
+	run -0 awk '!/^#/ && NF { print $1 }' "$UVM_ROOT/ops/alerts.conf"
+	for r in "${lines[@]}"; do
+		grep -q "expect_fire.*\b$r\b" "$BATS_TEST_FILENAME" || { echo "no test fires $r" >&2; return 1; }
+		grep -q "expect_resolved.*\b$r\b" "$BATS_TEST_FILENAME" || { echo "no test resolves $r" >&2; return 1; }
+	done
 }

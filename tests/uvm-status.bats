@@ -9,6 +9,76 @@ setup_file() {
 	t=$BATS_FILE_TMPDIR/t
 	mkdir -p "$t/state"
 	uvm-metrics -D "$t" -o "$BATS_TEST_TMPDIR/schema.prom" 2>/dev/null || true
+	# A test-only tool: `pngtool fits OUT` writes a 512 x 256 FITS image of
+	# four quadrants (0 lower left, 50 upper left, 100 lower right, 150
+	# upper right: the thumbnail shows grey 0, 163, 221 and 255);
+	# `pngtool count PNG R G B RUN` prints the number of pixels within 3 of
+	# that colour and the number of rows holding a run of RUN of them.
+	cat >"$BATS_FILE_TMPDIR/pngtool.c" <<-'EOC'
+	#include <fitsio.h>
+	#include <png.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <string.h>
+	static int near(int a, int b) { return a - b <= 3 && b - a <= 3; }
+	int main(int argc, char **argv)
+	{
+		if (argc == 3 && !strcmp(argv[1], "fits")) {
+			static float p[256][512];
+			fitsfile *f;
+			int st = 0;
+			long ax[2] = {512, 256};
+			char name[4096];
+			for (int y = 0; y < 256; y++)
+				for (int x = 0; x < 512; x++)
+					p[y][x] = (x >= 256 ? 100 : 0) + (y >= 128 ? 50 : 0);
+			snprintf(name, sizeof name, "!%s", argv[2]);
+			fits_create_file(&f, name, &st);
+			fits_create_img(f, FLOAT_IMG, 2, ax, &st);
+			fits_write_img(f, TFLOAT, 1, 512 * 256, p, &st);
+			fits_close_file(f, &st);
+			return st != 0;
+		}
+		if (argc != 7 || strcmp(argv[1], "count"))
+			return 64;
+		png_image im;
+		memset(&im, 0, sizeof im);
+		im.version = PNG_IMAGE_VERSION;
+		if (!png_image_begin_read_from_file(&im, argv[2]))
+			return 65;
+		im.format = PNG_FORMAT_RGB;
+		unsigned char *b = malloc(PNG_IMAGE_SIZE(im));
+		if (!b || !png_image_finish_read(&im, NULL, b, 0, NULL))
+			return 65;
+		int r = atoi(argv[3]), g = atoi(argv[4]), bl = atoi(argv[5]), want = atoi(argv[6]);
+		long n = 0, rows = 0;
+		for (unsigned y = 0; y < im.height; y++) {
+			int run = 0, best = 0;
+			for (unsigned x = 0; x < im.width; x++) {
+				unsigned char *q = b + 3 * ((size_t)y * im.width + x);
+				if (near(q[0], r) && near(q[1], g) && near(q[2], bl)) {
+					n++;
+					if (++run > best)
+						best = run;
+				} else {
+					run = 0;
+				}
+			}
+			rows += best >= want;
+		}
+		printf("%ld %ld\n", n, rows);
+		return 0;
+	}
+	EOC
+	cc -O1 -o "$BATS_FILE_TMPDIR/pngtool" "$BATS_FILE_TMPDIR/pngtool.c" -lcfitsio -lpng
+}
+
+# chromium_run ARGS...: headless Debian chromium with no network, profile or GPU.
+chromium_run() {
+	timeout 90 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+		--force-color-profile=srgb --force-device-scale-factor=1 \
+		--user-data-dir="$BATS_TEST_TMPDIR/chromium" "$@" 2>/dev/null
 }
 
 setup() {
@@ -89,6 +159,38 @@ rows() {
 	assert_line "latency (first seen to last product, 2 groups, 24 h): p50 750 s, p90 750 s, p99 750 s, max 750 s"
 }
 
+@test "uvm-status: the queue in planned order and the time to catch up (known numbers)" {
+	rows                                  # G1 and G5 done in the last hour
+	cat >"$d/state/plan.json" <<-EOF
+	{"subbands": 16, "groups": [
+	 {"id": "G8", "state": "ready", "first": 100, "rank": 2, "missing": []},
+	 {"id": "G6", "state": "waiting", "first": 50, "missing": ["sb00"]},
+	 {"id": "G7", "state": "partial", "first": 200, "rank": 0, "missing": ["sb07"]},
+	 {"id": "G9", "state": "ready", "first": 300, "rank": 1, "missing": []}]}
+	EOF
+	run -0 uvm-status -D "$d" -j
+	run -0 jq -c '.queue' <<<"$output"
+	# 4 queued / 2 groups an hour = 2 h
+	assert_output '{"groups":4,"throughput_1h":2,"eta_seconds":7200,"order":[{"group":"G7","state":"partial","rank":0},{"group":"G9","state":"ready","rank":1},{"group":"G8","state":"ready","rank":2},{"group":"G6","state":"waiting","rank":null}]}'
+	run -0 uvm-status -D "$d"
+	assert_line "queue: 4 groups, throughput 2 groups in the last hour, catch-up in 2.0 h"
+	assert_line "   1. G7 partial (rank 0)"
+	assert_line "   4. G6 waiting"
+	run -0 uvm-status -D "$d" -H "$d/index.html"
+	run -0 grep -F '<p>4 groups queued; 2 finished in the last hour; catch-up in 2.0 h.</p><ol id="queue"><li>G7 (partial)</li><li>G9 (ready)</li><li>G8 (ready)</li><li>G6 (waiting)</li></ol>' "$d/index.html"
+	# without ranks: by id; nothing finished in the last hour: no estimate
+	sed -i 's/"rank": [0-9],//' "$d/state/plan.json"
+	sqlite3 "$d/state/pipeline.sqlite" "update jobs set ended = ended - 7200 where ended is not null"
+	run -0 uvm-status -D "$d" -j
+	run -0 jq -c '[.queue.throughput_1h, .queue.eta_seconds, (.queue.order | map(.group))]' <<<"$output"
+	assert_output '[0,null,["G6","G7","G8","G9"]]'
+	run -0 uvm-status -D "$d"
+	assert_line "queue: 4 groups, throughput 0 groups in the last hour, catch-up unknown (nothing finished in the last hour)"
+	rm "$d/state/plan.json"
+	run -0 uvm-status -D "$d"
+	assert_line "queue: 0 groups, throughput 0 groups in the last hour, catch-up not needed"
+}
+
 # cal_row START_OFFSET END_OFFSET: a good calibration table valid from
 # now+START to now+END seconds (registry schema subset uvm-status reads).
 cal_row() {
@@ -158,6 +260,12 @@ check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$d/sta
 	insert into groups(grp,first_seen,nsub,state,updated) values ('<G&>',$now-5,16,'waiting',$now)"
 	mkdir -p "$d/logs/G1"
 	echo x >"$d/logs/G1/verify.log"
+	# the latest image in a hostile directory name: its caption is escaped
+	hp="$d/products/z\"><img src=x onerror=alert(3)>"
+	mkdir -p "$hp"
+	"$BATS_FILE_TMPDIR/pngtool" fits "$BATS_TEST_TMPDIR/image.fits"      # (cfitsio parses names)
+	mv "$BATS_TEST_TMPDIR/image.fits" "$hp/image.fits"
+	echo '{}' >"$hp/qa.json"
 	run -0 uvm-status -D "$d" -H "$d/index.html"
 	assert_output ""
 	h=$d/index.html
@@ -169,6 +277,8 @@ check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$d/sta
 	run -0 grep -F 'products/&quot;&gt;&lt;img src=x onerror=alert(2)&gt;/sb00.ok' "$h"
 	run -0 grep -F 'it&#39;s &lt;b&gt;bad&lt;/b&gt;' "$h"
 	run -0 grep -F '&lt;G&amp;&gt;' "$h"
+	run -0 grep -F '<figcaption>products/z&quot;&gt;&lt;img src=x onerror=alert(3)&gt;/image.fits</figcaption>' "$h"
+	run ! grep -F 'onerror=alert(3)>' "$h"
 	run -0 grep -F '<a href="logs/G1/verify.log">verify.log</a>' "$h"
 	run -0 grep -c '<svg' "$h"
 	assert_output 3
@@ -176,15 +286,68 @@ check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$d/sta
 	run ! grep -E '(src|href)="(https?:)?//' "$h"
 	run -0 jq -r .status "$d/state/health.json"
 	no_temps "$d"
-	if [ ! -x /usr/bin/chromium ]; then
-		skip "chromium not installed: headless rendering check skipped"
-	fi
-	cd "$BATS_TEST_TMPDIR"
-	timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
-		--disable-component-update --disable-sync --no-first-run --user-data-dir="$(mktemp -d)" \
-		--screenshot="$BATS_TEST_TMPDIR/out.png" --window-size=1200,900 "file://$h" 2>/dev/null || true
-	[ -s "$BATS_TEST_TMPDIR/out.png" ]
-	[ "$(stat -c %s "$BATS_TEST_TMPDIR/out.png")" -gt 10000 ]
+}
+
+@test "uvm-status: hostile names stay text in Chromium's DOM and nothing executes" {
+	[ -x /usr/bin/chromium ] || skip "chromium not installed"
+	rows
+	sqlite3 "$d/state/pipeline.sqlite" "
+	insert into quarantine(path,original,reason,target,at) values
+	 ('quarantine/x','incoming/x.hdf5','<script>document.title=''pwned''</script>','products/G1/sb03.ok',$now);
+	insert into targets(target,grp,stage,state,reason,updated) values
+	 ('products/<img src=x onerror=\"document.body.appendChild(document.createElement(''blink''))\">/sb00.ok','G6','verify','retry','<svg onload=document.title=1>',1);
+	insert into jobs(target,grp,stage,command,started,ended,status,class,attempt) values
+	 ('products/<img src=x onerror=\"document.body.appendChild(document.createElement(''blink''))\">/sb00.ok','G6','verify','x',$now-20,$now-10,65,'dataerr',1);
+	insert into groups(grp,first_seen,nsub,state,updated) values ('<script>document.title=2</script>',$now-5,16,'waiting',$now)"
+	run -0 uvm-status -D "$d" -H "$d/index.html"
+	run -0 chromium_run --dump-dom "file://$d/index.html"
+	dom=$output
+	# the title is ours; no element the names tried to create exists
+	run -0 grep -c '<title>uvmake status</title>' <<<"$dom"
+	run ! grep -Pi '<(script|blink)[ >/]|<img (?!id="thumb")' <<<"$dom"
+	run ! grep -Ei '<[a-z]+ [^>]*on(error|load)=' <<<"$dom"
+	# ... and the names are there as text
+	run -0 grep -F "&lt;script&gt;document.title='pwned'&lt;/script&gt;" <<<"$dom"
+	run -0 grep -F '&lt;img src=x onerror="document.body.appendChild' <<<"$dom"
+	run -0 grep -F '&lt;svg onload=document.title=1&gt;' <<<"$dom"
+	run -0 grep -F '&lt;script&gt;document.title=2&lt;/script&gt;' <<<"$dom"
+	# only the three charts' SVG: none injected
+	[ "$(grep -o '<svg' <<<"$dom" | wc -l)" -eq 3 ]
+}
+
+@test "uvm-status: Chromium renders the charts and the thumbnail of the latest image" {
+	[ -x /usr/bin/chromium ] || skip "chromium not installed"
+	rows
+	mkdir -p "$d/products/G5" "$d/products/G1"
+	"$BATS_FILE_TMPDIR/pngtool" fits "$d/products/G5/image.fits"
+	echo '{}' >"$d/products/G5/qa.json"
+	echo 'not a fits file' >"$d/products/G1/image.fits"      # no qa.json: not chosen
+	run -0 uvm-status -D "$d" -H "$d/index.html"
+	assert_output ""
+	run -0 grep -c 'src="data:image/png;base64,' "$d/index.html"
+	assert_output 1
+	run -0 grep -F '<figcaption>products/G5/image.fits</figcaption>' "$d/index.html"
+	chromium_run --screenshot="$BATS_TEST_TMPDIR/shot.png" --window-size=1280,2400 "file://$d/index.html" || true
+	[ -s "$BATS_TEST_TMPDIR/shot.png" ]
+	cp "$BATS_TEST_TMPDIR/shot.png" "${UVM_SHOT:-$BATS_TEST_TMPDIR/keep.png}"
+	count() { "$BATS_FILE_TMPDIR/pngtool" count "$BATS_TEST_TMPDIR/shot.png" "$@"; }
+	# the three bar charts in their colours (bars at least 10 px wide)
+	for c in '42 157 143' '231 111 81' '131 56 236'; do
+		run -0 count $c 10
+		read -r px rows <<<"$output"
+		echo "colour $c: $px px, $rows rows" >&3
+		[ "$px" -gt 300 ] && [ "$rows" -gt 5 ]
+	done
+	# the thumbnail: its four quadrants as 128 px wide runs of 128/64 rows
+	run -0 count 0 0 0 120
+	read -r px rows <<<"$output"
+	[ "$rows" -ge 60 ]
+	run -0 count 163 163 163 120
+	read -r px rows <<<"$output"
+	[ "$rows" -ge 60 ]
+	run -0 count 221 221 221 120
+	read -r px rows <<<"$output"
+	[ "$rows" -ge 60 ]
 }
 
 @test "uvm-status: unwritable outputs are 73/74 and leave no temporary" {

@@ -214,16 +214,39 @@ int alert_cal_age(const char *home, double now, double *age, char grp[32])
 	return r;
 }
 
+static const struct {
+	const char *name, *help;
+} derived_help[] = {
+	{"uvmake_jobs_finished_1h", "Jobs that ended in the last hour."},
+	{"uvmake_failure_ratio_1h", "Share of the jobs ended in the last hour that failed (0 when none ended)."},
+	{"uvmake_image_last_success_age_seconds", "Time since the newest successful image job ended."},
+	{"uvmake_target_attempts_max", "Most attempts of a target not yet ok."},
+	{"uvmake_queue_depth", "Groups not done: ready, partial, waiting or incomplete."},
+	{"uvmake_calibration_age_seconds",
+	    "0 while a good calibration table is valid, else the time since the newest validity window ended."},
+	{"uvmake_tmpfs_used_ratio", "Used fraction of the staging file system (STAGING_DIR)."},
+	{"uvmake_watch_up", "1 if uvm-watch's status file names a live process."},
+	{NULL, NULL},
+};
+
+const char *alert_derived_help(const char *name)
+{
+	for (int i = 0; derived_help[i].name; i++)
+		if (!strcmp(derived_help[i].name, name))
+			return derived_help[i].help;
+	return NULL;
+}
+
 void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 {
 	char path[PATH_MAX];
 	double v, n;
 	sqlite3 *db = open_ro(cfg_path(c, "state/pipeline.sqlite", path));
-	if (query_num(db, "SELECT count(*) FROM jobs WHERE ended > ?1", now - 3600, &n) == 0 && n > 0 &&
+	if (query_num(db, "SELECT count(*) FROM jobs WHERE ended > ?1", now - 3600, &n) == 0 &&
 	    query_num(db, "SELECT count(*) FROM jobs WHERE ended > ?1 AND coalesce(status, 1) != 0",
 		now - 3600, &v) == 0) {
-		alert_metrics_set(ms, "uvmake_failure_ratio_1h", v / n, 1, 1);
 		alert_metrics_set(ms, "uvmake_jobs_finished_1h", n, 1, 1);
+		alert_metrics_set(ms, "uvmake_failure_ratio_1h", n > 0 ? v / n : 0, 1, 1);
 	}
 	if (query_num(db, "SELECT max(ended) FROM jobs WHERE stage = 'image' AND status = 0", 0, &v) == 0)
 		alert_metrics_set(ms, "uvmake_image_last_success_age_seconds", fmax(0, now - v), 1, 1);

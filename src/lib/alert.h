@@ -10,9 +10,9 @@
  * Prometheus textfile, labels included (uvmake_targets{state="dead"}), and
  * matched textually.
  *
- * Metric values come from state/uvmake.prom (uvm-metrics) plus derived
- * metrics computed here from the SQLite state for what uvm-metrics does not
- * (yet) export; a metric present in the textfile wins over a derived one.
+ * Metric values come from state/uvmake.prom only (uvm-metrics writes it,
+ * the derived gauges below included), so an alert always refers to a value
+ * an operator can see in the textfile.
  * An absent metric makes its rule not evaluable: it neither fires nor
  * resolves.
  *
@@ -66,9 +66,10 @@ int alert_metrics_get(const struct alert_metrics *ms, const char *name, double *
 void alert_metrics_free(struct alert_metrics *ms);
 
 /*
- * Add the derived metrics (kept if the textfile already has them):
- *   uvmake_failure_ratio_1h                failed / finished jobs ended in the last hour
- *   uvmake_jobs_finished_1h                finished jobs in the last hour
+ * The derived gauges uvm-metrics exports (and uvm-status's health checks
+ * use), computed from the SQLite state at time now:
+ *   uvmake_jobs_finished_1h                jobs ended in the last hour
+ *   uvmake_failure_ratio_1h                failed / ended jobs of the last hour (0 when none)
  *   uvmake_image_last_success_age_seconds  now - end of the newest successful image job
  *   uvmake_calibration_age_seconds         0 if a good table's validity covers now,
  *                                          else now - end of the newest validity window
@@ -76,10 +77,13 @@ void alert_metrics_free(struct alert_metrics *ms);
  *   uvmake_queue_depth                     groups ready, partial, waiting or incomplete
  *   uvmake_tmpfs_used_ratio                used fraction of STAGING_DIR's file system
  *   uvmake_watch_up                        1 if watch.json names a live pid
- * Each is left out when its input does not exist (no jobs in the last hour,
- * no image success yet, no good calibration table, no STAGING_DIR).
+ * Each is left out when its input does not exist (no pipeline database, no
+ * image success yet, no good calibration table, no STAGING_DIR). Values
+ * already in ms are kept.
  */
 void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms);
+/* The HELP text of a derived gauge, NULL for another name. */
+const char *alert_derived_help(const char *name);
 
 /* Calibration freshness: 0 with *age (s, 0 when valid now) and the newest
  * good table's group in grp[32]; -1 when there is no registry or no good

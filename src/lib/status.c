@@ -22,6 +22,7 @@
 #include "alert.h"
 #include "fsx.h"
 #include "log.h"
+#include "thumb.h"
 
 static char *dupcol(sqlite3_stmt *st, int i)
 {
@@ -272,6 +273,85 @@ static void waiting(const char *home, struct status *s)
 	free(js);
 }
 
+/* plan.json's groups in planned order: rank (an integer) first, then id. */
+static void queue(const char *home, struct status *s)
+{
+	char path[4096];
+	sqlite3 *m = NULL;
+	sqlite3_stmt *st;
+	int cap = 0;
+	snprintf(path, sizeof path, "%s/state/plan.json", home);
+	char *js = fsx_read_file(path, NULL);
+	if (!js)
+		return;
+	if (sqlite3_open_v2(":memory:", &m, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(m, "SELECT g.value->>'id', g.value->>'state',"
+		" CASE WHEN json_type(g.value, '$.rank') = 'integer' THEN g.value->>'rank' END AS r"
+		" FROM json_each(?1, '$.groups') g ORDER BY r IS NULL, r, g.value->>'id'", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, js, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			s->queued++;
+			if (s->nqueue >= 50)
+				continue;
+			s->queue = grow(s->queue, s->nqueue, &cap, sizeof *s->queue);
+			struct status_queued *q = &s->queue[s->nqueue++];
+			q->grp = dupcol(st, 0);
+			q->state = dupcol(st, 1);
+			q->rank = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+		}
+		sqlite3_finalize(st);
+	} else if (m) {
+		log_warn("cannot read '%s': %s", path, sqlite3_errmsg(m));
+	}
+	sqlite3_close(m);
+	free(js);
+}
+
+/* A group directory name we accept under products/: no dot files. */
+static int plain_name(const char *n)
+{
+	return *n && *n != '.' && !strchr(n, '/');
+}
+
+/* The thumbnail of the latest image (see status.h); quiet when none. */
+void status_thumbnail(struct status *s)
+{
+	const char *home = s->home;
+	char path[4096], best[256] = "", best_qa[256] = "";
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/products", home);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!plain_name(e->d_name) || strlen(e->d_name) >= sizeof best)
+			continue;
+		snprintf(path, sizeof path, "%s/products/%s/image.fits", home, e->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if (strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof best, "%s", e->d_name);
+		snprintf(path, sizeof path, "%s/products/%s/qa.json", home, e->d_name);
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && strcmp(e->d_name, best_qa) > 0)
+			snprintf(best_qa, sizeof best_qa, "%s", e->d_name);
+	}
+	closedir(d);
+	const char *g = *best_qa ? best_qa : best;
+	if (!*g)
+		return;
+	unsigned char *png = NULL;
+	size_t len;
+	snprintf(path, sizeof path, "%s/products/%s/image.fits", home, g);
+	if (thumb_png_fits(path, 256, &png, &len, &s->thumb_w, &s->thumb_h) < 0) {
+		log_warn("cannot make a thumbnail of '%s': %s", path, strerror(errno));
+		return;
+	}
+	s->thumb = thumb_base64(png, len);
+	free(png);
+	snprintf(s->thumb_grp, sizeof s->thumb_grp, "%s", g);
+}
+
 static void alerts(const char *home, struct status *s)
 {
 	char path[4096];
@@ -331,7 +411,9 @@ static void health(const struct cfg *c, struct status *s)
 		check(s, "calibration", 1, "no valid calibration for %.1f h", s->cal_age / 3600);
 	else
 		check(s, "calibration", 0, "calibration valid (age %.0f s)", s->cal_age);
-	if (alert_metrics_get(&ms, "uvmake_failure_ratio_1h", &v) < 0)
+	double ended = 0;
+	if (alert_metrics_get(&ms, "uvmake_jobs_finished_1h", &ended) < 0 || ended == 0 ||
+	    alert_metrics_get(&ms, "uvmake_failure_ratio_1h", &v) < 0)
 		check(s, "failures", 0, "no jobs ended in the last hour");
 	else
 		check(s, "failures", v > 0.2 ? 2 : v > 0.1 ? 1 : 0, "%.0f%% of the jobs of the last hour failed",
@@ -379,6 +461,9 @@ int status_collect(const struct cfg *c, double now, struct status *s)
 		sqlite3_close(db);
 	}
 	waiting(c->home, s);
+	queue(c->home, s);
+	s->thr_1h = s->thr[23];
+	s->eta = s->thr_1h > 0 ? s->queued / s->thr_1h * 3600 : s->queued ? -1 : 0;
 	s->has_cal = alert_cal_age(c->home, now, &s->cal_age, s->cal_grp) == 0;
 	alerts(c->home, s);
 	health(c, s);
@@ -387,6 +472,12 @@ int status_collect(const struct cfg *c, double now, struct status *s)
 
 void status_free(struct status *s)
 {
+	for (int i = 0; i < s->nqueue; i++) {
+		free(s->queue[i].grp);
+		free(s->queue[i].state);
+	}
+	free(s->queue);
+	free(s->thumb);
 	struct status_job *lists[] = {s->running, s->failures};
 	int ns[] = {s->nrunning, s->nfailures};
 	for (int k = 0; k < 2; k++) {
@@ -491,6 +582,25 @@ void status_text(FILE *f, const struct status *s)
 	} else {
 		fputs("none\n", f);
 	}
+	fprintf(f, "\nqueue: %d group%s, throughput %.0f group%s in the last hour, catch-up ", s->queued,
+	    s->queued == 1 ? "" : "s", s->thr_1h, s->thr_1h == 1 ? "" : "s");
+	if (!s->queued)
+		fputs("not needed\n", f);
+	else if (s->eta >= 0)
+		fprintf(f, "in %.1f h\n", s->eta / 3600);
+	else
+		fputs("unknown (nothing finished in the last hour)\n", f);
+	for (int i = 0; i < s->nqueue && i < 10; i++) {
+		fprintf(f, "  %2d. ", i + 1);
+		tstr(f, s->queue[i].grp);
+		fputc(' ', f);
+		tstr(f, s->queue[i].state);
+		if (s->queue[i].rank >= 0)
+			fprintf(f, " (rank %ld)", s->queue[i].rank);
+		fputc('\n', f);
+	}
+	if (s->queued > 10)
+		fprintf(f, "  ... %d more\n", s->queued - 10);
 	fprintf(f, "\nrecent failures: %s\n", s->nfailures ? "" : "none");
 	for (int i = 0; i < s->nfailures; i++) {
 		const struct status_job *j = &s->failures[i];
@@ -629,6 +739,25 @@ void status_json(FILE *f, const struct status *s)
 	} else {
 		fputs("null", f);
 	}
+	fprintf(f, ",\"queue\":{\"groups\":%d,\"throughput_1h\":", s->queued);
+	jnum(f, s->thr_1h);
+	fputs(",\"eta_seconds\":", f);
+	if (s->eta >= 0)
+		jnum(f, s->eta);
+	else
+		fputs("null", f);
+	fputs(",\"order\":[", f);
+	for (int i = 0; i < s->nqueue; i++) {
+		fputs(i ? ",{\"group\":" : "{\"group\":", f);
+		alert_json_str(f, s->queue[i].grp);
+		fputs(",\"state\":", f);
+		alert_json_str(f, s->queue[i].state);
+		if (s->queue[i].rank >= 0)
+			fprintf(f, ",\"rank\":%ld}", s->queue[i].rank);
+		else
+			fputs(",\"rank\":null}", f);
+	}
+	fputs("]}", f);
 	fputs(",\"failures\":[", f);
 	for (int i = 0; i < s->nfailures; i++) {
 		fputs(i ? "," : "", f);
@@ -718,7 +847,7 @@ static void url_part(FILE *f, const char *s)
 
 /* An inline SVG bar chart of v[0..n), labels under every `every`th bar. */
 static void svg_bars(FILE *f, const char *title, const double *v, char (*labels)[32], int n, int every,
-    const char *unit)
+    const char *unit, const char *colour)
 {
 	const int w = 560, h = 180, left = 40, bottom = 30, top = 20;
 	double max = 0;
@@ -735,8 +864,8 @@ static void svg_bars(FILE *f, const char *title, const double *v, char (*labels)
 	double bw = n ? (double)(w - left - 4) / n : 0;
 	for (int i = 0; i < n; i++) {
 		double bh = max > 0 ? v[i] / max * (h - bottom - top) : 0;
-		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b7dd8\"><title>",
-		    left + i * bw + 1, h - bottom - bh, bw > 3 ? bw - 2 : bw, bh);
+		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
+		    left + i * bw + 1, h - bottom - bh, bw > 3 ? bw - 2 : bw, bh, colour);
 		status_html_str(f, labels[i]);
 		fprintf(f, ": %.3g</title></rect>", v[i]);
 		if (i % every == 0) {
@@ -762,9 +891,11 @@ void status_html(FILE *f, const struct status *s)
 	char t[32], labels[24][32];
 	iso(t, s->now);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
 	    "<meta http-equiv=\"refresh\" content=\"60\"><title>uvmake status</title><style>"
 	    "body{font-family:sans-serif;margin:1em 2em;color:#222}table{border-collapse:collapse;margin:.5em 0}"
 	    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}figure{display:inline-block;margin:0 1em 1em 0}"
+	    "#thumb{border:1px solid #888;background:#000}"
 	    ".ok{color:#1a7f37}.degraded{color:#b08800}.failing{color:#cf222e}</style></head><body>\n", f);
 	fprintf(f, "<h1>uvmake: <span class=\"%s\">%s</span></h1><p>", status_level_name(s->health),
 	    status_level_name(s->health));
@@ -800,6 +931,37 @@ void status_html(FILE *f, const struct status *s)
 		}
 		fputs("</table>", f);
 	}
+	fputs("\n<h2>Latest image</h2>", f);
+	if (s->thumb) {
+		fprintf(f, "<figure><img id=\"thumb\" width=\"%d\" height=\"%d\" alt=\"latest image\" src=\"data:image/png;base64,",
+		    s->thumb_w, s->thumb_h);
+		fputs(s->thumb, f); /* base64: no character HTML treats specially */
+		fputs("\"><figcaption>products/", f);
+		status_html_str(f, s->thumb_grp);
+		fputs("/image.fits</figcaption></figure>", f);
+	} else {
+		fputs("<p>no image yet</p>", f);
+	}
+	fprintf(f, "\n<h2>Queue</h2><p>%d group%s queued; %.0f finished in the last hour; catch-up ", s->queued,
+	    s->queued == 1 ? "" : "s", s->thr_1h);
+	if (!s->queued)
+		fputs("not needed", f);
+	else if (s->eta >= 0)
+		fprintf(f, "in %.1f h", s->eta / 3600);
+	else
+		fputs("time unknown (nothing finished in the last hour)", f);
+	fputs(".</p>", f);
+	if (s->nqueue) {
+		fputs("<ol id=\"queue\">", f);
+		for (int i = 0; i < s->nqueue && i < 20; i++) {
+			fputs("<li>", f);
+			status_html_str(f, s->queue[i].grp);
+			fputs(" (", f);
+			status_html_str(f, s->queue[i].state);
+			fputs(")</li>", f);
+		}
+		fputs("</ol>", f);
+	}
 	fputs("\n<h2>Last 24 hours</h2>\n", f);
 	for (int h = 0; h < 24; h++) {
 		time_t hs = (time_t)(s->now - (23 - h) * 3600);
@@ -807,8 +969,8 @@ void status_html(FILE *f, const struct status *s)
 		gmtime_r(&hs, &tm);
 		strftime(labels[h], 32, "%HZ", &tm);
 	}
-	svg_bars(f, "groups finished per hour", s->thr, labels, 24, 3, "groups");
-	svg_bars(f, "mean latency per hour (first seen to last product)", s->lat_hour, labels, 24, 3, "s");
+	svg_bars(f, "groups finished per hour", s->thr, labels, 24, 3, "groups", "#2a9d8f");
+	svg_bars(f, "mean latency per hour (first seen to last product)", s->lat_hour, labels, 24, 3, "s", "#e76f51");
 	{
 		int n = s->nfail_class < 24 ? s->nfail_class : 24;
 		double v[24];
@@ -818,7 +980,7 @@ void status_html(FILE *f, const struct status *s)
 			snprintf(cl[i], 32, "%s", s->fail_class[i]);
 		}
 		if (n)
-			svg_bars(f, "failed jobs by class", v, cl, n, 1, "jobs");
+			svg_bars(f, "failed jobs by class", v, cl, n, 1, "jobs", "#8338ec");
 		else
 			fputs("<p>No failed jobs in the last 24 hours.</p>", f);
 	}

@@ -13,6 +13,14 @@
  * failed, will be retried), deferred, dead, quarantined, running. Latency of
  * a group is the end of its last successful job minus its first_seen, over
  * groups in state done first seen in the last 24 h.
+ *
+ * The queue is plan.json's groups in planned order (by their integer
+ * "rank" when the planner gives one, else by id); the catch-up estimate is
+ * the number of queued groups divided by the throughput of the last hour
+ * (groups whose last successful job ended in the last hour), none when
+ * that throughput is 0. The thumbnail is products/<G>/image.fits of the
+ * greatest group id having a qa.json (else of the greatest having an
+ * image), a PNG (thumb.h) base64-encoded for a data: URI.
  */
 #ifndef UVM_STATUS_H
 #define UVM_STATUS_H
@@ -50,6 +58,11 @@ struct status_alert {
 	int acked;
 };
 
+struct status_queued {
+	char *grp, *state;
+	long rank; /* -1: plan.json gives none */
+};
+
 struct status_check {
 	char name[32];
 	int level; /* 0 ok, 1 degraded, 2 failing */
@@ -81,6 +94,13 @@ struct status {
 	char (*fail_class)[32];
 	long *fail_count;
 	int nfail_class;
+	struct status_queued *queue; /* planned order, the first 50 */
+	int nqueue, queued;          /* queued: all groups of plan.json */
+	double thr_1h;               /* groups finished in the last hour */
+	double eta;                  /* seconds to catch up; < 0: unknown */
+	char *thumb;                 /* base64 PNG, NULL when no image */
+	char thumb_grp[64];
+	int thumb_w, thumb_h;
 	struct status_check checks[8];
 	int nchecks, health; /* worst check level */
 };
@@ -89,6 +109,9 @@ struct status {
  * database error. Missing files leave their part empty. */
 int status_collect(const struct cfg *c, double now, struct status *s);
 void status_free(struct status *s);
+/* Add the thumbnail of the latest image to s (for status_html); without
+ * an image, or when it cannot be read (a warning), s->thumb stays NULL. */
+void status_thumbnail(struct status *s);
 
 void status_text(FILE *f, const struct status *s);
 void status_json(FILE *f, const struct status *s);
