@@ -14,7 +14,10 @@
  * watcher up) are exported too: uvm-alert reads nothing but this file.
  * Run it from cron every minute, before uvm-alert.
  *
- * Exit status: 0; 64 usage; 66 not a deployment; 73/74 cannot write.
+ * Cron-safe: a second run while one holds state/metrics.lock exits 76.
+ *
+
+ * 76 busy.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -196,8 +199,19 @@ int main(int argc, char **argv)
 		return log_usage(USAGE);
 	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
+	int lock = fsx_lock(cfg_path(&c, "state/metrics.lock", path), 1);
+	if (lock < 0) {
+		int e = errno;
+		if (e == EWOULDBLOCK)
+			log_err("another uvm-metrics is running (state/metrics.lock held)");
+		else
+			log_err("cannot lock '%s': %s", path, strerror(e));
+		cfg_free(&c);
+		return e == EWOULDBLOCK ? UVM_EX_BUSY : fsx_exit_for_errno(e);
+	}
 	db = db_open(c.home);
 	if (!db) {
+		close(lock);
 		cfg_free(&c);
 		return EX_IOERR;
 	}
@@ -276,6 +290,7 @@ int main(int argc, char **argv)
 		}
 	}
 	free(b.s);
+	close(lock);
 	cfg_free(&c);
 	int o = fsx_close_stdout();
 	return st ? st : o;

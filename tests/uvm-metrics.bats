@@ -123,3 +123,13 @@ teardown() {
 	uvm-metrics -D "$d" -o "$BATS_TEST_TMPDIR/b"
 	diff <(grep -Ev 'timestamp|free_bytes' "$BATS_TEST_TMPDIR/a") <(grep -Ev 'timestamp|free_bytes' "$BATS_TEST_TMPDIR/b")
 }
+
+@test "uvm-metrics: a second run while one holds state/metrics.lock exits 76 and writes nothing" {
+	d=$BATS_TEST_TMPDIR/busy
+	uvm-init "$d" >/dev/null
+	run -76 flock -n "$d/state/metrics.lock" uvm-metrics -D "$d"
+	assert_output --partial 'another uvm-metrics is running'
+	[ ! -e "$d/state/uvmake.prom" ]
+	run -0 uvm-metrics -D "$d"
+	[ -s "$d/state/uvmake.prom" ]
+}
