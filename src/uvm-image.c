@@ -164,8 +164,14 @@ int main(int argc, char **argv)
 	o.wisdom = wisdom && *wisdom ? wisdom : NULL;
 	o.group = log_group();
 	line[0] = 0;
-	for (int i = 0; i < argc && len + 2 < sizeof line; i++)
-		len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", i ? " " : "", argv[i]);
+	/* the program's name, not the path it was started by (srun passes an
+	 * absolute one): an image must not depend on where uvm-image lives */
+	for (int i = 0; i < argc && len + 2 < sizeof line; i++) {
+		const char *a = argv[i];
+		if (i == 0 && strrchr(a, '/'))
+			a = strrchr(a, '/') + 1;
+		len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", i ? " " : "", a);
+	}
 	o.argv_line = line;
 	st = img_run(&o, argv + optind, argc - optind, out);
 	fftwf_cleanup();

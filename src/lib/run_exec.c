@@ -154,6 +154,14 @@ fail:
 	return -1;
 }
 
+/* Whether a line is a launcher's own report on the job (srun's "srun:
+ * error: node: task 0: Exited with exit code 65", slurmstepd's "*** STEP
+ * ... CANCELLED ***"), which says less than the job's own last line. */
+static int launcher_line(const char *l, size_t n)
+{
+	return (n > 6 && !memcmp(l, "srun: ", 6)) || (n > 10 && !memcmp(l, "slurmstepd", 10));
+}
+
 /* One output stream of the job, cut into lines. */
 struct stream {
 	int fd;
@@ -190,6 +198,8 @@ static void put_line(struct stream *s, int logfd, const char *line, size_t len,
 		line += 25;
 		len -= 25;
 	}
+	if (s->last[0] && launcher_line(line, len))
+		return; /* the summary and quarantine reason keep the job's words */
 	if (len >= sizeof s->last)
 		len = sizeof s->last - 1;
 	memcpy(s->last, line, len);
