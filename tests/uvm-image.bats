@@ -89,8 +89,28 @@ primary_data() {
 	assert_line --regexp "^TELESCOP= 'DSA-110 '"
 	assert_line --regexp "^OBSERVER= "
 	assert_line --regexp "^HISTORY "
+	assert_line --regexp "^RADESYS = 'FK5 *'"
+	assert_line --regexp "^EQUINOX = +2(\.0*E\+03|000\.0*) "
+	assert_line --regexp "^TIMESYS = 'UTC *'"
+	assert_line --regexp "^MJD-OBS = +[0-9.]+ "
+	assert_line --regexp "^MJD-AVG = +[0-9.]+ "
+	# no DATE (when the file was written): products hold no wall-clock time
+	refute_line --regexp "^DATE    ="
 	id=$(jq -r '.groups[0].id' "$d/truth.json")
 	assert_line --regexp "^GROUPID = '$id'"
+	assert_line --regexp "^OBJECT  = '$id'"
+	# MJD-OBS is DATE-OBS (to 1 ms) and the start of the group's data (the
+	# truth's start_jd); MJD-AVG its mid-time (mid_jd)
+	key() { header "$d/img.fits" | sed -n "s/^$1 *= *'\{0,1\}\([^ '/]*\).*/\1/p"; }
+	dobs=$(key DATE-OBS)
+	sdate=$(date -u -d "${dobs}Z" +%s.%N)
+	run jq -n --argjson mjd "$(key MJD-OBS)" --argjson avg "$(key MJD-AVG)" --argjson unix "$sdate" \
+		--slurpfile t "$d/truth.json" '
+	  ($t[0].groups[0]) as $g |
+	  [(($unix / 86400 + 40587 - $mjd) * 86400 | fabs) < 0.001,
+	   (($g.start_jd - 2400000.5 - $mjd) * 86400 | fabs) < 0.001,
+	   (($g.mid_jd - 2400000.5 - $avg) * 86400 | fabs) < 0.001] | all'
+	assert_output true
 	# phase centre = truth's RA of the mid-time meridian, the pointing dec
 	crval1=$(header "$d/img.fits" | sed -n "s/^CRVAL1  = *\([^ /]*\).*/\1/p")
 	crval2=$(header "$d/img.fits" | sed -n "s/^CRVAL2  = *\([^ /]*\).*/\1/p")

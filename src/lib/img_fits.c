@@ -6,7 +6,9 @@
  * sees the path, so a file name with brackets or a "!" cannot be taken for
  * cfitsio's extended syntax, and a full disk is a plain write(2) error.
  * Axes: RA---SIN, DEC--SIN (with the array plane's PV2_1/PV2_2), FREQ,
- * STOKES (I); BUNIT Jy/beam; BMAJ/BMIN/BPA in degrees; coordinates are of
+ * STOKES (I); BUNIT Jy/beam; BMAJ/BMIN/BPA in degrees; DATE-OBS/MJD-OBS
+ * (first integration start) and DATE-AVG/MJD-AVG (mid-time), UTC, and no
+ * DATE (a product holds no wall-clock time); coordinates are of
  * the project's convention (SCIENCE.md: catalogue positions used as
  * apparent, no precession), labelled FK5 J2000.
  */
@@ -33,6 +35,33 @@ static void fits_date(double jd, char out[32])
 	out[strcspn(out, "Z")] = 0;
 }
 
+/* One HISTORY text as cards of at most 70 characters, broken at spaces
+ * (cfitsio's own split cuts words in two); a word longer than a card is
+ * cut. */
+static void put_history(fitsfile *f, const char *text, int *st)
+{
+	char card[72];
+
+	while (*text == ' ')
+		text++;
+	while (*text) {
+		size_t n = strlen(text);
+		if (n > 70) {
+			n = 70;
+			while (n > 0 && text[n] != ' ')
+				n--;
+			if (n == 0)
+				n = 70;
+		}
+		memcpy(card, text, n);
+		card[n] = 0;
+		fits_write_history(f, card, st);
+		text += n;
+		while (*text == ' ')
+			text++;
+	}
+}
+
 /* The keywords shared by the primary HDU and the residual extension. */
 static void put_keys(fitsfile *f, const struct img_meta *m, int *st)
 {
@@ -48,10 +77,13 @@ static void put_keys(fitsfile *f, const struct img_meta *m, int *st)
 	fits_update_key_str(f, "ORIGIN", "uvmake uvm-image", NULL, st);
 	fits_date(m->jd_first, d);
 	fits_update_key_str(f, "DATE-OBS", d, "start of the first integration (UTC)", st);
-	fits_update_key_dbl(f, "MJD-OBS", m->jd_first - GEOM_MJD0, 10, NULL, st);
+	/* MJD in fixed notation to 1e-9 d (0.1 ms), as precise as DATE-OBS */
+	fits_update_key_fixdbl(f, "MJD-OBS", m->jd_first - GEOM_MJD0, 9, "[d] DATE-OBS as MJD", st);
 	fits_date((m->jd_first + m->jd_last) / 2, d);
 	fits_update_key_str(f, "DATE-AVG", d, "mid-time (UTC): phase centre RA = LST", st);
-	fits_update_key_dbl(f, "MJD-AVG", (m->jd_first + m->jd_last) / 2 - GEOM_MJD0, 10, NULL, st);
+	fits_update_key_fixdbl(f, "MJD-AVG", (m->jd_first + m->jd_last) / 2 - GEOM_MJD0, 9,
+	    "[d] DATE-AVG as MJD", st);
+	fits_update_key_str(f, "TIMESYS", "UTC", "time scale of DATE-* and MJD-*", st);
 	fits_update_key_dbl(f, "TELAPSE", (m->jd_last - m->jd_first) * GEOM_DAY_S, 6,
 	    "[s] first start to last end", st);
 	fits_update_key_dbl(f, "OBSGEO-B", m->lat * DEG, 10, "[deg] geodetic latitude", st);
@@ -96,7 +128,7 @@ static void put_keys(fitsfile *f, const struct img_meta *m, int *st)
 	fits_update_key_dbl(f, "CLNGAIN", m->clean.gain, 6, "CLEAN loop gain", st);
 	fits_update_key_dbl(f, "CLNRES", m->clean.last, 8, "[Jy/beam] |peak residual| at stop", st);
 	for (int i = 0; i < 32 && m->history[i]; i++)
-		fits_write_history(f, m->history[i], st);
+		put_history(f, m->history[i], st);
 }
 
 int img_check_output(const char *path, char *err)
