@@ -11,6 +11,14 @@
  * retries in place with backoff, defers to a later make run, dead-letters,
  * quarantines the offending input, and keeps a circuit breaker per stage.
  *
+ * Before a job starts it takes a slot of its stage (SLOTS_<stage>) and its
+ * declared peak memory (MEM_<stage> MB), waiting for them up to
+ * RESOURCE_WAIT_MAX s (flock'd files under state/slots/, freed by the
+ * kernel whatever kills the wrapper); a job of a STAGING_STAGES stage
+ * writes its product to STAGING_DIR (tmpfs) behind a symlink at the target
+ * when there is room for it twice over, else to disk (src/lib/run_slots.c,
+ * run_stage.c).
+ *
  * The group is -g, else taken from the target (products/G/... or
  * caltables/G.cal.h5). The target and inputs are paths relative to the
  * current directory (make -C home); records and logs live under home
@@ -35,7 +43,8 @@
  *   75  transient, retry later: the job exited 75, was killed by a signal,
  *       timed out or was interrupted; the target is deferred (not run,
  *       "deferred until <time>"); the stage's circuit breaker is open; the
- *       target is being made by another wrapper; the database is unavailable
+ *       target is being made by another wrapper; the database is unavailable;
+ *       the stage's slot or memory did not come free within RESOURCE_WAIT_MAX
  *   71  the wrapper could not set itself up (signals, memory)
  *   any other status of the job is passed through (class "other", retried).
  * A dead-lettered target fails at once, without running, with the status

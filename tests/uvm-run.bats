@@ -495,3 +495,72 @@ line.hdf5.reason" ]
 	run sql "select count(*) from targets where state = 'ok'"
 	assert_output 200
 }
+
+# ---- staging (issue 10): the -o argument rewritten, a link installed ----
+
+# out.sh: a stand-in stage program: `out.sh -o FILE INPUT` copies INPUT to
+# FILE atomically (temp + rename), refusing a symlink at FILE as the real
+# stage programs do; exits 73 when asked through $FAIL.
+stager() {
+	S=$BATS_TEST_TMPDIR/shm
+	V=products/$G/vis.uvh5
+	conf "STAGING_DIR=$S" STAGING_STAGES=combine STAGING_MAX_PERCENT=100
+	O=$BATS_TEST_TMPDIR/out.sh
+	cat >"$O" <<-'SH'
+	#!/bin/sh
+	[ "$1" = -o ] || exit 64
+	[ -L "$2" ] && { echo "out.sh: cannot create '$2': a symlink" >&2; exit 73; }
+	[ -n "${FAIL:-}" ] && exit 73
+	cp "$3" "$2.tmp.$$" && mv "$2.tmp.$$" "$2"
+	SH
+	chmod +x "$O"
+	head -c 100000 /dev/urandom >"$IN"
+}
+
+@test "uvm-run: a staged product is written in STAGING_DIR and linked from its target" {
+	stager
+	run -0 uvm-run -D "$D" -s combine -t "$V" -i "$IN" -- "$O" -o "$V" "$IN"
+	[ -L "$V" ]
+	assert_equal "$(readlink "$V")" "$S/$G/vis.uvh5"
+	cmp "$V" "$IN"
+	# the job record keeps the command as make gave it
+	run sql "select command from jobs"
+	assert_output --partial "-o $V "
+	run grep -c "staging: '$V' written to '$S/$G/vis.uvh5'" "logs/$G/combine.log"
+	assert_output 1
+	# a failed staged job leaves the old link and no temporary
+	FAIL=1 run -73 uvm-run -D "$D" -s combine -t "$V" -i "$IN" -- "$O" -o "$V" "$IN"
+	[ -L "$V" ] && cmp "$V" "$IN"
+	no_temps "$S"
+	no_temps "$D/products"
+	[ -z "$(ls state/slots | grep -E '^stg\.')" ]
+}
+
+@test "uvm-run: no room on the staging file system: disk, and a dangling link is replaced" {
+	stager
+	tiny_fs "$S" 64 || skip "cannot mount tmpfs"
+	mkdir -p "products/$G"
+	ln -s "$S/$G/vis.uvh5" "$V"     # left by an earlier staged run, now wiped
+	run -0 uvm-run -D "$D" -s combine -t "$V" -i "$IN" -- "$O" -o "$V" "$IN"
+	[ -f "$V" ] && [ ! -L "$V" ]
+	cmp "$V" "$IN"
+	run grep -h "staging:" "logs/$G/combine.log"
+	assert_output --partial "written to disk: 0 MB free of 0 MB on '$S'"
+	assert_output --partial "staging: removed the link at '$D/$V'"
+	umount "$S"
+}
+
+@test "uvm-run: staged files no link points at are removed when room is needed" {
+	stager
+	tiny_fs "$S" 400 || skip "cannot mount tmpfs"
+	# an orphan (its products/ link is gone) fills the staging area
+	mkdir -p "$S/20251024T110000"
+	head -c 300000 /dev/zero >"$S/20251024T110000/vis.uvh5"
+	run -0 uvm-run -D "$D" -s combine -t "$V" -i "$IN" -- "$O" -o "$V" "$IN"
+	[ -L "$V" ] && cmp "$V" "$IN"
+	[ ! -e "$S/20251024T110000" ]
+	run grep -c "staging: removed '$S/20251024T110000/vis.uvh5': no product links to it" \
+		"logs/$G/combine.log"
+	assert_output 1
+	umount "$S"
+}

@@ -255,12 +255,16 @@ static int attempts(struct job *j)
 		struct run_proc p;
 		struct run_end e;
 		struct run_qrow *q = NULL;
+		struct run_res res;
+		struct run_stage stg;
 		char dir[PATH_MAX], note[PATH_MAX + 128], when[32], num[16];
 		double now = run_now(), started;
 		long long mb;
 		int have, attempt, is_trial = 0, rc;
 		enum run_admit admit;
 
+		run_res_init(&res);
+		run_stage_init(&stg);
 		if ((have = rdb_target(&j->db, j->target, &t)) < 0)
 			return EX_TEMPFAIL;
 		if ((rc = precheck(j, &t, have, now)) >= 0)
@@ -316,23 +320,47 @@ static int attempts(struct job *j)
 			return EX_TEMPFAIL;
 		}
 
+		/* the stage's slot and memory: waiting here does not count
+		 * towards the job's timeout (run_slots.c) */
+		rc = run_res_acquire(&res, &j->cfg, o->stage, j->target, j->sfd, j->logfd, j->grp);
+		if (rc == 1)
+			rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_RESOURCE,
+			    attempt, j->host, res.note, 0, t.defers, is_trial);
+		if (rc)
+			return EX_TEMPFAIL;
+		run_stage_begin(&stg, &j->cfg, o->stage, j->target, o->target, j->grp, o->inputs,
+		    o->ninputs, j->argv, j->logfd);
+
 		unlink(j->blame);
 		snprintf(num, sizeof num, "%d", attempt);
 		setenv("UVM_ATTEMPT", num, 1);
 		run_log_line(j->logfd, j->grp, "start attempt %d: %s", attempt, j->cmd);
 		started = run_now();
-		if (run_spawn(&p, j->argv, &j->oldmask) < 0)
+		if (run_spawn(&p, j->argv, &j->oldmask) < 0) {
+			run_stage_finish(&stg, j->argv, 0);
+			run_res_release(&res);
 			return EX_TEMPFAIL;
+		}
+		run_res_started(&res, (long)p.pid);
 		memset(&e, 0, sizeof e);
 		if (rdb_start(&j->db, j->target, j->grp, o->stage, j->cmd, started, attempt,
 			(long)p.pid, j->host, j->logrel, &e.job_id) < 0) {
 			/* never let a job run unrecorded */
 			kill(-p.pid, SIGKILL);
 			run_wait(&p, j->sfd, j->logfd, 0, 0, j->prog, j->grp);
+			run_stage_finish(&stg, j->argv, 0);
+			run_res_release(&res);
 			log_err("'%s' not started: cannot record it", j->target);
 			return EX_TEMPFAIL;
 		}
 		run_wait(&p, j->sfd, j->logfd, j->pol.timeout, j->pol.kill_grace, j->prog, j->grp);
+		if (run_stage_finish(&stg, j->argv, p.exited && p.status == 0) < 0) {
+			snprintf(p.last_line, sizeof p.last_line, "cannot link '%s' to '%s': %s",
+			    j->target, stg.path, strerror(errno));
+			run_log_line(j->logfd, j->grp, "%s", p.last_line);
+			p.status = EX_CANTCREAT;
+		}
+		run_res_release(&res);
 
 		e.cls = run_classify(p.exited, p.status, p.sig, p.timed_out, p.interrupted);
 		run_decide(&j->pol, e.cls, attempt, drand48(), &d);

@@ -16,6 +16,8 @@
  *   run_quarantine.c  moving inputs to quarantine/ and back
  *   run.c             one job: the attempt loop tying these together
  *   run_retry.c       uvm-retry: release dead/deferred targets and inputs
+ *   run_slots.c       per-stage slots and memory admission (flock'd files)
+ *   run_stage.c       staging intermediate products on tmpfs
  *
  * Classes (jobs.class, targets.last_class) and their policy:
  *   ok                          record; target ok, breaker closed
@@ -30,6 +32,8 @@
  *   disk       preflight found too little free space: deferred, not counted
  *   breaker    the stage's circuit breaker is open: not run, not counted
  *   interrupted the wrapper got SIGTERM/SIGINT/SIGHUP: not counted
+ *   resource   its stage slot or memory did not come free within
+ *              RESOURCE_WAIT_MAX: not run, not counted (exit 75)
  * Counted failures dead-letter the target after RETRY_MAX attempts.
  * The breaker counts the systemic classes only (software, cantcreat, ioerr,
  * tempfail, busy, other, signal, timeout): 64 is a per-target mistake and
@@ -63,6 +67,7 @@ enum run_class {
 	RC_DISK,
 	RC_BREAKER,
 	RC_INTERRUPTED,
+	RC_RESOURCE,
 	RC_NCLASS
 };
 
@@ -294,5 +299,84 @@ int run_rel_path(const struct cfg *c, const char *path, char *out);
  * clash), write <name>.reason. 0 and *q filled, or -1 after logging. */
 int run_quarantine_one(const struct cfg *c, const char *input, const char *reason_text,
     struct run_qrow *q);
+
+/* run_slots.c: resources held while a job runs (state/slots/). */
+struct run_res {
+	int slot_fd, slot;            /* slot.<stage>.<slot> held, -1 none */
+	int mem_fd;                   /* mem.<pid> reservation, -1 none */
+	char mem_path[PATH_MAX];
+	long long mem_mb;             /* MEM_<stage>, 0: no check */
+	double waited;                /* seconds the last acquire waited */
+	char note[320];               /* why it gave up */
+};
+/* Admit a job declaring need_mb? avail/total from meminfo, others_mb what
+ * nothers other admitted jobs have reserved and not yet used. A need
+ * larger than total is admitted only alone. */
+int run_mem_admit(long long avail_mb, long long total_mb, long long others_mb, int nothers,
+    long long need_mb);
+/* MemAvailable and MemTotal in MB from $UVM_MEMINFO or /proc/meminfo. 0/-1. */
+int run_meminfo(long long *avail_mb, long long *total_mb);
+char *run_slots_dir(const struct cfg *c, char *buf);
+/* Take state/slots/lock (blocking); the fd to close, or -1 after logging. */
+int run_res_lock(const struct cfg *c);
+/* Sum of the live <kind>.<pid> reservations of other wrappers (stale ones
+ * are removed); rss_adjust: minus each job's VmRSS (MB amounts); tag: only
+ * those naming it. *n gets how many. Call with the lock held. */
+long long run_res_sum(const struct cfg *c, const char *kind, int rss_adjust, const char *tag,
+    int *n);
+/* Create and lock <kind>.<getpid()> holding "amount 0 tag"; its fd (path
+ * filled) or -1 after logging. Call with the lock held. */
+int run_res_take(const struct cfg *c, const char *kind, long long amount, const char *tag,
+    char *path);
+void run_res_note_pid(int fd, long long amount, long jobpid);
+/* Unlink and unlock a reservation (no-op when *fd < 0). */
+void run_res_drop(int *fd, char *path);
+void run_res_init(struct run_res *r);
+/*
+ * Take a slot of the stage (SLOTS_<stage>, unset or 0: no limit) and its
+ * memory (MEM_<stage> MB), waiting as long as RESOURCE_WAIT_MAX and logging
+ * the wait into logfd. 0 acquired; 1 gave up (r->note says why); 2
+ * interrupted by a signal on sfd; -1 error (logged). Nothing held unless 0.
+ */
+int run_res_acquire(struct run_res *r, const struct cfg *c, const char *stage, const char *target,
+    int sfd, int logfd, const char *grp);
+/* The job started as jobpid (its RSS then counts against its reservation). */
+void run_res_started(struct run_res *r, long jobpid);
+void run_res_release(struct run_res *r);
+
+/* run_stage.c: intermediate products on STAGING_DIR (tmpfs). */
+struct run_stage {
+	int staged;              /* this attempt writes to path */
+	char path[PATH_MAX];     /* the staged product, absolute */
+	char link[PATH_MAX];     /* the target, absolute */
+	int argi;                /* argv element rewritten, -1 none */
+	char *orig;              /* its original value */
+	long long est;           /* estimated product bytes */
+	int res_fd;
+	char res_path[PATH_MAX];
+};
+/* May a product of est bytes go to a file system of size bytes with freeb
+ * free, reserved bytes promised to running jobs, used at most pct percent
+ * and limit bytes (0: no limit)? Needs 2*est free. */
+int run_stage_admit(long long size, long long freeb, long long reserved, long long est,
+    double pct, long long limit);
+/* Is the stage in STAGING_STAGES? */
+int run_stage_wanted(const struct cfg *c, const char *stage);
+void run_stage_init(struct run_stage *s);
+/*
+ * Decide where the job of target (relative to home; target_arg as given
+ * on the command line after -o) writes: 1 staged (argv's -o argument now
+ * points into STAGING_DIR, room reserved), 0 on disk (a symlink at the
+ * target, and the staged file it pointed at, removed). Logged into logfd.
+ */
+int run_stage_begin(struct run_stage *s, const struct cfg *c, const char *stage,
+    const char *target, const char *target_arg, const char *grp, const char **inputs, int ninputs,
+    char **argv, int logfd);
+/* After the job: restore argv; when staged and ok, install the link at the
+ * target (atomic). Releases the reservation. 0, or -1 with errno. */
+int run_stage_finish(struct run_stage *s, char **argv, int ok);
+/* Delete staged files nothing needs (orphans, finished groups, dead
+ * temporaries) under sdir; bytes freed. Call with the lock held. */
+long long run_stage_gc(const struct cfg *c, const char *sdir, int logfd, const char *grp);
 
 #endif

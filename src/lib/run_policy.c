@@ -33,6 +33,7 @@ static const char *const class_names[RC_NCLASS] = {
     [RC_DISK] = "disk",
     [RC_BREAKER] = "breaker",
     [RC_INTERRUPTED] = "interrupted",
+    [RC_RESOURCE] = "resource",
 };
 
 const char *run_class_name(enum run_class c)
@@ -115,6 +116,7 @@ int run_class_exit(enum run_class c, int status)
 	case RC_LOST:
 	case RC_BREAKER:
 	case RC_INTERRUPTED:
+	case RC_RESOURCE:
 		return EX_TEMPFAIL;
 	case RC_DISK:
 		return EX_IOERR;
@@ -152,6 +154,7 @@ void run_decide(const struct run_policy *p, enum run_class c, int attempt, doubl
 	case RC_LOST:
 	case RC_BREAKER:
 	case RC_INTERRUPTED:
+	case RC_RESOURCE:
 		d->action = RA_NONE;
 		d->counted = 0;
 		return;

@@ -196,12 +196,45 @@ static void test_text(void)
 	ok(!strcmp(run_fmt_time(0, g, sizeof g), "1970-01-01T00:00:00Z"), "UTC time format");
 }
 
+/* Admission arithmetic of the staging area and of declared memory. */
+static void test_resources(void)
+{
+	const long long M = 1 << 20;
+	struct run_policy p = {.retry_max = 3, .base = 1, .cap = 10, .inline_max = 5};
+	struct run_decision d;
+	/* 1000 MB tmpfs, 900 free: a 300 MB product needs 600 free */
+	ok(run_stage_admit(1000 * M, 900 * M, 0, 300 * M, 100, 0), "staged: 2x room free");
+	ok(!run_stage_admit(1000 * M, 900 * M, 400 * M, 300 * M, 100, 0),
+	    "not staged: other jobs' reservations leave less than 2x");
+	ok(run_stage_admit(1000 * M, 600 * M, 0, 300 * M, 100, 0) &&
+		!run_stage_admit(1000 * M, 599 * M, 0, 300 * M, 100, 0),
+	    "the 2x margin boundary");
+	ok(!run_stage_admit(1000 * M, 900 * M, 0, 300 * M, 30, 0) &&
+		run_stage_admit(1000 * M, 900 * M, 0, 300 * M, 40, 0),
+	    "STAGING_MAX_PERCENT caps used + product (100 + 300 MB of 1000)");
+	ok(!run_stage_admit(1000 * M, 900 * M, 0, 300 * M, 100, 399 * M) &&
+		run_stage_admit(1000 * M, 900 * M, 0, 300 * M, 100, 400 * M),
+	    "STAGING_LIMIT_MB caps used + product");
+	ok(!run_stage_admit(1000 * M, 900 * M, 0, 0, 100, 0), "no size estimate: disk");
+	ok(run_mem_admit(8000, 16000, 0, 0, 4000) && !run_mem_admit(8000, 16000, 5000, 1, 4000),
+	    "memory: available minus others' outstanding reservations");
+	ok(run_mem_admit(100, 16000, 0, 0, 0), "no declared peak: always admitted");
+	ok(run_mem_admit(100, 16000, 0, 0, 20000) && !run_mem_admit(100, 16000, 0, 1, 20000) &&
+		!run_mem_admit(100, 16000, 0, 0, 8000),
+	    "a peak above MemTotal runs alone; one within it waits for memory");
+	run_decide(&p, RC_RESOURCE, 1, 0.5, &d);
+	ok(d.action == RA_NONE && !d.counted && run_class_exit(RC_RESOURCE, 0) == 75 &&
+		!strcmp(run_class_name(RC_RESOURCE), "resource") && !run_class_systemic(RC_RESOURCE),
+	    "class resource: not counted, exit 75, not systemic");
+}
+
 int main(void)
 {
 	test_classify();
 	test_decide();
 	test_breaker();
 	test_text();
+	test_resources();
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;
 }
