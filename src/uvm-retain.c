@@ -9,6 +9,9 @@
  *   RETAIN_IMAGE_DAYS  products/G/image.fits   (default 90)
  *   RETAIN_INPUT_DAYS  the group's incoming subband files (default 0: kept)
  * Mosaics, calibration tables, qa.json and verify reports are never removed.
+ * A product staged on tmpfs (a symlink into STAGING_DIR, written by the
+ * wrapper) goes by age with its staged file; it frees no space on the
+ * products file system, so disk pressure leaves it alone.
  * Disk pressure: when the products file system has less than
  * RETAIN_MIN_FREE_MB free, the oldest removable files go first, whatever
  * their age, until it is back above.
@@ -51,6 +54,7 @@ struct cand {
 	time_t mtime;
 	long long size;
 	const char *why;
+	char link[PATH_MAX];  /* a staged product: its link in products/ ("" if not) */
 };
 
 struct cands {
@@ -67,6 +71,7 @@ static void push(struct cands *c, const char *home, const char *rel, const struc
 	struct cand *x = &c->v[c->n++];
 	snprintf(x->rel, sizeof x->rel, "%s", rel);
 	snprintf(x->path, sizeof x->path, "%s/%s", home, rel);
+	x->link[0] = 0;
 	x->mtime = st->st_mtime;
 	x->size = (long long)st->st_size;
 	x->why = why;
@@ -220,6 +225,10 @@ int main(int argc, char **argv)
 	char incoming[PATH_MAX];
 	cfg_path(&c, cfg_str(&c, "INCOMING", "incoming"), incoming);
 
+	/* the staging directory, resolved, to recognise staged products' links */
+	char staging[PATH_MAX];
+	const char *stg = cfg_str(&c, "STAGING_DIR", "");
+	int staging_ok = *stg && realpath(stg, staging) != NULL;
 	done = load_done(c.home, &ndone);
 	for (int i = 0; i < ndone; i++) {
 		const char *g = done[i];
@@ -229,7 +238,21 @@ int main(int argc, char **argv)
 			long long days = cfg_int(&c, cls[k].key, cls[k].dflt);
 			snprintf(rel, sizeof rel, "products/%s/%s", g, cls[k].file);
 			snprintf(path, sizeof path, "%s/%s", c.home, rel);
-			if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			if (lstat(path, &sb) < 0)
+				continue;
+			if (S_ISLNK(sb.st_mode)) {
+				char real[PATH_MAX];
+				if (!staging_ok || !realpath(path, real) || strncmp(real, staging, strlen(staging)) ||
+				    real[strlen(staging)] != '/' || stat(real, &sb) < 0 || !S_ISREG(sb.st_mode))
+					continue;
+				if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400) {
+					push(&cs, c.home, rel, &sb, "age");
+					snprintf(cs.v[cs.n - 1].link, PATH_MAX, "%s", path);
+					snprintf(cs.v[cs.n - 1].path, PATH_MAX, "%s", real);
+				}
+				continue;
+			}
+			if (!S_ISREG(sb.st_mode))
 				continue;
 			if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400)
 				push(&cs, c.home, rel, &sb, "age");
@@ -295,6 +318,11 @@ int main(int argc, char **argv)
 				continue;
 			if (unlink(cs.v[i].path) < 0 && errno != ENOENT) {
 				log_err("cannot remove '%s': %s", cs.v[i].path, strerror(errno));
+				st = EX_IOERR;
+				continue;
+			}
+			if (cs.v[i].link[0] && unlink(cs.v[i].link) < 0 && errno != ENOENT) {
+				log_err("cannot remove '%s': %s", cs.v[i].link, strerror(errno));
 				st = EX_IOERR;
 				continue;
 			}

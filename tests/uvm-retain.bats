@@ -158,3 +158,25 @@ setup() {
 	[[ "$out" == *"removed products/$g1/"*"(disk, 30"*" bytes)"* ]]
 	refute_output --partial "incoming/"
 }
+
+@test "uvm-retain: a staged product goes by age with its staged file; an unfinished group's stays" {
+	stg=$BATS_TEST_TMPDIR/stage
+	echo "STAGING_DIR=$stg" >>"$d/uvmake.conf"
+	for g in $G1 $G3; do
+		mkdir -p "$stg/$g"
+		rm "$d/products/$g/cal.uvh5"
+		head -c 100000 /dev/zero >"$stg/$g/cal.uvh5"
+		ln -s "$stg/$g/cal.uvh5" "$d/products/$g/cal.uvh5"
+		touch -t "$old" "$stg/$g/cal.uvh5"
+	done
+	# a link pointing outside the staging directory is never followed
+	ln -s /etc/hostname "$d/products/$G1/image.fits.other"
+	run -0 uvm-retain -D "$d" -n
+	assert_output --partial "would remove products/$G1/cal.uvh5"
+	refute_output --partial "products/$G3/cal.uvh5"
+	run -0 uvm-retain -D "$d"
+	[ ! -e "$stg/$G1/cal.uvh5" ] && [ ! -L "$d/products/$G1/cal.uvh5" ]
+	[ -f "$stg/$G3/cal.uvh5" ] && [ -L "$d/products/$G3/cal.uvh5" ]
+	[ -f /etc/hostname ]
+	grep -q "remove products/$G1/cal.uvh5 100000 bytes (age)" "$d/logs/retain.log"
+}
