@@ -400,3 +400,105 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	run -0 uvm-plan -D "$d"
 	grep -q 20251024T120503 "$mnt/pipeline.mk"
 }
+
+# mosaic_block H: the explicit rule of mosaics/H.fits in pipeline.mk
+mosaic_block() {
+	sed -n "/^mosaics\/$1.fits:/,/| mosaics\//p" "$d/state/pipeline.mk"
+}
+
+@test "uvm-plan: an hour's mosaic is planned once the data moved past it, on exactly its groups' reports" {
+	sed -i 's/^MOSAIC_DELAY=.*/MOSAIC_DELAY=999999999/' "$d/uvmake.conf"
+	grep -qx 'MOSAIC_DELAY=999999999' "$d/uvmake.conf"
+	run -0 uvm-plan -D "$d"
+	[ -f "$d/state/hours.idx" ] && [ ! -s "$d/state/hours.idx" ]
+	group $T0
+	group $((T0 + 300))
+	run -0 uvm-plan -D "$d"
+	! grep -q 'mosaics/' "$d/state/pipeline.mk"
+	group $((T0 + 3600))
+	run -0 uvm-plan -D "$d"
+	run -0 mosaic_block 20251024T12
+	assert_output "mosaics/20251024T12.fits: \\
+  products/20251024T120003/qa.json \\
+  products/20251024T120503/qa.json \\
+  | mosaics/"
+	grep -qx 'all: mosaics/20251024T12.fits' "$d/state/pipeline.mk"
+	! grep -q 'mosaics/20251024T13' "$d/state/pipeline.mk"
+	# plan.json lists the pending hours: the current one is not due yet
+	run -0 jq -c '.mosaics' "$d/state/plan.json"
+	assert_output '[{"hour":"20251024T12","state":"planned","inputs":2},{"hour":"20251024T13","state":"waiting","inputs":1}]'
+	# make runs the wrapper on exactly these reports, the hour as group
+	run make -n --no-print-directory -C "$d" -f state/pipeline.mk mosaics/20251024T12.fits
+	assert_line "uvm-run -D $d -s mosaic -t mosaics/20251024T12.fits -g 20251024T12 -- uvm-mosaic -b -H 20251024T12 -o mosaics/20251024T12.fits products/20251024T120003/qa.json products/20251024T120503/qa.json"
+	# a group of the hour still waiting for subbands holds the mosaic back
+	sub $((T0 + 600)) 0
+	run -0 uvm-plan -D "$d"
+	! grep -q '^mosaics/20251024T12.fits' "$d/state/pipeline.mk"
+	run -0 jq -c '.mosaics' "$d/state/plan.json"
+	assert_output '[{"hour":"20251024T12","state":"waiting","inputs":2},{"hour":"20251024T13","state":"waiting","inputs":1}]'
+}
+
+@test "uvm-plan: a re-made image re-makes its hour's mosaic and nothing else; a made hour retires" {
+	# the 13:00 hour is not due: no data after it, and the stream has not stopped
+	sed -i 's/^MOSAIC_DELAY=.*/MOSAIC_DELAY=999999999/' "$d/uvmake.conf"
+	run -0 uvm-plan -D "$d"
+	group $T0
+	group $((T0 + 300))
+	group $((T0 + 3600))
+	finish_group 20251024T120003
+	finish_group 20251024T120503
+	run -0 uvm-plan -D "$d"
+	grep -q '^20251024T120503 ' "$d/state/done.idx"
+	run -0 mosaic_block 20251024T12
+	assert_output "mosaics/20251024T12.fits: \\
+  products/20251024T120003/qa.json \\
+  products/20251024T120503/qa.json \\
+  | mosaics/"
+	# the mosaic is made: the hour is finished and leaves the makefile
+	touch "$d/mosaics/20251024T12.fits"
+	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk mosaics/20251024T12.fits
+	run -0 uvm-plan -D "$d"
+	! grep -q 'mosaics/20251024T12' "$d/state/pipeline.mk"
+	grep -qx 20251024T12 "$d/state/hours.idx"
+	# uvm-remake products/20251024T120503/image.fits: the group leaves
+	# done.idx and its image is removed
+	sed -i '/^20251024T120503 /d' "$d/state/done.idx"
+	rm "$d/products/20251024T120503/image.fits"
+	run -0 uvm-plan -D "$d"
+	! grep -qx 20251024T12 "$d/state/hours.idx"
+	run -0 mosaic_block 20251024T12
+	assert_line '  products/20251024T120003/qa.json \'
+	run make -n --no-print-directory -C "$d" -f state/pipeline.mk
+	# the hour's mosaic once, the other finished group never re-made
+	[ "$(grep -c 'uvm-mosaic' <<<"$output")" -eq 1 ]
+	assert_line --partial "uvm-mosaic -b -H 20251024T12 -o mosaics/20251024T12.fits"
+	assert_line --partial "-s image -t products/20251024T120503/image.fits"
+	assert_line --partial "-s qa -t products/20251024T120503/qa.json"
+	! grep -v uvm-mosaic <<<"$output" | grep -q 20251024T120003
+	! grep -q 'mosaics/20251024T13' <<<"$output"
+	# retention removed the other group's products: no longer a prerequisite
+	rm -r "$d/products/20251024T120003"
+	run -0 uvm-plan -D "$d"
+	run -0 mosaic_block 20251024T12
+	assert_output "mosaics/20251024T12.fits: \\
+  products/20251024T120503/qa.json \\
+  | mosaics/"
+}
+
+@test "uvm-plan: a deployment from before mosaics: finished hours are not back-filled" {
+	group $T0
+	group $((T0 + 3600))
+	finish_group 20251024T120003
+	[ ! -e "$d/state/hours.idx" ]
+	run -0 uvm-plan -D "$d"
+	assert_output --partial "1 finished hour(s) from before mosaics existed: not mosaicked"
+	grep -qx 20251024T12 "$d/state/hours.idx"
+	! grep -q 'mosaics/' "$d/state/pipeline.mk"
+	# from then on, as usual: the next hour, once past, is planned
+	group $((T0 + 7200))
+	run -0 uvm-plan -D "$d"
+	run -0 mosaic_block 20251024T13
+	assert_output "mosaics/20251024T13.fits: \\
+  products/20251024T130003/qa.json \\
+  | mosaics/"
+}

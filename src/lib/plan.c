@@ -220,6 +220,25 @@ static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *
 	}
 }
 
+/*
+ * The hourly mosaics (plan_mosaic.c): mosaics/H.fits depends on exactly
+ * the qa.json of its hour's groups, so a re-made image re-makes it; each
+ * is added to all by a rule line of its own.
+ */
+static void mosaic_rules(FILE *f, const struct plan *p)
+{
+	for (int i = 0; i < p->nhours; i++) {
+		const struct plan_hour *h = &p->hours[i];
+		if (!h->planned)
+			continue;
+		fprintf(f, "\n# mosaic %s: %d image(s)\nall: mosaics/%s.fits\nmosaics/%s.fits:", h->id,
+		    h->ninputs, h->id, h->id);
+		for (int k = 0; k < h->ninputs; k++)
+			fprintf(f, " \\\n  %s", h->inputs[k]);
+		fprintf(f, " \\\n  | mosaics/\n");
+	}
+}
+
 char *plan_makefile(const struct plan *p, const char *home, const char *rules,
     const char *incoming, size_t *len)
 {
@@ -244,6 +263,7 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 	    incoming, nready + npartial, nready, npartial, home, rules, home);
 	for (int s = 0; s < plan_nstages; s++)
 		fprintf(f, "include $(UVM_RULES)/%s.mk\n", plan_stages[s].name);
+	fprintf(f, "include $(UVM_RULES)/mosaic.mk\n");
 	fprintf(f, "\n.DEFAULT_GOAL := all\n.PHONY: all\nall:");
 	for (int i = 0; i < p->ngroups; i++) {
 		const struct plan_group *g = &p->groups[i];
@@ -287,6 +307,7 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 			if (plan_stage_applies(s, g))
 				stage_rules(f, p, g, s);
 	}
+	mosaic_rules(f, p);
 	if (ferror(f) | fclose(f)) {
 		free(buf);
 		errno = ENOMEM;
@@ -340,7 +361,11 @@ char *plan_json(const struct plan *p, size_t *len)
 		json_subs(f, p, g, 0);
 		fputc('}', f);
 	}
-	fputs(shown ? "\n  ]\n}\n" : "]\n}\n", f);
+	fputs(shown ? "\n  ],\n  \"mosaics\": [" : "],\n  \"mosaics\": [", f);
+	for (int i = 0; i < p->nhours; i++)
+		fprintf(f, "%s\n    {\"hour\": \"%s\", \"state\": \"%s\", \"inputs\": %d}", i ? "," : "",
+		    p->hours[i].id, p->hours[i].planned ? "planned" : "waiting", p->hours[i].ninputs);
+	fputs(p->nhours ? "\n  ]\n}\n" : "]\n}\n", f);
 	if (ferror(f) | fclose(f)) {
 		free(buf);
 		errno = ENOMEM;
@@ -356,6 +381,14 @@ void plan_free(struct plan *p)
 		free(p->files[i].name);
 	free(p->files);
 	free(p->groups);
+	for (int i = 0; i < p->nhours; i++) {
+		for (int k = 0; k < p->hours[i].ninputs; k++)
+			free(p->hours[i].inputs[k]);
+		free(p->hours[i].inputs);
+	}
+	free(p->hours);
+	p->hours = NULL;
+	p->nhours = 0;
 	p->files = NULL;
 	p->groups = NULL;
 	p->nfiles = p->capfiles = p->ngroups = 0;

@@ -24,6 +24,8 @@
  *   plan_done.c  the done index
  *   plan.c       the stage table, grouping and states, makefile and JSON text
  *   plan_run.c   one planner run: scan, quarantine, state files, database
+ *   plan_mosaic.c  the hourly mosaics: which hours, their inputs, the
+ *                state/hours.idx of finished hours
  */
 #ifndef UVM_PLAN_H
 #define UVM_PLAN_H
@@ -181,6 +183,69 @@ struct plan_stage {
 extern const struct plan_stage plan_stages[];
 extern const int plan_nstages;
 
+/* ---- plan_mosaic.c ---- */
+
+/* One hour (MOSAIC_HOURS of them) whose mosaic is pending. */
+struct plan_hour {
+	char id[PLAN_IDLEN];   /* "YYYYMMDDTHH" */
+	long long start;       /* UTC epoch of its first second */
+	int planned;           /* in the makefile (else: not due yet, or a group
+	                        * of it still waits for subbands) */
+	int ninputs;
+	char **inputs;         /* products/G/qa.json, by group id */
+};
+
+/* state/hours.idx: the hours whose mosaic is finished, one id a line,
+ * sorted. */
+struct plan_hoursidx {
+	char (*v)[PLAN_IDLEN];
+	int n, cap;
+	int dirty;
+	int existed;           /* the file was there (else: created this run) */
+};
+
+struct plan_mosaic_params {
+	int hours;             /* MOSAIC_HOURS, 0: no mosaics */
+	long long delay;       /* MOSAIC_DELAY */
+};
+
+/*
+ * The hour id and start of epoch t for mosaics of hours hours each into
+ * id (PLAN_IDLEN bytes). Hours are aligned on UTC midnight.
+ */
+void plan_hour_of(long long t, int hours, char *id, long long *start);
+/* The UTC epoch of a group id "YYYYMMDDTHHMMSS", or -1. */
+long long plan_id_epoch(const char *id);
+/* Load path (missing: empty, existed 0). 0, or -1 with errno. */
+int plan_hours_load(struct plan_hoursidx *h, const char *path);
+/* Rewrite path atomically when changed. 0, or -1 with errno. */
+int plan_hours_save(struct plan_hoursidx *h, const char *path);
+void plan_hours_free(struct plan_hoursidx *h);
+int plan_hours_has(const struct plan_hoursidx *h, const char *id);
+
+struct plan;
+/*
+ * Decide the pending mosaics into p->hours, from the groups of this run
+ * (p->groups, states set, retired marked) and the done index d (sorted
+ * entries plus those retired this run), updating the finished hours h:
+ *   candidates: the hours of this run's groups, and of done groups whose
+ *     hour is not finished (the cost follows the unfinished hours: one
+ *     pass over the done index, one lookup per hour);
+ *   due: data exist at or after the hour's end, or now >= end + delay;
+ *     and no group of the hour waits for subbands;
+ *   inputs: products/G/qa.json of its ready and partial groups (made by
+ *     make), and of its done groups whose qa.json exists (retention may
+ *     have removed it);
+ *   finished (added to h, left out): no ready, partial or waiting group,
+ *     and mosaics/H.fits exists and is not older than any input, or there
+ *     is no input at all. An unfinished hour leaves h.
+ * When h did not exist (a deployment older than mosaics), hours whose
+ * groups are all done count as finished: history is not back-filled.
+ * homefd is the deployment directory. 0, or -1 on ENOMEM.
+ */
+int plan_mosaics(struct plan *p, const struct plan_doneidx *d, struct plan_hoursidx *h, int homefd,
+    const struct plan_mosaic_params *mp);
+
 struct plan_params {
 	int nsub;            /* SUBBANDS */
 	long long tol;       /* GROUP_TOLERANCE */
@@ -196,6 +261,8 @@ struct plan {
 	struct plan_group *groups; /* sorted by id */
 	int ngroups;
 	long long next_wakeup;     /* earliest waiting deadline, 0: none */
+	struct plan_hour *hours;   /* pending mosaics (plan_mosaic.c), by id */
+	int nhours;
 };
 
 /*

@@ -50,6 +50,8 @@ struct run {
 	int homefd, infd;
 	struct plan p;
 	struct plan_doneidx done;
+	struct plan_hoursidx hours;    /* finished mosaic hours (plan_mosaic.c) */
+	struct plan_mosaic_params mos;
 	struct qitem *q;
 	int nq, capq;
 	sqlite3 *db;
@@ -548,6 +550,14 @@ static int params(struct run *r)
 	par->timeout = cfg_int(r->c, "PARTIAL_TIMEOUT", 900);
 	par->pmin = (int)cfg_int(r->c, "PARTIAL_MIN", 12);
 	par->now = (long long)time(NULL);
+	r->mos.hours = (int)cfg_int(r->c, "MOSAIC_HOURS", 1);
+	r->mos.delay = cfg_int(r->c, "MOSAIC_DELAY", 1800);
+	if (r->mos.hours < 0 || r->mos.hours > 24 || (r->mos.hours && 24 % r->mos.hours) ||
+	    r->mos.delay < 0) {
+		log_err("invalid MOSAIC_HOURS (0 or a divisor of 24) or MOSAIC_DELAY in '%s/uvmake.conf'",
+		    r->c->home);
+		return EX_CONFIG;
+	}
 	if (par->nsub < 1 || par->nsub > PLAN_MAXSUB || par->tol < 0 || par->timeout < 0 ||
 	    par->pmin < 1) {
 		log_err("invalid SUBBANDS, GROUP_TOLERANCE, PARTIAL_TIMEOUT or PARTIAL_MIN in '%s/uvmake.conf'",
@@ -674,6 +684,7 @@ static void cleanup(struct run *r)
 	free(r->q);
 	plan_free(&r->p);
 	plan_done_free(&r->done);
+	plan_hours_free(&r->hours);
 	db_close(r->db);
 	if (r->infd >= 0)
 		close(r->infd);
@@ -716,6 +727,11 @@ static int outputs(struct run *r, int nretired)
 		free(mk);
 		return 0;
 	}
+	/* the finished hours first: an hour that left them (one of its groups
+	 * is active again) must be out before that group can finish */
+	snprintf(path, sizeof path, "%s/hours.idx", r->state);
+	if (r->mos.hours && plan_hours_save(&r->hours, path) < 0)
+		goto fail;
 	if (r->done.dirty) {
 		snprintf(path, sizeof path, "%s/done.idx", r->state);
 		if (plan_done_save(&r->done, path) < 0)
@@ -781,6 +797,12 @@ int plan_run(struct cfg *c, const struct plan_opts *o)
 		status = errno == ENOMEM ? EX_SOFTWARE : EX_IOERR;
 		goto out;
 	}
+	snprintf(path, sizeof path, "%s/hours.idx", r.state);
+	if (plan_hours_load(&r.hours, path) < 0) {
+		log_err("cannot read '%s': %s", path, strerror(errno));
+		status = errno == ENOMEM ? EX_SOFTWARE : EX_IOERR;
+		goto out;
+	}
 	r.homefd = open(c->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	r.infd = open(r.incoming, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r.homefd < 0 || r.infd < 0) {
@@ -791,7 +813,7 @@ int plan_run(struct cfg *c, const struct plan_opts *o)
 	}
 	if ((status = scan(&r)) != 0)
 		goto out;
-	if (decide(&r) < 0) {
+	if (decide(&r) < 0 || plan_mosaics(&r.p, &r.done, &r.hours, r.homefd, &r.mos) < 0) {
 		log_err("out of memory");
 		status = EX_SOFTWARE;
 		goto out;

@@ -299,6 +299,54 @@ static void test_stages(void)
 	ok(!strcmp(plan_product(0, &g, 9, buf), "products/20251024T120003/sb09.ok"), "product path");
 }
 
+/* Hour ids of the hourly mosaics, and their target in the makefile. */
+static void test_mosaic_hours(void)
+{
+	char id[PLAN_IDLEN];
+	long long start;
+	struct plan p;
+	char *in[2] = {"products/20251024T120003/qa.json", "products/20251024T120503/qa.json"};
+	struct plan_hour h;
+	size_t n;
+	char *mk;
+
+	ok(plan_id_epoch("20251024T120003") == 1761307203 && plan_id_epoch("20251024T12000") < 0 &&
+		plan_id_epoch("20251324T120003") < 0 && plan_id_epoch("20251024X120003") < 0,
+	    "group id to epoch, malformed ids rejected");
+	plan_hour_of(1761307203 + 3599 - 3, 1, id, &start);
+	ok(!strcmp(id, "20251024T12") && start == 1761307200, "the hour of a time");
+	plan_hour_of(1761307200 + 3 * 3600 + 5, 6, id, &start);
+	ok(!strcmp(id, "20251024T12") && start == 1761307200, "six-hour mosaics: aligned on midnight");
+	plan_hour_of(1761307200 - 12 * 3600 - 1, 6, id, &start);
+	ok(!strcmp(id, "20251023T18"), "the block before midnight");
+
+	memset(&p, 0, sizeof p);
+	memset(&h, 0, sizeof h);
+	strcpy(h.id, "20251024T12");
+	h.planned = 1;
+	h.ninputs = 2;
+	h.inputs = in;
+	p.par.nsub = 16;
+	p.hours = &h;
+	p.nhours = 1;
+	mk = plan_makefile(&p, "/d", "/r", "incoming", &n);
+	ok(mk && strstr(mk, "include $(UVM_RULES)/mosaic.mk\n") &&
+		strstr(mk, "\nall: mosaics/20251024T12.fits\n") &&
+		strstr(mk, "mosaics/20251024T12.fits: \\\n  products/20251024T120003/qa.json \\\n"
+			   "  products/20251024T120503/qa.json \\\n  | mosaics/\n"),
+	    "a planned hour: in all, with exactly its reports as prerequisites");
+	free(mk);
+	h.planned = 0;
+	mk = plan_makefile(&p, "/d", "/r", "incoming", &n);
+	ok(mk && !strstr(mk, "mosaics/20251024T12.fits"), "an hour not due stays out of the makefile");
+	free(mk);
+	mk = plan_json(&p, &n);
+	ok(mk && strstr(mk, "\"mosaics\": [\n    {\"hour\": \"20251024T12\", \"state\": \"waiting\", "
+			   "\"inputs\": 2}\n  ]"),
+	    "plan.json lists the pending hours");
+	free(mk);
+}
+
 int main(void)
 {
 	test_names();
@@ -306,6 +354,7 @@ int main(void)
 	test_done();
 	test_grouping();
 	test_stages();
+	test_mosaic_hours();
 	printf("1..%d\n", ntest);
 	return nfail ? 1 : 0;
 }

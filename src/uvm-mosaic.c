@@ -1,0 +1,88 @@
+/*
+ * uvm-mosaic: the linear mosaic of one hour's images.
+ *
+ * usage: uvm-mosaic [-b] [-H hour] -o mosaic.fits qa.json...
+ *
+ * Each operand is a QA report (uvm-qa's qa.json) with its image.fits in
+ * the same directory; reports that passed the quality gate are used,
+ * the others are skipped and listed with the reason in the product's
+ * HISTORY. -H gives the hour (YYYYMMDDTHH; default: the hour of the first
+ * image used), whose mid-time meridian is the grid centre. The MOSAIC_*
+ * settings come from uvmake.conf when UVM_HOME names a deployment (see
+ * src/lib/mosaic.h for the science). With -b, an hour where no image
+ * passed gets a blank mosaic (every pixel NaN, NINPUT 0, the skips in its
+ * HISTORY) instead of exit 69: the pipeline uses it so that such an hour
+ * is finished and visible rather than retried for ever.
+ * Exit: 0 ok; 64 usage, bad config or hour; 65 no input usable because of
+ * bad data; 66 a report missing; 69 no image passed the gate (without -b);
+ * 73 cannot create the output; 74 I/O error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "fsx.h"
+#include "log.h"
+#include "mosaic.h"
+#include "uvm.h"
+
+#define USAGE "uvm-mosaic [-b] [-H hour] -o mosaic.fits qa.json..."
+
+int main(int argc, char **argv)
+{
+	const char *out = NULL, *hour = NULL, *home = getenv("UVM_HOME");
+	int c, st = 0, blank = 0, nused, nskip, have_cfg = 0;
+	struct mosaic_opts o;
+	struct cfg cf;
+	char err[MOSAIC_ERRLEN];
+
+	log_init(argv[0]);
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: %s\n", USAGE);
+		return fsx_close_stdout();
+	}
+	while ((c = getopt(argc, argv, "bH:o:")) != -1) {
+		switch (c) {
+		case 'b':
+			blank = 1;
+			break;
+		case 'H':
+			hour = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			return log_usage(USAGE);
+		}
+	}
+	if (!out || optind >= argc || (hour && strlen(hour) >= sizeof o.hour))
+		return log_usage(USAGE);
+	if (home && *home) {
+		if (cfg_load(&cf, NULL) < 0)
+			return EX_USAGE;
+		have_cfg = 1;
+	}
+	if (mosaic_config(&o, have_cfg ? &cf : NULL, err) < 0) {
+		log_err("%s", err);
+		st = EX_USAGE;
+		goto done;
+	}
+	o.blank_ok = blank;
+	if (hour)
+		snprintf(o.hour, sizeof o.hour, "%s", hour);
+	if (mosaic_make(&o, argv + optind, argc - optind, out, &nused, &nskip, &st, err) < 0) {
+		log_err("%s", err);
+		goto done;
+	}
+	if (nskip)
+		log_warn("'%s': %d image(s) used, %d skipped (listed in its HISTORY)", out, nused, nskip);
+	if (!nused)
+		log_warn("'%s': no image passed the quality gate: blank mosaic", out);
+done:
+	if (have_cfg)
+		cfg_free(&cf);
+	return st;
+}
