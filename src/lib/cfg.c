@@ -132,7 +132,7 @@ const char cfg_default_text[] =
     "WATCH_MAX_DELAY=30\n"
     "WATCH_RESCAN=300\n"
     "# Mosaics (uvm-mosaic): one per MOSAIC_HOURS hours of UTC (a divisor of\n"
-    "# 24), planned once the data have moved past the hour or MOSAIC_DELAY\n"
+    "# 24; 0: no mosaics), planned once the data have moved past the hour or MOSAIC_DELAY\n"
     "# seconds after its end; grid pixels and cell (0: derived from the\n"
     "# inputs), primary beam (gaussian or airy) of MOSAIC_DISH_M dishes, and\n"
     "# the blanking cutoff on the weight, as a fraction of its maximum.\n"
