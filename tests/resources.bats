@@ -244,11 +244,16 @@ fake_home() {
 	g1=$(gid "$D" 1) g2=$(gid "$D" 2) g3=$(gid "$D" 3) g4=$(gid "$D" 4)
 	uvm-plan -D "$D"
 	grep -q '"rank"' "$D/state/plan.json" || skip "planner not wired to plan_order yet"
-	run sh -c "sed -n '/^all:/,/^\$/p' '$D/state/pipeline.mk' | grep -o 'products/[0-9T]*/qa.json'"
+	# the first all: rule (each planned mosaic adds an 'all:' line of its own)
+	run sh -c "awk '/^all:/ { f = 1 } f && /^\$/ { exit } f' '$D/state/pipeline.mk' | grep -o 'products/[0-9T]*/qa.json'"
 	assert_output "products/$g2/qa.json
 products/$g4/qa.json
 products/$g1/qa.json
 products/$g3/qa.json"
+	# no staging directory: nothing is staged, nothing is .SECONDARY
+	run ! grep -q "^.SECONDARY: " "$D/state/pipeline.mk"
+	echo "STAGING_DIR=$BATS_TEST_TMPDIR/stage" >>"$D/uvmake.conf"
+	uvm-plan -D "$D"
 	grep -q "^.SECONDARY: " "$D/state/pipeline.mk"
 	# plan.json ranks say the same
 	run sh -c "grep -o '\"id\": \"[0-9T]*\", [^}]*\"rank\": [0-9]*' '$D/state/plan.json' | sed 's/\"id\": \"\\([0-9T]*\\)\".*\"rank\": \\([0-9]*\\)/\\2 \\1/' | sort -n"

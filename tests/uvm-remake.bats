@@ -43,3 +43,18 @@ setup() {
 	[ "$(stat -c %Y "$d/products/$g/qa.json")" -gt "$old_img" ]
 	[ "$(sqlite3 "$d/state/pipeline.sqlite" "select count(*) from jobs where target='products/$g/image.fits'")" -eq 2 ]
 }
+
+@test "uvm-remake: the mosaic of a finished hour is re-made, identical" {
+	run -65 uvm-remake -D "$d" mosaics/2025.fits
+	h=$(ls "$d/mosaics" | sed -n 's/\.fits$//p')
+	[ -n "$h" ]
+	grep -qx "$h" "$d/state/hours.idx"
+	m=$d/mosaics/$h.fits
+	sum=$(sha256sum <"$m")
+	run -0 uvm-remake -D "$d" "mosaics/$h.fits"
+	[ "$(sha256sum <"$m")" = "$sum" ]
+	[ "$(sqlite3 "$d/state/pipeline.sqlite" "select count(*) from jobs where target='mosaics/$h.fits'")" -eq 2 ]
+	# nothing of the group was re-made
+	[ "$(sqlite3 "$d/state/pipeline.sqlite" "select count(*) from jobs where target='products/$g/image.fits'")" -eq 1 ]
+	no_temps "$d"
+}

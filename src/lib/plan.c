@@ -10,6 +10,7 @@
  * recipes come from the pattern rules in rules/<stage>.mk.
  */
 #include "plan.h"
+#include "plan_order.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -242,6 +243,7 @@ static void mosaic_rules(FILE *f, const struct plan *p)
 char *plan_makefile(const struct plan *p, const char *home, const char *rules,
     const char *incoming, size_t *len)
 {
+	int *order = NULL, nact = 0;
 	char *buf = NULL, prod[PATH_MAX];
 	size_t n = 0;
 	int nready = 0, npartial = 0;
@@ -265,7 +267,19 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 		fprintf(f, "include $(UVM_RULES)/%s.mk\n", plan_stages[s].name);
 	fprintf(f, "include $(UVM_RULES)/mosaic.mk\n");
 	fprintf(f, "\n.DEFAULT_GOAL := all\n.PHONY: all\nall:");
-	for (int i = 0; i < p->ngroups; i++) {
+	if (p->order) {
+		/* priority order (plan_order.h), a batch of the backlog */
+		if (!(order = malloc(((size_t)p->ngroups + 1) * sizeof *order)) ||
+		    (nact = plan_order(p, p->order, order, NULL)) < 0) {
+			free(order);
+			fclose(f);
+			free(buf);
+			errno = ENOMEM;
+			return NULL;
+		}
+		plan_order_all(f, p, order, plan_order_batch(p, p->order, order, nact));
+	}
+	for (int i = 0; !p->order && i < p->ngroups; i++) {
 		const struct plan_group *g = &p->groups[i];
 		if (!active(g))
 			continue;
@@ -278,6 +292,11 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 		}
 	}
 	fputc('\n', f);
+	if (order) {
+		/* staged products: a missing one is re-made only when needed */
+		plan_order_secondary(f, p, p->order, order, nact);
+		free(order);
+	}
 	for (int i = 0; i < p->ngroups; i++) {
 		const struct plan_group *g = &p->groups[i];
 		if (!active(g))
@@ -335,9 +354,16 @@ char *plan_json(const struct plan *p, size_t *len)
 	char *buf = NULL;
 	size_t n = 0;
 	int shown = 0;
-	FILE *f = open_memstream(&buf, &n);
-	if (!f)
+	int *rank = malloc(((size_t)p->ngroups + 1) * sizeof *rank);
+	FILE *f = rank ? open_memstream(&buf, &n) : NULL;
+	if (!f) {
+		free(rank);
 		return NULL;
+	}
+	/* the queue in priority order, for the status */
+	if (!p->order || plan_order(p, p->order, NULL, rank) < 0)
+		for (int i = 0; i < p->ngroups; i++)
+			rank[i] = i;
 	fprintf(f, "{\n  \"subbands\": %d,\n  \"next_wakeup\": ", p->par.nsub);
 	if (p->next_wakeup)
 		fprintf(f, "%lld", p->next_wakeup);
@@ -355,12 +381,13 @@ char *plan_json(const struct plan *p, size_t *len)
 			fputs("null", f);
 		else
 			fprintf(f, "%lld", g->deadline);
-		fprintf(f, ", \"nsub\": %d, \"subbands\": ", g->nsub);
+		fprintf(f, ", \"nsub\": %d, \"rank\": %d, \"subbands\": ", g->nsub, rank[i]);
 		json_subs(f, p, g, 1);
 		fputs(", \"missing\": ", f);
 		json_subs(f, p, g, 0);
 		fputc('}', f);
 	}
+	free(rank);
 	fputs(shown ? "\n  ],\n  \"mosaics\": [" : "],\n  \"mosaics\": [", f);
 	for (int i = 0; i < p->nhours; i++)
 		fprintf(f, "%s\n    {\"hour\": \"%s\", \"state\": \"%s\", \"inputs\": %d}", i ? "," : "",

@@ -161,6 +161,8 @@ struct plan_group {
 	enum plan_state state;
 	int calibrator;          /* a catalogue calibrator transits in it (plan_run) */
 	char cal[256];           /* CAL_<G>: the table chosen for it, "" if none */
+	int cal_weak;            /* cal is a fallback (stale or last good), not a
+	                          * table whose validity covers the group */
 	int retired;             /* finished: final products found in this run */
 };
 
@@ -246,6 +248,8 @@ struct plan;
 int plan_mosaics(struct plan *p, const struct plan_doneidx *d, struct plan_hoursidx *h, int homefd,
     const struct plan_mosaic_params *mp);
 
+struct plan_order_params; /* plan_order.h */
+
 struct plan_params {
 	int nsub;            /* SUBBANDS */
 	long long tol;       /* GROUP_TOLERANCE */
@@ -263,6 +267,8 @@ struct plan {
 	long long next_wakeup;     /* earliest waiting deadline, 0: none */
 	struct plan_hour *hours;   /* pending mosaics (plan_mosaic.c), by id */
 	int nhours;
+	/* priority of the groups (plan_order.h); NULL: in id order */
+	const struct plan_order_params *order;
 };
 
 /*

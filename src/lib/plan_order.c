@@ -14,7 +14,9 @@ void plan_order_params(struct plan_order_params *op, const struct cfg *c)
 {
 	op->realtime = cfg_int(c, "PRIORITY_REALTIME", 600);
 	op->backlog_newest = !strcmp(cfg_str(c, "PRIORITY_BACKLOG", "oldest"), "newest");
-	op->staged = cfg_str(c, "STAGING_STAGES", "combine,calapply");
+	/* no staging directory, nothing staged: a product removed by hand
+	 * (uvm-remake) is then re-made like any other */
+	op->staged = *cfg_str(c, "STAGING_DIR", "") ? cfg_str(c, "STAGING_STAGES", "combine,calapply") : "";
 	op->batch = (int)cfg_int(c, "PRIORITY_BATCH", 0);
 }
 

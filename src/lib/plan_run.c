@@ -13,6 +13,7 @@
  * renameat2(RENAME_NOREPLACE) so nothing in quarantine/ is overwritten.
  */
 #include "plan.h"
+#include "plan_order.h"
 #include "cal_catalog.h"
 #include "cal_registry.h"
 #include "geom.h"
@@ -432,7 +433,7 @@ static char *missing_list(const struct run *r, const struct plan_group *g, char 
  */
 static void record_groups(struct run *r)
 {
-	sqlite3_stmt *up = NULL, *gone = NULL;
+	sqlite3_stmt *up = NULL, *gone = NULL, *rel = NULL;
 	char *ids = NULL, miss[PLAN_MAXSUB * 5 + 1];
 	size_t n = 0;
 	FILE *f;
@@ -452,7 +453,16 @@ static void record_groups(struct run *r)
 		"UPDATE groups SET state='gone', updated=?1 WHERE state IN"
 		" ('ready','partial','waiting','incomplete') AND grp NOT IN"
 		" (SELECT value FROM json_each(?2))",
-		-1, &gone, NULL) != SQLITE_OK)
+		-1, &gone, NULL) != SQLITE_OK ||
+	    /* a calapply deferred for want of a table (69) before the table
+	     * now named for it existed: released at once, not after the long
+	     * backoff (a table that itself gives 69 is not retried in a loop:
+	     * its attempt is newer than the file) */
+	    sqlite3_prepare_v2(r->db,
+		"UPDATE targets SET state='retry', defers=0, next_attempt_at=NULL, updated=?3"
+		" WHERE target='products/'||?1||'/cal.uvh5' AND state='deferred'"
+		" AND last_status=69 AND updated < ?2",
+		-1, &rel, NULL) != SQLITE_OK)
 		goto fail;
 	fputc('[', f);
 	for (int i = 0; i < r->p.ngroups; i++) {
@@ -472,6 +482,15 @@ static void record_groups(struct run *r)
 			goto fail;
 		if (g->state != PS_DONE)
 			fprintf(f, "%s\"%s\"", ftell(f) > 1 ? "," : "", g->id);
+		struct stat ts;
+		if (g->state != PS_DONE && g->cal[0] && fstatat(r->homefd, g->cal, &ts, 0) == 0) {
+			sqlite3_reset(rel);
+			sqlite3_bind_text(rel, 1, g->id, -1, SQLITE_STATIC);
+			sqlite3_bind_double(rel, 2, (double)ts.st_mtim.tv_sec + ts.st_mtim.tv_nsec / 1e9);
+			sqlite3_bind_double(rel, 3, (double)r->p.par.now);
+			if (sqlite3_step(rel) != SQLITE_DONE)
+				goto fail;
+		}
 	}
 	fputc(']', f);
 	if (fclose(f) != 0) {
@@ -485,6 +504,7 @@ static void record_groups(struct run *r)
 		goto fail;
 	sqlite3_finalize(up);
 	sqlite3_finalize(gone);
+	sqlite3_finalize(rel);
 	free(ids);
 	if (db_commit(r->db) < 0)
 		db_rollback(r->db);
@@ -496,6 +516,7 @@ fail:
 	free(ids);
 	sqlite3_finalize(up);
 	sqlite3_finalize(gone);
+	sqlite3_finalize(rel);
 	db_rollback(r->db);
 }
 
@@ -549,6 +570,11 @@ static int params(struct run *r)
 	par->tol = cfg_int(r->c, "GROUP_TOLERANCE", 60);
 	par->timeout = cfg_int(r->c, "PARTIAL_TIMEOUT", 900);
 	par->pmin = (int)cfg_int(r->c, "PARTIAL_MIN", 12);
+	{
+		static struct plan_order_params op;
+		plan_order_params(&op, r->c);
+		r->p.order = &op;
+	}
 	par->now = (long long)time(NULL);
 	r->mos.hours = (int)cfg_int(r->c, "MOSAIC_HOURS", 1);
 	r->mos.delay = cfg_int(r->c, "MOSAIC_DELAY", 1800);
@@ -619,12 +645,49 @@ static void calibration(struct run *r, struct plan_group *g)
 	    cal_catalog_transit(&cat, jd0, jd1, GEOM_OVRO_LON_DEG,
 		cfg_double(r->c, "POINTING_DEC_DEG", 33.16), 3.0, &transit) != NULL;
 	g->cal[0] = 0;
+	g->cal_weak = 0;
 	if (g->calibrator && (cal_group_entry(r->c->home, g->id, &e) != 0 || !strcmp(e.status, "good"))) {
 		snprintf(g->cal, sizeof g->cal, "caltables/%s.cal.h5", g->id);
 		return;
 	}
-	if (cal_choose(r->c->home, (jd0 + jd1) / 2 - GEOM_MJD0, &ch) == 0 && plan_path_safe(ch.path))
+	if (cal_choose(r->c->home, (jd0 + jd1) / 2 - GEOM_MJD0, &ch) == 0 && plan_path_safe(ch.path)) {
 		snprintf(g->cal, sizeof g->cal, "%s", ch.path);
+		g->cal_weak = ch.level != CAL_LEVEL_OK;
+	}
+}
+
+/* Is the table named for g newer than g's calibrated visibilities (a
+ * better table appeared since: make re-makes them, so g is not finished)?
+ * The product is looked at as a name (lstat): a staged product's link
+ * dates from when it was made. */
+static int cal_newer(const struct run *r, const struct plan_group *g)
+{
+	char prod[PATH_MAX];
+	struct stat t, v;
+	snprintf(prod, sizeof prod, "products/%s/cal.uvh5", g->id);
+	return g->cal[0] && fstatat(r->homefd, g->cal, &t, 0) == 0 &&
+	    fstatat(r->homefd, prod, &v, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (t.st_mtim.tv_sec > v.st_mtim.tv_sec ||
+		(t.st_mtim.tv_sec == v.st_mtim.tv_sec && t.st_mtim.tv_nsec > v.st_mtim.tv_nsec));
+}
+
+/*
+ * May a table whose validity covers g still appear? A covering table comes
+ * from a calibrator transit within CAL_VALIDITY_HOURS/2 of g's middle, and
+ * data arrive in time order, so once the newest data seen (active files and
+ * the done index) lie beyond that, none can. Data time, not the clock: a
+ * replayed or delayed stream is judged the same way as a live one.
+ */
+static int cover_possible(const struct run *r, const struct plan_group *g)
+{
+	long long newest = r->p.nfiles ? r->p.files[r->p.nfiles - 1].ts : 0;
+	/* the index is sorted by first time: its tail holds the newest */
+	for (int i = r->done.n > 16 ? r->done.n - 16 : 0; i < r->done.n; i++)
+		if (r->done.v[i].last > newest)
+			newest = r->done.v[i].last;
+	double half = cfg_double(r->c, "CAL_VALIDITY_HOURS", CAL_DEFAULT_VALIDITY_HOURS) * 1800.0;
+	double mid = (double)g->first + (double)cfg_int(r->c, "GROUP_SECONDS", 309) / 2;
+	return (double)newest <= mid + half;
 }
 
 static int decide(struct run *r)
@@ -664,7 +727,9 @@ static int decide(struct run *r)
 		}
 		plan_classify(p, g, ref);
 		calibration(r, g);
-		if (finished(r, g)) {
+		/* finished with a fallback table while a covering one may still
+		 * come: kept in the makefile, so that table re-makes it */
+		if (finished(r, g) && !cal_newer(r, g) && !(g->cal_weak && cover_possible(r, g))) {
 			if (retire(r, g) < 0)
 				return -1;
 			continue;
