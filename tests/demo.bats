@@ -19,6 +19,18 @@ load test_helper
 	run -0 timeout 600 uvm-demo -D "$d" -g 4
 	assert_output --partial 'groups processed: 4'
 	assert_output --partial 'images:           4'
+	# the gate's count is the reports' own
+	npass=$(cat "$d"/products/*/qa.json | jq -s 'map(select(.pass)) | length')
+	assert_output --partial "quality gate:     $npass passed, $((4 - npass)) failed"
+	# every hour the data touch has its mosaic, made of exactly that hour's
+	# images that passed the gate
+	[ "$(jq '.mosaics | length' "$d/state/plan.json")" -eq 0 ]
+	hours=$(ls "$d/products" | cut -c1-11 | sort -u)
+	[ -n "$hours" ]
+	for h in $hours; do
+		n=$(cat "$d/products/$h"*/qa.json | jq -s 'map(select(.pass)) | length')
+		assert_output --partial "mosaic:           mosaics/$h.fits ($n images)"
+	done
 	# the corrupt subband of group 1 (4/4), and nothing else, is in quarantine
 	assert_output --regexp 'quarantined: +[0-9T:-]+_sb05\.hdf5: .*corrupt'
 	[ "$(ls "$d/quarantine" | grep -vc '\.reason$')" -eq 1 ]
