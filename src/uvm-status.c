@@ -1,7 +1,7 @@
 /*
  * uvm-status: what the pipeline is doing, for the operator and for scripts.
  *
- * usage: uvm-status [-D home] [-j] [-w secs] [-H file]
+ * usage: uvm-status [-D home] [-j | --json] [-w | --watch secs] [-H | --html file]
  *
  * Prints a summary of the deployment (per-stage counts, running jobs, the
  * oldest waiting group and why, recent failures, calibration freshness,
@@ -17,6 +17,7 @@
  * Exit status: 0; 64 usage; 66 not a deployment; 73/74 cannot write.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 #include "status.h"
 #include "uvm.h"
 
-#define USAGE "uvm-status [-D home] [-j] [-w secs] [-H file]"
+#define USAGE "uvm-status [-D home] [-j | --json] [-w | --watch secs] [-H | --html file]"
 
 static volatile sig_atomic_t stop;
 
@@ -100,7 +101,14 @@ int main(int argc, char **argv)
 		printf("usage: %s\n", USAGE);
 		return fsx_close_stdout();
 	}
-	while ((opt = getopt(argc, argv, "D:jw:H:h")) != -1) {
+	/* the long forms operators type: --json, --watch secs, --html file */
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"watch", required_argument, NULL, 'w'},
+	    {"html", required_argument, NULL, 'H'},
+	    {NULL, 0, NULL, 0},
+	};
+	while ((opt = getopt_long(argc, argv, "D:jw:H:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'j': json = 1; break;

@@ -116,7 +116,7 @@ rows() {
 
 @test "uvm-status: usage" {
 	run -0 uvm-status --help
-	assert_output "usage: uvm-status [-D home] [-j] [-w secs] [-H file]"
+	assert_output "usage: uvm-status [-D home] [-j | --json] [-w | --watch secs] [-H | --html file]"
 	run -64 uvm-status extra
 	assert_output --partial "usage: uvm-status"
 	run -64 uvm-status -w 0
@@ -135,6 +135,9 @@ rows() {
 	EOF
 	run -0 uvm-status -D "$d" -j
 	j=$output
+	# the long form gives the same stages
+	run -0 uvm-status -D "$d" --json
+	[ "$(jq -c .stages <<<"$output")" = "$(jq -c .stages <<<"$j")" ]
 	run -0 jq -c '.stages' <<<"$j"
 	assert_output '{"combine":{"ok":1,"failed":1,"deferred":1,"dead":1,"quarantined":0,"running":0},"verify":{"ok":2,"failed":0,"deferred":0,"dead":0,"quarantined":1,"running":1}}'
 	run -0 jq -r '.running | map(.target + " " + (.pid|tostring)) | join(",")' <<<"$j"
