@@ -76,8 +76,13 @@ files() {
 			if ($prod) {
 				my $g = strftime("%Y%m%dT%H%M%S", gmtime($t + 3));
 				mkdir("$dir/products/$g") or die "$g: $!";
-				open(my $h, ">", "$dir/products/$g/vis.uvh5") or die "$g: $!";
-				close($h);
+				# every product, so each group is finished and retires
+				for my $f ((map { sprintf("sb%02d.ok", $_) } 0 .. 15), "vis.uvh5", "cal.uvh5", "image.fits", "qa.json") {
+					open(my $h, ">", "$dir/products/$g/$f") or die "$g: $!";
+					close($h);
+				}
+				open(my $c, ">", "$dir/caltables/$g.cal.h5") or die "$g: $!";
+				close($c);
 			}
 		}' "$@" "$work"
 }
