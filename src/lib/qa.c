@@ -155,10 +155,21 @@ static void find_sources(struct qa_result *r, const float *a, struct wcsprm *w, 
 				s = t;
 				cap *= 2;
 			}
-			if (nx == ny)
-				img_peak_fit(a, (int)nx, (int)x, (int)y, &px, &py, &pk);
-			else
-				px = (double)x, py = (double)y, pk = v;
+			/* the fit reads the 3x3 neighbourhood: handed over as a patch
+			 * of its own, so rectangular images (mosaics) are fitted too */
+			px = (double)x, py = (double)y, pk = v;
+			if (x >= 1 && y >= 1 && x < nx - 1 && y < ny - 1) {
+				float patch[9];
+				for (int j = 0; j < 3; j++)
+					for (int i = 0; i < 3; i++)
+						patch[j * 3 + i] = a[(size_t)(y - 1 + j) * nx + (size_t)(x - 1 + i)];
+				if (img_peak_fit(patch, 3, 1, 1, &px, &py, &pk) == 0) {
+					px += (double)(x - 1);
+					py += (double)(y - 1);
+				} else {
+					px = (double)x, py = (double)y, pk = v;
+				}
+			}
 			s[n].x = px + 1;
 			s[n].y = py + 1;
 			s[n].peak_jy = pk;
