@@ -84,7 +84,9 @@ TEST_ENV = PATH="$(CURDIR)/build/san/bin:$(CURDIR)/bin:$$PATH" \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 
+# The builds run on every core; the suite itself schedules its own jobs.
 test: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all san
 	@$(MAKE) --no-print-directory check
 
 # Both halves run whatever the first gives; either failing fails the check.
@@ -102,11 +104,11 @@ check-bats: all san
 	$(TEST_ENV) bats --jobs 2 --no-parallelize-within-files --timing $(T)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@bin/uvm-demo
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@bench/run-all.sh
 
 clean:

@@ -10,9 +10,11 @@
 # simulated stream is fed the same way, one mode after the other:
 #   disk     STAGING_DIR empty: every product on the products file system
 #   tmpfs    STAGING_DIR=/dev/shm/...: vis.uvh5 and cal.uvh5 staged
-# and, when PLANNER_DIR names a directory holding a uvm-plan wired to
-# plan_order (priority order, PRIORITY_BATCH backlog groups a cycle):
-#   disk-prio, tmpfs-prio  the same with that planner first on PATH
+# both with the planner's priority order and PRIORITY_BATCH=4 (at most 4
+# backlog groups a make cycle, so a new group waits for 4, not all), and
+#   disk-batch0  the same on disk with PRIORITY_BATCH=0 (the whole backlog
+#                in one cycle), to show what the batch buys
+# (PLANNER_DIR, if set, puts another uvm-plan first on PATH for -prio modes.)
 # Reported per mode: each new group's latency (its last subband landed ->
 # its qa.json written), the time to drain the backlog (start -> the last
 # backlog group's qa.json), the time until everything is done, and the
@@ -36,7 +38,7 @@ CHANS=${CHANS:-4}
 OUT=${OUT:-bench/results/catchup.txt}
 root=$(pwd)
 if [ -z "${MODES:-}" ]; then
-	MODES="disk tmpfs"
+	MODES="disk tmpfs disk-batch0"
 	[ -n "${PLANNER_DIR:-}" ] && MODES="$MODES disk-prio tmpfs-prio"
 fi
 for p in uvm-init uvm-sim uvm-plan uvm-run uvm-combine uvm-image; do
@@ -98,6 +100,8 @@ run_mode() {
 	local stage_dir="" t0 i k done_all
 	uvm-init "$d" >/dev/null
 	case $m in tmpfs*) stage_dir=$shm/$m ;; esac
+	local batch=4
+	case $m in *-batch0) batch=0 ;; esac
 	cat >>"$d/uvmake.conf" <<-CONF
 	SUBBANDS=4
 	PARTIAL_MIN=3
@@ -116,7 +120,7 @@ run_mode() {
 	SLOTS_combine=2
 	SLOTS_image=4
 	PRIORITY_REALTIME=60
-	PRIORITY_BATCH=4
+	PRIORITY_BATCH=$batch
 	CONF
 	mkdir -p "$work/feed.$m"
 	cp "$work/feed"/*.hdf5 "$work/feed.$m/"
