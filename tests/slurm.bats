@@ -132,7 +132,7 @@ wrapper_jobs() {
 	ref=$BATS_TEST_TMPDIR/local
 	d=$BATS_TEST_TMPDIR/slurm
 	src=$BATS_TEST_TMPDIR/src
-	# 2 groups: the first waits (69, deferred) for the second's calibration
+	# 2 groups: the first is calibrated with the second's table
 	sim_stream -g 2 -o "$src"
 	init_deploy "$ref"
 	init_deploy "$d" "$LAUNCH_WORDS"
@@ -156,7 +156,8 @@ wrapper_jobs() {
 	echo "jobs recorded by the wrapper: $(echo "$mine" | wc -l); completed by Slurm: $(echo "$theirs" | wc -l)" >&3
 	echo "$theirs" | sort | uniq -c | sed 's/^/#   slurm: /' >&3
 	[ "$(echo "$mine" | wc -l)" -ge 17 ]
-	echo "$mine" | grep -qx 'uvm-calapply 69:0'
+	# (whether the target's calapply had to wait for the table, 69, depends
+	# on timing now that calibrator groups are ordered first: not asserted)
 	diff <(echo "$mine") <(echo "$theirs")
 	# nothing left queued or running
 	[ -z "$(squeue -h)" ]
