@@ -385,26 +385,7 @@ static int reregister(struct ctx *x, sqlite3 **reg, const char *path, const char
 		cal_table_free(&t);
 		return -1;
 	}
-	memset(&e, 0, sizeof e);
-	snprintf(e.path, sizeof e.path, "%s", rel);
-	snprintf(e.group, sizeof e.group, "%s", t.group);
-	snprintf(e.calibrator, sizeof e.calibrator, "%s", t.calibrator);
-	e.transit_mjd = t.transit_mjd;
-	e.mjd_start = t.mjd_start;
-	e.mjd_end = t.mjd_end;
-	e.frac_flagged = t.frac_flagged;
-	e.median_snr = t.median_snr;
-	e.residual_rms = t.residual_rms;
-	e.created = t.created;
-	double maxf = cfg_double(x->c, "CAL_MAX_FLAGGED", 0.5);
-	double minsnr = cfg_double(x->c, "CAL_MIN_SNR", 10);
-	if (t.frac_flagged > maxf)
-		snprintf(e.reason, sizeof e.reason, "%.1f%% of solutions flagged (max %.1f%%)",
-		    100 * t.frac_flagged, 100 * maxf);
-	else if (!(t.median_snr >= minsnr))
-		snprintf(e.reason, sizeof e.reason, "median solution snr %.2f (min %.2f)", t.median_snr,
-		    minsnr);
-	snprintf(e.status, sizeof e.status, "%s", e.reason[0] ? "rejected" : "good");
+	cal_entry_from_table(&e, &t, rel, t.group, x->c);
 	if (!*reg)
 		*reg = cal_registry_open(x->c->home);
 	if (*reg && cal_registry_put(*reg, &e) == 0)

@@ -18,6 +18,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cal_table.h"
 #include "cfg.h"
 #include "log.h"
 
@@ -327,4 +328,30 @@ int cal_group_entry(const char *home, const char *group, struct cal_entry *e)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return rc;
+}
+
+void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const char *path,
+    const char *group, const struct cfg *c)
+{
+	double maxf = cfg_double(c, "CAL_MAX_FLAGGED", 0.5);
+	double minsnr = cfg_double(c, "CAL_MIN_SNR", 10);
+
+	memset(e, 0, sizeof *e);
+	snprintf(e->path, sizeof e->path, "%s", path);
+	snprintf(e->group, sizeof e->group, "%s", group);
+	snprintf(e->calibrator, sizeof e->calibrator, "%s", t->calibrator);
+	e->transit_mjd = t->transit_mjd;
+	e->mjd_start = t->mjd_start;
+	e->mjd_end = t->mjd_end;
+	e->frac_flagged = t->frac_flagged;
+	e->median_snr = t->median_snr;
+	e->residual_rms = t->residual_rms;
+	e->created = t->created;
+	if (t->frac_flagged > maxf)
+		snprintf(e->reason, sizeof e->reason, "%.1f%% of solutions flagged (max %.1f%%)",
+		    100 * t->frac_flagged, 100 * maxf);
+	else if (!(t->median_snr >= minsnr))
+		snprintf(e->reason, sizeof e->reason, "median solution snr %.2f (min %.2f)",
+		    t->median_snr, minsnr);
+	snprintf(e->status, sizeof e->status, "%s", e->reason[0] ? "rejected" : "good");
 }

@@ -61,6 +61,18 @@ sqlite3 *cal_registry_open(const char *home);
 /* Insert or replace the row of e->group; 0 or -1 after logging. */
 int cal_registry_put(sqlite3 *db, const struct cal_entry *e);
 
+struct cal_table;  /* cal_table.h */
+struct cfg;        /* cfg.h */
+/*
+ * The registry row of table t, stored at path for group: the table's own
+ * figures, judged by the deployment's quality gate (more than
+ * CAL_MAX_FLAGGED of the solutions flagged, or a median SNR below
+ * CAL_MIN_SNR: "rejected" with the reason; else "good"). One gate for the
+ * solver and for the audit that registers a found table again.
+ */
+void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const char *path,
+    const char *group, const struct cfg *c);
+
 /*
  * Choose the table for a group at time mjd (its mid-time) in deployment
  * home (NULL: $UVM_HOME, else "."), following the chain above with
