@@ -44,14 +44,12 @@ feed() {
 		while read -r f; do cp "$s/$f" "$d/incoming/"; done
 }
 
-settle() {
-	local i
-	for i in 1 2 3 4 5 6 7 8; do
-		# one more cycle once all is made: the planner retires the groups
-		uvm-make -D "$d" -w 60 >/dev/null 2>&1 && { uvm-make -D "$d" -w 60 >/dev/null 2>&1; return 0; }
-		sleep 1
-	done
-	return 1
+# settle_retired: settle, then one more cycle: the planner retires the
+# groups that were made
+settle_retired() {
+	settle "$d" || return 1
+	uvm-make -D "$d" -w 60 >/dev/null 2>&1
+	return 0
 }
 
 sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
@@ -60,7 +58,7 @@ stamps() { (cd "$d" && find products caltables -type f -printf '%p %T@\n' | sort
 
 @test "recovery: state/ and caltables/ lost, restored from the remote; the stream carries on" {
 	feed 0 2
-	settle
+	settle_retired
 	[ "$(ls "$d/products" | wc -l)" -eq 2 ]
 	[ "$(ls "$d"/caltables/*.cal.h5 | wc -l)" -eq 1 ]
 	[ "$(wc -l <"$d/state/done.idx")" -eq 2 ]
@@ -93,7 +91,7 @@ stamps() { (cd "$d" && find products caltables -type f -printf '%p %T@\n' | sort
 	# the pipeline resumes: a new group is processed with the restored
 	# calibration, the finished ones are not touched
 	feed 2 1
-	settle
+	settle_retired
 	[ "$(ls "$d/products" | wc -l)" -eq 3 ]
 	g4=$(ls "$d/products" | sort | tail -1)
 	for f in vis.uvh5 cal.uvh5 image.fits qa.json; do [ -f "$d/products/$g4/$f" ]; done
@@ -107,7 +105,7 @@ stamps() { (cd "$d" && find products caltables -type f -printf '%p %T@\n' | sort
 
 @test "recovery: lost calibration tables come back from the backup; a lost registry is re-registered" {
 	feed 0 1
-	settle
+	settle_retired
 	t=$(cd "$d" && ls caltables/*.cal.h5)
 	sum=$(sha256sum <"$d/$t")
 	run -0 uvm-backup -D "$d"
@@ -130,7 +128,7 @@ stamps() { (cd "$d" && find products caltables -type f -printf '%p %T@\n' | sort
 @test "recovery: backups taken while make -j writes restore to consistent databases" {
 	echo JOBS=2 >>"$d/uvmake.conf"
 	feed 0 1
-	( settle ) &
+	( settle_retired ) &
 	pid=$!
 	n=0
 	while kill -0 $pid 2>/dev/null && [ $n -lt 5 ]; do

@@ -58,15 +58,6 @@ deploy() {
 	G=$(gid "$1")
 }
 
-settle() {
-	local i
-	for i in 1 2 3 4 5; do
-		uvm-make -D "$1" -w 60 "${@:2}" >/dev/null 2>&1 && return 0
-		sleep 1
-	done
-	return 1
-}
-
 # ok_jobs DIR STAGE: successful jobs of a stage so far
 ok_jobs() {
 	sqlite3 "$1/state/pipeline.sqlite" \

@@ -153,16 +153,6 @@ land() {
 	for f in $(jq -r ".groups[$3].files[]" "$2"); do cp -p "$src/$f" "$1/incoming/"; done
 }
 
-# settle DIR: cycles until one succeeds (deferred jobs wait their backoff)
-settle() {
-	local i
-	for i in $(seq 1 15); do
-		uvm-make -D "$1" -w 60 >/dev/null 2>&1 && return 0
-		sleep 1
-	done
-	return 1
-}
-
 # cal_of DIR G: "level table" recorded in G's calibrated visibilities
 cal_of() {
 	uvm-dump "$1/products/$2/cal.uvh5" | sed -n 's/^extra\.cal_\(table\|level\)=//p' | paste -sd' '

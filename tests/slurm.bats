@@ -80,26 +80,6 @@ init_deploy() {
 	fi
 }
 
-# products DIR: sorted "sha256  path" of every product; calibration
-# tables by their solutions (the file also holds when it was made)
-products() {
-	(cd "$1" && find products mosaics -type f -print0 2>/dev/null |
-		sort -z | xargs -0 -r sha256sum
-	 for t in caltables/*.cal.h5; do
-		[ -f "$t" ] && echo "$(h5dump -d /gains -d /flags "$t" | sha256sum)  $t"
-	 done)
-}
-
-settle() {
-	local i st
-	for i in $(seq 1 10); do
-		st=0; uvm-make -D "$1" -w 60 >/dev/null 2>&1 || st=$?
-		[ $st -eq 0 ] && return 0
-		sleep 1   # deferred jobs (e.g. waiting for calibration) back off
-	done
-	return 1
-}
-
 # slurm_jobs DIR: "name exitcode" of every job Slurm completed with its
 # working directory DIR (jobcomp/filetxt: one line per job), sorted
 slurm_jobs() {

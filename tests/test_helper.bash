@@ -45,3 +45,26 @@ sim_small() {
 # variables in the tests), so it neither reads root's nor warns about it.
 export RCLONE_CONFIG="$BATS_SUITE_TMPDIR/rclone.conf"
 [ -f "$RCLONE_CONFIG" ] || : >"$RCLONE_CONFIG"
+
+# settle DIR [make-arg...]: uvm-make cycles until one succeeds, at most
+# 15, a second apart (deferred jobs, e.g. waiting for calibration, wait
+# out their backoff); 1 if none did
+settle() {
+	local i
+	for i in $(seq 1 15); do
+		uvm-make -D "$1" -w 60 "${@:2}" >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	return 1
+}
+
+# products DIR: sorted "sha256  path" of every product of a deployment;
+# calibration tables by their solutions (the file also records when it
+# was made)
+products() {
+	(cd "$1" && find products mosaics -type f -print0 2>/dev/null |
+		sort -z | xargs -0 -r sha256sum
+	 for t in caltables/*.cal.h5; do
+		[ -f "$t" ] && echo "$(h5dump -d /gains -d /flags "$t" | sha256sum)  $t"
+	 done)
+}
