@@ -195,6 +195,7 @@ int plan_done_load(struct plan_doneidx *d, const char *path, long long tol)
 	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		struct plan_done e;
 		char id[32], miss[512];
+		memset(&e, 0, sizeof e); /* padding too: entries are compared and copied whole */
 		lineno++;
 		if (sscanf(l, "%31s %lld %lld %511s", id, &e.first, &e.last, miss) != 4 ||
 		    strlen(id) != PLAN_IDLEN - 1 || parse_missing(miss, e.missing) < 0) {

@@ -139,7 +139,9 @@ static void test_done(void)
 	{
 		int same = d2.n == d.n;
 		for (int i = 0; same && i < d.n; i++)
-			same = !memcmp(&d.v[i], &d2.v[i], sizeof d.v[i]);
+			same = !strcmp(d.v[i].id, d2.v[i].id) && d.v[i].first == d2.v[i].first &&
+			    d.v[i].last == d2.v[i].last &&
+			    !memcmp(d.v[i].missing, d2.v[i].missing, sizeof d.v[i].missing);
 		ok(same, "round trip keeps every entry, missing sets included");
 		const struct plan_done *x = plan_done_find(&d2, 1761307200LL + 300 * 499 + 1, 60);
 		ok(x && plan_bit(x->missing, 7) && !plan_bit(x->missing, 6), "missing set survives");
