@@ -8,7 +8,8 @@
 #   make bench      run the benchmarks under bench/, figures in bench/results/
 #   make deps       install the Debian packages uvmake needs (apt-get, root)
 #
-# Programs are src/uvm-*.c; the shared library is src/lib/*.c; committed
+# Programs are src/uvm-*.c; the shared library is src/lib/<layer>/*.c in
+# layers core < uvh5 < sci < engine < ops (tests/check-layers.sh); committed
 # shell programs live in bin/ (listed in .gitignore's exceptions).
 
 CC      ?= gcc
@@ -25,7 +26,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f -lfftw3 \
           -lcfitsio -lwcs -lpng -lcrypto -lm -lpthread
 
-LIB_SRC  := $(sort $(wildcard src/lib/*.c))
+LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
 PROG_SRC := $(sort $(wildcard src/uvm-*.c))
 PROGS    := $(patsubst src/%.c,bin/%,$(PROG_SRC))
 SANPROGS := $(patsubst src/%.c,build/san/bin/%,$(PROG_SRC))
@@ -33,9 +34,9 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(patsubst tests/unit/%.c,build/san/tests/%,$(UNIT_SRC))
 LIB_OBJ  := $(patsubst src/lib/%.c,build/obj/lib/%.o,$(LIB_SRC))
 SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC))
-HDRS     := $(wildcard src/lib/*.h)
+HDRS     := $(wildcard src/lib/*/*.h)
 
-.PHONY: all san test check check-unit check-bats demo bench deps clean
+.PHONY: all san test check check-layers check-unit check-bats demo bench deps clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -91,8 +92,12 @@ test: deps
 
 # Both halves run whatever the first gives; either failing fails the check.
 check: all san
-	@st=0; $(MAKE) --no-print-directory check-unit || st=1; \
+	@st=0; tests/check-layers.sh || st=1; \
+	$(MAKE) --no-print-directory check-unit || st=1; \
 	$(MAKE) --no-print-directory check-bats || st=1; exit $$st
+
+check-layers:
+	@tests/check-layers.sh
 
 check-unit: san
 	@fail=0; pass=0; for t in $(UNITS); do \

@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "ops/alert.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-alert [-D home] [-r rules] [-n] [-a name]"
 

@@ -31,11 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit.h"
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "ops/audit.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-audit [-D home] [-r] [-j]"
 

@@ -23,11 +23,11 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "bak.h"
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "ops/bak.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-backup [-D home] [-o dir]"
 

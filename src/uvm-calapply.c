@@ -28,15 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cal_registry.h"
-#include "cal_table.h"
-#include "calapply.h"
-#include "cfg.h"
-#include "fsx.h"
-#include "geom.h"
-#include "log.h"
-#include "uvh5.h"
-#include "uvm.h"
+#include "sci/cal_registry.h"
+#include "sci/cal_table.h"
+#include "sci/calapply.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "sci/geom.h"
+#include "core/log.h"
+#include "uvh5/uvh5.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-calapply [-D home] [-c caltable] -o out vis.uvh5"
 

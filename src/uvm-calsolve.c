@@ -42,14 +42,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cal_catalog.h"
-#include "cal_registry.h"
-#include "cal_table.h"
-#include "calsolve.h"
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "sci/cal_catalog.h"
+#include "sci/cal_registry.h"
+#include "sci/cal_table.h"
+#include "sci/calsolve.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5"
 

@@ -22,10 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "combine.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "sci/combine.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-combine [-m missing] -o out file..."
 #define MAXMISSING 64

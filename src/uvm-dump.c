@@ -19,10 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsx.h"
-#include "log.h"
-#include "uvh5.h"
-#include "uvm.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "uvh5/uvh5.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-dump [-d] file"
 

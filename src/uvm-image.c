@@ -35,11 +35,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "fsx.h"
-#include "img.h"
-#include "log.h"
-#include "uvm.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "sci/img.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE \
 	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \

@@ -25,12 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "fsx.h"
-#include "log.h"
-#include "plan.h"
-#include "uvm.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "engine/plan.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-init [-D home] [dir]"
 

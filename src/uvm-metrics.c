@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "cfg.h"
-#include "db.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "ops/alert.h"
+#include "core/cfg.h"
+#include "core/db.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-metrics [-D home] [-o file]"
 

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "plan.h"
-#include "uvm.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "engine/plan.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-plan [-D home] [-n] [-v]"
 

@@ -24,12 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "fsx.h"
-#include "img.h"
-#include "log.h"
-#include "qa.h"
-#include "uvm.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "sci/img.h"
+#include "core/log.h"
+#include "sci/qa.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-qa [-j] [-o qa.json] image.fits"
 

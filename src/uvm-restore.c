@@ -25,11 +25,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bak.h"
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "ops/bak.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-restore [-D home] [-l] [-c] [archive]"
 

@@ -41,10 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-retain [-D home] [-n] [-v]"
 

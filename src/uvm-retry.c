@@ -28,10 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsx.h"
-#include "log.h"
-#include "run.h"
-#include "uvm.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "engine/run.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-retry [-D home] [-n] [-q] (-a | name...)"
 

@@ -24,10 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsx.h"
-#include "log.h"
-#include "sim.h"
-#include "uvm.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "sci/sim.h"
+#include "core/uvm.h"
 
 #define USAGE \
 	"uvm-sim [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \

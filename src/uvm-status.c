@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "fsx.h"
-#include "log.h"
-#include "status.h"
-#include "uvm.h"
+#include "core/cfg.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "ops/status.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-status [-D home] [-j | --json] [-w | --watch secs] [-H | --html file]"
 

@@ -33,10 +33,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
+#include "uvh5/check.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
 
 #define USAGE "uvm-verify [-jq] [-o report] file..."
 

@@ -34,10 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsx.h"
-#include "log.h"
-#include "uvm.h"
-#include "watch.h"
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
+#include "engine/watch.h"
 
 #define USAGE "uvm-watch [-D home] [-c command] [-s settle] [-d debounce] [-m max-delay] [-r rescan] [-1]"
 

@@ -22,12 +22,12 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "cal_catalog.h"
-#include "cal_registry.h"
-#include "cal_stefcal.h"
-#include "cal_table.h"
-#include "fsx.h"
-#include "geom.h"
+#include "sci/cal_catalog.h"
+#include "sci/cal_registry.h"
+#include "sci/cal_stefcal.h"
+#include "sci/cal_table.h"
+#include "core/fsx.h"
+#include "sci/geom.h"
 
 static int ntest, nfail;
 

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "uvh5.h"
-#include "uvm.h"
+#include "uvh5/check.h"
+#include "uvh5/uvh5.h"
+#include "core/uvm.h"
 
 static int ntest, nfail;
 

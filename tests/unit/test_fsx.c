@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsx.h"
+#include "core/fsx.h"
 
 static int n, fails;
 

@@ -28,8 +28,8 @@
 #include <wcs.h>
 #include <wcshdr.h>
 
-#include "geom.h"
-#include "img.h"
+#include "sci/geom.h"
+#include "sci/img.h"
 
 static int ntest, nfail;
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plan_order.h"
+#include "engine/plan_order.h"
 
 static int ntest, nfail;
 
@@ -37,7 +37,7 @@ static void mk(struct plan_group *g, long long t, enum plan_state st, int cal)
 	g->first = g->last = t;
 	g->state = st;
 	g->calibrator = cal;
-	plan_group_id(t, g->id);
+	ids_group_id(t, g->id);
 }
 
 static char *text(void (*fn)(FILE *, const struct plan *, const struct plan_order_params *,

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "plan.h"
+#include "engine/plan.h"
 
 static int ntest, nfail;
 
@@ -32,21 +32,21 @@ static void test_names(void)
 {
 	long long e = 0;
 	int sb = -1, bad = 0;
-	ok(plan_parse_name("2025-10-24T12:00:03_sb07.hdf5", &e, &sb) == PLAN_NAME_OK &&
+	ok(ids_parse_file("2025-10-24T12:00:03_sb07.hdf5", &e, &sb) == IDS_NAME_OK &&
 		e == 1761307203LL && sb == 7,
 	    "strict name parses to the known epoch and subband");
-	ok(plan_parse_name("2024-02-29T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_OK,
+	ok(ids_parse_file("2024-02-29T00:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_OK,
 	    "leap day 2024 accepted");
-	ok(plan_parse_name("2025-02-29T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE,
+	ok(ids_parse_file("2025-02-29T00:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE,
 	    "29 February 2025 rejected as a date");
-	ok(plan_parse_name("1900-02-29T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE,
+	ok(ids_parse_file("1900-02-29T00:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE,
 	    "1900 is not a leap year (and before 1970)");
-	ok(plan_parse_name("2025-13-01T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
-		plan_parse_name("2025-04-31T00:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
-		plan_parse_name("2025-10-24T24:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
-		plan_parse_name("2025-10-24T12:60:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
-		plan_parse_name("2025-10-24T12:00:60_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE &&
-		plan_parse_name("2025-10-00T12:00:00_sb00.hdf5", &e, &sb) == PLAN_NAME_DATE,
+	ok(ids_parse_file("2025-13-01T00:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE &&
+		ids_parse_file("2025-04-31T00:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE &&
+		ids_parse_file("2025-10-24T24:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE &&
+		ids_parse_file("2025-10-24T12:60:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE &&
+		ids_parse_file("2025-10-24T12:00:60_sb00.hdf5", &e, &sb) == IDS_NAME_DATE &&
+		ids_parse_file("2025-10-00T12:00:00_sb00.hdf5", &e, &sb) == IDS_NAME_DATE,
 	    "month 13, 31 April, hour 24, minute 60, second 60, day 0 rejected");
 	{
 		const char *badnames[] = {"2025-10-24T12:00:03_sb07.hdf5 ", " 2025-10-24T12:00:03_sb07.hdf5",
@@ -56,7 +56,7 @@ static void test_names(void)
 		    "+025-10-24T12:00:03_sb07.hdf5", "2025-10-24T12:00:0a_sb07.hdf5",
 		    "2025-10-24T12:00:03_sb-7.hdf5", "", "x"};
 		for (size_t i = 0; i < sizeof badnames / sizeof badnames[0]; i++)
-			if (plan_parse_name(badnames[i], &e, &sb) != PLAN_NAME_PATTERN)
+			if (ids_parse_file(badnames[i], &e, &sb) != IDS_NAME_PATTERN)
 				bad++;
 		ok(!bad, "near-miss names rejected as not matching the pattern");
 	}
@@ -68,13 +68,13 @@ static void test_names(void)
 				time_t t = timegm(&tm);
 				if (tm.tm_mday != d) /* normalised: not a real date */
 					continue;
-				if (plan_days_from_civil(y, m, d) * 86400 != (long long)t)
+				if (ids_days_from_civil(y, m, d) * 86400 != (long long)t)
 					bad++;
 			}
 	ok(!bad, "days_from_civil agrees with timegm on every date 1970-2100");
 	{
 		char id[PLAN_IDLEN];
-		plan_group_id(1761307203LL, id);
+		ids_group_id(1761307203LL, id);
 		ok(!strcmp(id, "20251024T120003"), "group id of 2025-10-24T12:00:03 is 20251024T120003");
 	}
 }
@@ -103,6 +103,41 @@ static void test_safe(void)
 	    "path safety: plain paths only");
 }
 
+/* Group and hour ids: strict, against timegm(3) as the independent reference. */
+static void test_ids(void)
+{
+	long long t = 0;
+	char id[IDS_LEN];
+	int bad = 0;
+	ok(ids_parse_group("20251024T120003", &t) == 0 && t == 1761307203LL, "group id parses");
+	ok(ids_parse_group("20250229T000000", &t) < 0 && ids_parse_group("20251024T240000", &t) < 0 &&
+		ids_parse_group("20251024 120003", &t) < 0 && ids_parse_group("2025102T4120003", &t) < 0 &&
+		ids_parse_group("20251024T12000", &t) < 0 && ids_parse_group("20251024T1200030", &t) < 0 &&
+		ids_parse_group("2025102+T120003", &t) < 0 && ids_parse_group(NULL, &t) < 0,
+	    "group id: bad dates, shapes and signs refused");
+	ok(ids_parse_hour("20251024T12", 1, &t) == 0 && t == 1761307200LL &&
+		ids_parse_hour("20251024T12", 4, &t) == 0 && ids_parse_hour("20251024T13", 2, &t) < 0 &&
+		ids_parse_hour("20251031T24", 1, &t) < 0 && ids_parse_hour("20250231T00", 1, &t) < 0 &&
+		ids_parse_hour("20251024T1", 1, &t) < 0 && ids_parse_hour("20251024T12", 0, &t) < 0,
+	    "hour id: multiple of the mosaic hours, real dates only");
+	for (long long e = 0; e < 4102444800LL; e += 86400 * 7 + 3671) {
+		struct tm tm;
+		time_t tt = (time_t)e;
+		long long back = -1;
+		char want[IDS_LEN];
+		gmtime_r(&tt, &tm);
+		strftime(want, sizeof want, "%Y%m%dT%H%M%S", &tm);
+		ids_group_id(e, id);
+		if (strcmp(id, want) || ids_parse_group(id, &back) < 0 || back != e)
+			bad++;
+		ids_hour_id(e, id);
+		want[11] = 0;
+		if (strcmp(id, want) || ids_parse_hour(id, 1, &back) < 0 || back != e - e % 3600)
+			bad++;
+	}
+	ok(bad == 0, "group and hour ids round trip against gmtime over 1970-2100");
+}
+
 static void test_done(void)
 {
 	struct plan_doneidx d, d2;
@@ -114,7 +149,7 @@ static void test_done(void)
 		memset(&e, 0, sizeof e);
 		e.first = 1761307200LL + 300LL * (999 - i); /* added out of order */
 		e.last = e.first + 40;
-		plan_group_id(e.first + 3, e.id);
+		ids_group_id(e.first + 3, e.id);
 		if (i == 500)
 			plan_setbit(e.missing, 7);
 		plan_done_add(&d, &e);
@@ -130,7 +165,7 @@ static void test_done(void)
 	    "find: before the first and after the last group");
 	{
 		char id[PLAN_IDLEN];
-		plan_group_id(1761307200LL + 300 * 42 + 3, id);
+		ids_group_id(1761307200LL + 300 * 42 + 3, id);
 		ok(plan_done_has(&d, id) && !plan_done_has(&d, "20251024T120000"), "has by id");
 	}
 	close(fd);
@@ -353,6 +388,7 @@ int main(void)
 {
 	test_names();
 	test_safe();
+	test_ids();
 	test_done();
 	test_grouping();
 	test_stages();

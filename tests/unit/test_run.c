@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "run.h"
-#include "uvm.h"
+#include "engine/run.h"
+#include "core/uvm.h"
 
 static int n, failed;
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sci/sim.h"
 
 static int n_test, n_fail;
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "thumb.h"
+#include "ops/thumb.h"
 
 static int n, failed;
 

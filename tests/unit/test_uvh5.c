@@ -21,7 +21,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "uvh5.h"
+#include "uvh5/uvh5.h"
 
 static int ntest, nfail;
 

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "watch.h"
+#include "engine/watch.h"
 
 static int n, failed;
 

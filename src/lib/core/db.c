@@ -1,0 +1,159 @@
+/*
+ * db.c: SQLite state with WAL, a busy timeout and numbered migrations
+ * (contract in db.h).
+ *
+ * Migrations are an append-only array: migration i brings user_version from
+ * i to i+1. Never edit a shipped migration; add a new one.
+ */
+#include "core/db.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+static const char *migrations[] = {
+    /* 1: jobs, per-target state, circuit breakers, quarantine, groups */
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY,"
+    " target TEXT NOT NULL, grp TEXT, stage TEXT NOT NULL, command TEXT NOT NULL,"
+    " started REAL NOT NULL, ended REAL,"
+    " status INTEGER, signal INTEGER, class TEXT, attempt INTEGER NOT NULL,"
+    " pid INTEGER, host TEXT, maxrss_kb INTEGER, cpu_s REAL, log TEXT, note TEXT);"
+    "CREATE INDEX jobs_target ON jobs(target);"
+    "CREATE INDEX jobs_grp ON jobs(grp);"
+    "CREATE INDEX jobs_started ON jobs(started);"
+    "CREATE TABLE targets ("
+    " target TEXT PRIMARY KEY, grp TEXT, stage TEXT NOT NULL,"
+    " state TEXT NOT NULL," /* ok running retry deferred dead quarantined */
+    " attempts INTEGER NOT NULL DEFAULT 0, last_class TEXT, last_status INTEGER,"
+    " next_attempt_at REAL, reason TEXT, updated REAL NOT NULL);"
+    "CREATE INDEX targets_state ON targets(state);"
+    "CREATE TABLE breakers ("
+    " stage TEXT PRIMARY KEY, state TEXT NOT NULL DEFAULT 'closed',"
+    " fails INTEGER NOT NULL DEFAULT 0, first_fail_at REAL, opened_at REAL,"
+    " trial_pid INTEGER, updated REAL);"
+    "CREATE TABLE quarantine ("
+    " id INTEGER PRIMARY KEY, path TEXT NOT NULL, original TEXT NOT NULL,"
+    " reason TEXT NOT NULL, target TEXT, at REAL NOT NULL, released REAL);"
+    "CREATE TABLE groups ("
+    " grp TEXT PRIMARY KEY, first_seen REAL NOT NULL, nsub INTEGER NOT NULL,"
+    " missing TEXT, state TEXT NOT NULL, priority INTEGER, updated REAL NOT NULL);",
+    /* 2 (uvm-run): jobs.alert flags a job for alerting (class software,
+     * ioerr, every dead-letter); targets.defers counts consecutive
+     * deferrals that do not use up attempts (disk preflight), for backoff;
+     * quarantine rows by target, for the re-run check. */
+    "ALTER TABLE jobs ADD COLUMN alert INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE targets ADD COLUMN defers INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX quarantine_target ON quarantine(target);",
+};
+
+#define NMIG ((int)(sizeof migrations / sizeof migrations[0]))
+
+int db_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("database error: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Busy handler: back off up to ~60 s in total; the busy timeout alone spins
+ * with short sleeps that starve under make -j16 on two cores. */
+static int busy(void *arg, int n)
+{
+	(void)arg;
+	if (n > 1200)
+		return 0;
+	struct timespec ts = {0, (long)(1 + (n < 50 ? n : 50)) * 1000000L};
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+int db_begin(sqlite3 *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(sqlite3 *db)
+{
+	return db_exec(db, "COMMIT");
+}
+
+void db_rollback(sqlite3 *db)
+{
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(sqlite3 *db)
+{
+	int v = user_version(db);
+	if (v < 0)
+		return -1;
+	if (v >= NMIG)
+		return 0;
+	if (db_begin(db) < 0)
+		return -1;
+	v = user_version(db); /* another process may have migrated meanwhile */
+	for (; v < NMIG; v++) {
+		char pragma[64];
+		if (db_exec(db, migrations[v]) < 0)
+			goto fail;
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (db_exec(db, pragma) < 0)
+			goto fail;
+	}
+	return db_commit(db);
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+sqlite3 *db_open_path(const char *path)
+{
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+		NULL) != SQLITE_OK) {
+		log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_handler(db, busy, NULL);
+	if (db_exec(db, "PRAGMA journal_mode=WAL") < 0 ||
+	    db_exec(db, "PRAGMA synchronous=NORMAL") < 0 ||
+	    db_exec(db, "PRAGMA foreign_keys=ON") < 0 || migrate(db) < 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+sqlite3 *db_open(const char *home)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/state/pipeline.sqlite", home);
+	return db_open_path(path);
+}
+
+void db_close(sqlite3 *db)
+{
+	if (db)
+		sqlite3_close(db);
+}

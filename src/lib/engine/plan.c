@@ -1,0 +1,422 @@
+/*
+ * plan.c: the product graph, grouping, group states and the text of
+ * state/pipeline.mk and state/plan.json (contract in plan.h).
+ *
+ * Everything here is pure: it works on the file list the scan collected
+ * (plan_run.c) and produces text, so it is unit-tested without a file
+ * system. The makefile follows ORCH.md: input names (which contain ':')
+ * appear only in variables used by recipes, every product is an explicit
+ * target (so make never treats one as intermediate and deletes it), and
+ * recipes come from the pattern rules in rules/<stage>.mk.
+ */
+#include "engine/plan.h"
+#include "engine/plan_order.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The product graph, in dependency order. A new stage is one entry here and
+ * one rules/<name>.mk with its pattern rule.
+ */
+static int is_calibrator(const struct plan_group *g)
+{
+	return g->calibrator;
+}
+
+const struct plan_stage plan_stages[] = {
+	/* per subband: the verify report of each input */
+	{"verify", "products/{G}/{S}.ok", {NULL}, NULL},
+	/* per group: every present subband combined, ascending frequency */
+	{"combine", "products/{G}/vis.uvh5", {"verify"}, NULL},
+	/* calibrator groups only: gains solved on the transit, registered */
+	{"calsolve", "caltables/{G}.cal.h5", {"combine"}, is_calibrator},
+	/* the table the registry's fallback chain chose (CAL_<G>) applied */
+	{"calapply", "products/{G}/cal.uvh5", {"combine"}, NULL},
+	{"image", "products/{G}/image.fits", {"calapply"}, NULL},
+	{"qa", "products/{G}/qa.json", {"image"}, NULL},
+};
+const int plan_nstages = (int)(sizeof plan_stages / sizeof plan_stages[0]);
+
+const char *plan_state_name(enum plan_state s)
+{
+	static const char *names[] = {"ready", "partial", "waiting", "incomplete", "done"};
+	return names[s];
+}
+
+static int stage_index(const char *name)
+{
+	for (int i = 0; i < plan_nstages; i++)
+		if (!strcmp(plan_stages[i].name, name))
+			return i;
+	return -1;
+}
+
+int plan_stage_applies(int s, const struct plan_group *g)
+{
+	return !plan_stages[s].applies || plan_stages[s].applies(g);
+}
+
+int plan_stage_per_sub(int s)
+{
+	return strstr(plan_stages[s].product, "{S}") != NULL;
+}
+
+int plan_stage_final(int s, const struct plan_group *g)
+{
+	if (!plan_stage_applies(s, g))
+		return 0;
+	for (int t = 0; t < plan_nstages; t++) {
+		if (t == s || !plan_stage_applies(t, g))
+			continue;
+		for (int k = 0; k < 4 && plan_stages[t].needs[k]; k++)
+			if (stage_index(plan_stages[t].needs[k]) == s)
+				return 0;
+	}
+	return 1;
+}
+
+char *plan_product(int s, const struct plan_group *g, int sb, char *buf)
+{
+	size_t n = 0;
+	for (const char *p = plan_stages[s].product; *p && n < PATH_MAX - 32; p++) {
+		if (!strncmp(p, "{G}", 3)) {
+			n += (size_t)snprintf(buf + n, PATH_MAX - n, "%s", g->id);
+			p += 2;
+		} else if (!strncmp(p, "{S}", 3)) {
+			n += (size_t)snprintf(buf + n, PATH_MAX - n, "sb%02d", sb);
+			p += 2;
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+static int by_file(const void *a, const void *b)
+{
+	const struct plan_file *x = a, *y = b;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->sb != y->sb)
+		return x->sb - y->sb;
+	return strcmp(x->name, y->name);
+}
+
+int plan_group_files(struct plan *p, int **dup, int *ndup)
+{
+	int cap = 0, gcap = 0;
+	*dup = NULL;
+	*ndup = 0;
+	p->ngroups = 0;
+	free(p->groups);
+	p->groups = NULL;
+	if (p->nfiles == 0)
+		return 0;
+	qsort(p->files, (size_t)p->nfiles, sizeof *p->files, by_file);
+	for (int i = 0; i < p->nfiles;) {
+		struct plan_group *g;
+		int j;
+		if (p->ngroups == gcap) {
+			int nc = gcap ? 2 * gcap : 16;
+			struct plan_group *ng = realloc(p->groups, (size_t)nc * sizeof *ng);
+			if (!ng)
+				return -1;
+			p->groups = ng;
+			gcap = nc;
+		}
+		g = &p->groups[p->ngroups++];
+		memset(g, 0, sizeof *g);
+		for (int s = 0; s < PLAN_MAXSUB; s++)
+			g->file[s] = -1;
+		g->first = g->last = p->files[i].ts;
+		g->newest_mtime = p->files[i].mtime;
+		for (j = i; j < p->nfiles && p->files[j].ts - g->first <= p->par.tol; j++) {
+			const struct plan_file *f = &p->files[j];
+			if (g->file[f->sb] >= 0) {
+				if (*ndup == cap) {
+					int nc = cap ? 2 * cap : 8;
+					int *nd = realloc(*dup, (size_t)nc * sizeof *nd);
+					if (!nd)
+						return -1;
+					*dup = nd;
+					cap = nc;
+				}
+				(*dup)[(*ndup)++] = j;
+				continue;
+			}
+			g->file[f->sb] = j;
+			g->nsub++;
+			if (f->ts > g->last)
+				g->last = f->ts;
+			if (f->mtime > g->newest_mtime)
+				g->newest_mtime = f->mtime;
+		}
+		ids_group_id(g->file[0] >= 0 ? p->files[g->file[0]].ts : g->first, g->id);
+		i = j;
+	}
+	return 0;
+}
+
+void plan_classify(const struct plan *p, struct plan_group *g, long long ref)
+{
+	int complete = 1;
+	for (int s = 0; s < p->par.nsub; s++)
+		if (g->file[s] < 0)
+			complete = 0;
+	g->deadline = ref + p->par.timeout;
+	if (complete)
+		g->state = PS_READY;
+	else if (p->par.now < g->deadline)
+		g->state = PS_WAITING;
+	else if (g->nsub >= p->par.pmin)
+		g->state = PS_PARTIAL;
+	else
+		g->state = PS_INCOMPLETE;
+}
+
+static int active(const struct plan_group *g)
+{
+	return g->state == PS_READY || g->state == PS_PARTIAL;
+}
+
+/* Directory part of a product path with its trailing slash. */
+static void dir_of(const char *path, char *dir)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path + 1) : 0;
+	memcpy(dir, path, n);
+	dir[n] = 0;
+}
+
+/* The explicit rules of stage s for group g. */
+static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *g, int s)
+{
+	char prod[PATH_MAX], dep[PATH_MAX], dir[PATH_MAX];
+	int per = plan_stage_per_sub(s);
+	for (int sb = 0; sb < (per ? p->par.nsub : 1); sb++) {
+		if (per && g->file[sb] < 0)
+			continue;
+		plan_product(s, g, sb, prod);
+		dir_of(prod, dir);
+		fprintf(f, "%s:", prod);
+		for (int k = 0; k < 4 && plan_stages[s].needs[k]; k++) {
+			int n = stage_index(plan_stages[s].needs[k]);
+			if (n < 0 || !plan_stage_applies(n, g))
+				continue;
+			if (!plan_stage_per_sub(n)) {
+				fprintf(f, " %s", plan_product(n, g, 0, dep));
+			} else if (per) {
+				fprintf(f, " %s", plan_product(n, g, sb, dep));
+			} else {
+				for (int t = 0; t < p->par.nsub; t++)
+					if (g->file[t] >= 0)
+						fprintf(f, " \\\n  %s", plan_product(n, g, t, dep));
+			}
+		}
+		fprintf(f, "%s| %s\n", per ? " " : " \\\n  ", dir[0] ? dir : "./");
+	}
+}
+
+/*
+ * The hourly mosaics (plan_mosaic.c): mosaics/H.fits depends on exactly
+ * the qa.json of its hour's groups, so a re-made image re-makes it; each
+ * is added to all by a rule line of its own.
+ */
+static void mosaic_rules(FILE *f, const struct plan *p)
+{
+	for (int i = 0; i < p->nhours; i++) {
+		const struct plan_hour *h = &p->hours[i];
+		if (!h->planned)
+			continue;
+		fprintf(f, "\n# mosaic %s: %d image(s)\nall: mosaics/%s.fits\nmosaics/%s.fits:", h->id,
+		    h->ninputs, h->id, h->id);
+		for (int k = 0; k < h->ninputs; k++)
+			fprintf(f, " \\\n  %s", h->inputs[k]);
+		fprintf(f, " \\\n  | mosaics/\n");
+	}
+}
+
+char *plan_makefile(const struct plan *p, const char *home, const char *rules,
+    const char *incoming, size_t *len)
+{
+	int *order = NULL, nact = 0;
+	char *buf = NULL, prod[PATH_MAX];
+	size_t n = 0;
+	int nready = 0, npartial = 0;
+	FILE *f = open_memstream(&buf, &n);
+	if (!f)
+		return NULL;
+	for (int i = 0; i < p->ngroups; i++) {
+		nready += p->groups[i].state == PS_READY;
+		npartial += p->groups[i].state == PS_PARTIAL;
+	}
+	fprintf(f,
+	    "# state/pipeline.mk: generated by uvm-plan from %s; do not edit.\n"
+	    "# %d active group(s): %d ready, %d partial. Waiting and incomplete groups\n"
+	    "# are listed in state/plan.json; finished ones in state/done.idx.\n"
+	    "UVM_HOME := %s\n"
+	    "UVM_RULES := %s\n"
+	    "include %s/uvmake.conf\n"
+	    "include $(UVM_RULES)/common.mk\n",
+	    incoming, nready + npartial, nready, npartial, home, rules, home);
+	for (int s = 0; s < plan_nstages; s++)
+		fprintf(f, "include $(UVM_RULES)/%s.mk\n", plan_stages[s].name);
+	fprintf(f, "include $(UVM_RULES)/mosaic.mk\n");
+	fprintf(f, "\n.DEFAULT_GOAL := all\n.PHONY: all\nall:");
+	if (p->order) {
+		/* priority order (plan_order.h), a batch of the backlog */
+		if (!(order = malloc(((size_t)p->ngroups + 1) * sizeof *order)) ||
+		    (nact = plan_order(p, p->order, order, NULL)) < 0) {
+			free(order);
+			fclose(f);
+			free(buf);
+			errno = ENOMEM;
+			return NULL;
+		}
+		plan_order_all(f, p, order, plan_order_batch(p, p->order, order, nact));
+	}
+	for (int i = 0; !p->order && i < p->ngroups; i++) {
+		const struct plan_group *g = &p->groups[i];
+		if (!active(g))
+			continue;
+		for (int s = 0; s < plan_nstages; s++) {
+			if (!plan_stage_final(s, g))
+				continue;
+			for (int sb = 0; sb < (plan_stage_per_sub(s) ? p->par.nsub : 1); sb++)
+				if (!plan_stage_per_sub(s) || g->file[sb] >= 0)
+					fprintf(f, " \\\n  %s", plan_product(s, g, sb, prod));
+		}
+	}
+	fputc('\n', f);
+	if (order) {
+		/* staged products: a missing one is re-made only when needed */
+		plan_order_secondary(f, p, p->order, order, nact);
+		free(order);
+	}
+	for (int i = 0; i < p->ngroups; i++) {
+		const struct plan_group *g = &p->groups[i];
+		if (!active(g))
+			continue;
+		fprintf(f, "\n# %s: %s, %d of %d subbands\n", g->id, plan_state_name(g->state), g->nsub,
+		    p->par.nsub);
+		for (int sb = 0; sb < p->par.nsub; sb++)
+			if (g->file[sb] >= 0)
+				fprintf(f, "IN_%s/sb%02d := %s/%s\n", g->id, sb, incoming,
+				    p->files[g->file[sb]].name);
+		fprintf(f, "SB_%s :=", g->id);
+		for (int sb = 0; sb < p->par.nsub; sb++)
+			if (g->file[sb] >= 0)
+				fprintf(f, " sb%02d", sb);
+		fputc('\n', f);
+		if (g->nsub < p->par.nsub) {
+			fprintf(f, "MISSING_%s :=", g->id);
+			for (int sb = 0; sb < p->par.nsub; sb++)
+				if (g->file[sb] < 0)
+					fprintf(f, " sb%02d", sb);
+			fputc('\n', f);
+		}
+		/* the chosen table is a prerequisite of cal.uvh5 (rules/calapply.mk,
+		 * second expansion): a better table re-makes the group */
+		fprintf(f, "CAL_%s := %s\n", g->id, g->cal);
+		for (int s = 0; s < plan_nstages; s++)
+			if (plan_stage_applies(s, g))
+				stage_rules(f, p, g, s);
+	}
+	mosaic_rules(f, p);
+	if (ferror(f) | fclose(f)) {
+		free(buf);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+/* A JSON list of the subbands present (want 1) or missing (want 0). */
+static void json_subs(FILE *f, const struct plan *p, const struct plan_group *g, int want)
+{
+	int any = 0;
+	fputc('[', f);
+	for (int sb = 0; sb < p->par.nsub; sb++)
+		if ((g->file[sb] >= 0) == want) {
+			fprintf(f, "%s\"sb%02d\"", any ? ", " : "", sb);
+			any = 1;
+		}
+	fputc(']', f);
+}
+
+char *plan_json(const struct plan *p, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	int shown = 0;
+	int *rank = malloc(((size_t)p->ngroups + 1) * sizeof *rank);
+	FILE *f = rank ? open_memstream(&buf, &n) : NULL;
+	if (!f) {
+		free(rank);
+		return NULL;
+	}
+	/* the queue in priority order, for the status */
+	if (!p->order || plan_order(p, p->order, NULL, rank) < 0)
+		for (int i = 0; i < p->ngroups; i++)
+			rank[i] = i;
+	fprintf(f, "{\n  \"subbands\": %d,\n  \"next_wakeup\": ", p->par.nsub);
+	if (p->next_wakeup)
+		fprintf(f, "%lld", p->next_wakeup);
+	else
+		fputs("null", f);
+	fputs(",\n  \"groups\": [", f);
+	for (int i = 0; i < p->ngroups; i++) {
+		const struct plan_group *g = &p->groups[i];
+		if (g->state == PS_DONE)
+			continue;
+		fprintf(f, "%s\n    {\"id\": \"%s\", \"state\": \"%s\", \"first\": %lld, \"last\": %lld, "
+		    "\"deadline\": ", shown++ ? "," : "", g->id, plan_state_name(g->state), g->first,
+		    g->last);
+		if (g->state == PS_READY)
+			fputs("null", f);
+		else
+			fprintf(f, "%lld", g->deadline);
+		fprintf(f, ", \"nsub\": %d, \"rank\": %d, \"subbands\": ", g->nsub, rank[i]);
+		json_subs(f, p, g, 1);
+		fputs(", \"missing\": ", f);
+		json_subs(f, p, g, 0);
+		fputc('}', f);
+	}
+	free(rank);
+	fputs(shown ? "\n  ],\n  \"mosaics\": [" : "],\n  \"mosaics\": [", f);
+	for (int i = 0; i < p->nhours; i++)
+		fprintf(f, "%s\n    {\"hour\": \"%s\", \"state\": \"%s\", \"inputs\": %d}", i ? "," : "",
+		    p->hours[i].id, p->hours[i].planned ? "planned" : "waiting", p->hours[i].ninputs);
+	fputs(p->nhours ? "\n  ]\n}\n" : "]\n}\n", f);
+	if (ferror(f) | fclose(f)) {
+		free(buf);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
+void plan_free(struct plan *p)
+{
+	for (int i = 0; i < p->nfiles; i++)
+		free(p->files[i].name);
+	free(p->files);
+	free(p->groups);
+	for (int i = 0; i < p->nhours; i++) {
+		for (int k = 0; k < p->hours[i].ninputs; k++)
+			free(p->hours[i].inputs[k]);
+		free(p->hours[i].inputs);
+	}
+	free(p->hours);
+	p->hours = NULL;
+	p->nhours = 0;
+	p->files = NULL;
+	p->groups = NULL;
+	p->nfiles = p->capfiles = p->ngroups = 0;
+}

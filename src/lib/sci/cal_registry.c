@@ -1,0 +1,357 @@
+/*
+ * cal_registry.c: calibration registry and the fallback chain (contract
+ * in cal_registry.h).
+ *
+ * The registry is a separate SQLite file so that the pipeline database's
+ * migrations (db.c) and this schema evolve independently; it is opened
+ * with the same discipline: WAL, a busy timeout long enough for make -j,
+ * migrations numbered in code and applied in one IMMEDIATE transaction.
+ */
+#include "sci/cal_registry.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "sci/cal_table.h"
+#include "core/cfg.h"
+#include "core/log.h"
+
+static const char *migrations[] = {
+    /* 1: one row per calibrator group */
+    "CREATE TABLE caltables ("
+    " id INTEGER PRIMARY KEY,"
+    " path TEXT NOT NULL, grp TEXT NOT NULL UNIQUE, calibrator TEXT NOT NULL,"
+    " transit_mjd REAL NOT NULL, mjd_start REAL NOT NULL, mjd_end REAL NOT NULL,"
+    " frac_flagged REAL, median_snr REAL, residual_rms REAL,"
+    " created REAL NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('good', 'rejected')),"
+    " reason TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX caltables_status ON caltables(status, transit_mjd);",
+};
+
+#define NMIG ((int)(sizeof migrations / sizeof migrations[0]))
+
+const char *cal_level_name(enum cal_level l)
+{
+	switch (l) {
+	case CAL_LEVEL_OK: return "ok";
+	case CAL_LEVEL_STALE: return "stale";
+	case CAL_LEVEL_LAST: return "last-good";
+	default: return "none";
+	}
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("calibration registry: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(sqlite3 *db)
+{
+	int v = user_version(db);
+
+	if (v < 0)
+		return -1;
+	if (v > NMIG) {
+		log_err("calibration registry: schema version %d is newer than this program's %d",
+		    v, NMIG);
+		return -1;
+	}
+	if (v == NMIG)
+		return 0;
+	if (exec(db, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	for (v = user_version(db); v >= 0 && v < NMIG; v++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (exec(db, migrations[v]) < 0 || exec(db, pragma) < 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return exec(db, "COMMIT");
+}
+
+/* Open path with our pragmas; create only if create. NULL after logging. */
+static sqlite3 *open_path(const char *path, int create)
+{
+	sqlite3 *db = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 60000);
+	if (exec(db, "PRAGMA journal_mode=WAL") < 0 || exec(db, "PRAGMA synchronous=NORMAL") < 0 ||
+	    migrate(db) < 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void registry_path(const char *home, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/state/calibration.sqlite", home && *home ? home : ".");
+}
+
+sqlite3 *cal_registry_open(const char *home)
+{
+	char path[PATH_MAX + 32];
+
+	registry_path(home, path, sizeof path);
+	return open_path(path, 1);
+}
+
+int cal_registry_put(sqlite3 *db, const struct cal_entry *e)
+{
+	static const char sql[] =
+	    "INSERT INTO caltables (path, grp, calibrator, transit_mjd, mjd_start, mjd_end,"
+	    " frac_flagged, median_snr, residual_rms, created, status, reason)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	    " ON CONFLICT(grp) DO UPDATE SET path = ?1, calibrator = ?3, transit_mjd = ?4,"
+	    " mjd_start = ?5, mjd_end = ?6, frac_flagged = ?7, median_snr = ?8,"
+	    " residual_rms = ?9, created = ?10, status = ?11, reason = ?12";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, e->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, e->group, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, e->calibrator, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, e->transit_mjd);
+	sqlite3_bind_double(st, 5, e->mjd_start);
+	sqlite3_bind_double(st, 6, e->mjd_end);
+	sqlite3_bind_double(st, 7, e->frac_flagged);
+	sqlite3_bind_double(st, 8, e->median_snr);
+	sqlite3_bind_double(st, 9, e->residual_rms);
+	sqlite3_bind_double(st, 10, e->created);
+	sqlite3_bind_text(st, 11, e->status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, e->reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+enum cal_level cal_level_for(double mjd, double mjd_start, double mjd_end, double transit_mjd,
+    double max_age_hours)
+{
+	if (mjd >= mjd_start && mjd <= mjd_end)
+		return CAL_LEVEL_OK;
+	if (fabs(transit_mjd - mjd) * 24 <= max_age_hours)
+		return CAL_LEVEL_STALE;
+	return CAL_LEVEL_LAST;
+}
+
+static void copy_text(char *dst, size_t n, const unsigned char *s)
+{
+	snprintf(dst, n, "%s", s ? (const char *)s : "");
+}
+
+/* Does the table file of a row exist (relative paths under base)? */
+static int table_exists(const char *base, const char *path)
+{
+	char full[2 * PATH_MAX];
+	struct stat st;
+
+	if (path[0] != '/' && base && *base)
+		snprintf(full, sizeof full, "%s/%s", base, path);
+	else
+		snprintf(full, sizeof full, "%s", path);
+	return stat(full, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int cal_choose_db(sqlite3 *db, const char *base, double mjd, double max_age_hours,
+    struct cal_choice *out)
+{
+	static const char sql[] =
+	    "SELECT path, grp, calibrator, transit_mjd, mjd_start, mjd_end, frac_flagged,"
+	    " median_snr, residual_rms, created FROM caltables WHERE status = 'good'"
+	    " ORDER BY abs(transit_mjd - ?1), created DESC";
+	sqlite3_stmt *st = NULL;
+	struct cal_entry e;
+	int rc, have = 0;
+
+	memset(out, 0, sizeof *out);
+	out->level = CAL_LEVEL_NONE;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		return EX_SOFTWARE;
+	}
+	sqlite3_bind_double(st, 1, mjd);
+	/* Rows come nearest first: the first covering row is the level-0
+	 * choice; failing that the first row at all decides STALE or LAST. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum cal_level l;
+
+		memset(&e, 0, sizeof e);
+		copy_text(e.path, sizeof e.path, sqlite3_column_text(st, 0));
+		copy_text(e.group, sizeof e.group, sqlite3_column_text(st, 1));
+		copy_text(e.calibrator, sizeof e.calibrator, sqlite3_column_text(st, 2));
+		e.transit_mjd = sqlite3_column_double(st, 3);
+		e.mjd_start = sqlite3_column_double(st, 4);
+		e.mjd_end = sqlite3_column_double(st, 5);
+		e.frac_flagged = sqlite3_column_double(st, 6);
+		e.median_snr = sqlite3_column_double(st, 7);
+		e.residual_rms = sqlite3_column_double(st, 8);
+		e.created = sqlite3_column_double(st, 9);
+		strcpy(e.status, "good");
+		if (!table_exists(base, e.path))
+			continue;
+		l = cal_level_for(mjd, e.mjd_start, e.mjd_end, e.transit_mjd, max_age_hours);
+		if (!have || l < out->level) {
+			out->level = l;
+			out->entry = e;
+			have = 1;
+		}
+		if (l == CAL_LEVEL_OK)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return EX_SOFTWARE;
+	}
+	sqlite3_finalize(st);
+	if (!have)
+		return EX_UNAVAILABLE;
+	snprintf(out->path, sizeof out->path, "%s", out->entry.path);
+	out->age_hours = fabs(out->entry.transit_mjd - mjd) * 24;
+	return 0;
+}
+
+int cal_choose(const char *home, double mjd, struct cal_choice *out)
+{
+	struct cfg c = {0};
+	char path[PATH_MAX + 32];
+	sqlite3 *db;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->level = CAL_LEVEL_NONE;
+	if (cfg_load(&c, home) < 0)
+		return EX_NOINPUT;
+	registry_path(c.home, path, sizeof path);
+	if (access(path, F_OK) < 0) {
+		cfg_free(&c);
+		return EX_UNAVAILABLE;
+	}
+	db = open_path(path, 0);
+	if (!db) {
+		cfg_free(&c);
+		return EX_SOFTWARE;
+	}
+	rc = cal_choose_db(db, c.home,  mjd,
+	    cfg_double(&c, "CAL_MAX_AGE_HOURS", CAL_DEFAULT_MAX_AGE_HOURS), out);
+	sqlite3_close(db);
+	cfg_free(&c);
+	return rc;
+}
+
+int cal_group_entry(const char *home, const char *group, struct cal_entry *e)
+{
+	static const char sql[] =
+	    "SELECT path, grp, calibrator, transit_mjd, mjd_start, mjd_end, frac_flagged,"
+	    " median_snr, residual_rms, created, status, reason FROM caltables WHERE grp = ?1";
+	char path[PATH_MAX + 32];
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc;
+
+	memset(e, 0, sizeof *e);
+	registry_path(home, path, sizeof path);
+	if (access(path, F_OK) < 0)
+		return EX_UNAVAILABLE;
+	if (!(db = open_path(path, 0)))
+		return EX_SOFTWARE;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return EX_SOFTWARE;
+	}
+	sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_text(e->path, sizeof e->path, sqlite3_column_text(st, 0));
+		copy_text(e->group, sizeof e->group, sqlite3_column_text(st, 1));
+		copy_text(e->calibrator, sizeof e->calibrator, sqlite3_column_text(st, 2));
+		e->transit_mjd = sqlite3_column_double(st, 3);
+		e->mjd_start = sqlite3_column_double(st, 4);
+		e->mjd_end = sqlite3_column_double(st, 5);
+		e->frac_flagged = sqlite3_column_double(st, 6);
+		e->median_snr = sqlite3_column_double(st, 7);
+		e->residual_rms = sqlite3_column_double(st, 8);
+		e->created = sqlite3_column_double(st, 9);
+		copy_text(e->status, sizeof e->status, sqlite3_column_text(st, 10));
+		copy_text(e->reason, sizeof e->reason, sqlite3_column_text(st, 11));
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = EX_UNAVAILABLE;
+	} else {
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		rc = EX_SOFTWARE;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const char *path,
+    const char *group, const struct cfg *c)
+{
+	double maxf = cfg_double(c, "CAL_MAX_FLAGGED", 0.5);
+	double minsnr = cfg_double(c, "CAL_MIN_SNR", 10);
+
+	memset(e, 0, sizeof *e);
+	snprintf(e->path, sizeof e->path, "%s", path);
+	snprintf(e->group, sizeof e->group, "%s", group);
+	snprintf(e->calibrator, sizeof e->calibrator, "%s", t->calibrator);
+	e->transit_mjd = t->transit_mjd;
+	e->mjd_start = t->mjd_start;
+	e->mjd_end = t->mjd_end;
+	e->frac_flagged = t->frac_flagged;
+	e->median_snr = t->median_snr;
+	e->residual_rms = t->residual_rms;
+	e->created = t->created;
+	if (t->frac_flagged > maxf)
+		snprintf(e->reason, sizeof e->reason, "%.1f%% of solutions flagged (max %.1f%%)",
+		    100 * t->frac_flagged, 100 * maxf);
+	else if (!(t->median_snr >= minsnr))
+		snprintf(e->reason, sizeof e->reason, "median solution snr %.2f (min %.2f)",
+		    t->median_snr, minsnr);
+	snprintf(e->status, sizeof e->status, "%s", e->reason[0] ? "rejected" : "good");
+}

@@ -1,0 +1,282 @@
+/*
+ * calapply.c: divide visibilities by the table's gains (contract in
+ * calapply.h).
+ *
+ * The gains for one integration time are gathered once into an
+ * (antenna, channel, polarization) array indexed like the data, with a
+ * flag byte, so the inner loop over rows is two lookups and a division.
+ */
+#include "sci/calapply.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "sci/geom.h"
+#include "uvh5/uvh5.h"
+
+struct applier {
+	const struct cal_table *t;
+	const struct uvh5_header *h;
+	int n, nf, np;
+	int *tab_ant;      /* data antenna index -> table antenna, -1 */
+	int *tab_chan;     /* data channel -> table channel, -1 */
+	int *tab_pol;      /* data pol -> table pol, -1 */
+	int *order;        /* table times sorted by distance to the current time */
+	double cur;        /* time the gains below are for */
+	double complex *g; /* [a][f][p] */
+	uint8_t *gflag;
+};
+
+static const struct cal_table *sort_t;
+static double sort_time;
+
+static int by_distance(const void *x, const void *y)
+{
+	double a = fabs(sort_t->times[*(const int *)x] - sort_time);
+	double b = fabs(sort_t->times[*(const int *)y] - sort_time);
+
+	return a < b ? -1 : a > b;
+}
+
+/* Gains for data time jd into ap->g / gflag. */
+static void gains_at(struct applier *ap, double jd)
+{
+	const struct cal_table *t = ap->t;
+
+	for (int i = 0; i < t->ntimes; i++)
+		ap->order[i] = i;
+	sort_t = t;
+	sort_time = jd;
+	qsort(ap->order, (size_t)t->ntimes, sizeof *ap->order, by_distance);
+	for (int a = 0; a < ap->n; a++)
+		for (int f = 0; f < ap->nf; f++)
+			for (int p = 0; p < ap->np; p++) {
+				size_t k = ((size_t)a * ap->nf + f) * ap->np + p;
+				int ta = ap->tab_ant[a], tf = ap->tab_chan[f], tp = ap->tab_pol[p];
+
+				ap->g[k] = 0;
+				ap->gflag[k] = 1;
+				if (ta < 0 || tf < 0 || tp < 0)
+					continue;
+				for (int i = 0; i < t->ntimes; i++) {
+					size_t c = cal_idx(t, ap->order[i], ta, tf, tp);
+					double complex g = t->gains[c];
+
+					if (!t->flags[c] && g != 0 && isfinite(creal(g)) && isfinite(cimag(g))) {
+						ap->g[k] = g;
+						ap->gflag[k] = 0;
+						break;
+					}
+				}
+			}
+	ap->cur = jd;
+}
+
+/* Match antennas, channels and polarizations; counts of the unmatched. */
+static int match(struct applier *ap, struct calapply_stats *st)
+{
+	const struct cal_table *t = ap->t;
+	const struct uvh5_header *h = ap->h;
+	int anyc = 0, anya = 0, anyp = 0;
+
+	for (int a = 0; a < ap->n; a++) {
+		ap->tab_ant[a] = -1;
+		for (int i = 0; i < t->nants; i++)
+			if (t->antenna_numbers[i] == h->antenna_numbers[a])
+				ap->tab_ant[a] = i;
+		anya |= ap->tab_ant[a] >= 0;
+		st->ants_unmatched += ap->tab_ant[a] < 0;
+	}
+	for (int f = 0; f < ap->nf; f++) {
+		/* same channelization only: centres agree to 0.1% of a channel */
+		double w = fabs(h->channel_width[f]), best = 1e-3 * w;
+
+		ap->tab_chan[f] = -1;
+		for (int i = 0; i < t->nfreqs; i++) {
+			double d = fabs(t->freq_array[i] - h->freq_array[f]);
+			if (d < best) {
+				best = d;
+				ap->tab_chan[f] = i;
+			}
+		}
+		anyc |= ap->tab_chan[f] >= 0;
+		st->chans_unmatched += ap->tab_chan[f] < 0;
+	}
+	for (int p = 0; p < ap->np; p++) {
+		ap->tab_pol[p] = -1;
+		for (int i = 0; i < t->npols; i++)
+			if (t->polarization_array[i] == h->polarization_array[p])
+				ap->tab_pol[p] = i;
+		anyp |= ap->tab_pol[p] >= 0;
+	}
+	return anya && anyc && anyp ? 0 : -1;
+}
+
+/* Output header: the input's plus units, history and keywords; 0 or -1. */
+static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
+    const struct calapply_opts *o, const struct cal_table *t)
+{
+	char line[2048];
+	size_t hl, nl;
+	char *nh;
+
+	if (uvh5_header_copy(oh, h) < 0)
+		return -1;
+	snprintf(oh->vis_units, sizeof oh->vis_units, "Jy");
+	/* no wall-clock time: the same inputs give the same bytes */
+	snprintf(line, sizeof line, "uvm-calapply: calibrated with '%s' (calibrator %s, "
+	    "group %s, level %s).", o->table_name, t->calibrator, t->group,
+	    cal_level_name(o->level));
+	hl = strlen(oh->history);
+	nl = hl + strlen(line) + 2;
+	nh = malloc(nl);
+	if (!nh)
+		return -1;
+	snprintf(nh, nl, "%s%s%s", oh->history, hl && oh->history[hl - 1] != '\n' ? "\n" : "",
+	    line);
+	free(oh->history);
+	oh->history = nh;
+	if (uvh5_header_set_keyword(oh, "cal_table", o->table_name) < 0 ||
+	    uvh5_header_set_keyword(oh, "cal_calibrator", t->calibrator) < 0 ||
+	    uvh5_header_set_keyword(oh, "cal_group", t->group) < 0 ||
+	    uvh5_header_set_keyword(oh, "cal_level", cal_level_name(o->level)) < 0)
+		return -1;
+	return 0;
+}
+
+int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
+    struct calapply_stats *st, char *err)
+{
+	struct applier ap;
+	struct uvh5_header oh;
+	uvh5_file *f = NULL;
+	uvh5_writer *w = NULL;
+	float complex *vis = NULL;
+	uint8_t *flags = NULL;
+	float *ns = NULL;
+	char e[UVH5_ERRLEN];
+	int s = 0, rc = 0;
+	int64_t b, nblts;
+	size_t row;
+
+	memset(&ap, 0, sizeof ap);
+	memset(&oh, 0, sizeof oh);
+	memset(st, 0, sizeof *st);
+	f = uvh5_open(o->vis, &s, e);
+	if (!f) {
+		snprintf(err, CAL_ERRLEN, "%s", e);
+		return s ? s : EX_DATAERR;
+	}
+	ap.t = t;
+	ap.h = uvh5_header(f);
+	ap.n = (int)ap.h->Nants_telescope;
+	ap.nf = (int)ap.h->Nfreqs;
+	ap.np = (int)ap.h->Npols;
+	nblts = ap.h->Nblts;
+	row = (size_t)ap.nf * ap.np;
+	b = (o->block_bytes > 0 ? o->block_bytes : 2L << 20) / (long)(row * sizeof *vis);
+	if (b > ap.h->Nbls)
+		b = ap.h->Nbls;
+	if (b < 1)
+		b = 1;
+	ap.tab_ant = malloc(sizeof(int) * (size_t)ap.n);
+	ap.tab_chan = malloc(sizeof(int) * (size_t)ap.nf);
+	ap.tab_pol = malloc(sizeof(int) * (size_t)ap.np);
+	ap.order = malloc(sizeof(int) * (size_t)t->ntimes);
+	ap.g = malloc(sizeof *ap.g * (size_t)ap.n * row);
+	ap.gflag = malloc((size_t)ap.n * row);
+	vis = malloc(sizeof *vis * (size_t)b * row);
+	flags = malloc((size_t)b * row);
+	ns = malloc(sizeof *ns * (size_t)b * row);
+	if (!ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !ap.order || !ap.g || !ap.gflag || !vis ||
+	    !flags || !ns) {
+		snprintf(err, CAL_ERRLEN, "out of memory");
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	if (match(&ap, st) < 0) {
+		snprintf(err, CAL_ERRLEN, "table '%s' shares no antenna, channel or polarization "
+		    "with '%s'", o->table_name, o->vis);
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
+	if (out_header(&oh, ap.h, o, t) < 0) {
+		snprintf(err, CAL_ERRLEN, "out of memory");
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	w = uvh5_create(o->out, &oh, b, &s, e);
+	if (!w) {
+		snprintf(err, CAL_ERRLEN, "%s", e);
+		rc = s ? s : EX_CANTCREAT;
+		goto out;
+	}
+	ap.cur = NAN;
+	for (int64_t r0 = 0; r0 < nblts; r0 += b) {
+		int64_t nr = nblts - r0 < b ? nblts - r0 : b;
+
+		if (uvh5_read_rows(f, r0, nr, vis, flags, ns, &s, e) < 0) {
+			snprintf(err, CAL_ERRLEN, "%s", e);
+			rc = s ? s : EX_IOERR;
+			goto out;
+		}
+		for (int64_t r = 0; r < nr; r++) {
+			int64_t rr = r0 + r;
+			int a = -1, c = -1;
+
+			if (!(ap.h->time_array[rr] == ap.cur))
+				gains_at(&ap, ap.h->time_array[rr]);
+			for (int i = 0; i < ap.n; i++) {
+				if (ap.h->antenna_numbers[i] == ap.h->ant_1_array[rr])
+					a = i;
+				if (ap.h->antenna_numbers[i] == ap.h->ant_2_array[rr])
+					c = i;
+			}
+			for (size_t k = 0; k < row; k++) {
+				size_t d = (size_t)r * row + k;
+				int bad = a < 0 || c < 0 || ap.gflag[(size_t)a * row + k] ||
+				    ap.gflag[(size_t)c * row + k];
+
+				st->samples++;
+				st->flagged_before += flags[d] != 0;
+				if (bad) {
+					vis[d] = 0;
+					flags[d] = 1;
+				} else {
+					vis[d] = (float complex)((double complex)vis[d] /
+					    (ap.g[(size_t)a * row + k] * conj(ap.g[(size_t)c * row + k])));
+				}
+				st->flagged_after += flags[d] != 0;
+			}
+		}
+		if (uvh5_write_rows(w, r0, nr, vis, flags, ns, &s, e) < 0) {
+			snprintf(err, CAL_ERRLEN, "%s", e);
+			rc = s ? s : EX_IOERR;
+			goto out;
+		}
+	}
+	if (uvh5_writer_commit(w, &s, e) < 0) {
+		snprintf(err, CAL_ERRLEN, "%s", e);
+		rc = s ? s : EX_IOERR;
+	}
+	w = NULL;
+out:
+	if (w)
+		uvh5_writer_abort(w);
+	uvh5_header_free(&oh);
+	uvh5_close(f);
+	free(ap.tab_ant);
+	free(ap.tab_chan);
+	free(ap.tab_pol);
+	free(ap.order);
+	free(ap.g);
+	free(ap.gflag);
+	free(vis);
+	free(flags);
+	free(ns);
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * calapply.h: apply a calibration table to visibilities (the library
+ * behind uvm-calapply).
+ *
+ * Each visibility becomes V_ij / (g_i conj(g_j)) with the table's gain of
+ * each antenna at the sample's channel and polarization, taken from the
+ * table's solution nearest in time that is not flagged for that antenna,
+ * channel and polarization (a table solved on another group is applied
+ * with its solutions nearest to the data: the bandpass and the gains at
+ * the edge of the calibrator scan). Channels are matched by frequency
+ * (within half a channel), antennas by number, polarizations by code; a
+ * sample whose gain is missing or flagged on either antenna is flagged and
+ * set to zero. The output keeps every header field, sets vis_units "Jy",
+ * appends a history line and records the table, the calibrator, the
+ * table's group and the fallback level in the extra keywords cal_table,
+ * cal_calibrator, cal_group, cal_level. Data stream in blocks of rows, as
+ * in combine.c.
+ */
+#ifndef UVM_CALAPPLY_H
+#define UVM_CALAPPLY_H
+
+#include "sci/cal_registry.h"
+#include "sci/cal_table.h"
+
+struct calapply_opts {
+	const char *vis;          /* input visibilities */
+	const char *out;          /* output */
+	const char *table_name;   /* as recorded (path given or chosen) */
+	enum cal_level level;     /* recorded */
+	long block_bytes;         /* 0: 2 MiB of visibilities per block */
+};
+
+struct calapply_stats {
+	long long samples, flagged_before, flagged_after;
+	int chans_unmatched, ants_unmatched;
+};
+
+/*
+ * Apply t. Returns 0, or an exit status with err filled: EX_NOINPUT,
+ * EX_IOERR, EX_DATAERR (input not UVH5), EX_UNAVAILABLE (the table shares
+ * no antenna, channel or polarization with the data), EX_CANTCREAT,
+ * EX_SOFTWARE (memory). The output appears whole or not at all.
+ */
+int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
+    struct calapply_stats *st, char *err);
+
+#endif

@@ -1,0 +1,722 @@
+/*
+ * calsolve.c: gains from a calibrator transit (method and contract in
+ * calsolve.h).
+ *
+ * Memory: the visibilities of one integration, the interval's sums (36
+ * bytes per baseline, channel and polarization) and the raw solutions
+ * (21 bytes per solution interval, antenna, channel and polarization). The
+ * file is read once, one integration at a time.
+ */
+#include "sci/calsolve.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "sci/cal_stefcal.h"
+#include "sci/geom.h"
+#include "core/log.h"
+#include "uvh5/uvh5.h"
+
+#define SIDEREAL 1.00273781191135448 /* sidereal per solar time */
+#define OUTLIER_CHI2 25.0            /* |raw - fit| > 5 sigma */
+
+struct solver {
+	const struct calsolve_opts *o;
+	uvh5_file *f;
+	const struct uvh5_header *h;
+	int n, nf, np;
+	double lat, lon;                 /* radians */
+	double dec_p;                    /* pointing declination */
+	int sidereal;                    /* phase centre fixed at (ra0, dec0) */
+	double ra0, dec0;
+	double ra_c, dec_c;              /* calibrator */
+	const struct cal_source *cal;
+	double *enu;                     /* n x 3 */
+	int *ai, *bi;                    /* per row: antenna indices, -1 unknown */
+	unsigned char *has_data;         /* n */
+	int *slot_of;                    /* n x n */
+	int nslots, *slot_a, *slot_b;    /* a < b */
+	int ntimes, ntsol;
+	double *tval;                    /* ntimes, JD */
+	int64_t *trow0, *trow1;          /* rows of each time */
+	double tint;                     /* integration time, s */
+	double *lst;                     /* ntimes */
+	/* interval sums */
+	double complex *C;
+	double *D, *A, *K;
+	/* dense per-cell matrices and solution */
+	double complex *Cd, *g;
+	double *Dd, *Ad, *Kd, *snr;
+	double complex *warm;            /* [f][p][a] last good solution */
+	/* raw solutions [ti][a][f][p] */
+	double complex *raw;
+	float *rawsnr;
+	uint8_t *rawok;
+	double resid2, model2;
+	/* one integration */
+	float complex *vis;
+	uint8_t *flags;
+	double *w0, *u1, *v1, *w1, *model;
+	char *err;
+};
+
+void calsolve_defaults(struct calsolve_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->interval = 1;
+	o->min_uv_lambda = 0;
+	o->flag_snr = 5;
+	o->max_iter = 100;
+	o->tol = 1e-6;
+	o->validity_hours = 24;
+	o->refant = -1;
+	o->diam_m = GEOM_DISH_DIAM_M;
+}
+
+static size_t ridx(const struct solver *s, int ti, int a, int f, int p)
+{
+	return (((size_t)ti * s->n + a) * s->nf + f) * s->np + p;
+}
+
+static int fail(struct solver *s, int status, const char *fmt, const char *arg)
+{
+	snprintf(s->err, CAL_ERRLEN, fmt, arg);
+	return status;
+}
+
+/* Pointing declination and phase-centre kind from the header. */
+static int pointing(struct solver *s)
+{
+	const struct uvh5_header *h = s->h;
+	const char *kw = uvh5_header_keyword(h, "phase_dec_deg");
+	const struct uvh5_phase_center *pc = h->n_phase_centers > 0 ? &h->phase_centers[0] : NULL;
+	char *end;
+
+	if (h->n_phase_centers > 1)
+		return fail(s, EX_DATAERR, "'%s': more than one phase centre", s->o->vis);
+	s->sidereal = pc && !strcasecmp(pc->type, "sidereal");
+	if (s->sidereal) {
+		s->ra0 = pc->lon;
+		s->dec0 = pc->lat;
+	}
+	if (kw) {
+		double d = strtod(kw, &end);
+		if (end != kw && !*end && d >= -90 && d <= 90) {
+			s->dec_p = d * GEOM_DEG;
+			return 0;
+		}
+	}
+	if (pc && isfinite(pc->lat) && fabs(pc->lat) <= GEOM_PI / 2) {
+		s->dec_p = pc->lat;
+		return 0;
+	}
+	return fail(s, EX_DATAERR, "'%s': no pointing declination (phase_dec_deg)", s->o->vis);
+}
+
+/* Antenna indices per row, ENU positions, baseline slots. */
+static int layout(struct solver *s)
+{
+	const struct uvh5_header *h = s->h;
+	int n = s->n;
+
+	s->enu = malloc(sizeof(double) * 3 * (size_t)n);
+	s->ai = malloc(sizeof(int) * (size_t)h->Nblts);
+	s->bi = malloc(sizeof(int) * (size_t)h->Nblts);
+	s->has_data = calloc((size_t)n, 1);
+	s->slot_of = malloc(sizeof(int) * (size_t)n * (size_t)n);
+	s->slot_a = malloc(sizeof(int) * (size_t)h->Nblts);
+	s->slot_b = malloc(sizeof(int) * (size_t)h->Nblts);
+	if (!s->enu || !s->ai || !s->bi || !s->has_data || !s->slot_of || !s->slot_a || !s->slot_b)
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	for (int a = 0; a < n; a++)
+		geom_ecef_to_enu(h->antenna_positions + 3 * a, s->lat, s->lon, s->enu + 3 * a);
+	for (size_t k = 0; k < (size_t)n * n; k++)
+		s->slot_of[k] = -1;
+	for (int64_t r = 0; r < h->Nblts; r++) {
+		int a = -1, b = -1;
+
+		for (int i = 0; i < n && (a < 0 || b < 0); i++) {
+			if (h->antenna_numbers[i] == h->ant_1_array[r])
+				a = i;
+			if (h->antenna_numbers[i] == h->ant_2_array[r])
+				b = i;
+		}
+		s->ai[r] = a;
+		s->bi[r] = b;
+		if (a < 0 || b < 0 || a == b)
+			continue;
+		int lo = a < b ? a : b, hi = a < b ? b : a;
+		if (s->slot_of[lo * n + hi] < 0) {
+			s->slot_of[lo * n + hi] = s->slot_of[hi * n + lo] = s->nslots;
+			s->slot_a[s->nslots] = lo;
+			s->slot_b[s->nslots] = hi;
+			s->nslots++;
+		}
+		s->has_data[a] = s->has_data[b] = 1;
+	}
+	if (!s->nslots)
+		return fail(s, EX_DATAERR, "'%s': no cross-correlations", s->o->vis);
+	return 0;
+}
+
+/* Runs of rows sharing a time, in increasing time order; LST of each. */
+static int times(struct solver *s)
+{
+	const struct uvh5_header *h = s->h;
+	int cap = 0;
+
+	for (int64_t r = 0; r < h->Nblts; r++) {
+		double t = h->time_array[r];
+
+		if (s->ntimes && fabs(t - s->tval[s->ntimes - 1]) < 1e-3 / GEOM_DAY_S) {
+			if (r != s->trow1[s->ntimes - 1])
+				return fail(s, EX_DATAERR, "'%s': rows not grouped by time", s->o->vis);
+			s->trow1[s->ntimes - 1] = r + 1;
+			continue;
+		}
+		if (s->ntimes && t < s->tval[s->ntimes - 1])
+			return fail(s, EX_DATAERR, "'%s': rows not in time order", s->o->vis);
+		if (s->ntimes == cap) {
+			cap = cap ? 2 * cap : 64;
+			double *nt = realloc(s->tval, sizeof(double) * (size_t)cap);
+			if (nt)
+				s->tval = nt;
+			int64_t *n0 = realloc(s->trow0, sizeof(int64_t) * (size_t)cap);
+			if (n0)
+				s->trow0 = n0;
+			int64_t *n1 = realloc(s->trow1, sizeof(int64_t) * (size_t)cap);
+			if (n1)
+				s->trow1 = n1;
+			double *nl = realloc(s->lst, sizeof(double) * (size_t)cap);
+			if (nl)
+				s->lst = nl;
+			if (!nt || !n0 || !n1 || !nl)
+				return fail(s, EX_SOFTWARE, "%s", "out of memory");
+		}
+		s->tval[s->ntimes] = t;
+		s->trow0[s->ntimes] = r;
+		s->trow1[s->ntimes] = r + 1;
+		s->lst[s->ntimes] = h->lst_array ? h->lst_array[r] : geom_lst(t, h->longitude);
+		s->ntimes++;
+	}
+	if (!s->ntimes)
+		return fail(s, EX_DATAERR, "'%s': no data", s->o->vis);
+	s->tint = h->integration_time && h->integration_time[0] > 0 ? h->integration_time[0]
+	    : s->ntimes > 1 ? (s->tval[1] - s->tval[0]) * GEOM_DAY_S : 10;
+	s->ntsol = (s->ntimes + s->o->interval - 1) / s->o->interval;
+	return 0;
+}
+
+/* LST at jd by extrapolation from the nearest integration. */
+static double lst_at(const struct solver *s, double jd)
+{
+	int best = 0;
+
+	for (int i = 1; i < s->ntimes; i++)
+		if (fabs(s->tval[i] - jd) < fabs(s->tval[best] - jd))
+			best = i;
+	return geom_wrap_2pi(s->lst[best] + (jd - s->tval[best]) * 2 * GEOM_PI * SIDEREAL);
+}
+
+/* The calibrator: given, or the catalogue source transiting now. */
+static int calibrator(struct solver *s, double *transit_jd)
+{
+	const struct uvh5_header *h = s->h;
+	double fmin = HUGE_VAL, fmid = 0, tmid = (s->tval[0] + s->tval[s->ntimes - 1]) / 2;
+	double half = s->tint / 2 / GEOM_DAY_S, sep;
+
+	for (int f = 0; f < s->nf; f++) {
+		if (h->freq_array[f] < fmin)
+			fmin = h->freq_array[f];
+		fmid += h->freq_array[f] / s->nf;
+	}
+	if (!(fmin > 0))
+		return fail(s, EX_DATAERR, "'%s': bad frequencies", s->o->vis);
+	s->cal = s->o->cal;
+	if (!s->cal) {
+		double fwhm_deg = GEOM_PB_FWHM_FACTOR * GEOM_C / fmin / s->o->diam_m / GEOM_DEG;
+
+		if (!s->o->catalog)
+			return fail(s, EX_UNAVAILABLE, "%s", "no calibrator catalogue");
+		/* the catalogue is searched with our LST scale: shift the window by
+		 * the offset between the file's LST and geom_lst */
+		double dl = geom_wrap_pi(lst_at(s, tmid) - geom_lst(tmid, h->longitude));
+		double dt = dl / (2 * GEOM_PI * SIDEREAL);
+		s->cal = cal_catalog_transit(s->o->catalog, s->tval[0] - half + dt,
+		    s->tval[s->ntimes - 1] + half + dt, h->longitude, s->dec_p / GEOM_DEG, fwhm_deg,
+		    NULL);
+		if (!s->cal)
+			return fail(s, EX_UNAVAILABLE,
+			    "'%s': no catalogue calibrator transits in the beam during the data",
+			    s->o->vis);
+	}
+	s->ra_c = s->cal->ra_deg * GEOM_DEG;
+	s->dec_c = s->cal->dec_deg * GEOM_DEG;
+	*transit_jd = tmid + geom_wrap_pi(s->ra_c - lst_at(s, tmid)) / (2 * GEOM_PI * SIDEREAL);
+	sep = geom_sep(s->ra_c, s->dec_c, lst_at(s, tmid), s->dec_p);
+	if (geom_pb(sep, fmid, s->o->diam_m) < 1e-3) {
+		char m[256];
+		snprintf(m, sizeof m, "calibrator '%s' is %.2f deg from the pointing at mid-time, "
+		    "outside the beam", s->cal->name, sep / GEOM_DEG);
+		return fail(s, EX_UNAVAILABLE, "%s", m);
+	}
+	return 0;
+}
+
+static int alloc_work(struct solver *s)
+{
+	size_t cell = (size_t)s->nslots * s->nf * s->np, nn = (size_t)s->n * s->n;
+	size_t raw = (size_t)s->ntsol * s->n * s->nf * s->np;
+	int64_t maxrows = 0;
+
+	for (int i = 0; i < s->ntimes; i++)
+		if (s->trow1[i] - s->trow0[i] > maxrows)
+			maxrows = s->trow1[i] - s->trow0[i];
+	s->C = calloc(cell, sizeof *s->C);
+	s->D = calloc(cell, sizeof *s->D);
+	s->A = calloc(cell, sizeof *s->A);
+	s->K = calloc(cell, sizeof *s->K);
+	s->Cd = calloc(nn, sizeof *s->Cd);
+	s->Dd = calloc(nn, sizeof *s->Dd);
+	s->Ad = calloc(nn, sizeof *s->Ad);
+	s->Kd = calloc(nn, sizeof *s->Kd);
+	s->g = calloc((size_t)s->n, sizeof *s->g);
+	s->snr = calloc((size_t)s->n, sizeof *s->snr);
+	s->warm = calloc((size_t)s->nf * s->np * s->n, sizeof *s->warm);
+	s->raw = calloc(raw, sizeof *s->raw);
+	s->rawsnr = calloc(raw, sizeof *s->rawsnr);
+	s->rawok = calloc(raw, 1);
+	s->vis = malloc((size_t)maxrows * s->nf * s->np * sizeof *s->vis);
+	s->flags = malloc((size_t)maxrows * s->nf * s->np);
+	s->w0 = malloc(sizeof(double) * (size_t)s->n);
+	s->u1 = malloc(sizeof(double) * (size_t)s->n);
+	s->v1 = malloc(sizeof(double) * (size_t)s->n);
+	s->w1 = malloc(sizeof(double) * (size_t)s->n);
+	s->model = malloc(sizeof(double) * (size_t)s->nf);
+	if (!s->C || !s->D || !s->A || !s->K || !s->Cd || !s->Dd || !s->Ad || !s->Kd || !s->g ||
+	    !s->snr || !s->warm || !s->raw || !s->rawsnr || !s->rawok || !s->vis || !s->flags ||
+	    !s->w0 || !s->u1 || !s->v1 || !s->w1 || !s->model)
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	return 0;
+}
+
+/* Add integration ti (already read into s->vis/flags) to the sums. */
+static void accumulate(struct solver *s, int ti)
+{
+	const struct uvh5_header *h = s->h;
+	double lst = s->lst[ti], ra0 = s->sidereal ? s->ra0 : lst;
+	double dec0 = s->sidereal ? s->dec0 : s->dec_p;
+	double sep = geom_sep(s->ra_c, s->dec_c, lst, s->dec_p);
+	int nf = s->nf, np = s->np, n = s->n;
+
+	for (int a = 0; a < n; a++) {
+		double uvw[3];
+
+		geom_enu_to_uvw(s->enu + 3 * a, s->lat, lst - ra0, dec0, uvw);
+		s->w0[a] = uvw[2];
+		geom_enu_to_uvw(s->enu + 3 * a, s->lat, lst - s->ra_c, s->dec_c, uvw);
+		s->u1[a] = uvw[0];
+		s->v1[a] = uvw[1];
+		s->w1[a] = uvw[2];
+	}
+	for (int f = 0; f < nf; f++)
+		s->model[f] = cal_source_flux(s->cal, h->freq_array[f]) *
+		    geom_pb(sep, h->freq_array[f], s->o->diam_m);
+	for (int64_t r = s->trow0[ti]; r < s->trow1[ti]; r++) {
+		int a = s->ai[r], b = s->bi[r], slot;
+		size_t row = (size_t)(r - s->trow0[ti]) * nf * np;
+		double dw, uvm;
+
+		if (a < 0 || b < 0 || a == b)
+			continue;
+		slot = s->slot_of[a * n + b];
+		dw = (s->w1[b] - s->w1[a]) - (s->w0[b] - s->w0[a]);
+		uvm = hypot(s->u1[b] - s->u1[a], s->v1[b] - s->v1[a]);
+		for (int f = 0; f < nf; f++) {
+			double fr = h->freq_array[f], m = s->model[f], sn, cs;
+			double complex z;
+
+			if (uvm * fr / GEOM_C < s->o->min_uv_lambda || !(m > 0))
+				continue;
+			sincos(2 * GEOM_PI * dw * fr / GEOM_C, &sn, &cs);
+			z = cs + I * sn;
+			for (int p = 0; p < np; p++) {
+				size_t k = row + (size_t)f * np + p, c;
+				double complex v;
+
+				if (s->flags[k] || !isfinite(crealf(s->vis[k])) ||
+				    !isfinite(cimagf(s->vis[k])))
+					continue;
+				v = (double complex)s->vis[k] * z;
+				if (a > b)
+					v = conj(v);
+				c = ((size_t)slot * nf + f) * np + p;
+				s->C[c] += v * m;
+				s->D[c] += m * m;
+				s->A[c] += creal(v) * creal(v) + cimag(v) * cimag(v);
+				s->K[c] += 1;
+			}
+		}
+	}
+}
+
+/* Solve every (channel, pol) cell of interval ii from the sums, then
+ * clear the sums. */
+static void solve_interval(struct solver *s, int ii)
+{
+	struct stefcal_opts so = {s->o->max_iter, s->o->tol};
+	int n = s->n, nf = s->nf, np = s->np;
+
+	for (int f = 0; f < nf; f++)
+		for (int p = 0; p < np; p++) {
+			struct stefcal_result r;
+			double complex *warm = s->warm + ((size_t)f * np + p) * n;
+			int ok;
+
+			for (int k = 0; k < s->nslots; k++) {
+				size_t c = ((size_t)k * nf + f) * np + p;
+				int a = s->slot_a[k], b = s->slot_b[k];
+
+				s->Cd[a * n + b] = s->C[c];
+				s->Cd[b * n + a] = conj(s->C[c]);
+				s->Dd[a * n + b] = s->Dd[b * n + a] = s->D[c];
+				s->Ad[a * n + b] = s->Ad[b * n + a] = s->A[c];
+				s->Kd[a * n + b] = s->Kd[b * n + a] = s->K[c];
+			}
+			memcpy(s->g, warm, sizeof *s->g * (size_t)n);
+			stefcal_solve(n, s->Cd, s->Dd, s->Ad, s->Kd, s->g, s->snr, &so, &r);
+			ok = r.converged && r.nactive >= 3;
+			if (ok) {
+				memcpy(warm, s->g, sizeof *s->g * (size_t)n);
+				s->resid2 += r.resid2;
+				s->model2 += r.model2;
+			}
+			for (int a = 0; a < n; a++) {
+				size_t k = ridx(s, ii, a, f, p);
+				s->raw[k] = s->g[a];
+				s->rawsnr[k] = ok && isfinite(s->snr[a]) ? (float)s->snr[a] : 0;
+				s->rawok[k] = ok && s->g[a] != 0 && s->snr[a] >= s->o->flag_snr;
+			}
+		}
+	memset(s->C, 0, sizeof *s->C * (size_t)s->nslots * nf * np);
+	memset(s->D, 0, sizeof *s->D * (size_t)s->nslots * nf * np);
+	memset(s->A, 0, sizeof *s->A * (size_t)s->nslots * nf * np);
+	memset(s->K, 0, sizeof *s->K * (size_t)s->nslots * nf * np);
+}
+
+/* Reference antenna: the given one, else the one with most good raw
+ * solutions. Then rotate every cell so that it has phase 0; cells where
+ * it has no good solution cannot be referenced and are flagged. */
+static int reference(struct solver *s)
+{
+	int ref = -1, best = -1;
+
+	if (s->o->refant >= 0)
+		for (int a = 0; a < s->n; a++)
+			if (s->h->antenna_numbers[a] == s->o->refant)
+				ref = a;
+	if (ref < 0)
+		for (int a = 0; a < s->n; a++) {
+			int m = 0;
+			for (int ti = 0; ti < s->ntsol; ti++)
+				for (int f = 0; f < s->nf; f++)
+					for (int p = 0; p < s->np; p++)
+						m += s->rawok[ridx(s, ti, a, f, p)];
+			if (m > best) {
+				best = m;
+				ref = a;
+			}
+		}
+	for (int ti = 0; ti < s->ntsol; ti++)
+		for (int f = 0; f < s->nf; f++)
+			for (int p = 0; p < s->np; p++) {
+				size_t kr = ridx(s, ti, ref, f, p);
+				double complex rot = s->rawok[kr] ? cexp(-I * carg(s->raw[kr])) : 0;
+
+				for (int a = 0; a < s->n; a++) {
+					size_t k = ridx(s, ti, a, f, p);
+					s->raw[k] *= rot;
+					if (!s->rawok[kr])
+						s->rawok[k] = 0;
+				}
+			}
+	return ref;
+}
+
+/*
+ * Weighted rank-1 fit G[t][f] ~ T[t] B[f] (weights W, 0 = unused) by
+ * alternating least squares; tok/bok say which factors had data.
+ */
+static void als(int nt, int nf, const double complex *G, const double *W, double complex *T,
+    double complex *B, uint8_t *tok, uint8_t *bok)
+{
+	int fstar = 0, best = -1;
+
+	for (int f = 0; f < nf; f++) {
+		int m = 0;
+		for (int t = 0; t < nt; t++)
+			m += W[t * nf + f] > 0;
+		if (m > best) {
+			best = m;
+			fstar = f;
+		}
+	}
+	for (int t = 0; t < nt; t++) {
+		double complex gv = G[t * nf + fstar];
+		T[t] = W[t * nf + fstar] > 0 && gv != 0 ? gv / cabs(gv) : 1;
+	}
+	for (int it = 0; it < 200; it++) {
+		double ch = 0, nb = 0;
+
+		for (int f = 0; f < nf; f++) {
+			double complex num = 0, old = B[f];
+			double den = 0;
+
+			for (int t = 0; t < nt; t++) {
+				double w = W[t * nf + f];
+				if (w > 0) {
+					num += w * G[t * nf + f] * conj(T[t]);
+					den += w * (creal(T[t]) * creal(T[t]) + cimag(T[t]) * cimag(T[t]));
+				}
+			}
+			bok[f] = den > 0;
+			B[f] = den > 0 ? num / den : 0;
+			ch += cabs(B[f] - old) * cabs(B[f] - old);
+			nb += cabs(B[f]) * cabs(B[f]);
+		}
+		for (int t = 0; t < nt; t++) {
+			double complex num = 0;
+			double den = 0;
+
+			for (int f = 0; f < nf; f++) {
+				double w = W[t * nf + f];
+				if (w > 0) {
+					num += w * G[t * nf + f] * conj(B[f]);
+					den += w * (creal(B[f]) * creal(B[f]) + cimag(B[f]) * cimag(B[f]));
+				}
+			}
+			tok[t] = den > 0;
+			T[t] = den > 0 ? num / den : 0;
+		}
+		if (it > 0 && ch <= 1e-24 * nb)
+			break;
+	}
+}
+
+/* Factor the raw solutions and fill the table's gains and flags. */
+static int factor(struct solver *s, struct cal_table *t)
+{
+	int nt = s->ntsol, nf = s->nf, np = s->np;
+	double complex *G = malloc(sizeof *G * (size_t)nt * nf), *T = malloc(sizeof *T * (size_t)nt);
+	double complex *B = calloc((size_t)nf, sizeof *B);
+	double *W = malloc(sizeof *W * (size_t)nt * nf);
+	uint8_t *tok = malloc((size_t)nt), *bok = malloc((size_t)nf);
+	int rc = 0;
+
+	if (!G || !T || !B || !W || !tok || !bok) {
+		rc = fail(s, EX_SOFTWARE, "%s", "out of memory");
+		goto out;
+	}
+	for (int a = 0; a < s->n; a++)
+		for (int p = 0; p < np; p++) {
+			double mean = 0;
+			int nb = 0;
+
+			for (int ti = 0; ti < nt; ti++)
+				for (int f = 0; f < nf; f++) {
+					size_t k = ridx(s, ti, a, f, p);
+					double amp = cabs(s->raw[k]);
+
+					G[ti * nf + f] = s->raw[k];
+					W[ti * nf + f] = s->rawok[k] && amp > 0 ?
+					    (double)s->rawsnr[k] * s->rawsnr[k] / (amp * amp) : 0;
+				}
+			memset(B, 0, sizeof *B * (size_t)nf);
+			als(nt, nf, G, W, T, B, tok, bok);
+			/* one round of outlier rejection */
+			int rej = 0;
+			for (int ti = 0; ti < nt; ti++)
+				for (int f = 0; f < nf; f++) {
+					size_t k = ti * nf + f;
+					double complex d = G[k] - T[ti] * B[f];
+					if (W[k] > 0 && W[k] * (creal(d) * creal(d) + cimag(d) * cimag(d)) >
+					    OUTLIER_CHI2) {
+						W[k] = 0;
+						s->rawok[ridx(s, ti, a, f, p)] = 0;
+						rej++;
+					}
+				}
+			if (rej)
+				als(nt, nf, G, W, T, B, tok, bok);
+			for (int f = 0; f < nf; f++)
+				if (bok[f]) {
+					mean += cabs(B[f]);
+					nb++;
+				}
+			mean = nb && mean > 0 ? mean / nb : 1;
+			for (int f = 0; f < nf; f++)
+				B[f] /= mean;
+			for (int ti = 0; ti < nt; ti++)
+				T[ti] *= mean;
+			for (int f = 0; f < nf; f++)
+				t->bandpass[((size_t)a * nf + f) * np + p] = bok[f] ? B[f] : 0;
+			for (int ti = 0; ti < nt; ti++) {
+				t->tgain[((size_t)ti * s->n + a) * np + p] = tok[ti] ? T[ti] : 0;
+				for (int f = 0; f < nf; f++) {
+					size_t k = cal_idx(t, ti, a, f, p);
+					int good = s->has_data[a] && tok[ti] && bok[f];
+
+					t->gains[k] = good ? T[ti] * B[f] : 0;
+					t->flags[k] = !good;
+					t->snr[k] = s->rawsnr[ridx(s, ti, a, f, p)];
+				}
+			}
+		}
+out:
+	free(G);
+	free(T);
+	free(B);
+	free(W);
+	free(tok);
+	free(bok);
+	return rc;
+}
+
+static int cmpf(const void *x, const void *y)
+{
+	float a = *(const float *)x, b = *(const float *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Quality figures over the antennas with data. */
+static int quality(struct solver *s, struct cal_table *t)
+{
+	size_t cells = 0, bad = 0;
+	float *v = malloc(sizeof *v * (size_t)s->ntsol * s->n * s->nf * s->np);
+
+	if (!v)
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	for (int ti = 0; ti < s->ntsol; ti++)
+		for (int a = 0; a < s->n; a++) {
+			if (!s->has_data[a])
+				continue;
+			for (int f = 0; f < s->nf; f++)
+				for (int p = 0; p < s->np; p++) {
+					size_t k = ridx(s, ti, a, f, p);
+					v[cells++] = s->rawsnr[k];
+					bad += !s->rawok[k];
+				}
+		}
+	qsort(v, cells, sizeof *v, cmpf);
+	t->frac_flagged = cells ? (double)bad / (double)cells : 1;
+	t->median_snr = !cells ? 0 : cells % 2 ? v[cells / 2] : (v[cells / 2 - 1] + v[cells / 2]) / 2;
+	t->residual_rms = s->model2 > 0 ? sqrt(s->resid2 / s->model2) : 0;
+	free(v);
+	return 0;
+}
+
+static void free_solver(struct solver *s)
+{
+	void *p[] = {s->enu, s->ai, s->bi, s->has_data, s->slot_of, s->slot_a, s->slot_b,
+	    s->tval, s->trow0, s->trow1, s->lst, s->C, s->D, s->A, s->K, s->Cd, s->g, s->Dd,
+	    s->Ad, s->Kd, s->snr, s->warm, s->raw, s->rawsnr, s->rawok, s->vis, s->flags,
+	    s->w0, s->u1, s->v1, s->w1, s->model};
+	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+		free(p[i]);
+	if (s->f)
+		uvh5_close(s->f);
+}
+
+int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
+{
+	struct solver s;
+	double transit_jd = 0;
+	int rc, st = 0, ref;
+	char e[UVH5_ERRLEN];
+
+	memset(&s, 0, sizeof s);
+	memset(t, 0, sizeof *t);
+	s.o = o;
+	s.err = err;
+	if (o->interval < 1)
+		return fail(&s, EX_USAGE, "%s", "solution interval must be >= 1");
+	s.f = uvh5_open(o->vis, &st, e);
+	if (!s.f) {
+		snprintf(err, CAL_ERRLEN, "%s", e);
+		return st ? st : EX_DATAERR;
+	}
+	s.h = uvh5_header(s.f);
+	s.n = (int)s.h->Nants_telescope;
+	s.nf = (int)s.h->Nfreqs;
+	s.np = (int)s.h->Npols;
+	s.lat = s.h->latitude * GEOM_DEG;
+	s.lon = s.h->longitude * GEOM_DEG;
+	if (s.n < 3 || s.n > 4096 || s.nf < 1 || s.np < 1) {
+		rc = fail(&s, EX_DATAERR, "'%s': unusable dimensions (need 3 to 4096 antennas)", o->vis);
+		goto out;
+	}
+	if ((rc = pointing(&s)) || (rc = layout(&s)) || (rc = times(&s)) ||
+	    (rc = calibrator(&s, &transit_jd)) || (rc = alloc_work(&s)))
+		goto out;
+	log_info("solving on '%s' (%.1f Jy at %.0f MHz), %d antennas, %d channels, %d "
+	    "integrations, %d solution intervals", s.cal->name, s.cal->flux_jy,
+	    s.cal->ref_freq_hz / 1e6, s.n, s.nf, s.ntimes, s.ntsol);
+	for (int ti = 0; ti < s.ntimes; ti++) {
+		int64_t r0 = s.trow0[ti], nr = s.trow1[ti] - r0;
+
+		if (uvh5_read_rows(s.f, r0, nr, s.vis, s.flags, NULL, &st, e) < 0) {
+			snprintf(err, CAL_ERRLEN, "%s", e);
+			rc = st ? st : EX_IOERR;
+			goto out;
+		}
+		accumulate(&s, ti);
+		if ((ti + 1) % o->interval == 0 || ti == s.ntimes - 1)
+			solve_interval(&s, ti / o->interval);
+	}
+	ref = reference(&s);
+	t->ntimes = s.ntsol;
+	t->nants = s.n;
+	t->nfreqs = s.nf;
+	t->npols = s.np;
+	if (cal_table_alloc(t) < 0) {
+		rc = fail(&s, EX_SOFTWARE, "%s", "out of memory");
+		goto out;
+	}
+	if ((rc = factor(&s, t)) || (rc = quality(&s, t)))
+		goto out;
+	memcpy(t->freq_array, s.h->freq_array, sizeof(double) * (size_t)s.nf);
+	memcpy(t->antenna_numbers, s.h->antenna_numbers, sizeof(int64_t) * (size_t)s.n);
+	memcpy(t->polarization_array, s.h->polarization_array, sizeof(int64_t) * (size_t)s.np);
+	for (int ii = 0; ii < s.ntsol; ii++) {
+		int t0 = ii * o->interval, t1 = t0 + o->interval - 1;
+		double sum = 0;
+
+		if (t1 >= s.ntimes)
+			t1 = s.ntimes - 1;
+		for (int ti = t0; ti <= t1; ti++)
+			sum += s.tval[ti];
+		t->times[ii] = sum / (t1 - t0 + 1);
+		t->time_lo[ii] = s.tval[t0] - s.tint / 2 / GEOM_DAY_S;
+		t->time_hi[ii] = s.tval[t1] + s.tint / 2 / GEOM_DAY_S;
+	}
+	snprintf(t->calibrator, sizeof t->calibrator, "%s", s.cal->name);
+	snprintf(t->group, sizeof t->group, "%s", o->group ? o->group : "");
+	snprintf(t->source, sizeof t->source, "%s", o->vis);
+	t->refant = s.h->antenna_numbers[ref];
+	t->transit_mjd = transit_jd - GEOM_MJD0;
+	t->mjd_start = t->transit_mjd - o->validity_hours / 48;
+	t->mjd_end = t->transit_mjd + o->validity_hours / 48;
+	t->created = (double)time(NULL);
+	rc = 0;
+out:
+	if (rc)
+		cal_table_free(t);
+	free_solver(&s);
+	return rc;
+}

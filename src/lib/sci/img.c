@@ -1,0 +1,374 @@
+/*
+ * img.c: the uvm-image job (contract in img.h): open the group's files,
+ * plan the FFT (before gridding: MEASURE planning scribbles on the
+ * buffer), grid (with a density pass first for uniform/Briggs weighting),
+ * transform the visibility and weight grids into the dirty image and the
+ * PSF, fit the restoring beam, CLEAN, restore, and write the FITS product.
+ */
+#include "sci/img.h"
+
+#include <errno.h>
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sci/geom.h"
+#include "core/log.h"
+
+/* Kernel: Kaiser-Bessel, 7 cells wide, for a grid padded 1.25 x; beta
+ * puts the kernel transform's turn-over just past the aliased edge
+ * (tests/unit/test_img.c checks the image against a direct transform). */
+#define KB_SUPPORT 7
+#define KB_OS 1024
+#define KB_BETA 13.0
+
+void img_opts_default(struct img_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->npix = 2048;
+	o->cell = 0;
+	o->pad = 1.25;
+	o->weighting = IMG_NATURAL;
+	o->robust = 0;
+	o->niter = 1000;
+	o->gain = 0.1;
+	o->threshold = -1;
+	o->fft_flags = FFTW_MEASURE;
+}
+
+double img_auto_cell(const struct img_input *in)
+{
+	return IMG_C / in->fmax / in->bmax / 4;
+}
+
+int img_parse_weighting(const char *s, enum img_weighting *w, double *robust)
+{
+	char *end;
+
+	if (!strcmp(s, "natural")) {
+		*w = IMG_NATURAL;
+	} else if (!strcmp(s, "uniform")) {
+		*w = IMG_UNIFORM;
+	} else if (!strcmp(s, "briggs")) {
+		*w = IMG_BRIGGS;
+		*robust = 0;
+	} else if (!strncmp(s, "briggs:", 7)) {
+		*w = IMG_BRIGGS;
+		*robust = strtod(s + 7, &end);
+		if (end == s + 7 || *end || !isfinite(*robust) || fabs(*robust) > 5)
+			return -1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* Smallest even n' >= n whose only prime factors are 2, 3, 5, 7. */
+static int fft_size(int n)
+{
+	for (int m = n + (n & 1);; m += 2) {
+		int r = m;
+		for (int p = 2; p <= 7; p++)
+			while (r % p == 0)
+				r /= p;
+		if (r == 1)
+			return m;
+	}
+}
+
+/* The directory of path must be writable; 0 or -1 with err. */
+static int out_dir_check(const char *path, char *err)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, IMG_ERRLEN, "cannot create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void cb_density(void *ctx, double u, double v, float complex V, float w, double f)
+{
+	img_grid_density(ctx, u, v, w);
+}
+
+struct batcher {
+	struct img_grid *g;
+	struct img_vis_batch b;
+};
+
+static void cb_grid(void *ctx, double u, double v, float complex V, float w, double f)
+{
+	struct batcher *x = ctx;
+	size_t i = x->b.n++;
+
+	x->b.u[i] = u;
+	x->b.v[i] = v;
+	x->b.V[i] = V;
+	x->b.w[i] = w;
+	x->b.f[i] = f;
+	if (x->b.n == x->b.cap)
+		img_grid_batch(x->g, &x->b);
+}
+
+static void batch_free(struct img_vis_batch *b)
+{
+	free(b->u);
+	free(b->v);
+	free(b->f);
+	free(b->V);
+	free(b->w);
+}
+
+static int batch_init(struct img_vis_batch *b, size_t cap)
+{
+	memset(b, 0, sizeof *b);
+	b->cap = cap;
+	b->u = malloc(sizeof *b->u * cap);
+	b->v = malloc(sizeof *b->v * cap);
+	b->f = malloc(sizeof *b->f * cap);
+	b->V = malloc(sizeof *b->V * cap);
+	b->w = malloc(sizeof *b->w * cap);
+	if (!b->u || !b->v || !b->f || !b->V || !b->w) {
+		batch_free(b);
+		return -1;
+	}
+	return 0;
+}
+
+/* "C s cpu, W s wall" since the previous call, for the debug timings. */
+static const char *lap(void)
+{
+	static double last_cpu, last_wall;
+	static char buf[64];
+	struct timespec ts;
+	double cpu = (double)clock() / CLOCKS_PER_SEC, wall;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	wall = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+	snprintf(buf, sizeof buf, "%.2f s cpu, %.2f s wall", cpu - last_cpu, wall - last_wall);
+	last_cpu = cpu;
+	last_wall = wall;
+	return buf;
+}
+
+static const char *weighting_name(enum img_weighting w)
+{
+	return w == IMG_NATURAL ? "natural" : w == IMG_UNIFORM ? "uniform" : "briggs";
+}
+
+int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char *out)
+{
+	struct img_input in;
+	struct img_kernel k = {0};
+	struct img_grid g = {0};
+	struct img_fft fft = {0};
+	struct img_meta m;
+	struct img_fft fftp = {0};
+	struct batcher bt;
+	int n = o->npix, ng, ngp, st = 0, loaded = 0, saved = 0;
+	char err[IMG_ERRLEN];
+	double *corr = NULL, *corrp = NULL, cell, norm;
+	float *dirty = NULL, *psf = NULL, *model = NULL, *restored = NULL;
+	size_t nn = (size_t)n * n;
+	char h[6][512];
+	const char *wisdom = o->wisdom;
+
+	memset(&m, 0, sizeof m);
+	memset(&in, 0, sizeof in);
+	lap();
+	/* fail early on an output that can never be written */
+	if (img_check_output(out, err) < 0 || out_dir_check(out, err) < 0) {
+		log_err("%s", err);
+		return EX_CANTCREAT;
+	}
+	if (wisdom && img_check_output(wisdom, err) < 0) {
+		log_warn("wisdom: %s", err);
+		wisdom = NULL;
+	}
+	if (img_input_open(&in, paths, nfiles, &st, err) < 0) {
+		log_err("%s", err);
+		img_input_close(&in);
+		return st;
+	}
+	cell = o->cell > 0 ? o->cell : img_auto_cell(&in);
+	ng = fft_size((int)ceil(n * (o->pad >= 1 ? o->pad : 1)));
+	ngp = fft_size(2 * n);
+	corr = malloc(sizeof *corr * (size_t)n);
+	corrp = malloc(sizeof *corrp * (size_t)n * 2);
+	if (!corr || !corrp || img_kernel_init(&k, KB_SUPPORT, KB_OS, KB_BETA) < 0 ||
+	    img_grid_init(&g, ng, ngp, cell, &k, o->weighting, o->robust) < 0) {
+		log_err("out of memory for %d x %d and %d x %d grids", ng, ng, ngp, ngp);
+		st = EX_OSERR;
+		goto out;
+	}
+	img_kernel_correction(&k, ng, n, corr);
+	img_kernel_correction(&k, ngp, 2 * n, corrp);
+	for (int i = 0; i < 2; i++) {
+		struct img_fft *f = i ? &fftp : &fft;
+		int side = i ? ngp : ng;
+
+		if (img_fft_plan(f, side, i ? g.psf : g.vis, o->fft_flags, wisdom, &loaded,
+			&saved, &st, err) < 0) {
+			log_err("%s", err);
+			goto out;
+		}
+		if (saved < 0)
+			log_warn("%s", err);
+		log_debug("fft %dx%d: wisdom %s, %s", side, side, loaded ? "loaded" : "none",
+		    saved > 0 ? "saved" : "unchanged");
+	}
+	log_debug("planned: %s", lap());
+	memset(g.vis, 0, sizeof *g.vis * (size_t)ng * ng);
+	memset(g.psf, 0, sizeof *g.psf * (size_t)ngp * ngp);
+	if (o->weighting != IMG_NATURAL) {
+		if (img_input_scan(&in, 0, cb_density, &g, &st, err) < 0) {
+			log_err("%s", err);
+			goto out;
+		}
+		img_grid_density_done(&g);
+	}
+	if (batch_init(&bt.b, (size_t)1 << 18) < 0) {
+		log_err("out of memory");
+		st = EX_OSERR;
+		goto out;
+	}
+	bt.g = &g;
+	if (img_input_scan(&in, 1, cb_grid, &bt, &st, err) < 0) {
+		log_err("%s", err);
+		batch_free(&bt.b);
+		goto out;
+	}
+	img_grid_batch(&g, &bt.b);
+	batch_free(&bt.b);
+	log_debug("gridded %lld visibilities: %s", g.nvis, lap());
+	if (g.nvis == 0 || !(g.sumw > 0)) {
+		log_err("no unflagged cross-correlation data in %d file%s (%lld rows, %lld flagged, "
+			"%lld non-finite, %lld outside the uv grid)", nfiles, nfiles > 1 ? "s" : "",
+		    in.nrows, in.nflagged, in.nnonfinite, g.nout);
+		st = EX_DATAERR;
+		goto out;
+	}
+	if (g.nout > 0)
+		log_warn("%lld of %lld visibilities fall outside the uv grid (cell %.3g arcsec too "
+			 "coarse?)", g.nout, g.nout + g.nvis, cell / GEOM_DEG * 3600);
+
+	dirty = malloc(sizeof *dirty * nn);
+	psf = malloc(sizeof *psf * nn * 4);
+	model = calloc(nn, sizeof *model);
+	restored = malloc(sizeof *restored * nn);
+	if (!dirty || !psf || !model || !restored) {
+		log_err("out of memory for %d x %d images", n, n);
+		st = EX_OSERR;
+		goto out;
+	}
+	img_fft_exec(&fft, g.vis);
+	img_grid_to_image(g.vis, ng, n, corr, g.sumw, dirty);
+	img_fft_exec(&fftp, g.psf);
+	img_grid_to_image(g.psf, ngp, 2 * n, corrp, g.sumw, psf);
+	norm = psf[(size_t)n * 2 * n + n];
+	log_debug("transformed: %s", lap());
+	if (!(norm > 0)) {
+		log_err("the PSF has no positive peak");
+		st = EX_SOFTWARE;
+		goto out;
+	}
+	for (size_t i = 0; i < nn; i++)
+		dirty[i] = (float)(dirty[i] / norm);
+	for (size_t i = 0; i < 4 * nn; i++)
+		psf[i] = (float)(psf[i] / norm);
+	m.nvis = g.nvis;
+	m.sumw = g.sumw;
+	m.freq = g.sumwf / g.sumw;
+	img_grid_free(&g);
+
+	img_fft_free(&fft);
+	img_fft_free(&fftp);
+	if (img_fit_beam(psf, 2 * n, cell, &m.beam) < 0) {
+		log_err("cannot fit a restoring beam: the PSF has no main lobe (uv coverage too "
+			"sparse, or pixels of %.3g arcsec too coarse)", cell / GEOM_DEG * 3600);
+		st = EX_DATAERR;
+		goto out;
+	}
+	m.clean.niter = o->niter;
+	m.clean.gain = o->gain;
+	m.clean.threshold = o->threshold;
+	m.clean.window = 0.95;
+	log_debug("beam fitted: %s", lap());
+	img_hogbom(dirty, psf, model, n, &m.clean);
+	log_debug("cleaned: %s", lap());
+	memcpy(restored, dirty, sizeof *restored * nn);
+	img_restore(restored, model, n, cell, &m.beam);
+
+	m.n = n;
+	m.cell = cell;
+	m.ra0 = in.ra0;
+	m.dec0 = in.dec0;
+	m.xi = in.xi;
+	m.eta = in.eta;
+	m.bandwidth = in.fmax - in.fmin + in.chan_width;
+	m.jd_first = in.jd_first;
+	m.jd_last = in.jd_last;
+	m.lat = in.lat;
+	m.lon = in.lon;
+	m.alt = in.alt;
+	snprintf(m.telescope, sizeof m.telescope, "%s", in.telescope);
+	snprintf(m.instrument, sizeof m.instrument, "%s", in.instrument);
+	if (o->group && *o->group)
+		snprintf(m.group, sizeof m.group, "%s", o->group);
+	else if (in.group[0])
+		snprintf(m.group, sizeof m.group, "%s", in.group);
+	else
+		geom_group_id(in.jd_first, m.group);
+	snprintf(h[0], sizeof h[0], "%s", o->argv_line ? o->argv_line : "uvm-image");
+	snprintf(h[1], sizeof h[1], "%d file(s); %lld Stokes I visibilities of %lld cross rows "
+	    "(%lld samples flagged, %lld non-finite, %lld outside the grid)", nfiles, m.nvis,
+	    in.nrows, in.nflagged, in.nnonfinite, g.nout);
+	snprintf(h[2], sizeof h[2], "%s to RA %.6f Dec %.6f deg (LST at mid-time JD %.6f)",
+	    in.drift ? "rephased" : "phase centre", in.ra0 / GEOM_DEG, in.dec0 / GEOM_DEG, in.jd_mid);
+	snprintf(h[3], sizeof h[3], "%s weighting%s; Kaiser-Bessel W=%d beta=%g; grid %d for "
+	    "image %d, cell %.4f arcsec", weighting_name(o->weighting),
+	    o->weighting == IMG_BRIGGS ? " (robust set)" : "", KB_SUPPORT, KB_BETA, ng, n,
+	    cell / GEOM_DEG * 3600);
+	snprintf(h[4], sizeof h[4], "Hogbom CLEAN: %d iterations, gain %g, threshold %.4g Jy/beam,"
+	    " %.6g Jy", m.clean.done, m.clean.gain, m.clean.used_threshold, m.clean.flux);
+	snprintf(h[5], sizeof h[5], "w-term: array plane as SIN PV2_1=%.6g PV2_2=%.6g", in.xi, in.eta);
+	for (int i = 0; i < 6; i++)
+		m.history[i] = h[i];
+	if (img_fits_write(out, restored, dirty, &m, &st, err) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	log_debug("written: %s", lap());
+	log_info("'%s': %dx%d, cell %.3g arcsec, %lld vis, beam %.3g x %.3g arcsec pa %.1f, "
+		 "clean %d iter %.4g Jy", out, n, n, cell / GEOM_DEG * 3600, m.nvis,
+	    m.beam.bmaj / GEOM_DEG * 3600, m.beam.bmin / GEOM_DEG * 3600, m.beam.bpa / GEOM_DEG,
+	    m.clean.done, m.clean.flux);
+	st = 0;
+out:
+	img_fft_free(&fft);
+	img_fft_free(&fftp);
+	img_grid_free(&g);
+	img_kernel_free(&k);
+	free(corrp);
+	img_input_close(&in);
+	free(corr);
+	free(dirty);
+	free(psf);
+	free(model);
+	free(restored);
+	return st;
+}

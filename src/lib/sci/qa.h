@@ -1,0 +1,83 @@
+/*
+ * qa.h: quality measurements of an image product (the library behind
+ * uvm-qa).
+ *
+ * qa_measure reads a FITS image (uvm-image's: restored image in the primary
+ * HDU, residual in extension RESIDUAL if present) into memory, validates
+ * its celestial WCS with wcslib (wcspih + wcsset), and measures, inside
+ * the image less a margin of 5% of each side (where uvm-image does not
+ * CLEAN and aliasing raises the noise):
+ *   rms      robust noise: 1.4826 x MAD of the residual when there is one,
+ *            else of the image sigma-clipped at 5 sigma (twice), so bright
+ *            sources do not count;
+ *   peak     largest pixel of the image, at sub-pixel position and in
+ *            RA/Dec through the WCS;
+ *   dynamic range = peak / rms;
+ *   beam     BMAJ/BMIN/BPA from the header;
+ *   sources  local maxima of the image above 5 rms (one per beam-sized
+ *            neighbourhood), with sub-pixel positions (quadratic fit of the
+ *            log of the 3 x 3 pixels around each maximum), peak flux and
+ *            RA/Dec.
+ * qa_gate applies the quality gate from the deployment config:
+ *   QA_MAX_RMS_JY   (default 0.01)  rms must not exceed it (0: no check)
+ *   QA_MIN_DR       (default 10)    dynamic range must reach it (0: none)
+ *   QA_MAX_BEAM_ARCSEC (default 0)  bmaj must not exceed it (0: none)
+ *   QA_MIN_SOURCES  (default 0)     at least this many sources
+ * plus a fixed check that the image has finite, non-constant pixels.
+ * A failed gate is a finding about the image, not an error: the report says
+ * "pass": false and the program still exits 0 (the product exists and is
+ * complete; whoever consumes it, e.g. the mosaic, reads "pass").
+ */
+#ifndef UVM_QA_H
+#define UVM_QA_H
+
+#include "core/cfg.h"
+
+#define QA_ERRLEN 512
+#define QA_MAXCHECKS 8
+#define QA_MAXLIST 200
+#define QA_DETECT_SIGMA 5.0
+
+struct qa_source {
+	double x, y;            /* FITS pixel coordinates (1-based) */
+	double ra_deg, dec_deg;
+	double peak_jy, snr;
+};
+
+struct qa_check {
+	char name[32];
+	double value, limit;
+	char op[4];             /* "<=" or ">=" */
+	int pass;
+};
+
+struct qa_result {
+	long nx, ny;
+	double cell_arcsec;
+	char group[72], date_obs[72], bunit[72];
+	double freq_hz;
+	int rms_from_residual;
+	double rms, peak, peak_x, peak_y, peak_ra, peak_dec, dr;
+	double bmaj_arcsec, bmin_arcsec, bpa_deg;   /* 0 when absent */
+	long nfinite;
+	int nsrc;                                    /* all detections */
+	int nlist;                                   /* listed (brightest) */
+	struct qa_source src[QA_MAXLIST];
+	int nchecks, pass;
+	struct qa_check checks[QA_MAXCHECKS];
+};
+
+/*
+ * Measure the image at path. 0, or -1 with err and *status: EX_NOINPUT
+ * (missing), EX_IOERR (unreadable), EX_DATAERR (not FITS, no 2-D image,
+ * no valid celestial WCS, no finite pixel).
+ */
+int qa_measure(const char *path, struct qa_result *r, int *status, char *err);
+/* Fill r->checks and r->pass from the config c (NULL: defaults). */
+void qa_gate(struct qa_result *r, const struct cfg *c);
+/* The report as JSON (malloc'd, ends with a newline) or NULL (ENOMEM). */
+char *qa_json(const struct qa_result *r, const char *image);
+/* The report as "key value" text lines (malloc'd) or NULL. */
+char *qa_text(const struct qa_result *r);
+
+#endif
