@@ -6,6 +6,7 @@
 #   make demo       install missing deps, build, run the pipeline end to end
 #                   on simulated data in ./var
 #   make bench      run the benchmarks under bench/, figures in bench/results/
+#   make test-repeat N=10   make test on N fresh clones of main (flakiness)
 #   make deps       install the Debian packages uvmake needs (apt-get, root)
 #
 # Programs are src/uvm-*.c; the shared library is src/lib/<layer>/*.c in
@@ -36,7 +37,7 @@ LIB_OBJ  := $(patsubst src/lib/%.c,build/obj/lib/%.o,$(LIB_SRC))
 SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC))
 HDRS     := $(wildcard src/lib/*/*.h)
 
-.PHONY: all san test check check-layers check-unit check-bats demo bench deps clean
+.PHONY: all san test check check-layers check-unit check-bats demo bench deps clean test-repeat
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -115,6 +116,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@bench/run-all.sh
+
+# Is the suite green on a fresh clone every time? N clones of main, make
+# test in each (about 10 minutes a run on 2 cores).
+N ?= 10
+test-repeat:
+	@bench/test-repeat.sh $(N)
 
 clean:
 	rm -rf build bin/uvm-*.tmp.* $(PROGS)
