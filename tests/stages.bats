@@ -4,8 +4,9 @@
 # input), between combine and calapply: one line in its stages file, the
 # line of calapply naming it as input, and smooth.mk. Nothing else changes,
 # in the copy or in the code, and then: make -n and a real run have
-# calapply read the new product; staging (tmpfs), slots, retention and the
-# metrics know it. A broken description is refused with its file and line.
+# calapply read the new product; staging (tmpfs), slots, retention, the
+# metrics and uvm-remake know it. A broken description is refused with its
+# file and line.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -163,4 +164,17 @@ setup() {
 	rm "$rules/smooth.mk"
 	run -78 uvm-plan -D "$d"
 	assert_output --partial "stage 'smooth' has no rules file '$rules/smooth.mk'"
+}
+
+@test "stages: uvm-remake knows the toy product by its template; other names are refused" {
+	settle "$d"
+	uvm-plan -D "$d"
+	grep -q "^$G " "$d/state/done.idx"
+	run -65 uvm-remake -D "$d" "products/$G/nosuch.uvh5"
+	assert_output "uvm-remake: refusing target 'products/$G/nosuch.uvh5': not a product of '$rules/stages'"
+	n=$(sqlite3 "$d/state/pipeline.sqlite" "select count(*) from jobs where stage = 'smooth' and status = 0")
+	run -0 uvm-remake -D "$d" "products/$G/smooth.uvh5"
+	[ -e "$d/products/$G/smooth.uvh5" ]
+	[ "$(sqlite3 "$d/state/pipeline.sqlite" "select count(*) from jobs where stage = 'smooth' and status = 0")" -eq $((n + 1)) ]
+	no_temps "$d"
 }
