@@ -3,7 +3,10 @@
 # with -C $(UVM_HOME), so every target is a path relative to the deployment).
 #
 # No built-in rules or variables, no suffix rules: only the explicit targets
-# the planner wrote and the pattern rules of rules/<stage>.mk apply.
+# the planner wrote and the pattern rules of rules/<stage>.mk apply. The
+# graph is rules/stages: the planner writes every product's prerequisites
+# from it, and a stage's pattern rule has none of its own; its recipe
+# reads its inputs from them ($<, $^), never from a path typed again.
 # A recipe that fails leaves no product behind (.DELETE_ON_ERROR), though
 # the stage programs write atomically and never leave a partial one anyway.
 # Only ':=' assignments and no parse-time $(shell): reading this costs

@@ -1,7 +1,7 @@
-# image.mk: products/G/image.fits from the calibrated visibilities
+# image.mk: products/G/image.fits from the calibrated visibilities ($^)
 # (uvm-image reads its IMAGE_* settings from the deployment's config).
 # An image is kept even when only a mosaic needs it later.
 .PRECIOUS: products/%/image.fits
 
-products/%/image.fits: products/%/cal.uvh5
-	$(RUN) -s image -t $@ -i products/$*/cal.uvh5 -- uvm-image -o $@ products/$*/cal.uvh5
+products/%/image.fits:
+	$(RUN) -s image -t $@ $(addprefix -i ,$^) -- uvm-image -o $@ $^

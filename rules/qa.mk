@@ -1,5 +1,5 @@
-# qa.mk: products/G/qa.json, the image's measurements and quality gate
-# (uvm-qa exits 0 either way; "pass" in the report says which).
+# qa.mk: products/G/qa.json, the image's ($<) measurements and quality
+# gate (uvm-qa exits 0 either way; "pass" in the report says which).
 
-products/%/qa.json: products/%/image.fits
-	$(RUN) -s qa -t $@ -i products/$*/image.fits -- uvm-qa -o $@ products/$*/image.fits
+products/%/qa.json:
+	$(RUN) -s qa -t $@ -i $< -- uvm-qa -o $@ $<

@@ -3,183 +3,41 @@
  *
  * usage: uvm-metrics [-D home] [-o file]
  *
- * Reads state/pipeline.sqlite (and the watcher's state/watch.json when
- * present) and writes, atomically, a file for node_exporter's textfile
- * collector (default METRICS_FILE, else state/uvmake.prom; "-o -" prints
- * it). One prefix (uvmake_), base units (seconds, bytes), _total counters,
- * labels only from bounded sets (stage, class, state: never a group id or a
- * file name; the known states are always present, 0 included, so a rule
- * on one of them can resolve). The derived gauges of alert.h (failure ratio of the last
- * hour, image and calibration age, queue depth, most attempts, tmpfs use,
- * watcher up) are exported too: uvm-alert reads nothing but this file.
- * Run it from cron every minute, before uvm-alert.
+ * Writes, atomically, the file for node_exporter's textfile collector
+ * (default METRICS_FILE, else state/uvmake.prom; "-o -" prints it); what it
+ * holds is in ops/metrics.h. Run it from cron every minute, before
+ * uvm-alert.
  *
  * Cron-safe: a second run while one holds state/metrics.lock exits 76.
  *
-
- * 76 busy.
+ * Exit status: 0; 64 usage; 66 not a deployment; 73/74 cannot write the
+ * file or open the database; 76 busy; 78 the stage description cannot be
+ * used.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "ops/alert.h"
 #include "core/cfg.h"
-#include "core/db.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/stages.h"
 #include "core/uvm.h"
+#include "ops/metrics.h"
 
 #define USAGE "uvm-metrics [-D home] [-o file]"
-
-struct buf {
-	char *s;
-	size_t n, cap;
-};
-
-static void out(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		va_start(ap, fmt);
-		int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (k >= 0 && b->n + (size_t)k < b->cap) {
-			b->n += (size_t)k;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)k + 1024;
-		b->s = realloc(b->s, b->cap);
-	}
-}
-
-static void help(struct buf *b, const char *name, const char *type, const char *text)
-{
-	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
-}
-
-/* One metric family from a query returning (label value, number). */
-static void family(struct buf *b, sqlite3 *db, const char *name, const char *type,
-    const char *text, const char *label, const char *sql)
-{
-	sqlite3_stmt *st;
-	help(b, name, type, text);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *l = (const char *)sqlite3_column_text(st, 0);
-		double v = sqlite3_column_double(st, sqlite3_column_count(st) - 1);
-		if (label && sqlite3_column_count(st) == 3) {
-			const char *l2 = (const char *)sqlite3_column_text(st, 1);
-			out(b, "%s{stage=\"%s\",%s=\"%s\"} %.17g\n", name, l ? l : "", label, l2 ? l2 : "", v);
-		} else if (label) {
-			out(b, "%s{%s=\"%s\"} %.17g\n", name, label, l ? l : "", v);
-		} else {
-			out(b, "%s %.17g\n", name, v);
-		}
-	}
-	sqlite3_finalize(st);
-}
-
-/* Duration quantiles per stage from successful jobs of the last day. */
-static void durations(struct buf *b, sqlite3 *db, double now)
-{
-	sqlite3_stmt *st;
-	const char *name = "uvmake_stage_duration_seconds";
-	help(b, name, "summary", "Wall time of successful jobs over the last 24 h, by stage.");
-	if (sqlite3_prepare_v2(db,
-		"SELECT stage, ended - started FROM jobs WHERE status = 0 AND ended > ?1"
-		" ORDER BY stage, ended - started", -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_double(st, 1, now - 86400);
-	char stage[64] = "";
-	double *v = NULL, sum = 0;
-	size_t n = 0, cap = 0;
-	int more = 1;
-	while (more) {
-		more = sqlite3_step(st) == SQLITE_ROW;
-		const char *s = more ? (const char *)sqlite3_column_text(st, 0) : NULL;
-		if ((!more || strcmp(s ? s : "", stage)) && n) {
-			const double qs[] = {0.5, 0.9, 0.99};
-			for (int i = 0; i < 3; i++)
-				out(b, "%s{stage=\"%s\",quantile=\"%g\"} %.6f\n", name, stage, qs[i],
-				    v[(size_t)floor(qs[i] * (double)(n - 1) + 0.5)]);
-			out(b, "%s_sum{stage=\"%s\"} %.6f\n%s_count{stage=\"%s\"} %zu\n", name, stage, sum, name, stage, n);
-			n = 0;
-			sum = 0;
-		}
-		if (!more)
-			break;
-		snprintf(stage, sizeof stage, "%s", s ? s : "");
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = realloc(v, cap * sizeof *v);
-		}
-		v[n] = sqlite3_column_double(st, 1);
-		sum += v[n++];
-	}
-	free(v);
-	sqlite3_finalize(st);
-}
-
-/* Latency of groups imaged in the last day: end of the successful image
- * job minus the start of the group's last verify job (its last subband). */
-static void latency(struct buf *b, sqlite3 *db, double now)
-{
-	sqlite3_stmt *st;
-	const char *name = "uvmake_group_latency_seconds";
-	double *v = NULL, sum = 0;
-	size_t n = 0, cap = 0;
-	help(b, name, "summary", "From the last subband's verification to the image, groups imaged in the last 24 h.");
-	if (sqlite3_prepare_v2(db,
-		"SELECT i.e - v.s FROM (SELECT grp, max(ended) e FROM jobs WHERE stage = 'image' AND status = 0"
-		" AND ended > ?1 GROUP BY grp) i JOIN (SELECT grp, max(started) s FROM jobs WHERE stage = 'verify'"
-		" GROUP BY grp) v ON v.grp = i.grp ORDER BY 1", -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_double(st, 1, now - 86400);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = realloc(v, cap * sizeof *v);
-		}
-		v[n] = sqlite3_column_double(st, 0);
-		sum += v[n++];
-	}
-	sqlite3_finalize(st);
-	const double qs[] = {0.5, 0.9, 0.99};
-	for (int i = 0; n && i < 3; i++)
-		out(b, "%s{quantile=\"%g\"} %.6f\n", name, qs[i], v[(size_t)floor(qs[i] * (double)(n - 1) + 0.5)]);
-	out(b, "%s_sum %.6f\n%s_count %zu\n", name, sum, name, n);
-	free(v);
-}
-
-/* A number from the watcher's status file ("key": number), or NAN. */
-static double watch_num(const char *json, const char *key)
-{
-	char pat[64];
-	const char *p;
-	if (!json)
-		return NAN;
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	p = strstr(json, pat);
-	return p ? strtod(p + strlen(pat), NULL) : NAN;
-}
 
 int main(int argc, char **argv)
 {
 	const char *home = NULL, *ofile = NULL;
+	static struct stages st;
 	struct cfg c;
-	struct buf b = {0};
-	char path[PATH_MAX];
-	sqlite3 *db;
-	int opt, st = 0;
+	char path[PATH_MAX], err[PATH_MAX + 256], *text = NULL;
+	size_t len = 0;
+	int opt, rc;
 	struct timespec ts;
 
 	log_init(argv[0]);
@@ -199,6 +57,11 @@ int main(int argc, char **argv)
 		return log_usage(USAGE);
 	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
+	if (stages_load_cfg(&st, &c, err, sizeof err) < 0) {
+		log_err("%s", err);
+		cfg_free(&c);
+		return EX_CONFIG;
+	}
 	int lock = fsx_lock(cfg_path(&c, "state/metrics.lock", path), 1);
 	if (lock < 0) {
 		int e = errno;
@@ -209,89 +72,23 @@ int main(int argc, char **argv)
 		cfg_free(&c);
 		return e == EWOULDBLOCK ? UVM_EX_BUSY : fsx_exit_for_errno(e);
 	}
-	db = db_open(c.home);
-	if (!db) {
-		close(lock);
-		cfg_free(&c);
-		return EX_IOERR;
-	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-	b.cap = 8192;
-	b.s = malloc(b.cap);
-
-	family(&b, db, "uvmake_jobs_total", "counter", "Job attempts by stage and outcome class.",
-	    "outcome", "SELECT stage, coalesce(class, 'running'), count(*) FROM jobs GROUP BY 1, 2");
-	family(&b, db, "uvmake_retries_total", "counter", "Job attempts after the first, by class of the failure before.",
-	    "class", "SELECT coalesce(class, 'running'), count(*) FROM jobs WHERE attempt > 1 GROUP BY 1");
-	family(&b, db, "uvmake_stage_last_run_timestamp_seconds", "gauge", "Start of the latest job, by stage.",
-	    "stage", "SELECT stage, max(started) FROM jobs GROUP BY 1");
-	family(&b, db, "uvmake_stage_last_success_timestamp_seconds", "gauge", "End of the latest successful job, by stage.",
-	    "stage", "SELECT stage, max(ended) FROM jobs WHERE status = 0 GROUP BY 1");
-	family(&b, db, "uvmake_targets", "gauge", "Targets by state (deferred, dead, quarantined, ...).",
-	    "state", "SELECT s, (SELECT count(*) FROM targets WHERE state = s) FROM (SELECT 'ok' s UNION"
-	    " SELECT 'running' UNION SELECT 'retry' UNION SELECT 'deferred' UNION SELECT 'dead' UNION"
-	    " SELECT 'quarantined' UNION SELECT state FROM targets) ORDER BY 1");
-	family(&b, db, "uvmake_groups", "gauge", "Groups known to the planner by state (ready, partial, waiting, incomplete, done).",
-	    "state", "SELECT s, (SELECT count(*) FROM groups WHERE state = s) FROM (SELECT 'ready' s UNION"
-	    " SELECT 'partial' UNION SELECT 'waiting' UNION SELECT 'incomplete' UNION SELECT 'done' UNION"
-	    " SELECT state FROM groups) ORDER BY 1");
-	family(&b, db, "uvmake_quarantined_files", "gauge", "Inputs in quarantine not yet released.",
-	    NULL, "SELECT count(*) FROM quarantine WHERE released IS NULL");
-	durations(&b, db, now);
-	latency(&b, db, now);
-	db_close(db);
-
-	help(&b, "uvmake_disk_free_bytes", "gauge", "Free bytes on the file systems of the deployment.");
-	{
-		const char *dirs[] = {"incoming", "products", "state", NULL};
-		for (int i = 0; dirs[i]; i++) {
-			long long f = fsx_free_bytes(cfg_path(&c, dirs[i], path));
-			if (f >= 0)
-				out(&b, "uvmake_disk_free_bytes{dir=\"%s\"} %lld\n", dirs[i], f);
-		}
-		const char *stg = cfg_str(&c, "STAGING_DIR", "");
-		if (*stg) {
-			long long f = fsx_free_bytes(stg);
-			help(&b, "uvmake_tmpfs_free_bytes", "gauge", "Free bytes in the staging directory.");
-			if (f >= 0)
-				out(&b, "uvmake_tmpfs_free_bytes %lld\n", f);
-		}
-	}
-	{
-		char *w = fsx_read_file(cfg_path(&c, "state/watch.json", path), NULL);
-		double ov = watch_num(w, "overflows");
-		help(&b, "uvmake_watch_overflows_total", "counter", "inotify queue overflows seen by uvm-watch.");
-		out(&b, "uvmake_watch_overflows_total %.17g\n", isnan(ov) ? 0.0 : ov);
-		free(w);
-	}
-	{
-		struct alert_metrics ms = {0};
-		alert_derive(&c, now, &ms);
-		for (int i = 0; i < ms.n; i++) {
-			help(&b, ms.m[i].name, "gauge", alert_derived_help(ms.m[i].name));
-			out(&b, "%s %.17g\n", ms.m[i].name, ms.m[i].value);
-		}
-		alert_metrics_free(&ms);
-	}
-	help(&b, "uvmake_metrics_timestamp_seconds", "gauge", "When this file was written.");
-	out(&b, "uvmake_metrics_timestamp_seconds %.3f\n", now);
-
-	if (ofile && !strcmp(ofile, "-")) {
-		fwrite(b.s, 1, b.n, stdout);
-	} else {
+	rc = metrics_text(&c, &st, (double)ts.tv_sec + ts.tv_nsec / 1e9, &text, &len);
+	if (!rc && ofile && !strcmp(ofile, "-")) {
+		fwrite(text, 1, len, stdout);
+	} else if (!rc) {
 		if (ofile)
 			snprintf(path, sizeof path, "%s", ofile);
 		else
 			cfg_path(&c, cfg_str(&c, "METRICS_FILE", "state/uvmake.prom"), path);
-		if (fsx_write_file(path, b.s, b.n, 0644) < 0) {
+		if (fsx_write_file(path, text, len, 0644) < 0) {
 			log_err("cannot write '%s': %s", path, strerror(errno));
-			st = fsx_exit_for_errno(errno);
+			rc = fsx_exit_for_errno(errno);
 		}
 	}
-	free(b.s);
+	free(text);
 	close(lock);
 	cfg_free(&c);
 	int o = fsx_close_stdout();
-	return st ? st : o;
+	return rc ? rc : o;
 }

@@ -5,7 +5,8 @@
  *
  * Scans INCOMING, groups the subband files, moves badly named, duplicate,
  * late and non-regular entries to quarantine/ with a reason, records the
- * groups, and writes state/pipeline.mk (only when its content changes) and
+ * groups, and writes state/pipeline.mk (only when its content changes: the
+ * graph of RULES_DIR/stages over the active groups) and
  * state/plan.json (every group not finished, with its state and the next
  * time a waiting group times out). Finished groups go to state/done.idx
  * and are never planned again. See plan.h.
@@ -15,7 +16,8 @@
  *
  * Exit status: 0 planned; 64 usage; 66 not a deployment, or INCOMING
  * missing; 73/74 cannot write the state files; 78 the config cannot be
- * used (bad values, paths a makefile cannot hold).
+ * used (bad values, paths a makefile cannot hold) or the stage description
+ * RULES_DIR/stages cannot (one line: "file:line: what").
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,188 +3,41 @@
  *
  * usage: uvm-retain [-D home] [-n] [-v]
  *
- * Age limits per product class from the config, in days (0 keeps forever):
- *   RETAIN_VIS_DAYS    products/G/vis.uvh5     (default 7)
- *   RETAIN_CAL_DAYS    products/G/cal.uvh5     (default 7)
- *   RETAIN_IMAGE_DAYS  products/G/image.fits   (default 90)
- *   RETAIN_INPUT_DAYS  the group's incoming subband files (default 0: kept)
- * Mosaics, calibration tables, qa.json and verify reports are never removed.
- * A product staged on tmpfs (a symlink into STAGING_DIR, written by the
- * wrapper) goes by age with its staged file; it frees no space on the
- * products file system, so disk pressure leaves it alone.
- * Disk pressure: when the products file system has less than
- * RETAIN_MIN_FREE_MB free, the oldest removable files go first, whatever
- * their age, until it is back above.
- *
- * Only groups listed in state/done.idx (every final product made) are
- * touched, so no input still to be processed and no product a later stage
- * still needs is ever removed; quarantine/ is never touched; and the
- * planner does not rebuild what was removed (finished groups stay out of
- * the generated makefile). With RETAIN_ARCHIVE=DIR the files are first
- * written to a tar archive there (libarchive, atomically), and with
- * RETAIN_ARCHIVE_REMOTE=remote:path copied off-site with rclone, before any
- * is deleted. Every removal is one line in logs/retain.log; -n prints what
- * would go and changes nothing.
+ * Removes the products of finished groups whose stage has a retention
+ * class in the stage description (RULES_DIR/stages: RETAIN_VIS_DAYS,
+ * RETAIN_CAL_DAYS, RETAIN_IMAGE_DAYS with the installation's), their
+ * inputs after RETAIN_INPUT_DAYS, and the oldest removable files under disk
+ * pressure (RETAIN_MIN_FREE_MB); archives them first with RETAIN_ARCHIVE.
+ * The rules are in ops/retain.h. -n prints what would go and changes
+ * nothing; -v prints each removal.
  *
  * Exit status: 0; 64 usage; 66 not a deployment; 69 archive copy failed
- * (nothing deleted); 73/74 cannot write the archive or log; 76 busy.
+ * (nothing deleted); 73/74 cannot write the archive or log; 76 busy; 78 the
+ * stage description cannot be used.
  */
-#include <archive.h>
-#include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/stages.h"
 #include "core/uvm.h"
+#include "ops/retain.h"
 
 #define USAGE "uvm-retain [-D home] [-n] [-v]"
-
-struct cand {
-	char path[PATH_MAX]; /* absolute */
-	char rel[PATH_MAX];  /* relative to home, for logs and archive names */
-	time_t mtime;
-	long long size;
-	const char *why;
-	char link[PATH_MAX];  /* a staged product: its link in products/ ("" if not) */
-};
-
-struct cands {
-	struct cand *v;
-	int n, cap;
-};
-
-static void push(struct cands *c, const char *home, const char *rel, const struct stat *st, const char *why)
-{
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->v = realloc(c->v, (size_t)c->cap * sizeof *c->v);
-	}
-	struct cand *x = &c->v[c->n++];
-	snprintf(x->rel, sizeof x->rel, "%s", rel);
-	snprintf(x->path, sizeof x->path, "%s/%s", home, rel);
-	x->link[0] = 0;
-	x->mtime = st->st_mtime;
-	x->size = (long long)st->st_size;
-	x->why = why;
-}
-
-static int by_mtime(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-	return (x->mtime > y->mtime) - (x->mtime < y->mtime);
-}
-
-/* Set of finished group ids from state/done.idx (first word per line). */
-static char **load_done(const char *home, int *n)
-{
-	char p[PATH_MAX], *text, **v = NULL;
-	snprintf(p, sizeof p, "%s/state/done.idx", home);
-	*n = 0;
-	text = fsx_read_file(p, NULL);
-	if (!text)
-		return NULL;
-	for (char *s = NULL, *l = strtok_r(text, "\n", &s); l; l = strtok_r(NULL, "\n", &s)) {
-		char g[64];
-		if (sscanf(l, "%63s", g) == 1 && g[0] != '#') {
-			v = realloc(v, (size_t)(*n + 1) * sizeof *v);
-			v[(*n)++] = strdup(g);
-		}
-	}
-	free(text);
-	return v;
-}
-
-/* "YYYYMMDDTHHMMSS" -> "YYYY-MM-DDTHH:MM" prefix of its input names. */
-static time_t group_time(const char *g)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *e = strptime(g, "%Y%m%dT%H%M%S", &tm);
-	return e && !*e ? timegm(&tm) : (time_t)-1;
-}
-
-/* Archive the candidates [0,n) into dir (and remote); 0 or an exit status. */
-static int archive_them(struct cand *v, int n, const char *dir, const char *remote, time_t now)
-{
-	char path[PATH_MAX], stamp[32];
-	struct tm tm;
-	struct fsx_out o;
-	struct archive *a;
-	int st = 0;
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(path, sizeof path, "%s/retained-%s.tar", dir, stamp);
-	if (fsx_mkdirs(dir, 0755) < 0 || fsx_reserve(&o, path, 0644) < 0) {
-		log_err("cannot create '%s': %s", path, strerror(errno));
-		return fsx_exit_for_errno(errno);
-	}
-	a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	if (archive_write_open_fd(a, o.fd) != ARCHIVE_OK)
-		st = EX_SOFTWARE;
-	for (int i = 0; i < n && !st; i++) {
-		struct archive_entry *e = archive_entry_new();
-		char buf[1 << 16];
-		ssize_t r;
-		int fd = open(v[i].path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		archive_entry_set_pathname(e, v[i].rel);
-		archive_entry_set_size(e, v[i].size);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		archive_entry_set_mtime(e, v[i].mtime, 0);
-		if (fd < 0 || archive_write_header(a, e) != ARCHIVE_OK)
-			st = EX_IOERR;
-		while (!st && (r = read(fd, buf, sizeof buf)) > 0)
-			if (archive_write_data(a, buf, (size_t)r) != r)
-				st = EX_IOERR;
-		if (fd >= 0)
-			close(fd);
-		archive_entry_free(e);
-		if (st)
-			log_err("cannot archive '%s': %s", v[i].rel, archive_error_string(a) ? archive_error_string(a) : strerror(errno));
-	}
-	if (!st && archive_write_close(a) != ARCHIVE_OK) {
-		log_err("cannot write '%s': %s", path, archive_error_string(a));
-		st = EX_IOERR;
-	}
-	archive_write_free(a);
-	if (st) {
-		fsx_abort(&o);
-		return st;
-	}
-	if (fsx_commit(&o) < 0) {
-		log_err("cannot write '%s': %s", path, strerror(errno));
-		return fsx_exit_for_errno(errno);
-	}
-	if (remote && *remote) {
-		char dst[PATH_MAX];
-		snprintf(dst, sizeof dst, "%s/%s", remote, strrchr(path, '/') + 1);
-		char *argv[] = {"rclone", "copyto", path, dst, NULL};
-		if (fsx_run(argv, NULL) != 0) {
-			log_err("cannot copy '%s' to '%s' with rclone", path, dst);
-			return EX_UNAVAILABLE;
-		}
-	}
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
 	const char *home = NULL;
-	int opt, nflag = 0, vflag = 0, ndone, lfd, st = 0;
+	struct retain_opts o = {0, 0};
+	static struct stages st;
 	struct cfg c;
-	struct cands cs = {0};
-	char path[PATH_MAX], **done;
-	time_t now = time(NULL);
+	char path[PATH_MAX], err[PATH_MAX + 256];
+	int opt, lfd, rc;
 
 	log_init(argv[0]);
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
@@ -194,8 +47,8 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "D:nvh")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
-		case 'n': nflag = 1; break;
-		case 'v': vflag = 1; break;
+		case 'n': o.dry = 1; break;
+		case 'v': o.verbose = 1; break;
 		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
 		default: return log_usage(USAGE);
 		}
@@ -204,144 +57,20 @@ int main(int argc, char **argv)
 		return log_usage(USAGE);
 	if (cfg_load_deployment(&c, home) < 0)
 		return EX_NOINPUT;
+	if (stages_load_cfg(&st, &c, err, sizeof err) < 0) {
+		log_err("%s", err);
+		cfg_free(&c);
+		return EX_CONFIG;
+	}
 	lfd = fsx_lock(cfg_path(&c, "state/retain.lock", path), 1);
 	if (lfd < 0) {
 		log_err("another uvm-retain is running");
 		cfg_free(&c);
 		return UVM_EX_BUSY;
 	}
-	const struct {
-		const char *file, *key;
-		long long dflt;
-	} cls[] = {
-	    {"vis.uvh5", "RETAIN_VIS_DAYS", 7},
-	    {"cal.uvh5", "RETAIN_CAL_DAYS", 7},
-	    {"image.fits", "RETAIN_IMAGE_DAYS", 90},
-	};
-	long long input_days = cfg_int(&c, "RETAIN_INPUT_DAYS", 0);
-	long long min_free = cfg_int(&c, "RETAIN_MIN_FREE_MB", 0) * 1048576LL;
-	long long free_b = fsx_free_bytes(cfg_path(&c, "products", path));
-	int pressure = min_free > 0 && free_b >= 0 && free_b < min_free;
-	char incoming[PATH_MAX];
-	cfg_path(&c, cfg_str(&c, "INCOMING", "incoming"), incoming);
-
-	/* the staging directory, resolved, to recognise staged products' links */
-	char staging[PATH_MAX];
-	const char *stg = cfg_str(&c, "STAGING_DIR", "");
-	int staging_ok = *stg && realpath(stg, staging) != NULL;
-	done = load_done(c.home, &ndone);
-	for (int i = 0; i < ndone; i++) {
-		const char *g = done[i];
-		for (size_t k = 0; k < sizeof cls / sizeof cls[0]; k++) {
-			char rel[PATH_MAX];
-			struct stat sb;
-			long long days = cfg_int(&c, cls[k].key, cls[k].dflt);
-			snprintf(rel, sizeof rel, "products/%s/%s", g, cls[k].file);
-			snprintf(path, sizeof path, "%s/%s", c.home, rel);
-			if (lstat(path, &sb) < 0)
-				continue;
-			if (S_ISLNK(sb.st_mode)) {
-				char real[PATH_MAX];
-				if (!staging_ok || !realpath(path, real) || strncmp(real, staging, strlen(staging)) ||
-				    real[strlen(staging)] != '/' || stat(real, &sb) < 0 || !S_ISREG(sb.st_mode))
-					continue;
-				if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400) {
-					push(&cs, c.home, rel, &sb, "age");
-					snprintf(cs.v[cs.n - 1].link, PATH_MAX, "%s", path);
-					snprintf(cs.v[cs.n - 1].path, PATH_MAX, "%s", real);
-				}
-				continue;
-			}
-			if (!S_ISREG(sb.st_mode))
-				continue;
-			if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400)
-				push(&cs, c.home, rel, &sb, "age");
-			else if (pressure)
-				push(&cs, c.home, rel, &sb, "disk");
-		}
-		/* inputs of a finished group: names within the group's minute range */
-		time_t gt = group_time(g);
-		if (input_days > 0 && gt >= 0) {
-			DIR *d = opendir(incoming);
-			struct dirent *e;
-			while (d && (e = readdir(d))) {
-				struct tm tm;
-				memset(&tm, 0, sizeof tm);
-				const char *end = strptime(e->d_name, "%Y-%m-%dT%H:%M:%S_sb", &tm);
-				if (!end)
-					continue;
-				time_t ft = timegm(&tm);
-				if (ft < gt - 5 || ft > gt + cfg_int(&c, "GROUP_TOLERANCE", 60))
-					continue;
-				char rel[PATH_MAX];
-				struct stat sb;
-				snprintf(path, sizeof path, "%s/%s", incoming, e->d_name);
-				if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-					continue;
-				if (difftime(now, sb.st_mtime) > (double)input_days * 86400) {
-					snprintf(rel, sizeof rel, "%s/%s", cfg_str(&c, "INCOMING", "incoming"), e->d_name);
-					push(&cs, c.home, rel, &sb, "age");
-					if (incoming[0] == '/' && strncmp(incoming, c.home, strlen(c.home)))
-						snprintf(cs.v[cs.n - 1].path, PATH_MAX, "%s", path);
-				}
-			}
-			if (d)
-				closedir(d);
-		}
-	}
-	if (cs.n > 1)
-		qsort(cs.v, (size_t)cs.n, sizeof *cs.v, by_mtime);
-	/* under pressure: only as many of the "disk" ones as needed */
-	int nsel = 0;
-	long long freed = 0;
-	for (int i = 0; i < cs.n; i++) {
-		if (!strcmp(cs.v[i].why, "disk") && (!pressure || free_b + freed >= min_free))
-			continue;
-		cs.v[nsel++] = cs.v[i];
-		freed += cs.v[i].size;
-	}
-	const char *adir = cfg_str(&c, "RETAIN_ARCHIVE", "");
-	if (nsel && !nflag && *adir) {
-		char ad[PATH_MAX];
-		st = archive_them(cs.v, nsel, cfg_path(&c, adir, ad), cfg_str(&c, "RETAIN_ARCHIVE_REMOTE", ""), now);
-	}
-	if (!st) {
-		char logp[PATH_MAX];
-		int lf = nflag ? -1 : open(cfg_path(&c, "logs/retain.log", logp), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		for (int i = 0; i < nsel; i++) {
-			char line[PATH_MAX + 128];
-			int len = snprintf(line, sizeof line, "%lld remove %s %lld bytes (%s)\n",
-			    (long long)now, cs.v[i].rel, cs.v[i].size, cs.v[i].why);
-			if (nflag || vflag)
-				printf("%s %s (%s, %lld bytes)\n", nflag ? "would remove" : "removed", cs.v[i].rel, cs.v[i].why, cs.v[i].size);
-			if (nflag)
-				continue;
-			if (unlink(cs.v[i].path) < 0 && errno != ENOENT) {
-				log_err("cannot remove '%s': %s", cs.v[i].path, strerror(errno));
-				st = EX_IOERR;
-				continue;
-			}
-			if (cs.v[i].link[0] && unlink(cs.v[i].link) < 0 && errno != ENOENT) {
-				log_err("cannot remove '%s': %s", cs.v[i].link, strerror(errno));
-				st = EX_IOERR;
-				continue;
-			}
-			if (lf < 0 || fsx_write_all(lf, line, (size_t)len) < 0)
-				st = st ? st : EX_IOERR;
-		}
-		if (lf >= 0)
-			close(lf);
-		if (!nflag && nsel)
-			log_info("removed %d files, %lld bytes%s", nsel, freed, pressure ? " (disk pressure)" : "");
-	}
-	if (pressure && free_b + freed < min_free)
-		log_warn("disk still below RETAIN_MIN_FREE_MB after removing everything removable");
-	for (int i = 0; i < ndone; i++)
-		free(done[i]);
-	free(done);
-	free(cs.v);
+	rc = retain_run(&c, &st, &o, time(NULL));
 	close(lfd);
 	cfg_free(&c);
-	int o = fsx_close_stdout();
-	return st ? st : o;
+	int out = fsx_close_stdout();
+	return rc ? rc : out;
 }

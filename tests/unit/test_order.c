@@ -4,7 +4,7 @@
  *
  * A hand-built plan: a 2-hour backlog of groups 5 minutes apart, two new
  * groups, a calibrator in the middle of the backlog, a waiting group and a
- * done one. The expected order is written out by hand from the rule
+ * done one, over the installation's stage description (rules/stages). The expected order is written out by hand from the rule
  * (calibrator, real time newest first, backlog oldest first; then the
  * groups not active yet), and the `all:` and `.SECONDARY:` text is checked
  * against known lines.
@@ -55,6 +55,8 @@ static char *text(void (*fn)(FILE *, const struct plan *, const struct plan_orde
 	return buf;
 }
 
+static struct stages stg; /* the installation's rules/stages */
+
 int main(void)
 {
 	struct plan p;
@@ -65,7 +67,17 @@ int main(void)
 	int order[10], rank[10], n;
 	char *s;
 
+	{
+		char dir[PATH_MAX], path[PATH_MAX + 8], err[PATH_MAX + 256];
+		if (plan_rules_dir(dir) < 0 ||
+		    (snprintf(path, sizeof path, "%s/stages", dir),
+			stages_load(&stg, path, err, sizeof err)) < 0) {
+			printf("Bail out! the installation's rules/stages\n");
+			return 1;
+		}
+	}
 	memset(&p, 0, sizeof p);
+	p.st = &stg;
 	p.par.nsub = 1;
 	/* groups sorted by id, as the planner keeps them */
 	mk(&g[0], t0, PS_READY, 0);              /* backlog, oldest */

@@ -7,7 +7,10 @@
  * range lookup with jitter and tolerance, save/load round trip. Grouping:
  * jitter, the tolerance boundary, duplicates, the group id from sb00 or the
  * earliest file. States at the timeout boundary. The makefile text of a
- * ready and a partial group, checked line by line against known text.
+ * ready and a partial group, checked line by line against known text. The
+ * stage description (rules/stages, core/stages.h): the installation's, and
+ * broken ones refused with their file and line; a stage inserted in a copy
+ * changes the edges of the stage that reads it and nothing else.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include "engine/plan.h"
 
 static int ntest, nfail;
+static struct stages stg; /* the installation's rules/stages */
 
 static void ok(int cond, const char *name)
 {
@@ -241,6 +245,7 @@ static void test_grouping(void)
 	struct plan p;
 	int *dup, ndup;
 	memset(&p, 0, sizeof p);
+	p.st = &stg;
 	p.par = (struct plan_params){16, 60, 900, 12, t0 + 10000};
 	/* group A: 16 subbands, jittered 0..40 s, sb00 at +3, sb05 earliest */
 	for (int sb = 0; sb < 16; sb++)
@@ -326,14 +331,209 @@ static void test_stages(void)
 {
 	struct plan_group g;
 	char buf[PATH_MAX];
+	int qa = stages_find(&stg, "qa");
 	memset(&g, 0, sizeof g);
 	strcpy(g.id, "20251024T120003");
-	ok(plan_nstages >= 2 && !strcmp(plan_stages[0].name, "verify") && plan_stage_per_sub(0) &&
-		!plan_stage_per_sub(1),
+	ok(stg.n >= 2 && !strcmp(stg.v[0].name, "verify") && plan_stage_per_sub(&stg, 0) &&
+		!plan_stage_per_sub(&stg, 1),
 	    "stage table: verify per subband, combine per group");
-	ok(!plan_stage_final(0, &g) && plan_stage_final(plan_nstages - 1, &g),
+	ok(qa >= 0 && !plan_stage_final(&stg, 0, &g) && plan_stage_final(&stg, qa, &g),
 	    "the last stage's product is final, verify is not");
-	ok(!strcmp(plan_product(0, &g, 9, buf), "products/20251024T120003/sb09.ok"), "product path");
+	ok(!strcmp(plan_product(&stg, 0, &g, 9, buf), "products/20251024T120003/sb09.ok"), "product path");
+}
+
+/* write text to dir/name */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Load text as dir/stages; the error (or "") into err. */
+static int load_text(struct stages *st, const char *dir, const char *text, char *err, size_t n)
+{
+	char path[PATH_MAX];
+	put(dir, "stages", text);
+	snprintf(path, sizeof path, "%s/stages", dir);
+	err[0] = 0;
+	return stages_load(st, path, err, n);
+}
+
+/* Does err end with want (after "dir/stages:")? */
+static int says(const char *err, const char *dir, const char *want)
+{
+	char full[PATH_MAX + 512];
+	snprintf(full, sizeof full, "%s/stages:%s", dir, want);
+	if (strcmp(err, full))
+		printf("# got:  %s\n# want: %s\n", err, full);
+	return !strcmp(err, full);
+}
+
+/*
+ * Descriptions: the installation's columns and edges, strict errors (each
+ * one line with the file and line), and a toy stage inserted between
+ * combine and calapply in a copy.
+ */
+static void test_description(void)
+{
+	static const char *stagenames[] = {"verify", "combine", "calsolve", "calapply", "image", "qa",
+	    "mosaic", "smooth"};
+	static const char head[] =
+	    "# a comment, then the graph\n"
+	    "verify   products/{G}/{S}.ok     -        subband - disk keep  0 -\n"
+	    "combine  products/{G}/vis.uvh5   verify   group   - tmpfs vis:7 2 -\n";
+	char dir[] = "/tmp/test_stages.XXXXXX", err[PATH_MAX + 512];
+	struct stages st;
+	struct plan p;
+	struct plan_group g;
+	int i;
+	if (!mkdtemp(dir)) {
+		ok(0, "temporary directory");
+		return;
+	}
+	for (size_t k = 0; k < sizeof stagenames / sizeof stagenames[0]; k++) {
+		char mk[64];
+		snprintf(mk, sizeof mk, "%s.mk", stagenames[k]);
+		put(dir, mk, "# empty\n");
+	}
+	i = stages_find(&stg, "calapply");
+	ok(i >= 0 && stg.v[i].nin == 2 && stg.v[stg.v[i].in[0].stage].scope == STAGE_GROUP &&
+		!strcmp(stg.v[stg.v[i].in[0].stage].name, "combine") && stg.v[i].in[1].chosen &&
+		stg.chosen == stages_find(&stg, "calsolve") && stg.v[i].tmpfs &&
+		!strcmp(stg.v[i].retain, "cal") && stg.v[i].retain_days == 7,
+	    "installation: calapply reads combine's product, then the chosen table; tmpfs; cal:7");
+	ok(stg.hour >= 0 && !strcmp(stg.v[stg.hour].name, "mosaic") && stg.image >= 0 &&
+		!strcmp(stg.v[stg.image].name, "image") &&
+		stg.v[stages_find(&stg, "calsolve")].calibrator,
+	    "installation: mosaic per hour, image is the image, calsolve for calibrators");
+
+	ok(load_text(&st, dir, head, err, sizeof err) == 0 && st.n == 2 && st.hour < 0 &&
+		st.chosen < 0 && st.v[1].slots == 2 && st.v[1].in[0].stage == 0,
+	    "a two-stage description loads");
+	ok(load_text(&st, dir, "\n# nothing\n", err, sizeof err) < 0 && st.n == 0 &&
+		strstr(err, "/stages: no stage"),
+	    "no stage at all: refused");
+	ok(load_text(&st, dir, "verify products/{G}/{S}.ok - subband - disk keep 0\n", err,
+		   sizeof err) < 0 && says(err, dir, "1: 8 fields, want 9: name product inputs scope "
+		   "when staging retain slots role"),
+	    "a missing column: line 1");
+	{
+		char t[1024];
+		snprintf(t, sizeof t, "%scombine products/{G}/x.uvh5 verify group - disk keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: stage 'combine' already defined on line 3"),
+		    "duplicate name: refused at its line");
+		snprintf(t, sizeof t, "%scalapply products/{G}/cal.uvh5 smoth group - disk keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: unknown stage 'smoth' in the inputs of 'calapply'"),
+		    "unknown input: refused at its line");
+		snprintf(t, sizeof t, "%scalapply products/{G}/cal.uvh5 combine daily - disk keep 0 -\n",
+		    head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: scope 'daily': want subband, group or hour"),
+		    "bad scope: refused");
+		snprintf(t, sizeof t, "%scalapply products/{G}/{S}.cal combine group - disk keep 0 -\n",
+		    head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: product 'products/{G}/{S}.cal' does not fit scope group (want "
+				       "{G} once)"),
+		    "a per-group product with {S}: refused");
+		snprintf(t, sizeof t, "%scalapply products/{G}/cal.uvh5 combine,image group - disk keep 0 -\n"
+				     "image products/{G}/image.fits calapply group - disk keep 0 -\n",
+		    head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: cycle: calapply <- image <- calapply"),
+		    "a cycle: refused, the stages on it named");
+		snprintf(t, sizeof t, "%sflag products/{G}/flag.uvh5 combine group - disk keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			strstr(err, "/stages:4: stage 'flag' has no rules file '") && strstr(err, "/flag.mk'"),
+		    "a stage without rules/<name>.mk: refused");
+		snprintf(t, sizeof t, "%sqa products/{G}/qa.json combine group - tmpfs keep 0 image\n"
+				     "mosaic mosaics/{H}.fits qa hour - disk vis:3 0 -\n",
+		    head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "5: retain vis: only per-group products are removed"),
+		    "retention of a per-hour product: refused");
+		snprintf(t, sizeof t, "%smosaic mosaics/{H}.fits verify hour - disk keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: per-hour stage 'mosaic': want exactly one per-group input made "
+				       "for every group"),
+		    "a per-hour stage on per-subband products: refused");
+		snprintf(t, sizeof t, "%ssmooth products/{G}/../x - subband - disk keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 && strstr(err, "/stages:4: product"),
+		    "a product outside the deployment: refused");
+		snprintf(t, sizeof t, "%ssmooth caltables/{G}.s - group - tmpfs keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: staging tmpfs: only for a per-group product/{G}/<name>"),
+		    "tmpfs outside products/G/: refused");
+	}
+
+	/* a copy of the installation's description with a toy stage between
+	 * combine and calapply: calapply's edge moves, all: does not */
+	{
+		char t[4096], *mk, path[PATH_MAX];
+		size_t n;
+		FILE *f;
+		snprintf(path, sizeof path, "%s", stg.path);
+		f = fopen(path, "r");
+		n = f ? fread(t, 1, sizeof t - 1, f) : 0;
+		if (f)
+			fclose(f);
+		t[n] = 0;
+		{
+			char *c = strstr(t, "\ncalapply"), *in = c ? strstr(c, "combine,chosen") : NULL;
+			char out[4096];
+			if (!in) {
+				ok(0, "calapply in the installation's description");
+				return;
+			}
+			snprintf(out, sizeof out, "%.*s\nsmooth products/{G}/smooth.uvh5 combine group - tmpfs "
+			    "vis:7 0 -%.*ssmooth%s", (int)(c - t), t, (int)(in - c), c, in + 7);
+			ok(load_text(&st, dir, out, err, sizeof err) == 0 && st.n == stg.n + 1, "toy stage loads");
+		}
+		memset(&p, 0, sizeof p);
+		memset(&g, 0, sizeof g);
+		for (int s = 0; s < PLAN_MAXSUB; s++)
+			g.file[s] = -1;
+		g.file[0] = 0;
+		g.nsub = 1;
+		g.state = PS_READY;
+		strcpy(g.id, "20251024T120003");
+		strcpy(g.cal, "caltables/20251024T110003.cal.h5");
+		p.par.nsub = 1;
+		p.st = &st;
+		p.groups = &g;
+		p.ngroups = 1;
+		p.nfiles = 1;
+		p.files = &(struct plan_file){.name = "2025-10-24T12:00:03_sb00.hdf5", .ts = 1761307203};
+		mk = plan_makefile(&p, "/d", dir, "incoming", &n);
+		ok(mk && strstr(mk, "\nproducts/20251024T120003/smooth.uvh5: products/20251024T120003/vis.uvh5"
+				    " \\\n  | products/20251024T120003/\n") &&
+			strstr(mk, "\nproducts/20251024T120003/cal.uvh5: products/20251024T120003/smooth.uvh5"
+				   " caltables/20251024T110003.cal.h5 \\\n  | products/20251024T120003/\n") &&
+			strstr(mk, "include $(UVM_RULES)/smooth.mk\ninclude $(UVM_RULES)/calapply.mk\n"),
+		    "toy stage: its own rule on combine's product; calapply reads it, then the table");
+		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/qa.json\n"),
+		    "toy stage: the group's final product is still qa.json");
+		free(mk);
+	}
+	for (size_t k = 0; k < sizeof stagenames / sizeof stagenames[0]; k++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s.mk", dir, stagenames[k]);
+		unlink(path);
+	}
+	{
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/stages", dir);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 /* Hour ids of the hourly mosaics, and their target in the makefile. */
@@ -364,6 +564,7 @@ static void test_mosaic_hours(void)
 	h.ninputs = 2;
 	h.inputs = in;
 	p.par.nsub = 16;
+	p.st = &stg;
 	p.hours = &h;
 	p.nhours = 1;
 	mk = plan_makefile(&p, "/d", "/r", "incoming", &n);
@@ -386,12 +587,20 @@ static void test_mosaic_hours(void)
 
 int main(void)
 {
+	char dir[PATH_MAX], path[PATH_MAX + 8], err[PATH_MAX + 256];
+	if (plan_rules_dir(dir) < 0 ||
+	    (snprintf(path, sizeof path, "%s/stages", dir), stages_load(&stg, path, err, sizeof err)) < 0) {
+		printf("Bail out! the installation's rules/stages: %s\n", plan_rules_dir(dir) < 0 ?
+		    "no rules directory" : err);
+		return 1;
+	}
 	test_names();
 	test_safe();
 	test_ids();
 	test_done();
 	test_grouping();
 	test_stages();
+	test_description();
 	test_mosaic_hours();
 	printf("1..%d\n", ntest);
 	return nfail ? 1 : 0;

@@ -17,6 +17,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/stages.h"
 
 const char cfg_default_text[] =
     "# uvmake deployment configuration: KEY=value, read by sh and make.\n"
@@ -62,25 +63,23 @@ const char cfg_default_text[] =
     "# Launcher prefix for every job, words separated by ',' (values cannot\n"
     "# hold spaces), e.g. LAUNCH=srun,--exact,-N1,-n1,-c2 (empty: local).\n"
     "LAUNCH=\n"
-    "# Resources. Staging: the products of the STAGING_STAGES stages go to\n"
+    "# Resources. Staging: the products of the STAGING_STAGES stages (comma-\n"
+    "# separated; empty: those marked tmpfs in RULES_DIR/stages) go to\n"
     "# STAGING_DIR/<group>/ (e.g. /dev/shm/uvmake; empty: off), linked from\n"
     "# products/, when it has twice their size free and stays within\n"
     "# STAGING_MAX_PERCENT of its size and STAGING_LIMIT_MB (0: no cap);\n"
     "# else they go to disk. Staged files of a group whose STAGING_EVICT_AFTER\n"
     "# product exists are dropped when room is needed.\n"
     "STAGING_DIR=\n"
-    "STAGING_STAGES=combine,calapply\n"
+    "STAGING_STAGES=\n"
     "STAGING_MAX_PERCENT=50\n"
     "STAGING_LIMIT_MB=0\n"
     "STAGING_EVICT_AFTER=qa.json\n"
-    "# Jobs of a stage at once, whatever make -j is (SLOTS_<stage>; 0: any),\n"
-    "# and a stage's declared peak memory, admitted only when available\n"
-    "# (MEM_<stage> MB; 0: no check). A job waits for them at most\n"
-    "# RESOURCE_WAIT_MAX s (not part of its timeout), then exits 75.\n"
-    "SLOTS_combine=2\n"
-    "SLOTS_image=4\n"
-    "MEM_combine=0\n"
-    "MEM_image=0\n"
+    "# Jobs of a stage at once, whatever make -j is (SLOTS_<stage>; 0: any;\n"
+    "# unset: the slots column of RULES_DIR/stages), and a stage's declared\n"
+    "# peak memory, admitted only when available (MEM_<stage> MB; 0 or unset:\n"
+    "# no check). A job waits for them at most RESOURCE_WAIT_MAX s (not part\n"
+    "# of its timeout), then exits 75.\n"
     "RESOURCE_WAIT_MAX=3600\n"
     "# Order of the groups in the makefile: calibrator groups, then groups\n"
     "# within PRIORITY_REALTIME s of the newest (newest first), then the\n"
@@ -257,19 +256,23 @@ int cfg_load(struct cfg *c, const char *dir)
 	free(text);
 	snprintf(path, sizeof path, "%s/uvmake.conf", c->home);
 	text = fsx_read_file(path, NULL);
-	if (!text) {
-		if (errno == ENOENT)
-			return 0;
+	if (!text && errno != ENOENT) {
 		log_err("cannot read '%s': %s", path, strerror(errno));
 		cfg_free(c);
 		return -1;
 	}
-	if (parse(c, text, path) < 0) {
+	if (text && parse(c, text, path) < 0) {
 		free(text);
 		cfg_free(c);
 		return -1;
 	}
 	free(text);
+	/* what the stage description gives: STAGING_STAGES, SLOTS_<stage> */
+	if (stages_cfg_defaults(c) < 0) {
+		log_err("%s: out of memory", path);
+		cfg_free(c);
+		return -1;
+	}
 	return 0;
 }
 

@@ -29,8 +29,10 @@ extern const char cfg_default_text[];
 
 /*
  * Resolve the deployment (dir, else $UVM_HOME, else "."), load defaults then
- * home/uvmake.conf (missing file is fine). Returns 0, or -1 after logging a
- * one-line error (unreadable file, malformed line: "uvmake.conf:12: ...").
+ * home/uvmake.conf (missing file is fine), then the defaults the stage
+ * description gives (stages_cfg_defaults: STAGING_STAGES when empty,
+ * SLOTS_<stage> when unset). Returns 0, or -1 after logging a one-line
+ * error (unreadable file, malformed line: "uvmake.conf:12: ...").
  */
 int cfg_load(struct cfg *c, const char *dir);
 /* cfg_load, then check home is a deployment (has state/): 0, or -1 after

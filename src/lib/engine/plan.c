@@ -3,11 +3,13 @@
  * state/pipeline.mk and state/plan.json (contract in plan.h).
  *
  * Everything here is pure: it works on the file list the scan collected
- * (plan_run.c) and produces text, so it is unit-tested without a file
- * system. The makefile follows ORCH.md: input names (which contain ':')
- * appear only in variables used by recipes, every product is an explicit
- * target (so make never treats one as intermediate and deletes it), and
- * recipes come from the pattern rules in rules/<stage>.mk.
+ * (plan_scan.c) and the stage description (core/stages.h) and produces
+ * text, so it is unit-tested without a file system. The makefile follows
+ * ORCH.md: input names (which contain ':') appear only in variables used
+ * by recipes, every product is an explicit target (so make never treats
+ * one as intermediate and deletes it) whose prerequisites are its stage's
+ * inputs in the description's order, and recipes come from the pattern
+ * rules in rules/<stage>.mk, which take their inputs from those ($<, $^).
  */
 #include "engine/plan.h"
 #include "engine/plan_order.h"
@@ -17,83 +19,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * The product graph, in dependency order. A new stage is one entry here and
- * one rules/<name>.mk with its pattern rule.
- */
-static int is_calibrator(const struct plan_group *g)
-{
-	return g->calibrator;
-}
-
-const struct plan_stage plan_stages[] = {
-	/* per subband: the verify report of each input */
-	{"verify", "products/{G}/{S}.ok", {NULL}, NULL},
-	/* per group: every present subband combined, ascending frequency */
-	{"combine", "products/{G}/vis.uvh5", {"verify"}, NULL},
-	/* calibrator groups only: gains solved on the transit, registered */
-	{"calsolve", "caltables/{G}.cal.h5", {"combine"}, is_calibrator},
-	/* the table the registry's fallback chain chose (CAL_<G>) applied */
-	{"calapply", "products/{G}/cal.uvh5", {"combine"}, NULL},
-	{"image", "products/{G}/image.fits", {"calapply"}, NULL},
-	{"qa", "products/{G}/qa.json", {"image"}, NULL},
-};
-const int plan_nstages = (int)(sizeof plan_stages / sizeof plan_stages[0]);
-
 const char *plan_state_name(enum plan_state s)
 {
 	static const char *names[] = {"ready", "partial", "waiting", "incomplete", "done"};
 	return names[s];
 }
 
-static int stage_index(const char *name)
+int plan_stage_applies(const struct stages *st, int s, const struct plan_group *g)
 {
-	for (int i = 0; i < plan_nstages; i++)
-		if (!strcmp(plan_stages[i].name, name))
-			return i;
-	return -1;
+	return st->v[s].scope != STAGE_HOUR && (!st->v[s].calibrator || g->calibrator);
 }
 
-int plan_stage_applies(int s, const struct plan_group *g)
+int plan_stage_per_sub(const struct stages *st, int s)
 {
-	return !plan_stages[s].applies || plan_stages[s].applies(g);
+	return st->v[s].scope == STAGE_SUBBAND;
 }
 
-int plan_stage_per_sub(int s)
+int plan_stage_final(const struct stages *st, int s, const struct plan_group *g)
 {
-	return strstr(plan_stages[s].product, "{S}") != NULL;
-}
-
-int plan_stage_final(int s, const struct plan_group *g)
-{
-	if (!plan_stage_applies(s, g))
+	if (!plan_stage_applies(st, s, g))
 		return 0;
-	for (int t = 0; t < plan_nstages; t++) {
-		if (t == s || !plan_stage_applies(t, g))
+	for (int t = 0; t < st->n; t++) {
+		if (t == s || !plan_stage_applies(st, t, g))
 			continue;
-		for (int k = 0; k < 4 && plan_stages[t].needs[k]; k++)
-			if (stage_index(plan_stages[t].needs[k]) == s)
+		for (int k = 0; k < st->v[t].nin; k++)
+			if (st->v[t].in[k].stage == s && !st->v[t].in[k].chosen)
 				return 0;
 	}
 	return 1;
 }
 
-char *plan_product(int s, const struct plan_group *g, int sb, char *buf)
+char *plan_product(const struct stages *st, int s, const struct plan_group *g, int sb, char *buf)
 {
-	size_t n = 0;
-	for (const char *p = plan_stages[s].product; *p && n < PATH_MAX - 32; p++) {
-		if (!strncmp(p, "{G}", 3)) {
-			n += (size_t)snprintf(buf + n, PATH_MAX - n, "%s", g->id);
-			p += 2;
-		} else if (!strncmp(p, "{S}", 3)) {
-			n += (size_t)snprintf(buf + n, PATH_MAX - n, "sb%02d", sb);
-			p += 2;
-		} else {
-			buf[n++] = *p;
-		}
-	}
-	buf[n] = 0;
-	return buf;
+	return stages_product(st, s, g->id, sb, buf);
 }
 
 static int by_file(const void *a, const void *b)
@@ -192,29 +150,37 @@ static void dir_of(const char *path, char *dir)
 	dir[n] = 0;
 }
 
-/* The explicit rules of stage s for group g. */
+/* The explicit rules of stage s for group g: the product, its inputs'
+ * products in the order of the description, its directory order-only. */
 static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *g, int s)
 {
+	const struct stages *st = p->st;
 	char prod[PATH_MAX], dep[PATH_MAX], dir[PATH_MAX];
-	int per = plan_stage_per_sub(s);
+	int per = plan_stage_per_sub(st, s);
 	for (int sb = 0; sb < (per ? p->par.nsub : 1); sb++) {
 		if (per && g->file[sb] < 0)
 			continue;
-		plan_product(s, g, sb, prod);
+		plan_product(st, s, g, sb, prod);
 		dir_of(prod, dir);
 		fprintf(f, "%s:", prod);
-		for (int k = 0; k < 4 && plan_stages[s].needs[k]; k++) {
-			int n = stage_index(plan_stages[s].needs[k]);
-			if (n < 0 || !plan_stage_applies(n, g))
+		for (int k = 0; k < st->v[s].nin; k++) {
+			int n = st->v[s].in[k].stage;
+			if (st->v[s].in[k].chosen) {
+				/* the table chosen for g (CAL_<G>), any group's */
+				if (g->cal[0])
+					fprintf(f, " %s", g->cal);
 				continue;
-			if (!plan_stage_per_sub(n)) {
-				fprintf(f, " %s", plan_product(n, g, 0, dep));
+			}
+			if (!plan_stage_applies(st, n, g))
+				continue;
+			if (!plan_stage_per_sub(st, n)) {
+				fprintf(f, " %s", plan_product(st, n, g, 0, dep));
 			} else if (per) {
-				fprintf(f, " %s", plan_product(n, g, sb, dep));
+				fprintf(f, " %s", plan_product(st, n, g, sb, dep));
 			} else {
 				for (int t = 0; t < p->par.nsub; t++)
 					if (g->file[t] >= 0)
-						fprintf(f, " \\\n  %s", plan_product(n, g, t, dep));
+						fprintf(f, " \\\n  %s", plan_product(st, n, g, t, dep));
 			}
 		}
 		fprintf(f, "%s| %s\n", per ? " " : " \\\n  ", dir[0] ? dir : "./");
@@ -222,21 +188,24 @@ static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *
 }
 
 /*
- * The hourly mosaics (plan_mosaic.c): mosaics/H.fits depends on exactly
- * the qa.json of its hour's groups, so a re-made image re-makes it; each
- * is added to all by a rule line of its own.
+ * The per-hour stage's products (plan_mosaic.c): mosaics/H.fits depends on
+ * exactly its input's products of the hour's groups (their qa.json), so a
+ * re-made image re-makes it; each is added to all by a rule line of its own.
  */
 static void mosaic_rules(FILE *f, const struct plan *p)
 {
+	char prod[PATH_MAX], dir[PATH_MAX];
 	for (int i = 0; i < p->nhours; i++) {
 		const struct plan_hour *h = &p->hours[i];
-		if (!h->planned)
+		if (!h->planned || p->st->hour < 0)
 			continue;
-		fprintf(f, "\n# mosaic %s: %d image(s)\nall: mosaics/%s.fits\nmosaics/%s.fits:", h->id,
-		    h->ninputs, h->id, h->id);
+		stages_product(p->st, p->st->hour, h->id, 0, prod);
+		dir_of(prod, dir);
+		fprintf(f, "\n# %s %s: %d input(s)\nall: %s\n%s:", p->st->v[p->st->hour].name, h->id,
+		    h->ninputs, prod, prod);
 		for (int k = 0; k < h->ninputs; k++)
 			fprintf(f, " \\\n  %s", h->inputs[k]);
-		fprintf(f, " \\\n  | mosaics/\n");
+		fprintf(f, " \\\n  | %s\n", dir[0] ? dir : "./");
 	}
 }
 
@@ -263,9 +232,8 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 	    "include %s/uvmake.conf\n"
 	    "include $(UVM_RULES)/common.mk\n",
 	    incoming, nready + npartial, nready, npartial, home, rules, home);
-	for (int s = 0; s < plan_nstages; s++)
-		fprintf(f, "include $(UVM_RULES)/%s.mk\n", plan_stages[s].name);
-	fprintf(f, "include $(UVM_RULES)/mosaic.mk\n");
+	for (int s = 0; s < p->st->n; s++)
+		fprintf(f, "include $(UVM_RULES)/%s.mk\n", p->st->v[s].name);
 	fprintf(f, "\n.DEFAULT_GOAL := all\n.PHONY: all\nall:");
 	if (p->order) {
 		/* priority order (plan_order.h), a batch of the backlog */
@@ -283,12 +251,13 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 		const struct plan_group *g = &p->groups[i];
 		if (!active(g))
 			continue;
-		for (int s = 0; s < plan_nstages; s++) {
-			if (!plan_stage_final(s, g))
+		for (int s = 0; s < p->st->n; s++) {
+			int per = plan_stage_per_sub(p->st, s);
+			if (!plan_stage_final(p->st, s, g))
 				continue;
-			for (int sb = 0; sb < (plan_stage_per_sub(s) ? p->par.nsub : 1); sb++)
-				if (!plan_stage_per_sub(s) || g->file[sb] >= 0)
-					fprintf(f, " \\\n  %s", plan_product(s, g, sb, prod));
+			for (int sb = 0; sb < (per ? p->par.nsub : 1); sb++)
+				if (!per || g->file[sb] >= 0)
+					fprintf(f, " \\\n  %s", plan_product(p->st, s, g, sb, prod));
 		}
 	}
 	fputc('\n', f);
@@ -319,11 +288,12 @@ char *plan_makefile(const struct plan *p, const char *home, const char *rules,
 					fprintf(f, " sb%02d", sb);
 			fputc('\n', f);
 		}
-		/* the chosen table is a prerequisite of cal.uvh5 (rules/calapply.mk,
-		 * second expansion): a better table re-makes the group */
-		fprintf(f, "CAL_%s := %s\n", g->id, g->cal);
-		for (int s = 0; s < plan_nstages; s++)
-			if (plan_stage_applies(s, g))
+		/* the chosen table, also a prerequisite of the stages that read
+		 * it (a chosen: input): a better table re-makes the group */
+		if (p->st->chosen >= 0)
+			fprintf(f, "CAL_%s := %s\n", g->id, g->cal);
+		for (int s = 0; s < p->st->n; s++)
+			if (plan_stage_applies(p->st, s, g))
 				stage_rules(f, p, g, s);
 	}
 	mosaic_rules(f, p);

@@ -7,9 +7,11 @@
  * GROUP_TOLERANCE of the group's first file, decides each group's state
  * (ready, partial, waiting, incomplete), moves anything that is not a
  * well-named regular file to quarantine/ with a reason, and writes the
- * explicit targets of the active groups (ORCH.md). Policy is elsewhere: the
- * recipes are pattern rules in rules/<stage>.mk, one per entry of the stage
- * table (plan.c).
+ * explicit targets of the active groups (ORCH.md). The graph is the stage
+ * description RULES_DIR/stages (core/stages.h): every product an explicit
+ * target with its inputs as prerequisites; the recipes are the pattern
+ * rules in rules/<stage>.mk, which read their inputs from those
+ * prerequisites.
  *
  * The cost follows the active work, not the history: a group whose final
  * products exist is recorded in state/done.idx (one line per group,
@@ -22,10 +24,16 @@
  * The pieces:
  *   plan_name.c  strict file names, timestamps, group ids, safe names
  *   plan_done.c  the done index
- *   plan.c       the stage table, grouping and states, makefile and JSON text
- *   plan_run.c   one planner run: scan, quarantine, state files, database
- *   plan_mosaic.c  the hourly mosaics: which hours, their inputs, the
- *                state/hours.idx of finished hours
+ *   plan.c       the graph per group, grouping and states, makefile and
+ *                JSON text
+ *   plan_run.c   one planner run: decide, retire, state files, database
+ *   plan_scan.c  the scan of INCOMING and the quarantine of what must not
+ *                be planned
+ *   plan_cal.c   the calibration facts of a group: calibrator transit,
+ *                the table chosen for it
+ *   plan_mosaic.c  the per-hour stage (the mosaics): which hours, their
+ *                inputs, the state/hours.idx of finished hours
+ *   plan_run.h   the state of one run the last four share
  */
 #ifndef UVM_PLAN_H
 #define UVM_PLAN_H
@@ -36,6 +44,7 @@
 
 #include "core/cfg.h"
 #include "core/ids.h"
+#include "core/stages.h"
 
 #define PLAN_MAXSUB 100  /* sbNN: two digits */
 #define PLAN_IDLEN IDS_LEN
@@ -58,12 +67,8 @@ char *plan_escape(const char *name);
  * deployment, rules and incoming paths are written into pipeline.mk.
  */
 int plan_path_safe(const char *path);
-/*
- * The rules/ directory of this installation into buf (PATH_MAX): the
- * nearest rules/common.mk found walking up from the running executable's
- * directory (bin/ -> ../rules; build/san/bin/ -> ../../../rules), else
- * $UVM_ROOT/rules. Returns 0, or -1 when none is found.
- */
+/* The rules/ directory of this installation into buf (PATH_MAX):
+ * stages_install_dir (core/stages.h). 0, or -1 when none is found. */
 int plan_rules_dir(char *buf);
 
 /* ---- plan_done.c ---- */
@@ -143,42 +148,26 @@ struct plan_group {
 	int file[PLAN_MAXSUB];   /* index into plan.files, -1 when missing */
 	int nsub;                /* subbands present */
 	enum plan_state state;
-	int calibrator;          /* a catalogue calibrator transits in it (plan_run) */
-	char cal[256];           /* CAL_<G>: the table chosen for it, "" if none */
+	int calibrator;          /* a catalogue calibrator transits in it (plan_cal) */
+	char cal[256];           /* CAL_<G>: the table chosen for it (the chosen:
+	                          * input of rules/stages), "" if none */
 	int cal_weak;            /* cal is a fallback (stale or last good), not a
 	                          * table whose validity covers the group */
 	int retired;             /* finished: final products found in this run */
 };
 
-/*
- * One stage of the product graph. product is a path template relative to
- * the deployment: "{G}" is the group id, "{S}" the subband ("sb07"); a
- * template with {S} gives one product per present subband. needs lists the
- * stages whose products (same group; same subband for per-subband ones) are
- * prerequisites; none means the stage reads the inputs. applies selects
- * the groups the stage is for (NULL: all). The recipe is the pattern rule
- * in rules/<name>.mk. A group's final products are those no other stage of
- * that group needs: finished groups are those whose final products exist.
- */
-struct plan_stage {
-	const char *name;
-	const char *product;
-	const char *needs[4];
-	int (*applies)(const struct plan_group *g);
-};
-extern const struct plan_stage plan_stages[];
-extern const int plan_nstages;
-
 /* ---- plan_mosaic.c ---- */
 
-/* One hour (MOSAIC_HOURS of them) whose mosaic is pending. */
+/* One hour (MOSAIC_HOURS of them) whose per-hour product (the mosaic) is
+ * pending. */
 struct plan_hour {
 	char id[PLAN_IDLEN];   /* "YYYYMMDDTHH" */
 	long long start;       /* UTC epoch of its first second */
 	int planned;           /* in the makefile (else: not due yet, or a group
 	                        * of it still waits for subbands) */
 	int ninputs;
-	char **inputs;         /* products/G/qa.json, by group id */
+	char **inputs;         /* the input stage's products of its groups
+	                        * (products/G/qa.json), by group id */
 };
 
 /* state/hours.idx: the hours whose mosaic is finished, one id a line,
@@ -211,7 +200,8 @@ int plan_hours_has(const struct plan_hoursidx *h, const char *id);
 
 struct plan;
 /*
- * Decide the pending mosaics into p->hours, from the groups of this run
+ * Decide the pending mosaics (the products of the per-hour stage of
+ * p->st; none without one) into p->hours, from the groups of this run
  * (p->groups, states set, retired marked) and the done index d (sorted
  * entries plus those retired this run), updating the finished hours h:
  *   candidates: the hours of this run's groups, and of done groups whose
@@ -253,6 +243,7 @@ struct plan {
 	int nhours;
 	/* priority of the groups (plan_order.h); NULL: in id order */
 	const struct plan_order_params *order;
+	const struct stages *st;   /* the graph (core/stages.h) */
 };
 
 /*
@@ -267,22 +258,27 @@ int plan_group_files(struct plan *p, int **dup, int *ndup);
  * from (newest file mtime, or first-seen time when that is in the future).
  */
 void plan_classify(const struct plan *p, struct plan_group *g, long long ref);
-/* Does the stage apply to the group? */
-int plan_stage_applies(int stage, const struct plan_group *g);
-/* Is stage s needed by another stage applying to g (so not final)? */
-int plan_stage_final(int stage, const struct plan_group *g);
+/* Does stage s of st make a product for group g (per subband or per
+ * group, and its `when` holds for g)? */
+int plan_stage_applies(const struct stages *st, int s, const struct plan_group *g);
+/* Is stage s final for g: it applies, and no other stage applying to g
+ * reads its product (a chosen: input does not count; nor does the per-hour
+ * stage, whose products are not a group's)? */
+int plan_stage_final(const struct stages *st, int s, const struct plan_group *g);
 /*
  * Product path of stage s for group g and subband sb (ignored unless per
  * subband) into buf (PATH_MAX).
  */
-char *plan_product(int stage, const struct plan_group *g, int sb, char *buf);
+char *plan_product(const struct stages *st, int s, const struct plan_group *g, int sb, char *buf);
 /* Is the stage per subband? */
-int plan_stage_per_sub(int stage);
+int plan_stage_per_sub(const struct stages *st, int s);
 
 /*
  * The makefile text for the ready and partial groups of p: header with the
- * home, rules and config includes, then per group IN_/SB_/MISSING_
- * variables and the explicit targets. incoming is the INCOMING value as
+ * home, rules and config includes (rules/<stage>.mk of every stage of
+ * p->st, in the description's order), then per group IN_/SB_/MISSING_
+ * variables, CAL_ (the chosen table, when the graph has a chosen: input)
+ * and the explicit targets with their prerequisites. incoming is the INCOMING value as
  * written into the makefile (relative to home, or absolute). malloc'd, NULL
  * on ENOMEM; *len gets its length.
  */
@@ -300,7 +296,8 @@ struct plan_opts {
 	int verbose;  /* -v: one line per active group on stdout */
 };
 
-/* One planner run over the deployment of c. Returns an exit status. */
+/* One planner run over the deployment of c. Returns an exit status: 78
+ * (EX_CONFIG) for a config or stage description it cannot use. */
 int plan_run(struct cfg *c, const struct plan_opts *o);
 
 #endif

@@ -2,9 +2,11 @@
  * plan_mosaic.c: which hourly mosaics the makefile holds (contract in
  * plan.h), and state/hours.idx, the hours whose mosaic is finished.
  *
- * A mosaic is an hour-level product: mosaics/H.fits depends on the
- * qa.json of exactly the groups of hour H, so make re-makes it when one of
- * them is (re-)made, and nothing else. Groups keep their own notion of
+ * A mosaic is the product of the per-hour stage of rules/stages (scope
+ * hour; its template, mosaics/{H}.fits, and its one per-group input, qa,
+ * come from there): mosaics/H.fits depends on the qa.json of exactly the
+ * groups of hour H, so make re-makes it when one of them is (re-)made, and
+ * nothing else. Groups keep their own notion of
  * finished (their qa.json exists, done.idx); an hour is finished when none
  * of its groups is active or waiting and its mosaic is up to date, and it
  * then goes to hours.idx and out of the makefile, so the cost follows the
@@ -195,14 +197,15 @@ static long long id_hour(const char *id, long long span)
 	return t < 0 ? -1 : t - t % span;
 }
 
-/* Append products/<id>/qa.json to hr's inputs; with st, only when it
- * exists (its mtime raised into *newest). 0 or -1 (ENOMEM). */
-static int add_input(struct plan_hour *hr, const char *id, int homefd, int check,
-    struct timespec *newest)
+/* Append group id's product of the per-hour stage's input
+ * (products/<id>/qa.json) to hr's inputs; with check, only when it exists
+ * (its mtime raised into *newest). 0 or -1 (ENOMEM). */
+static int add_input(const struct plan *p, struct plan_hour *hr, const char *id, int homefd,
+    int check, struct timespec *newest)
 {
-	char path[64], **nv;
+	char path[PATH_MAX], **nv;
 	struct stat st;
-	snprintf(path, sizeof path, "products/%s/qa.json", id);
+	stages_product(p->st, p->st->v[p->st->hour].in[0].stage, id, 0, path);
 	if (check) {
 		if (fstatat(homefd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			return 0;
@@ -246,7 +249,7 @@ static int examine(const struct plan *p, const struct plan_doneidx *d, int homef
 	int nactive = 0, waiting = 0, lo = 0, hi = p->ngroups;
 	struct timespec newest = {0, 0};
 	struct stat st;
-	char path[64];
+	char path[PATH_MAX];
 
 	memset(hr, 0, sizeof *hr);
 	plan_hour_of(s, mp->hours, hr->id, &hr->start);
@@ -267,9 +270,9 @@ static int examine(const struct plan *p, const struct plan_doneidx *d, int homef
 		if (g->state == PS_READY || g->state == PS_PARTIAL || g->state == PS_WAITING)
 			nactive++;
 		if ((g->state == PS_READY || g->state == PS_PARTIAL) &&
-		    add_input(hr, g->id, homefd, 0, &newest) < 0)
+		    add_input(p, hr, g->id, homefd, 0, &newest) < 0)
 			return -1;
-		if (g->retired && add_input(hr, g->id, homefd, 1, &newest) < 0)
+		if (g->retired && add_input(p, hr, g->id, homefd, 1, &newest) < 0)
 			return -1;
 	}
 	/* done groups of the hour: their first file lies within tol of it */
@@ -283,13 +286,13 @@ static int examine(const struct plan *p, const struct plan_doneidx *d, int homef
 			hi = mid;
 	}
 	for (int k = lo; k < d->nsorted && d->firsts[k] < s + span + tol; k++)
-		if (id_hour(d->v[k].id, span) == s && add_input(hr, d->v[k].id, homefd, 1, &newest) < 0)
+		if (id_hour(d->v[k].id, span) == s && add_input(p, hr, d->v[k].id, homefd, 1, &newest) < 0)
 			return -1;
 	*busy = nactive > 0;
 	hr->planned = !waiting && (latest >= s + span || p->par.now >= s + span + mp->delay);
 	if (!hr->planned || nactive)
 		return 0;
-	snprintf(path, sizeof path, "mosaics/%s.fits", hr->id);
+	stages_product(p->st, p->st->hour, hr->id, 0, path);
 	if (hr->ninputs == 0 ||
 	    (fstatat(homefd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		(st.st_mtim.tv_sec > newest.tv_sec ||
@@ -306,7 +309,7 @@ int plan_mosaics(struct plan *p, const struct plan_doneidx *d, struct plan_hours
 	int rc = -1, fresh = !h->existed, nold = 0;
 
 	p->nhours = 0;
-	if (mp->hours <= 0)
+	if (mp->hours <= 0 || p->st->hour < 0)
 		return 0;
 	for (int i = 0; i < p->ngroups; i++) {
 		long long s = id_hour(p->groups[i].id, span);

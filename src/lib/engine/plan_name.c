@@ -91,34 +91,7 @@ int plan_path_safe(const char *path)
 	return 1;
 }
 
-static int has_rules(const char *root, char *buf)
-{
-	char p[PATH_MAX + 32];
-	struct stat st;
-	snprintf(p, sizeof p, "%s/rules/common.mk", root);
-	if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
-		return 0;
-	snprintf(p, sizeof p, "%s/rules", root);
-	return realpath(p, buf) != NULL;
-}
-
 int plan_rules_dir(char *buf)
 {
-	char exe[PATH_MAX];
-	const char *root = getenv("UVM_ROOT");
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		for (int up = 0; up < 4; up++) {
-			char *slash = strrchr(exe, '/');
-			if (!slash || slash == exe)
-				break;
-			*slash = 0; /* exe is now the parent directory */
-			if (up > 0 && has_rules(exe, buf))
-				return 0;
-		}
-	}
-	if (root && *root && has_rules(root, buf))
-		return 0;
-	return -1;
+	return stages_install_dir(buf);
 }

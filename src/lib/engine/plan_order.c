@@ -15,8 +15,9 @@ void plan_order_params(struct plan_order_params *op, const struct cfg *c)
 	op->realtime = cfg_int(c, "PRIORITY_REALTIME", 600);
 	op->backlog_newest = !strcmp(cfg_str(c, "PRIORITY_BACKLOG", "oldest"), "newest");
 	/* no staging directory, nothing staged: a product removed by hand
-	 * (uvm-remake) is then re-made like any other */
-	op->staged = *cfg_str(c, "STAGING_DIR", "") ? cfg_str(c, "STAGING_STAGES", "combine,calapply") : "";
+	 * (uvm-remake) is then re-made like any other. STAGING_STAGES left
+	 * empty is filled by cfg_load from the staging column of rules/stages. */
+	op->staged = *cfg_str(c, "STAGING_DIR", "") ? cfg_str(c, "STAGING_STAGES", "") : "";
 	op->batch = (int)cfg_int(c, "PRIORITY_BATCH", 0);
 }
 
@@ -116,12 +117,13 @@ void plan_order_all(FILE *f, const struct plan *p, const int *order, int n)
 	char prod[PATH_MAX];
 	for (int i = 0; i < n; i++) {
 		const struct plan_group *g = &p->groups[order[i]];
-		for (int s = 0; s < plan_nstages; s++) {
-			if (!plan_stage_final(s, g))
+		for (int s = 0; s < p->st->n; s++) {
+			int per = plan_stage_per_sub(p->st, s);
+			if (!plan_stage_final(p->st, s, g))
 				continue;
-			for (int sb = 0; sb < (plan_stage_per_sub(s) ? p->par.nsub : 1); sb++)
-				if (!plan_stage_per_sub(s) || g->file[sb] >= 0)
-					fprintf(f, " \\\n  %s", plan_product(s, g, sb, prod));
+			for (int sb = 0; sb < (per ? p->par.nsub : 1); sb++)
+				if (!per || g->file[sb] >= 0)
+					fprintf(f, " \\\n  %s", plan_product(p->st, s, g, sb, prod));
 		}
 	}
 }
@@ -147,11 +149,11 @@ void plan_order_secondary(FILE *f, const struct plan *p, const struct plan_order
 	int any = 0;
 	for (int i = 0; i < n; i++) {
 		const struct plan_group *g = &p->groups[order[i]];
-		for (int s = 0; s < plan_nstages; s++) {
-			if (plan_stage_per_sub(s) || !plan_stage_applies(s, g) ||
-			    !listed(op->staged, plan_stages[s].name))
+		for (int s = 0; s < p->st->n; s++) {
+			if (plan_stage_per_sub(p->st, s) || !plan_stage_applies(p->st, s, g) ||
+			    !listed(op->staged, p->st->v[s].name))
 				continue;
-			fprintf(f, "%s \\\n  %s", any ? "" : ".SECONDARY:", plan_product(s, g, 0, prod));
+			fprintf(f, "%s \\\n  %s", any ? "" : ".SECONDARY:", plan_product(p->st, s, g, 0, prod));
 			any = 1;
 		}
 	}

@@ -13,8 +13,8 @@
  * applies. Waiting and incomplete groups are ranked after the active ones,
  * by the same rule, so the status can show the whole queue by rank.
  *
- * Products of the staged stages (combine and calapply by default, see
- * STAGING_STAGES) may live on tmpfs behind a symlink; declaring them
+ * Products of the staged stages (STAGING_STAGES; by default those marked
+ * tmpfs in rules/stages) may live on tmpfs behind a symlink; declaring them
  * .SECONDARY makes GNU make treat a missing one (dangling link after a
  * reboot) as an intermediate: re-made only when a product that needs it
  * is out of date, and never deleted by make.
@@ -34,8 +34,8 @@ struct plan_order_params {
 	int batch;            /* PRIORITY_BATCH: backlog groups per makefile, 0 all */
 };
 
-/* Fill op from the config (defaults 600, oldest, "combine,calapply", 0).
- * The string points into c. */
+/* Fill op from the config (defaults 600, oldest, the tmpfs stages of
+ * rules/stages as cfg_load set them, 0). The string points into c. */
 void plan_order_params(struct plan_order_params *op, const struct cfg *c);
 
 /*
@@ -62,7 +62,8 @@ int plan_order_batch(const struct plan *p, const struct plan_order_params *op, c
 void plan_order_all(FILE *f, const struct plan *p, const int *order, int n);
 
 /* `.SECONDARY: <products>` for the staged stages of the active groups
- * order[0..n) (per-subband stages excluded); nothing when there are none
+ * order[0..n) (per-subband stages excluded; the graph is p->st); nothing
+ * when there are none
  * (an empty .SECONDARY: would make every target secondary). */
 void plan_order_secondary(FILE *f, const struct plan *p, const struct plan_order_params *op,
     const int *order, int n);

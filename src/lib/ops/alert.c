@@ -23,6 +23,7 @@
 #include "core/db.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/stages.h"
 
 static const char *levels[] = {"info", "warning", "error", "critical", NULL};
 static const char *ops[] = {">", ">=", "<", "<=", "==", "!=", NULL};
@@ -237,6 +238,17 @@ const char *alert_derived_help(const char *name)
 	return NULL;
 }
 
+/* The stage of role image in the stage description, "" if none. */
+static void image_stage(const struct cfg *c, char name[STAGES_NAMELEN])
+{
+	struct stages *st = malloc(sizeof *st);
+	char err[PATH_MAX + 256];
+	name[0] = 0;
+	if (st && stages_load_cfg(st, c, err, sizeof err) == 0 && st->image >= 0)
+		snprintf(name, STAGES_NAMELEN, "%s", st->v[st->image].name);
+	free(st);
+}
+
 void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 {
 	char path[PATH_MAX];
@@ -248,7 +260,10 @@ void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 		alert_metrics_set(ms, "uvmake_jobs_finished_1h", n, 1, 1);
 		alert_metrics_set(ms, "uvmake_failure_ratio_1h", n > 0 ? v / n : 0, 1, 1);
 	}
-	if (query_num(db, "SELECT max(ended) FROM jobs WHERE stage = 'image' AND status = 0", 0, &v) == 0)
+	char img[STAGES_NAMELEN], sql[128]; /* the image stage: a [a-z0-9_] name */
+	image_stage(c, img);
+	snprintf(sql, sizeof sql, "SELECT max(ended) FROM jobs WHERE stage = '%s' AND status = 0", img);
+	if (*img && query_num(db, sql, 0, &v) == 0)
 		alert_metrics_set(ms, "uvmake_image_last_success_age_seconds", fmax(0, now - v), 1, 1);
 	if (query_num(db, "SELECT max(attempts) FROM targets WHERE state != 'ok'", 0, &v) == 0)
 		alert_metrics_set(ms, "uvmake_target_attempts_max", v, 1, 1);

@@ -70,7 +70,8 @@ void alert_metrics_free(struct alert_metrics *ms);
  * use), computed from the SQLite state at time now:
  *   uvmake_jobs_finished_1h                jobs ended in the last hour
  *   uvmake_failure_ratio_1h                failed / ended jobs of the last hour (0 when none)
- *   uvmake_image_last_success_age_seconds  now - end of the newest successful image job
+ *   uvmake_image_last_success_age_seconds  now - end of the newest successful job of the
+ *                                          image stage (role image in rules/stages)
  *   uvmake_calibration_age_seconds         0 if a good table's validity covers now,
  *                                          else now - end of the newest validity window
  *   uvmake_target_attempts_max             most attempts of a target not ok

@@ -317,8 +317,12 @@ static int plain_name(const char *n)
 void status_thumbnail(struct status *s)
 {
 	const char *home = s->home;
-	char path[4096], best[256] = "", best_qa[256] = "";
+	char path[4096], best[256] = "", best_qa[256] = "", rel[PATH_MAX];
 	struct stat sb;
+	/* the image stage's product, preferred where its report (qa) exists */
+	int img = s->st.image, rep = stages_reader(&s->st, img);
+	if (img < 0)
+		return;
 	snprintf(path, sizeof path, "%s/products", home);
 	DIR *d = opendir(path);
 	if (!d)
@@ -327,13 +331,14 @@ void status_thumbnail(struct status *s)
 	while ((e = readdir(d))) {
 		if (!plain_name(e->d_name) || strlen(e->d_name) >= sizeof best)
 			continue;
-		snprintf(path, sizeof path, "%s/products/%s/image.fits", home, e->d_name);
+		snprintf(path, sizeof path, "%s/%s", home, stages_product(&s->st, img, e->d_name, 0, rel));
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 			continue;
 		if (strcmp(e->d_name, best) > 0)
 			snprintf(best, sizeof best, "%s", e->d_name);
-		snprintf(path, sizeof path, "%s/products/%s/qa.json", home, e->d_name);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && strcmp(e->d_name, best_qa) > 0)
+		if (rep >= 0)
+			snprintf(path, sizeof path, "%s/%s", home, stages_product(&s->st, rep, e->d_name, 0, rel));
+		if (rep >= 0 && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && strcmp(e->d_name, best_qa) > 0)
 			snprintf(best_qa, sizeof best_qa, "%s", e->d_name);
 	}
 	closedir(d);
@@ -342,7 +347,7 @@ void status_thumbnail(struct status *s)
 		return;
 	unsigned char *png = NULL;
 	size_t len;
-	snprintf(path, sizeof path, "%s/products/%s/image.fits", home, g);
+	snprintf(path, sizeof path, "%s/%s", home, stages_product(&s->st, img, g, 0, rel));
 	if (thumb_png_fits(path, 256, &png, &len, &s->thumb_w, &s->thumb_h) < 0) {
 		log_warn("cannot make a thumbnail of '%s': %s", path, strerror(errno));
 		return;
@@ -444,6 +449,7 @@ int status_collect(const struct cfg *c, double now, struct status *s)
 	memset(s, 0, sizeof *s);
 	s->now = now;
 	snprintf(s->home, sizeof s->home, "%s", c->home);
+	stages_load_cfg(&s->st, c, path, sizeof path); /* unreadable: no thumbnail */
 	snprintf(path, sizeof path, "%s/state/pipeline.sqlite", c->home);
 	sqlite3 *db = alert_db_open(path, 1);
 	if (db) {

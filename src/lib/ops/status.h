@@ -18,9 +18,11 @@
  * "rank" when the planner gives one, else by id); the catch-up estimate is
  * the number of queued groups divided by the throughput of the last hour
  * (groups whose last successful job ended in the last hour), none when
- * that throughput is 0. The thumbnail is products/<G>/image.fits of the
- * greatest group id having a qa.json (else of the greatest having an
- * image), a PNG (thumb.h) base64-encoded for a data: URI.
+ * that throughput is 0. The thumbnail is the product of the image stage
+ * (role image in rules/stages: products/<G>/image.fits) of the greatest
+ * group id under products/ having its report (the stage reading it:
+ * qa.json; else of the greatest having an image), a PNG (thumb.h)
+ * base64-encoded for a data: URI.
  */
 #ifndef UVM_STATUS_H
 #define UVM_STATUS_H
@@ -28,6 +30,7 @@
 #include <stdio.h>
 
 #include "core/cfg.h"
+#include "core/stages.h"
 
 struct status_stage {
 	char stage[32];
@@ -101,6 +104,7 @@ struct status {
 	char *thumb;                 /* base64 PNG, NULL when no image */
 	char thumb_grp[64];
 	int thumb_w, thumb_h;
+	struct stages st;            /* the stage description (st.n 0: unreadable) */
 	struct status_check checks[8];
 	int nchecks, health; /* worst check level */
 };

@@ -1,0 +1,85 @@
+/*
+ * plan_run.h: the state of one planner run, shared by its pieces (inside
+ * the planner only; the contract is plan.h):
+ *
+ *   plan_run.c   the run: config, decide and retire, state files, database
+ *   plan_scan.c  the scan of INCOMING and the quarantine queue
+ *   plan_cal.c   calibration facts of a group (catalogue, chosen table)
+ *
+ * Everything a run holds lives here, nothing in statics: a second run in
+ * the same process (a test, a daemon) starts from a clean state.
+ */
+#ifndef UVM_PLAN_RUN_H
+#define UVM_PLAN_RUN_H
+
+#include <limits.h>
+#include <sqlite3.h>
+
+#include "core/cfg.h"
+#include "core/stages.h"
+#include "engine/plan.h"
+#include "engine/plan_order.h"
+#include "sci/cal_catalog.h"
+
+struct plan_qitem {
+	char *name;
+	char *reason;
+};
+
+/* plan_cal.c: the calibrator catalogue, read on first use. */
+struct plan_cal {
+	struct cal_catalog cat;
+	int loaded;                    /* 0 not yet, 1 ok, -1 failed (logged once) */
+};
+
+struct plan_ctx {
+	struct cfg *c;
+	const struct plan_opts *o;
+	char incoming[PATH_MAX];       /* absolute */
+	char inrel[PATH_MAX];          /* as written into the makefile */
+	char rules[PATH_MAX];
+	char state[PATH_MAX];
+	int homefd, infd;
+	struct stages st;              /* RULES_DIR/stages */
+	struct plan_order_params order;
+	struct plan p;
+	struct plan_doneidx done;
+	struct plan_hoursidx hours;    /* finished mosaic hours (plan_mosaic.c) */
+	struct plan_mosaic_params mos;
+	struct plan_cal cal;
+	struct plan_qitem *q;          /* what to quarantine (plan_scan.c) */
+	int nq, capq;
+	sqlite3 *db;
+	int dbfailed;
+};
+
+/* ---- plan_run.c ---- */
+/* The database, opened on first use; NULL (logged once) when unusable or
+ * in a dry run. */
+sqlite3 *plan_db(struct plan_ctx *r);
+
+/* ---- plan_scan.c ---- */
+/* Queue name for quarantine with a printf-style reason; -1 on ENOMEM. */
+__attribute__((format(printf, 3, 4))) int plan_queue(struct plan_ctx *r, const char *name,
+    const char *fmt, ...);
+/* Read INCOMING: active files into r->p.files, everything that must not
+ * be planned into the quarantine queue. 0 or an exit status. */
+int plan_scan(struct plan_ctx *r);
+/* Move every queued name to quarantine/ (or, dry, say what would move). */
+void plan_quarantine_all(struct plan_ctx *r);
+void plan_queue_free(struct plan_ctx *r);
+
+/* ---- plan_cal.c ---- */
+/*
+ * Calibration facts of active group g, decided at plan time so that make
+ * sees them: g->calibrator and g->cal (CAL_<G>) with g->cal_weak.
+ */
+void plan_cal_choose(struct plan_ctx *r, struct plan_group *g);
+/* Is g's chosen table newer than the products that read it (so g is not
+ * finished: make re-makes them)? */
+int plan_cal_newer(const struct plan_ctx *r, const struct plan_group *g);
+/* May a table whose validity covers g still appear? */
+int plan_cal_cover_possible(const struct plan_ctx *r, const struct plan_group *g);
+void plan_cal_free(struct plan_cal *k);
+
+#endif

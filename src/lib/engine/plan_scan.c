@@ -1,0 +1,317 @@
+/*
+ * plan_scan.c: the planner's view of INCOMING (contract in plan_run.h):
+ * one readdir, the active files into the plan, and what must not be
+ * planned (bad names, non-regular files, subbands out of range, late
+ * arrivals, duplicates) queued for quarantine/ with a reason, then moved.
+ *
+ * Cost: names of finished groups are settled by their timestamp alone
+ * (binary search in the done index), so only the active files are
+ * lstat'ed. A name is only ever looked at with lstat, never followed, and
+ * moved with renameat2(RENAME_NOREPLACE) so nothing in quarantine/ is
+ * overwritten.
+ */
+#include "engine/plan_run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/fsx.h"
+#include "core/log.h"
+#include "core/uvm.h"
+#include "engine/run.h"
+
+int plan_queue(struct plan_ctx *r, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *reason = NULL;
+	if (r->nq == r->capq) {
+		int nc = r->capq ? 2 * r->capq : 16;
+		struct plan_qitem *nv = realloc(r->q, (size_t)nc * sizeof *nv);
+		if (!nv)
+			return -1;
+		r->q = nv;
+		r->capq = nc;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&reason, fmt, ap) < 0)
+		reason = NULL;
+	va_end(ap);
+	r->q[r->nq].name = strdup(name);
+	r->q[r->nq].reason = reason;
+	if (!r->q[r->nq].name || !reason) {
+		free(r->q[r->nq].name);
+		free(reason);
+		return -1;
+	}
+	r->nq++;
+	return 0;
+}
+
+static const char *kind(mode_t m)
+{
+	if (S_ISLNK(m))
+		return "symlink";
+	if (S_ISDIR(m))
+		return "not a regular file (directory)";
+	if (S_ISFIFO(m))
+		return "not a regular file (fifo)";
+	if (S_ISSOCK(m))
+		return "not a regular file (socket)";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "not a regular file (device)";
+	return NULL;
+}
+
+int plan_scan(struct plan_ctx *r)
+{
+	int fd = dup(r->infd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	const struct plan_params *par = &r->p.par;
+	if (!d) {
+		log_err("cannot read '%s': %s", r->incoming, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EX_IOERR;
+	}
+	while ((errno = 0, e = readdir(d))) {
+		const char *nm = e->d_name;
+		size_t len;
+		long long ts;
+		int sb, bad = 0;
+		struct stat st;
+		enum ids_name_status ns;
+		ns = ids_parse_file(nm, &ts, &sb);
+		if (ns == IDS_NAME_OK) {
+			const struct plan_done *dn = NULL;
+			int m = plan_done_match(&r->done, ts, sb, &dn);
+			if (m) {
+				/* a finished group's file: settled without a stat */
+				if (m == 2 &&
+				    plan_queue(r, nm, "late subband: group %s finished without sb%02d", dn->id, sb) < 0)
+					break;
+				continue;
+			}
+		} else {
+			if (nm[0] == '.')
+				continue; /* dotfiles, . and .. */
+			len = strlen(nm);
+			if (len >= 16 && !strcmp(nm + len - 16, "_incomplete.hdf5"))
+				continue; /* still being written by the correlator */
+			if (fsx_is_temp(nm, NULL))
+				continue;
+		}
+		if (ns == IDS_NAME_PATTERN) {
+			bad = plan_queue(r, nm, "name does not match YYYY-MM-DDTHH:MM:SS_sbNN.hdf5");
+		} else if (ns == IDS_NAME_DATE) {
+			bad = plan_queue(r, nm, "invalid date or time in name");
+		} else if (sb >= par->nsub) {
+			bad = plan_queue(r, nm, "subband sb%02d out of range (SUBBANDS=%d)", sb, par->nsub);
+		} else {
+			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno != ENOENT)
+					log_warn("cannot stat '%s/%s': %s", r->incoming, nm, strerror(errno));
+				continue;
+			}
+			if (kind(st.st_mode)) {
+				bad = plan_queue(r, nm, "%s", kind(st.st_mode));
+			} else if (S_ISREG(st.st_mode)) {
+				struct plan *p = &r->p;
+				if (p->nfiles == p->capfiles) {
+					int nc = p->capfiles ? 2 * p->capfiles : 64;
+					struct plan_file *nf = realloc(p->files, (size_t)nc * sizeof *nf);
+					if (!nf)
+						break;
+					p->files = nf;
+					p->capfiles = nc;
+				}
+				p->files[p->nfiles].name = strdup(nm);
+				if (!p->files[p->nfiles].name)
+					break;
+				p->files[p->nfiles].ts = ts;
+				p->files[p->nfiles].sb = sb;
+				p->files[p->nfiles].mtime = (long long)st.st_mtime;
+				p->nfiles++;
+			}
+		}
+		if (bad < 0)
+			break;
+	}
+	if (errno) {
+		int err = errno;
+		closedir(d);
+		log_err("cannot read '%s': %s", r->incoming, strerror(err));
+		return err == ENOMEM ? EX_SOFTWARE : EX_IOERR;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* name's path as recorded: relative to the deployment unless INCOMING is
+ * absolute (the form uvm-run records), into out (PATH_MAX). */
+static void input_path(const struct plan_ctx *r, const char *name, char *out)
+{
+	snprintf(out, PATH_MAX, "%s/%s", r->inrel, name);
+}
+
+/* The reason file's text for name, quarantined as qn. malloc'd or NULL. */
+static char *reason_text(const struct plan_ctx *r, const char *name, const char *qn,
+    const char *reason)
+{
+	char when[32], in[PATH_MAX], *esc, *t = NULL;
+	time_t now = (time_t)r->p.par.now;
+	struct tm tm;
+	input_path(r, name, in);
+	esc = plan_escape(in);
+	if (!esc)
+		return NULL;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (asprintf(&t,
+		"time: %s\nwho: uvm-plan (pid %ld)\ntarget: -\nstatus: -\nreason: %s\n"
+		"input: %s\nquarantined-as: quarantine/%s\n",
+		when, (long)getpid(), reason, esc, qn) < 0)
+		t = NULL;
+	free(esc);
+	return t;
+}
+
+/*
+ * Move incoming/name to quarantine/<safe name> after writing its reason
+ * file; record it in the database. 0, or -1 after logging (the file stays
+ * where it is, and out of the makefile).
+ */
+static int quarantine(struct plan_ctx *r, int qfd, const char *qdir, const struct plan_qitem *it)
+{
+	char safe[NAME_MAX + 1], qn[NAME_MAX + 1], rpath[PATH_MAX], *text = NULL, *esc;
+	int err = EEXIST; /* until a free name is found */
+	size_t sl;
+	plan_safe_name(it->name, safe);
+	sl = strlen(safe);
+	esc = plan_escape(it->name);
+	if (!esc) {
+		log_err("out of memory");
+		return -1;
+	}
+	for (int k = 0; k < 1000; k++) {
+		struct stat st;
+		char rn[NAME_MAX + 16];
+		if (k)
+			snprintf(qn, sizeof qn, "%s.%d", safe, k);
+		else if (sl > 7 && !strcmp(safe + sl - 7, ".reason"))
+			continue; /* would pass for another file's reason */
+		else
+			snprintf(qn, sizeof qn, "%s", safe);
+		snprintf(rn, sizeof rn, "%s.reason", qn);
+		if (fstatat(qfd, qn, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    fstatat(qfd, rn, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		snprintf(rpath, sizeof rpath, "%s/%s", qdir, rn);
+		free(text);
+		text = reason_text(r, it->name, qn, it->reason);
+		if (!text) {
+			err = ENOMEM;
+			break;
+		}
+		if (fsx_write_file(rpath, text, strlen(text), 0644) < 0) {
+			err = errno;
+			log_err("cannot write '%s': %s", rpath, strerror(err));
+			break;
+		}
+		if (renameat2(r->infd, it->name, qfd, qn, RENAME_NOREPLACE) == 0 ||
+		    /* a file system without RENAME_NOREPLACE: qn was checked free */
+		    (errno == EINVAL && renameat(r->infd, it->name, qfd, qn) == 0)) {
+			err = 0;
+			break;
+		}
+		err = errno;
+		if (err == EXDEV && fstatat(r->infd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			/* INCOMING on another file system: a regular file is copied
+			 * (fsync, link into place) then unlinked, as uvm-run does */
+			char src[PATH_MAX * 2], dst[PATH_MAX * 2];
+			snprintf(src, sizeof src, "%s/%s", r->incoming, it->name);
+			snprintf(dst, sizeof dst, "%s/%s", qdir, qn);
+			if (run_move_noreplace(src, dst) == 0) {
+				err = 0;
+				break;
+			}
+			err = errno;
+		}
+		unlink(rpath);
+		if (err != EEXIST)
+			break;
+	}
+	if (err) {
+		log_err("cannot quarantine '%s/%s': %s", r->inrel, esc, strerror(err));
+		free(text);
+		free(esc);
+		return -1;
+	}
+	fsx_sync_dir(qdir);
+	fsx_sync_dir(r->incoming);
+	log_info("quarantined '%s/%s' as 'quarantine/%s': %s", r->inrel, esc, qn, it->reason);
+	if (plan_db(r)) {
+		sqlite3_stmt *st;
+		char qpath[PATH_MAX], orig[PATH_MAX];
+		snprintf(qpath, sizeof qpath, "quarantine/%s", qn);
+		input_path(r, it->name, orig);
+		if (sqlite3_prepare_v2(r->db,
+			"INSERT INTO quarantine(path, original, reason, target, at) VALUES(?,?,?,NULL,?)",
+			-1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, qpath, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, orig, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 3, it->reason, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_double(st, 4, (double)r->p.par.now);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				log_warn("cannot record quarantine of '%s': %s", esc, sqlite3_errmsg(r->db));
+			sqlite3_finalize(st);
+		}
+	}
+	free(text);
+	free(esc);
+	return 0;
+}
+
+void plan_quarantine_all(struct plan_ctx *r)
+{
+	char path[PATH_MAX];
+	int qfd = -1;
+	if (r->o->dry) {
+		for (int i = 0; i < r->nq; i++) {
+			char *esc = plan_escape(r->q[i].name);
+			log_info("would quarantine '%s/%s': %s", r->inrel, esc ? esc : "?", r->q[i].reason);
+			free(esc);
+		}
+		return;
+	}
+	if (!r->nq)
+		return;
+	cfg_path(r->c, "quarantine", path);
+	if (fsx_mkdirs(path, 0755) < 0 || (qfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		log_err("cannot open '%s': %s", path, strerror(errno));
+	else
+		for (int i = 0; i < r->nq; i++)
+			quarantine(r, qfd, path, &r->q[i]);
+	if (qfd >= 0)
+		close(qfd);
+}
+
+void plan_queue_free(struct plan_ctx *r)
+{
+	for (int i = 0; i < r->nq; i++) {
+		free(r->q[i].name);
+		free(r->q[i].reason);
+	}
+	free(r->q);
+	r->q = NULL;
+	r->nq = r->capq = 0;
+}
