@@ -89,33 +89,29 @@ static int fail(struct solver *s, int status, const char *fmt, const char *arg)
 	return status;
 }
 
-/* Pointing declination and phase-centre kind from the header. */
+/* Pointing declination and phase-centre kind from the header
+ * (uvh5_pointing). */
 static int pointing(struct solver *s)
 {
 	const struct uvh5_header *h = s->h;
-	const char *kw = uvh5_header_keyword(h, "phase_dec_deg");
-	const struct uvh5_phase_center *pc = h->n_phase_centers > 0 ? &h->phase_centers[0] : NULL;
-	char *end;
+	char why[256];
+	double ra, dec;
+	int k;
 
 	if (h->n_phase_centers > 1)
 		return fail(s, EX_DATAERR, "'%s': more than one phase centre", s->o->vis);
-	s->sidereal = pc && !strcasecmp(pc->type, "sidereal");
+	k = uvh5_pointing(h, &ra, &dec, why, sizeof why);
+	if (k < 0) {
+		snprintf(s->err, CAL_ERRLEN, "'%s': %s", s->o->vis, why);
+		return EX_DATAERR;
+	}
+	s->sidereal = k == UVH5_PT_FIXED;
 	if (s->sidereal) {
-		s->ra0 = pc->lon;
-		s->dec0 = pc->lat;
+		s->ra0 = ra;
+		s->dec0 = dec;
 	}
-	if (kw) {
-		double d = strtod(kw, &end);
-		if (end != kw && !*end && d >= -90 && d <= 90) {
-			s->dec_p = d * GEOM_DEG;
-			return 0;
-		}
-	}
-	if (pc && isfinite(pc->lat) && fabs(pc->lat) <= GEOM_PI / 2) {
-		s->dec_p = pc->lat;
-		return 0;
-	}
-	return fail(s, EX_DATAERR, "'%s': no pointing declination (phase_dec_deg)", s->o->vis);
+	s->dec_p = dec;
+	return 0;
 }
 
 /* Antenna indices per row, ENU positions, baseline slots. */

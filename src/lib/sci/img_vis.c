@@ -104,30 +104,20 @@ static int pick_pols(struct img_file *x)
 	return 0;
 }
 
-/* Old phase centre of file x from its catalogue and keywords (see the
- * file comment). Only the first catalogue entry is used. */
-static void old_centre(struct img_file *x, double lat)
+/* Old phase centre of file x (uvh5_pointing: the catalogue, the
+ * writer's keywords or the zenith); -1 with why filled when the file does
+ * not say where it is pointed. */
+static int old_centre(struct img_file *x, char *why, size_t n)
 {
-	const struct uvh5_header *h = x->h;
-	const char *kw = uvh5_header_keyword(h, "phase_dec_deg");
-	const struct uvh5_phase_center *pc = h->n_phase_centers > 0 ? &h->phase_centers[0] : NULL;
-	const char *type = pc ? pc->type : "";
-	char *end;
-	double d;
+	double ra, dec;
+	int k = uvh5_pointing(x->h, &ra, &dec, why, n);
 
-	if (!strcmp(h->phase_type, "phased") || !strcmp(type, "sidereal")) {
-		x->kind = CK_FIXED;
-		x->ra_old = pc ? pc->lon : 0;
-		x->dec_old = pc ? pc->lat : lat;
-		return;
-	}
-	x->kind = CK_MERIDIAN;
-	x->dec_old = lat;
-	if (kw && (d = strtod(kw, &end), end != kw && isfinite(d) && fabs(d) <= 90))
-		x->dec_old = d * GEOM_DEG;
-	else if (pc && strcmp(pc->frame, "altaz") && fabs(pc->lat) < M_PI / 2 - 1e-9 &&
-	    (!strcmp(type, "unprojected") || !strcmp(type, "drift")))
-		x->dec_old = pc->lat;
+	if (k < 0)
+		return -1;
+	x->kind = k == UVH5_PT_FIXED ? CK_FIXED : CK_MERIDIAN;
+	x->ra_old = ra;
+	x->dec_old = dec;
+	return 0;
 }
 
 void img_input_close(struct img_input *in)
@@ -325,7 +315,11 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 			else if (c > 1 && fabs(f - h->freq_array[c - 1] - fs) > 1e-6 * fabs(fs))
 				x->uniform = 0;
 		}
-		old_centre(x, in->lat);
+		{
+			char why[256];
+			if (old_centre(x, why, sizeof why) < 0)
+				return fail(status, err, EX_DATAERR, "'%s': %s", paths[i], why);
+		}
 		uvw_check(in, x, paths[i]);
 		if (x->kind == CK_MERIDIAN) {
 			if (nmer++ == 0)

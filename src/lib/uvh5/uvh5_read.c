@@ -712,6 +712,44 @@ static int rd_phase_centers(struct rd *r, struct uvh5_header *h)
 	return 0;
 }
 
+/*
+ * phase_center_app_dec: one value per row (pyuvdata), or one scalar (the
+ * DSA-110 writer since June 2022), repeated into every row with
+ * h->app_dec_scalar set. 0 or -1.
+ */
+static int rd_app_dec(struct rd *r, struct uvh5_header *h)
+{
+	hid_t d = open_ds(r, r->hdr, "phase_center_app_dec", 0);
+	hsize_t dims[4];
+	int nd;
+	int64_t m, k;
+	double v;
+
+	if (d <= 0)
+		return d < 0 ? -1 : 0;
+	m = ds_shape(d, &nd, dims);
+	if (m != 1 || (nd != 0 && h->Nblts == 1)) {
+		H5Dclose(d);
+		return m < 0 ? h5fail(r, "dataset", "phase_center_app_dec") :
+		    rd_arr(r, "phase_center_app_dec", h->Nblts, 0,
+		    (void **)&h->phase_center_app_dec, 0);
+	}
+	if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0) {
+		H5Dclose(d);
+		return h5fail(r, "dataset", "phase_center_app_dec");
+	}
+	H5Dclose(d);
+	h->phase_center_app_dec = malloc((size_t)h->Nblts * sizeof(double));
+	if (!h->phase_center_app_dec) {
+		uvh5_fail(r->status, r->err, EX_OSERR, "out of memory");
+		return -1;
+	}
+	for (k = 0; k < h->Nblts; k++)
+		h->phase_center_app_dec[k] = v;
+	h->app_dec_scalar = 1;
+	return 0;
+}
+
 /* Read the whole header; 0 or -1 with r's error set. */
 static int rd_header(struct rd *r, struct uvh5_header *h)
 {
@@ -804,7 +842,7 @@ static int rd_header(struct rd *r, struct uvh5_header *h)
 	    rd_arr(r, "integration_time", h->Nblts, 0, (void **)&h->integration_time, 0) < 0 ||
 	    rd_arr(r, "phase_center_id_array", h->Nblts, 1, (void **)&h->phase_center_id_array, 0) < 0 ||
 	    rd_arr(r, "phase_center_app_ra", h->Nblts, 0, (void **)&h->phase_center_app_ra, 0) < 0 ||
-	    rd_arr(r, "phase_center_app_dec", h->Nblts, 0, (void **)&h->phase_center_app_dec, 0) < 0 ||
+	    rd_app_dec(r, h) < 0 ||
 	    rd_arr(r, "phase_center_frame_pa", h->Nblts, 0, (void **)&h->phase_center_frame_pa, 0) < 0)
 		return -1;
 
