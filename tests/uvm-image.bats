@@ -9,12 +9,13 @@ load test_helper
 USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]
                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
-# One simulated group and its image, shared by the tests (imaging takes
+# One simulated group (-L uvh5: the synthetic 1.45 km T, sized for this
+# grid; the real layout is imaged in astrometry.bats) and its image, shared by the tests (imaging takes
 # seconds under the sanitizers). -c 13: the 1.45 km array's longest
 # baseline still fits the grid; 1280 pixels cover +-2.3 deg.
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
-	uvm-sim -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 6 -S 3 -R "$d/truth.json" -o "$d/sim" >/dev/null
+	uvm-sim -L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 6 -S 3 -R "$d/truth.json" -o "$d/sim" >/dev/null
 	uvm-image -n 1280 -c 13 -P estimate -o "$d/img.fits" "$d"/sim/*.hdf5 2>"$d/image.err"
 	uvm-qa -j "$d/img.fits" >"$d/qa.json"
 }
@@ -203,7 +204,7 @@ primary_data() {
 }
 
 @test "uvm-image: uniform weighting gives a narrower beam than natural; NaN samples are skipped" {
-	uvm-sim -a 20 -s 1 -c 4 -t 2 -G 0 -n 0.05 -N 2 -S 5 -F nan:0 -o "$t/s" >/dev/null
+	uvm-sim -L uvh5 -a 20 -s 1 -c 4 -t 2 -G 0 -n 0.05 -N 2 -S 5 -F nan:0 -o "$t/s" >/dev/null
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -o "$t/n.fits" "$t"/s/*.hdf5
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W uniform -o "$t/u.fits" "$t"/s/*.hdf5
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W briggs:0.5 -o "$t/b.fits" "$t"/s/*.hdf5

@@ -126,12 +126,14 @@ static void test_dft(void)
 					fwhm = 1.2 * SIM_C / f / SIM_DIAM_M;
 					a = s.src[q].flux_jy * pow(f / s.src[q].ref_freq_hz, s.src[q].alpha) *
 					    exp(-4 * log(2) * th * th / (fwhm * fwhm));
-					sum += a * cexp(-2 * M_PI * I * (uvw[0] * lmn[0] + uvw[1] * lmn[1] +
+					/* File convention (pyuvdata, DSA-110 writer):
+					 * exp(+2 pi i b.(s - s0) / lambda), b = pos2 - pos1. */
+					sum += a * cexp(+2 * M_PI * I * (uvw[0] * lmn[0] + uvw[1] * lmn[1] +
 					    uvw[2] * (lmn[2] - 1)) * f / SIM_C);
 					scale += a;
 				}
-				v = gain_direct(&s.gain[2 * a1 + p], f, tc - s.t0_unix) *
-				    conj(gain_direct(&s.gain[2 * a2 + p], f, tc - s.t0_unix)) * sum;
+				v = conj(gain_direct(&s.gain[2 * a1 + p], f, tc - s.t0_unix)) *
+				    gain_direct(&s.gain[2 * a2 + p], f, tc - s.t0_unix) * sum;
 				scale *= cabs(gain_direct(&s.gain[2 * a1 + p], f, 0)) *
 				    cabs(gain_direct(&s.gain[2 * a2 + p], f, 0));
 				double e = cabs(out[((size_t)b * nc + c) * 2 + p] - v) / scale;
@@ -321,13 +323,13 @@ static void test_gains_noise(void)
 		for (int c = 0; c < nc; c++)
 			for (int p = 0; p < 2; p++) {
 				double f = g0.freq[c], t = sim_time(&g0, 0, 1) - g1.t0_unix;
-				double complex gg = gain_direct(&g1.gain[2 * g1.a1[k] + p], f, t) *
-				    conj(gain_direct(&g1.gain[2 * g1.a2[k] + p], f, t));
+				double complex gg = conj(gain_direct(&g1.gain[2 * g1.a1[k] + p], f, t)) *
+				    gain_direct(&g1.gain[2 * g1.a2[k] + p], f, t);
 				size_t i = ((size_t)k * nc + c) * 2 + p;
 				if (cabs(gg * a[i] - b[i]) > 1e-5 * (cabs(gg) * cabs(a[i]) + 1e-3))
 					match = 0;
 			}
-	ok(match, "gains multiply the model as g1 conj(g2) with the documented formula");
+	ok(match, "gains multiply the model as conj(g1) g2 with the documented formula");
 	int amp_spread = 0;
 	for (int q = 0; q < 16; q++)
 		if (fabs(g1.gain[q].amp - 1) > 0.01 && g1.gain[q].tau_s != 0)

@@ -671,6 +671,9 @@ int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
 			rc = st ? st : EX_IOERR;
 			goto out;
 		}
+		/* Files hold the conjugate of the model's convention (sim.h). */
+		for (int64_t k = 0; k < nr * s.h->Nfreqs * s.h->Npols; k++)
+			s.vis[k] = conjf(s.vis[k]);
 		accumulate(&s, ti);
 		if ((ti + 1) % o->interval == 0 || ti == s.ntimes - 1)
 			solve_interval(&s, ti / o->interval);

@@ -16,6 +16,11 @@
  * data, or the file's own centre when every file is phased to one fixed
  * direction.
  *
+ * Sign: files hold V = conj(g_1) g_2 sum S exp(+2 pi i b.(s - s0)/lambda)
+ * (pyuvdata and the DSA-110 writer; derivation in sim.h); the samples are
+ * conjugated on reading into the textbook form the rest of the imager
+ * uses, exp(-2 pi i b.(s - s0)/lambda).
+ *
  * Stokes I = (XX + YY) / 2 (or (RR + LL) / 2, or pI as stored, or a lone
  * XX, YY, RR or LL with a warning), kept only
  * where both polarisations are unflagged, have nsamples > 0 and finite
@@ -495,6 +500,7 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 						continue;
 					}
 					if (want_vis) {
+						V = conjf(V);    /* file convention -> ours */
 						if (!x->uniform || (c & 63) == 0)
 							ph = cexp(-2 * M_PI * I * dw * f / IMG_C);
 						V *= (float complex)ph;

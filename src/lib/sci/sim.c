@@ -220,6 +220,50 @@ void sim_layout(int nants, double *enu)
 	free(e);
 }
 
+/* WGS84 geodetic (radians, metres) to ECEF metres. */
+static void geodetic_to_ecef(double lat, double lon, double h, double *x)
+{
+	const double a = 6378137.0, f = 1 / 298.257223563, e2 = f * (2 - f);
+	double n = a / sqrt(1 - e2 * sin(lat) * sin(lat));
+
+	x[0] = (n + h) * cos(lat) * cos(lon);
+	x[1] = (n + h) * cos(lat) * sin(lon);
+	x[2] = (n * (1 - e2) + h) * sin(lat);
+}
+
+int sim_layout_dsa110(int nants, double lat, double lon, double alt, double *st_enu, int *num)
+{
+	double c[3], emean = 0, sl = sin(lat), cl = cos(lat), so = sin(lon), co = cos(lon);
+	int ne = 0, rot;
+
+	if (nants < 1 || nants > SIM_NSTATIONS)
+		return -1;
+	for (int k = 0; k < SIM_NSTATIONS; k++)
+		if (isfinite(sim_stations[k][2]))
+			emean += sim_stations[k][2], ne++;
+	emean /= ne;
+	geodetic_to_ecef(lat, lon, alt, c);
+	for (int k = 0; k < SIM_NSTATIONS; k++) {
+		double x[3], d[3], *e = st_enu + 3 * k;
+		double h = isfinite(sim_stations[k][2]) ? sim_stations[k][2] : emean;
+
+		geodetic_to_ecef(sim_stations[k][0] * M_PI / 180, sim_stations[k][1] * M_PI / 180, h, x);
+		for (int i = 0; i < 3; i++)
+			d[i] = x[i] - c[i];
+		e[0] = -so * d[0] + co * d[1];
+		e[1] = -sl * co * d[0] - sl * so * d[1] + cl * d[2];
+		e[2] = cl * co * d[0] + cl * so * d[1] + sl * d[2];
+	}
+	/* Evenly spread stations, the list rotated by 18% (about 30% of the
+	 * baselines then have ant_1 > ant_2, as in the writer's files). */
+	rot = (int)(0.18 * nants);
+	for (int i = 0; i < nants; i++) {
+		int j = (i + rot) % nants;
+		num[i] = nants == 1 ? 0 : (int)lround((double)j * (SIM_NSTATIONS - 1) / (nants - 1));
+	}
+	return 0;
+}
+
 void sim_enu_to_ecef(double lat, double lon, const double *b, double *xyz)
 {
 	double sl = sin(lat), cl = cos(lat), so = sin(lon), co = cos(lon);
@@ -580,6 +624,7 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 	s->freq = xcalloc(nf, sizeof(double), &bad);
 	s->enu = xcalloc(na * 3, sizeof(double), &bad);
 	s->ecef = xcalloc(na * 3, sizeof(double), &bad);
+	s->ant_num = xcalloc(na, sizeof(int), &bad);
 	s->a1 = xcalloc((size_t)s->nbls, sizeof(int), &bad);
 	s->a2 = xcalloc((size_t)s->nbls, sizeof(int), &bad);
 	s->uvw = xcalloc((size_t)s->nbls * 3, sizeof(double), &bad);
@@ -593,7 +638,29 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 		goto nomem;
 	for (int j = 0; j < s->nfreq; j++)
 		s->freq[j] = SIM_F_TOP_HZ - (j + 0.5) * s->chan_width;
-	sim_layout(o->nants, s->enu);
+	if (o->layout == SIM_L_UVH5) {
+		sim_layout(o->nants, s->enu);
+		for (int a = 0; a < o->nants; a++)
+			s->ant_num[a] = a;
+	} else {
+		double *ste = xcalloc(SIM_NSTATIONS * 3, sizeof(double), &bad);
+		s->st_ecef = xcalloc(SIM_NSTATIONS * 3, sizeof(double), &bad);
+		if (bad) {
+			free(ste);
+			goto nomem;
+		}
+		if (sim_layout_dsa110(o->nants, s->lat, s->lon, SIM_ALT_M, ste, s->ant_num) < 0) {
+			free(ste);
+			snprintf(err, SIM_ERRLEN, "the DSA-110 layout has at most %d antennas (-a)",
+			    SIM_NSTATIONS);
+			return EX_USAGE;
+		}
+		for (int k = 0; k < SIM_NSTATIONS; k++)
+			sim_enu_to_ecef(s->lat, s->lon, ste + 3 * k, s->st_ecef + 3 * k);
+		for (int a = 0; a < o->nants; a++)
+			memcpy(s->enu + 3 * a, ste + 3 * s->ant_num[a], 3 * sizeof(double));
+		free(ste);
+	}
 	for (int a = 0; a < o->nants; a++)
 		sim_enu_to_ecef(s->lat, s->lon, s->enu + 3 * a, s->ecef + 3 * a);
 	for (int a = 0, b = 0; a < o->nants; a++)
@@ -679,6 +746,8 @@ void sim_free(struct sim *s)
 	free(s->freq);
 	free(s->enu);
 	free(s->ecef);
+	free(s->ant_num);
+	free(s->st_ecef);
 	free(s->a1);
 	free(s->a2);
 	free(s->uvw);
@@ -833,7 +902,8 @@ int sim_visibilities(struct sim *s, int gi, int t, int sb, int nan_fault, float 
 				if (a1 == a2)
 					gim = 0; /* |g|^2 exactly real */
 				o[4 * c + 2 * pol] = (float)(gr * vr - gim * vi);
-				o[4 * c + 2 * pol + 1] = (float)(gr * vi + gim * vr);
+				/* Written conjugated: the file convention (sim.h). */
+				o[4 * c + 2 * pol + 1] = (float)-(gr * vi + gim * vr);
 			}
 		}
 	}
