@@ -5,6 +5,7 @@
  * numbers that parse completely, finite, positive flux and frequency) and
  * names the line it rejects.
  */
+#include "sci/astro.h"
 #include "sci/cal_catalog.h"
 
 #include <errno.h>
@@ -130,6 +131,11 @@ const struct cal_source *cal_catalog_find(const struct cal_catalog *c, const cha
 	return NULL;
 }
 
+void cal_source_apparent(const struct cal_source *s, double jd, double *ra, double *dec)
+{
+	astro_icrs_to_cirs(jd, s->ra_deg * GEOM_DEG, s->dec_deg * GEOM_DEG, ra, dec);
+}
+
 double cal_source_flux(const struct cal_source *s, double freq_hz)
 {
 	return geom_flux(s->flux_jy, s->ref_freq_hz, s->alpha, freq_hz);
@@ -144,10 +150,14 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 
 	for (int i = 0; i < c->n; i++) {
 		const struct cal_source *s = &c->src[i];
-		double dha = geom_wrap_pi(s->ra_deg * GEOM_DEG - lst);
-		double t = mid + dha / (2 * GEOM_PI) / sidereal;
+		double ra, dec, dha, t;
 
-		if (fabs(s->dec_deg - dec_deg) > max_sep_deg || t < jd0 || t > jd1)
+		if (fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
+			continue;       /* precession moves sources by < 1 deg */
+		cal_source_apparent(s, mid, &ra, &dec);
+		dha = geom_wrap_pi(ra - lst);
+		t = mid + dha / (2 * GEOM_PI) / sidereal;
+		if (fabs(dec / GEOM_DEG - dec_deg) > max_sep_deg || t < jd0 || t > jd1)
 			continue;
 		if (fabs(t - mid) < best) {
 			best = fabs(t - mid);

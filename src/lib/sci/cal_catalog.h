@@ -1,8 +1,9 @@
 /*
  * cal_catalog.h: the calibrator catalogue (config CALIBRATORS, default
  * ops/calibrators.csv): "name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
- * spectral_index" lines, '#' comments and blank lines ignored, J2000
- * positions used as apparent (SCIENCE.md).
+ * spectral_index" lines, '#' comments and blank lines ignored, ICRS
+ * (J2000) positions, taken to the apparent CIRS frame of the date with
+ * ERFA (cal_source_apparent) wherever they meet the data.
  *
  * Besides loading it answers the planner's and uvm-calsolve's question
  * "which calibrator transits during this group, close enough to the
@@ -35,6 +36,9 @@ int cal_catalog_load(const char *path, struct cal_catalog *c, char *err, size_t 
 void cal_catalog_free(struct cal_catalog *c);
 /* Source named name (case-insensitive) or NULL. */
 const struct cal_source *cal_catalog_find(const struct cal_catalog *c, const char *name);
+/* CIRS position (astro.h) of s at jd (UTC), radians: what transits when
+ * geom_lst equals its RA. */
+void cal_source_apparent(const struct cal_source *s, double jd, double *ra, double *dec);
 /* Flux density of s at freq_hz, no beam. */
 double cal_source_flux(const struct cal_source *s, double freq_hz);
 /*

@@ -251,8 +251,7 @@ static int calibrator(struct solver *s, double *transit_jd)
 			    "'%s': no catalogue calibrator transits in the beam during the data",
 			    s->o->vis);
 	}
-	s->ra_c = s->cal->ra_deg * GEOM_DEG;
-	s->dec_c = s->cal->dec_deg * GEOM_DEG;
+	cal_source_apparent(s->cal, tmid, &s->ra_c, &s->dec_c);   /* ICRS -> CIRS */
 	*transit_jd = tmid + geom_wrap_pi(s->ra_c - lst_at(s, tmid)) / (2 * GEOM_PI * SIDEREAL);
 	sep = geom_sep(s->ra_c, s->dec_c, lst_at(s, tmid), s->dec_p);
 	if (geom_pb(sep, fmid, s->o->diam_m) < 1e-3) {

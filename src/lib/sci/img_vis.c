@@ -21,6 +21,14 @@
  * conjugated on reading into the textbook form the rest of the imager
  * uses, exp(-2 pi i b.(s - s0)/lambda).
  *
+ * Frames (astro.h): the rephasing works in CIRS at the group's mid-time,
+ * the meridian being at RA = ERA + longitude; the common centre, its CIRS
+ * position, becomes the image's tangent point, written as its ICRS
+ * position (ra0_icrs, dec0_icrs), and u, v are turned by psi (the angle
+ * of CIRS north in ICRS there) so the grid's axes are ICRS east and north.
+ * What is left out: the variation of aberration across the field (below
+ * 1 arcsec within 3 degrees).
+ *
  * Stokes I = (XX + YY) / 2 (or (RR + LL) / 2, or pI as stored, or a lone
  * XX, YY, RR or LL with a warning), kept only
  * where both polarisations are unflagged, have nsamples > 0 and finite
@@ -39,6 +47,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 
+#include "sci/astro.h"
 #include "sci/geom.h"
 #include "core/log.h"
 #include "uvh5/uvh5.h"
@@ -53,7 +62,8 @@ struct img_file {
 	int ip1, ip2;                  /* polarisation indices (ip2 -1: one) */
 	int uniform;                   /* evenly spaced channels */
 	enum centre_kind kind;
-	double ra_old, dec_old;        /* CK_FIXED: centre; CK_MERIDIAN: dec */
+	double ra_old, dec_old;        /* CK_FIXED: centre (ICRS); CK_MERIDIAN: dec */
+	double ra_app, dec_app;        /* CK_FIXED: centre in CIRS (astro.h) */
 };
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)
@@ -122,6 +132,10 @@ static int old_centre(struct img_file *x, char *why, size_t n)
 	x->kind = k == UVH5_PT_FIXED ? CK_FIXED : CK_MERIDIAN;
 	x->ra_old = ra;
 	x->dec_old = dec;
+	x->ra_app = ra;
+	x->dec_app = dec;
+	if (k == UVH5_PT_FIXED)
+		astro_icrs_to_cirs(x->h->time_array[0], ra, dec, &x->ra_app, &x->dec_app);
 	return 0;
 }
 
@@ -195,7 +209,7 @@ static void uvw_check(const struct img_input *in, const struct img_file *x, cons
 {
 	const struct uvh5_header *h = x->h;
 	double worst = 0, flip = 0, t0 = h->time_array[0];
-	double ha = x->kind == CK_FIXED ? geom_lst(t0, in->lon / GEOM_DEG) - x->ra_old : 0;
+	double ha = x->kind == CK_FIXED ? geom_lst(t0, in->lon / GEOM_DEG) - x->ra_app : 0;
 	int64_t nr = 0;
 
 	for (int64_t r = 0; r < h->Nblts && nr < 4096; r++) {
@@ -205,7 +219,7 @@ static void uvw_check(const struct img_input *in, const struct img_file *x, cons
 		if (h->time_array[r] != t0 || x->ia1[r] == x->ia2[r])
 			continue;
 		nr++;
-		geom_enu_to_uvw(b, in->lat, ha, x->dec_old, u);
+		geom_enu_to_uvw(b, in->lat, ha, x->kind == CK_FIXED ? x->dec_app : x->dec_old, u);
 		for (int k = 0; k < 3; k++) {
 			d += (u[k] - h->uvw_array[3 * r + k]) * (u[k] - h->uvw_array[3 * r + k]);
 			e += (u[k] + h->uvw_array[3 * r + k]) * (u[k] + h->uvw_array[3 * r + k]);
@@ -344,10 +358,13 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 		in->drift = 1;
 		in->ra0 = geom_lst(in->jd_mid, lon0);
 		in->dec0 = nmer > 0 ? dec_drift : dec_fix;
+		astro_cirs_to_icrs(in->jd_mid, in->ra0, in->dec0, &in->ra0_icrs, &in->dec0_icrs);
 	} else {
-		in->ra0 = ra_fix;
-		in->dec0 = dec_fix;
+		in->ra0_icrs = ra_fix;
+		in->dec0_icrs = dec_fix;
+		astro_icrs_to_cirs(in->jd_mid, ra_fix, dec_fix, &in->ra0, &in->dec0);
 	}
+	in->psi = astro_north_angle(in->jd_mid, in->ra0, in->dec0);
 
 	/* Longest baseline and array plane over the antennas with data. */
 	{
@@ -372,6 +389,11 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 			}
 		array_plane(in, enu_used, used, na_used,
 		    geom_wrap_pi(geom_lst(in->jd_mid, lon0) - in->ra0));
+		{       /* into the ICRS-aligned axes, like u, v */
+			double cp = cos(in->psi), sp = sin(in->psi), xi = in->xi;
+			in->xi = xi * cp + in->eta * sp;
+			in->eta = in->eta * cp - xi * sp;
+		}
 		free(used);
 	}
 	if (!(in->bmax > 0))
@@ -385,12 +407,18 @@ static void ant_coords(const struct img_input *in, const struct img_file *x, dou
 {
 	double lst = geom_lst(jd, in->lon / GEOM_DEG);
 	double ha_new = lst - in->ra0;
-	double ha_old = x->kind == CK_FIXED ? lst - x->ra_old : 0;
+	double ha_old = x->kind == CK_FIXED ? lst - x->ra_app : 0;
+	double cp = cos(in->psi), sp = sin(in->psi);
 
 	for (int64_t a = 0; a < x->h->Nants_telescope; a++) {
-		double o[3];
-		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_new, in->dec0, un + 3 * a);
-		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_old, x->dec_old, o);
+		double o[3], *p = un + 3 * a, u;
+		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_new, in->dec0, p);
+		/* u, v along ICRS east and north at the tangent point. */
+		u = p[0] * cp + p[1] * sp;
+		p[1] = p[1] * cp - p[0] * sp;
+		p[0] = u;
+		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_old,
+		    x->kind == CK_FIXED ? x->dec_app : x->dec_old, o);
 		wo[a] = o[2];
 	}
 }

@@ -320,7 +320,7 @@ static int grid_wcs(struct grid *g)
 	w->crpix[0] = (double)(g->nx / 2 + 1);
 	w->crpix[1] = (double)(g->ny / 2 + 1);
 	w->lonpole = 180;
-	strcpy(w->radesys, "FK5");
+	strcpy(w->radesys, "ICRS");
 	w->equinox = 2000;
 	return wcsset(w) ? -1 : 0;
 }
@@ -495,8 +495,7 @@ static void put_wcs(fitsfile *f, const struct grid *g, int *st)
 	fits_update_key_dbl(f, "CRPIX2", g->w.crpix[1], 10, NULL, st);
 	fits_update_key_str(f, "CUNIT2", "deg", NULL, st);
 	fits_update_key_dbl(f, "LONPOLE", 180.0, 6, NULL, st);
-	fits_update_key_str(f, "RADESYS", "FK5", NULL, st);
-	fits_update_key_dbl(f, "EQUINOX", 2000.0, 6, NULL, st);
+	fits_update_key_str(f, "RADESYS", "ICRS", NULL, st);
 }
 
 /* Build the FITS file in memory and write it to out atomically. */

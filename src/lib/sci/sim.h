@@ -111,7 +111,9 @@ const char *sim_fault_name(enum sim_fault_kind k);
 
 struct sim_source {
 	char name[64];
-	double ra, dec;            /* radians (treated as apparent) */
+	double ra, dec;            /* ICRS, radians */
+	double ra_app, dec_app;    /* CIRS at the mid-time of group app_group */
+	int app_group;             /* 0: not computed, else group + 1 */
 	double flux_jy, ref_freq_hz, alpha;
 	int is_cal;
 };
@@ -188,10 +190,14 @@ void sim_enu_to_ecef(double lat, double lon, const double *enu, double *xyz);
 void sim_uvw_meridian(double lat, double dec, const double *b, double *uvw);
 /* Direction cosines of (ra, dec) relative to the phase centre (ra0, dec0). */
 void sim_lmn(double ra, double dec, double ra0, double dec0, double *l, double *m, double *n);
-/* Local (mean) sidereal time in radians at UTC time unix_s (seconds since
- * 1970; computed from the offset to J2000 to keep 1e-11 rad precision). */
+/* The meridian's CIRS right ascension (astro.h: Earth rotation angle with
+ * UT1 = UTC, plus lon) in radians at UTC time unix_s (seconds since 1970).
+ * Sources are placed from their ICRS positions through ERFA (CIRS at each
+ * group's mid-time), so the files hold the sky where it really is. */
 double sim_lst(double unix_s, double lon);
 double sim_jd(double unix_s);
+/* Fill x's CIRS position for the mid-time of group gi (cached). */
+void sim_apparent(const struct sim *s, struct sim_source *x, int gi);
 /* Gaussian power beam at angular distance theta (rad) from the pointing. */
 double sim_beam(double theta, double freq_hz);
 /* Flux density of src at freq (no beam). */

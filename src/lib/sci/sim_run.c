@@ -50,6 +50,7 @@
 #include "core/fsx.h"
 #include "core/log.h"
 #include "sci/sim.h"
+#include "sci/astro.h"
 #include "uvh5/uvh5.h"
 
 struct job {
@@ -844,8 +845,17 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		fputc(',', f);
 		jkey(f, "lst_mid_rad", lst);
 		fputc(',', f);
-		jkey(f, "phase_ra_deg", lst * 180 / M_PI);
-		fputc(',', f);
+		{
+			/* The phase centre at mid-time, CIRS and ICRS. */
+			double ra, dec;
+			astro_cirs_to_icrs(sim_jd(mid), lst, s->dec, &ra, &dec);
+			jkey(f, "phase_ra_deg", ra * 180 / M_PI);
+			fputc(',', f);
+			jkey(f, "phase_dec_deg", dec * 180 / M_PI);
+			fputc(',', f);
+			jkey(f, "app_ra_deg", lst * 180 / M_PI);
+			fputc(',', f);
+		}
 		jkey(f, "dec_deg", s->o.dec_deg);
 		fputs(",\"calibrator\":", f);
 		if (s->calname[0] && s->o.cal_group == gi)
@@ -871,8 +881,9 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		jkey(f, "spectral_index", x->alpha);
 		fprintf(f, ",\"calibrator\":%s,\"apparent_flux_jy\":[", x->is_cal ? "true" : "false");
 		for (int gi = 0; gi < s->o.ngroups; gi++) {
-			double mid = s->groups[gi].start_unix + gdur / 2, l, m, n;
-			sim_lmn(x->ra, x->dec, sim_lst(mid, s->lon), s->dec, &l, &m, &n);
+			double mid = s->groups[gi].start_unix + gdur / 2, l, m, n, ra, dec;
+			astro_icrs_to_cirs(sim_jd(mid), x->ra, x->dec, &ra, &dec);
+			sim_lmn(ra, dec, sim_lst(mid, s->lon), s->dec, &l, &m, &n);
 			double th = 2 * asin(fmin(1, sqrt(l * l + m * m + (n - 1) * (n - 1)) / 2));
 			if (gi)
 				fputc(',', f);
