@@ -85,3 +85,37 @@ print(h["RADESYS"], "EQUINOX" in h, "UT1-UTC taken as 0" in " ".join(str(x) for 
 ' img.fits
 	assert_output "ICRS False True"
 }
+
+# cal_group DEC NAME: a real-layout calibrator group pointed at DEC with the
+# VLA calibrator NAME transiting at mid-time (off the pointing by its
+# declination difference), combined into cal.uvh5.
+cal_group() {
+	uvm-sim -a 24 -s 2 -c 4 -t 6 -N 0 -n 1 -d "$1" -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k "$2" -C 0 -o cal >/dev/null
+	uvm-combine -o cal.uvh5 cal/*.hdf5
+	mkdir -p home/state home/caltables
+}
+
+@test "calibration at the two main pointings with a VLA catalogue source: +54.57, +16.27" {
+	# the catalogue alone chooses the calibrator (no -k to uvm-calsolve)
+	cal_group 54.57 0834+555
+	run -0 uvm-calsolve -j -D home -g G54 -o home/caltables/G54.cal.h5 cal.uvh5
+	json=$(grep '^{' <<<"$output")
+	[ "$(jq -r .status <<<"$json")" = good ]
+	[ "$(jq -r .calibrator <<<"$json")" = 0834+555 ]
+	rm -rf cal cal.uvh5
+	cal_group 16.27 3C138
+	run -0 uvm-calsolve -j -D home -g G16 -o home/caltables/G16.cal.h5 cal.uvh5
+	json=$(grep '^{' <<<"$output")
+	[ "$(jq -r .status <<<"$json")" = good ]
+	[ "$(jq -r .calibrator <<<"$json")" = 3C138 ]
+}
+
+@test "calibrator coverage: every observed pointing sees calibrators above 1 Jy (bench/cal_coverage.py)" {
+	run -0 /usr/bin/python3 "$UVM_ROOT/bench/cal_coverage.py" "$UVM_ROOT/ops/calibrators.csv"
+	echo "$output"
+	for p in +54.57 +16.27 +50.50 +65.70; do
+		n=$(awk -v p="$p" '$1 == p { print $2 }' <<<"$output")
+		[ "$n" -ge 5 ]
+	done
+}

@@ -71,6 +71,7 @@ int cal_catalog_load(const char *path, struct cal_catalog *c, char *err, size_t 
 	int lineno = 0, cap = 0;
 
 	memset(c, 0, sizeof *c);
+	c->min_flux_jy = CAL_MIN_FLUX_JY;
 	if (!text) {
 		int e = errno;
 		snprintf(err, errlen, "cannot open catalogue '%s': %s", path, strerror(e));
@@ -147,19 +148,24 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 	const double sidereal = 1.00273781191135448; /* sidereal days per solar day */
 	double mid = (jd0 + jd1) / 2, lst = geom_lst(mid, lon_deg), best = HUGE_VAL;
 	const struct cal_source *found = NULL;
+	double best_app = -1;
 
 	for (int i = 0; i < c->n; i++) {
 		const struct cal_source *s = &c->src[i];
-		double ra, dec, dha, t;
+		double ra, dec, dha, t, app;
 
-		if (fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
+		if (s->flux_jy < c->min_flux_jy || fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
 			continue;       /* precession moves sources by < 1 deg */
 		cal_source_apparent(s, mid, &ra, &dec);
 		dha = geom_wrap_pi(ra - lst);
 		t = mid + dha / (2 * GEOM_PI) / sidereal;
 		if (fabs(dec / GEOM_DEG - dec_deg) > max_sep_deg || t < jd0 || t > jd1)
 			continue;
-		if (fabs(t - mid) < best) {
+		app = s->flux_jy * geom_pb(fabs(dec / GEOM_DEG - dec_deg) * GEOM_DEG, 1.4e9,
+		    GEOM_DISH_DIAM_M);
+		if (app > best_app * (1 + 1e-9) ||
+		    (app > best_app * (1 - 1e-9) && fabs(t - mid) < best)) {
+			best_app = app;
 			best = fabs(t - mid);
 			found = s;
 			if (transit_jd)
