@@ -2,7 +2,7 @@
  * uvh5.c: what the UVH5 reader and writer share: header memory management
  * (alloc, deep copy, free, extra keywords), polarization names, and the
  * translation of libhdf5's error stack into one-line messages and exit
- * statuses. The reader is in uvh5_read.c, the writer in uvh5_write.c, the
+ * statuses. The reader is in uvh5_header.c and uvh5_data.c, the writer in uvh5_write.c, the
  * LZF filter in uvh5_lzf.c.
  */
 #include <math.h>
