@@ -25,6 +25,7 @@
 
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "sci/astro.h"
 #include "sci/geom.h"
 #include "sci/img.h"
 #include "core/ids.h"
@@ -677,9 +678,12 @@ int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, 
 		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate, and no hour given (-H)");
 		goto out;
 	}
-	g.ra = geom_lst((double)(g.start + o->hours * 1800LL) / 86400.0 + 2440587.5,
-		   GEOM_OVRO_LON_DEG) / D2R;
 	g.dec = first >= 0 ? in[first].dec0 : 0;
+	{       /* the mid-hour meridian (CIRS), as an ICRS position */
+		double jd = (double)(g.start + o->hours * 1800LL) / 86400.0 + 2440587.5, ra, dec;
+		astro_cirs_to_icrs(jd, geom_lst(jd, GEOM_OVRO_LON_DEG), g.dec * D2R, &ra, &dec);
+		g.ra = ra / D2R;
+	}
 	g.cell = o->cell_arcsec / 3600;
 	for (int i = 0; i < n && !o->cell_arcsec; i++)
 		if (!in[i].why[0] && (g.cell == 0 || in[i].cell < g.cell))

@@ -889,6 +889,18 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 				fputc(',', f);
 			jnum(f, n > 0 ? sim_flux(x, fc) * sim_beam(th, fc) : 0);
 		}
+		/* Its CIRS position at each group's mid-time (what the data
+		 * hold; the ICRS ra_deg/dec_deg are the truth). */
+		for (int pass = 0; pass < 2; pass++) {
+			fputs(pass ? "],\"app_dec_deg\":[" : "],\"app_ra_deg\":[", f);
+			for (int gi = 0; gi < s->o.ngroups; gi++) {
+				double mid = s->groups[gi].start_unix + gdur / 2, ra, dec;
+				astro_icrs_to_cirs(sim_jd(mid), x->ra, x->dec, &ra, &dec);
+				if (gi)
+					fputc(',', f);
+				jnum(f, (pass ? dec : ra) * 180 / M_PI);
+			}
+		}
 		fputs("]}", f);
 	}
 	fputs("],", f);
