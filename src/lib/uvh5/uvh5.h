@@ -7,7 +7,11 @@
  * float64 or int32; flags as an int8 bool enum; flags/nsamples compressed
  * with the LZF filter (id 32000, registered through liblzf); integer header
  * datasets of any width and byte order; fixed or variable-length strings;
- * optional values stored as null-dataspace datasets (treated as absent).
+ * optional values stored as null-dataspace datasets (treated as absent);
+ * and the DSA-110 correlator's files (shared/data/dsa110/LAYOUT.md): no
+ * version, drift without a phase-centre catalog, the pointing in
+ * extra_keywords/phase_center_dec (radians) and, since June 2022, a
+ * scalar Header/phase_center_app_dec (see app_dec_scalar, uvh5_pointing).
  *
  * uvh5_open reads the whole header (all per-blt metadata arrays, which are
  * small) and none of the data. Data are read by blocks of rows (baseline-
