@@ -117,6 +117,18 @@ static void dump_header(const struct uvh5_header *h)
 		put_escaped(h->keywords[i].value);
 		putchar('\n');
 	}
+	{
+		static const char *kind[] = { "zenith", "meridian", "fixed" };
+		char why[256];
+		double ra, dec;
+		int pk = uvh5_pointing(h, &ra, &dec, why, sizeof why);
+
+		printf("pointing=%s\n", pk < 0 ? "unknown" : kind[pk]);
+		if (pk >= 0)
+			printf("pointing_dec_deg=%.10g\n", dec * 180 / M_PI);
+		printf("phase_center_app_dec=%s\n", !h->phase_center_app_dec ? "absent" :
+		    h->app_dec_scalar ? "scalar" : "per-row");
+	}
 }
 
 /* Read all data by blocks of Nbls rows (at most 2^24 samples) and print

@@ -11,6 +11,12 @@
  * calibrator catalogue format (name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
  * spectral_index).
  *
+ * -L picks the file layout and array: "dsa110" (default) is what the
+ * DSA-110 correlator writes today (shared/data/dsa110/LAYOUT.md) on the
+ * real station list, nants of its 117 stations active; "dsa110-2021" the
+ * same as written before June 2022 (no scalar phase_center_app_dec);
+ * "uvh5" uvm-sim's former output (UVH5 1.2, a synthetic T array).
+ *
  * Exit: 0 ok, 64 usage, 65 bad catalogue or source file, 66 catalogue or
  * source file missing, 73 cannot create the output directory or a file,
  * 74 I/O error (disk full included); no temporary or *_incomplete file is
@@ -30,7 +36,7 @@
 #include "core/uvm.h"
 
 #define USAGE \
-	"uvm-sim [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \
+	"uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \
 	"              [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]\n" \
 	"              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]\n" \
 	"              [-j jitter_s] [-F fault] [-R truth.json] -o dir"
@@ -84,9 +90,19 @@ int main(int argc, char **argv)
 		printf("usage: %s\n", USAGE);
 		return fsx_close_stdout();
 	}
-	while ((c = getopt(argc, argv, "a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:R:o:")) != -1) {
+	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:R:o:")) != -1) {
 		int bad = 0;
 		switch (c) {
+		case 'L':
+			if (!strcmp(optarg, "dsa110"))
+				o.layout = SIM_L_DSA110;
+			else if (!strcmp(optarg, "dsa110-2021"))
+				o.layout = SIM_L_DSA110_OLD;
+			else if (!strcmp(optarg, "uvh5"))
+				o.layout = SIM_L_UVH5;
+			else
+				bad = 1;
+			break;
 		case 'a': bad = int_arg(optarg, 1, 2048, &o.nants); break;
 		case 's': bad = int_arg(optarg, 1, 100, &o.nsub); break;
 		case 'c': bad = int_arg(optarg, 1, 65536, &o.nchan); break;

@@ -9,12 +9,13 @@ load test_helper
 USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]
                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
-# One simulated group and its image, shared by the tests (imaging takes
+# One simulated group (-L uvh5: the synthetic 1.45 km T, sized for this
+# grid; the real layout is imaged in astrometry.bats) and its image, shared by the tests (imaging takes
 # seconds under the sanitizers). -c 13: the 1.45 km array's longest
 # baseline still fits the grid; 1280 pixels cover +-2.3 deg.
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
-	uvm-sim -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 6 -S 3 -R "$d/truth.json" -o "$d/sim" >/dev/null
+	uvm-sim -L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 6 -S 3 -R "$d/truth.json" -o "$d/sim" >/dev/null
 	uvm-image -n 1280 -c 13 -P estimate -o "$d/img.fits" "$d"/sim/*.hdf5 2>"$d/image.err"
 	uvm-qa -j "$d/img.fits" >"$d/qa.json"
 }
@@ -89,8 +90,8 @@ primary_data() {
 	assert_line --regexp "^TELESCOP= 'DSA-110 '"
 	assert_line --regexp "^OBSERVER= "
 	assert_line --regexp "^HISTORY "
-	assert_line --regexp "^RADESYS = 'FK5 *'"
-	assert_line --regexp "^EQUINOX = +2(\.0*E\+03|000\.0*) "
+	assert_line --regexp "^RADESYS = 'ICRS *'"
+	refute_line --regexp "^EQUINOX ="
 	assert_line --regexp "^TIMESYS = 'UTC *'"
 	assert_line --regexp "^MJD-OBS = +[0-9.]+ "
 	assert_line --regexp "^MJD-AVG = +[0-9.]+ "
@@ -111,11 +112,12 @@ primary_data() {
 	   (($g.start_jd - 2400000.5 - $mjd) * 86400 | fabs) < 0.001,
 	   (($g.mid_jd - 2400000.5 - $avg) * 86400 | fabs) < 0.001] | all'
 	assert_output true
-	# phase centre = truth's RA of the mid-time meridian, the pointing dec
+	# phase centre = the truth's ICRS position of the mid-time meridian at
+	# the pointing dec (astropy checks it independently: astrometry.bats)
 	crval1=$(header "$d/img.fits" | sed -n "s/^CRVAL1  = *\([^ /]*\).*/\1/p")
 	crval2=$(header "$d/img.fits" | sed -n "s/^CRVAL2  = *\([^ /]*\).*/\1/p")
 	run jq -n --argjson a "$crval1" --argjson b "$crval2" --slurpfile t "$d/truth.json" \
-		'(($a - $t[0].groups[0].phase_ra_deg) | fabs) < 1e-4 and (($b - $t[0].groups[0].dec_deg) | fabs) < 1e-9'
+		'(($a - $t[0].groups[0].phase_ra_deg) | fabs) < 1e-4 and (($b - $t[0].groups[0].phase_dec_deg) | fabs) < 1e-6'
 	assert_output true
 	# wcslib accepted the header (uvm-qa measures through it) and the beam is in arcsec
 	run jq -e '.beam.bmaj_arcsec > 30 and .beam.bmaj_arcsec < 60 and .beam.bmin_arcsec > 30' "$d/qa.json"
@@ -203,13 +205,14 @@ primary_data() {
 }
 
 @test "uvm-image: uniform weighting gives a narrower beam than natural; NaN samples are skipped" {
-	uvm-sim -a 20 -s 1 -c 4 -t 2 -G 0 -n 0.05 -N 2 -S 5 -F nan:0 -o "$t/s" >/dev/null
+	uvm-sim -L uvh5 -a 20 -s 1 -c 4 -t 2 -G 0 -n 0.05 -N 2 -S 5 -F nan:0 -o "$t/s" >/dev/null
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -o "$t/n.fits" "$t"/s/*.hdf5
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W uniform -o "$t/u.fits" "$t"/s/*.hdf5
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W briggs:0.5 -o "$t/b.fits" "$t"/s/*.hdf5
-	bn=$(uvm-qa -j "$t/n.fits" | jq .beam.bmaj_arcsec)
-	bu=$(uvm-qa -j "$t/u.fits" | jq .beam.bmaj_arcsec)
-	bb=$(uvm-qa -j "$t/b.fits" | jq .beam.bmaj_arcsec)
+	# beam areas (bmaj x bmin): the major axes alone are too close to call
+	bn=$(uvm-qa -j "$t/n.fits" | jq '.beam.bmaj_arcsec * .beam.bmin_arcsec')
+	bu=$(uvm-qa -j "$t/u.fits" | jq '.beam.bmaj_arcsec * .beam.bmin_arcsec')
+	bb=$(uvm-qa -j "$t/b.fits" | jq '.beam.bmaj_arcsec * .beam.bmin_arcsec')
 	echo "natural $bn briggs $bb uniform $bu"
 	jq -ne "$bu < $bb and $bb < $bn"
 	# the NaN samples of the fault did not reach the image

@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 
-USAGE_TEXT='usage: uvm-sim [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]
+USAGE_TEXT='usage: uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]
               [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]
               [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]
               [-j jitter_s] [-F fault] [-R truth.json] -o dir'
@@ -85,7 +85,7 @@ sbfile() {
 }
 
 @test "each file has Nblts = Nbls x Ntimes, Nfreqs, Npols, autocorrelations included" {
-	sim_small -o out
+	sim_small -L uvh5 -o out
 	for f in out/*.hdf5; do
 		run uvm-dump "$f"
 		assert_success
@@ -105,6 +105,51 @@ sbfile() {
 	[ "$(h5vals "$f" /Header/ant_2_array | head -7 | tr '\n' ' ')" = "0 1 2 3 4 5 1 " ]
 	[ "$(h5vals "$f" /Header/ant_1_array | sed -n 22p)" = 0 ]
 	[ "$(h5vals "$f" /Header/ant_1_array | sort -n | uniq -c | awk '{print $1}' | tr '\n' ' ')" = "18 15 12 9 6 3 " ]
+}
+
+# The default layout is the DSA-110 writer's (shared/data/dsa110/LAYOUT.md,
+# dsamfs/uvh5_utils.py), checked here with h5py, not with our reader.
+@test "default layout: the DSA-110 writer's, on the real station list" {
+	sim_small -d 54.57 -o out
+	f=$(sbfile out 1)
+	run /usr/bin/python3 - "$f" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+h = f["Header"]
+out = []
+out.append("version" in h)
+out.append("phase_center_catalog" in h)
+out.append(h["phase_type"][()].decode())
+out.append(h["telescope_name"][()].decode())
+out.append(int(h["Nants_telescope"][()]))
+out.append(int(h["Nants_data"][()]))
+out.append(h["antenna_names"].dtype.str)
+out.append(h["antenna_names"][0].decode() + "," + h["antenna_names"][116].decode())
+out.append(h["uvw_array"].dtype.str)
+out.append(h["freq_array"].shape)
+out.append(h["channel_width"].shape)
+out.append(bool(h["channel_width"][()] > 0 and np.all(np.diff(h["freq_array"][0]) < 0)))
+out.append(f["Data"]["visdata"].shape)
+out.append("%.6f" % np.degrees(h["extra_keywords"]["phase_center_dec"][()]))
+out.append("%.6f" % np.degrees(h["phase_center_app_dec"][()]))
+out.append(float(h["extra_keywords"]["ha_phase_center"][()]))
+out.append(int(h["extra_keywords"]["phase_center_epoch"][()]))
+out.append(h["ant_1_array"].dtype.str)
+a1, a2 = h["ant_1_array"][:21], h["ant_2_array"][:21]
+out.append(int(np.sum(a1 > a2)))
+out.append(int(np.sum(a1 == a2)))
+out.append(bool(f["Data"]["flags"][()].any()))
+print(" ".join(str(x) for x in out))
+PY
+	assert_success
+	assert_output "False False drift OVRO_MMA 117 6 |S4 1,117 <f4 (1, 4) () True (63, 1, 4, 2) 54.570000 54.570000 0.0 2000 <i8 5 6 False"
+	# before June 2022: no scalar app dec; uvm-verify accepts both
+	sim_small -L dsa110-2021 -o old
+	run -0 uvm-dump "$(sbfile old 1)"
+	assert_line 'phase_center_app_dec=absent'
+	assert_line 'pointing_dec_deg=33.16'
+	run -0 uvm-verify out/*.hdf5 old/*.hdf5
+	assert_output ''
 }
 
 @test "frequencies descend inside each file and sb00 is the highest band" {
@@ -127,7 +172,9 @@ sbfile() {
 	run uvm-sim -a 4 -s 2 -c 3 -t 1 -N 0 -G 0 -n 0 -K cal.csv -k CAL -C 0 -R t.json -o out
 	assert_success
 	[ "$(jq -r '.groups[0].calibrator' t.json)" = CAL ]
-	[ "$(jq -r '.dec_deg' t.json)" = 40 ]
+	# pointed at the calibrator's apparent (CIRS) declination: 40 deg in
+	# ICRS is within a degree of it
+	awk -v d="$(jq -r '.dec_deg' t.json)" 'BEGIN { exit !(d > 39.5 && d < 40.5 && d != 40) }'
 	for f in out/*.hdf5; do
 		h5vals "$f" /Data/visdata > v
 		# rows: (0,0) (0,1) (0,2) (0,3) (1,1) ...; 3 channels x 2 pols x (re, im)
@@ -141,8 +188,10 @@ sbfile() {
 
 @test "known answer: -P places a source; at the phase centre it gives its flux" {
 	uvm-sim -a 5 -s 1 -c 2 -t 1 -N 0 -R t0.json -o out0
+	# the phase centre at mid-time, in ICRS (sources are given in ICRS)
 	ra=$(jq -r '.groups[0].phase_ra_deg' t0.json)
-	printf 'SRC,%s,33.16,2.25,1400,0\n' "$ra" > src.csv
+	dec=$(jq -r '.groups[0].phase_dec_deg' t0.json)
+	printf 'SRC,%s,%s,2.25,1400,0\n' "$ra" "$dec" > src.csv
 	run uvm-sim -a 5 -s 1 -c 2 -t 1 -N 0 -G 0 -n 0 -P src.csv -R t.json -o out
 	assert_success
 	[ "$(jq -r '.sources[0].name' t.json)" = SRC ]
@@ -161,16 +210,21 @@ sbfile() {
 	f=$(sbfile out 1)
 	h5vals "$f" /Header/uvw_array | head -63 > uvw
 	h5vals "$f" /Header/antenna_positions > pos
-	# row 3 is baseline (0,3); row 7 is (1,2)
+	# rows (by index in the active list) 3 = (0,3), 7 = (1,2), 14 = (2,5);
+	# positions are per station (antenna number); uvw are float32
 	for rb in "3 0 3" "7 1 2" "14 2 5"; do
 		set -- $rb
+		n1=$(jq -r ".antennas[$2].number" t.json)
+		n2=$(jq -r ".antennas[$3].number" t.json)
+		[ "$(h5vals "$f" /Header/ant_1_array | sed -n "$(($1 + 1))p")" = "$n1" ]
+		[ "$(h5vals "$f" /Header/ant_2_array | sed -n "$(($1 + 1))p")" = "$n2" ]
 		u=$(sed -n "$(($1 * 3 + 1))p" uvw)
 		de=$(jq -r ".antennas[$3].enu_m[0] - .antennas[$2].enu_m[0]" t.json)
-		awk -v u="$u" -v d="$de" 'BEGIN{exit !((u-d)^2 < 1e-12)}'
+		awk -v u="$u" -v d="$de" 'BEGIN{exit !((u-d)^2 < 1e-6)}'
 		l1=$(sed -n "$(($1 * 3 + 1)),$(($1 * 3 + 3))p" uvw | awk '{s+=$1*$1} END{printf "%.9f", sqrt(s)}')
-		l2=$(awk -v a="$2" -v b="$3" 'NR>3*a && NR<=3*a+3 {p[NR-3*a]=$1} NR>3*b && NR<=3*b+3 {q[NR-3*b]=$1}
+		l2=$(awk -v a="$n1" -v b="$n2" 'NR>3*a && NR<=3*a+3 {p[NR-3*a]=$1} NR>3*b && NR<=3*b+3 {q[NR-3*b]=$1}
 			END{printf "%.9f", sqrt((q[1]-p[1])^2+(q[2]-p[2])^2+(q[3]-p[3])^2)}' pos)
-		[ "$l1" = "$l2" ]
+		awk -v a="$l1" -v b="$l2" 'BEGIN{exit !((a-b)^2 < 1e-6)}'
 	done
 	# autocorrelations have uvw 0
 	[ "$(sed -n '1,3p' uvw | tr '\n' ' ')" = "0 0 0 " ]
@@ -225,7 +279,7 @@ sbfile() {
 	run -65 uvm-dump "$(sbfile f1 1)"
 	# shape: Nfreqs header says 5, the data hold 4 channels
 	[ "$(h5vals "$(sbfile f1 2)" /Header/Nfreqs)" = 5 ]
-	h5dump -H -d /Data/visdata "$(sbfile f1 2)" | grep -q '( 63, 4, 2 )'
+	h5dump -H -d /Data/visdata "$(sbfile f1 2)" | grep -q '( 63, 1, 4, 2 )'
 	# nan: NaN visibilities, none flagged
 	h5vals "$(sbfile f1 3)" /Data/visdata | grep -qi nan
 	! h5vals "$(sbfile f1 3)" /Data/flags | grep -qv '^0$'

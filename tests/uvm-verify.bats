@@ -23,6 +23,11 @@ load test_helper
 
 USAGE='usage: uvm-verify [-jq] [-o report] file...'
 
+# dsa110_file ARGS: a file in the DSA-110 writer's layout (tests/dsa110_file.py).
+dsa110_file() {
+	/usr/bin/python3 "$UVM_ROOT/tests/dsa110_file.py" "$@"
+}
+
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
@@ -164,7 +169,8 @@ accept_corpus() {
 	[ "$(jget "$output" .counts.auto_rows)" -eq 18 ]
 	[ "$(jget "$output" .counts.samples)" -eq 504 ]
 	[ "$(jget "$output" .counts.flagged)" -eq 0 ]
-	[ "$(jget "$output" .uvh5_version)" = 1.2 ]
+	# the DSA-110 writer's layout: no version attribute
+	[ "$(jget "$output" .uvh5_version)" = "" ]
 	# Several files: one report line each, in order.
 	run -0 uvm-verify -j g/*.hdf5
 	[ "${#lines[@]}" -eq 4 ]
@@ -315,4 +321,39 @@ accept_corpus() {
 	# still verifies after all that.
 	[ "$n65" -ge 3 ]
 	run -0 uvm-verify "$UVM_SAMPLES/zen.2458661.23480.HH_oldproj_icrs.uvh5"
+}
+
+# The DSA-110 writer's real layout, written by tests/dsa110_file.py with
+# h5py after the writer's code (not by our writer): before June 2022
+# (pointing only in extra_keywords/phase_center_dec, radians) and after
+# (also a scalar Header/phase_center_app_dec).
+@test "real DSA-110 layout: pre- and post-June-2022 files are valid, no uvw warning" {
+	dsa110_file --nants 10 old.hdf5
+	dsa110_file --nants 10 --app-dec new.hdf5
+	for f in old.hdf5 new.hdf5; do
+		run -0 --separate-stderr uvm-verify -j "$f"
+		[ "$(jget "$output" .valid)" = true ]
+		[ "$(jget "$output" '.warnings | length')" -eq 0 ]
+		[ "$(jget "$output" .counts.Nants_telescope)" -eq 117 ]
+		[ "$(jget "$output" .counts.Nants_data)" -eq 10 ]
+	done
+	run -0 uvm-dump new.hdf5
+	assert_line 'pointing=meridian'
+	assert_line 'pointing_dec_deg=54.57'
+	assert_line 'phase_center_app_dec=scalar'
+}
+
+@test "real DSA-110 layout: placeholder antennas (-1, NONE) no row uses are a warning" {
+	dsa110_file --nants 10 --placeholders ph.hdf5
+	run -0 --separate-stderr uvm-verify -j ph.hdf5
+	[ "$(jget "$output" .valid)" = true ]
+	[[ "$(jget "$output" '.warnings | join(";")')" == *"placeholders no row uses"* ]]
+}
+
+@test "real DSA-110 layout without its pointing keyword: exit 65 with the reason" {
+	dsa110_file --nants 10 --no-pointing np.hdf5
+	cp np.hdf5 np.orig
+	run -65 uvm-verify np.hdf5
+	assert_output "uvm-verify: 'np.hdf5': invalid: cannot determine the pointing: meridian drift file without its pointing declination (no extra_keywords/phase_center_dec, no phase_center_app_dec)"
+	cmp np.hdf5 np.orig
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sci/sim.h"
+#include "sci/astro.h"
 
 static int n_test, n_fail;
 
@@ -50,11 +51,13 @@ static int setup(struct sim *s, int nants, int nsub, int nchan, int ntimes, int 
 }
 
 /* Independent LST (same definition, written out again). */
+/* The meridian's CIRS RA: Earth rotation angle (IERS Conventions 2010,
+ * eq. 5.15, UT1 = UTC) plus the longitude; written out here, not ERFA's. */
 static double lst_of(double unix_s)
 {
 	double d = (unix_s - 946728000.0) / 86400.0;
-	double gmst_h = 18.697374558 + 24.06570982441908 * d;
-	double x = fmod(gmst_h / 24.0 * 2 * M_PI + SIM_LON_DEG * M_PI / 180, 2 * M_PI);
+	double turns = 0.7790572732640 + 0.00273781191135448 * d + fmod(d, 1.0);
+	double x = fmod(turns * 2 * M_PI + SIM_LON_DEG * M_PI / 180, 2 * M_PI);
 	return x < 0 ? x + 2 * M_PI : x;
 }
 
@@ -121,17 +124,21 @@ static void test_dft(void)
 				uvw_ecef(d, H, s.dec, uvw);
 				for (int q = 0; q < s.nsrcs; q++) {
 					double lmn[3], th, fwhm, a;
-					lmn_vec(s.src[q].ra, s.src[q].dec, lst, s.dec, lmn);
+					/* the simulator's CIRS place (checked against
+					 * astropy in astrometry.bats) */
+					lmn_vec(s.src[q].ra_app, s.src[q].dec_app, lst, s.dec, lmn);
 					th = acos(lmn[2]);
 					fwhm = 1.2 * SIM_C / f / SIM_DIAM_M;
 					a = s.src[q].flux_jy * pow(f / s.src[q].ref_freq_hz, s.src[q].alpha) *
 					    exp(-4 * log(2) * th * th / (fwhm * fwhm));
-					sum += a * cexp(-2 * M_PI * I * (uvw[0] * lmn[0] + uvw[1] * lmn[1] +
+					/* File convention (pyuvdata, DSA-110 writer):
+					 * exp(+2 pi i b.(s - s0) / lambda), b = pos2 - pos1. */
+					sum += a * cexp(+2 * M_PI * I * (uvw[0] * lmn[0] + uvw[1] * lmn[1] +
 					    uvw[2] * (lmn[2] - 1)) * f / SIM_C);
 					scale += a;
 				}
-				v = gain_direct(&s.gain[2 * a1 + p], f, tc - s.t0_unix) *
-				    conj(gain_direct(&s.gain[2 * a2 + p], f, tc - s.t0_unix)) * sum;
+				v = conj(gain_direct(&s.gain[2 * a1 + p], f, tc - s.t0_unix)) *
+				    gain_direct(&s.gain[2 * a2 + p], f, tc - s.t0_unix) * sum;
 				scale *= cabs(gain_direct(&s.gain[2 * a1 + p], f, 0)) *
 				    cabs(gain_direct(&s.gain[2 * a2 + p], f, 0));
 				double e = cabs(out[((size_t)b * nc + c) * 2 + p] - v) / scale;
@@ -177,8 +184,9 @@ static void test_centre(void)
 	s.nsrcs = 1;
 	s.src = realloc(s.src, sizeof *s.src);
 	memset(&s.src[0], 0, sizeof s.src[0]);
-	s.src[0].ra = lst_of(sim_time(&s, 0, 1));
-	s.src[0].dec = s.dec;
+	s.src[0].ra_app = lst_of(sim_time(&s, 0, 1));   /* CIRS, group 0 */
+	s.src[0].dec_app = s.dec;
+	s.src[0].app_group = 1;
 	s.src[0].flux_jy = 3.5;
 	s.src[0].ref_freq_hz = 1.4e9;
 	s.src[0].alpha = -0.7;
@@ -321,13 +329,13 @@ static void test_gains_noise(void)
 		for (int c = 0; c < nc; c++)
 			for (int p = 0; p < 2; p++) {
 				double f = g0.freq[c], t = sim_time(&g0, 0, 1) - g1.t0_unix;
-				double complex gg = gain_direct(&g1.gain[2 * g1.a1[k] + p], f, t) *
-				    conj(gain_direct(&g1.gain[2 * g1.a2[k] + p], f, t));
+				double complex gg = conj(gain_direct(&g1.gain[2 * g1.a1[k] + p], f, t)) *
+				    gain_direct(&g1.gain[2 * g1.a2[k] + p], f, t);
 				size_t i = ((size_t)k * nc + c) * 2 + p;
 				if (cabs(gg * a[i] - b[i]) > 1e-5 * (cabs(gg) * cabs(a[i]) + 1e-3))
 					match = 0;
 			}
-	ok(match, "gains multiply the model as g1 conj(g2) with the documented formula");
+	ok(match, "gains multiply the model as conj(g1) g2 with the documented formula");
 	int amp_spread = 0;
 	for (int q = 0; q < 16; q++)
 		if (fabs(g1.gain[q].amp - 1) > 0.01 && g1.gain[q].tau_s != 0)
@@ -405,10 +413,13 @@ static void test_transit(void)
 		return;
 	}
 	double mid = s.groups[1].start_unix + 24 * SIM_TINT_S / 2;
-	double d = remainder(lst_of(mid) - 202.78453 * M_PI / 180, 2 * M_PI);
+	double ra_app, dec_app;
+	astro_icrs_to_cirs(sim_jd(mid), 202.78453 * M_PI / 180, 30.50916 * M_PI / 180, &ra_app,
+	    &dec_app);
+	double d = remainder(lst_of(mid) - ra_app, 2 * M_PI);
 	ok(fabs(d) < 1e-7 && s.groups[0].start_unix >= o.start_unix &&
 	    s.groups[0].start_unix < o.start_unix + 86400 &&
-	    fabs(s.dec - 30.50916 * M_PI / 180) < 1e-12,
+	    fabs(s.dec - dec_app) < 1e-9,
 	    "the calibrator transits at the mid-time of its group, pointing at its dec");
 	ok(s.nsrcs == 1 + 3 * 10 && s.src[0].is_cal && s.src[0].flux_jy == 14.9,
 	    "the calibrator plus -N random sources per group");

@@ -689,6 +689,104 @@ static void test_errors(const char *dir)
 	}
 }
 
+/*
+ * The DSA-110 layout: written, read back (data bits, descending channels,
+ * float32 uvw, the scalar app dec) and checked with h5dump's view of the
+ * stored types; uvh5_pointing on its variants.
+ */
+static void test_dsa110_layout(void)
+{
+	struct uvh5_header h, *g;
+	char path[256], cmd[600], err[UVH5_ERRLEN], why[256];
+	float complex *vis, *vis2;
+	uint8_t *fl, *fl2;
+	float *ns, *ns2;
+	int64_t n, k;
+	uvh5_writer *w;
+	uvh5_file *f;
+	double ra, dec;
+	int st = 0, good = 1;
+
+	if (make_header(&h) < 0) {
+		ok(0, "dsa110: header");
+		return;
+	}
+	h.layout = UVH5_LAYOUT_DSA110;
+	h.n_phase_centers = 0;
+	h.app_dec_scalar = 1;
+	h.phase_center_app_dec = malloc((size_t)h.Nblts * sizeof(double));
+	for (k = 0; k < h.Nblts; k++)
+		h.phase_center_app_dec[k] = 0.95241;
+	for (k = 0; k < h.Nfreqs; k++) {
+		h.freq_array[k] = 1.5e9 - k * 244140.625;
+		h.channel_width[k] = -244140.625;
+	}
+	snprintf(h.phase_type, sizeof h.phase_type, "drift");
+	uvh5_header_set_keyword(&h, "phase_center_dec", "0.95241");
+	uvh5_header_set_keyword(&h, "ha_phase_center", "0.0");
+	uvh5_header_set_keyword(&h, "phase_center_epoch", "2000");
+	n = h.Nblts * h.Nfreqs * h.Npols;
+	vis = malloc(n * sizeof *vis);
+	vis2 = malloc(n * sizeof *vis2);
+	fl = calloc(n, 1);
+	fl2 = malloc(n);
+	ns = malloc(n * sizeof *ns);
+	ns2 = malloc(n * sizeof *ns2);
+	for (k = 0; k < n; k++) {
+		vis[k] = CMPLXF(rnd_float(), rnd_float());
+		ns[k] = 1.0f;
+	}
+	snprintf(path, sizeof path, "%s/dsa.hdf5", tmpdir);
+	w = uvh5_create(path, &h, 0, &st, err);
+	ok(w && uvh5_write_rows(w, 0, h.Nblts, vis, fl, ns, &st, err) == 0 &&
+	    uvh5_writer_commit(w, &st, err) == 0, "dsa110: write");
+	f = uvh5_open(path, &st, err);
+	ok(f != NULL, "dsa110: read back");
+	if (!f) {
+		printf("# %s\n", err);
+		goto out;
+	}
+	g = (struct uvh5_header *)uvh5_header(f);
+	ok(g->data_ndim == 4 && !g->version[0] && g->n_phase_centers == 1 &&
+	    !strcmp(g->phase_type, "drift") && g->app_dec_scalar &&
+	    g->phase_center_app_dec[h.Nblts - 1] == 0.95241 &&
+	    g->channel_width[0] == 244140.625 && g->freq_array[1] < g->freq_array[0],
+	    "dsa110: 4-D, no version, drift, scalar app dec, |channel width|, descending");
+	for (k = 0; k < h.Nblts * 3; k++)
+		if (g->uvw_array[k] != (double)(float)h.uvw_array[k])
+			good = 0;
+	ok(good, "dsa110: uvw stored as float32");
+	good = uvh5_read_rows(f, 0, h.Nblts, vis2, fl2, ns2, &st, err) == 0 &&
+	    !memcmp(vis, vis2, n * sizeof *vis) && !memcmp(fl, fl2, n);
+	ok(good, "dsa110: data bits survive the 4-D layout");
+	ok(uvh5_pointing(g, &ra, &dec, why, sizeof why) == UVH5_PT_MERIDIAN && dec == 0.95241,
+	    "pointing: extra_keywords/phase_center_dec in radians");
+	/* without the keyword: the scalar; without both: refused */
+	for (k = 0; k < g->n_keywords; k++)
+		if (!strcmp(g->keywords[k].name, "phase_center_dec"))
+			snprintf(g->keywords[k].name, sizeof g->keywords[k].name, "x");
+	g->phase_center_app_dec[0] = 0.5;
+	ok(uvh5_pointing(g, &ra, &dec, why, sizeof why) == UVH5_PT_MERIDIAN && dec == 0.5,
+	    "pointing: the scalar phase_center_app_dec");
+	g->app_dec_scalar = 0;
+	free(g->phase_center_app_dec);
+	g->phase_center_app_dec = NULL;
+	ok(uvh5_pointing(g, &ra, &dec, why, sizeof why) < 0 && strstr(why, "phase_center_dec"),
+	    "pointing: a meridian file without it is refused with the reason");
+	uvh5_close(f);
+	snprintf(cmd, sizeof cmd, "h5dump -H '%s' | grep -A1 -E 'DATASET \"(uvw_array|antenna_names)\"' "
+	    "| grep -c -E 'H5T_IEEE_F32LE|STRSIZE 4|H5T_STRING' >/dev/null", path);
+	ok(system(cmd) == 0, "dsa110: h5dump sees the stored types");
+out:
+	free(vis);
+	free(vis2);
+	free(fl);
+	free(fl2);
+	free(ns);
+	free(ns2);
+	uvh5_header_free(&h);
+}
+
 int main(void)
 {
 	const char *samples = getenv("UVM_SAMPLES");
@@ -704,6 +802,7 @@ int main(void)
 	test_variants();
 	test_samples(samples);
 	test_errors(samples);
+	test_dsa110_layout();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		printf("# cannot remove %s\n", tmpdir);

@@ -5,6 +5,7 @@
  * numbers that parse completely, finite, positive flux and frequency) and
  * names the line it rejects.
  */
+#include "sci/astro.h"
 #include "sci/cal_catalog.h"
 
 #include <errno.h>
@@ -70,6 +71,7 @@ int cal_catalog_load(const char *path, struct cal_catalog *c, char *err, size_t 
 	int lineno = 0, cap = 0;
 
 	memset(c, 0, sizeof *c);
+	c->min_flux_jy = CAL_MIN_FLUX_JY;
 	if (!text) {
 		int e = errno;
 		snprintf(err, errlen, "cannot open catalogue '%s': %s", path, strerror(e));
@@ -130,6 +132,11 @@ const struct cal_source *cal_catalog_find(const struct cal_catalog *c, const cha
 	return NULL;
 }
 
+void cal_source_apparent(const struct cal_source *s, double jd, double *ra, double *dec)
+{
+	astro_icrs_to_cirs(jd, s->ra_deg * GEOM_DEG, s->dec_deg * GEOM_DEG, ra, dec);
+}
+
 double cal_source_flux(const struct cal_source *s, double freq_hz)
 {
 	return geom_flux(s->flux_jy, s->ref_freq_hz, s->alpha, freq_hz);
@@ -141,15 +148,24 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 	const double sidereal = 1.00273781191135448; /* sidereal days per solar day */
 	double mid = (jd0 + jd1) / 2, lst = geom_lst(mid, lon_deg), best = HUGE_VAL;
 	const struct cal_source *found = NULL;
+	double best_app = -1;
 
 	for (int i = 0; i < c->n; i++) {
 		const struct cal_source *s = &c->src[i];
-		double dha = geom_wrap_pi(s->ra_deg * GEOM_DEG - lst);
-		double t = mid + dha / (2 * GEOM_PI) / sidereal;
+		double ra, dec, dha, t, app;
 
-		if (fabs(s->dec_deg - dec_deg) > max_sep_deg || t < jd0 || t > jd1)
+		if (s->flux_jy < c->min_flux_jy || fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
+			continue;       /* precession moves sources by < 1 deg */
+		cal_source_apparent(s, mid, &ra, &dec);
+		dha = geom_wrap_pi(ra - lst);
+		t = mid + dha / (2 * GEOM_PI) / sidereal;
+		if (fabs(dec / GEOM_DEG - dec_deg) > max_sep_deg || t < jd0 || t > jd1)
 			continue;
-		if (fabs(t - mid) < best) {
+		app = s->flux_jy * geom_pb(fabs(dec / GEOM_DEG - dec_deg) * GEOM_DEG, 1.4e9,
+		    GEOM_DISH_DIAM_M);
+		if (app > best_app * (1 + 1e-9) ||
+		    (app > best_app * (1 - 1e-9) && fabs(t - mid) < best)) {
+			best_app = app;
 			best = fabs(t - mid);
 			found = s;
 			if (transit_jd)

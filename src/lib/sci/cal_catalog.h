@@ -1,8 +1,9 @@
 /*
  * cal_catalog.h: the calibrator catalogue (config CALIBRATORS, default
  * ops/calibrators.csv): "name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
- * spectral_index" lines, '#' comments and blank lines ignored, J2000
- * positions used as apparent (SCIENCE.md).
+ * spectral_index" lines, '#' comments and blank lines ignored, ICRS
+ * (J2000) positions, taken to the apparent CIRS frame of the date with
+ * ERFA (cal_source_apparent) wherever they meet the data.
  *
  * Besides loading it answers the planner's and uvm-calsolve's question
  * "which calibrator transits during this group, close enough to the
@@ -21,9 +22,12 @@ struct cal_source {
 	double alpha;         /* spectral index: S = flux (f / ref)^alpha */
 };
 
+#define CAL_MIN_FLUX_JY 1.0   /* default: weaker sources are not chosen */
+
 struct cal_catalog {
 	struct cal_source *src;
 	int n;
+	double min_flux_jy;   /* cal_catalog_transit's threshold (load: CAL_MIN_FLUX_JY) */
 };
 
 /*
@@ -35,14 +39,21 @@ int cal_catalog_load(const char *path, struct cal_catalog *c, char *err, size_t 
 void cal_catalog_free(struct cal_catalog *c);
 /* Source named name (case-insensitive) or NULL. */
 const struct cal_source *cal_catalog_find(const struct cal_catalog *c, const char *name);
+/* CIRS position (astro.h) of s at jd (UTC), radians: what transits when
+ * geom_lst equals its RA. */
+void cal_source_apparent(const struct cal_source *s, double jd, double *ra, double *dec);
 /* Flux density of s at freq_hz, no beam. */
 double cal_source_flux(const struct cal_source *s, double freq_hz);
 /*
- * The source of c that transits the meridian at east longitude lon_deg
- * (its RA equals the local sidereal time) between jd0 and jd1 and lies
- * within max_sep_deg of declination dec_deg; the one whose transit is
- * nearest (jd0+jd1)/2 when several do. *transit_jd gets the transit time.
- * NULL when none.
+ * The source of c, at least c->min_flux_jy, that transits the meridian at
+ * east longitude lon_deg (its CIRS RA equals geom_lst) between jd0 and jd1
+ * with its CIRS declination within max_sep_deg of dec_deg (the pointing;
+ * the half-power radius of the primary beam, 1.6 deg at 1.4 GHz, is the
+ * natural choice); when several do, the brightest as the beam sees it at
+ * 1.4 GHz (flux x primary beam at its distance from the pointing), then
+ * the nearest transit to (jd0+jd1)/2. *transit_jd gets the transit time.
+ * NULL when none. Works at every declination (the catalogue is the VLA
+ * list, ops/calibrators.csv).
  */
 const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double jd0,
     double jd1, double lon_deg, double dec_deg, double max_sep_deg, double *transit_jd);

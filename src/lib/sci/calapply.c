@@ -224,6 +224,8 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 			rc = s ? s : EX_IOERR;
 			goto out;
 		}
+		/* Gains are in the model's convention, files hold its conjugate
+		 * (sim.h): V_file / (conj(g_1) g_2). */
 		for (int64_t r = 0; r < nr; r++) {
 			int64_t rr = r0 + r;
 			int a = -1, c = -1;
@@ -248,7 +250,7 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 					flags[d] = 1;
 				} else {
 					vis[d] = (float complex)((double complex)vis[d] /
-					    (ap.g[(size_t)a * row + k] * conj(ap.g[(size_t)c * row + k])));
+					    (conj(ap.g[(size_t)a * row + k]) * ap.g[(size_t)c * row + k]));
 				}
 				st->flagged_after += flags[d] != 0;
 			}

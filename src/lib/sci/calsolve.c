@@ -89,33 +89,29 @@ static int fail(struct solver *s, int status, const char *fmt, const char *arg)
 	return status;
 }
 
-/* Pointing declination and phase-centre kind from the header. */
+/* Pointing declination and phase-centre kind from the header
+ * (uvh5_pointing). */
 static int pointing(struct solver *s)
 {
 	const struct uvh5_header *h = s->h;
-	const char *kw = uvh5_header_keyword(h, "phase_dec_deg");
-	const struct uvh5_phase_center *pc = h->n_phase_centers > 0 ? &h->phase_centers[0] : NULL;
-	char *end;
+	char why[256];
+	double ra, dec;
+	int k;
 
 	if (h->n_phase_centers > 1)
 		return fail(s, EX_DATAERR, "'%s': more than one phase centre", s->o->vis);
-	s->sidereal = pc && !strcasecmp(pc->type, "sidereal");
+	k = uvh5_pointing(h, &ra, &dec, why, sizeof why);
+	if (k < 0) {
+		snprintf(s->err, CAL_ERRLEN, "'%s': %s", s->o->vis, why);
+		return EX_DATAERR;
+	}
+	s->sidereal = k == UVH5_PT_FIXED;
 	if (s->sidereal) {
-		s->ra0 = pc->lon;
-		s->dec0 = pc->lat;
+		s->ra0 = ra;
+		s->dec0 = dec;
 	}
-	if (kw) {
-		double d = strtod(kw, &end);
-		if (end != kw && !*end && d >= -90 && d <= 90) {
-			s->dec_p = d * GEOM_DEG;
-			return 0;
-		}
-	}
-	if (pc && isfinite(pc->lat) && fabs(pc->lat) <= GEOM_PI / 2) {
-		s->dec_p = pc->lat;
-		return 0;
-	}
-	return fail(s, EX_DATAERR, "'%s': no pointing declination (phase_dec_deg)", s->o->vis);
+	s->dec_p = dec;
+	return 0;
 }
 
 /* Antenna indices per row, ENU positions, baseline slots. */
@@ -255,8 +251,7 @@ static int calibrator(struct solver *s, double *transit_jd)
 			    "'%s': no catalogue calibrator transits in the beam during the data",
 			    s->o->vis);
 	}
-	s->ra_c = s->cal->ra_deg * GEOM_DEG;
-	s->dec_c = s->cal->dec_deg * GEOM_DEG;
+	cal_source_apparent(s->cal, tmid, &s->ra_c, &s->dec_c);   /* ICRS -> CIRS */
 	*transit_jd = tmid + geom_wrap_pi(s->ra_c - lst_at(s, tmid)) / (2 * GEOM_PI * SIDEREAL);
 	sep = geom_sep(s->ra_c, s->dec_c, lst_at(s, tmid), s->dec_p);
 	if (geom_pb(sep, fmid, s->o->diam_m) < 1e-3) {
@@ -675,6 +670,9 @@ int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
 			rc = st ? st : EX_IOERR;
 			goto out;
 		}
+		/* Files hold the conjugate of the model's convention (sim.h). */
+		for (int64_t k = 0; k < nr * s.h->Nfreqs * s.h->Npols; k++)
+			s.vis[k] = conjf(s.vis[k]);
 		accumulate(&s, ti);
 		if ((ti + 1) % o->interval == 0 || ti == s.ntimes - 1)
 			solve_interval(&s, ti / o->interval);

@@ -8,6 +8,7 @@
  * uvw for a direction (HA, Dec).
  */
 #include "sci/geom.h"
+#include "sci/astro.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -153,7 +154,7 @@ double geom_gmst(double jd)
 
 double geom_lst(double jd, double lon_deg)
 {
-	return geom_wrap_2pi(geom_gmst(jd) + lon_deg * GEOM_DEG);
+	return astro_local_era(jd, lon_deg * GEOM_DEG);
 }
 
 void geom_ecef_to_enu(const double x[3], double lat, double lon, double enu[3])

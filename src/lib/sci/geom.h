@@ -45,7 +45,11 @@ void geom_iso(double jd, char out[32]);
 
 /* Greenwich mean sidereal time of jd (IAU 1982 expression), radians [0,2pi). */
 double geom_gmst(double jd);
-/* Local (mean) sidereal time at east longitude lon_deg, radians [0,2pi). */
+/* The meridian's right ascension in CIRS (astro.h): the Earth rotation
+ * angle (UT1 = UTC) + east longitude lon_deg, radians [0,2pi). Every
+ * stage uses it as "the LST", with source positions in CIRS (issue 15:
+ * it used to be the mean sidereal time with J2000 positions, 17-21'
+ * off in 2025). */
 double geom_lst(double jd, double lon_deg);
 /* Wrap an angle into [-pi, pi). */
 double geom_wrap_pi(double a);

@@ -315,8 +315,8 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 
 	m.n = n;
 	m.cell = cell;
-	m.ra0 = in.ra0;
-	m.dec0 = in.dec0;
+	m.ra0 = in.ra0_icrs;
+	m.dec0 = in.dec0_icrs;
 	m.xi = in.xi;
 	m.eta = in.eta;
 	m.bandwidth = in.fmax - in.fmin + in.chan_width;
@@ -337,8 +337,10 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	snprintf(h[1], sizeof h[1], "%d file(s); %lld Stokes I visibilities of %lld cross rows "
 	    "(%lld samples flagged, %lld non-finite, %lld outside the grid)", nfiles, m.nvis,
 	    in.nrows, in.nflagged, in.nnonfinite, g.nout);
-	snprintf(h[2], sizeof h[2], "%s to RA %.6f Dec %.6f deg (LST at mid-time JD %.6f)",
-	    in.drift ? "rephased" : "phase centre", in.ra0 / GEOM_DEG, in.dec0 / GEOM_DEG, in.jd_mid);
+	snprintf(h[2], sizeof h[2], "%s to CIRS RA %.6f Dec %.6f deg (ERA + longitude at mid-time "
+	    "JD %.6f), ICRS RA %.6f Dec %.6f; ERFA, UT1-UTC taken as 0 (no IERS table)",
+	    in.drift ? "rephased" : "phase centre", in.ra0 / GEOM_DEG, in.dec0 / GEOM_DEG, in.jd_mid,
+	    in.ra0_icrs / GEOM_DEG, in.dec0_icrs / GEOM_DEG);
 	snprintf(h[3], sizeof h[3], "%s weighting%s; Kaiser-Bessel W=%d beta=%g; grid %d for "
 	    "image %d, cell %.4f arcsec", weighting_name(o->weighting),
 	    o->weighting == IMG_BRIGGS ? " (robust set)" : "", KB_SUPPORT, KB_BETA, ng, n,

@@ -220,7 +220,9 @@ struct img_input {
 	int nfiles;
 	struct img_file *files;
 	double lat, lon, alt;          /* telescope: radians, radians, metres */
-	double ra0, dec0;              /* common phase centre, radians */
+	double ra0, dec0;              /* common phase centre, CIRS, radians */
+	double ra0_icrs, dec0_icrs;    /* the same in ICRS: the image's CRVAL */
+	double psi;                    /* CIRS north's angle in ICRS there */
 	int drift;                     /* 1: meridian drift scan rephased */
 	double jd_first, jd_last, jd_mid; /* integration starts/ends, mid-time */
 	double fmin, fmax;             /* Hz */
@@ -254,7 +256,7 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 struct img_meta {
 	int n;
 	double cell;                   /* radians */
-	double ra0, dec0;              /* radians */
+	double ra0, dec0;              /* ICRS, radians */
 	double xi, eta;                /* SIN PV2_1, PV2_2 */
 	double freq, bandwidth;        /* Hz */
 	double jd_first, jd_last;

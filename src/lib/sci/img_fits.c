@@ -89,8 +89,7 @@ static void put_keys(fitsfile *f, const struct img_meta *m, int *st)
 	fits_update_key_dbl(f, "OBSGEO-B", m->lat * DEG, 10, "[deg] geodetic latitude", st);
 	fits_update_key_dbl(f, "OBSGEO-L", m->lon * DEG, 10, "[deg] longitude, east", st);
 	fits_update_key_dbl(f, "OBSGEO-H", m->alt, 6, "[m] altitude", st);
-	fits_update_key_str(f, "RADESYS", "FK5", NULL, st);
-	fits_update_key_dbl(f, "EQUINOX", 2000.0, 6, NULL, st);
+	fits_update_key_str(f, "RADESYS", "ICRS", NULL, st);
 
 	fits_update_key_str(f, "CTYPE1", "RA---SIN", NULL, st);
 	fits_update_key_dbl(f, "CRVAL1", m->ra0 * DEG, 15, "[deg] phase centre RA", st);

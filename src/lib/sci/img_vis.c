@@ -16,6 +16,19 @@
  * data, or the file's own centre when every file is phased to one fixed
  * direction.
  *
+ * Sign: files hold V = conj(g_1) g_2 sum S exp(+2 pi i b.(s - s0)/lambda)
+ * (pyuvdata and the DSA-110 writer; derivation in sim.h); the samples are
+ * conjugated on reading into the textbook form the rest of the imager
+ * uses, exp(-2 pi i b.(s - s0)/lambda).
+ *
+ * Frames (astro.h): the rephasing works in CIRS at the group's mid-time,
+ * the meridian being at RA = ERA + longitude; the common centre, its CIRS
+ * position, becomes the image's tangent point, written as its ICRS
+ * position (ra0_icrs, dec0_icrs), and u, v are turned by psi (the angle
+ * of CIRS north in ICRS there) so the grid's axes are ICRS east and north.
+ * What is left out: the variation of aberration across the field (below
+ * 1 arcsec within 3 degrees).
+ *
  * Stokes I = (XX + YY) / 2 (or (RR + LL) / 2, or pI as stored, or a lone
  * XX, YY, RR or LL with a warning), kept only
  * where both polarisations are unflagged, have nsamples > 0 and finite
@@ -34,6 +47,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 
+#include "sci/astro.h"
 #include "sci/geom.h"
 #include "core/log.h"
 #include "uvh5/uvh5.h"
@@ -48,7 +62,8 @@ struct img_file {
 	int ip1, ip2;                  /* polarisation indices (ip2 -1: one) */
 	int uniform;                   /* evenly spaced channels */
 	enum centre_kind kind;
-	double ra_old, dec_old;        /* CK_FIXED: centre; CK_MERIDIAN: dec */
+	double ra_old, dec_old;        /* CK_FIXED: centre (ICRS); CK_MERIDIAN: dec */
+	double ra_app, dec_app;        /* CK_FIXED: centre in CIRS (astro.h) */
 };
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)
@@ -104,30 +119,24 @@ static int pick_pols(struct img_file *x)
 	return 0;
 }
 
-/* Old phase centre of file x from its catalogue and keywords (see the
- * file comment). Only the first catalogue entry is used. */
-static void old_centre(struct img_file *x, double lat)
+/* Old phase centre of file x (uvh5_pointing: the catalogue, the
+ * writer's keywords or the zenith); -1 with why filled when the file does
+ * not say where it is pointed. */
+static int old_centre(struct img_file *x, char *why, size_t n)
 {
-	const struct uvh5_header *h = x->h;
-	const char *kw = uvh5_header_keyword(h, "phase_dec_deg");
-	const struct uvh5_phase_center *pc = h->n_phase_centers > 0 ? &h->phase_centers[0] : NULL;
-	const char *type = pc ? pc->type : "";
-	char *end;
-	double d;
+	double ra, dec;
+	int k = uvh5_pointing(x->h, &ra, &dec, why, n);
 
-	if (!strcmp(h->phase_type, "phased") || !strcmp(type, "sidereal")) {
-		x->kind = CK_FIXED;
-		x->ra_old = pc ? pc->lon : 0;
-		x->dec_old = pc ? pc->lat : lat;
-		return;
-	}
-	x->kind = CK_MERIDIAN;
-	x->dec_old = lat;
-	if (kw && (d = strtod(kw, &end), end != kw && isfinite(d) && fabs(d) <= 90))
-		x->dec_old = d * GEOM_DEG;
-	else if (pc && strcmp(pc->frame, "altaz") && fabs(pc->lat) < M_PI / 2 - 1e-9 &&
-	    (!strcmp(type, "unprojected") || !strcmp(type, "drift")))
-		x->dec_old = pc->lat;
+	if (k < 0)
+		return -1;
+	x->kind = k == UVH5_PT_FIXED ? CK_FIXED : CK_MERIDIAN;
+	x->ra_old = ra;
+	x->dec_old = dec;
+	x->ra_app = ra;
+	x->dec_app = dec;
+	if (k == UVH5_PT_FIXED)
+		astro_icrs_to_cirs(x->h->time_array[0], ra, dec, &x->ra_app, &x->dec_app);
+	return 0;
 }
 
 void img_input_close(struct img_input *in)
@@ -200,7 +209,7 @@ static void uvw_check(const struct img_input *in, const struct img_file *x, cons
 {
 	const struct uvh5_header *h = x->h;
 	double worst = 0, flip = 0, t0 = h->time_array[0];
-	double ha = x->kind == CK_FIXED ? geom_lst(t0, in->lon / GEOM_DEG) - x->ra_old : 0;
+	double ha = x->kind == CK_FIXED ? geom_lst(t0, in->lon / GEOM_DEG) - x->ra_app : 0;
 	int64_t nr = 0;
 
 	for (int64_t r = 0; r < h->Nblts && nr < 4096; r++) {
@@ -210,7 +219,7 @@ static void uvw_check(const struct img_input *in, const struct img_file *x, cons
 		if (h->time_array[r] != t0 || x->ia1[r] == x->ia2[r])
 			continue;
 		nr++;
-		geom_enu_to_uvw(b, in->lat, ha, x->dec_old, u);
+		geom_enu_to_uvw(b, in->lat, ha, x->kind == CK_FIXED ? x->dec_app : x->dec_old, u);
 		for (int k = 0; k < 3; k++) {
 			d += (u[k] - h->uvw_array[3 * r + k]) * (u[k] - h->uvw_array[3 * r + k]);
 			e += (u[k] + h->uvw_array[3 * r + k]) * (u[k] + h->uvw_array[3 * r + k]);
@@ -325,7 +334,11 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 			else if (c > 1 && fabs(f - h->freq_array[c - 1] - fs) > 1e-6 * fabs(fs))
 				x->uniform = 0;
 		}
-		old_centre(x, in->lat);
+		{
+			char why[256];
+			if (old_centre(x, why, sizeof why) < 0)
+				return fail(status, err, EX_DATAERR, "'%s': %s", paths[i], why);
+		}
 		uvw_check(in, x, paths[i]);
 		if (x->kind == CK_MERIDIAN) {
 			if (nmer++ == 0)
@@ -345,10 +358,13 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 		in->drift = 1;
 		in->ra0 = geom_lst(in->jd_mid, lon0);
 		in->dec0 = nmer > 0 ? dec_drift : dec_fix;
+		astro_cirs_to_icrs(in->jd_mid, in->ra0, in->dec0, &in->ra0_icrs, &in->dec0_icrs);
 	} else {
-		in->ra0 = ra_fix;
-		in->dec0 = dec_fix;
+		in->ra0_icrs = ra_fix;
+		in->dec0_icrs = dec_fix;
+		astro_icrs_to_cirs(in->jd_mid, ra_fix, dec_fix, &in->ra0, &in->dec0);
 	}
+	in->psi = astro_north_angle(in->jd_mid, in->ra0, in->dec0);
 
 	/* Longest baseline and array plane over the antennas with data. */
 	{
@@ -373,6 +389,11 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 			}
 		array_plane(in, enu_used, used, na_used,
 		    geom_wrap_pi(geom_lst(in->jd_mid, lon0) - in->ra0));
+		{       /* into the ICRS-aligned axes, like u, v */
+			double cp = cos(in->psi), sp = sin(in->psi), xi = in->xi;
+			in->xi = xi * cp + in->eta * sp;
+			in->eta = in->eta * cp - xi * sp;
+		}
 		free(used);
 	}
 	if (!(in->bmax > 0))
@@ -386,12 +407,18 @@ static void ant_coords(const struct img_input *in, const struct img_file *x, dou
 {
 	double lst = geom_lst(jd, in->lon / GEOM_DEG);
 	double ha_new = lst - in->ra0;
-	double ha_old = x->kind == CK_FIXED ? lst - x->ra_old : 0;
+	double ha_old = x->kind == CK_FIXED ? lst - x->ra_app : 0;
+	double cp = cos(in->psi), sp = sin(in->psi);
 
 	for (int64_t a = 0; a < x->h->Nants_telescope; a++) {
-		double o[3];
-		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_new, in->dec0, un + 3 * a);
-		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_old, x->dec_old, o);
+		double o[3], *p = un + 3 * a, u;
+		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_new, in->dec0, p);
+		/* u, v along ICRS east and north at the tangent point. */
+		u = p[0] * cp + p[1] * sp;
+		p[1] = p[1] * cp - p[0] * sp;
+		p[0] = u;
+		geom_enu_to_uvw(x->enu + 3 * a, in->lat, ha_old,
+		    x->kind == CK_FIXED ? x->dec_app : x->dec_old, o);
 		wo[a] = o[2];
 	}
 }
@@ -501,6 +528,7 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 						continue;
 					}
 					if (want_vis) {
+						V = conjf(V);    /* file convention -> ours */
 						if (!x->uniform || (c & 63) == 0)
 							ph = cexp(-2 * M_PI * I * dw * f / IMG_C);
 						V *= (float complex)ph;

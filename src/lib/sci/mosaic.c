@@ -25,6 +25,7 @@
 
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "sci/astro.h"
 #include "sci/geom.h"
 #include "sci/img.h"
 #include "core/ids.h"
@@ -320,7 +321,7 @@ static int grid_wcs(struct grid *g)
 	w->crpix[0] = (double)(g->nx / 2 + 1);
 	w->crpix[1] = (double)(g->ny / 2 + 1);
 	w->lonpole = 180;
-	strcpy(w->radesys, "FK5");
+	strcpy(w->radesys, "ICRS");
 	w->equinox = 2000;
 	return wcsset(w) ? -1 : 0;
 }
@@ -495,8 +496,7 @@ static void put_wcs(fitsfile *f, const struct grid *g, int *st)
 	fits_update_key_dbl(f, "CRPIX2", g->w.crpix[1], 10, NULL, st);
 	fits_update_key_str(f, "CUNIT2", "deg", NULL, st);
 	fits_update_key_dbl(f, "LONPOLE", 180.0, 6, NULL, st);
-	fits_update_key_str(f, "RADESYS", "FK5", NULL, st);
-	fits_update_key_dbl(f, "EQUINOX", 2000.0, 6, NULL, st);
+	fits_update_key_str(f, "RADESYS", "ICRS", NULL, st);
 }
 
 /* Build the FITS file in memory and write it to out atomically. */
@@ -678,9 +678,12 @@ int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, 
 		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate, and no hour given (-H)");
 		goto out;
 	}
-	g.ra = geom_lst((double)(g.start + o->hours * 1800LL) / 86400.0 + 2440587.5,
-		   GEOM_OVRO_LON_DEG) / D2R;
 	g.dec = first >= 0 ? in[first].dec0 : 0;
+	{       /* the mid-hour meridian (CIRS), as an ICRS position */
+		double jd = (double)(g.start + o->hours * 1800LL) / 86400.0 + 2440587.5, ra, dec;
+		astro_cirs_to_icrs(jd, geom_lst(jd, GEOM_OVRO_LON_DEG), g.dec * D2R, &ra, &dec);
+		g.ra = ra / D2R;
+	}
 	g.cell = o->cell_arcsec / 3600;
 	for (int i = 0; i < n && !o->cell_arcsec; i++)
 		if (!in[i].why[0] && (g.cell == 0 || in[i].cell < g.cell))

@@ -12,6 +12,7 @@
  * a ziggurat, two deviates per 64-bit draw.
  */
 #include "sci/sim.h"
+#include "sci/astro.h"
 
 #include <errno.h>
 #include <math.h>
@@ -220,6 +221,50 @@ void sim_layout(int nants, double *enu)
 	free(e);
 }
 
+/* WGS84 geodetic (radians, metres) to ECEF metres. */
+static void geodetic_to_ecef(double lat, double lon, double h, double *x)
+{
+	const double a = 6378137.0, f = 1 / 298.257223563, e2 = f * (2 - f);
+	double n = a / sqrt(1 - e2 * sin(lat) * sin(lat));
+
+	x[0] = (n + h) * cos(lat) * cos(lon);
+	x[1] = (n + h) * cos(lat) * sin(lon);
+	x[2] = (n * (1 - e2) + h) * sin(lat);
+}
+
+int sim_layout_dsa110(int nants, double lat, double lon, double alt, double *st_enu, int *num)
+{
+	double c[3], emean = 0, sl = sin(lat), cl = cos(lat), so = sin(lon), co = cos(lon);
+	int ne = 0, rot;
+
+	if (nants < 1 || nants > SIM_NSTATIONS)
+		return -1;
+	for (int k = 0; k < SIM_NSTATIONS; k++)
+		if (isfinite(sim_stations[k][2]))
+			emean += sim_stations[k][2], ne++;
+	emean /= ne;
+	geodetic_to_ecef(lat, lon, alt, c);
+	for (int k = 0; k < SIM_NSTATIONS; k++) {
+		double x[3], d[3], *e = st_enu + 3 * k;
+		double h = isfinite(sim_stations[k][2]) ? sim_stations[k][2] : emean;
+
+		geodetic_to_ecef(sim_stations[k][0] * M_PI / 180, sim_stations[k][1] * M_PI / 180, h, x);
+		for (int i = 0; i < 3; i++)
+			d[i] = x[i] - c[i];
+		e[0] = -so * d[0] + co * d[1];
+		e[1] = -sl * co * d[0] - sl * so * d[1] + cl * d[2];
+		e[2] = cl * co * d[0] + cl * so * d[1] + sl * d[2];
+	}
+	/* Evenly spread stations, the list rotated by 18% (about 30% of the
+	 * baselines then have ant_1 > ant_2, as in the writer's files). */
+	rot = (int)(0.18 * nants);
+	for (int i = 0; i < nants; i++) {
+		int j = (i + rot) % nants;
+		num[i] = nants == 1 ? 0 : (int)lround((double)j * (SIM_NSTATIONS - 1) / (nants - 1));
+	}
+	return 0;
+}
+
 void sim_enu_to_ecef(double lat, double lon, const double *b, double *xyz)
 {
 	double sl = sin(lat), cl = cos(lat), so = sin(lon), co = cos(lon);
@@ -258,14 +303,9 @@ double sim_jd(double unix_s)
 
 double sim_lst(double unix_s, double lon)
 {
-	/* Mean sidereal time (USNO approximation, ~0.1 s per century);
-	 * 946728000 is J2000.0 (JD 2451545.0) in Unix seconds. */
-	double d = (unix_s - 946728000.0) / 86400.0;
-	double h = fmod(18.697374558 + 24.06570982441908 * d, 24.0);
-	double lst = h * M_PI / 12.0 + lon;
+	double days = floor(unix_s / 86400.0);
 
-	lst = fmod(lst, 2 * M_PI);
-	return lst < 0 ? lst + 2 * M_PI : lst;
+	return astro_local_era2(2440587.5 + days, (unix_s - days * 86400.0) / 86400.0, lon);
 }
 
 double sim_beam(double theta, double freq_hz)
@@ -484,8 +524,11 @@ static int random_sources(struct sim *s, int gi, double ra0, struct sim_rng *r)
 
 		memset(x, 0, sizeof *x);
 		snprintf(x->name, sizeof x->name, "sim%03d_%03d", gi, k);
+		/* Drawn about the CIRS meridian point, kept in ICRS. */
 		x->dec = asin(m * cos(d0) + n * sin(d0));
 		x->ra = fmod(ra0 + atan2(l, n * cos(d0) - m * sin(d0)) + 2 * M_PI, 2 * M_PI);
+		astro_cirs_to_icrs(sim_jd(s->groups[gi].start_unix + s->o.ntimes * SIM_TINT_S / 2),
+		    x->ra, x->dec, &x->ra, &x->dec);
 		x->flux_jy = 0.5 * pow(10.0, sim_rng_uniform(r));
 		x->ref_freq_hz = 1.4e9;
 		x->alpha = -0.7 + 0.2 * sim_rng_normal(r);
@@ -521,14 +564,16 @@ static void make_gains(struct sim *s)
 
 /* LST-synchronised start: the calibrator transits at the mid-time of group
  * cal_group, at or after the requested start. */
-static double transit_start(const struct sim *s, double ra)
+static double transit_start(const struct sim *s, double ra_icrs, double dec_icrs)
 {
 	double gdur = s->o.ntimes * SIM_TINT_S;
 	double tmid = s->o.start_unix + (s->o.cal_group + 0.5) * gdur;
 	double sid = 86400.0 / 1.00273781191135448;
 
-	for (int it = 0; it < 3; it++) {
-		double d = ra - sim_lst(tmid, s->lon);
+	for (int it = 0; it < 4; it++) {
+		double ra, dec, d;
+		astro_icrs_to_cirs(sim_jd(tmid), ra_icrs, dec_icrs, &ra, &dec);
+		d = ra - sim_lst(tmid, s->lon);
 		d = fmod(d, 2 * M_PI);
 		if (it == 0 && d < 0)
 			d += 2 * M_PI;
@@ -580,6 +625,7 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 	s->freq = xcalloc(nf, sizeof(double), &bad);
 	s->enu = xcalloc(na * 3, sizeof(double), &bad);
 	s->ecef = xcalloc(na * 3, sizeof(double), &bad);
+	s->ant_num = xcalloc(na, sizeof(int), &bad);
 	s->a1 = xcalloc((size_t)s->nbls, sizeof(int), &bad);
 	s->a2 = xcalloc((size_t)s->nbls, sizeof(int), &bad);
 	s->uvw = xcalloc((size_t)s->nbls * 3, sizeof(double), &bad);
@@ -593,7 +639,29 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 		goto nomem;
 	for (int j = 0; j < s->nfreq; j++)
 		s->freq[j] = SIM_F_TOP_HZ - (j + 0.5) * s->chan_width;
-	sim_layout(o->nants, s->enu);
+	if (o->layout == SIM_L_UVH5) {
+		sim_layout(o->nants, s->enu);
+		for (int a = 0; a < o->nants; a++)
+			s->ant_num[a] = a;
+	} else {
+		double *ste = xcalloc(SIM_NSTATIONS * 3, sizeof(double), &bad);
+		s->st_ecef = xcalloc(SIM_NSTATIONS * 3, sizeof(double), &bad);
+		if (bad) {
+			free(ste);
+			goto nomem;
+		}
+		if (sim_layout_dsa110(o->nants, s->lat, s->lon, SIM_ALT_M, ste, s->ant_num) < 0) {
+			free(ste);
+			snprintf(err, SIM_ERRLEN, "the DSA-110 layout has at most %d antennas (-a)",
+			    SIM_NSTATIONS);
+			return EX_USAGE;
+		}
+		for (int k = 0; k < SIM_NSTATIONS; k++)
+			sim_enu_to_ecef(s->lat, s->lon, ste + 3 * k, s->st_ecef + 3 * k);
+		for (int a = 0; a < o->nants; a++)
+			memcpy(s->enu + 3 * a, ste + 3 * s->ant_num[a], 3 * sizeof(double));
+		free(ste);
+	}
 	for (int a = 0; a < o->nants; a++)
 		sim_enu_to_ecef(s->lat, s->lon, s->enu + 3 * a, s->ecef + 3 * a);
 	for (int a = 0, b = 0; a < o->nants; a++)
@@ -624,7 +692,19 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 		}
 	}
 	gdur = o->ntimes * SIM_TINT_S;
-	s->t0_unix = o->calname ? transit_start(s, s->src[0].ra) : o->start_unix;
+	s->t0_unix = o->calname ? transit_start(s, s->src[0].ra, s->src[0].dec) : o->start_unix;
+	if (o->calname && !o->dec_given) {
+		/* Point at the calibrator's CIRS declination at its transit. */
+		double ra, tr = s->t0_unix + (o->cal_group + 0.5) * o->ntimes * SIM_TINT_S;
+		astro_icrs_to_cirs(sim_jd(tr), s->src[0].ra, s->src[0].dec, &ra, &s->dec);
+		s->o.dec_deg = s->dec * 180 / M_PI;
+		for (int b = 0; b < s->nbls; b++) {
+			double d[3];
+			for (int k = 0; k < 3; k++)
+				d[k] = s->enu[3 * s->a2[b] + k] - s->enu[3 * s->a1[b] + k];
+			sim_uvw_meridian(s->lat, s->dec, d, s->uvw + 3 * b);
+		}
+	}
 	/* Jitter must keep groups apart: at most a third of a group. */
 	jit = floor(o->jitter_s);
 	if (jit > floor(gdur / 3))
@@ -679,6 +759,8 @@ void sim_free(struct sim *s)
 	free(s->freq);
 	free(s->enu);
 	free(s->ecef);
+	free(s->ant_num);
+	free(s->st_ecef);
 	free(s->a1);
 	free(s->a2);
 	free(s->uvw);
@@ -696,6 +778,15 @@ void sim_free(struct sim *s)
 
 /* ------------------------------------------------------- visibilities */
 
+void sim_apparent(const struct sim *s, struct sim_source *x, int gi)
+{
+	if (x->app_group == gi + 1)
+		return;
+	astro_icrs_to_cirs(sim_jd(s->groups[gi].start_unix + s->o.ntimes * SIM_TINT_S / 2),
+	    x->ra, x->dec, &x->ra_app, &x->dec_app);
+	x->app_group = gi + 1;
+}
+
 /* Per integration: source direction cosines and distance from the
  * pointing (lmn[4k..4k+3] = l, m, n, theta) and the sources that matter:
  * those above 1e-6 Jy apparent at either band edge. */
@@ -707,7 +798,8 @@ static void prepare(struct sim *s, int gi, int t)
 	s->nact = 0;
 	for (int k = 0; k < s->nsrcs; k++) {
 		double *p = s->lmn + 4 * k;
-		sim_lmn(s->src[k].ra, s->src[k].dec, lst, s->dec, &p[0], &p[1], &p[2]);
+		sim_apparent(s, &s->src[k], gi);
+		sim_lmn(s->src[k].ra_app, s->src[k].dec_app, lst, s->dec, &p[0], &p[1], &p[2]);
 		p[3] = theta_of(p[0], p[1], p[2]);
 		if (p[2] <= 0 ||
 		    (sim_flux(&s->src[k], s->freq[nf - 1]) * sim_beam(p[3], s->freq[nf - 1]) < 1e-6 &&
@@ -833,7 +925,8 @@ int sim_visibilities(struct sim *s, int gi, int t, int sb, int nan_fault, float 
 				if (a1 == a2)
 					gim = 0; /* |g|^2 exactly real */
 				o[4 * c + 2 * pol] = (float)(gr * vr - gim * vi);
-				o[4 * c + 2 * pol + 1] = (float)(gr * vi + gim * vr);
+				/* Written conjugated: the file convention (sim.h). */
+				o[4 * c + 2 * pol + 1] = (float)-(gr * vi + gim * vr);
 			}
 		}
 	}

@@ -7,13 +7,25 @@
  * a CSV list, and an optional bright calibrator whose transit falls at the
  * mid-time of a chosen group), through per-antenna complex gains (amplitude,
  * bandpass, phase, delay, slow phase drift) and thermal noise, following the
- * conventions of SCIENCE.md:
+ * conventions of real DSA-110 files:
  *
- *     V_12 = g_1 conj(g_2) (sum_s S_s(f) A(theta_s, f)
- *                           exp(-2 pi i (u l + v m + w (n - 1))) + noise)
+ *     V_12 = conj(g_1) g_2 (sum_s S_s(f) A(theta_s, f)
+ *                           exp(+2 pi i (u l + v m + w (n - 1))) + noise)
  *
  * with uvw = pos(ant_2) - pos(ant_1) in the frame of (HA = 0, Dec = pointing)
- * and A the Gaussian power beam of FWHM 1.2 lambda / D. Autocorrelations are
+ * and A the Gaussian power beam of FWHM 1.2 lambda / D.
+ *
+ * The sign, from the sources: pyuvdata defines the baseline as
+ * pos(ant_2) - pos(ant_1) and its phase() multiplies the data by
+ * exp(-2 pi i (w_new - w_old) / lambda); for the rephased data to depend
+ * on the sky only through s - s0, the data must go as
+ * exp(+2 pi i b.(s - s0) / lambda). The DSA-110 writer (dsamfs) agrees: its
+ * correlator forms A*B with uvw B - A, and fringe-stopping divides the raw
+ * data by exp(+2 pi i f w / c). So a real file holds the complex conjugate
+ * of the textbook V = g_1 conj(g_2) sum S exp(-2 pi i b.s / lambda) with the
+ * same uvw. The model below computes that textbook form (the calibration
+ * and imaging code work in it too) and sim_visibilities conjugates it on
+ * output; every reader conjugates on input (img_vis, calsolve, calapply). Autocorrelations are
  * |g|^2 (sum_s S_s A + SEFD + real noise): real, positive. The noise is
  * added before the gains, so calibrated data have noise rms noise_jy in
  * each of the real and imaginary parts.
@@ -49,6 +61,17 @@
 #define SIM_SEFD_JY 5800.0
 #define SIM_ERRLEN 512
 #define SIM_MAXFAULTS 64
+#define SIM_NSTATIONS 117
+
+/* File layout and array (-L): the DSA-110 writer's layout on the real
+ * station list, as written since June 2022 (scalar phase_center_app_dec)
+ * or before; or UVH5 1.2 on the old synthetic T (uvm-sim's former
+ * default). */
+enum sim_layout_kind { SIM_L_DSA110 = 0, SIM_L_DSA110_OLD, SIM_L_UVH5 };
+
+/* The DSA-110 station list (sim_stations.c): lat, lon (deg), elevation (m,
+ * NAN when unknown). */
+extern const double sim_stations[SIM_NSTATIONS][3];
 
 enum sim_fault_kind {
 	SIM_F_TRUNCATE, SIM_F_FLIP, SIM_F_SHAPE, SIM_F_NAN, SIM_F_MISSING,
@@ -63,6 +86,7 @@ struct sim_fault {
 
 struct sim_opts {
 	int nants, nsub, nchan, ntimes, ngroups;
+	enum sim_layout_kind layout; /* -L */
 	double dec_deg;
 	int dec_given;             /* -d given: else the calibrator's dec when -k */
 	uint64_t seed;
@@ -87,7 +111,9 @@ const char *sim_fault_name(enum sim_fault_kind k);
 
 struct sim_source {
 	char name[64];
-	double ra, dec;            /* radians (treated as apparent) */
+	double ra, dec;            /* ICRS, radians */
+	double ra_app, dec_app;    /* CIRS at the mid-time of group app_group */
+	int app_group;             /* 0: not computed, else group + 1 */
 	double flux_jy, ref_freq_hz, alpha;
 	int is_cal;
 };
@@ -115,6 +141,8 @@ struct sim {
 	double *freq;              /* nfreq, global channel order (descending) */
 	double *enu;               /* nants x 3, metres */
 	double *ecef;              /* nants x 3, relative to the array centre */
+	int *ant_num;              /* nants: antenna number in the file (station - 1) */
+	double *st_ecef;           /* SIM_NSTATIONS x 3 (DSA-110 layouts), else NULL */
 	int *a1, *a2;              /* nbls, a1 <= a2, (0,0),(0,1),...,(1,1),... */
 	double *uvw;               /* nbls x 3 metres, constant (meridian phasing) */
 	int nsrcs;
@@ -146,16 +174,30 @@ void sim_free(struct sim *s);
 
 /* Fixed deterministic T layout: nants x 3 ENU metres. */
 void sim_layout(int nants, double *enu);
+/*
+ * The real DSA-110 array: ENU (metres, relative to the telescope location
+ * lat/lon radians, alt metres) of every station into st_enu (117 x 3),
+ * and the nants active ones (at most 117): stations spread evenly over the
+ * list, in a correlator-like order (the list rotated, so that some rows
+ * have ant_1 > ant_2) into num (antenna numbers, station - 1). A station
+ * without an elevation gets the mean of the others. 0, or -1 if nants is
+ * out of range.
+ */
+int sim_layout_dsa110(int nants, double lat, double lon, double alt, double *st_enu, int *num);
 /* Rotate a local ENU vector into ECEF axes at (lat, lon) radians. */
 void sim_enu_to_ecef(double lat, double lon, const double *enu, double *xyz);
 /* uvw (metres) of ENU baseline b for the direction HA = 0, Dec = dec. */
 void sim_uvw_meridian(double lat, double dec, const double *b, double *uvw);
 /* Direction cosines of (ra, dec) relative to the phase centre (ra0, dec0). */
 void sim_lmn(double ra, double dec, double ra0, double dec0, double *l, double *m, double *n);
-/* Local (mean) sidereal time in radians at UTC time unix_s (seconds since
- * 1970; computed from the offset to J2000 to keep 1e-11 rad precision). */
+/* The meridian's CIRS right ascension (astro.h: Earth rotation angle with
+ * UT1 = UTC, plus lon) in radians at UTC time unix_s (seconds since 1970).
+ * Sources are placed from their ICRS positions through ERFA (CIRS at each
+ * group's mid-time), so the files hold the sky where it really is. */
 double sim_lst(double unix_s, double lon);
 double sim_jd(double unix_s);
+/* Fill x's CIRS position for the mid-time of group gi (cached). */
+void sim_apparent(const struct sim *s, struct sim_source *x, int gi);
 /* Gaussian power beam at angular distance theta (rad) from the pointing. */
 double sim_beam(double theta, double freq_hz);
 /* Flux density of src at freq (no beam). */

@@ -50,6 +50,7 @@
 #include "core/fsx.h"
 #include "core/log.h"
 #include "sci/sim.h"
+#include "sci/astro.h"
 #include "uvh5/uvh5.h"
 
 struct job {
@@ -122,13 +123,24 @@ static int plan_group(const struct sim *s, int gi, struct job *jobs)
 	return n;
 }
 
-/* Header of group gi (all but the frequencies, set per subband). */
+/*
+ * Header of group gi (all but the frequencies, set per subband). The
+ * DSA-110 layouts follow the writer (dsamfs/uvh5_utils.py, LAYOUT.md):
+ * 117 stations named "1".."117", numbered 0..116, Nants_data active; the
+ * pointing only in extra_keywords (phase_center_dec in radians,
+ * ha_phase_center 0, phase_center_epoch 2000) and, since June 2022, the
+ * scalar phase_center_app_dec; spw 1; telescope OVRO_MMA, instrument DSA.
+ * The UVH5 layout keeps uvm-sim's former header (a catalog entry and the
+ * phase_dec_deg/phasing keywords).
+ */
 static int build_header(const struct sim *s, int gi, struct uvh5_header *h)
 {
-	int nb = s->nbls, nt = s->o.ntimes;
+	int nb = s->nbls, nt = s->o.ntimes, dsa = s->o.layout != SIM_L_UVH5;
+	char v[64];
 
 	memset(h, 0, sizeof *h);
-	h->Nants_data = h->Nants_telescope = s->o.nants;
+	h->Nants_data = s->o.nants;
+	h->Nants_telescope = dsa ? SIM_NSTATIONS : s->o.nants;
 	h->Nbls = nb;
 	h->Nblts = (int64_t)nb * nt;
 	h->Nfreqs = s->o.nchan;
@@ -138,46 +150,70 @@ static int build_header(const struct sim *s, int gi, struct uvh5_header *h)
 	h->Nphase = 1;
 	if (uvh5_header_alloc(h) < 0)
 		return -1;
-	h->phase_center_app_ra = calloc((size_t)h->Nblts, sizeof(double));
 	h->phase_center_app_dec = calloc((size_t)h->Nblts, sizeof(double));
-	h->phase_center_frame_pa = calloc((size_t)h->Nblts, sizeof(double));
-	if (!h->phase_center_app_ra || !h->phase_center_app_dec || !h->phase_center_frame_pa)
+	if (!h->phase_center_app_dec)
 		return -1;
-	snprintf(h->telescope_name, sizeof h->telescope_name, "DSA-110");
-	snprintf(h->instrument, sizeof h->instrument, "DSA-110");
-	snprintf(h->object_name, sizeof h->object_name, "drift");
-	snprintf(h->x_orientation, sizeof h->x_orientation, "east");
+	if (!dsa) {
+		h->phase_center_app_ra = calloc((size_t)h->Nblts, sizeof(double));
+		h->phase_center_frame_pa = calloc((size_t)h->Nblts, sizeof(double));
+		if (!h->phase_center_app_ra || !h->phase_center_frame_pa)
+			return -1;
+	}
+	h->layout = dsa ? UVH5_LAYOUT_DSA110 : UVH5_LAYOUT_1_2;
+	h->app_dec_scalar = s->o.layout == SIM_L_DSA110;
+	if (s->o.layout == SIM_L_DSA110_OLD) {
+		free(h->phase_center_app_dec);
+		h->phase_center_app_dec = NULL;
+	}
+	snprintf(h->telescope_name, sizeof h->telescope_name, dsa ? "OVRO_MMA" : "DSA-110");
+	snprintf(h->instrument, sizeof h->instrument, dsa ? "DSA" : "DSA-110");
+	snprintf(h->object_name, sizeof h->object_name, dsa ? "search" : "drift");
+	if (!dsa)
+		snprintf(h->x_orientation, sizeof h->x_orientation, "east");
 	snprintf(h->vis_units, sizeof h->vis_units, "uncalib");
+	snprintf(h->phase_type, sizeof h->phase_type, "drift");
 	h->latitude = SIM_LAT_DEG;
 	h->longitude = SIM_LON_DEG;
 	h->altitude = SIM_ALT_M;
-	for (int a = 0; a < s->o.nants; a++) {
-		h->antenna_numbers[a] = a;
-		snprintf(h->antenna_names[a], sizeof h->antenna_names[a], "ant%03d", a);
-		memcpy(h->antenna_positions + 3 * a, s->ecef + 3 * a, 3 * sizeof(double));
-		h->antenna_diameters[a] = SIM_DIAM_M;
+	if (dsa) {
+		for (int k = 0; k < SIM_NSTATIONS; k++) {
+			h->antenna_numbers[k] = k;
+			snprintf(h->antenna_names[k], sizeof h->antenna_names[k], "%d", k + 1);
+			memcpy(h->antenna_positions + 3 * k, s->st_ecef + 3 * k, 3 * sizeof(double));
+			h->antenna_diameters[k] = SIM_DIAM_M;
+		}
+	} else {
+		for (int a = 0; a < s->o.nants; a++) {
+			h->antenna_numbers[a] = a;
+			snprintf(h->antenna_names[a], sizeof h->antenna_names[a], "ant%03d", a);
+			memcpy(h->antenna_positions + 3 * a, s->ecef + 3 * a, 3 * sizeof(double));
+			h->antenna_diameters[a] = SIM_DIAM_M;
+		}
 	}
 	for (int t = 0; t < nt; t++) {
 		double tc = sim_time(s, gi, t), jd = sim_jd(tc), lst = sim_lst(tc, s->lon);
 		for (int b = 0; b < nb; b++) {
 			int64_t r = (int64_t)t * nb + b;
-			h->ant_1_array[r] = s->a1[b];
-			h->ant_2_array[r] = s->a2[b];
+			h->ant_1_array[r] = s->ant_num[s->a1[b]];
+			h->ant_2_array[r] = s->ant_num[s->a2[b]];
 			memcpy(h->uvw_array + 3 * r, s->uvw + 3 * b, 3 * sizeof(double));
 			h->time_array[r] = jd;
 			h->lst_array[r] = lst;
 			h->integration_time[r] = SIM_TINT_S;
 			h->phase_center_id_array[r] = 0;
-			h->phase_center_app_ra[r] = lst;
-			h->phase_center_app_dec[r] = s->dec;
-			h->phase_center_frame_pa[r] = 0;
+			if (h->phase_center_app_dec)
+				h->phase_center_app_dec[r] = s->dec;
+			if (!dsa) {
+				h->phase_center_app_ra[r] = lst;
+				h->phase_center_frame_pa[r] = 0;
+			}
 		}
 	}
 	for (int k = 0; k < s->o.nchan; k++) {
 		h->channel_width[k] = s->chan_width;
-		h->flex_spw_id_array[k] = 0;
+		h->flex_spw_id_array[k] = dsa ? 1 : 0;
 	}
-	h->spw_array[0] = 0;
+	h->spw_array[0] = dsa ? 1 : 0;
 	h->polarization_array[0] = -5;
 	h->polarization_array[1] = -6;
 	h->phase_centers[0].id = 0;
@@ -185,11 +221,19 @@ static int build_header(const struct sim *s, int gi, struct uvh5_header *h)
 	snprintf(h->phase_centers[0].type, sizeof h->phase_centers[0].type, "unprojected");
 	h->phase_centers[0].lon = 0;
 	h->phase_centers[0].lat = s->dec;
-	char v[64];
-	snprintf(v, sizeof v, "%.17g", s->o.dec_deg);
-	if (uvh5_header_set_keyword(h, "phase_dec_deg", v) < 0 ||
-	    uvh5_header_set_keyword(h, "phasing", "meridian") < 0 ||
-	    uvh5_header_set_keyword(h, "group_id", s->groups[gi].id) < 0)
+	if (dsa) {
+		snprintf(v, sizeof v, "%.17g", s->dec);
+		if (uvh5_header_set_keyword(h, "phase_center_dec", v) < 0 ||
+		    uvh5_header_set_keyword(h, "ha_phase_center", "0.0") < 0 ||
+		    uvh5_header_set_keyword(h, "phase_center_epoch", "2000") < 0)
+			return -1;
+	} else {
+		snprintf(v, sizeof v, "%.17g", s->o.dec_deg);
+		if (uvh5_header_set_keyword(h, "phase_dec_deg", v) < 0 ||
+		    uvh5_header_set_keyword(h, "phasing", "meridian") < 0)
+			return -1;
+	}
+	if (uvh5_header_set_keyword(h, "group_id", s->groups[gi].id) < 0)
 		return -1;
 	snprintf(v, sizeof v, "%llu", (unsigned long long)s->o.seed);
 	if (uvh5_header_set_keyword(h, "sim_seed", v) < 0)
@@ -766,7 +810,12 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 	}
 	fputs("],\"antennas\":[", f);
 	for (int a = 0; a < s->o.nants; a++) {
-		fprintf(f, "%s{\"number\":%d,\"name\":\"ant%03d\",\"enu_m\":[", a ? "," : "", a, a);
+		if (s->o.layout == SIM_L_UVH5)
+			fprintf(f, "%s{\"number\":%d,\"name\":\"ant%03d\",\"enu_m\":[", a ? "," : "",
+			    a, a);
+		else
+			fprintf(f, "%s{\"number\":%d,\"name\":\"%d\",\"enu_m\":[", a ? "," : "",
+			    s->ant_num[a], s->ant_num[a] + 1);
 		for (int k = 0; k < 3; k++) {
 			jnum(f, s->enu[3 * a + k]);
 			fputs(k < 2 ? "," : "],\"ecef_m\":[", f);
@@ -796,8 +845,17 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		fputc(',', f);
 		jkey(f, "lst_mid_rad", lst);
 		fputc(',', f);
-		jkey(f, "phase_ra_deg", lst * 180 / M_PI);
-		fputc(',', f);
+		{
+			/* The phase centre at mid-time, CIRS and ICRS. */
+			double ra, dec;
+			astro_cirs_to_icrs(sim_jd(mid), lst, s->dec, &ra, &dec);
+			jkey(f, "phase_ra_deg", ra * 180 / M_PI);
+			fputc(',', f);
+			jkey(f, "phase_dec_deg", dec * 180 / M_PI);
+			fputc(',', f);
+			jkey(f, "app_ra_deg", lst * 180 / M_PI);
+			fputc(',', f);
+		}
 		jkey(f, "dec_deg", s->o.dec_deg);
 		fputs(",\"calibrator\":", f);
 		if (s->calname[0] && s->o.cal_group == gi)
@@ -823,12 +881,25 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		jkey(f, "spectral_index", x->alpha);
 		fprintf(f, ",\"calibrator\":%s,\"apparent_flux_jy\":[", x->is_cal ? "true" : "false");
 		for (int gi = 0; gi < s->o.ngroups; gi++) {
-			double mid = s->groups[gi].start_unix + gdur / 2, l, m, n;
-			sim_lmn(x->ra, x->dec, sim_lst(mid, s->lon), s->dec, &l, &m, &n);
+			double mid = s->groups[gi].start_unix + gdur / 2, l, m, n, ra, dec;
+			astro_icrs_to_cirs(sim_jd(mid), x->ra, x->dec, &ra, &dec);
+			sim_lmn(ra, dec, sim_lst(mid, s->lon), s->dec, &l, &m, &n);
 			double th = 2 * asin(fmin(1, sqrt(l * l + m * m + (n - 1) * (n - 1)) / 2));
 			if (gi)
 				fputc(',', f);
 			jnum(f, n > 0 ? sim_flux(x, fc) * sim_beam(th, fc) : 0);
+		}
+		/* Its CIRS position at each group's mid-time (what the data
+		 * hold; the ICRS ra_deg/dec_deg are the truth). */
+		for (int pass = 0; pass < 2; pass++) {
+			fputs(pass ? "],\"app_dec_deg\":[" : "],\"app_ra_deg\":[", f);
+			for (int gi = 0; gi < s->o.ngroups; gi++) {
+				double mid = s->groups[gi].start_unix + gdur / 2, ra, dec;
+				astro_icrs_to_cirs(sim_jd(mid), x->ra, x->dec, &ra, &dec);
+				if (gi)
+					fputc(',', f);
+				jnum(f, (pass ? dec : ra) * 180 / M_PI);
+			}
 		}
 		fputs("]}", f);
 	}
@@ -848,7 +919,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 	jkey(f, "f_ref_hz", SIM_GAIN_FREF_HZ);
 	fputs(",\"antennas\":[", f);
 	for (int a = 0; a < s->o.nants; a++) {
-		fprintf(f, "%s{\"number\":%d,\"xx\":", a ? "," : "", a);
+		fprintf(f, "%s{\"number\":%d,\"xx\":", a ? "," : "", s->ant_num[a]);
 		truth_gain(f, &s->gain[2 * a]);
 		fputs(",\"yy\":", f);
 		truth_gain(f, &s->gain[2 * a + 1]);

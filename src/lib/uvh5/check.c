@@ -180,19 +180,19 @@ static void enu_to_meridian_uvw(double lat, double dec, const double *b, double 
 
 enum uvw_mode { UVW_ENU, UVW_MERIDIAN, UVW_LENGTH };
 
-/* How the uvw of h can be compared with its antenna positions. */
+/* How the uvw of h can be compared with its antenna positions (the
+ * pointing as uvh5_pointing finds it; a fixed or unknown one: lengths). */
 static enum uvw_mode uvw_mode(const struct uvh5_header *h, double *dec)
 {
-	const char *ph = uvh5_header_keyword(h, "phasing");
-	const char *pd = uvh5_header_keyword(h, "phase_dec_deg");
-	char *end;
+	char why[256];
+	double ra;
+	int k = uvh5_pointing(h, &ra, dec, why, sizeof why);
 	int i;
 
-	if (ph && pd && strcmp(ph, "meridian") == 0) {
-		*dec = strtod(pd, &end) * M_PI / 180;
-		if (end != pd && isfinite(*dec))
-			return UVW_MERIDIAN;
-	}
+	if (k == UVH5_PT_MERIDIAN)
+		return UVW_MERIDIAN;
+	if (k != UVH5_PT_ZENITH)
+		return UVW_LENGTH;
 	if (h->n_phase_centers == 0)
 		return strcmp(h->phase_type, "drift") == 0 ? UVW_ENU : UVW_LENGTH;
 	for (i = 0; i < h->n_phase_centers; i++)
@@ -225,8 +225,6 @@ static int check_antennas(const struct uvh5_header *h, struct chk_report *r,
 		if (tab[i].num < 0 || tab[i].num > INT32_MAX)
 			nbad++;
 	}
-	if (nbad)
-		chk_error(r, "antenna_numbers out of range [0, 2147483647]: %lld entries", (long long)nbad);
 	qsort(tab, (size_t)na, sizeof *tab, cmp_ant);
 	for (i = 0; i < na; i++)       /* keep the first of duplicates */
 		if (u == 0 || tab[i].num != tab[u - 1].num)
@@ -240,6 +238,21 @@ static int check_antennas(const struct uvh5_header *h, struct chk_report *r,
 			if (missing++ == 0)
 				first_missing = r1[i] < 0 ? h->ant_1_array[i] : h->ant_2_array[i];
 		}
+	}
+	/* Out-of-range numbers (the writer's -1 "NONE" placeholders for
+	 * stations without data) matter only when a row uses them. */
+	if (nbad) {
+		int64_t used_bad = 0;
+
+		for (i = 0; i < n; i++)
+			used_bad += h->ant_1_array[i] < 0 || h->ant_1_array[i] > INT32_MAX ||
+			    h->ant_2_array[i] < 0 || h->ant_2_array[i] > INT32_MAX;
+		if (used_bad)
+			chk_error(r, "antenna_numbers out of range [0, 2147483647]: %lld entries, "
+			    "used by %lld rows", (long long)nbad, (long long)used_bad);
+		else
+			chk_warn(r, "antenna_numbers out of range [0, 2147483647]: %lld entries "
+			    "(placeholders no row uses)", (long long)nbad);
 	}
 	if (missing)
 		chk_error(r, "antenna %lld (in ant_1_array/ant_2_array) is not in antenna_numbers: "
@@ -628,6 +641,13 @@ int chk_header(const struct uvh5_header *h, struct chk_report *r)
 	r->Nants_telescope = h->Nants_telescope;
 	r->Nants_data = h->Nants_data;
 
+	{
+		char why[256];
+		double ra, dec;
+
+		if (uvh5_pointing(h, &ra, &dec, why, sizeof why) < 0)
+			chk_error(r, "cannot determine the pointing: %s", why);
+	}
 	if (check_antennas(h, r, &tab, &ntab, &rank1, &rank2) < 0 ||
 	    check_uvw(h, r, tab, ntab, rank1, rank2) < 0 ||
 	    check_freqs(h, r) < 0 || check_times(h, r) < 0)

@@ -2,9 +2,10 @@
  * uvh5.c: what the UVH5 reader and writer share: header memory management
  * (alloc, deep copy, free, extra keywords), polarization names, and the
  * translation of libhdf5's error stack into one-line messages and exit
- * statuses. The reader is in uvh5_read.c, the writer in uvh5_write.c, the
+ * statuses. The reader is in uvh5_header.c and uvh5_data.c, the writer in uvh5_write.c, the
  * LZF filter in uvh5_lzf.c.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,83 @@ const char *uvh5_header_keyword(const struct uvh5_header *h, const char *name)
 		if (strcmp(h->keywords[i].name, name) == 0)
 			return h->keywords[i].value;
 	return NULL;
+}
+
+/* Keyword name as one finite number (whole value); 1, or 0 if absent/bad. */
+static int kw_num(const struct uvh5_header *h, const char *name, double *v)
+{
+	const char *s = uvh5_header_keyword(h, name);
+	char *end;
+
+	if (!s || !*s)
+		return 0;
+	*v = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	return end != s && !*end && isfinite(*v);
+}
+
+int uvh5_pointing(const struct uvh5_header *h, double *ra, double *dec, char *why, size_t n)
+{
+	const struct uvh5_phase_center *pc = h->n_phase_centers > 0 ? &h->phase_centers[0] : NULL;
+	const char *ph = uvh5_header_keyword(h, "phasing");
+	double v;
+	int i;
+
+	*ra = 0;
+	*dec = h->latitude * M_PI / 180;
+	if (!strcmp(h->phase_type, "phased") || (pc && !strcmp(pc->type, "sidereal"))) {
+		if (!pc || !isfinite(pc->lat) || fabs(pc->lat) > M_PI / 2 || !isfinite(pc->lon)) {
+			snprintf(why, n, "phased file without a usable phase centre position");
+			return -1;
+		}
+		*ra = pc->lon;
+		*dec = pc->lat;
+		return UVH5_PT_FIXED;
+	}
+	if (kw_num(h, "phase_center_dec", &v)) {
+		if (fabs(v) > M_PI / 2) {
+			snprintf(why, n, "extra_keywords/phase_center_dec %.17g is not a declination "
+			    "in radians", v);
+			return -1;
+		}
+		*dec = v;
+		return UVH5_PT_MERIDIAN;
+	}
+	if (h->app_dec_scalar && h->phase_center_app_dec) {
+		v = h->phase_center_app_dec[0];
+		if (!isfinite(v) || fabs(v) > M_PI / 2) {
+			snprintf(why, n, "phase_center_app_dec %.17g is not a declination in radians", v);
+			return -1;
+		}
+		*dec = v;
+		return UVH5_PT_MERIDIAN;
+	}
+	if (kw_num(h, "phase_dec_deg", &v)) {
+		if (fabs(v) > 90) {
+			snprintf(why, n, "extra_keywords/phase_dec_deg %.17g is not a declination", v);
+			return -1;
+		}
+		*dec = v * M_PI / 180;
+		return UVH5_PT_MERIDIAN;
+	}
+	if (uvh5_header_keyword(h, "ha_phase_center") || uvh5_header_keyword(h, "phase_center_epoch") ||
+	    (ph && !strcmp(ph, "meridian"))) {
+		if (h->phase_center_app_dec && isfinite(v = h->phase_center_app_dec[0]) &&
+		    fabs(v) <= M_PI / 2) {
+			*dec = v;
+			return UVH5_PT_MERIDIAN;
+		}
+		snprintf(why, n, "meridian drift file without its pointing declination "
+		    "(no extra_keywords/phase_center_dec, no phase_center_app_dec)");
+		return -1;
+	}
+	for (i = 0; i < h->n_phase_centers; i++)
+		if (!strcmp(h->phase_centers[i].type, "sidereal")) {
+			snprintf(why, n, "more than one kind of phase centre");
+			return -1;
+		}
+	return UVH5_PT_ZENITH;
 }
 
 const char *uvh5_pol_name(int64_t code)

@@ -7,7 +7,11 @@
  * float64 or int32; flags as an int8 bool enum; flags/nsamples compressed
  * with the LZF filter (id 32000, registered through liblzf); integer header
  * datasets of any width and byte order; fixed or variable-length strings;
- * optional values stored as null-dataspace datasets (treated as absent).
+ * optional values stored as null-dataspace datasets (treated as absent);
+ * and the DSA-110 correlator's files (shared/data/dsa110/LAYOUT.md): no
+ * version, drift without a phase-centre catalog, the pointing in
+ * extra_keywords/phase_center_dec (radians) and, since June 2022, a
+ * scalar Header/phase_center_app_dec (see app_dec_scalar, uvh5_pointing).
  *
  * uvh5_open reads the whole header (all per-blt metadata arrays, which are
  * small) and none of the data. Data are read by blocks of rows (baseline-
@@ -17,7 +21,13 @@
  *
  * The writer produces UVH5 1.2 (3-D data, 1-D freq arrays, a
  * phase_center_catalog group), visdata complex64, flags LZF-compressed bool
- * enum, nsamples float32 LZF-compressed, chunked by rows. It writes to a
+ * enum, nsamples float32 LZF-compressed, chunked by rows; or, with
+ * h->layout = UVH5_LAYOUT_DSA110, the DSA-110 correlator's layout
+ * (shared/data/dsa110/LAYOUT.md): no version, phase_type "drift", no
+ * phase-centre catalog or ids, 4-D data, freq_array (1, Nfreqs), a scalar
+ * absolute channel_width, float32 uvw, antenna names at least 4 bytes,
+ * uncompressed flags/nsamples, numeric extra keywords stored as float64,
+ * and phase_center_app_dec as a scalar when app_dec_scalar is set. It writes to a
  * temporary via fsx (fsx.h) and renames on uvh5_writer_commit, so a partial
  * file never appears under the final name. Writing then reading gives back
  * the same bits.
@@ -43,6 +53,7 @@
 #define UVH5_ERRLEN 512
 
 enum uvh5_vistype { UVH5_CF32, UVH5_CF64, UVH5_CI32 };
+enum uvh5_layout { UVH5_LAYOUT_1_2 = 0, UVH5_LAYOUT_DSA110 = 1 };
 
 /* Phase centre (one entry of phase_center_catalog, or the 0.x phase_type). */
 struct uvh5_phase_center {
@@ -97,6 +108,14 @@ struct uvh5_header {
 	 * blt, radians; NULL if absent (uvh5_header_alloc leaves them NULL;
 	 * the writer writes them only when set). */
 	double *phase_center_app_ra, *phase_center_app_dec, *phase_center_frame_pa;
+	/* Header/phase_center_app_dec was one scalar (the DSA-110 writer since
+	 * June 2022): the reader repeats it into phase_center_app_dec[Nblts];
+	 * the DSA-110 layout writer writes phase_center_app_dec[0] as a scalar. */
+	int app_dec_scalar;
+	/* Layout uvh5_create writes: UVH5_LAYOUT_1_2 (default) or
+	 * UVH5_LAYOUT_DSA110 (the correlator's, see uvh5_create). The reader
+	 * leaves it 0, so a header read and written again becomes UVH5 1.2. */
+	int layout;
 
 	/* Spectral (Nfreqs); channel_width expanded from a scalar if needed. */
 	double *freq_array;               /* Hz */
@@ -112,6 +131,25 @@ struct uvh5_header {
 	int n_keywords;
 	struct uvh5_keyword *keywords;
 };
+
+/*
+ * Where the data are phased, from whatever the file holds (first match):
+ *  - a sidereal catalog entry or phase_type "phased": UVH5_PT_FIXED at
+ *    (ra, dec) = the entry's cat_lon/cat_lat;
+ *  - extra_keywords/phase_center_dec (radians; the DSA-110 writer), else
+ *    a scalar Header/phase_center_app_dec (the writer since June 2022),
+ *    else extra_keywords/phase_dec_deg (degrees; older uvm-sim files),
+ *    else per-row phase_center_app_dec in a file marked meridian-phased:
+ *    UVH5_PT_MERIDIAN, hour angle 0 at dec, apparent frame of date;
+ *  - a drift file that says it is meridian-phased (extra_keywords
+ *    ha_phase_center, phase_center_epoch or phasing=meridian) without any
+ *    of the above: -1, the pointing cannot be determined (why says so);
+ *  - otherwise (unprojected/drift, no hint): UVH5_PT_ZENITH, dec = the
+ *    latitude (pyuvdata's meaning of an unprojected file).
+ * Returns the kind, or -1 with why filled (one line).
+ */
+enum uvh5_pointing_kind { UVH5_PT_ZENITH, UVH5_PT_MERIDIAN, UVH5_PT_FIXED };
+int uvh5_pointing(const struct uvh5_header *h, double *ra, double *dec, char *why, size_t n);
 
 /* Deep-copy / free a header (uvh5_header_free of a zeroed header is safe). */
 int uvh5_header_copy(struct uvh5_header *dst, const struct uvh5_header *src);

@@ -1,7 +1,8 @@
 /*
- * uvh5_priv.h: helpers shared by the UVH5 reader (uvh5_read.c), writer
- * (uvh5_write.c) and common code (uvh5.c). Not part of the public API: only
- * these three files include it, so hdf5.h stays out of uvh5.h.
+ * uvh5_priv.h: helpers shared by the UVH5 reader (uvh5_header.c and
+ * uvh5_data.c), writer (uvh5_write.c) and common code (uvh5.c). Not part of
+ * the public API: only these files include it, so hdf5.h stays out of
+ * uvh5.h.
  */
 #ifndef UVM_UVH5_PRIV_H
 #define UVM_UVH5_PRIV_H
@@ -29,6 +30,26 @@ void uvh5_fail(int *status, char *err, int st, const char *fmt, ...)
 /* A new enum type on native int8 with FALSE=0, TRUE=1 (h5py's bool);
  * caller closes it. Negative on failure. */
 hid_t uvh5_bool_type(void);
+
+/* Reading context of the reader's two halves (uvh5_header.c, uvh5_data.c):
+ * the open /Header group and where errors go. */
+struct uvh5_rd {
+	hid_t hdr;
+	const char *path;
+	int *status;
+	char *err;
+};
+/* Report a failed read of what ("dataset", "group") name from the HDF5
+ * error stack; -1. */
+int uvh5_rd_fail(struct uvh5_rd *r, const char *what, const char *name);
+/* Open loc/name as a dataset: the id, 0 when absent (no link, or a null
+ * dataspace: h5py's None) and -1 on error (reported if required or the
+ * link exists but cannot be opened). */
+hid_t uvh5_open_ds(struct uvh5_rd *r, hid_t loc, const char *name, int required);
+/* Number of elements of d, shape in dims (up to 4 dims), -1 on error. */
+int64_t uvh5_ds_shape(hid_t d, int *ndim, hsize_t dims[4]);
+/* Read the whole header below r->hdr into h; 0 or -1 with r's error set. */
+int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h);
 
 /* Decompress one LZF block of n bytes into exactly outn bytes; 0 or -1. */
 int uvh5_lzf_decode(const void *in, size_t n, void *out, size_t outn);

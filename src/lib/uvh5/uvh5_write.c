@@ -10,8 +10,13 @@
  * extent in each chunk. The file is built at an fsx temporary and renamed
  * into place by uvh5_writer_commit, so readers and make never see a
  * partial product.
+ *
+ * With h->layout = UVH5_LAYOUT_DSA110 it writes instead what the DSA-110
+ * correlator's writer (dsa110-meridian-fs, dsamfs/uvh5_utils.py) writes:
+ * see w_header_dsa110 and shared/data/dsa110/LAYOUT.md.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,7 @@ struct uvh5_writer {
 	hid_t vis_mt, bool_t, mspace;
 	hsize_t mspace_n;
 	int64_t Nblts, Nfreqs, Npols, next_row;
+	int ndim;           /* 3, or 4 for the DSA-110 layout (spw axis of 1) */
 	uint8_t *scratch;
 	size_t scratch_n;
 };
@@ -135,9 +141,9 @@ static int w_f64_arr(struct wr *w, const char *name, hid_t loc, int64_t n, int64
 }
 
 /* antenna_names: an array of fixed-length strings sized to the longest. */
-static int w_names(struct wr *w, hid_t loc, const struct uvh5_header *h)
+static int w_names(struct wr *w, hid_t loc, const struct uvh5_header *h, size_t minlen)
 {
-	size_t len = 1, k, n = (size_t)h->Nants_telescope, sz = sizeof h->antenna_names[0];
+	size_t len = minlen, k, n = (size_t)h->Nants_telescope, sz = sizeof h->antenna_names[0];
 	hsize_t dims[1] = { n };
 	char *b;
 	hid_t t;
@@ -216,6 +222,101 @@ static int check_header(struct wr *w, const struct uvh5_header *h)
 	return 0;
 }
 
+/* An extra keyword as the DSA-110 writer stores it: a number as int64
+ * or float64, anything else as a string. */
+static int w_keyword(struct wr *w, hid_t loc, const char *name, const char *v)
+{
+	char *end;
+	long long i;
+	double d;
+
+	errno = 0;
+	i = strtoll(v, &end, 10);
+	if (*v && !*end && !errno)
+		return w_i64(w, loc, name, i);
+	d = strtod(v, &end);
+	if (*v && !*end)
+		return w_f64(w, loc, name, d);
+	return w_str(w, loc, name, v);
+}
+
+/*
+ * /Header as the DSA-110 writer lays it out: no version, phase_type
+ * "drift", no phase-centre catalog, ids or app_ra/frame_pa; uvw float32;
+ * freq_array (1, Nfreqs); channel_width one scalar, the absolute width of
+ * the first channel; antenna names of at least 4 bytes; numeric extra
+ * keywords as numbers; the scalar phase_center_app_dec when
+ * h->app_dec_scalar. 0 or -1.
+ */
+static int w_header_dsa110(struct wr *w, hid_t fid, const struct uvh5_header *h)
+{
+	hid_t g, kw = -1;
+	hsize_t d2[2] = { (hsize_t)h->Nblts, 3 }, df[2] = { 1, (hsize_t)h->Nfreqs };
+	float *uvw = malloc((size_t)h->Nblts * 3 * sizeof *uvw);
+	int rc = -1, i;
+
+	if (!uvw) {
+		uvh5_fail(w->status, w->err, EX_OSERR, "out of memory");
+		return -1;
+	}
+	for (int64_t k = 0; k < h->Nblts * 3; k++)
+		uvw[k] = (float)h->uvw_array[k];
+	g = H5Gcreate2(fid, "Header", H5P_DEFAULT, w->gcpl, H5P_DEFAULT);
+	if (g < 0) {
+		free(uvw);
+		return wfail(w, "/Header");
+	}
+	if (w_f64(w, g, "latitude", h->latitude) < 0 ||
+	    w_f64(w, g, "longitude", h->longitude) < 0 ||
+	    w_f64(w, g, "altitude", h->altitude) < 0 ||
+	    w_str(w, g, "telescope_name", h->telescope_name) < 0 ||
+	    w_str(w, g, "instrument", h->instrument[0] ? h->instrument : h->telescope_name) < 0 ||
+	    w_str(w, g, "object_name", h->object_name) < 0 ||
+	    w_str(w, g, "history", h->history ? h->history : "") < 0 ||
+	    w_str(w, g, "phase_type", "drift") < 0 ||
+	    w_i64(w, g, "Nants_data", h->Nants_data) < 0 ||
+	    w_i64(w, g, "Nants_telescope", h->Nants_telescope) < 0 ||
+	    (h->antenna_diameters && w_f64_arr(w, "antenna_diameters", g, h->Nants_telescope, 0,
+	    h->antenna_diameters) < 0) ||
+	    w_i64_arr(w, "ant_1_array", g, h->Nblts, h->ant_1_array) < 0 ||
+	    w_i64_arr(w, "ant_2_array", g, h->Nblts, h->ant_2_array) < 0 ||
+	    w_names(w, g, h, 4) < 0 ||
+	    w_i64_arr(w, "antenna_numbers", g, h->Nants_telescope, h->antenna_numbers) < 0 ||
+	    w_i64(w, g, "Nbls", h->Nbls) < 0 ||
+	    w_i64(w, g, "Nblts", h->Nblts) < 0 ||
+	    w_i64(w, g, "Nfreqs", h->Nfreqs) < 0 ||
+	    w_i64(w, g, "Npols", h->Npols) < 0 ||
+	    w_i64(w, g, "Ntimes", h->Ntimes) < 0 ||
+	    w_i64(w, g, "Nspws", h->Nspws) < 0 ||
+	    wds(w, g, "uvw_array", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, uvw) < 0 ||
+	    w_f64_arr(w, "time_array", g, h->Nblts, 0, h->time_array) < 0 ||
+	    w_f64_arr(w, "integration_time", g, h->Nblts, 0, h->integration_time) < 0 ||
+	    wds(w, g, "freq_array", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, df, h->freq_array) < 0 ||
+	    w_f64(w, g, "channel_width", fabs(h->channel_width[0])) < 0 ||
+	    w_i64_arr(w, "spw_array", g, h->Nspws, h->spw_array) < 0 ||
+	    w_i64_arr(w, "polarization_array", g, h->Npols, h->polarization_array) < 0 ||
+	    w_f64_arr(w, "antenna_positions", g, h->Nants_telescope, 3, h->antenna_positions) < 0 ||
+	    (h->app_dec_scalar && h->phase_center_app_dec &&
+	    w_f64(w, g, "phase_center_app_dec", h->phase_center_app_dec[0]) < 0))
+		goto done;
+	kw = H5Gcreate2(g, "extra_keywords", H5P_DEFAULT, w->gcpl, H5P_DEFAULT);
+	if (kw < 0) {
+		wfail(w, "extra_keywords");
+		goto done;
+	}
+	for (i = 0; i < h->n_keywords; i++)
+		if (w_keyword(w, kw, h->keywords[i].name, h->keywords[i].value) < 0)
+			goto done;
+	rc = 0;
+done:
+	free(uvw);
+	if (kw >= 0)
+		H5Gclose(kw);
+	if (H5Gclose(g) < 0 && rc == 0)
+		rc = wfail(w, "/Header");
+	return rc;
+}
+
 /* Write /Header; 0 or -1. */
 static int w_header(struct wr *w, hid_t fid, const struct uvh5_header *h)
 {
@@ -233,7 +334,7 @@ static int w_header(struct wr *w, hid_t fid, const struct uvh5_header *h)
 	    w_f64(w, g, "longitude", h->longitude) < 0 ||
 	    w_f64(w, g, "altitude", h->altitude) < 0 ||
 	    w_str(w, g, "instrument", h->instrument[0] ? h->instrument : h->telescope_name) < 0 ||
-	    w_names(w, g, h) < 0 ||
+	    w_names(w, g, h, 1) < 0 ||
 	    w_i64_arr(w, "antenna_numbers", g, h->Nants_telescope, h->antenna_numbers) < 0 ||
 	    w_f64_arr(w, "antenna_positions", g, h->Nants_telescope, 3, h->antenna_positions) < 0 ||
 	    w_i64(w, g, "Nants_telescope", h->Nants_telescope) < 0 ||
@@ -345,17 +446,22 @@ done:
  * half-filled and read back.
  */
 static hid_t w_data(struct wr *w, hid_t data, const char *name, hid_t ft,
-    const struct uvh5_header *h, hsize_t crows, int lzf)
+    const struct uvh5_header *h, hsize_t crows, int lzf, int ndim)
 {
-	hsize_t dims[3] = { (hsize_t)h->Nblts, (hsize_t)h->Nfreqs, (hsize_t)h->Npols };
-	hsize_t chunk[3] = { crows, (hsize_t)h->Nfreqs, (hsize_t)h->Npols };
-	hid_t sp = H5Screate_simple(3, dims, NULL);
-	hid_t dcpl = H5Pcopy(w->dcpl), dapl = H5Pcreate(H5P_DATASET_ACCESS);
-	hid_t d = -1;
+	hsize_t dims[4] = { (hsize_t)h->Nblts, (hsize_t)h->Nfreqs, (hsize_t)h->Npols, 0 };
+	hsize_t chunk[4] = { crows, (hsize_t)h->Nfreqs, (hsize_t)h->Npols, 0 };
+	hid_t sp, dcpl, dapl, d = -1;
 	size_t bytes = H5Tget_size(ft) * crows * dims[1] * dims[2];
 
+	if (ndim == 4) {        /* (Nblts, 1, Nfreqs, Npols) */
+		dims[3] = dims[2], dims[2] = dims[1], dims[1] = 1;
+		chunk[3] = chunk[2], chunk[2] = chunk[1], chunk[1] = 1;
+	}
+	sp = H5Screate_simple(ndim, dims, NULL);
+	dcpl = H5Pcopy(w->dcpl);
+	dapl = H5Pcreate(H5P_DATASET_ACCESS);
 	if (sp >= 0 && dcpl >= 0 && dapl >= 0 &&
-	    H5Pset_chunk(dcpl, 3, chunk) >= 0 &&
+	    H5Pset_chunk(dcpl, ndim, chunk) >= 0 &&
 	    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 &&
 	    (!lzf || H5Pset_filter(dcpl, UVH5_LZF_FILTER, H5Z_FLAG_OPTIONAL, 0, NULL) >= 0) &&
 	    H5Pset_chunk_cache(dapl, 521, 2 * bytes + 4096, 1.0) >= 0)
@@ -436,7 +542,8 @@ uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
 		wfail(&w, "types");
 		goto fail;
 	}
-	if (w_header(&w, x->fid, h) < 0)
+	x->ndim = h->layout == UVH5_LAYOUT_DSA110 ? 4 : 3;
+	if ((x->ndim == 4 ? w_header_dsa110(&w, x->fid, h) : w_header(&w, x->fid, h)) < 0)
 		goto fail;
 	crows = chunk_rows > 0 ? (hsize_t)chunk_rows : (hsize_t)h->Nbls;
 	if (crows > (hsize_t)h->Nblts)
@@ -451,11 +558,13 @@ uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
 		wfail(&w, "/Data");
 		goto fail;
 	}
-	x->vis = w_data(&w, data, "visdata", vft, h, crows, 0);
+	/* The DSA-110 writer compresses nothing. */
+	x->vis = w_data(&w, data, "visdata", vft, h, crows, 0, x->ndim);
 	if (x->vis >= 0)
-		x->flg = w_data(&w, data, "flags", x->bool_t, h, crows, 1);
+		x->flg = w_data(&w, data, "flags", x->bool_t, h, crows, x->ndim == 3, x->ndim);
 	if (x->flg >= 0)
-		x->nsm = w_data(&w, data, "nsamples", H5T_IEEE_F32LE, h, crows, 1);
+		x->nsm = w_data(&w, data, "nsamples", H5T_IEEE_F32LE, h, crows, x->ndim == 3,
+		    x->ndim);
 	if (x->nsm < 0)
 		goto fail;
 	x->fs_vis = H5Dget_space(x->vis);
@@ -486,9 +595,12 @@ fail:
 static int w_block(uvh5_writer *x, hid_t d, hid_t fs, hid_t mt, const char *name,
     int64_t row0, int64_t nrows, const void *buf, int *status, char *err)
 {
-	hsize_t start[3] = { (hsize_t)row0, 0, 0 };
-	hsize_t count[3] = { (hsize_t)nrows, (hsize_t)x->Nfreqs, (hsize_t)x->Npols };
+	hsize_t start[4] = { (hsize_t)row0, 0, 0, 0 };
+	hsize_t count[4] = { (hsize_t)nrows, (hsize_t)x->Nfreqs, (hsize_t)x->Npols, 1 };
 	char reason[256];
+
+	if (x->ndim == 4)       /* same elements, an spw axis of 1 */
+		count[3] = count[2], count[2] = count[1], count[1] = 1;
 
 	if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
 	    H5Dwrite(d, mt, x->mspace, fs, H5P_DEFAULT, buf) < 0) {
