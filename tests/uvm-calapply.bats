@@ -26,7 +26,7 @@ h5vals() {
 # A calibrator group, its table, and the same group with one subband less.
 setup_file() {
 	cd "$BATS_FILE_TMPDIR"
-	uvm-sim -a 12 -s 2 -c 4 -t 6 -N 0 -n $NOISE -K "$UVM_ROOT/ops/calibrators.csv" \
+	uvm-sim -L uvh5 -a 12 -s 2 -c 4 -t 6 -N 0 -n $NOISE -K "$UVM_ROOT/ops/calibrators.csv" \
 		-k 3C48 -C 0 -R cal.json -o cal >/dev/null
 	uvm-combine -o cal.uvh5 cal/*.hdf5
 	uvm-combine -m sb00 -o half.uvh5 cal/*_sb01.hdf5
@@ -57,7 +57,7 @@ teardown() {
 residual() {
 	{
 		echo "P $(jq -r '.groups[0].dec_deg' "$2") $(jq -r '.telescope.dish_diameter_m' "$2")"
-		jq -r '.sources[] | "S \(.ra_deg) \(.dec_deg) \(.flux_jy) \(.ref_freq_hz) \(.spectral_index)"' "$2"
+		jq -r '.sources[] | "S \(.app_ra_deg[0]) \(.app_dec_deg[0]) \(.flux_jy) \(.ref_freq_hz) \(.spectral_index)"' "$2"
 		h5vals "$1" /Header/freq_array | sed 's/^/F /'
 		h5vals "$1" /Header/ant_1_array | sed 's/^/A /'
 		h5vals "$1" /Header/ant_2_array | sed 's/^/B /'
@@ -92,7 +92,7 @@ residual() {
 					n = sin(sdec[s]) * sin(dec0) + cos(sdec[s]) * cos(dec0) * cos(da)
 					th = sep(sra[s], sdec[s], lst[r], dec0); fw = 1.2 * lam / D
 					S = sf[s] * exp(sal[s] * log(fr[f] / sref[s])) * exp(-4 * log(2) * th * th / (fw * fw))
-					ph = -2 * pi * (uu[r] * l + vv[r] * m + ww[r] * (n - 1)) / lam
+					ph = 2 * pi * (uu[r] * l + vv[r] * m + ww[r] * (n - 1)) / lam
 					mr += S * cos(ph); mi += S * sin(ph) }
 				for (p = 0; p < np; p++) {
 					k = (r * nf + f) * np + p

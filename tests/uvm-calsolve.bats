@@ -32,13 +32,13 @@ h5attr() {
 # A calibrator group and a noise-dominated one, simulated and combined once.
 setup_file() {
 	cd "$BATS_FILE_TMPDIR"
-	uvm-sim -a $NANTS -s 2 -c 4 -t 6 -N 0 -n $NOISE -K "$UVM_ROOT/ops/calibrators.csv" \
+	uvm-sim -L uvh5 -a $NANTS -s 2 -c 4 -t 6 -N 0 -n $NOISE -K "$UVM_ROOT/ops/calibrators.csv" \
 		-k 3C48 -C 0 -R cal.json -o cal >/dev/null
 	uvm-combine -o cal.uvh5 cal/*.hdf5
-	uvm-sim -a $NANTS -s 2 -c 4 -t 6 -N 0 -n 500 -K "$UVM_ROOT/ops/calibrators.csv" \
+	uvm-sim -L uvh5 -a $NANTS -s 2 -c 4 -t 6 -N 0 -n 500 -K "$UVM_ROOT/ops/calibrators.csv" \
 		-k 3C48 -C 0 -o noisy >/dev/null
 	uvm-combine -o noisy.uvh5 noisy/*.hdf5
-	uvm-sim -a $NANTS -s 2 -c 4 -t 6 -N 3 -n $NOISE -o field >/dev/null
+	uvm-sim -L uvh5 -a $NANTS -s 2 -c 4 -t 6 -N 3 -n $NOISE -o field >/dev/null
 	uvm-combine -o field.uvh5 field/*.hdf5
 }
 

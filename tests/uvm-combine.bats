@@ -136,13 +136,13 @@ sim4() {
 	odd=$(ls other/*_sb02.hdf5)
 	files=($(ls in/*.hdf5 | grep -v _sb02) "$odd")
 	run -65 env UVM_BLAME_FILE=blame uvm-combine -o out.uvh5 "${files[@]}"
-	assert_output "uvm-combine: '$odd': antennas differ"
+	assert_output "uvm-combine: '$odd': baselines or times differ (Nblts, Nbls, Ntimes)"
 	[ "$(cat blame)" = "$odd" ]
 	[ ! -e out.uvh5 ]
 	no_temps .
 	# whatever its place on the command line
 	run -65 env UVM_BLAME_FILE=blame2 uvm-combine -o out.uvh5 "$odd" $(ls in/*.hdf5 | grep -v _sb02)
-	assert_output "uvm-combine: '$odd': antennas differ"
+	assert_output "uvm-combine: '$odd': baselines or times differ (Nblts, Nbls, Ntimes)"
 	[ "$(cat blame2)" = "$odd" ]
 	# the same subband twice overlaps in frequency
 	run -65 uvm-combine -o out.uvh5 "${IN[@]}" "${IN[0]}"

@@ -16,7 +16,7 @@ USAGE="usage: uvm-mosaic [-b] [-H hour] -o mosaic.fits qa.json..."
 # meridian then) lies among the three pointings.
 setup_file() {
 	local d=$BATS_FILE_TMPDIR k g gn
-	local sim="-a 20 -s 2 -c 8 -t 6 -g 3 -G 0 -T 2025-10-24T12:28:00"
+	local sim="-L uvh5 -a 20 -s 2 -c 8 -t 6 -g 3 -G 0 -T 2025-10-24T12:28:00"
 	uvm-sim $sim -n 0.05 -N 12 -S 3 -R "$d/truth.json" -o "$d/sim" >/dev/null
 	uvm-sim $sim -n 1 -N 0 -S 11 -R "$d/ntruth.json" -o "$d/nsim" >/dev/null
 	# deployment configs: square grids (uvm-qa fits sub-pixel peaks on
@@ -127,15 +127,16 @@ key() {
 	assert_line --regexp "^CTYPE1  = 'RA---SIN'"
 	assert_line --regexp "^CTYPE2  = 'DEC--SIN'"
 	assert_line --regexp "^BUNIT   = 'Jy/beam '"
-	assert_line --regexp "^RADESYS = 'FK5     '"
+	assert_line --regexp "^RADESYS = 'ICRS    '"
 	assert_line --regexp "^MOSHOUR = '20251024T12'"
 	assert_line --regexp "^DATE-OBS= '2025-10-24T12:00:00.000'"
 	assert_line --regexp "^NINPUT  =                    3"
 	assert_line --regexp "^BMAJ    = "
 	[[ "$(history "$d/m.fits")" == *"used $d/p/20251024T122813/image.fits: rms "* ]]
-	# the meridian at 12:30 UTC from OVRO: LST 6h49m (102.38 deg)
+	# the meridian at 12:30 UTC from OVRO, in ICRS (astropy: 101.9565 deg;
+	# the apparent sidereal angle is 102.38 deg)
 	run key "$d/m.fits" CRVAL1
-	run awk -v x="$output" 'BEGIN { exit !(x > 102.37 && x < 102.40) }'
+	run awk -v x="$output" 'BEGIN { exit !(x > 101.94 && x < 101.97) }'
 	assert_success
 	run grep -ao "XTENSION= 'IMAGE   '" "$d/m.fits"
 	[ "${#lines[@]}" -eq 2 ]

@@ -15,7 +15,7 @@ NVIS=$((190 * 6 * 16))
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR ra dec
-	sim="-a 20 -s 2 -c 8 -t 6 -G 0 -n 1 -S 11"
+	sim="-L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 1 -S 11"
 	# noise only
 	uvm-sim $sim -N 0 -R "$d/noise.json" -o "$d/noise" >/dev/null
 	uvm-image -n 512 -c 13 -P estimate -o "$d/noise.fits" "$d"/noise/*.hdf5 2>/dev/null
@@ -63,11 +63,19 @@ setup() {
 	   (($q.peak_pos.dec_deg - $s.dec_deg) * 3600) as $b | ($a * $a + $b * $b) | sqrt) as $dist |
 	  {flux: ($q.peak_jy / $s.apparent_flux_jy[0]), dist_beam: ($dist / $q.beam.bmaj_arcsec),
 	   rms: ($q.rms_jy / $sigma), dr: ($q.dynamic_range / ($s.apparent_flux_jy[0] / $sigma)),
-	   n: $q.n_sources}'
+	   n: $q.n_sources,
+	   # any other detection is a CLEAN shoulder of the source: within 2
+	   # beams of it and under 5% of its peak (Hogbom restoration leaves
+	   # ~3% 1.3 beams away, at 5-6 sigma here; the deeper CLEAN of the
+	   # imaging issue removes it). A second real source would fail this.
+	   others_artefacts: ([$q.sources[1:][] | ((((.ra_deg - $q.peak_pos.ra_deg) *
+	       ($s.dec_deg * $rad | cos) * 3600) as $a | ((.dec_deg - $q.peak_pos.dec_deg) * 3600) as $b |
+	       ($a * $a + $b * $b) | sqrt) < 2 * $q.beam.bmaj_arcsec and .peak_jy < 0.05 * $q.peak_jy)]
+	     | all)}'
 	assert_success
 	echo "$output"
 	jq -e '(.flux - 1 | fabs) < 0.05 and .dist_beam < 0.1 and (.rms - 1 | fabs) < 0.15 and
-	       (.dr - 1 | fabs) < 0.2 and .n == 1' <<<"$output"
+	       (.dr - 1 | fabs) < 0.2 and .n >= 1 and .n <= 2 and .others_artefacts' <<<"$output"
 }
 
 @test "uvm-qa: the gate from uvmake.conf: a failed gate is recorded, exit 0" {
@@ -91,7 +99,7 @@ setup() {
 @test "uvm-qa: text report on stdout, JSON with -j, atomic file with -o; re-run identical" {
 	run -0 uvm-qa "$d/one.fits"
 	assert_line --regexp '^rms_jy [0-9.e-]+$'
-	assert_line --regexp '^n_sources 1$'
+	assert_line --regexp '^n_sources [12]$' # the source, and maybe its CLEAN shoulder (above)
 	assert_line 'pass true'
 	run -0 uvm-qa -o "$t/a.json" "$d/one.fits"
 	assert_output ""
@@ -135,5 +143,8 @@ setup() {
 @test "uvm-qa: hostile image names are plain names (no cfitsio extended syntax)" {
 	cp "$d/one.fits" "$t/!x[1].fits"
 	run -0 uvm-qa -j "$t/!x[1].fits"
-	jq -e '.n_sources == 1' <<<"$output"
+	uvm-qa -j "$d/one.fits" >"$t/plain.json"
+	# the same measurements as under a plain name
+	jq -e --slurpfile p "$t/plain.json" '.n_sources >= 1 and .n_sources == $p[0].n_sources and
+	    .peak_jy == $p[0].peak_jy' <<<"$output"
 }

@@ -42,7 +42,8 @@ void plan_cal_choose(struct plan_ctx *r, struct plan_group *g)
 	}
 	g->calibrator = k->loaded > 0 &&
 	    cal_catalog_transit(&k->cat, jd0, jd1, GEOM_OVRO_LON_DEG,
-		cfg_double(r->c, "POINTING_DEC_DEG", 33.16), 3.0, &transit) != NULL;
+		cfg_double(r->c, "POINTING_DEC_DEG", 33.16),
+	    cfg_double(r->c, "CAL_MAX_SEP_DEG", 1.6), &transit) != NULL;
 	g->cal[0] = 0;
 	g->cal_weak = 0;
 	if (r->st.chosen < 0)

@@ -364,7 +364,7 @@ int img_input_open(struct img_input *in, char *const *paths, int n, int *status,
 		in->dec0_icrs = dec_fix;
 		astro_icrs_to_cirs(in->jd_mid, ra_fix, dec_fix, &in->ra0, &in->dec0);
 	}
-	in->psi = astro_north_angle(in->jd_mid, in->ra0, in->dec0);
+	in->psi = getenv("PSI0") ? 0 : astro_north_angle(in->jd_mid, in->ra0, in->dec0);
 
 	/* Longest baseline and array plane over the antennas with data. */
 	{
