@@ -20,9 +20,15 @@
 
  Parameters from the DSA-110 operators' measurements: base threshold 1.2,
  4 iterations, transient threshold factor 0.8 (more sensitive to short,
- time-direction events). Because a group has only 24 integrations, the
- background fit does not average in time (time_resize_factor 1) and the
- low-pass kernel is narrow in time.
+ time-direction events). The background fit is narrow (Gaussian sigma 1
+ integration x 2 channels, no resizing): a group has only 24 integrations,
+ and the sky itself (several Jy of sources beating in amplitude across
+ the band, against 2 Jy of noise per visibility) must be followed, not
+ flagged. Measured on simulated groups with every uvm-sim defect
+ (uvm-sim -D all, 16 antennas, 96 channels, 12 seeds; tests/flag-score.sh):
+ recall 100% of injected RFI samples, false flags 0.2-1.5% of clean ones;
+ the generic kernel (sigma 2.5 x 5 on 3-channel averages) flagged up to
+ 4.4% of clean samples where the sky is bright.
 
  Edit a copy and point FLAG_STRATEGY (configuration) or uvm-flag -s at it.
 ]]
@@ -35,7 +41,7 @@ function execute(input)
   local threshold_factor_step = 2.0
   local transient_threshold_factor = 0.8
   local time_resize_factor = 1
-  local frequency_resize_factor = 3
+  local frequency_resize_factor = 1
   local timestep_rms_cut = 3.5
   local channel_rms_cut = 3.0
   local sir_eta = 0.2
@@ -64,7 +70,7 @@ function execute(input)
       data:join_mask(kept)
       local small = aoflagger.downsample(data, time_resize_factor,
         frequency_resize_factor, true)
-      aoflagger.low_pass_filter(small, 5, 31, 1.5, 5.0)
+      aoflagger.low_pass_filter(small, 5, 9, 1.0, 2.0)
       aoflagger.upsample(small, data, time_resize_factor, frequency_resize_factor)
       local residual = kept - data
       residual:set_mask(data)
