@@ -145,3 +145,21 @@ teardown() {
 	jq -e .input "d i r;\$(touch x)/r\".json"
 	[ ! -e x ]
 }
+
+@test "uvm-sim -D: deterministic from the seed, recorded, bad specs 64" {
+	run -0 uvm-sim -a 6 -s 2 -c 16 -t 4 -S 3 -D rfi,dead=4,bad=5,delays -R t1.json -o a
+	run -0 uvm-sim -a 6 -s 2 -c 16 -t 4 -S 3 -D rfi,dead=4,bad=5,delays -R t2.json -o b
+	(cd a && sha256sum *.hdf5) > sa
+	(cd b && sha256sum *.hdf5) > sb
+	cmp sa sb
+	cmp t1.json t2.json
+	jq -e '.defects.dead_antennas == [4] and .defects.bad_antennas == [5] and
+	    (.defects.rfi_channels | length) >= 1 and .defects.ripple == false' t1.json
+	# delays of tens of ns, and one antenna's of microseconds
+	jq -e '[.gains.antennas[].xx.tau_s | fabs] | max > 4e-7 and max <= 2e-6' t1.json
+	run -64 uvm-sim -a 6 -s 2 -c 16 -t 4 -D dead=6 -o c
+	assert_line --index 0 'uvm-sim: defect antenna 6: only 6 antennas'
+	run -64 uvm-sim -a 6 -D noise -o c
+	run -64 uvm-sim -a 6 -D dead=x -o c
+	[ ! -e c ] || [ -z "$(ls c)" ]
+}
