@@ -300,18 +300,29 @@ static int flag_peaks(const double *x, int n, int w, double zlim, uint8_t *out)
 	return 0;
 }
 
+#define CHANVALS (1u << 24)  /* values held for the channel and time medians */
+
+/*
+ * One pass over the good cross rows in file order (cache-friendly: a
+ * per-channel pass would stride over the whole group once per channel),
+ * keeping every sr-th row for the channel medians and every sb-th
+ * baseline of each integration for the time medians, all channels and
+ * pols of each row kept.
+ */
 int flag_channels(const struct flag_data *d, const uint8_t *skip, uint8_t *badchan,
     uint8_t *badtime)
 {
 	int nf = d->nfreq, np = d->npol, nt = d->ntimes, ngood = 0, rc = -1;
+	size_t capc = CHANVALS / (size_t)nf, capt = CHANVALS / (size_t)nt;
 	double *cm = malloc(sizeof(double) * (size_t)(nf + nt));
 	double *tm = cm ? cm + nf : NULL;
-	float *buf = malloc(sizeof *buf * MAXVALS);
-	size_t n, stride, k;
+	float *cbuf = malloc(sizeof *cbuf * capc * nf), *tbuf = malloc(sizeof *tbuf * capt);
+	size_t *cn = calloc((size_t)nf, sizeof *cn), rows, sr, sb;
+	long long kr = 0;
 
 	memset(badchan, 0, (size_t)nf);
 	memset(badtime, 0, (size_t)nt);
-	if (!cm || !buf)
+	if (!cm || !cbuf || !tbuf || !cn)
 		goto out;
 	for (int b = 0; b < d->nbls; b++)
 		ngood += d->a1[b] != d->a2[b] && !(skip && (skip[d->a1[b]] || skip[d->a2[b]]));
@@ -319,41 +330,37 @@ int flag_channels(const struct flag_data *d, const uint8_t *skip, uint8_t *badch
 		rc = 0;
 		goto out;
 	}
-	stride = (size_t)ngood * nt * np / MAXVALS + 1;
-	for (int f = 0; f < nf; f++) {
-		n = k = 0;
-		for (int t = 0; t < nt; t++)
-			for (int b = 0; b < d->nbls; b++) {
-				if (d->a1[b] == d->a2[b] || (skip && (skip[d->a1[b]] || skip[d->a2[b]])))
-					continue;
-				size_t o = ROW(d, t, b) + (size_t)f * np;
-				for (int p = 0; p < np; p++) {
-					float x = cabsf(d->vis[o + p]);
-					if (d->flags[o + p] || !isfinite(x) || k++ % stride)
-						continue;
-					if (n < MAXVALS)
-						buf[n++] = x;
-				}
-			}
-		cm[f] = n ? flag_median(buf, n) : NAN;
-	}
-	stride = (size_t)ngood * nf * np / MAXVALS + 1;
+	rows = capc / (size_t)np;
+	sr = (size_t)ngood * nt / (rows ? rows : 1) + 1;
+	rows = capt / ((size_t)nf * np);
+	sb = (size_t)ngood / (rows ? rows : 1) + 1;
 	for (int t = 0; t < nt; t++) {
-		n = k = 0;
+		size_t tn = 0;
+		long long kb = 0;
 		for (int b = 0; b < d->nbls; b++) {
 			if (d->a1[b] == d->a2[b] || (skip && (skip[d->a1[b]] || skip[d->a2[b]])))
 				continue;
-			size_t o = ROW(d, t, b);
-			for (size_t s = 0; s < (size_t)nf * np; s++) {
-				float x = cabsf(d->vis[o + s]);
-				if (d->flags[o + s] || !isfinite(x) || k++ % stride)
-					continue;
-				if (n < MAXVALS)
-					buf[n++] = x;
-			}
+			int usec = kr++ % (long long)sr == 0, uset = kb++ % (long long)sb == 0;
+			if (!usec && !uset)
+				continue;
+			const float complex *v = d->vis + ROW(d, t, b);
+			const uint8_t *fl = d->flags + ROW(d, t, b);
+			for (int f = 0; f < nf; f++)
+				for (int p = 0; p < np; p++) {
+					size_t o = (size_t)f * np + p;
+					float x = cabsf(v[o]);
+					if (fl[o] || !isfinite(x))
+						continue;
+					if (usec && cn[f] < capc)
+						cbuf[(size_t)f * capc + cn[f]++] = x;
+					if (uset && tn < capt)
+						tbuf[tn++] = x;
+				}
 		}
-		tm[t] = n ? flag_median(buf, n) : NAN;
+		tm[t] = tn ? flag_median(tbuf, tn) : NAN;
 	}
+	for (int f = 0; f < nf; f++)
+		cm[f] = cn[f] ? flag_median(cbuf + (size_t)f * capc, cn[f]) : NAN;
 	if (flag_peaks(cm, nf, 5, FLAG_CHAN_Z, badchan) < 0)
 		goto out;
 	/* integrations: the reference is the median of all of them */
@@ -362,7 +369,9 @@ int flag_channels(const struct flag_data *d, const uint8_t *skip, uint8_t *badch
 	rc = 0;
 out:
 	free(cm);
-	free(buf);
+	free(cbuf);
+	free(tbuf);
+	free(cn);
 	return rc;
 }
 

@@ -341,14 +341,14 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 		if (!isfinite(crealf(vis[i])) || !isfinite(cimagf(vis[i])))
 			flags[i] = 1;
 	c.input = count_flags(flags, n);
-	if (flag_antennas(&d, &a) < 0 || flag_channels(&d, NULL, badchan, badtime) < 0) {
+	if (flag_antennas(&d, &a) < 0) {
 		snprintf(err, FLAG_ERRLEN, "out of memory");
 		rc = EX_SOFTWARE;
 		goto out;
 	}
 	for (int i = 0; i < d.nants; i++)
 		skip[i] = a.dead[i] | a.bad[i];
-	/* channels and integrations again without the bad antennas */
+	/* channels and integrations from the good antennas only */
 	if (flag_channels(&d, skip, badchan, badtime) < 0) {
 		snprintf(err, FLAG_ERRLEN, "out of memory");
 		rc = EX_SOFTWARE;
