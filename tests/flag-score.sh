@@ -52,11 +52,21 @@ BEGIN {
 		for (k = 1; k <= NF; k++) { db++; dbf += ($k != 0) }
 		next
 	}
+	# the events on this row, found once
+	m = 0
+	for (e = 1; e <= ne; e++)
+		if (a1[b] == e1[e] && a2[b] == e2[e] && t >= et0[e] && t < et1[e]) {
+			m++; lo[m] = ec0[e]; hi[m] = ec1[e]
+		}
+	if (t in burst) {
+		for (k = 1; k <= NF; k++) { nr++; nrf += ($k != 0) }
+		next
+	}
 	for (k = 1; k <= NF; k++) {
 		c = int((k - 1) / np)
-		rfi = (c in chan) || (t in burst)
-		for (e = 1; e <= ne && !rfi; e++)
-			rfi = a1[b] == e1[e] && a2[b] == e2[e] && t >= et0[e] && t < et1[e] && c >= ec0[e] && c < ec1[e]
+		rfi = (c in chan)
+		for (e = 1; e <= m && !rfi; e++)
+			rfi = c >= lo[e] && c < hi[e]
 		if (rfi) { nr++; nrf += ($k != 0) } else { nc++; ncf += ($k != 0) }
 	}
 }
