@@ -8,7 +8,8 @@
 # non-HDF5 and truncated input 65, missing or broken strategy 69, a group
 # flagged beyond -x 79 with its report and no output, full and read-only
 # file systems 74/73 and stdout on /dev/full 74 leaving no temporary; an
-# idempotent re-run; hostile file names.
+# idempotent re-run keeping input flags; hostile file names; uvm-sim -D
+# deterministic and recorded.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -135,6 +136,11 @@ teardown() {
 	cmp r1.json r2.json
 	run -0 uvm-flag -r r1.json -o out1.uvh5 vis.uvh5
 	cmp out1.uvh5 out2.uvh5
+	# flagging a flagged file keeps every input flag
+	run -0 uvm-flag -o out3.uvh5 out1.uvh5
+	n1=$(uvm-dump -d out1.uvh5 | sed -n 's/^flag_count=//p')
+	n3=$(uvm-dump -d out3.uvh5 | sed -n 's/^flag_count=//p')
+	[ "$n1" -gt 0 ] && [ "$n3" -ge "$n1" ]
 }
 
 @test "hostile file names" {
