@@ -9,7 +9,8 @@
  * the faults are described in src/lib/sim.h and src/lib/sim_run.c; the
  * interface is in SCIENCE.md. -P adds explicit sources from a file in the
  * calibrator catalogue format (name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
- * spectral_index).
+ * spectral_index). -D injects the defects of real data (RFI, dead and bad
+ * antennas, delays, ripple; src/lib/sci/sim_defects.h), recorded in the truth.
  *
  * Exit: 0 ok, 64 usage, 65 bad catalogue or source file, 66 catalogue or
  * source file missing, 73 cannot create the output directory or a file,
