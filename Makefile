@@ -14,27 +14,34 @@
 # shell programs live in bin/ (listed in .gitignore's exceptions).
 
 CC      ?= gcc
+CXX     ?= g++
 PKGS    := hdf5
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
           -Wno-format-truncation
 BASEFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Isrc/lib -I/usr/include/liblzf \
           -I/usr/include/wcslib $(PKG_CFLAGS)
 CFLAGS  ?= -O2
+# The one C++ file (src/lib/sci/aoflag.cc, AOFlagger's C++ API behind a C
+# interface) gets the same warnings, less the C-only one.
+CXXFLAGS_BASE = -std=c++17 -g $(filter-out -Wstrict-prototypes,$(WARN)) -Isrc/lib $(PKG_CFLAGS)
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
           -fno-sanitize-recover=undefined
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f -lfftw3 \
-          -lcfitsio -lwcs -lerfa -lpng -lcrypto -lm -lpthread
+          -lcfitsio -lwcs -lerfa -lpng -lcrypto -laoflagger -lstdc++ -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
+LIB_CXX  := $(sort $(wildcard src/lib/*/*.cc))
 PROG_SRC := $(sort $(wildcard src/uvm-*.c))
 PROGS    := $(patsubst src/%.c,bin/%,$(PROG_SRC))
 SANPROGS := $(patsubst src/%.c,build/san/bin/%,$(PROG_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNITS    := $(patsubst tests/unit/%.c,build/san/tests/%,$(UNIT_SRC))
-LIB_OBJ  := $(patsubst src/lib/%.c,build/obj/lib/%.o,$(LIB_SRC))
-SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC))
+LIB_OBJ  := $(patsubst src/lib/%.c,build/obj/lib/%.o,$(LIB_SRC)) \
+          $(patsubst src/lib/%.cc,build/obj/lib/%.o,$(LIB_CXX))
+SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC)) \
+          $(patsubst src/lib/%.cc,build/san/obj/lib/%.o,$(LIB_CXX))
 HDRS     := $(wildcard src/lib/*/*.h)
 
 .PHONY: all san test check check-layers check-unit check-bats demo bench deps clean test-repeat
@@ -49,6 +56,9 @@ build/obj/%.o: src/%.c $(HDRS) | deps-ok
 build/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+build/obj/lib/%.o: src/lib/%.cc $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) -c -o $@ $<
 build/libuvm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -62,6 +72,9 @@ build/san/obj/%.o: src/%.c $(HDRS) | deps-ok
 build/san/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+build/san/obj/lib/%.o: src/lib/%.cc $(HDRS) | deps-ok
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) -c -o $@ $<
 build/san/libuvm.a: $(SANLIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -9,7 +9,10 @@
  * the faults are described in src/lib/sim.h and src/lib/sim_run.c; the
  * interface is in SCIENCE.md. -P adds explicit sources from a file in the
  * calibrator catalogue format (name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,
- * spectral_index).
+ * spectral_index). -D injects the defects of real data (RFI, dead and bad
+ * antennas given by their place 0..nants-1 in the simulated array, delays,
+ * ripple; src/lib/sci/sim_defects.h), recorded in the truth with the
+ * antennas by the numbers the files give them.
  *
  * -L picks the file layout and array: "dsa110" (default) is what the
  * DSA-110 correlator writes today (shared/data/dsa110/LAYOUT.md) on the
@@ -33,13 +36,14 @@
 #include "core/fsx.h"
 #include "core/log.h"
 #include "sci/sim.h"
+#include "sci/sim_defects.h"
 #include "core/uvm.h"
 
 #define USAGE \
 	"uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \
 	"              [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]\n" \
 	"              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]\n" \
-	"              [-j jitter_s] [-F fault] [-R truth.json] -o dir"
+	"              [-j jitter_s] [-F fault] [-D defects] [-R truth.json] -o dir"
 
 static int int_arg(const char *s, long lo, long hi, int *v)
 {
@@ -80,6 +84,8 @@ int main(int argc, char **argv)
 {
 	struct sim_opts o;
 	struct sim s;
+	struct sim_defects dfx = {0};
+	const char *defects = NULL;
 	char err[SIM_ERRLEN];
 	double seed;
 	int c, st;
@@ -90,7 +96,7 @@ int main(int argc, char **argv)
 		printf("usage: %s\n", USAGE);
 		return fsx_close_stdout();
 	}
-	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:R:o:")) != -1) {
+	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:D:R:o:")) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'L':
@@ -130,6 +136,10 @@ int main(int argc, char **argv)
 			bad = o.nfaults >= SIM_MAXFAULTS ||
 			    sim_parse_fault(optarg, &o.faults[o.nfaults++]) < 0;
 			break;
+		case 'D': /* defects (sim_defects.h) */
+			defects = optarg;
+			bad = sim_defects_parse(optarg, &dfx, err) < 0;
+			break;
 		case 'R': o.truth = optarg; break;
 		case 'o': o.outdir = optarg; break;
 		default: return log_usage(USAGE);
@@ -160,7 +170,14 @@ int main(int argc, char **argv)
 		sim_free(&s);
 		return st == EX_USAGE ? log_usage(USAGE) : st;
 	}
+	if (defects && (st = sim_defects_init(&s, &dfx, err))) {
+		log_err("%s", err);
+		sim_defects_free(&dfx);
+		sim_free(&s);
+		return st == EX_USAGE ? log_usage(USAGE) : st;
+	}
 	st = sim_run(&s);
+	sim_defects_free(&dfx);
 	sim_free(&s);
 	if (st == EX_IOERR || st == EX_CANTCREAT) {
 		/* After a failed write libhdf5 keeps a file it could not close

@@ -161,6 +161,7 @@ struct sim {
 	double complex *acc;       /* nchan scratch */
 	double *scr;               /* 2 nchan scratch */
 	int cur_group, cur_time;   /* what the work arrays hold, -1 none */
+	struct sim_defects *dfx;   /* injected defects (sim_defects.h) or NULL */
 };
 
 /*

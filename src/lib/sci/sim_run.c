@@ -51,6 +51,7 @@
 #include "core/log.h"
 #include "sci/sim.h"
 #include "sci/astro.h"
+#include "sci/sim_defects.h"
 #include "uvh5/uvh5.h"
 
 struct job {
@@ -451,6 +452,8 @@ static void *producer_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		rc = sim_visibilities(p->s, p->gi, t, p->order[i]->sb, p->order[i]->nan,
 		    p->buf[slot]);
+		if (!rc) /* defects hook (sim_defects.c) */
+			sim_defects_apply(p->s, p->gi, t, p->order[i]->sb, p->buf[slot]);
 		pthread_mutex_lock(&p->mu);
 		if (rc < 0)
 			p->failed = 1;
@@ -957,7 +960,9 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		}
 		fputc(']', f);
 	}
-	fputs("},\"faults\":[", f);
+	fputc('}', f);
+	sim_defects_truth(s, f); /* defects hook (sim_defects.c) */
+	fputs(",\"faults\":[", f);
 	int first = 1;
 	for (int i = 0; i < s->o.nfaults; i++) {
 		const struct sim_fault *x = &s->o.faults[i];

@@ -1,0 +1,228 @@
+/*
+ * cal_delay.c: reference antenna and delay search (contract in
+ * cal_delay.h).
+ */
+#include "sci/cal_delay.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OVERSAMPLE 4
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Median of x[0..n) (sorted in place); 0 when n is 0. */
+static double median(double *x, int n)
+{
+	if (n <= 0)
+		return 0;
+	qsort(x, (size_t)n, sizeof *x, cmp_double);
+	return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+double cal_delay_wrap(double tau, double period)
+{
+	double w = fmod(tau + period / 2, period);
+
+	if (w < 0)
+		w += period;
+	return w - period / 2;
+}
+
+void cal_delay_free(struct cal_delay_out *o)
+{
+	free(o->tau_s);
+	free(o->snr);
+	free(o->ok);
+	free(o->score);
+	memset(o, 0, sizeof *o);
+}
+
+static size_t idx(const struct cal_delay_in *in, int t, int b, int f, int p)
+{
+	return (((size_t)t * in->nbls + b) * in->nfreq + f) * in->npol + p;
+}
+
+/* Time-averaged spectrum of baseline b, pol p into s (nfreq); unflagged
+ * count per channel into n. */
+static void average(const struct cal_delay_in *in, int b, int p, double complex *s, int *n)
+{
+	for (int f = 0; f < in->nfreq; f++) {
+		s[f] = 0;
+		n[f] = 0;
+		for (int t = 0; t < in->ntimes; t++) {
+			size_t k = idx(in, t, b, f, p);
+			float complex v = in->vis[k];
+			if ((in->flags && in->flags[k]) || !isfinite(crealf(v)) || !isfinite(cimagf(v)))
+				continue;
+			s[f] += v;
+			n[f]++;
+		}
+	}
+}
+
+/* |sum_f w_f s_f exp(-2 pi i (f - f0) D)| */
+static double dspec(const struct cal_delay_in *in, const double complex *s, double D)
+{
+	double complex acc = 0;
+
+	for (int f = 0; f < in->nfreq; f++)
+		if (s[f] != 0)
+			acc += s[f] / cabs(s[f]) * cexp(-2 * M_PI * I * (in->freq[f] - in->freq[0]) * D);
+	return cabs(acc);
+}
+
+/* Reference score of every antenna. */
+static int scores(const struct cal_delay_in *in, double *score)
+{
+	int na = in->nants, nf = in->nfreq;
+	double *coh = malloc(sizeof(double) * (size_t)(nf + 1));
+	double *perant = malloc(sizeof(double) * (size_t)(in->nbls + 1) * 2);
+	int *cnt = calloc((size_t)na, sizeof *cnt);
+	double *good = calloc((size_t)na, sizeof *good), *tot = calloc((size_t)na, sizeof *tot);
+	double *bl = malloc(sizeof(double) * (size_t)(in->nbls + 1));
+
+	if (!coh || !perant || !cnt || !good || !tot || !bl) {
+		free(coh);
+		free(perant);
+		free(cnt);
+		free(good);
+		free(tot);
+		free(bl);
+		return -1;
+	}
+	for (int b = 0; b < in->nbls; b++) {
+		bl[b] = 0;
+		if (in->a1[b] == in->a2[b])
+			continue;
+		int m = 0;
+		for (int f = 0; f < nf; f++) {
+			double cm = 0;
+			for (int p = 0; p < in->npol; p++) {
+				double complex sum = 0;
+				double sabs = 0;
+				for (int t = 0; t < in->ntimes; t++) {
+					size_t k = idx(in, t, b, f, p);
+					float complex v = in->vis[k];
+					tot[in->a1[b]]++;
+					tot[in->a2[b]]++;
+					if ((in->flags && in->flags[k]) || !isfinite(crealf(v)) ||
+					    !isfinite(cimagf(v)))
+						continue;
+					good[in->a1[b]]++;
+					good[in->a2[b]]++;
+					sum += v;
+					sabs += cabsf(v);
+				}
+				cm += sabs > 0 ? cabs(sum) / sabs : 0;
+			}
+			coh[m++] = cm / in->npol;
+		}
+		bl[b] = median(coh, m);
+	}
+	for (int a = 0; a < na; a++) {
+		int m = 0;
+		for (int b = 0; b < in->nbls; b++)
+			if (in->a1[b] != in->a2[b] && (in->a1[b] == a || in->a2[b] == a))
+				perant[m++] = bl[b];
+		score[a] = median(perant, m) * (tot[a] > 0 ? good[a] / tot[a] : 0);
+	}
+	free(coh);
+	free(perant);
+	free(cnt);
+	free(good);
+	free(tot);
+	free(bl);
+	return 0;
+}
+
+int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
+{
+	int na = in->nants, np = in->npol, nf = in->nfreq, rc = -1;
+	double complex *s = malloc(sizeof *s * (size_t)(nf + 1));
+	int *n = malloc(sizeof *n * (size_t)(nf + 1));
+	double df = nf > 1 ? fabs(in->freq[1] - in->freq[0]) : 1;
+	double period = 1 / df, step = period / (nf * OVERSAMPLE);
+	int ngrid = nf * OVERSAMPLE;
+	double *spec = malloc(sizeof(double) * (size_t)(ngrid + 1));
+
+	memset(o, 0, sizeof *o);
+	o->refant = -1;
+	o->tau_s = calloc((size_t)na * np, sizeof *o->tau_s);
+	o->snr = calloc((size_t)na * np, sizeof *o->snr);
+	o->ok = calloc((size_t)na * np, 1);
+	o->score = calloc((size_t)na, sizeof *o->score);
+	if (!s || !n || !spec || !o->tau_s || !o->snr || !o->ok || !o->score)
+		goto out;
+	if (scores(in, o->score) < 0)
+		goto out;
+	for (int a = 0; a < na; a++)
+		if (o->score[a] > 0 && (o->refant < 0 || o->score[a] > o->score[o->refant]))
+			o->refant = a;
+	rc = 0;
+	if (o->refant < 0)
+		goto out;
+	for (int a = 0; a < na; a++) {
+		int b = -1, flip = 0;
+		if (a == o->refant) {
+			for (int p = 0; p < np; p++)
+				o->ok[a * np + p] = 1;
+			continue;
+		}
+		for (int k = 0; k < in->nbls; k++) {
+			if (in->a1[k] == o->refant && in->a2[k] == a)
+				b = k, flip = 0;
+			if (in->a1[k] == a && in->a2[k] == o->refant)
+				b = k, flip = 1;
+		}
+		if (b < 0)
+			continue;
+		for (int p = 0; p < np; p++) {
+			int best = 0;
+			average(in, b, p, s, n);
+			if (flip)
+				for (int f = 0; f < nf; f++)
+					s[f] = conj(s[f]);
+			for (int g = 0; g < ngrid; g++) {
+				spec[g] = dspec(in, s, -period / 2 + g * step);
+				if (spec[g] > spec[best])
+					best = g;
+			}
+			/* golden-section refinement within one step of the peak */
+			double lo = -period / 2 + (best - 1) * step, hi = lo + 2 * step;
+			const double r = (sqrt(5) - 1) / 2;
+			double x1 = hi - r * (hi - lo), x2 = lo + r * (hi - lo);
+			double f1 = dspec(in, s, x1), f2 = dspec(in, s, x2);
+			for (int it = 0; it < 40; it++) {
+				if (f1 > f2) {
+					hi = x2, x2 = x1, f2 = f1;
+					x1 = hi - r * (hi - lo);
+					f1 = dspec(in, s, x1);
+				} else {
+					lo = x1, x1 = x2, f1 = f2;
+					x2 = lo + r * (hi - lo);
+					f2 = dspec(in, s, x2);
+				}
+			}
+			double D = (lo + hi) / 2, peak = dspec(in, s, D);
+			double med = median(spec, ngrid);
+			/* phase of V(ref, a) carries 2 pi f (tau_ref - tau_a) = 2 pi f D */
+			o->tau_s[a * np + p] = cal_delay_wrap(-D, period);
+			o->snr[a * np + p] = med > 0 ? peak / med : 0;
+			o->ok[a * np + p] = o->snr[a * np + p] >= 6;
+		}
+	}
+out:
+	free(s);
+	free(n);
+	free(spec);
+	if (rc)
+		cal_delay_free(o);
+	return rc;
+}
