@@ -48,6 +48,7 @@
 #include "sci/calsolve.h"
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/uvm.h"
 
@@ -104,17 +105,10 @@ static void registry_name(const char *home, const char *out, char *buf, size_t n
 
 static void json_str(const char *k, const char *v, int last)
 {
-	printf("\"%s\":\"", k);
-	for (; *v; v++) {
-		unsigned char ch = (unsigned char)*v;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	printf("\"%s", last ? "" : ",");
+	printf("\"%s\":", k);
+	json_str_file(stdout, v);
+	if (!last)
+		putchar(',');
 }
 
 static void print_json(const struct cal_table *t, const struct cal_entry *e, int recorded)

@@ -22,6 +22,7 @@
 
 #include "core/db.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 
 static const char *levels[] = {"info", "warning", "error", "critical", NULL};
@@ -305,20 +306,6 @@ sqlite3 *alert_db_open(const char *path, int ro)
 	return db;
 }
 
-void alert_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static void iso_time(char buf[32], double t)
 {
 	time_t s = (time_t)t;
@@ -339,14 +326,14 @@ static char *alert_json(const struct alert_rule *r, const char *state, double va
 		strcpy(host, "unknown");
 	iso_time(ts, since);
 	fputs("{\"name\":", f);
-	alert_json_str(f, r->name);
+	json_str_file(f, r->name);
 	fputs(",\"level\":", f);
-	alert_json_str(f, r->level);
+	json_str_file(f, r->level);
 	fprintf(f, ",\"state\":\"%s\",\"metric\":", state);
-	alert_json_str(f, r->metric);
+	json_str_file(f, r->metric);
 	fprintf(f, ",\"op\":\"%s\",\"value\":%.17g,\"threshold\":%.17g,\"since\":\"%s\",\"host\":", r->op,
 	    isfinite(value) ? value : 0.0, r->threshold, ts);
-	alert_json_str(f, host);
+	json_str_file(f, host);
 	fputs("}\n", f);
 	if (fclose(f))
 		abort();

@@ -113,7 +113,4 @@ int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct ale
  * active, -1 on a database error. */
 int alert_ack(sqlite3 *db, const char *name, double now);
 
-/* JSON string literal of s (quotes included) on f. */
-void alert_json_str(FILE *f, const char *s);
-
 #endif

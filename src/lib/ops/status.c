@@ -21,6 +21,7 @@
 
 #include "ops/alert.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "ops/thumb.h"
 
@@ -666,7 +667,7 @@ static void checks_json(FILE *f, const struct status *s)
 	for (int i = 0; i < s->nchecks; i++) {
 		fprintf(f, "%s{\"name\":\"%s\",\"status\":\"%s\",\"detail\":", i ? "," : "", s->checks[i].name,
 		    status_level_name(s->checks[i].level));
-		alert_json_str(f, s->checks[i].detail);
+		json_str_file(f, s->checks[i].detail);
 		fputc('}', f);
 	}
 	fputs("]}", f);
@@ -681,20 +682,20 @@ void status_health_json(FILE *f, const struct status *s)
 static void job_json(FILE *f, const struct status_job *j, int failed)
 {
 	fputs("{\"target\":", f);
-	alert_json_str(f, j->target);
+	json_str_file(f, j->target);
 	fputs(",\"group\":", f);
-	alert_json_str(f, j->grp);
+	json_str_file(f, j->grp);
 	fputs(",\"stage\":", f);
-	alert_json_str(f, j->stage);
+	json_str_file(f, j->stage);
 	fputs(",\"started\":", f);
 	jnum(f, j->started);
 	if (failed) {
 		fputs(",\"ended\":", f);
 		jnum(f, j->ended);
 		fputs(",\"class\":", f);
-		alert_json_str(f, j->klass);
+		json_str_file(f, j->klass);
 		fprintf(f, ",\"status\":%d,\"reason\":", j->status);
-		alert_json_str(f, j->reason);
+		json_str_file(f, j->reason);
 	} else {
 		fprintf(f, ",\"pid\":%ld", j->pid);
 	}
@@ -706,12 +707,12 @@ void status_json(FILE *f, const struct status *s)
 	fputs("{\"time\":", f);
 	jnum(f, s->now);
 	fputs(",\"home\":", f);
-	alert_json_str(f, s->home);
+	json_str_file(f, s->home);
 	fputs(",\"stages\":{", f);
 	for (int i = 0; i < s->nstages; i++) {
 		const struct status_stage *g = &s->stages[i];
 		fprintf(f, "%s", i ? "," : "");
-		alert_json_str(f, g->stage);
+		json_str_file(f, g->stage);
 		fprintf(f, ":{\"ok\":%ld,\"failed\":%ld,\"deferred\":%ld,\"dead\":%ld,\"quarantined\":%ld,"
 		    "\"running\":%ld}", g->ok, g->failed, g->deferred, g->dead, g->quarantined, g->running);
 	}
@@ -723,9 +724,9 @@ void status_json(FILE *f, const struct status *s)
 	fputs("],\"oldest_waiting\":", f);
 	if (s->wait_grp) {
 		fputs("{\"group\":", f);
-		alert_json_str(f, s->wait_grp);
+		json_str_file(f, s->wait_grp);
 		fputs(",\"state\":", f);
-		alert_json_str(f, s->wait_state);
+		json_str_file(f, s->wait_state);
 		fputs(",\"first\":", f);
 		jnum(f, s->wait_first);
 		fputs(",\"deadline\":", f);
@@ -734,7 +735,7 @@ void status_json(FILE *f, const struct status *s)
 		else
 			fputs("null", f);
 		fputs(",\"missing\":", f);
-		alert_json_str(f, s->wait_missing);
+		json_str_file(f, s->wait_missing);
 		fputc('}', f);
 	} else {
 		fputs("null", f);
@@ -749,9 +750,9 @@ void status_json(FILE *f, const struct status *s)
 	fputs(",\"order\":[", f);
 	for (int i = 0; i < s->nqueue; i++) {
 		fputs(i ? ",{\"group\":" : "{\"group\":", f);
-		alert_json_str(f, s->queue[i].grp);
+		json_str_file(f, s->queue[i].grp);
 		fputs(",\"state\":", f);
-		alert_json_str(f, s->queue[i].state);
+		json_str_file(f, s->queue[i].state);
 		if (s->queue[i].rank >= 0)
 			fprintf(f, ",\"rank\":%ld}", s->queue[i].rank);
 		else
@@ -766,7 +767,7 @@ void status_json(FILE *f, const struct status *s)
 	fputs("],\"calibration\":", f);
 	if (s->has_cal) {
 		fputs("{\"group\":", f);
-		alert_json_str(f, s->cal_grp);
+		json_str_file(f, s->cal_grp);
 		fputs(",\"age_seconds\":", f);
 		jnum(f, s->cal_age);
 		fprintf(f, ",\"valid\":%s}", s->cal_age > 0 ? "false" : "true");
@@ -784,17 +785,17 @@ void status_json(FILE *f, const struct status *s)
 	fputs("},\"failure_classes_24h\":{", f);
 	for (int i = 0; i < s->nfail_class; i++) {
 		fputs(i ? "," : "", f);
-		alert_json_str(f, s->fail_class[i]);
+		json_str_file(f, s->fail_class[i]);
 		fprintf(f, ":%ld", s->fail_count[i]);
 	}
 	fputs("},\"quarantined\":[", f);
 	for (int i = 0; i < s->nquar; i++) {
 		fputs(i ? ",{\"original\":" : "{\"original\":", f);
-		alert_json_str(f, s->quar[i].original);
+		json_str_file(f, s->quar[i].original);
 		fputs(",\"reason\":", f);
-		alert_json_str(f, s->quar[i].reason);
+		json_str_file(f, s->quar[i].reason);
 		fputs(",\"target\":", f);
-		alert_json_str(f, s->quar[i].target);
+		json_str_file(f, s->quar[i].target);
 		fputs(",\"at\":", f);
 		jnum(f, s->quar[i].at);
 		fputc('}', f);
@@ -803,11 +804,11 @@ void status_json(FILE *f, const struct status *s)
 	for (int i = 0; i < s->nalerts; i++) {
 		const struct status_alert *a = &s->alerts[i];
 		fputs(i ? ",{\"name\":" : "{\"name\":", f);
-		alert_json_str(f, a->name);
+		json_str_file(f, a->name);
 		fputs(",\"level\":", f);
-		alert_json_str(f, a->level);
+		json_str_file(f, a->level);
 		fputs(",\"metric\":", f);
-		alert_json_str(f, a->metric);
+		json_str_file(f, a->metric);
 		fputs(",\"value\":", f);
 		jnum(f, a->value);
 		fputs(",\"since\":", f);
