@@ -154,17 +154,10 @@ void alert_metrics_free(struct alert_metrics *ms)
 }
 
 /* Open an existing database read-only (no WAL change); NULL quietly. */
+/* An existing database, read-only; NULL when absent or unreadable. */
 static sqlite3 *open_ro(const char *path)
 {
-	sqlite3 *db = NULL;
-	if (access(path, F_OK) < 0)
-		return NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	return db;
+	return db_open_schema(path, NULL, 0, DB_RDONLY, NULL);
 }
 
 /* First column of a one-row query as a double; 0, or -1 when no row, NULL
@@ -277,33 +270,28 @@ void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 	free(w);
 }
 
+/* The alert state's schema (state/alerts.sqlite), numbered migrations
+ * for db_open_schema. The first one is written with IF NOT EXISTS because
+ * databases made before migrations were numbered have these tables at
+ * user_version 0. */
+static const char *const alert_migrations[] = {
+    /* 1: the state of each rule's episode, and the history of events */
+    "CREATE TABLE IF NOT EXISTS alert_state ("
+    " name TEXT PRIMARY KEY, level TEXT NOT NULL, metric TEXT NOT NULL,"
+    " value REAL, threshold REAL, pending_since REAL, firing_since REAL,"
+    " last_notified REAL, acked REAL, notifications INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS alert_history ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL,"
+    " event TEXT NOT NULL, metric TEXT, value REAL, threshold REAL, at REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alert_history_at ON alert_history(at);",
+};
+
 sqlite3 *alert_db_open(const char *path, int ro)
 {
-	sqlite3 *db = NULL;
 	if (ro)
 		return open_ro(path);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-		NULL) != SQLITE_OK) {
-		log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 30000);
-	if (db_exec(db, "PRAGMA journal_mode=WAL") < 0 ||
-	    db_exec(db,
-		"CREATE TABLE IF NOT EXISTS alert_state ("
-		" name TEXT PRIMARY KEY, level TEXT NOT NULL, metric TEXT NOT NULL,"
-		" value REAL, threshold REAL, pending_since REAL, firing_since REAL,"
-		" last_notified REAL, acked REAL, notifications INTEGER NOT NULL DEFAULT 0);"
-		"CREATE TABLE IF NOT EXISTS alert_history ("
-		" id INTEGER PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL,"
-		" event TEXT NOT NULL, metric TEXT, value REAL, threshold REAL, at REAL NOT NULL);"
-		"CREATE INDEX IF NOT EXISTS alert_history_at ON alert_history(at);") < 0) {
-		log_err("cannot initialise '%s': %s", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return NULL;
-	}
-	return db;
+	return db_open_schema(path, alert_migrations,
+	    (int)(sizeof alert_migrations / sizeof alert_migrations[0]), DB_CREATE, NULL);
 }
 
 static void iso_time(char buf[32], double t)
