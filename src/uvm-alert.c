@@ -29,6 +29,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-alert [-D home] [-r rules] [-n] [-a name]"
@@ -76,24 +77,20 @@ int main(int argc, char **argv)
 	struct timespec ts;
 	sqlite3 *db = NULL;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:r:na:h")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'r': rules = optarg; break;
 		case 'n': dry = 1; break;
 		case 'a': ack = optarg; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc || (ack && dry))
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -101,18 +98,9 @@ int main(int argc, char **argv)
 		now = strtod(getenv("UVM_ALERT_NOW"), NULL);
 
 	if (!dry) {
-		lock = fsx_lock(cfg_path(&c, "state/alert.lock", path), 1);
-		if (lock < 0) {
-			int e = errno;
-			if (e == EWOULDBLOCK) {
-				log_err("another uvm-alert is running (state/alert.lock held)");
-				rc = UVM_EX_BUSY;
-			} else {
-				log_err("cannot lock '%s': %s", path, strerror(e));
-				rc = fsx_exit_for_errno(e);
-			}
+		if ((rc = prog_lock(&c, "state/alert.lock", "another uvm-alert is running ('%s' held)",
+			 &lock)) != 0)
 			goto out;
-		}
 		db = alert_db_open(cfg_path(&c, "state/alerts.sqlite", path), 0);
 		if (!db) {
 			rc = EX_IOERR;

@@ -36,6 +36,7 @@
 #include "core/fsx.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-audit [-D home] [-r] [-j]"
@@ -84,25 +85,23 @@ int main(int argc, char **argv)
 	struct cfg c;
 	char path[PATH_MAX], *doc;
 
-	log_init(argv[0]);
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt_long(argc, argv, "D:rjh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'r': rflag = 1; break;
 		case 'j': jflag = 1; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
-	lfd = fsx_lock(cfg_path(&c, "state/audit.lock", path), 1);
-	if (lfd < 0) {
-		log_err("another audit is running");
+	if ((st = prog_lock(&c, "state/audit.lock", NULL, &lfd)) != 0) {
 		cfg_free(&c);
-		return UVM_EX_BUSY;
+		return st;
 	}
 	memset(&a, 0, sizeof a);
 	if (audit_run(&c, rflag, &a) < 0) {

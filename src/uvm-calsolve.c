@@ -50,6 +50,7 @@
 #include "core/fsx.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5"
@@ -141,17 +142,12 @@ int main(int argc, char **argv)
 	sqlite3 *db = NULL;
 	int ch, json = 0, rc, recorded = 0;
 
-	log_init(argv[0]);
+	prog_start(argc, argv, USAGE);
 	memset(&t, 0, sizeof t);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
 	while ((ch = getopt(argc, argv, "hjD:g:k:o:")) != -1) {
 		switch (ch) {
 		case 'h':
-			printf("usage: %s\n", USAGE);
-			return fsx_close_stdout();
+			return prog_help(USAGE);
 		case 'j': json = 1; break;
 		case 'D': home = optarg; break;
 		case 'g': group = optarg; break;
