@@ -34,38 +34,6 @@
 
 #define USAGE "uvm-alert [-D home] [-r rules] [-n] [-a name]"
 
-/* The default rules file into path: ALERT_RULES, else ops/alerts.conf
- * beside the directory holding this program (bin/ or build/san/bin/). */
-static void default_rules(const struct cfg *c, char *path)
-{
-	const char *k = cfg_str(c, "ALERT_RULES", "");
-	char exe[PATH_MAX];
-	ssize_t n;
-	if (*k) {
-		cfg_path(c, k, path);
-		return;
-	}
-	const char *root = getenv("UVM_ROOT");
-	if (root && *root) {
-		snprintf(path, PATH_MAX, "%s/ops/alerts.conf", root);
-		if (access(path, R_OK) == 0)
-			return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		const char *d = dirname(exe);
-		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/alerts.conf",
-		    "/../../../ops/alerts.conf", NULL};
-		for (int i = 0; rel[i]; i++) {
-			snprintf(path, PATH_MAX, "%s%s", d, rel[i]);
-			if (access(path, R_OK) == 0)
-				return;
-		}
-	}
-	snprintf(path, PATH_MAX, "ops/alerts.conf");
-}
-
 int main(int argc, char **argv)
 {
 	const char *home = NULL, *rules = NULL, *ack = NULL;
@@ -118,7 +86,7 @@ int main(int argc, char **argv)
 	if (rules)
 		snprintf(rpath, sizeof rpath, "%s", rules);
 	else
-		default_rules(&c, rpath);
+		alert_rules_path(&c, rpath);
 	int nr = alert_rules_load(rpath, &r);
 	if (nr < 0) {
 		rc = errno == EINVAL ? EX_DATAERR : EX_NOINPUT;

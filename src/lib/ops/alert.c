@@ -10,6 +10,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -376,7 +378,37 @@ static int run_hook(const char *hook, const char *json, size_t len)
 	return -1;
 }
 
-static int holds(const struct alert_rule *r, double v)
+void alert_rules_path(const struct cfg *c, char *path)
+{
+	const char *k = cfg_str(c, "ALERT_RULES", "");
+	char exe[PATH_MAX];
+	ssize_t n;
+	if (*k) {
+		cfg_path(c, k, path);
+		return;
+	}
+	const char *root = getenv("UVM_ROOT");
+	if (root && *root) {
+		snprintf(path, PATH_MAX, "%s/ops/alerts.conf", root);
+		if (access(path, R_OK) == 0)
+			return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		const char *d = dirname(exe);
+		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/alerts.conf",
+		    "/../../../ops/alerts.conf", NULL};
+		for (int i = 0; rel[i]; i++) {
+			snprintf(path, PATH_MAX, "%s%s", d, rel[i]);
+			if (access(path, R_OK) == 0)
+				return;
+		}
+	}
+	snprintf(path, PATH_MAX, "ops/alerts.conf");
+}
+
+int alert_rule_holds(const struct alert_rule *r, double v)
 {
 	if (!strcmp(r->op, ">"))
 		return v > r->threshold;
@@ -562,7 +594,7 @@ int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct ale
 			continue; /* not evaluable: leave any episode as it is */
 		if (load_episode(db, r[i].name, &e) < 0)
 			return -1;
-		if (!holds(&r[i], v)) {
+		if (!alert_rule_holds(&r[i], v)) {
 			if (!isnan(e.firing)) {
 				if (notify(&r[i], "resolved", v, e.firing, o) < 0)
 					failed = 1;

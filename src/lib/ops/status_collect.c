@@ -394,21 +394,47 @@ static void check(struct status *s, const char *name, int level, const char *fmt
 		s->health = level;
 }
 
-/* The health checks, from the derived metrics shared with uvm-alert. */
+/*
+ * The health level of value v of metric by the alert rules on it (nr
+ * rules r): 2 (failing) when a critical or error rule's condition holds,
+ * 1 (degraded) when a warning or info rule's does, else 0. Durations are
+ * not waited for: the status is of this instant.
+ */
+static int rules_level(const struct alert_rule *r, int nr, const char *metric, double v)
+{
+	int level = 0;
+	for (int i = 0; i < nr; i++) {
+		if (strcmp(r[i].metric, metric) || !alert_rule_holds(&r[i], v))
+			continue;
+		int l = !strcmp(r[i].level, "critical") || !strcmp(r[i].level, "error") ? 2 : 1;
+		if (l > level)
+			level = l;
+	}
+	return level;
+}
+
+/* The health checks, from the derived metrics shared with uvm-alert and
+ * with the thresholds of its rules (alert_rules_path). */
 static void health(const struct cfg *c, struct status *s)
 {
 	struct alert_metrics ms = {0};
+	struct alert_rule *rules = NULL;
 	double v;
 	char path[4096];
+	int nr;
+	alert_rules_path(c, path);
+	nr = alert_rules_load(path, &rules);
+	if (nr < 0) {
+		check(s, "rules", 1, "cannot read the alert rules '%s': no thresholds", path);
+		nr = 0;
+	}
 	alert_derive(c, s->now, &ms);
-	int up = alert_metrics_get(&ms, "uvmake_watch_up", &v) == 0 && v > 0;
+	int lv, up = alert_metrics_get(&ms, "uvmake_watch_up", &v) == 0 && v > 0;
 	check(s, "watcher", up ? 0 : 1, up ? "uvm-watch is running" : "uvm-watch is not running");
 	if (!s->has_cal)
 		check(s, "calibration", 1, "no good calibration table");
-	else if (s->cal_age > 21600)
-		check(s, "calibration", 2, "no valid calibration for %.1f h", s->cal_age / 3600);
-	else if (s->cal_age > 10800)
-		check(s, "calibration", 1, "no valid calibration for %.1f h", s->cal_age / 3600);
+	else if ((lv = rules_level(rules, nr, "uvmake_calibration_age_seconds", s->cal_age)) > 0)
+		check(s, "calibration", lv, "no valid calibration for %.1f h", s->cal_age / 3600);
 	else
 		check(s, "calibration", 0, "calibration valid (age %.0f s)", s->cal_age);
 	double ended = 0;
@@ -416,8 +442,8 @@ static void health(const struct cfg *c, struct status *s)
 	    alert_metrics_get(&ms, "uvmake_failure_ratio_1h", &v) < 0)
 		check(s, "failures", 0, "no jobs ended in the last hour");
 	else
-		check(s, "failures", v > 0.2 ? 2 : v > 0.1 ? 1 : 0, "%.0f%% of the jobs of the last hour failed",
-		    v * 100);
+		check(s, "failures", rules_level(rules, nr, "uvmake_failure_ratio_1h", v),
+		    "%.0f%% of the jobs of the last hour failed", v * 100);
 	long dead = 0;
 	for (int i = 0; i < s->nstages; i++)
 		dead += s->stages[i].dead;
@@ -436,6 +462,7 @@ static void health(const struct cfg *c, struct status *s)
 	check(s, "alerts", crit ? 2 : other ? 1 : 0, "%d critical, %d other active alert%s", crit, other,
 	    crit + other == 1 ? "" : "s");
 	alert_metrics_free(&ms);
+	free(rules);
 }
 
 int status_collect(const struct cfg *c, double now, struct status *s)
