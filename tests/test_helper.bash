@@ -69,14 +69,14 @@ products() {
 	 done)
 }
 
-# small_deploy DIR [KEY=VALUE...]: uvm-init DIR with the small deployment
-# the end-to-end tests share (4 subbands, 39 s groups, 128-pixel images
-# reproducible bit for bit with ESTIMATE plans, calibration gates loose
-# enough for a short simulation, unavailable calibration retried after 1 s
-# instead of minutes, retries without backoff). Each KEY=VALUE replaces
-# the line of that key, or is added after them: the tests differ only in
-# retry settings, image size and staging.
-small_deploy() {
+# small_conf DIR [KEY=VALUE...]: append to DIR/uvmake.conf the small
+# deployment the end-to-end tests share (4 subbands, 39 s groups, 128-pixel
+# images reproducible bit for bit with ESTIMATE plans, calibration gates
+# loose enough for a short simulation, unavailable calibration retried
+# after 1 s instead of minutes, retries without backoff). Each KEY=VALUE
+# replaces the line of that key, or is added after them: the tests differ
+# only in retry settings, image size, subbands and staging.
+small_conf() {
 	local dir=$1 kv i found
 	local -a conf=(SUBBANDS=4 PARTIAL_MIN=3 GROUP_TOLERANCE=20 GROUP_SECONDS=39
 		IMAGE_NPIX=128 IMAGE_FFTW_PLAN=estimate CAL_MIN_SNR=3 CAL_MAX_FLAGGED=0.9
@@ -92,6 +92,10 @@ small_deploy() {
 		done
 		[ "$found" = 1 ] || conf+=("$kv")
 	done
-	uvm-init "$dir" >/dev/null
 	printf '%s\n' "${conf[@]}" >>"$dir/uvmake.conf"
+}
+
+# small_deploy DIR [KEY=VALUE...]: uvm-init DIR, then small_conf.
+small_deploy() {
+	uvm-init "$1" >/dev/null && small_conf "$@"
 }
