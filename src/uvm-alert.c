@@ -18,7 +18,6 @@
  * (retried next run); 74 database error; 76 another uvm-alert is running.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

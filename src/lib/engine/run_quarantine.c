@@ -6,24 +6,22 @@
  * name (a numeric suffix when the name is taken), next to <name>.reason
  * saying when, which target and stage, the status and the job's last error
  * line; nothing is deleted. The move itself, reason file first, is
- * core/quar.c's, shared with the planner. The checks are strict because names come from makefiles and programs: only
- * regular files (a symlink is refused, never followed), and only from the
- * deployment's incoming, products and caltables directories.
+ * core/quar.c's, shared with the planner. The checks are strict because
+ * names come from makefiles and programs: only regular files (a symlink is
+ * refused, never followed), and only from the deployment's incoming,
+ * products and caltables directories.
  */
 #include "engine/run.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/fsx.h"
-#include "core/quar.h"
 #include "core/log.h"
+#include "core/quar.h"
 
 int run_move_noreplace(const char *src, const char *dst)
 {
