@@ -266,8 +266,8 @@ void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 		    1.0 - (double)sv.f_bavail / (double)sv.f_blocks, 1, 1);
 
 	char *w = fsx_read_file(cfg_path(c, "state/watch.json", path), NULL);
-	const char *p = w ? strstr(w, "\"pid\":") : NULL;
-	long pid = p ? strtol(p + 6, NULL, 10) : 0;
+	double pv = 0;
+	long pid = w && json_get_number(w, "pid", &pv) == 1 && pv > 0 && pv < 1e9 ? (long)pv : 0;
 	alert_metrics_set(ms, "uvmake_watch_up", pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM), 1, 1);
 	free(w);
 }
