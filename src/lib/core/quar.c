@@ -26,7 +26,9 @@ static void sync_parent(const char *path)
 }
 
 /* Copy src to a temporary beside dst, fsync, link it to dst (never
- * replacing), keep the mode and times; then unlink src. */
+ * replacing), keep the mode and times; then unlink src. Only a regular
+ * file is copied: anything else (a symlink included) fails with EXDEV,
+ * the reason it could not simply be renamed. */
 static int copy_move(const char *src, const char *dst)
 {
 	char tmp[PATH_MAX];
@@ -34,12 +36,15 @@ static int copy_move(const char *src, const char *dst)
 	struct stat st;
 	int in, out = -1, e;
 	in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in < 0)
+	if (in < 0) {
+		if (errno == ELOOP)
+			errno = EXDEV; /* a symlink is never copied: the move is refused */
 		return -1;
+	}
 	if (fstat(in, &st) < 0)
 		goto fail;
 	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
+		errno = EXDEV;
 		goto fail;
 	}
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid()) >= (int)sizeof tmp) {

@@ -23,8 +23,9 @@
  * rename(2) src to dst without ever replacing dst: renameat2
  * RENAME_NOREPLACE, else link+unlink, else (another file system) a copy
  * beside dst with fsync, linked into place, mode and times kept, then the
- * unlink of src. Both directories are fsync'ed. 0, or -1 with errno
- * (EEXIST when dst exists; src is then untouched).
+ * unlink of src (a regular file only: anything else stays, EXDEV). Both
+ * directories are fsync'ed. 0, or -1 with errno (EEXIST when dst exists;
+ * src is then untouched).
  */
 int quar_move_noreplace(const char *src, const char *dst);
 
