@@ -18,7 +18,6 @@
  * (retried next run); 74 database error; 76 another uvm-alert is running.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,41 +28,10 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-alert [-D home] [-r rules] [-n] [-a name]"
-
-/* The default rules file into path: ALERT_RULES, else ops/alerts.conf
- * beside the directory holding this program (bin/ or build/san/bin/). */
-static void default_rules(const struct cfg *c, char *path)
-{
-	const char *k = cfg_str(c, "ALERT_RULES", "");
-	char exe[PATH_MAX];
-	ssize_t n;
-	if (*k) {
-		cfg_path(c, k, path);
-		return;
-	}
-	const char *root = getenv("UVM_ROOT");
-	if (root && *root) {
-		snprintf(path, PATH_MAX, "%s/ops/alerts.conf", root);
-		if (access(path, R_OK) == 0)
-			return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		const char *d = dirname(exe);
-		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/alerts.conf",
-		    "/../../../ops/alerts.conf", NULL};
-		for (int i = 0; rel[i]; i++) {
-			snprintf(path, PATH_MAX, "%s%s", d, rel[i]);
-			if (access(path, R_OK) == 0)
-				return;
-		}
-	}
-	snprintf(path, PATH_MAX, "ops/alerts.conf");
-}
 
 int main(int argc, char **argv)
 {
@@ -76,24 +44,20 @@ int main(int argc, char **argv)
 	struct timespec ts;
 	sqlite3 *db = NULL;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:r:na:h")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'r': rules = optarg; break;
 		case 'n': dry = 1; break;
 		case 'a': ack = optarg; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc || (ack && dry))
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
@@ -101,18 +65,9 @@ int main(int argc, char **argv)
 		now = strtod(getenv("UVM_ALERT_NOW"), NULL);
 
 	if (!dry) {
-		lock = fsx_lock(cfg_path(&c, "state/alert.lock", path), 1);
-		if (lock < 0) {
-			int e = errno;
-			if (e == EWOULDBLOCK) {
-				log_err("another uvm-alert is running (state/alert.lock held)");
-				rc = UVM_EX_BUSY;
-			} else {
-				log_err("cannot lock '%s': %s", path, strerror(e));
-				rc = fsx_exit_for_errno(e);
-			}
+		if ((rc = prog_lock(&c, "state/alert.lock", "another uvm-alert is running ('%s' held)",
+			 &lock)) != 0)
 			goto out;
-		}
 		db = alert_db_open(cfg_path(&c, "state/alerts.sqlite", path), 0);
 		if (!db) {
 			rc = EX_IOERR;
@@ -130,7 +85,7 @@ int main(int argc, char **argv)
 	if (rules)
 		snprintf(rpath, sizeof rpath, "%s", rules);
 	else
-		default_rules(&c, rpath);
+		alert_rules_path(&c, rpath);
 	int nr = alert_rules_load(rpath, &r);
 	if (nr < 0) {
 		rc = errno == EINVAL ? EX_DATAERR : EX_NOINPUT;

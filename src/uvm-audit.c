@@ -34,88 +34,41 @@
 #include "ops/audit.h"
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-audit [-D home] [-r] [-j]"
 
-/* JSON string of s appended to *buf (size *len, capacity *cap). */
-static int jstr(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t need = *len + 6 * strlen(s) + 3;
-	if (need > *cap) {
-		char *b = realloc(*buf, *cap = 2 * need);
-		if (!b)
-			return -1;
-		*buf = b;
-	}
-	char *o = *buf + *len;
-	*o++ = '"';
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			*o++ = '\\', *o++ = (char)ch;
-		else if (ch < 0x20)
-			o += sprintf(o, "\\u%04x", ch);
-		else
-			*o++ = (char)ch;
-	}
-	*o++ = '"';
-	*o = 0;
-	*len = (size_t)(o - *buf);
-	return 0;
-}
-
-static int japp(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t l = strlen(s);
-	if (*len + l + 1 > *cap) {
-		char *b = realloc(*buf, *cap = 2 * (*len + l + 1));
-		if (!b)
-			return -1;
-		*buf = b;
-	}
-	memcpy(*buf + *len, s, l + 1);
-	*len += l;
-	return 0;
-}
-
 /* The JSON report (malloc'd), or NULL on ENOMEM. */
 static char *json(const struct audit *a, int left)
 {
-	char *b = NULL, num[160];
-	size_t len = 0, cap = 0;
-	int e = 0;
-	snprintf(num, sizeof num, "{\"time\":%lld,\"findings\":%d,\"unrepaired\":%d,"
+	struct buf b = {0};
+	buf_printf(&b, "{\"time\":%lld,\"findings\":%d,\"unrepaired\":%d,"
 	    "\"database_ok\":%s,\"classes\":{", (long long)time(NULL), a->n, left,
 	    a->dbbad ? "false" : "true");
-	e |= japp(&b, &len, &cap, num);
 	for (int c = 0, first = 1; audit_classes[c]; c++) {
 		int k = 0, r = 0;
 		for (int i = 0; i < a->n; i++)
 			if (!strcmp(a->v[i].cls, audit_classes[c]))
 				k++, r += a->v[i].repaired;
-		snprintf(num, sizeof num, "%s\"%s\":{\"found\":%d,\"repaired\":%d}", first ? "" : ",",
+		buf_printf(&b, "%s\"%s\":{\"found\":%d,\"repaired\":%d}", first ? "" : ",",
 		    audit_classes[c], k, r);
-		e |= japp(&b, &len, &cap, num);
 		first = 0;
 	}
-	e |= japp(&b, &len, &cap, "},\"items\":[");
+	buf_puts(&b, "},\"items\":[");
 	for (int i = 0; i < a->n; i++) {
-		e |= japp(&b, &len, &cap, i ? ",{\"class\":" : "{\"class\":");
-		e |= jstr(&b, &len, &cap, a->v[i].cls);
-		e |= japp(&b, &len, &cap, ",\"subject\":");
-		e |= jstr(&b, &len, &cap, a->v[i].subject);
-		e |= japp(&b, &len, &cap, ",\"detail\":");
-		e |= jstr(&b, &len, &cap, a->v[i].detail);
-		e |= japp(&b, &len, &cap, a->v[i].repaired ? ",\"repaired\":true}" : ",\"repaired\":false}");
+		buf_puts(&b, i ? ",{\"class\":" : "{\"class\":");
+		json_str_buf(&b, a->v[i].cls);
+		buf_puts(&b, ",\"subject\":");
+		json_str_buf(&b, a->v[i].subject);
+		buf_puts(&b, ",\"detail\":");
+		json_str_buf(&b, a->v[i].detail);
+		buf_puts(&b, a->v[i].repaired ? ",\"repaired\":true}" : ",\"repaired\":false}");
 	}
-	e |= japp(&b, &len, &cap, "]}\n");
-	if (e) {
-		free(b);
-		return NULL;
-	}
-	return b;
+	buf_puts(&b, "]}\n");
+	return buf_take(&b);
 }
 
 int main(int argc, char **argv)
@@ -132,25 +85,23 @@ int main(int argc, char **argv)
 	struct cfg c;
 	char path[PATH_MAX], *doc;
 
-	log_init(argv[0]);
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt_long(argc, argv, "D:rjh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'r': rflag = 1; break;
 		case 'j': jflag = 1; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
-	lfd = fsx_lock(cfg_path(&c, "state/audit.lock", path), 1);
-	if (lfd < 0) {
-		log_err("another audit is running");
+	if ((st = prog_lock(&c, "state/audit.lock", NULL, &lfd)) != 0) {
 		cfg_free(&c);
-		return UVM_EX_BUSY;
+		return st;
 	}
 	memset(&a, 0, sizeof a);
 	if (audit_run(&c, rflag, &a) < 0) {

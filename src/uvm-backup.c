@@ -27,6 +27,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-backup [-D home] [-o dir]"
@@ -89,34 +90,27 @@ static int retain(const char *dir, const char *remote, time_t now, int hd, int d
 int main(int argc, char **argv)
 {
 	const char *home = NULL, *odir = NULL;
-	char dir[PATH_MAX], lock[PATH_MAX], *archive = NULL;
+	char dir[PATH_MAX], *archive = NULL;
 	struct cfg c;
 	int opt, st, lfd;
 	time_t now = time(NULL);
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:o:h")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'o': odir = optarg; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
-	cfg_path(&c, "state/backup.lock", lock);
-	lfd = fsx_lock(lock, 1);
-	if (lfd < 0) {
-		log_err("another backup is running ('%s' is locked)", lock);
+	if ((st = prog_lock(&c, "state/backup.lock", NULL, &lfd)) != 0) {
 		cfg_free(&c);
-		return errno == EWOULDBLOCK ? UVM_EX_BUSY : EX_CANTCREAT;
+		return st;
 	}
 	cfg_path(&c, odir ? odir : cfg_str(&c, "BACKUP_DIR", "backups"), dir);
 	st = bak_create(c.home, dir, now, &archive);

@@ -35,6 +35,7 @@
 #include "core/fsx.h"
 #include "sci/geom.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "uvh5/uvh5.h"
 #include "core/uvm.h"
 
@@ -91,17 +92,12 @@ int main(int argc, char **argv)
 	double mjd, maxage, age;
 	int opt, rc;
 
-	log_init(argv[0]);
+	prog_start(argc, argv, USAGE);
 	memset(&t, 0, sizeof t);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
 	while ((opt = getopt(argc, argv, "hD:c:o:")) != -1) {
 		switch (opt) {
 		case 'h':
-			printf("usage: %s\n", USAGE);
-			return fsx_close_stdout();
+			return prog_help(USAGE);
 		case 'D': home = optarg; break;
 		case 'c': table = optarg; break;
 		case 'o': out = optarg; break;

@@ -48,7 +48,9 @@
 #include "sci/calsolve.h"
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5"
@@ -104,17 +106,10 @@ static void registry_name(const char *home, const char *out, char *buf, size_t n
 
 static void json_str(const char *k, const char *v, int last)
 {
-	printf("\"%s\":\"", k);
-	for (; *v; v++) {
-		unsigned char ch = (unsigned char)*v;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	printf("\"%s", last ? "" : ",");
+	printf("\"%s\":", k);
+	json_str_file(stdout, v);
+	if (!last)
+		putchar(',');
 }
 
 static void print_json(const struct cal_table *t, const struct cal_entry *e, int recorded)
@@ -147,17 +142,12 @@ int main(int argc, char **argv)
 	sqlite3 *db = NULL;
 	int ch, json = 0, rc, recorded = 0;
 
-	log_init(argv[0]);
+	prog_start(argc, argv, USAGE);
 	memset(&t, 0, sizeof t);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
 	while ((ch = getopt(argc, argv, "hjD:g:k:o:")) != -1) {
 		switch (ch) {
 		case 'h':
-			printf("usage: %s\n", USAGE);
-			return fsx_close_stdout();
+			return prog_help(USAGE);
 		case 'j': json = 1; break;
 		case 'D': home = optarg; break;
 		case 'g': group = optarg; break;

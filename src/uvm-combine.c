@@ -25,6 +25,7 @@
 #include "sci/combine.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-combine [-m missing] -o out file..."
@@ -74,16 +75,11 @@ int main(int argc, char **argv)
 	unsigned char *blame;
 	int c, nm = 0, rc;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((c = getopt(argc, argv, "hm:o:")) != -1) {
 		switch (c) {
 		case 'h':
-			printf("usage: %s\n", USAGE);
-			return fsx_close_stdout();
+			return prog_help(USAGE);
 		case 'm': {
 			char *save = NULL, *dup = strdup(optarg);
 			for (char *t = strtok_r(dup, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {

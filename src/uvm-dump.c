@@ -21,6 +21,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "uvh5/uvh5.h"
 #include "core/uvm.h"
 
@@ -198,11 +199,7 @@ int main(int argc, char **argv)
 	char err[UVH5_ERRLEN];
 	uvh5_file *f;
 
-	log_init(argv[0]);
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((c = getopt(argc, argv, "d")) != -1) {
 		if (c == 'd')
 			data = 1;

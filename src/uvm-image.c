@@ -39,6 +39,7 @@
 #include "core/fsx.h"
 #include "sci/img.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE \
@@ -114,11 +115,7 @@ int main(int argc, char **argv)
 	int c, st;
 	size_t len = 0;
 
-	log_init(argv[0]);
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	img_opts_default(&o);
 	if (home && *home) {
 		static const struct { const char *key; int opt; } keys[] = {

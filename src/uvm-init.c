@@ -29,6 +29,7 @@
 #include "core/db.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "engine/plan.h"
 #include "core/uvm.h"
 
@@ -93,15 +94,11 @@ int main(int argc, char **argv)
 	int opt;
 	sqlite3 *db;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:h")) != -1) {
 		switch (opt) {
 		case 'D': dir = optarg; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}

@@ -25,6 +25,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "sci/mosaic.h"
 #include "core/uvm.h"
 
@@ -38,11 +39,7 @@ int main(int argc, char **argv)
 	struct cfg cf;
 	char err[MOSAIC_ERRLEN];
 
-	log_init(argv[0]);
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((c = getopt(argc, argv, "bH:o:")) != -1) {
 		switch (c) {
 		case 'b':

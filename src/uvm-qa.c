@@ -28,6 +28,7 @@
 #include "core/fsx.h"
 #include "sci/img.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "sci/qa.h"
 #include "core/uvm.h"
 
@@ -41,11 +42,7 @@ int main(int argc, char **argv)
 	struct cfg cf;
 	char err[QA_ERRLEN], *js = NULL, *txt = NULL;
 
-	log_init(argv[0]);
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((c = getopt(argc, argv, "jo:")) != -1) {
 		switch (c) {
 		case 'j':

@@ -29,6 +29,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-restore [-D home] [-l] [-c] [archive]"
@@ -65,26 +66,22 @@ int main(int argc, char **argv)
 {
 	const char *home = NULL;
 	int opt, lflag = 0, cflag = 0, st, lfd = -1;
-	char path[PATH_MAX], fetched[PATH_MAX] = "", lock[PATH_MAX];
+	char path[PATH_MAX], fetched[PATH_MAX] = "";
 	struct cfg c;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:lch")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'l': lflag = 1; break;
 		case 'c': cflag = 1; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (lflag ? optind != argc : optind != argc - 1)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
 	if (lflag) {
 		st = list(&c);
@@ -118,11 +115,10 @@ int main(int argc, char **argv)
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
 	}
 	if (!cflag) {
-		lfd = fsx_lock(cfg_path(&c, "state/make.lock", lock), 1);
-		if (lfd < 0) {
-			log_err("the pipeline is running ('%s' is locked): stop uvm-watch first", lock);
+		if ((st = prog_lock(&c, "state/make.lock",
+			 "the pipeline is running ('%s' is locked): stop uvm-watch first", &lfd)) != 0) {
 			cfg_free(&c);
-			return errno == EWOULDBLOCK ? UVM_EX_BUSY : EX_CANTCREAT;
+			return st;
 		}
 	}
 	st = bak_restore(path, c.home, cflag);

@@ -30,6 +30,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "engine/run.h"
 #include "core/uvm.h"
 
@@ -39,11 +40,7 @@ int main(int argc, char **argv)
 {
 	const char *home = NULL;
 	int ch, all = 0, dry = 0, qmode = 0, rc, rc2;
-	log_init(argv[0]);
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((ch = getopt(argc, argv, "D:naq")) != -1) {
 		switch (ch) {
 		case 'D': home = optarg; break;

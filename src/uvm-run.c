@@ -58,6 +58,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "engine/run.h"
 #include "core/uvm.h"
 
@@ -68,11 +69,7 @@ int main(int argc, char **argv)
 {
 	struct run_opts o = {.timeout = -1};
 	int ch, rc;
-	log_init(argv[0]);
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	o.inputs = calloc((size_t)argc, sizeof *o.inputs);
 	if (!o.inputs)
 		return EX_OSERR;

@@ -28,6 +28,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "ops/status.h"
 #include "core/uvm.h"
 
@@ -96,11 +97,7 @@ int main(int argc, char **argv)
 	char *end;
 	struct cfg c;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	/* the long forms operators type: --json, --watch secs, --html file */
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'j'},
@@ -118,13 +115,13 @@ int main(int argc, char **argv)
 				return log_usage(USAGE);
 			break;
 		case 'H': html = optarg; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -36,6 +36,7 @@
 #include "uvh5/check.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-verify [-jq] [-o report] file..."
@@ -84,11 +85,7 @@ int main(int argc, char **argv)
 	int c, json = 0, quiet = 0, status = 0, st, i;
 	const char *out = NULL;
 
-	log_init(argv[0]);
-	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((c = getopt(argc, argv, "+jqo:")) != -1) {
 		switch (c) {
 		case 'j':

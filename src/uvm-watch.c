@@ -36,6 +36,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 #include "engine/watch.h"
 
@@ -54,11 +55,7 @@ int main(int argc, char **argv)
 	struct watch_opt o = {.settle = -1, .debounce = -1, .maxdelay = -1, .rescan = -1};
 	int opt;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "1D:c:s:d:m:r:h")) != -1) {
 		switch (opt) {
 		case '1': o.once = 1; break;
@@ -72,7 +69,7 @@ int main(int argc, char **argv)
 		case 'd': if (secs(opt, optarg, &o.debounce) < 0) return log_usage(USAGE); break;
 		case 'm': if (secs(opt, optarg, &o.maxdelay) < 0) return log_usage(USAGE); break;
 		case 'r': if (secs(opt, optarg, &o.rescan) < 0) return log_usage(USAGE); break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}

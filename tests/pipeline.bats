@@ -25,23 +25,8 @@ make_stream() {
 }
 
 init_deploy() {
-	uvm-init "$1" >/dev/null
 	# small groups; retries of killed jobs happen in place, quickly
-	cat >>"$1/uvmake.conf" <<-CONF
-	SUBBANDS=4
-	PARTIAL_MIN=3
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=128
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=1
-	RETRY_MAX=100
-	RETRY_BASE=0
-	RETRY_INLINE_MAX=5
-	BREAKER_FAILS=1000
-	CONF
+	small_deploy "$1" RETRY_MAX=100 RETRY_INLINE_MAX=5 BREAKER_FAILS=1000
 }
 
 @test "pipeline: undisturbed run makes every product of every group" {

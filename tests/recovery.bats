@@ -18,20 +18,8 @@ setup() {
 	mkdir -p "$r" "$s"
 	export RCLONE_CONFIG_OFFSITE_TYPE=local
 	uvm-init "$d" >/dev/null
-	cat >>"$d/uvmake.conf" <<-CONF
-	SUBBANDS=$NSUB
-	PARTIAL_MIN=2
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=64
-	IMAGE_NITER=50
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=0
-	RETRY_BASE=0
-	BACKUP_REMOTE=offsite:$r
-	CONF
+	small_conf "$d" SUBBANDS="$NSUB" PARTIAL_MIN=2 IMAGE_NPIX=64 IMAGE_NITER=50 RETRY_UNAVAILABLE_BASE=0 \
+		BACKUP_REMOTE="offsite:$r"
 	# 3 groups of 2 subbands, 3C48 transiting in the first; fed to
 	# incoming/ a group at a time
 	uvm-sim -a 6 -s $NSUB -c 4 -t 3 -j 2 -S 7 -n 0.05 -K "$UVM_ROOT/ops/calibrators.csv" \

@@ -35,23 +35,8 @@ teardown() {
 
 # deploy DIR STAGING_DIR: a small deployment; one calibrator group
 deploy() {
-	uvm-init "$1" >/dev/null
-	cat >>"$1/uvmake.conf" <<-CONF
-	SUBBANDS=4
-	PARTIAL_MIN=3
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=64
-	IMAGE_NITER=50
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=1
-	RETRY_BASE=0
-	DISK_MARGIN_MB=0
-	STAGING_DIR=$2
-	STAGING_MAX_PERCENT=100
-	CONF
+	small_deploy "$1" IMAGE_NPIX=64 IMAGE_NITER=50 DISK_MARGIN_MB=0 STAGING_DIR="$2" \
+		STAGING_MAX_PERCENT=100
 	uvm-sim -a 8 -s 4 -c 4 -t 3 -j 2 -S 7 -n 0.05 \
 		-K "$UVM_ROOT/ops/calibrators.csv" -k 3C48 -C 0 -g "${3:-1}" \
 		-o "$1/incoming" >/dev/null

@@ -132,19 +132,7 @@ gate() {
 # deploy DIR: a deployment for the small stream; unavailable calibration
 # retried after 1-2 s instead of minutes, so the test waits for real
 deploy() {
-	uvm-init "$1" >/dev/null
-	cat >>"$1/uvmake.conf" <<-CONF
-	SUBBANDS=4
-	PARTIAL_MIN=3
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=128
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=1
-	RETRY_BASE=0
-	CONF
+	small_deploy "$1"
 }
 
 # land DIR TRUTH K: copy group K's files of the simulation next to TRUTH

@@ -59,22 +59,7 @@ sim_stream() {
 # init_deploy DIR [LAUNCH]: pipeline.bats' small deployment, images
 # reproducible bit for bit (ESTIMATE plans), jobs through LAUNCH if given
 init_deploy() {
-	uvm-init "$1" >/dev/null
-	cat >>"$1/uvmake.conf" <<-CONF
-	SUBBANDS=4
-	PARTIAL_MIN=3
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=128
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=1
-	RETRY_MAX=5
-	RETRY_BASE=0
-	RETRY_INLINE_MAX=2
-	BREAKER_FAILS=1000
-	CONF
+	small_deploy "$1" RETRY_MAX=5 RETRY_INLINE_MAX=2 BREAKER_FAILS=1000
 	if [ -n "${2:-}" ]; then
 		echo "LAUNCH=$2" >>"$1/uvmake.conf"
 	fi

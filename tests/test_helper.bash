@@ -68,3 +68,34 @@ products() {
 		[ -f "$t" ] && echo "$(h5dump -d /gains -d /flags "$t" | sha256sum)  $t"
 	 done)
 }
+
+# small_conf DIR [KEY=VALUE...]: append to DIR/uvmake.conf the small
+# deployment the end-to-end tests share (4 subbands, 39 s groups, 128-pixel
+# images reproducible bit for bit with ESTIMATE plans, calibration gates
+# loose enough for a short simulation, unavailable calibration retried
+# after 1 s instead of minutes, retries without backoff). Each KEY=VALUE
+# replaces the line of that key, or is added after them: the tests differ
+# only in retry settings, image size, subbands and staging.
+small_conf() {
+	local dir=$1 kv i found
+	local -a conf=(SUBBANDS=4 PARTIAL_MIN=3 GROUP_TOLERANCE=20 GROUP_SECONDS=39
+		IMAGE_NPIX=128 IMAGE_FFTW_PLAN=estimate CAL_MIN_SNR=3 CAL_MAX_FLAGGED=0.9
+		RETRY_UNAVAILABLE_BASE=1 RETRY_BASE=0)
+	shift
+	for kv in "$@"; do
+		found=0
+		for i in "${!conf[@]}"; do
+			if [ "${conf[$i]%%=*}" = "${kv%%=*}" ]; then
+				conf[$i]=$kv
+				found=1
+			fi
+		done
+		[ "$found" = 1 ] || conf+=("$kv")
+	done
+	printf '%s\n' "${conf[@]}" >>"$dir/uvmake.conf"
+}
+
+# small_deploy DIR [KEY=VALUE...]: uvm-init DIR, then small_conf.
+small_deploy() {
+	uvm-init "$1" >/dev/null && small_conf "$@"
+}

@@ -8,10 +8,7 @@ setup() {
 	d=$BATS_TEST_TMPDIR/d
 	mkdir -p "$d/state"                  # a deployment as uvm-alert needs it
 	# A hook that appends its stdin (one JSON object) to a file.
-	cat >"$d/hook.sh" <<-'EOS'
-	#!/bin/sh
-	cat >>"$(dirname "$0")/notified.jsonl"
-	EOS
+	cp "$BATS_TEST_DIRNAME/fixtures/alert-hook.sh" "$d/hook.sh"
 	chmod +x "$d/hook.sh"
 	printf 'ALERT_HOOK=hook.sh\nALERT_RENOTIFY=100\n' >"$d/uvmake.conf"
 	printf 'high test_metric > 3 10 warning\n' >"$d/rules.conf"

@@ -20,19 +20,7 @@ old() { touch -d '2 hours ago' "$@"; }
 # a small stream through the real pipeline (one group of 2 subbands with a
 # calibrator transit), as in pipeline.bats
 run_stream() {
-	cat >>"$d/uvmake.conf" <<-CONF
-	SUBBANDS=2
-	PARTIAL_MIN=2
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=64
-	IMAGE_NITER=50
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=0
-	RETRY_BASE=0
-	CONF
+	small_conf "$d" SUBBANDS=2 PARTIAL_MIN=2 IMAGE_NPIX=64 IMAGE_NITER=50 RETRY_UNAVAILABLE_BASE=0
 	uvm-sim -a 6 -s 2 -c 4 -t 3 -j 2 -S 7 -n 0.05 -K "$UVM_ROOT/ops/calibrators.csv" \
 		-k 3C48 -C 0 -g 1 -o "$d/incoming" >/dev/null
 	for i in 1 2 3 4 5; do uvm-make -D "$d" -w 60 >/dev/null 2>&1 && return 0; sleep 1; done

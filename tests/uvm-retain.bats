@@ -106,21 +106,8 @@ setup() {
 	tiny_fs "$f" 8192 || skip "cannot mount tmpfs here"
 	e=$f/d
 	uvm-init "$e" >/dev/null
-	cat >>"$e/uvmake.conf" <<-CONF
-	SUBBANDS=2
-	PARTIAL_MIN=2
-	GROUP_TOLERANCE=20
-	GROUP_SECONDS=39
-	IMAGE_NPIX=64
-	IMAGE_NITER=50
-	IMAGE_FFTW_PLAN=estimate
-	CAL_MIN_SNR=3
-	CAL_MAX_FLAGGED=0.9
-	RETRY_UNAVAILABLE_BASE=0
-	RETRY_BASE=0
-	DISK_MARGIN_MB=1
-	RETAIN_MIN_FREE_MB=4
-	CONF
+	small_conf "$e" SUBBANDS=2 PARTIAL_MIN=2 IMAGE_NPIX=64 IMAGE_NITER=50 RETRY_UNAVAILABLE_BASE=0 \
+		DISK_MARGIN_MB=1 RETAIN_MIN_FREE_MB=4
 	s=$BATS_TEST_TMPDIR/stream
 	uvm-sim -a 6 -s 2 -c 4 -t 3 -j 2 -S 7 -n 0.05 -K "$UVM_ROOT/ops/calibrators.csv" \
 		-k 3C48 -C 0 -g 2 -o "$s" >/dev/null

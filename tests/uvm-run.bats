@@ -36,16 +36,7 @@ setup() {
 	# seq.sh COUNTER TARGET STATUS...: exit with the Nth status on the Nth
 	# run (the last one from then on); status 0 creates TARGET
 	J=$BATS_TEST_TMPDIR/seq.sh
-	cat >"$J" <<-'SH'
-	#!/bin/sh
-	c=$1; t=$2; shift 2
-	n=$(( $(cat "$c" 2>/dev/null || echo 0) + 1 )); echo $n >"$c"
-	k=$n; [ $k -le $# ] || k=$#
-	eval "s=\${$k}"
-	echo "run $n: exit $s" >&2
-	[ "$s" = 0 ] && mkdir -p "$(dirname "$t")" && : >"$t"
-	exit "$s"
-	SH
+	cp "$BATS_TEST_DIRNAME/fixtures/run-seq.sh" "$J"
 	chmod +x "$J"
 	C=$BATS_TEST_TMPDIR/count
 	cd "$D"
@@ -202,12 +193,7 @@ open(sys.argv[1], 'w').close()" "$T"
 
 @test "uvm-run: 65 quarantines the input with a reason, never retries" {
 	echo data >"$IN"
-	cat >"$BATS_TEST_TMPDIR/bad.sh" <<-'SH'
-	#!/bin/sh
-	echo x >>"$1"
-	echo "uvm-verify: '$2': bad UVH5 header" >&2
-	exit 65
-	SH
+	cp "$BATS_TEST_DIRNAME/fixtures/run-bad.sh" "$BATS_TEST_TMPDIR/bad.sh"
 	chmod +x "$BATS_TEST_TMPDIR/bad.sh"
 	run -65 wrap -i "$IN" -- "$BATS_TEST_TMPDIR/bad.sh" "$C" "$IN"
 	assert_output --partial "1 input quarantined (quarantine/2025-10-24T12:00:03_sb00.hdf5)"
@@ -506,13 +492,7 @@ stager() {
 	V=products/$G/vis.uvh5
 	conf "STAGING_DIR=$S" STAGING_STAGES=combine STAGING_MAX_PERCENT=100
 	O=$BATS_TEST_TMPDIR/out.sh
-	cat >"$O" <<-'SH'
-	#!/bin/sh
-	[ "$1" = -o ] || exit 64
-	[ -L "$2" ] && { echo "out.sh: cannot create '$2': a symlink" >&2; exit 73; }
-	[ -n "${FAIL:-}" ] && exit 73
-	cp "$3" "$2.tmp.$$" && mv "$2.tmp.$$" "$2"
-	SH
+	cp "$BATS_TEST_DIRNAME/fixtures/run-out.sh" "$O"
 	chmod +x "$O"
 	head -c 100000 /dev/urandom >"$IN"
 }

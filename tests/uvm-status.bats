@@ -14,62 +14,7 @@ setup_file() {
 	# upper right: the thumbnail shows grey 0, 163, 221 and 255);
 	# `pngtool count PNG R G B RUN` prints the number of pixels within 3 of
 	# that colour and the number of rows holding a run of RUN of them.
-	cat >"$BATS_FILE_TMPDIR/pngtool.c" <<-'EOC'
-	#include <fitsio.h>
-	#include <png.h>
-	#include <stdio.h>
-	#include <stdlib.h>
-	#include <string.h>
-	static int near(int a, int b) { return a - b <= 3 && b - a <= 3; }
-	int main(int argc, char **argv)
-	{
-		if (argc == 3 && !strcmp(argv[1], "fits")) {
-			static float p[256][512];
-			fitsfile *f;
-			int st = 0;
-			long ax[2] = {512, 256};
-			char name[4096];
-			for (int y = 0; y < 256; y++)
-				for (int x = 0; x < 512; x++)
-					p[y][x] = (x >= 256 ? 100 : 0) + (y >= 128 ? 50 : 0);
-			snprintf(name, sizeof name, "!%s", argv[2]);
-			fits_create_file(&f, name, &st);
-			fits_create_img(f, FLOAT_IMG, 2, ax, &st);
-			fits_write_img(f, TFLOAT, 1, 512 * 256, p, &st);
-			fits_close_file(f, &st);
-			return st != 0;
-		}
-		if (argc != 7 || strcmp(argv[1], "count"))
-			return 64;
-		png_image im;
-		memset(&im, 0, sizeof im);
-		im.version = PNG_IMAGE_VERSION;
-		if (!png_image_begin_read_from_file(&im, argv[2]))
-			return 65;
-		im.format = PNG_FORMAT_RGB;
-		unsigned char *b = malloc(PNG_IMAGE_SIZE(im));
-		if (!b || !png_image_finish_read(&im, NULL, b, 0, NULL))
-			return 65;
-		int r = atoi(argv[3]), g = atoi(argv[4]), bl = atoi(argv[5]), want = atoi(argv[6]);
-		long n = 0, rows = 0;
-		for (unsigned y = 0; y < im.height; y++) {
-			int run = 0, best = 0;
-			for (unsigned x = 0; x < im.width; x++) {
-				unsigned char *q = b + 3 * ((size_t)y * im.width + x);
-				if (near(q[0], r) && near(q[1], g) && near(q[2], bl)) {
-					n++;
-					if (++run > best)
-						best = run;
-				} else {
-					run = 0;
-				}
-			}
-			rows += best >= want;
-		}
-		printf("%ld %ld\n", n, rows);
-		return 0;
-	}
-	EOC
+	cp "$BATS_TEST_DIRNAME/fixtures/pngtool.c" "$BATS_FILE_TMPDIR/pngtool.c"
 	cc -O1 -o "$BATS_FILE_TMPDIR/pngtool" "$BATS_FILE_TMPDIR/pngtool.c" -lcfitsio -lpng
 }
 

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "core/json.h"
 #include "engine/watch.h"
 
 static int n, failed;
@@ -28,18 +30,18 @@ static void ok(int cond, const char *name)
 static int num(const char *js, double *v)
 {
 	*v = -12345;
-	return watch_json_number(js, "next_wakeup", v);
+	return json_get_number(js, "next_wakeup", v);
 }
 
 static int json_is(const char *in, const char *want)
 {
-	struct wbuf b = {0};
+	struct buf b = {0};
 	int r;
-	wbuf_json_str(&b, in);
+	json_str_buf(&b, in);
 	r = !b.oom && !strcmp(b.p, want);
 	if (!r)
 		fprintf(stderr, "# got %s want %s\n", b.p ? b.p : "(null)", want);
-	wbuf_free(&b);
+	buf_free(&b);
 	return r;
 }
 
@@ -86,14 +88,14 @@ int main(void)
 	    "json string: invalid, surrogate and overlong bytes replaced");
 
 	{
-		struct wbuf b = {0};
+		struct buf b = {0};
 		char big[3000];
 		memset(big, 'x', sizeof big - 1);
 		big[sizeof big - 1] = 0;
-		wbuf_printf(&b, "%s|%d", big, 42);
+		buf_printf(&b, "%s|%d", big, 42);
 		ok(!b.oom && b.n == sizeof big + 2 && !strcmp(b.p + sizeof big - 1, "|42"),
-		    "wbuf_printf: long output");
-		wbuf_free(&b);
+		    "buf_printf: long output");
+		buf_free(&b);
 	}
 
 	{

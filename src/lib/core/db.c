@@ -7,14 +7,16 @@
  */
 #include "core/db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 
-static const char *migrations[] = {
+static const char *const migrations[] = {
     /* 1: jobs, per-target state, circuit breakers, quarantine, groups */
     "CREATE TABLE jobs ("
     " id INTEGER PRIMARY KEY,"
@@ -90,6 +92,33 @@ void db_rollback(sqlite3 *db)
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int db_status(sqlite3 *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: case SQLITE_ROW: case SQLITE_DONE:
+		return 0;
+	case SQLITE_FULL: case SQLITE_IOERR:
+		return EX_IOERR;
+	case SQLITE_CORRUPT: case SQLITE_NOTADB:
+		return EX_DATAERR;
+	case SQLITE_BUSY: case SQLITE_LOCKED:
+		return EX_TEMPFAIL;
+	case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH:
+		return EX_CANTCREAT;
+	case SQLITE_CANTOPEN:
+		switch (db ? sqlite3_system_errno(db) : 0) {
+		case ENOENT: case ENOTDIR:
+			return EX_NOINPUT;
+		case ENOSPC: case EDQUOT: case EIO:
+			return EX_IOERR;
+		default:
+			return EX_CANTCREAT;
+		}
+	default:
+		return EX_SOFTWARE;
+	}
+}
+
 static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;
@@ -102,47 +131,77 @@ static int user_version(sqlite3 *db)
 	return v;
 }
 
-static int migrate(sqlite3 *db)
+/* Bring user_version up to n in one IMMEDIATE transaction: 0, or an exit
+ * status after logging. */
+static int migrate(sqlite3 *db, const char *path, const char *const *mig, int n)
 {
-	int v = user_version(db);
+	int v = user_version(db), rc;
 	if (v < 0)
-		return -1;
-	if (v >= NMIG)
+		return db_status(db, sqlite3_errcode(db)) ?: EX_SOFTWARE;
+	if (v > n) {
+		log_err("'%s': schema version %d is newer than this program's %d", path, v, n);
+		return EX_SOFTWARE;
+	}
+	if (v == n)
 		return 0;
 	if (db_begin(db) < 0)
-		return -1;
+		return db_status(db, sqlite3_errcode(db)) ?: EX_SOFTWARE;
 	v = user_version(db); /* another process may have migrated meanwhile */
-	for (; v < NMIG; v++) {
+	for (; v >= 0 && v < n; v++) {
 		char pragma[64];
-		if (db_exec(db, migrations[v]) < 0)
-			goto fail;
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
-		if (db_exec(db, pragma) < 0)
+		if (db_exec(db, mig[v]) < 0 || db_exec(db, pragma) < 0)
 			goto fail;
 	}
-	return db_commit(db);
+	if (v >= 0 && db_commit(db) == 0)
+		return 0;
 fail:
+	rc = db_status(db, sqlite3_errcode(db)) ?: EX_SOFTWARE;
 	db_rollback(db);
-	return -1;
+	return rc;
+}
+
+sqlite3 *db_open_schema(const char *path, const char *const *mig, int n, int flags, int *status)
+{
+	sqlite3 *db = NULL;
+	int st = 0, rc;
+	int oflags = SQLITE_OPEN_NOFOLLOW | ((flags & DB_RDONLY) ? SQLITE_OPEN_READONLY
+	    : SQLITE_OPEN_READWRITE | ((flags & DB_CREATE) ? SQLITE_OPEN_CREATE : 0));
+	if ((flags & DB_RDONLY) && access(path, F_OK) < 0) {
+		st = errno == ENOENT || errno == ENOTDIR ? EX_NOINPUT : EX_IOERR;
+		goto out;
+	}
+	if ((rc = sqlite3_open_v2(path, &db, oflags, NULL)) != SQLITE_OK) {
+		st = db ? db_status(db, rc) : EX_SOFTWARE;
+		if (!(flags & DB_RDONLY))
+			log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		goto fail;
+	}
+	if (flags & DB_RDONLY) {
+		sqlite3_busy_timeout(db, 10000);
+		goto out;
+	}
+	sqlite3_busy_handler(db, busy, NULL);
+	if (db_exec(db, "PRAGMA journal_mode=WAL") < 0 || db_exec(db, "PRAGMA synchronous=NORMAL") < 0 ||
+	    db_exec(db, "PRAGMA foreign_keys=ON") < 0) {
+		st = db_status(db, sqlite3_errcode(db)) ?: EX_SOFTWARE;
+		goto fail;
+	}
+	if ((st = migrate(db, path, mig, n)) != 0)
+		goto fail;
+out:
+	if (status)
+		*status = st;
+	return db;
+fail:
+	sqlite3_close(db);
+	db = NULL;
+	goto out;
 }
 
 sqlite3 *db_open_path(const char *path)
 {
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-		NULL) != SQLITE_OK) {
-		log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_handler(db, busy, NULL);
-	if (db_exec(db, "PRAGMA journal_mode=WAL") < 0 ||
-	    db_exec(db, "PRAGMA synchronous=NORMAL") < 0 ||
-	    db_exec(db, "PRAGMA foreign_keys=ON") < 0 || migrate(db) < 0) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	return db;
+	return db_open_schema(path, migrations, NMIG, DB_CREATE, NULL);
 }
 
 sqlite3 *db_open(const char *home)

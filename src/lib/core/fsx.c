@@ -384,3 +384,21 @@ int fsx_run(char *const argv[], char **out)
 		free(buf);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+int fsx_split(const char *path, char *dir, char *base)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	if (strlen(path) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(a, path);
+	strcpy(b, path);
+	strcpy(dir, dirname(a));
+	strcpy(base, basename(b));
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || !strcmp(base, "/")) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}

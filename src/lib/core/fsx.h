@@ -47,6 +47,10 @@ int fsx_write_file(const char *path, const void *buf, size_t n, mode_t mode);
  * buffer; *len gets its length. NULL with errno on failure. */
 char *fsx_read_file(const char *path, size_t *len);
 
+/* dirname and basename of path into dir and base (PATH_MAX each); -1
+ * with errno ENAMETOOLONG, or EINVAL when there is no file name ("", ".",
+ * "..", "/"). */
+int fsx_split(const char *path, char *dir, char *base);
 /* mkdir -p with mode; 0 or -1 with errno. */
 int fsx_mkdirs(const char *path, mode_t mode);
 /* fsync the directory containing path (or path itself if a directory). */

@@ -288,15 +288,15 @@ void run_log_line(int fd, const char *grp, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* run_quarantine.c */
-/* rename(2) src to dst without replacing (copy+fsync+unlink across file
- * systems); 0, or -1 with errno (EEXIST when dst exists). */
+/* quar_move_noreplace (core/quar.h), kept under this name for plan_run.c
+ * until it calls quar_move. */
 int run_move_noreplace(const char *src, const char *dst);
 /* Express path relative to home when inside it (else absolute, with
  * the directory resolved and no symlink as last component). 0 or -1. */
 int run_rel_path(const struct cfg *c, const char *path, char *out);
 /* Quarantine one input: strict checks (regular file, no symlink, inside
- * the deployment or INCOMING), move to quarantine/ (numeric suffix on a
- * clash), write <name>.reason. 0 and *q filled, or -1 after logging. */
+ * the deployment or INCOMING), then quar_move: <name>.reason written
+ * first, then the move to quarantine/ (numeric suffix on a clash). 0 and *q filled, or -1 after logging. */
 int run_quarantine_one(const struct cfg *c, const char *input, const char *reason_text,
     struct run_qrow *q);
 

@@ -20,6 +20,7 @@
 
 #include "core/db.h"
 #include "core/fsx.h"
+#include "core/quar.h"
 #include "core/log.h"
 #include "core/uvm.h"
 
@@ -128,7 +129,7 @@ static int restore_row(sqlite3 *db, const struct cfg *c, sqlite3_stmt *s, int dr
 		return 0;
 	}
 	snprintf(dir, sizeof dir, "%s", dst);
-	if (fsx_mkdirs(dirname(dir), 0755) < 0 || run_move_noreplace(src, dst) < 0) {
+	if (fsx_mkdirs(dirname(dir), 0755) < 0 || quar_move_noreplace(src, dst) < 0) {
 		int e = errno;
 		log_err("cannot restore '%s' to '%s': %s", path, orig, strerror(e));
 		return e == EEXIST || e == EACCES || e == EROFS ? EX_CANTCREAT

@@ -34,8 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "engine/plan.h"
 #include "core/uvm.h"
@@ -463,88 +465,88 @@ static const char *state_name(const struct watch *w)
 	return w->nst ? "settling" : "idle";
 }
 
-static void json_time(struct wbuf *b, double t)
+static void json_time(struct buf *b, double t)
 {
 	char buf[40];
 	if (t < 0)
-		wbuf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	else
-		wbuf_printf(b, "\"%s\"", iso(t, buf, sizeof buf));
+		buf_printf(b, "\"%s\"", iso(t, buf, sizeof buf));
 }
 
 /* The status as JSON text into b. */
-static void status_json(struct watch *w, struct wbuf *b, double now)
+static void status_json(struct watch *w, struct buf *b, double now)
 {
 	double rn = real_now(), due;
 	char reasons[128];
-	wbuf_printf(b, "{\n  \"pid\": %ld,\n  \"started\": ", (long)getpid());
+	buf_printf(b, "{\n  \"pid\": %ld,\n  \"started\": ", (long)getpid());
 	json_time(b, w->started);
-	wbuf_add(b, ",\n  \"updated\": ", 14);
+	buf_add(b, ",\n  \"updated\": ", 14);
 	json_time(b, rn);
-	wbuf_printf(b, ",\n  \"state\": \"%s\",\n  \"home\": ", state_name(w));
-	wbuf_json_str(b, w->cfg.home);
-	wbuf_add(b, ",\n  \"incoming\": ", 16);
-	wbuf_json_str(b, w->incoming);
-	wbuf_add(b, ",\n  \"command\": ", 15);
-	wbuf_json_str(b, w->command);
-	wbuf_printf(b, ",\n  \"settle\": %g,\n  \"debounce\": %g,\n  \"max_delay\": %g,\n  \"rescan\": %g",
+	buf_printf(b, ",\n  \"state\": \"%s\",\n  \"home\": ", state_name(w));
+	json_str_buf(b, w->cfg.home);
+	buf_add(b, ",\n  \"incoming\": ", 16);
+	json_str_buf(b, w->incoming);
+	buf_add(b, ",\n  \"command\": ", 15);
+	json_str_buf(b, w->command);
+	buf_printf(b, ",\n  \"settle\": %g,\n  \"debounce\": %g,\n  \"max_delay\": %g,\n  \"rescan\": %g",
 	    w->settle, w->debounce, w->maxdelay, w->rescan);
-	wbuf_add(b, ",\n  \"last_event\": ", 17);
+	buf_add(b, ",\n  \"last_event\": ", 17);
 	if (w->last_event_kind) {
-		wbuf_add(b, "{\"time\": ", 9);
+		buf_add(b, "{\"time\": ", 9);
 		json_time(b, w->last_event_real);
-		wbuf_printf(b, ", \"kind\": \"%s\", \"name\": ", w->last_event_kind);
+		buf_printf(b, ", \"kind\": \"%s\", \"name\": ", w->last_event_kind);
 		if (w->last_event_name[0])
-			wbuf_json_str(b, w->last_event_name);
+			json_str_buf(b, w->last_event_name);
 		else
-			wbuf_add(b, "null", 4);
-		wbuf_add(b, "}", 1);
+			buf_add(b, "null", 4);
+		buf_add(b, "}", 1);
 	} else {
-		wbuf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	}
-	wbuf_printf(b, ",\n  \"cycles\": %ld,\n  \"last_run\": ", w->cycles);
+	buf_printf(b, ",\n  \"cycles\": %ld,\n  \"last_run\": ", w->cycles);
 	if (w->cycles) {
 		reasons_text(w->run_reasons, reasons, sizeof reasons);
-		wbuf_add(b, "{\"start\": ", 10);
+		buf_add(b, "{\"start\": ", 10);
 		json_time(b, w->run_start);
-		wbuf_add(b, ", \"end\": ", 9);
+		buf_add(b, ", \"end\": ", 9);
 		json_time(b, w->run_end);
 		if (w->run_exit >= 0)
-			wbuf_printf(b, ", \"exit\": %d", w->run_exit);
+			buf_printf(b, ", \"exit\": %d", w->run_exit);
 		else
-			wbuf_add(b, ", \"exit\": null", 14);
-		wbuf_printf(b, ", \"reason\": \"%s\"}", reasons);
+			buf_add(b, ", \"exit\": null", 14);
+		buf_printf(b, ", \"reason\": \"%s\"}", reasons);
 	} else {
-		wbuf_add(b, "null", 4);
+		buf_add(b, "null", 4);
 	}
 	if (w->child)
-		wbuf_printf(b, ",\n  \"running_pid\": %ld", (long)w->child);
+		buf_printf(b, ",\n  \"running_pid\": %ld", (long)w->child);
 	else
-		wbuf_add(b, ",\n  \"running_pid\": null", 23);
+		buf_add(b, ",\n  \"running_pid\": null", 23);
 	reasons_text(w->want, reasons, sizeof reasons);
-	wbuf_printf(b, ",\n  \"pending\": {\"count\": %ld, \"reason\": \"%s\", \"names\": [", w->nevents,
+	buf_printf(b, ",\n  \"pending\": {\"count\": %ld, \"reason\": \"%s\", \"names\": [", w->nevents,
 	    reasons);
 	for (int i = 0; i < w->nnames; i++) {
 		if (i)
-			wbuf_add(b, ", ", 2);
-		wbuf_json_str(b, w->names[i] ? w->names[i] : "");
+			buf_add(b, ", ", 2);
+		json_str_buf(b, w->names[i] ? w->names[i] : "");
 	}
-	wbuf_printf(b, "]},\n  \"settling\": {\"count\": %d, \"names\": [", w->nst);
+	buf_printf(b, "]},\n  \"settling\": {\"count\": %d, \"names\": [", w->nst);
 	for (int i = 0; i < w->nst && i < MAX_NAMES; i++) {
 		if (i)
-			wbuf_add(b, ", ", 2);
-		wbuf_json_str(b, w->st[i].name);
+			buf_add(b, ", ", 2);
+		json_str_buf(b, w->st[i].name);
 	}
-	wbuf_add(b, "]},\n  \"next_cycle\": ", 20);
+	buf_add(b, "]},\n  \"next_cycle\": ", 20);
 	due = w->child || w->stopping ? NEVER : cycle_due(w);
 	json_time(b, due >= NEVER ? -1 : rn + (due > now ? due - now : 0));
-	wbuf_add(b, ",\n  \"next_rescan\": ", 18);
+	buf_add(b, ",\n  \"next_rescan\": ", 18);
 	json_time(b, w->child || w->stopping || w->next_rescan >= NEVER ? -1 : rn + (w->next_rescan - now));
 	if (w->wakeup_epoch > 0)
-		wbuf_printf(b, ",\n  \"next_wakeup\": %.0f", w->wakeup_epoch);
+		buf_printf(b, ",\n  \"next_wakeup\": %.0f", w->wakeup_epoch);
 	else
-		wbuf_add(b, ",\n  \"next_wakeup\": null", 23);
-	wbuf_printf(b, ",\n  \"overflows\": %ld,\n  \"rescans\": %ld,\n  \"failures\": %d\n}\n",
+		buf_add(b, ",\n  \"next_wakeup\": null", 23);
+	buf_printf(b, ",\n  \"overflows\": %ld,\n  \"rescans\": %ld,\n  \"failures\": %d\n}\n",
 	    w->overflows, w->rescans, w->failures);
 }
 
@@ -552,7 +554,7 @@ static void status_json(struct watch *w, struct wbuf *b, double now)
  * a growing delay (1 s .. 60 s), logging once per streak. */
 static void status_write(struct watch *w, double now, int force)
 {
-	struct wbuf b = {0};
+	struct buf b = {0};
 	if (!w->status_dirty && !force)
 		return;
 	if (now < w->status_next && !(force && !w->status_failing))
@@ -576,7 +578,7 @@ static void status_write(struct watch *w, double now, int force)
 			w->status_backoff = 60;
 		w->status_next = now + w->status_backoff;
 	}
-	wbuf_free(&b);
+	buf_free(&b);
 }
 
 static void notify_status(struct watch *w, const char *extra)
@@ -609,7 +611,7 @@ static void read_wakeup(struct watch *w, double now)
 			log_warn("cannot read '%s': %s", w->plan_path, strerror(errno));
 		return;
 	}
-	r = watch_json_number(js, "next_wakeup", &wk);
+	r = json_get_number(js, "next_wakeup", &wk);
 	free(js);
 	if (r < 0) {
 		log_warn("cannot read next_wakeup from '%s': not a JSON object with a number",

@@ -53,27 +53,8 @@ int watch_ignored(const char *name);
 /* Parse a non-negative number of seconds ("2", "0.25"); 0 or -1. */
 int watch_parse_secs(const char *s, double *out);
 
-/*
- * The number under the top-level key of the JSON object text js: 1 with
- * *out set, 0 when the key is absent or null, -1 when the text is not a
- * JSON object or the value is not a number. Nested objects, arrays and
- * strings (escapes included) are skipped, never searched.
- */
-int watch_json_number(const char *js, const char *key, double *out);
-
-/* A growing text buffer; oom is set (and later appends ignored) when an
- * allocation failed, so callers check once at the end. */
-struct wbuf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-void wbuf_add(struct wbuf *b, const char *s, size_t n);
-void wbuf_printf(struct wbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s as a JSON string literal: quotes, backslashes and control bytes
- * escaped, bytes that are not valid UTF-8 replaced by U+FFFD. */
-void wbuf_json_str(struct wbuf *b, const char *s);
-void wbuf_free(struct wbuf *b);
+/* JSON is read and written with core/json.h, the status text built in a
+ * core/buf.h buffer. */
 
 /*
  * The service manager's notification socket (sd_notify protocol): take

@@ -10,6 +10,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 
 #include "core/db.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/stages.h"
 
@@ -154,17 +157,10 @@ void alert_metrics_free(struct alert_metrics *ms)
 }
 
 /* Open an existing database read-only (no WAL change); NULL quietly. */
+/* An existing database, read-only; NULL when absent or unreadable. */
 static sqlite3 *open_ro(const char *path)
 {
-	sqlite3 *db = NULL;
-	if (access(path, F_OK) < 0)
-		return NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	return db;
+	return db_open_schema(path, NULL, 0, DB_RDONLY, NULL);
 }
 
 /* First column of a one-row query as a double; 0, or -1 when no row, NULL
@@ -285,53 +281,34 @@ void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 		    1.0 - (double)sv.f_bavail / (double)sv.f_blocks, 1, 1);
 
 	char *w = fsx_read_file(cfg_path(c, "state/watch.json", path), NULL);
-	const char *p = w ? strstr(w, "\"pid\":") : NULL;
-	long pid = p ? strtol(p + 6, NULL, 10) : 0;
+	double pv = 0;
+	long pid = w && json_get_number(w, "pid", &pv) == 1 && pv > 0 && pv < 1e9 ? (long)pv : 0;
 	alert_metrics_set(ms, "uvmake_watch_up", pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM), 1, 1);
 	free(w);
 }
 
+/* The alert state's schema (state/alerts.sqlite), numbered migrations
+ * for db_open_schema. The first one is written with IF NOT EXISTS because
+ * databases made before migrations were numbered have these tables at
+ * user_version 0. */
+static const char *const alert_migrations[] = {
+    /* 1: the state of each rule's episode, and the history of events */
+    "CREATE TABLE IF NOT EXISTS alert_state ("
+    " name TEXT PRIMARY KEY, level TEXT NOT NULL, metric TEXT NOT NULL,"
+    " value REAL, threshold REAL, pending_since REAL, firing_since REAL,"
+    " last_notified REAL, acked REAL, notifications INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS alert_history ("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL,"
+    " event TEXT NOT NULL, metric TEXT, value REAL, threshold REAL, at REAL NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alert_history_at ON alert_history(at);",
+};
+
 sqlite3 *alert_db_open(const char *path, int ro)
 {
-	sqlite3 *db = NULL;
 	if (ro)
 		return open_ro(path);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-		NULL) != SQLITE_OK) {
-		log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 30000);
-	if (db_exec(db, "PRAGMA journal_mode=WAL") < 0 ||
-	    db_exec(db,
-		"CREATE TABLE IF NOT EXISTS alert_state ("
-		" name TEXT PRIMARY KEY, level TEXT NOT NULL, metric TEXT NOT NULL,"
-		" value REAL, threshold REAL, pending_since REAL, firing_since REAL,"
-		" last_notified REAL, acked REAL, notifications INTEGER NOT NULL DEFAULT 0);"
-		"CREATE TABLE IF NOT EXISTS alert_history ("
-		" id INTEGER PRIMARY KEY, name TEXT NOT NULL, level TEXT NOT NULL,"
-		" event TEXT NOT NULL, metric TEXT, value REAL, threshold REAL, at REAL NOT NULL);"
-		"CREATE INDEX IF NOT EXISTS alert_history_at ON alert_history(at);") < 0) {
-		log_err("cannot initialise '%s': %s", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return NULL;
-	}
-	return db;
-}
-
-void alert_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	return db_open_schema(path, alert_migrations,
+	    (int)(sizeof alert_migrations / sizeof alert_migrations[0]), DB_CREATE, NULL);
 }
 
 static void iso_time(char buf[32], double t)
@@ -354,14 +331,14 @@ static char *alert_json(const struct alert_rule *r, const char *state, double va
 		strcpy(host, "unknown");
 	iso_time(ts, since);
 	fputs("{\"name\":", f);
-	alert_json_str(f, r->name);
+	json_str_file(f, r->name);
 	fputs(",\"level\":", f);
-	alert_json_str(f, r->level);
+	json_str_file(f, r->level);
 	fprintf(f, ",\"state\":\"%s\",\"metric\":", state);
-	alert_json_str(f, r->metric);
+	json_str_file(f, r->metric);
 	fprintf(f, ",\"op\":\"%s\",\"value\":%.17g,\"threshold\":%.17g,\"since\":\"%s\",\"host\":", r->op,
 	    isfinite(value) ? value : 0.0, r->threshold, ts);
-	alert_json_str(f, host);
+	json_str_file(f, host);
 	fputs("}\n", f);
 	if (fclose(f))
 		abort();
@@ -416,7 +393,37 @@ static int run_hook(const char *hook, const char *json, size_t len)
 	return -1;
 }
 
-static int holds(const struct alert_rule *r, double v)
+void alert_rules_path(const struct cfg *c, char *path)
+{
+	const char *k = cfg_str(c, "ALERT_RULES", "");
+	char exe[PATH_MAX];
+	ssize_t n;
+	if (*k) {
+		cfg_path(c, k, path);
+		return;
+	}
+	const char *root = getenv("UVM_ROOT");
+	if (root && *root) {
+		snprintf(path, PATH_MAX, "%s/ops/alerts.conf", root);
+		if (access(path, R_OK) == 0)
+			return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		const char *d = dirname(exe);
+		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/alerts.conf",
+		    "/../../../ops/alerts.conf", NULL};
+		for (int i = 0; rel[i]; i++) {
+			snprintf(path, PATH_MAX, "%s%s", d, rel[i]);
+			if (access(path, R_OK) == 0)
+				return;
+		}
+	}
+	snprintf(path, PATH_MAX, "ops/alerts.conf");
+}
+
+int alert_rule_holds(const struct alert_rule *r, double v)
 {
 	if (!strcmp(r->op, ">"))
 		return v > r->threshold;
@@ -602,7 +609,7 @@ int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct ale
 			continue; /* not evaluable: leave any episode as it is */
 		if (load_episode(db, r[i].name, &e) < 0)
 			return -1;
-		if (!holds(&r[i], v)) {
+		if (!alert_rule_holds(&r[i], v)) {
 			if (!isnan(e.firing)) {
 				if (notify(&r[i], "resolved", v, e.firing, o) < 0)
 					failed = 1;

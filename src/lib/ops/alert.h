@@ -55,6 +55,15 @@ struct alert_metrics {
  * malloc'd, or -1 after logging ("file:line: ..." for a bad line, or the
  * open error with errno set). */
 int alert_rules_load(const char *path, struct alert_rule **out);
+/* The rules file of deployment c into path (PATH_MAX): config ALERT_RULES
+ * (relative to the deployment), else $UVM_ROOT/ops/alerts.conf, else
+ * ops/alerts.conf (or share/uvmake/alerts.conf) beside the directory
+ * holding this program (bin/ or build/san/bin/), else "ops/alerts.conf".
+ * uvm-alert evaluates these rules; uvm-status takes its health thresholds
+ * from them, so a threshold is written once. */
+void alert_rules_path(const struct cfg *c, char *path);
+/* Does value v meet r's condition (r->op against r->threshold)? */
+int alert_rule_holds(const struct alert_rule *r, double v);
 
 /* Add or replace a metric value (replace only when !keep_existing). */
 void alert_metrics_set(struct alert_metrics *ms, const char *name, double v, int derived,
@@ -113,8 +122,5 @@ int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct ale
 /* Acknowledge the active episode of rule `name`: 0, 1 when none is
  * active, -1 on a database error. */
 int alert_ack(sqlite3 *db, const char *name, double now);
-
-/* JSON string literal of s (quotes included) on f. */
-void alert_json_str(FILE *f, const char *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/fsx.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/uvm.h"
 
@@ -571,16 +572,19 @@ int bak_restore(const char *archive, const char *dest, int verify_only)
 
 time_t bak_name_time(const char *name)
 {
-	struct tm tm;
+	char id[IDS_LEN];
+	long long t;
 	const char *b = strrchr(name, '/');
-	memset(&tm, 0, sizeof tm);
 	b = b ? b + 1 : name;
-	if (strncmp(b, "uvmake-", 7))
+	/* uvmake-<group id>Z.tar.zst: the id parsed by the one strict parser */
+	if (strncmp(b, "uvmake-", 7) || strlen(b) != 7 + 15 + 1 + 8 || b[7 + 15] != 'Z' ||
+	    strcmp(b + 7 + 16, ".tar.zst"))
 		return -1;
-	const char *end = strptime(b + 7, "%Y%m%dT%H%M%SZ", &tm);
-	if (!end || strcmp(end, ".tar.zst"))
+	memcpy(id, b + 7, 15);
+	id[15] = 0;
+	if (ids_parse_group(id, &t) < 0)
 		return -1;
-	return timegm(&tm);
+	return (time_t)t;
 }
 
 void bak_retention(char **names, int n, time_t now, int hourly_days, int daily_days, int *keep)

@@ -7,7 +7,10 @@
  * terminal summary, as JSON for scripts, as a self-contained HTML dashboard
  * (inline SVG, no external assets, every string from files or data
  * HTML-escaped) and as state/health.json (ok | degraded | failing with the
- * checks behind it).
+ * checks behind it). The calibration and failure checks take their
+ * thresholds from uvm-alert's rules (alert_rules_path; ops/alerts.conf by
+ * default): a critical or error rule that holds is failing, a warning or
+ * info rule degraded; an unreadable rules file is itself a degraded check.
  *
  * Per-stage counts come from the targets table: ok, failed (state retry:
  * failed, will be retried), deferred, dead, quarantined, running. Latency of

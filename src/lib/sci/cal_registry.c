@@ -4,8 +4,9 @@
  *
  * The registry is a separate SQLite file so that the pipeline database's
  * migrations (db.c) and this schema evolve independently; it is opened
- * with the same discipline: WAL, a busy timeout long enough for make -j,
- * migrations numbered in code and applied in one IMMEDIATE transaction.
+ * by the same function (db_open_schema): WAL, a busy handler long enough
+ * for make -j, migrations numbered in code (below, owned here) and applied
+ * in one IMMEDIATE transaction.
  */
 #include "sci/cal_registry.h"
 
@@ -20,9 +21,10 @@
 
 #include "sci/cal_table.h"
 #include "core/cfg.h"
+#include "core/db.h"
 #include "core/log.h"
 
-static const char *migrations[] = {
+static const char *const migrations[] = {
     /* 1: one row per calibrator group */
     "CREATE TABLE caltables ("
     " id INTEGER PRIMARY KEY,"
@@ -47,78 +49,6 @@ const char *cal_level_name(enum cal_level l)
 	}
 }
 
-static int exec(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		log_err("calibration registry: %s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int user_version(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int v = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static int migrate(sqlite3 *db)
-{
-	int v = user_version(db);
-
-	if (v < 0)
-		return -1;
-	if (v > NMIG) {
-		log_err("calibration registry: schema version %d is newer than this program's %d",
-		    v, NMIG);
-		return -1;
-	}
-	if (v == NMIG)
-		return 0;
-	if (exec(db, "BEGIN IMMEDIATE") < 0)
-		return -1;
-	for (v = user_version(db); v >= 0 && v < NMIG; v++) {
-		char pragma[64];
-
-		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
-		if (exec(db, migrations[v]) < 0 || exec(db, pragma) < 0) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-	}
-	return exec(db, "COMMIT");
-}
-
-/* Open path with our pragmas; create only if create. NULL after logging. */
-static sqlite3 *open_path(const char *path, int create)
-{
-	sqlite3 *db = NULL;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
-
-	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-		log_err("cannot open database '%s': %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 60000);
-	if (exec(db, "PRAGMA journal_mode=WAL") < 0 || exec(db, "PRAGMA synchronous=NORMAL") < 0 ||
-	    migrate(db) < 0) {
-		sqlite3_close(db);
-		return NULL;
-	}
-	return db;
-}
-
 static void registry_path(const char *home, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/state/calibration.sqlite", home && *home ? home : ".");
@@ -129,7 +59,7 @@ sqlite3 *cal_registry_open(const char *home)
 	char path[PATH_MAX + 32];
 
 	registry_path(home, path, sizeof path);
-	return open_path(path, 1);
+	return db_open_schema(path, migrations, NMIG, DB_CREATE, NULL);
 }
 
 int cal_registry_put(sqlite3 *db, const struct cal_entry *e)
@@ -270,10 +200,10 @@ int cal_choose(const char *home, double mjd, struct cal_choice *out)
 		cfg_free(&c);
 		return EX_UNAVAILABLE;
 	}
-	db = open_path(path, 0);
+	db = db_open_schema(path, migrations, NMIG, 0, &rc);
 	if (!db) {
 		cfg_free(&c);
-		return EX_SOFTWARE;
+		return rc;
 	}
 	rc = cal_choose_db(db, c.home,  mjd,
 	    cfg_double(&c, "CAL_MAX_AGE_HOURS", CAL_DEFAULT_MAX_AGE_HOURS), out);
@@ -296,8 +226,8 @@ int cal_group_entry(const char *home, const char *group, struct cal_entry *e)
 	registry_path(home, path, sizeof path);
 	if (access(path, F_OK) < 0)
 		return EX_UNAVAILABLE;
-	if (!(db = open_path(path, 0)))
-		return EX_SOFTWARE;
+	if (!(db = db_open_schema(path, migrations, NMIG, 0, &rc)))
+		return rc;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		log_err("calibration registry: %s", sqlite3_errmsg(db));
 		sqlite3_close(db);

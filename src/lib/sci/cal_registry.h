@@ -79,8 +79,10 @@ void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const 
  * CAL_MAX_AGE_HOURS from home/uvmake.conf. Returns 0 with *out filled
  * (level OK, STALE or LAST), EX_UNAVAILABLE with out->level NONE when no
  * good table exists (or the registry does not exist yet), EX_NOINPUT when
- * the config cannot be read, EX_SOFTWARE on a database error (logged).
- * Read-only: never creates the registry.
+ * the config cannot be read; when the registry cannot be opened, its
+ * db_status class (EX_IOERR disk full or I/O, EX_DATAERR corrupt,
+ * EX_TEMPFAIL busy, else EX_SOFTWARE), and EX_SOFTWARE for a later
+ * database error (logged). Never creates the registry.
  */
 int cal_choose(const char *home, double mjd, struct cal_choice *out);
 /* The same on an open registry with an explicit maximum age (hours);
@@ -91,7 +93,8 @@ int cal_choose_db(sqlite3 *db, const char *base, double mjd, double max_age_hour
 /*
  * The registry row of group (a calibrator group's own solve), for the
  * planner: 0 with *e filled, EX_UNAVAILABLE when there is no row (or no
- * registry), EX_SOFTWARE on a database error (logged). Read-only.
+ * registry), the db_status class when it cannot be opened (as cal_choose),
+ * EX_SOFTWARE on a later database error (logged). Never creates it.
  */
 int cal_group_entry(const char *home, const char *group, struct cal_entry *e);
 

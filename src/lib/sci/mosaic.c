@@ -25,6 +25,7 @@
 
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "sci/astro.h"
 #include "sci/geom.h"
 #include "sci/img.h"
@@ -109,23 +110,6 @@ static int fail(int *status, char *err, int st, const char *fmt, ...)
 	return -1;
 }
 
-/* The value after the LAST occurrence of "key": in a JSON text (the
- * top-level "pass" of qa.json follows every per-check "pass"), or NULL. */
-static const char *json_last(const char *js, const char *key)
-{
-	const char *p = js, *hit = NULL;
-	size_t k = strlen(key);
-	while ((p = strstr(p, key)) != NULL) {
-		hit = p + k;
-		p += k;
-	}
-	if (!hit)
-		return NULL;
-	while (*hit == ' ' || *hit == '\t' || *hit == '\n')
-		hit++;
-	return hit;
-}
-
 static void unit(double ra_deg, double dec_deg, double v[3])
 {
 	double cd = cos(dec_deg * D2R);
@@ -150,11 +134,11 @@ static int load(struct input *in, int *status, char *err)
 {
 	size_t len;
 	char *js, *hdr = NULL, *buf = NULL;
-	const char *v, *slash;
+	const char *slash;
 	void *mem;
 	size_t msize;
 	fitsfile *f = NULL;
-	int st = 0, naxis = 0, nkeys = 0, nrej = 0, nwcs = 0, bitpix;
+	int pass = 0, r, st = 0, naxis = 0, nkeys = 0, nrej = 0, nwcs = 0, bitpix;
 	long naxes[4] = {1, 1, 1, 1};
 	struct wcsprm *all = NULL;
 	struct stat sb;
@@ -172,17 +156,18 @@ static int load(struct input *in, int *status, char *err)
 		in->bad = errno != EIO;
 		return 0;
 	}
-	if (strlen(js) != len || !(v = json_last(js, "\"pass\":")) ||
-	    (strncmp(v, "true", 4) && strncmp(v, "false", 5)) ||
-	    !(v = json_last(js, "\"rms_jy\":"))) {
+	/* The top-level "pass" and "rms_jy" (null: not finite, so 0 and refused
+	 * below as not positive). */
+	if (strlen(js) != len || json_get_bool(js, "pass", &pass) != 1 ||
+	    (r = json_get_number(js, "rms_jy", &in->rms)) < 0 || (r == 0 && !json_is_null(js, "rms_jy"))) {
 		snprintf(in->why, sizeof in->why, "not a QA report");
 		in->bad = 1;
 		free(js);
 		return 0;
 	}
-	in->rms = strtod(v, NULL);
-	v = json_last(js, "\"pass\":");
-	if (strncmp(v, "true", 4)) {
+	if (r == 0)
+		in->rms = 0;
+	if (!pass) {
 		snprintf(in->why, sizeof in->why, "failed the quality gate");
 		free(js);
 		return 0;

@@ -21,7 +21,9 @@
 #include <wcs.h>
 #include <wcshdr.h>
 
+#include "core/buf.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "sci/img.h"
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)
@@ -368,158 +370,95 @@ void qa_gate(struct qa_result *r, const struct cfg *c)
 		check(r, "n_sources", r->nsrc, min_src, 0);
 }
 
-struct sb {
-	char *s;
-	size_t n, cap;
-	int bad;
-};
-
-static void put(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (b->bad)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (k < 0) {
-			b->bad = 1;
-			return;
-		}
-		if (b->n + (size_t)k < b->cap) {
-			b->n += (size_t)k;
-			return;
-		}
-		char *t = realloc(b->s, b->cap * 2 + (size_t)k + 256);
-		if (!t) {
-			b->bad = 1;
-			return;
-		}
-		b->s = t;
-		b->cap = b->cap * 2 + (size_t)k + 256;
-	}
-}
-
 /* A JSON number, or null when not finite. */
-static void num(struct sb *b, double v)
+static void num(struct buf *b, double v)
 {
 	if (isfinite(v))
-		put(b, "%.9g", v);
+		buf_printf(b, "%.9g", v);
 	else
-		put(b, "null");
-}
-
-static void str(struct sb *b, const char *s)
-{
-	put(b, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			put(b, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			put(b, "\\u%04x", ch);
-		else
-			put(b, "%c", ch);
-	}
-	put(b, "\"");
+		buf_printf(b, "null");
 }
 
 char *qa_json(const struct qa_result *r, const char *image)
 {
-	struct sb b = {malloc(4096), 0, 4096, 0};
+	struct buf b = {0};
 
-	if (!b.s)
-		return NULL;
-	put(&b, "{\n  \"image\": ");
-	str(&b, image);
-	put(&b, ",\n  \"group\": ");
-	str(&b, r->group);
-	put(&b, ",\n  \"date_obs\": ");
-	str(&b, r->date_obs);
-	put(&b, ",\n  \"bunit\": ");
-	str(&b, r->bunit);
-	put(&b, ",\n  \"npix\": [%ld, %ld],\n  \"cell_arcsec\": ", r->nx, r->ny);
+	buf_printf(&b, "{\n  \"image\": ");
+	json_str_buf(&b, image);
+	buf_printf(&b, ",\n  \"group\": ");
+	json_str_buf(&b, r->group);
+	buf_printf(&b, ",\n  \"date_obs\": ");
+	json_str_buf(&b, r->date_obs);
+	buf_printf(&b, ",\n  \"bunit\": ");
+	json_str_buf(&b, r->bunit);
+	buf_printf(&b, ",\n  \"npix\": [%ld, %ld],\n  \"cell_arcsec\": ", r->nx, r->ny);
 	num(&b, r->cell_arcsec);
-	put(&b, ",\n  \"freq_hz\": ");
+	buf_printf(&b, ",\n  \"freq_hz\": ");
 	num(&b, r->freq_hz);
-	put(&b, ",\n  \"rms_jy\": ");
+	buf_printf(&b, ",\n  \"rms_jy\": ");
 	num(&b, r->rms);
-	put(&b, ",\n  \"rms_from\": \"%s\",\n  \"peak_jy\": ", r->rms_from_residual ? "residual" : "image");
+	buf_printf(&b, ",\n  \"rms_from\": \"%s\",\n  \"peak_jy\": ", r->rms_from_residual ? "residual" : "image");
 	num(&b, r->peak);
-	put(&b, ",\n  \"peak_pos\": {\"x\": ");
+	buf_printf(&b, ",\n  \"peak_pos\": {\"x\": ");
 	num(&b, r->peak_x);
-	put(&b, ", \"y\": ");
+	buf_printf(&b, ", \"y\": ");
 	num(&b, r->peak_y);
-	put(&b, ", \"ra_deg\": ");
+	buf_printf(&b, ", \"ra_deg\": ");
 	num(&b, r->peak_ra);
-	put(&b, ", \"dec_deg\": ");
+	buf_printf(&b, ", \"dec_deg\": ");
 	num(&b, r->peak_dec);
-	put(&b, "},\n  \"dynamic_range\": ");
+	buf_printf(&b, "},\n  \"dynamic_range\": ");
 	num(&b, r->dr);
-	put(&b, ",\n  \"beam\": {\"bmaj_arcsec\": ");
+	buf_printf(&b, ",\n  \"beam\": {\"bmaj_arcsec\": ");
 	num(&b, r->bmaj_arcsec);
-	put(&b, ", \"bmin_arcsec\": ");
+	buf_printf(&b, ", \"bmin_arcsec\": ");
 	num(&b, r->bmin_arcsec);
-	put(&b, ", \"bpa_deg\": ");
+	buf_printf(&b, ", \"bpa_deg\": ");
 	num(&b, r->bpa_deg);
-	put(&b, "},\n  \"detect_sigma\": %g,\n  \"n_sources\": %d,\n  \"sources\": [", QA_DETECT_SIGMA,
+	buf_printf(&b, "},\n  \"detect_sigma\": %g,\n  \"n_sources\": %d,\n  \"sources\": [", QA_DETECT_SIGMA,
 	    r->nsrc);
 	for (int i = 0; i < r->nlist; i++) {
 		const struct qa_source *s = &r->src[i];
-		put(&b, "%s\n    {\"ra_deg\": ", i ? "," : "");
+		buf_printf(&b, "%s\n    {\"ra_deg\": ", i ? "," : "");
 		num(&b, s->ra_deg);
-		put(&b, ", \"dec_deg\": ");
+		buf_printf(&b, ", \"dec_deg\": ");
 		num(&b, s->dec_deg);
-		put(&b, ", \"x\": ");
+		buf_printf(&b, ", \"x\": ");
 		num(&b, s->x);
-		put(&b, ", \"y\": ");
+		buf_printf(&b, ", \"y\": ");
 		num(&b, s->y);
-		put(&b, ", \"peak_jy\": ");
+		buf_printf(&b, ", \"peak_jy\": ");
 		num(&b, s->peak_jy);
-		put(&b, ", \"snr\": ");
+		buf_printf(&b, ", \"snr\": ");
 		num(&b, s->snr);
-		put(&b, "}");
+		buf_printf(&b, "}");
 	}
-	put(&b, "%s],\n  \"checks\": [", r->nlist ? "\n  " : "");
+	buf_printf(&b, "%s],\n  \"checks\": [", r->nlist ? "\n  " : "");
 	for (int i = 0; i < r->nchecks; i++) {
 		const struct qa_check *c = &r->checks[i];
-		put(&b, "%s\n    {\"name\": ", i ? "," : "");
-		str(&b, c->name);
-		put(&b, ", \"value\": ");
+		buf_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
+		json_str_buf(&b, c->name);
+		buf_printf(&b, ", \"value\": ");
 		num(&b, c->value);
-		put(&b, ", \"op\": \"%s\", \"limit\": ", c->op);
+		buf_printf(&b, ", \"op\": \"%s\", \"limit\": ", c->op);
 		num(&b, c->limit);
-		put(&b, ", \"pass\": %s}", c->pass ? "true" : "false");
+		buf_printf(&b, ", \"pass\": %s}", c->pass ? "true" : "false");
 	}
-	put(&b, "%s],\n  \"pass\": %s\n}\n", r->nchecks ? "\n  " : "", r->pass ? "true" : "false");
-	if (b.bad) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	buf_printf(&b, "%s],\n  \"pass\": %s\n}\n", r->nchecks ? "\n  " : "", r->pass ? "true" : "false");
+	return buf_take(&b);
 }
 
 char *qa_text(const struct qa_result *r)
 {
-	struct sb b = {malloc(1024), 0, 1024, 0};
+	struct buf b = {0};
 
-	if (!b.s)
-		return NULL;
-	put(&b, "group %s\nrms_jy %.6g\npeak_jy %.6g\npeak_ra_deg %.6f\npeak_dec_deg %.6f\n"
+	buf_printf(&b, "group %s\nrms_jy %.6g\npeak_jy %.6g\npeak_ra_deg %.6f\npeak_dec_deg %.6f\n"
 		"dynamic_range %.6g\nbeam_arcsec %.4g %.4g %.2f\nn_sources %d\n",
 	    r->group, r->rms, r->peak, r->peak_ra, r->peak_dec, r->dr, r->bmaj_arcsec,
 	    r->bmin_arcsec, r->bpa_deg, r->nsrc);
 	for (int i = 0; i < r->nchecks; i++)
-		put(&b, "check %s %.6g %s %.6g %s\n", r->checks[i].name, r->checks[i].value,
+		buf_printf(&b, "check %s %.6g %s %.6g %s\n", r->checks[i].name, r->checks[i].value,
 		    r->checks[i].op, r->checks[i].limit, r->checks[i].pass ? "pass" : "FAIL");
-	put(&b, "pass %s\n", r->pass ? "true" : "false");
-	if (b.bad) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	buf_printf(&b, "pass %s\n", r->pass ? "true" : "false");
+	return buf_take(&b);
 }

@@ -21,6 +21,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/buf.h"
+#include "core/json.h"
 #include "core/uvm.h"
 
 static void vadd(char (*msgs)[CHK_MSGLEN], int *n, int *total, const char *fmt, va_list ap)
@@ -977,123 +979,17 @@ done:
 	return r->status;
 }
 
-/* A growing string for the JSON report. */
-struct buf {
-	char *s;
-	size_t n, cap;
-	int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *t;
-
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		if (!(t = realloc(b->s, cap))) {
-			b->oom = 1;
-			return;
-		}
-		b->s = t;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = 0;
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static void printf_(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void printf_(struct buf *b, const char *fmt, ...)
-{
-	char t[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(t, sizeof t, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		put(b, t, (size_t)n < sizeof t ? (size_t)n : sizeof t - 1);
-}
-
-/* Length of a well-formed UTF-8 sequence at s, 0 if not well formed. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned c = s[0];
-	uint32_t cp;
-
-	if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 7;
-	else if (c >= 0xe0)
-		n = c <= 0xef ? 3 : 0, cp = c & 15;
-	else if (c >= 0xc2)
-		n = 2, cp = c & 31;
-	else
-		return 0;
-	if (n == 0)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/* s as a JSON string: quotes, escapes, invalid UTF-8 as U+FFFD. */
-static void put_json_str(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	put(b, "\"", 1);
-	while (*p) {
-		size_t n;
-
-		if (*p == '"' || *p == '\\') {
-			char e[2] = { '\\', (char)*p };
-			put(b, e, 2);
-			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			printf_(b, "\\u%04x", *p);
-			p++;
-		} else if (*p < 0x80) {
-			put(b, (const char *)p, 1);
-			p++;
-		} else if ((n = utf8_len(p)) > 0) {
-			put(b, (const char *)p, n);
-			p += n;
-		} else {
-			puts_(b, "\\ufffd");
-			p++;
-		}
-	}
-	put(b, "\"", 1);
-}
-
 static void put_msgs(struct buf *b, const char *key, char (*m)[CHK_MSGLEN], int n)
 {
 	int i;
 
-	printf_(b, ",\"%s\":[", key);
+	buf_printf(b, ",\"%s\":[", key);
 	for (i = 0; i < n; i++) {
 		if (i)
-			put(b, ",", 1);
-		put_json_str(b, m[i]);
+			buf_add(b, ",", 1);
+		json_str_buf(b, m[i]);
 	}
-	put(b, "]", 1);
+	buf_add(b, "]", 1);
 }
 
 char *chk_report_json(const struct chk_report *r, const char *path)
@@ -1101,40 +997,38 @@ char *chk_report_json(const struct chk_report *r, const char *path)
 	struct buf b = { 0 };
 	struct chk_report *rw = (struct chk_report *)r;
 
-	puts_(&b, "{\"file\":");
-	put_json_str(&b, path);
-	printf_(&b, ",\"valid\":%s,\"status\":%d", r->status == 0 ? "true" : "false", r->status);
+	buf_puts(&b, "{\"file\":");
+	json_str_buf(&b, path);
+	buf_printf(&b, ",\"valid\":%s,\"status\":%d", r->status == 0 ? "true" : "false", r->status);
 	put_msgs(&b, "errors", rw->err, r->nerr);
 	put_msgs(&b, "warnings", rw->warn, r->nwarn);
-	printf_(&b, ",\"errors_total\":%d,\"warnings_total\":%d", r->nerr_total, r->nwarn_total);
+	buf_printf(&b, ",\"errors_total\":%d,\"warnings_total\":%d", r->nerr_total, r->nwarn_total);
 	if (r->have_header) {
-		puts_(&b, ",\"uvh5_version\":");
-		put_json_str(&b, r->version);
-		puts_(&b, ",\"vistype\":");
-		put_json_str(&b, r->vistype ? r->vistype : "");
-		printf_(&b, ",\"counts\":{\"Nblts\":%lld,\"Nbls\":%lld,\"Ntimes\":%lld,"
+		buf_puts(&b, ",\"uvh5_version\":");
+		json_str_buf(&b, r->version);
+		buf_puts(&b, ",\"vistype\":");
+		json_str_buf(&b, r->vistype ? r->vistype : "");
+		buf_printf(&b, ",\"counts\":{\"Nblts\":%lld,\"Nbls\":%lld,\"Ntimes\":%lld,"
 		    "\"Nfreqs\":%lld,\"Npols\":%lld,\"Nspws\":%lld,\"Nphase\":%lld,",
 		    (long long)r->Nblts, (long long)r->Nbls, (long long)r->Ntimes,
 		    (long long)r->Nfreqs, (long long)r->Npols, (long long)r->Nspws,
 		    (long long)r->Nphase);
-		printf_(&b, "\"Nants_data\":%lld,\"Nants_telescope\":%lld,\"auto_rows\":%lld,"
+		buf_printf(&b, "\"Nants_data\":%lld,\"Nants_telescope\":%lld,\"auto_rows\":%lld,"
 		    "\"uvw_mismatch_rows\":%lld,", (long long)r->Nants_data,
 		    (long long)r->Nants_telescope, (long long)r->auto_rows,
 		    (long long)r->uvw_mismatch_rows);
-		printf_(&b, "\"rows_read\":%lld,\"samples\":%lld,\"flagged\":%lld,"
+		buf_printf(&b, "\"rows_read\":%lld,\"samples\":%lld,\"flagged\":%lld,"
 		    "\"flagged_fraction\":%.6g,", (long long)r->rows_read, (long long)r->samples,
 		    (long long)r->flagged, r->samples > 0 ? (double)r->flagged / (double)r->samples : 0.0);
-		printf_(&b, "\"nonfinite_unflagged\":%lld,\"nonfinite_flagged\":%lld,"
+		buf_printf(&b, "\"nonfinite_unflagged\":%lld,\"nonfinite_flagged\":%lld,"
 		    "\"auto_imag\":%lld}", (long long)r->nonfinite_unflagged,
 		    (long long)r->nonfinite_flagged, (long long)r->auto_imag);
 	} else {
-		puts_(&b, ",\"counts\":{}");
+		buf_puts(&b, ",\"counts\":{}");
 	}
-	puts_(&b, "}\n");
-	if (b.oom) {
-		free(b.s);
+	buf_puts(&b, "}\n");
+	char *js = buf_take(&b);
+	if (!js)
 		errno = ENOMEM;
-		return NULL;
-	}
-	return b.s;
+	return js;
 }
