@@ -24,6 +24,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/stages.h"
 #include "core/uvm.h"
 #include "ops/metrics.h"
@@ -40,37 +41,28 @@ int main(int argc, char **argv)
 	int opt, rc;
 	struct timespec ts;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:o:h")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'o': ofile = optarg; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
 	if (stages_load_cfg(&st, &c, err, sizeof err) < 0) {
 		log_err("%s", err);
 		cfg_free(&c);
 		return EX_CONFIG;
 	}
-	int lock = fsx_lock(cfg_path(&c, "state/metrics.lock", path), 1);
-	if (lock < 0) {
-		int e = errno;
-		if (e == EWOULDBLOCK)
-			log_err("another uvm-metrics is running (state/metrics.lock held)");
-		else
-			log_err("cannot lock '%s': %s", path, strerror(e));
+	int lock;
+	if ((rc = prog_lock(&c, "state/metrics.lock", NULL, &lock)) != 0) {
 		cfg_free(&c);
-		return e == EWOULDBLOCK ? UVM_EX_BUSY : fsx_exit_for_errno(e);
+		return rc;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rc = metrics_text(&c, &st, (double)ts.tv_sec + ts.tv_nsec / 1e9, &text, &len);

@@ -27,6 +27,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "engine/plan.h"
 #include "core/uvm.h"
 
@@ -39,17 +40,13 @@ int main(int argc, char **argv)
 	struct cfg c;
 	int opt, st;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:nvh")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'n': o.dry = 1; break;
 		case 'v': o.verbose = 1; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}

@@ -24,6 +24,7 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/stages.h"
 #include "core/uvm.h"
 #include "ops/retain.h"
@@ -36,37 +37,31 @@ int main(int argc, char **argv)
 	struct retain_opts o = {0, 0};
 	static struct stages st;
 	struct cfg c;
-	char path[PATH_MAX], err[PATH_MAX + 256];
+	char err[PATH_MAX + 256];
 	int opt, lfd, rc;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((opt = getopt(argc, argv, "D:nvh")) != -1) {
 		switch (opt) {
 		case 'D': home = optarg; break;
 		case 'n': o.dry = 1; break;
 		case 'v': o.verbose = 1; break;
-		case 'h': printf("usage: %s\n", USAGE); return fsx_close_stdout();
+		case 'h': return prog_help(USAGE);
 		default: return log_usage(USAGE);
 		}
 	}
 	if (optind != argc)
 		return log_usage(USAGE);
-	if (cfg_load_deployment(&c, home) < 0)
+	if (prog_deployment(&c, home))
 		return EX_NOINPUT;
 	if (stages_load_cfg(&st, &c, err, sizeof err) < 0) {
 		log_err("%s", err);
 		cfg_free(&c);
 		return EX_CONFIG;
 	}
-	lfd = fsx_lock(cfg_path(&c, "state/retain.lock", path), 1);
-	if (lfd < 0) {
-		log_err("another uvm-retain is running");
+	if ((rc = prog_lock(&c, "state/retain.lock", NULL, &lfd)) != 0) {
 		cfg_free(&c);
-		return UVM_EX_BUSY;
+		return rc;
 	}
 	rc = retain_run(&c, &st, &o, time(NULL));
 	close(lfd);

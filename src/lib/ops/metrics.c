@@ -12,31 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/db.h"
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/uvm.h"
 #include "ops/alert.h"
-
-struct buf {
-	char *s;
-	size_t n, cap;
-};
 
 static void out(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void out(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	for (;;) {
-		va_start(ap, fmt);
-		int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (k >= 0 && b->n + (size_t)k < b->cap) {
-			b->n += (size_t)k;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)k + 1024;
-		b->s = realloc(b->s, b->cap);
-	}
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 static void help(struct buf *b, const char *name, const char *type, const char *text)
@@ -144,16 +133,11 @@ static void latency(struct buf *b, sqlite3 *db, const struct stages *st, double 
 	free(v);
 }
 
-/* A number from the watcher's status file ("key": number), or NAN. */
+/* A number from the watcher's status file (top-level "key": number), or NAN. */
 static double watch_num(const char *json, const char *key)
 {
-	char pat[64];
-	const char *p;
-	if (!json)
-		return NAN;
-	snprintf(pat, sizeof pat, "\"%s\":", key);
-	p = strstr(json, pat);
-	return p ? strtod(p + strlen(pat), NULL) : NAN;
+	double v;
+	return json && json_get_number(json, key, &v) == 1 ? v : NAN;
 }
 
 int metrics_text(const struct cfg *c, const struct stages *st, double now, char **text, size_t *len)
@@ -163,8 +147,6 @@ int metrics_text(const struct cfg *c, const struct stages *st, double now, char 
 	sqlite3 *db = db_open(c->home);
 	if (!db)
 		return EX_IOERR;
-	b->cap = 8192;
-	b->s = malloc(b->cap);
 
 	family(b, db, "uvmake_jobs_total", "counter", "Job attempts by stage and outcome class.",
 	    "outcome", "SELECT stage, coalesce(class, 'running'), count(*) FROM jobs GROUP BY 1, 2");
@@ -223,7 +205,11 @@ int metrics_text(const struct cfg *c, const struct stages *st, double now, char 
 	help(b, "uvmake_metrics_timestamp_seconds", "gauge", "When this file was written.");
 	out(b, "uvmake_metrics_timestamp_seconds %.3f\n", now);
 
-	*text = b->s;
+	if (b->oom) {
+		buf_free(b);
+		return EX_OSERR;
+	}
 	*len = b->n;
-	return 0;
+	*text = buf_take(b);
+	return *text ? 0 : EX_OSERR;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/fsx.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/uvm.h"
 
@@ -88,10 +89,8 @@ static char **load_done(const char *home, int *n)
 /* "YYYYMMDDTHHMMSS" -> "YYYY-MM-DDTHH:MM" prefix of its input names. */
 static time_t group_time(const char *g)
 {
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *e = strptime(g, "%Y%m%dT%H%M%S", &tm);
-	return e && !*e ? timegm(&tm) : (time_t)-1;
+	long long t;
+	return ids_parse_group(g, &t) == 0 ? (time_t)t : (time_t)-1;
 }
 
 /* Archive the candidates [0,n) into dir (and remote); 0 or an exit status. */
@@ -216,12 +215,10 @@ int retain_run(const struct cfg *c, const struct stages *st, const struct retain
 			DIR *d = opendir(incoming);
 			struct dirent *e;
 			while (d && (e = readdir(d))) {
-				struct tm tm;
-				memset(&tm, 0, sizeof tm);
-				const char *end = strptime(e->d_name, "%Y-%m-%dT%H:%M:%S_sb", &tm);
-				if (!end)
+				long long ft;
+				int sbn;
+				if (ids_parse_file(e->d_name, &ft, &sbn) != IDS_NAME_OK)
 					continue;
-				time_t ft = timegm(&tm);
 				if (ft < gt - 5 || ft > gt + cfg_int(c, "GROUP_TOLERANCE", 60))
 					continue;
 				char rel[PATH_MAX];
