@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "uvh5/uvh5_priv.h"
+#include "core/json.h"
 int uvh5_rd_fail(struct uvh5_rd *r, const char *what, const char *name)
 {
 	char reason[256];
@@ -471,64 +472,20 @@ static int rd_keywords(struct uvh5_rd *r, struct uvh5_header *h)
 	return 0;
 }
 
-/* Find "key" in a flat JSON object; pointer to its value or NULL. */
-static const char *json_find(const char *js, const char *key)
+/* A number or a string of a catalog entry's JSON (core/json: strict);
+ * absent or invalid leaves the default. */
+static void json_num(const char *js, const char *key, double *out)
 {
-	size_t kl = strlen(key);
-	const char *p = js;
-
-	while ((p = strchr(p, '"')) != NULL) {
-		p++;
-		if (strncmp(p, key, kl) == 0 && p[kl] == '"') {
-			p += kl + 1;
-			while (*p == ' ' || *p == '\t' || *p == '\n')
-				p++;
-			if (*p != ':')
-				continue;
-			p++;
-			while (*p == ' ' || *p == '\t' || *p == '\n')
-				p++;
-			return p;
-		}
-		/* skip the rest of this string */
-		while (*p && *p != '"') {
-			if (*p == '\\' && p[1])
-				p++;
-			p++;
-		}
-		if (*p)
-			p++;
-	}
-	return NULL;
+	double v;
+	if (json_get_number(js, key, &v) == 1)
+		*out = v;
 }
 
 static void json_str(const char *js, const char *key, char *buf, size_t size)
 {
-	const char *p = json_find(js, key);
-	size_t n = 0;
-
-	if (!p || *p != '"')
-		return;
-	p++;
-	while (*p && *p != '"' && n + 1 < size) {
-		if (*p == '\\' && p[1])
-			p++;
-		buf[n++] = *p++;
-	}
-	buf[n] = '\0';
-}
-
-static void json_num(const char *js, const char *key, double *out)
-{
-	const char *p = json_find(js, key);
-	char *end;
-	double v;
-
-	if (!p)
-		return;
-	v = strtod(p, &end);
-	if (end != p)
-		*out = v;
+	char v[256];
+	if (json_get_string(js, key, v, sizeof v) == 1)
+		snprintf(buf, size, "%s", v);
 }
 
 struct pcctx {
