@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "sci/sim.h"
 #include "sci/astro.h"
@@ -705,23 +706,6 @@ out:
 
 /* ---------------------------------------------------------------- truth */
 
-static void jstr(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void jnum(FILE *f, double v)
 {
 	if (isfinite(v))
@@ -732,7 +716,7 @@ static void jnum(FILE *f, double v)
 
 static void jkey(FILE *f, const char *k, double v)
 {
-	jstr(f, k);
+	json_str_file(f, k);
 	fputc(':', f);
 	jnum(f, v);
 }
@@ -772,7 +756,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		return EX_OSERR;
 	}
 	fputs("{\"convention\":", f);
-	jstr(f, "V_12 = g_1 conj(g_2) (sum_s S_s(f) A_s(f) exp(-2 pi i (u l + v m + w (n-1))) + noise),"
+	json_str_file(f, "V_12 = g_1 conj(g_2) (sum_s S_s(f) A_s(f) exp(-2 pi i (u l + v m + w (n-1))) + noise),"
 	    " uvw = pos(ant_2) - pos(ant_1) in metres for (HA 0, Dec dec_deg) (meridian phasing,"
 	    " phase centre RA = LST of each integration), u,v,w in wavelengths in the exponent,"
 	    " l towards east; autocorrelations |g|^2 (sum_s S_s A_s + sefd_jy + real noise);"
@@ -838,7 +822,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		for (int i = 0; i < n; i++) {
 			if (i)
 				fputc(',', f);
-			jstr(f, strrchr(jobs[i].final, '/') + 1);
+			json_str_file(f, strrchr(jobs[i].final, '/') + 1);
 		}
 		free(jobs);
 		fputs("],", f);
@@ -862,7 +846,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 		jkey(f, "dec_deg", s->o.dec_deg);
 		fputs(",\"calibrator\":", f);
 		if (s->calname[0] && s->o.cal_group == gi)
-			jstr(f, s->calname);
+			json_str_file(f, s->calname);
 		else
 			fputs("null", f);
 		fputc('}', f);
@@ -871,7 +855,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 	for (int k = 0; k < s->nsrcs; k++) {
 		const struct sim_source *x = &s->src[k];
 		fputs(k ? ",{\"name\":" : "{\"name\":", f);
-		jstr(f, x->name);
+		json_str_file(f, x->name);
 		fputc(',', f);
 		jkey(f, "ra_deg", x->ra * 180 / M_PI);
 		fputc(',', f);
@@ -911,7 +895,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 	fputs(",\"noise_convention\":\"rms of each of the real and imaginary parts of a"
 	    " cross-correlation before gains (real part only for autocorrelations)\"", f);
 	fputs(",\"gains\":{\"model\":", f);
-	jstr(f, "g = amp B(f) exp(i (phi0_rad + 2 pi f tau_s + rate_rad_s (t - t0))),"
+	json_str_file(f, "g = amp B(f) exp(i (phi0_rad + 2 pi f tau_s + rate_rad_s (t - t0))),"
 	    " B(f) = 1 + slope (f - f_ref_hz) / f_ref_hz + ripple cos(2 pi (f - f_ref_hz) /"
 	    " ripple_period_hz + ripple_phase_rad), t in seconds, t0 = t0_jd");
 	fputc(',', f);
@@ -978,7 +962,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 					for (int k = 0; k < hr[r].n; k++) {
 						if (k)
 							fputc(',', f);
-						jstr(f, hr[r].names[k]);
+						json_str_file(f, hr[r].names[k]);
 					}
 			fputs("]}", f);
 		} else {
@@ -989,7 +973,7 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 			} else {
 				file_name(s->groups[x->group].sb_unix[x->sb] +
 				    (x->kind == SIM_F_DUPLICATE), x->sb, "", name, sizeof name);
-				jstr(f, name);
+				json_str_file(f, name);
 			}
 			fputc('}', f);
 		}
