@@ -55,36 +55,6 @@
 
 #define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5"
 
-/* Find the catalogue: absolute, or under home, $UVM_ROOT, bin/.. */
-static void catalogue_path(const struct cfg *c, const char *argv0, char *out, size_t n)
-{
-	const char *v = cfg_str(c, "CALIBRATORS", "ops/calibrators.csv");
-	char self[PATH_MAX], cand[3][PATH_MAX + 64];
-	const char *root = getenv("UVM_ROOT");
-	ssize_t l;
-
-	snprintf(out, n, "%s", v);
-	if (v[0] == '/')
-		return;
-	snprintf(cand[0], sizeof cand[0], "%s/%s", c->home, v);
-	snprintf(cand[1], sizeof cand[1], "%s/%s", root && *root ? root : "/nonexistent", v);
-	l = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (l > 0) {
-		self[l] = 0;
-		snprintf(cand[2], sizeof cand[2], "%s/../%s", dirname(self), v);
-	} else {
-		char tmp[PATH_MAX];
-		snprintf(tmp, sizeof tmp, "%s", argv0);
-		snprintf(cand[2], sizeof cand[2], "%s/../%s", dirname(tmp), v);
-	}
-	for (int i = 0; i < 3; i++)
-		if (access(cand[i], F_OK) == 0) {
-			snprintf(out, n, "%s", cand[i]);
-			return;
-		}
-	snprintf(out, n, "%s", cand[0]);
-}
-
 /* out relative to home when it lies inside it, else absolute. */
 static void registry_name(const char *home, const char *out, char *buf, size_t n)
 {
@@ -189,7 +159,7 @@ int main(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
-	catalogue_path(&c, argv[0], catpath, sizeof catpath);
+	cfg_resource(&c, "CALIBRATORS", "ops/calibrators.csv", catpath);
 	if (cal_catalog_load(catpath, &cat, err, sizeof err) != 0) {
 		/* the catalogue is configuration, not this group's input */
 		log_err("%s", err);

@@ -8,7 +8,9 @@
  *                 [-j threads] -o out vis.uvh5
  *   -s strategy      AOFlagger Lua strategy (default: FLAG_STRATEGY from
  *                    the deployment's uvmake.conf, else
- *                    $UVM_ROOT/ops/aoflagger/dsa110.lua)
+ *                    ops/aoflagger/dsa110.lua; a relative path is looked
+ *                    for under the deployment, $UVM_ROOT and the
+ *                    installation: cfg_resource)
  *   -r report        JSON report: flagged fraction overall, per pass, per
  *                    antenna, per channel, worst baselines; dead and bad
  *                    antennas with the reason
@@ -77,14 +79,7 @@ int main(int argc, char **argv)
 		return EX_NOINPUT;
 	o.max_fraction = cfg_double(&cf, "FLAG_MAX_FRACTION", 0.5);
 	if (!o.strategy) {
-		const char *s = cfg_str(&cf, "FLAG_STRATEGY", "");
-		if (*s) {
-			snprintf(def, sizeof def, "%s", s);
-		} else {
-			const char *root = getenv("UVM_ROOT");
-			snprintf(def, sizeof def, "%s/ops/aoflagger/dsa110.lua",
-			    root && *root ? root : ".");
-		}
+		cfg_resource(&cf, "FLAG_STRATEGY", "ops/aoflagger/dsa110.lua", def);
 		o.strategy = def;
 	}
 	cfg_free(&cf);

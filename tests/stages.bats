@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # stages.bats: the pipeline graph is one description, rules/stages (issue
 # 14). A copy of rules/ gets a toy stage, smooth (a program that copies its
-# input), between combine and calapply: one line in its stages file, the
+# input), between flag and calapply: one line in its stages file, the
 # line of calapply naming it as input, and smooth.mk. Nothing else changes,
 # in the copy or in the code, and then: make -n and a real run have
 # calapply read the new product; staging (tmpfs), slots, retention, the
@@ -13,11 +13,11 @@ load test_helper
 
 # toy_rules DIR: a copy of the installation's rules/ with the stage smooth
 # (per group, staged on tmpfs, retention class smooth of 3 days, one slot)
-# read by calapply instead of combine's product
+# read by calapply instead of flag's product
 toy_rules() {
 	cp -r "$UVM_ROOT/rules" "$1"
-	sed -i -e '/^combine /a smooth    products/{G}/smooth.uvh5 combine group - tmpfs smooth:3 1 -' \
-		-e '/^calapply /s/ combine,chosen:calsolve / smooth,chosen:calsolve /' "$1/stages"
+	sed -i -e '/^flag /a smooth    products/{G}/smooth.uvh5 flag group - tmpfs smooth:3 1 -' \
+		-e '/^calapply /s/ flag,chosen:calsolve / smooth,chosen:calsolve /' "$1/stages"
 	printf '%s\n' '# smooth.mk: a toy stage, products/G/smooth.uvh5, a copy of its input' \
 		'products/%/smooth.uvh5:' \
 		'	$(RUN) -s smooth -t $@ -i $< -- uvm-smooth -o $@ $<' >"$1/smooth.mk"
@@ -72,16 +72,16 @@ setup() {
 	[ "$(diff -rq "$UVM_ROOT/rules" "$rules" | wc -l)" -eq 2 ]
 }
 
-@test "stages: make -n: smooth reads combine's product, calapply reads smooth's" {
+@test "stages: make -n: smooth reads flag's product, calapply reads smooth's" {
 	run -0 uvm-make -D "$d" -n
-	assert_line "uvm-run -D $d -s smooth -t products/$G/smooth.uvh5 -i products/$G/vis.uvh5 -- uvm-smooth -o products/$G/smooth.uvh5 products/$G/vis.uvh5"
+	assert_line "uvm-run -D $d -s smooth -t products/$G/smooth.uvh5 -i products/$G/flag.uvh5 -- uvm-smooth -o products/$G/smooth.uvh5 products/$G/flag.uvh5"
 	assert_line "uvm-run -D $d -s calapply -t products/$G/cal.uvh5 -i products/$G/smooth.uvh5 -- uvm-calapply -D $d -c caltables/$G.cal.h5 -o products/$G/cal.uvh5 products/$G/smooth.uvh5"
-	# calsolve still reads combine's; image still calapply's
-	assert_line "uvm-run -D $d -s calsolve -t caltables/$G.cal.h5 -i products/$G/vis.uvh5 -- uvm-calsolve -D $d -g $G -o caltables/$G.cal.h5 products/$G/vis.uvh5"
+	# calsolve still reads flag's; image still calapply's
+	assert_line "uvm-run -D $d -s calsolve -t caltables/$G.cal.h5 -i products/$G/flag.uvh5 -- uvm-calsolve -D $d -g $G -o caltables/$G.cal.h5 products/$G/flag.uvh5"
 	assert_line --partial "-s image -t products/$G/image.fits -i products/$G/cal.uvh5 -- uvm-image -o products/$G/image.fits products/$G/cal.uvh5"
-	refute_output --partial "uvm-calapply -D $d -c caltables/$G.cal.h5 -o products/$G/cal.uvh5 products/$G/vis.uvh5"
+	refute_output --partial "uvm-calapply -D $d -c caltables/$G.cal.h5 -o products/$G/cal.uvh5 products/$G/flag.uvh5"
 	# the generated edges, and the new product staged (.SECONDARY)
-	grep -qx "products/$G/smooth.uvh5: products/$G/vis.uvh5 \\\\" "$d/state/pipeline.mk"
+	grep -qx "products/$G/smooth.uvh5: products/$G/flag.uvh5 \\\\" "$d/state/pipeline.mk"
 	grep -qx "products/$G/cal.uvh5: products/$G/smooth.uvh5 caltables/$G.cal.h5 \\\\" "$d/state/pipeline.mk"
 	grep -qx "include \$(UVM_RULES)/smooth.mk" "$d/state/pipeline.mk"
 	grep -qx "  products/$G/smooth.uvh5 \\\\" "$d/state/pipeline.mk"
@@ -94,17 +94,17 @@ setup() {
 	settle "$d"
 	uvm-plan -D "$d"   # retires the finished group
 	grep -q "^$G " "$d/state/done.idx"
-	for f in vis.uvh5 smooth.uvh5 cal.uvh5 image.fits qa.json; do [ -e "$d/products/$G/$f" ]; done
-	cmp "$d/products/$G/vis.uvh5" "$d/products/$G/smooth.uvh5"   # a copy
+	for f in vis.uvh5 flag.uvh5 smooth.uvh5 cal.uvh5 image.fits qa.json; do [ -e "$d/products/$G/$f" ]; done
+	cmp "$d/products/$G/flag.uvh5" "$d/products/$G/smooth.uvh5"   # a copy
 	# calapply's job read smooth's product, and ran after it was made
 	sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	run -0 sql "select command from jobs where stage = 'calapply' and status = 0"
 	assert_output --partial "-o products/$G/cal.uvh5 products/$G/smooth.uvh5"
-	refute_output --partial "vis.uvh5"
+	refute_output --partial "flag.uvh5"
 	[ "$(sql "select (select min(started) from jobs where stage = 'calapply')
 		>= (select max(ended) from jobs where stage = 'smooth' and status = 0)")" = 1 ]
 	[ "$(sql "select count(*) from jobs where stage = 'smooth' and status = 0")" -eq 1 ]
-	# staging: tmpfs-marked in the description, so staged like combine's
+	# staging: tmpfs-marked in the description, so staged like flag's
 	[ -L "$d/products/$G/smooth.uvh5" ]
 	[ "$(readlink "$d/products/$G/smooth.uvh5")" = "$S/$G/smooth.uvh5" ]
 	[ -L "$d/products/$G/vis.uvh5" ] && [ -L "$d/products/$G/cal.uvh5" ]

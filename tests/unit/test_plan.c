@@ -292,7 +292,7 @@ static void test_grouping(void)
 		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/qa.json \\\n"
 				    "  products/20251024T120501/qa.json\n"),
 		    "all: the final products of the ready and partial groups");
-		ok(mk && strstr(mk, "products/20251024T120003/cal.uvh5: products/20251024T120003/vis.uvh5") &&
+		ok(mk && strstr(mk, "products/20251024T120003/cal.uvh5: products/20251024T120003/flag.uvh5") &&
 			!strstr(mk, "caltables/20251024T120003.cal.h5:"),
 		    "a group with no calibrator transit: calapply, no calsolve");
 		ok(mk && strstr(mk, "CAL_20251024T120003 := \n"), "no table chosen: CAL_ empty");
@@ -378,12 +378,12 @@ static int says(const char *err, const char *dir, const char *want)
 /*
  * Descriptions: the installation's columns and edges, strict errors (each
  * one line with the file and line), and a toy stage inserted between
- * combine and calapply in a copy.
+ * flag and calapply in a copy.
  */
 static void test_description(void)
 {
-	static const char *stagenames[] = {"verify", "combine", "calsolve", "calapply", "image", "qa",
-	    "mosaic", "smooth"};
+	static const char *stagenames[] = {"verify", "combine", "flag", "calsolve", "calapply", "image",
+	    "qa", "mosaic", "smooth"};
 	static const char head[] =
 	    "# a comment, then the graph\n"
 	    "verify   products/{G}/{S}.ok     -        subband - disk keep  0 -\n"
@@ -404,10 +404,19 @@ static void test_description(void)
 	}
 	i = stages_find(&stg, "calapply");
 	ok(i >= 0 && stg.v[i].nin == 2 && stg.v[stg.v[i].in[0].stage].scope == STAGE_GROUP &&
-		!strcmp(stg.v[stg.v[i].in[0].stage].name, "combine") && stg.v[i].in[1].chosen &&
+		!strcmp(stg.v[stg.v[i].in[0].stage].name, "flag") && stg.v[i].in[1].chosen &&
 		stg.chosen == stages_find(&stg, "calsolve") && stg.v[i].tmpfs &&
 		!strcmp(stg.v[i].retain, "cal") && stg.v[i].retain_days == 7,
-	    "installation: calapply reads combine's product, then the chosen table; tmpfs; cal:7");
+	    "installation: calapply reads flag's product, then the chosen table; tmpfs; cal:7");
+	{
+		char t[PATH_MAX];
+		ok(stages_also_of(&stg, "products/20251024T120003/flag.json", t) &&
+			!strcmp(t, "products/20251024T120003/flag.uvh5") &&
+			!stages_also_of(&stg, "products/20251024T120003/qa.json", t) &&
+			!stages_also_of(&stg, "products/2025102XT120003/flag.json", t) &&
+			!stages_also_of(&stg, "products/20251024T120003/flag.json.bak", t),
+		    "installation: flag.json is written beside flag.uvh5, matched with a strict id");
+	}
 	ok(stg.hour >= 0 && !strcmp(stg.v[stg.hour].name, "mosaic") && stg.image >= 0 &&
 		!strcmp(stg.v[stg.image].name, "image") &&
 		stg.v[stages_find(&stg, "calsolve")].calibrator,
@@ -450,9 +459,9 @@ static void test_description(void)
 		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
 			says(err, dir, "4: cycle: calapply <- image <- calapply"),
 		    "a cycle: refused, the stages on it named");
-		snprintf(t, sizeof t, "%sflag products/{G}/flag.uvh5 combine group - disk keep 0 -\n", head);
+		snprintf(t, sizeof t, "%sdespike products/{G}/d.uvh5 combine group - disk keep 0 -\n", head);
 		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
-			strstr(err, "/stages:4: stage 'flag' has no rules file '") && strstr(err, "/flag.mk'"),
+			strstr(err, "/stages:4: stage 'despike' has no rules file '") && strstr(err, "/despike.mk'"),
 		    "a stage without rules/<name>.mk: refused");
 		snprintf(t, sizeof t, "%sqa products/{G}/qa.json combine group - tmpfs keep 0 image\n"
 				     "mosaic mosaics/{H}.fits qa hour - disk vis:3 0 -\n",
@@ -468,6 +477,11 @@ static void test_description(void)
 		snprintf(t, sizeof t, "%ssmooth products/{G}/../x - subband - disk keep 0 -\n", head);
 		ok(load_text(&st, dir, t, err, sizeof err) < 0 && strstr(err, "/stages:4: product"),
 		    "a product outside the deployment: refused");
+		snprintf(t, sizeof t, "%ssmooth products/{G}/s.uvh5,products/s.json combine group - disk keep 0 -\n",
+		    head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "4: product 'products/s.json': not the placeholders of 'products/{G}/s.uvh5'"),
+		    "a file beside the product without its placeholders: refused");
 		snprintf(t, sizeof t, "%ssmooth caltables/{G}.s - group - tmpfs keep 0 -\n", head);
 		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
 			says(err, dir, "4: staging tmpfs: only for a per-group product/{G}/<name>"),
@@ -475,7 +489,7 @@ static void test_description(void)
 	}
 
 	/* a copy of the installation's description with a toy stage between
-	 * combine and calapply: calapply's edge moves, all: does not */
+	 * flag and calapply: calapply's edge moves, all: does not */
 	{
 		char t[4096], *mk, path[PATH_MAX];
 		size_t n;
@@ -487,14 +501,14 @@ static void test_description(void)
 			fclose(f);
 		t[n] = 0;
 		{
-			char *c = strstr(t, "\ncalapply"), *in = c ? strstr(c, "combine,chosen") : NULL;
+			char *c = strstr(t, "\ncalapply"), *in = c ? strstr(c, "flag,chosen") : NULL;
 			char out[4096];
 			if (!in) {
 				ok(0, "calapply in the installation's description");
 				return;
 			}
-			snprintf(out, sizeof out, "%.*s\nsmooth products/{G}/smooth.uvh5 combine group - tmpfs "
-			    "vis:7 0 -%.*ssmooth%s", (int)(c - t), t, (int)(in - c), c, in + 7);
+			snprintf(out, sizeof out, "%.*s\nsmooth products/{G}/smooth.uvh5 flag group - tmpfs "
+			    "vis:7 0 -%.*ssmooth%s", (int)(c - t), t, (int)(in - c), c, in + 4);
 			ok(load_text(&st, dir, out, err, sizeof err) == 0 && st.n == stg.n + 1, "toy stage loads");
 		}
 		memset(&p, 0, sizeof p);
@@ -513,12 +527,12 @@ static void test_description(void)
 		p.nfiles = 1;
 		p.files = &(struct plan_file){.name = "2025-10-24T12:00:03_sb00.hdf5", .ts = 1761307203};
 		mk = plan_makefile(&p, "/d", dir, "incoming", &n);
-		ok(mk && strstr(mk, "\nproducts/20251024T120003/smooth.uvh5: products/20251024T120003/vis.uvh5"
+		ok(mk && strstr(mk, "\nproducts/20251024T120003/smooth.uvh5: products/20251024T120003/flag.uvh5"
 				    " \\\n  | products/20251024T120003/\n") &&
 			strstr(mk, "\nproducts/20251024T120003/cal.uvh5: products/20251024T120003/smooth.uvh5"
 				   " caltables/20251024T110003.cal.h5 \\\n  | products/20251024T120003/\n") &&
 			strstr(mk, "include $(UVM_RULES)/smooth.mk\ninclude $(UVM_RULES)/calapply.mk\n"),
-		    "toy stage: its own rule on combine's product; calapply reads it, then the table");
+		    "toy stage: its own rule on flag's product; calapply reads it, then the table");
 		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/qa.json\n"),
 		    "toy stage: the group's final product is still qa.json");
 		free(mk);

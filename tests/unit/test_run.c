@@ -99,6 +99,12 @@ static void test_decide(void)
 	ok(d.action == RA_DEAD, "64 dead at once");
 	run_decide(&p, RC_SOFTWARE, 1, 0.5, &d);
 	ok(d.action == RA_DEAD && d.alert, "70 dead at once, alert");
+	ok(run_classify(1, 79, 0, 0, 0) == RC_OVERFLAGGED &&
+		!strcmp(run_class_name(RC_OVERFLAGGED), "overflagged") &&
+		!run_class_systemic(RC_OVERFLAGGED) && run_class_exit(RC_OVERFLAGGED, 79) == 79,
+	    "79 is overflagged, its own class, not systemic (no breaker)");
+	run_decide(&p, RC_OVERFLAGGED, 1, 0.5, &d);
+	ok(d.action == RA_DEAD && d.alert, "79 dead at once, alert: no retry, no quarantine");
 	run_decide(&p, RC_DATAERR, 1, 0.5, &d);
 	ok(d.action == RA_QUARANTINE, "65 quarantine");
 	run_decide(&p, RC_DISK, 9, 0.0, &d);

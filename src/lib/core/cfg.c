@@ -110,6 +110,12 @@ const char cfg_default_text[] =
     "CAL_MAX_ITER=100\n"
     "CAL_TOL=1e-6\n"
     "CAL_REFANT=-1\n"
+    "# Flagging (uvm-flag): the AOFlagger strategy (a relative path is looked\n"
+    "# for under the deployment, $UVM_ROOT and the installation) and the\n"
+    "# largest flagged fraction of a usable group: beyond it the group fails,\n"
+    "# class overflagged (exit 79), and is not calibrated or imaged.\n"
+    "FLAG_STRATEGY=ops/aoflagger/dsa110.lua\n"
+    "FLAG_MAX_FRACTION=0.5\n"
     "# Imaging: pixels a side, cell (arcsec, 0: automatic), CLEAN iterations,\n"
     "# loop gain and threshold (Jy, empty: 5 x robust rms), weighting\n"
     "# (natural, uniform, briggs), FFTW planning (measure, estimate).\n"
@@ -332,6 +338,38 @@ double cfg_double(const struct cfg *c, const char *key, double dflt)
 		return dflt;
 	r = strtod(v, &end);
 	return *end ? dflt : r;
+}
+
+int cfg_resource(const struct cfg *c, const char *key, const char *dflt, char *buf)
+{
+	const char *v = cfg_str(c, key, dflt), *root = getenv("UVM_ROOT");
+	char exe[PATH_MAX], cand[PATH_MAX + 64];
+	ssize_t n;
+
+	if (!*v)
+		v = dflt;
+	cfg_path(c, v, buf);
+	if (v[0] == '/' || access(buf, F_OK) == 0)
+		return access(buf, F_OK) == 0 ? 0 : -1;
+	if (root && *root) {
+		snprintf(cand, sizeof cand, "%s/%s", root, v);
+		if (access(cand, F_OK) == 0 && strlen(cand) < PATH_MAX)
+			return snprintf(buf, PATH_MAX, "%s", cand), 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		static const char *up[] = {"..", "../share/uvmake", "../../.."};
+		char *slash;
+		exe[n] = 0;
+		if ((slash = strrchr(exe, '/')))
+			*slash = 0;
+		for (int i = 0; i < 3; i++) {
+			snprintf(cand, sizeof cand, "%s/%s/%s", exe, up[i], v);
+			if (access(cand, F_OK) == 0 && strlen(cand) < PATH_MAX)
+				return snprintf(buf, PATH_MAX, "%s", cand), 0;
+		}
+	}
+	return -1;
 }
 
 char *cfg_path(const struct cfg *c, const char *sub, char *buf)

@@ -108,6 +108,7 @@ const char *uvm_exit_name(int s)
 	case EX_IOERR: return "ioerr";
 	case EX_TEMPFAIL: return "tempfail";
 	case UVM_EX_BUSY: return "busy";
+	case UVM_EX_OVERFLAGGED: return "overflagged";
 	default: return "other";
 	}
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/fsx.h"
+#include "core/ids.h"
 
 /* has_rules: root/rules/common.mk exists; its resolved rules/ into buf. */
 static int has_rules(const char *root, char *buf)
@@ -91,10 +92,11 @@ int stages_entry(const struct stages *st)
 	return -1;
 }
 
-char *stages_product(const struct stages *st, int s, const char *id, int sb, char *buf)
+/* Template t with id and sb substituted, into buf (PATH_MAX). */
+static char *expand(const char *t, const char *id, int sb, char *buf)
 {
 	size_t n = 0;
-	for (const char *p = st->v[s].product; *p && n < PATH_MAX - 32; p++) {
+	for (const char *p = t; *p && n < PATH_MAX - 32; p++) {
 		if (!strncmp(p, "{G}", 3) || !strncmp(p, "{H}", 3)) {
 			n += (size_t)snprintf(buf + n, PATH_MAX - n, "%s", id);
 			p += 2;
@@ -107,6 +109,60 @@ char *stages_product(const struct stages *st, int s, const char *id, int sb, cha
 	}
 	buf[n] = 0;
 	return buf;
+}
+
+char *stages_product(const struct stages *st, int s, const char *id, int sb, char *buf)
+{
+	return expand(st->v[s].product, id, sb, buf);
+}
+
+/* Match rel against template t: *id and *sb get what {G} or {H}, and {S}
+ * stand for (strict ids, core/ids.h). 1 on a match, else 0. */
+static int match(const char *t, const char *rel, char *id, int *sb)
+{
+	long long e;
+	*sb = 0;
+	id[0] = 0;
+	while (*t) {
+		if (!strncmp(t, "{G}", 3) || !strncmp(t, "{H}", 3)) {
+			size_t len = t[1] == 'G' ? 15 : 11;
+			char v[IDS_LEN];
+			if (strlen(rel) < len)
+				return 0;
+			memcpy(v, rel, len);
+			v[len] = 0;
+			if (t[1] == 'G' ? ids_parse_group(v, &e) < 0 : ids_parse_hour(v, 1, &e) < 0)
+				return 0;
+			if (id[0] && strcmp(id, v))
+				return 0;
+			memcpy(id, v, len + 1);
+			rel += len;
+			t += 3;
+		} else if (!strncmp(t, "{S}", 3)) {
+			if (strncmp(rel, "sb", 2) || !isdigit((unsigned char)rel[2]) ||
+			    !isdigit((unsigned char)rel[3]))
+				return 0;
+			*sb = (rel[2] - '0') * 10 + (rel[3] - '0');
+			rel += 4;
+			t += 3;
+		} else if (*t++ != *rel++) {
+			return 0;
+		}
+	}
+	return *rel == 0;
+}
+
+int stages_also_of(const struct stages *st, const char *rel, char *target)
+{
+	char id[IDS_LEN];
+	int sb;
+	for (int s = 0; s < st->n; s++)
+		for (int k = 0; k < st->v[s].nalso; k++)
+			if (match(st->v[s].also[k], rel, id, &sb)) {
+				expand(st->v[s].product, id, sb, target);
+				return 1;
+			}
+	return 0;
 }
 
 /* ---- parsing ---- */
@@ -235,11 +291,30 @@ static int parse_line(struct parse *ps, char *text)
 			return fail(ps, ps->line, "stage '%s' has no rules file '%s'", s->name, mk);
 	}
 	{
-		const char *why = bad_template(f[1]);
-		if (why)
-			return fail(ps, ps->line, "product '%s': %s", f[1], why);
+		/* the target, then what the same job writes beside it */
+		char *save = NULL, *t;
+		const char *why;
+		if (f[1][0] == ',' || f[1][strlen(f[1]) - 1] == ',' || strstr(f[1], ",,"))
+			return fail(ps, ps->line, "product '%s': an empty template", f[1]);
+		t = strtok_r(f[1], ",", &save);
+		if ((why = bad_template(t)))
+			return fail(ps, ps->line, "product '%s': %s", t, why);
+		snprintf(s->product, sizeof s->product, "%s", t);
+		while ((t = strtok_r(NULL, ",", &save))) {
+			if (s->nalso == STAGES_MAXALSO)
+				return fail(ps, ps->line, "more than %d files beside the product",
+				    STAGES_MAXALSO);
+			if ((why = bad_template(t)))
+				return fail(ps, ps->line, "product '%s': %s", t, why);
+			if (!strcmp(t, s->product))
+				return fail(ps, ps->line, "product '%s' named twice", t);
+			for (const char *const *ph = (const char *const[]){"{G}", "{H}", "{S}", NULL}; *ph; ph++)
+				if (!strstr(t, *ph) != !strstr(s->product, *ph))
+					return fail(ps, ps->line, "product '%s': not the placeholders of '%s'",
+					    t, s->product);
+			snprintf(s->also[s->nalso++], STAGES_TMPLLEN, "%s", t);
+		}
 	}
-	snprintf(s->product, sizeof s->product, "%s", f[1]);
 	for (i = 0; i < st->n; i++)
 		if (!strcmp(st->v[i].product, s->product))
 			return fail(ps, ps->line, "product '%s' is also stage '%s''s", s->product,

@@ -10,7 +10,10 @@
  *            its jobs run as `uvm-run -s <name>`, its keys are SLOTS_<name>,
  *            MEM_<name>, TIMEOUT_<name>; [a-z][a-z0-9_]*
  *   product  path template relative to the deployment: {G} the group id,
- *            {S} the subband (sbNN), {H} the hour id (YYYYMMDDTHH)
+ *            {S} the subband (sbNN), {H} the hour id (YYYYMMDDTHH); the
+ *            make target. Comma-separated templates after it name files
+ *            the same job writes beside it (a report: flag.json): not
+ *            targets, but known to the audit as made with the target
  *   inputs   comma-separated stages whose products are the prerequisites of
  *            this one, in the order its recipe sees them ($< is the first):
  *            the same group's product (of every present subband, for a
@@ -51,6 +54,7 @@
 #define STAGES_MAXIN 8
 #define STAGES_NAMELEN 32
 #define STAGES_TMPLLEN 128
+#define STAGES_MAXALSO 2
 
 enum stage_scope { STAGE_SUBBAND, STAGE_GROUP, STAGE_HOUR };
 
@@ -62,6 +66,8 @@ struct stage_input {
 struct stage {
 	char name[STAGES_NAMELEN];
 	char product[STAGES_TMPLLEN];
+	char also[STAGES_MAXALSO][STAGES_TMPLLEN]; /* written with it (a report) */
+	int nalso;
 	struct stage_input in[STAGES_MAXIN];
 	int nin;
 	enum stage_scope scope;
@@ -111,6 +117,12 @@ int stages_find(const struct stages *st, const char *name);
  * per subband) into buf (PATH_MAX); returns buf.
  */
 char *stages_product(const struct stages *st, int s, const char *id, int sb, char *buf);
+/*
+ * Is rel (relative to the deployment) a file some stage writes beside its
+ * product (stage.also)? 1 with that product's path in target (PATH_MAX),
+ * else 0.
+ */
+int stages_also_of(const struct stages *st, const char *rel, char *target);
 /* Does stage t read stage s's product (directly, not as a chosen table)? */
 int stages_reads(const struct stages *st, int t, int s);
 /* The first per-group stage that reads stage s's product (the image's

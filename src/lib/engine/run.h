@@ -68,6 +68,7 @@ enum run_class {
 	RC_BREAKER,
 	RC_INTERRUPTED,
 	RC_RESOURCE,
+	RC_OVERFLAGGED, /* 79: the group's data are mostly bad (uvm-flag) */
 	RC_NCLASS
 };
 

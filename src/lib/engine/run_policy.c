@@ -34,6 +34,7 @@ static const char *const class_names[RC_NCLASS] = {
     [RC_BREAKER] = "breaker",
     [RC_INTERRUPTED] = "interrupted",
     [RC_RESOURCE] = "resource",
+    [RC_OVERFLAGGED] = "overflagged",
 };
 
 const char *run_class_name(enum run_class c)
@@ -85,6 +86,7 @@ enum run_class run_classify(int exited, int status, int sig, int timed_out, int 
 	case EX_IOERR: return RC_IOERR;
 	case EX_TEMPFAIL: return RC_TEMPFAIL;
 	case UVM_EX_BUSY: return RC_BUSY;
+	case UVM_EX_OVERFLAGGED: return RC_OVERFLAGGED;
 	default: return RC_OTHER;
 	}
 }
@@ -145,6 +147,7 @@ void run_decide(const struct run_policy *p, enum run_class c, int attempt, doubl
 		return;
 	case RC_USAGE:
 	case RC_SOFTWARE:
+	case RC_OVERFLAGGED: /* the same data give the same answer */
 		d->action = RA_DEAD;
 		d->alert = 1;
 		return;

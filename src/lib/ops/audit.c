@@ -26,6 +26,7 @@
 #include "core/db.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/stages.h"
 #include "engine/plan.h"
 
 const char *const audit_classes[] = {
@@ -41,6 +42,7 @@ struct ctx {
 	sqlite3_stmt *made; /* is a target recorded as made? */
 	double oldest_run;  /* start of the oldest running job (0: none) */
 	char *retained;     /* logs/retain.log text, or NULL */
+	struct stages *st;  /* the stage description (NULL: unreadable) */
 };
 
 __attribute__((format(printf, 4, 5)))
@@ -250,12 +252,16 @@ static void check_entry(struct ctx *x, const char *path, const char *rel, const 
 	}
 	if (!products || !x->made)
 		return;
-	sqlite3_bind_text(x->made, 1, rel, -1, SQLITE_STATIC);
+	/* a file a stage writes beside its product (a report) is made with it */
+	char target[PATH_MAX];
+	const char *t = x->st && stages_also_of(x->st, rel, target) ? target : rel;
+	sqlite3_bind_text(x->made, 1, t, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(x->made);
 	sqlite3_reset(x->made);
 	sqlite3_clear_bindings(x->made);
 	if (rc == SQLITE_DONE)
-		add(x->a, "unrecorded-product", rel, "present, no successful job record");
+		add(x->a, "unrecorded-product", rel, t == rel ? "present, no successful job record" :
+		    "present, no successful job record of the product it is written with");
 }
 
 /* Every entry of home/sub (and of its subdirectories when depth > 0). */
@@ -507,6 +513,15 @@ int audit_run(struct cfg *c, int repair, struct audit *a)
 	if (!x.db)
 		a->dbbad = 1;
 	x.retained = fsx_read_file(cfg_path(c, "logs/retain.log", p), NULL);
+	{
+		char err[PATH_MAX + 256];
+		x.st = malloc(sizeof *x.st);
+		if (x.st && stages_load_cfg(x.st, c, err, sizeof err) < 0) {
+			log_warn("%s: reports written beside products are not recognised", err);
+			free(x.st);
+			x.st = NULL;
+		}
+	}
 	if (x.db) {
 		check_jobs(&x);
 		check_missing(&x);
@@ -527,6 +542,7 @@ int audit_run(struct cfg *c, int repair, struct audit *a)
 	check_quarantine(&x);
 	db_close(x.db);
 	free(x.retained);
+	free(x.st);
 
 	/* report order: by class, in the order of audit_classes (stable) */
 	struct audit_finding *v = malloc((size_t)(a->n ? a->n : 1) * sizeof *v);

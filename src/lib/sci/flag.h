@@ -52,7 +52,7 @@
  * records the group as failed for quality, alerts, does not retry, and
  * nothing downstream runs because no output is written.
  */
-#define UVM_EX_OVERFLAGGED 79
+#include "core/uvm.h" /* UVM_EX_OVERFLAGGED */
 
 /* One group in memory, rows [t][b], each row [f][p]. Antenna indices are
  * 0..nants-1 (positions in the header's antenna list). */
