@@ -99,3 +99,12 @@ small_conf() {
 small_deploy() {
 	uvm-init "$1" >/dev/null && small_conf "$@"
 }
+
+# group_products G [RULES_DIR]: the per-group products of group G that
+# every group gets (not the calibrator-only ones), from the stage
+# description (rules/stages), one path relative to the deployment a line;
+# so a test that fakes a finished group follows the graph as it is.
+group_products() {
+	awk -v g="$1" '!/^#/ && NF == 9 && $4 == "group" && $5 == "-" {
+		split($2, t, ","); p = t[1]; gsub(/\{G\}/, g, p); print p }' "${2:-$UVM_ROOT/rules}/stages"
+}

@@ -155,14 +155,15 @@ stop_watch() {
 	cycles_are 1
 	drop 2025-10-24T12:00:03_sb00.hdf5
 	wait_until 5 done_has 2025-10-24T12:00:03_sb00.hdf5
-	cycles_are 2
+	# the stub copies to done/ before it logs its end: wait for that line
+	wait_until 5 cycles_are 2
 	# written in place with pauses (closed and reopened): counted only once
 	# stable for the settle interval, so no cycle sees it partial
 	f=$d/incoming/2025-10-24T12:00:04_sb01.hdf5
 	printf 'a' >"$f"; sleep 0.2; printf 'b' >>"$f"; sleep 0.2; printf 'c\n' >>"$f"
 	wait_until 5 done_has 2025-10-24T12:00:04_sb01.hdf5
 	[ "$(cat "$d/done/2025-10-24T12:00:04_sb01.hdf5")" = abc ]
-	cycles_are 3
+	wait_until 5 cycles_are 3
 	# never triggers: dotfiles, our temporaries, the correlator's partial files
 	echo x >"$d/incoming/.hidden"
 	echo x >"$d/incoming/x.hdf5.tmp.999"
@@ -332,7 +333,7 @@ stop_watch() {
 	drop a.hdf5
 	wait_until 5 done_has a.hdf5
 	wait_until 5 status_is .failures 0
-	cycles_are 2
+	wait_until 5 cycles_are 2
 }
 
 @test "uvm-watch: watch.json is valid JSON with the documented fields, hostile names included" {
