@@ -40,9 +40,10 @@ static void tstr(FILE *f, const char *s)
 		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
 }
 
-void status_text(FILE *f, const struct status *s)
+/* The title line, the stage table and the running jobs. */
+static void text_stages(FILE *f, const struct status *s)
 {
-	char t[32], t2[32];
+	char t[32];
 	iso(t, s->now);
 	fputs("uvmake status of ", f);
 	tstr(f, s->home);
@@ -68,6 +69,12 @@ void status_text(FILE *f, const struct status *s)
 		tstr(f, j->target);
 		fprintf(f, " (pid %ld, %.0f s)\n", j->pid, s->now - j->started);
 	}
+}
+
+/* The oldest waiting group and the head of the queue. */
+static void text_queue(FILE *f, const struct status *s)
+{
+	char t[32], t2[32];
 	fputs("\noldest waiting group: ", f);
 	if (s->wait_grp) {
 		iso(t, s->wait_first);
@@ -100,6 +107,12 @@ void status_text(FILE *f, const struct status *s)
 	}
 	if (s->queued > 10)
 		fprintf(f, "  ... %d more\n", s->queued - 10);
+}
+
+/* Recent failures, calibration and latency. */
+static void text_failures_cal(FILE *f, const struct status *s)
+{
+	char t[32];
 	fprintf(f, "\nrecent failures: %s\n", s->nfailures ? "" : "none");
 	for (int i = 0; i < s->nfailures; i++) {
 		const struct status_job *j = &s->failures[i];
@@ -134,6 +147,12 @@ void status_text(FILE *f, const struct status *s)
 		    s->lat_max);
 	else
 		fputs("-\n", f);
+}
+
+/* The active alerts and the health checks. */
+static void text_alerts_health(FILE *f, const struct status *s)
+{
+	char t[32];
 	fprintf(f, "\nactive alerts: %s\n", s->nalerts ? "" : "none");
 	for (int i = 0; i < s->nalerts; i++) {
 		const struct status_alert *a = &s->alerts[i];
@@ -150,6 +169,14 @@ void status_text(FILE *f, const struct status *s)
 	for (int i = 0; i < s->nchecks; i++)
 		fprintf(f, "  %-12s %-8s %s\n", s->checks[i].name, status_level_name(s->checks[i].level),
 		    s->checks[i].detail);
+}
+
+void status_text(FILE *f, const struct status *s)
+{
+	text_stages(f, s);
+	text_queue(f, s);
+	text_failures_cal(f, s);
+	text_alerts_health(f, s);
 }
 
 static void jnum(FILE *f, double v)
@@ -200,7 +227,8 @@ static void job_json(FILE *f, const struct status_job *j, int failed)
 	fputc('}', f);
 }
 
-void status_json(FILE *f, const struct status *s)
+/* The opening of the object: time, home, stage counts, running jobs. */
+static void json_stages(FILE *f, const struct status *s)
 {
 	fputs("{\"time\":", f);
 	jnum(f, s->now);
@@ -219,6 +247,11 @@ void status_json(FILE *f, const struct status *s)
 		fputs(i ? "," : "", f);
 		job_json(f, &s->running[i], 0);
 	}
+}
+
+/* The oldest waiting group (null when none). */
+static void json_waiting(FILE *f, const struct status *s)
+{
 	fputs("],\"oldest_waiting\":", f);
 	if (s->wait_grp) {
 		fputs("{\"group\":", f);
@@ -238,6 +271,11 @@ void status_json(FILE *f, const struct status *s)
 	} else {
 		fputs("null", f);
 	}
+}
+
+/* The queue: size, throughput, catch-up estimate, order. */
+static void json_queue(FILE *f, const struct status *s)
+{
 	fprintf(f, ",\"queue\":{\"groups\":%d,\"throughput_1h\":", s->queued);
 	jnum(f, s->thr_1h);
 	fputs(",\"eta_seconds\":", f);
@@ -257,6 +295,11 @@ void status_json(FILE *f, const struct status *s)
 			fputs(",\"rank\":null}", f);
 	}
 	fputs("]}", f);
+}
+
+/* Recent failures and the calibration table in use. */
+static void json_failures_cal(FILE *f, const struct status *s)
+{
 	fputs(",\"failures\":[", f);
 	for (int i = 0; i < s->nfailures; i++) {
 		fputs(i ? "," : "", f);
@@ -272,6 +315,11 @@ void status_json(FILE *f, const struct status *s)
 	} else {
 		fputs("null", f);
 	}
+}
+
+/* Latency percentiles, failure classes of 24 h, quarantined inputs. */
+static void json_latency_quar(FILE *f, const struct status *s)
+{
 	fprintf(f, ",\"latency\":{\"groups\":%d,\"p50\":", s->nlat);
 	jnum(f, s->lat_p50);
 	fputs(",\"p90\":", f);
@@ -298,6 +346,11 @@ void status_json(FILE *f, const struct status *s)
 		jnum(f, s->quar[i].at);
 		fputc('}', f);
 	}
+}
+
+/* The active alerts, the health checks and the closing brace. */
+static void json_alerts_health(FILE *f, const struct status *s)
+{
 	fputs("],\"alerts\":[", f);
 	for (int i = 0; i < s->nalerts; i++) {
 		const struct status_alert *a = &s->alerts[i];
@@ -316,6 +369,16 @@ void status_json(FILE *f, const struct status *s)
 	fputs("],\"health\":", f);
 	checks_json(f, s);
 	fputs("}\n", f);
+}
+
+void status_json(FILE *f, const struct status *s)
+{
+	json_stages(f, s);
+	json_waiting(f, s);
+	json_queue(f, s);
+	json_failures_cal(f, s);
+	json_latency_quar(f, s);
+	json_alerts_health(f, s);
 }
 
 void status_html_str(FILE *f, const char *s)
@@ -385,9 +448,10 @@ static void td(FILE *f, const char *s)
 	fputs("</td>", f);
 }
 
-void status_html(FILE *f, const struct status *s)
+/* The page head, title and the health checks table. */
+static void html_head_health(FILE *f, const struct status *s)
 {
-	char t[32], labels[24][32];
+	char t[32];
 	iso(t, s->now);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
@@ -408,6 +472,12 @@ void status_html(FILE *f, const struct status *s)
 		td(f, s->checks[i].detail);
 		fputs("</tr>", f);
 	}
+}
+
+/* The active alerts table. */
+static void html_alerts(FILE *f, const struct status *s)
+{
+	char t[32];
 	fputs("</table>\n<h2>Active alerts</h2>", f);
 	if (!s->nalerts)
 		fputs("<p>none</p>", f);
@@ -430,6 +500,11 @@ void status_html(FILE *f, const struct status *s)
 		}
 		fputs("</table>", f);
 	}
+}
+
+/* The latest image thumbnail and the queue of groups. */
+static void html_image_queue(FILE *f, const struct status *s)
+{
 	fputs("\n<h2>Latest image</h2>", f);
 	if (s->thumb) {
 		fprintf(f, "<figure><img id=\"thumb\" width=\"%d\" height=\"%d\" alt=\"latest image\" src=\"data:image/png;base64,",
@@ -461,6 +536,12 @@ void status_html(FILE *f, const struct status *s)
 		}
 		fputs("</ol>", f);
 	}
+}
+
+/* The last 24 hours: throughput, latency and failure-class charts. */
+static void html_charts(FILE *f, const struct status *s)
+{
+	char labels[24][32];
 	fputs("\n<h2>Last 24 hours</h2>\n", f);
 	for (int h = 0; h < 24; h++) {
 		time_t hs = (time_t)(s->now - (23 - h) * 3600);
@@ -485,6 +566,12 @@ void status_html(FILE *f, const struct status *s)
 	}
 	fprintf(f, "<p>Latency over %d groups: p50 %.0f s, p90 %.0f s, p99 %.0f s.</p>\n", s->nlat, s->lat_p50,
 	    s->lat_p90, s->lat_p99);
+}
+
+/* The stage counts, recent failures and quarantined inputs tables. */
+static void html_tables(FILE *f, const struct status *s)
+{
+	char t[32];
 	fputs("<h2>Stages</h2><table><tr><th>stage</th><th>ok</th><th>failed</th><th>deferred</th>"
 	      "<th>dead</th><th>quarantined</th><th>running</th></tr>", f);
 	for (int i = 0; i < s->nstages; i++) {
@@ -518,6 +605,12 @@ void status_html(FILE *f, const struct status *s)
 		td(f, s->quar[i].reason);
 		fputs("</tr>", f);
 	}
+}
+
+/* The recent groups table with links to their logs. */
+static void html_groups(FILE *f, const struct status *s)
+{
+	char t[32];
 	fputs("</table>\n<h2>Recent groups</h2><table><tr><th>group</th><th>state</th><th>first seen</th>"
 	      "<th>latency</th><th>logs</th></tr>", f);
 	for (int i = 0; i < s->ngroups; i++) {
@@ -545,4 +638,14 @@ void status_html(FILE *f, const struct status *s)
 		fputs("</td></tr>", f);
 	}
 	fputs("</table>\n</body></html>\n", f);
+}
+
+void status_html(FILE *f, const struct status *s)
+{
+	html_head_health(f, s);
+	html_alerts(f, s);
+	html_image_queue(f, s);
+	html_charts(f, s);
+	html_tables(f, s);
+	html_groups(f, s);
 }
