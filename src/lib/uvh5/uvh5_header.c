@@ -658,15 +658,14 @@ static int rd_app_dec(struct uvh5_rd *r, struct uvh5_header *h)
 	return 0;
 }
 
-int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
+/*
+ * The version and the counts (Nblts, Nfreqs, ...) into h, checked for
+ * sanity so that the arrays sized by them can be read. 0, or -1 with
+ * the reason in r (EX_DATAERR for bad counts).
+ */
+static int rd_counts(struct uvh5_rd *r, struct uvh5_header *h)
 {
 	int64_t flex = 0;
-	double *f = NULL;
-	char **names;
-	hid_t d;
-	hsize_t dims[4];
-	int nd;
-	int64_t n, k;
 
 	h->Nphase = 1;
 	if (rd_str(r, r->hdr, "version", h->version, sizeof h->version, 0) < 0)
@@ -696,6 +695,12 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 		    (long long)h->Nants_telescope, (long long)h->Nspws);
 		return -1;
 	}
+	return 0;
+}
+
+/* The telescope's names, location, units and history into h; 0 or -1. */
+static int rd_telescope(struct uvh5_rd *r, struct uvh5_header *h)
+{
 	if (rd_str(r, r->hdr, "telescope_name", h->telescope_name, sizeof h->telescope_name, 1) < 0 ||
 	    rd_str(r, r->hdr, "instrument", h->instrument, sizeof h->instrument, 0) < 0 ||
 	    rd_str(r, r->hdr, "object_name", h->object_name, sizeof h->object_name, 0) < 0 ||
@@ -711,8 +716,21 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 		uvh5_fail(r->status, r->err, EX_OSERR, "out of memory");
 		return -1;
 	}
+	return 0;
+}
 
-	/* Antennas. */
+/*
+ * The antenna table into h: numbers, positions, diameters (optional) and
+ * names, Nants_telescope of each. 0, or -1 with the reason in r.
+ */
+static int rd_antennas(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	char **names;
+	hid_t d;
+	hsize_t dims[4];
+	int nd;
+	int64_t n, k;
+
 	if (rd_arr(r, "antenna_numbers", h->Nants_telescope, 1, (void **)&h->antenna_numbers, 1) < 0 ||
 	    rd_arr(r, "antenna_positions", h->Nants_telescope * 3, 0, (void **)&h->antenna_positions, 1) < 0 ||
 	    rd_arr(r, "antenna_diameters", h->Nants_telescope, 0, (void **)&h->antenna_diameters, 0) < 0)
@@ -739,21 +757,22 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 		free(names[k]);
 	}
 	free(names);
+	return 0;
+}
 
-	/* Per baseline-time. */
-	if (rd_arr(r, "ant_1_array", h->Nblts, 1, (void **)&h->ant_1_array, 1) < 0 ||
-	    rd_arr(r, "ant_2_array", h->Nblts, 1, (void **)&h->ant_2_array, 1) < 0 ||
-	    rd_arr(r, "uvw_array", h->Nblts * 3, 0, (void **)&h->uvw_array, 1) < 0 ||
-	    rd_arr(r, "time_array", h->Nblts, 0, (void **)&h->time_array, 1) < 0 ||
-	    rd_arr(r, "lst_array", h->Nblts, 0, (void **)&h->lst_array, 0) < 0 ||
-	    rd_arr(r, "integration_time", h->Nblts, 0, (void **)&h->integration_time, 0) < 0 ||
-	    rd_arr(r, "phase_center_id_array", h->Nblts, 1, (void **)&h->phase_center_id_array, 0) < 0 ||
-	    rd_arr(r, "phase_center_app_ra", h->Nblts, 0, (void **)&h->phase_center_app_ra, 0) < 0 ||
-	    rd_app_dec(r, h) < 0 ||
-	    rd_arr(r, "phase_center_frame_pa", h->Nblts, 0, (void **)&h->phase_center_frame_pa, 0) < 0)
-		return -1;
+/*
+ * The spectral arrays into h: freq_array, spw_array, flex_spw_id_array,
+ * polarization_array, and channel_width expanded to one value per channel
+ * when the file holds a scalar. 0, or -1 with the reason in r.
+ */
+static int rd_spectral(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	double *f = NULL;
+	hid_t d;
+	hsize_t dims[4];
+	int nd;
+	int64_t n, k;
 
-	/* Spectral: freq_array (Nfreqs) or (1,Nfreqs); channel_width scalar or per channel. */
 	if (rd_arr(r, "freq_array", h->Nfreqs, 0, (void **)&h->freq_array, 1) < 0 ||
 	    rd_arr(r, "spw_array", h->Nspws, 1, (void **)&h->spw_array, 1) < 0 ||
 	    rd_arr(r, "flex_spw_id_array", h->Nfreqs, 1, (void **)&h->flex_spw_id_array, 0) < 0 ||
@@ -780,8 +799,28 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 	for (k = 0; k < h->Nfreqs; k++)
 		h->channel_width[k] = f[n == 1 ? 0 : k];
 	free(f);
+	return 0;
+}
 
-	if (rd_phase_centers(r, h) < 0 || rd_keywords(r, h) < 0)
+int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	if (rd_counts(r, h) < 0 || rd_telescope(r, h) < 0 || rd_antennas(r, h) < 0)
+		return -1;
+
+	/* Per baseline-time. */
+	if (rd_arr(r, "ant_1_array", h->Nblts, 1, (void **)&h->ant_1_array, 1) < 0 ||
+	    rd_arr(r, "ant_2_array", h->Nblts, 1, (void **)&h->ant_2_array, 1) < 0 ||
+	    rd_arr(r, "uvw_array", h->Nblts * 3, 0, (void **)&h->uvw_array, 1) < 0 ||
+	    rd_arr(r, "time_array", h->Nblts, 0, (void **)&h->time_array, 1) < 0 ||
+	    rd_arr(r, "lst_array", h->Nblts, 0, (void **)&h->lst_array, 0) < 0 ||
+	    rd_arr(r, "integration_time", h->Nblts, 0, (void **)&h->integration_time, 0) < 0 ||
+	    rd_arr(r, "phase_center_id_array", h->Nblts, 1, (void **)&h->phase_center_id_array, 0) < 0 ||
+	    rd_arr(r, "phase_center_app_ra", h->Nblts, 0, (void **)&h->phase_center_app_ra, 0) < 0 ||
+	    rd_app_dec(r, h) < 0 ||
+	    rd_arr(r, "phase_center_frame_pa", h->Nblts, 0, (void **)&h->phase_center_frame_pa, 0) < 0)
+		return -1;
+
+	if (rd_spectral(r, h) < 0 || rd_phase_centers(r, h) < 0 || rd_keywords(r, h) < 0)
 		return -1;
 	return 0;
 }
