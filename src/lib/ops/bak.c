@@ -240,14 +240,77 @@ static int add_dir(struct archive *a, const char *dir, const char *prefix, const
 	return st;
 }
 
+/*
+ * Snapshot every state/<name>.sqlite database of home into stage with
+ * bak_sqlite_copy (consistent while the pipeline writes) and add it to a
+ * as db/<name>, recorded in man; each snapshot is removed once added.
+ * 0, or the exit status of the first failure (the rest are skipped).
+ */
+static int add_databases(struct archive *a, const char *home, const char *stage, struct text *man)
+{
+	char sub[PATH_MAX];
+	struct dirent **ents = NULL;
+	int n, st = 0;
+
+	snprintf(sub, sizeof sub, "%s/state", home);
+	n = scandir(sub, &ents, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *nm = ents[i]->d_name;
+		if (!st && has_suffix(nm, ".sqlite") && nm[0] != '.') {
+			char src[PATH_MAX], dst[PATH_MAX], name[PATH_MAX];
+			snprintf(src, sizeof src, "%s/%s", sub, nm);
+			snprintf(dst, sizeof dst, "%s/%s", stage, nm);
+			snprintf(name, sizeof name, "db/%s", nm);
+			if (bak_sqlite_copy(src, dst) < 0)
+				st = EX_IOERR;
+			else
+				st = add_file(a, dst, name, man);
+			unlink(dst);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return st;
+}
+
+/*
+ * Add the rest of home that a restore needs to a, recorded in man:
+ * caltables/<name>.h5, state/done.idx, uvmake.conf and rules/<name>.mk (the last
+ * three when present). 0, or the exit status of the first failure.
+ */
+static int add_config(struct archive *a, const char *home, struct text *man)
+{
+	char sub[PATH_MAX];
+	int st;
+
+	snprintf(sub, sizeof sub, "%s/caltables", home);
+	st = add_dir(a, sub, "caltables", ".h5", man);
+	if (!st) {
+		/* the planner's record of finished groups: without it a restored
+		 * deployment would plan every finished group again */
+		snprintf(sub, sizeof sub, "%s/state/done.idx", home);
+		if (access(sub, F_OK) == 0)
+			st = add_file(a, sub, "state/done.idx", man);
+	}
+	if (!st) {
+		snprintf(sub, sizeof sub, "%s/uvmake.conf", home);
+		if (access(sub, F_OK) == 0)
+			st = add_file(a, sub, "config/uvmake.conf", man);
+	}
+	if (!st) {
+		snprintf(sub, sizeof sub, "%s/rules", home);
+		st = add_dir(a, sub, "config/rules", ".mk", man);
+	}
+	return st;
+}
+
 int bak_create(const char *home, const char *dir, time_t now, char **out)
 {
-	char stage[PATH_MAX], path[PATH_MAX], sub[PATH_MAX], stamp[32];
+	char stage[PATH_MAX], path[PATH_MAX], stamp[32];
 	struct text man = {0};
 	struct archive *a = NULL;
 	struct fsx_out o;
-	struct dirent **ents = NULL;
-	int n, st = 0;
+	int st = 0;
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
@@ -276,44 +339,9 @@ int bak_create(const char *home, const char *dir, time_t now, char **out)
 		st = EX_SOFTWARE;
 		goto out;
 	}
-	snprintf(sub, sizeof sub, "%s/state", home);
-	n = scandir(sub, &ents, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		const char *nm = ents[i]->d_name;
-		if (!st && has_suffix(nm, ".sqlite") && nm[0] != '.') {
-			char src[PATH_MAX], dst[PATH_MAX], name[PATH_MAX];
-			snprintf(src, sizeof src, "%s/%s", sub, nm);
-			snprintf(dst, sizeof dst, "%s/%s", stage, nm);
-			snprintf(name, sizeof name, "db/%s", nm);
-			if (bak_sqlite_copy(src, dst) < 0)
-				st = EX_IOERR;
-			else
-				st = add_file(a, dst, name, &man);
-			unlink(dst);
-		}
-		free(ents[i]);
-	}
-	free(ents);
-	if (!st) {
-		snprintf(sub, sizeof sub, "%s/caltables", home);
-		st = add_dir(a, sub, "caltables", ".h5", &man);
-	}
-	if (!st) {
-		/* the planner's record of finished groups: without it a restored
-		 * deployment would plan every finished group again */
-		snprintf(sub, sizeof sub, "%s/state/done.idx", home);
-		if (access(sub, F_OK) == 0)
-			st = add_file(a, sub, "state/done.idx", &man);
-	}
-	if (!st) {
-		snprintf(sub, sizeof sub, "%s/uvmake.conf", home);
-		if (access(sub, F_OK) == 0)
-			st = add_file(a, sub, "config/uvmake.conf", &man);
-	}
-	if (!st) {
-		snprintf(sub, sizeof sub, "%s/rules", home);
-		st = add_dir(a, sub, "config/rules", ".mk", &man);
-	}
+	st = add_databases(a, home, stage, &man);
+	if (!st)
+		st = add_config(a, home, &man);
 	if (!st)
 		st = add_mem(a, "MANIFEST.sha256", man.s ? man.s : "", man.n);
 	if (!st && (archive_write_close(a) != ARCHIVE_OK)) {
@@ -381,17 +409,23 @@ static struct archive *open_read(const char *archive)
 }
 
 /* Pass 1: every member safe, regular, and matching the manifest. */
-static int verify(const char *archive)
+/*
+ * Read every member of the open archive a (named archive, for messages):
+ * each must be safe, regular and readable; its SHA-256 goes into *mp
+ * (*nmp entries, names allocated), the MANIFEST.sha256 text into
+ * *manifestp (NULL when absent). 0, or EX_DATAERR (refused or corrupt
+ * member, unreadable archive) or EX_SOFTWARE (out of memory); what was
+ * collected is returned either way for the caller to free.
+ */
+static int read_members(struct archive *a, const char *archive, struct member **mp, int *nmp,
+    char **manifestp)
 {
-	struct archive *a = open_read(archive);
 	struct archive_entry *e;
 	struct member *m = NULL;
 	int nm = 0, st = 0, r;
 	char *manifest = NULL;
 	size_t mlen = 0;
 
-	if (!a)
-		return access(archive, F_OK) < 0 ? EX_NOINPUT : EX_DATAERR;
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
 		unsigned char buf[1 << 16], md[32];
@@ -446,14 +480,21 @@ static int verify(const char *archive)
 		log_err("archive '%s': %s", archive, archive_error_string(a));
 		st = EX_DATAERR;
 	}
-	archive_read_free(a);
-	if (!st && !manifest) {
-		log_err("archive '%s': no manifest", archive);
-		st = EX_DATAERR;
-	}
-	/* each member listed with its checksum, each manifest line present */
+	*mp = m;
+	*nmp = nm;
+	*manifestp = manifest;
+	return st;
+}
+
+/*
+ * Each manifest line well-formed and naming a member of m (nm entries)
+ * with its checksum, and as many lines as members. 0 or EX_DATAERR.
+ */
+static int check_manifest(const char *archive, char *manifest, const struct member *m, int nm)
+{
+	int st = 0;
 	int lines = 0;
-	for (char *save = NULL, *l = st ? NULL : strtok_r(manifest, "\n", &save); l && !st;
+	for (char *save = NULL, *l = strtok_r(manifest, "\n", &save); l && !st;
 	     l = strtok_r(NULL, "\n", &save)) {
 		int found = 0;
 		lines++;
@@ -479,6 +520,28 @@ static int verify(const char *archive)
 		log_err("archive '%s': %d members but %d manifest lines", archive, nm, lines);
 		st = EX_DATAERR;
 	}
+	return st;
+}
+
+/* Pass 1: every member safe, regular, and matching the manifest. */
+static int verify(const char *archive)
+{
+	struct archive *a = open_read(archive);
+	struct member *m = NULL;
+	int nm = 0, st;
+	char *manifest = NULL;
+
+	if (!a)
+		return access(archive, F_OK) < 0 ? EX_NOINPUT : EX_DATAERR;
+	st = read_members(a, archive, &m, &nm, &manifest);
+	archive_read_free(a);
+	if (!st && !manifest) {
+		log_err("archive '%s': no manifest", archive);
+		st = EX_DATAERR;
+	}
+	/* each member listed with its checksum, each manifest line present */
+	if (!st)
+		st = check_manifest(archive, manifest, m, nm);
 	for (int i = 0; i < nm; i++)
 		free(m[i].name);
 	free(m);
