@@ -260,22 +260,15 @@ static int digits(const char *s)
 	return 1;
 }
 
-/* One stage line into st->v[st->n]. */
-static int parse_line(struct parse *ps, char *text)
+/*
+ * Fields 1-2 of a stage line (f) into s: a new valid name that has a
+ * rules file, a well-formed product template no other stage produces.
+ * 0, else fail()'s value with the message in ps->err.
+ */
+static int parse_name_product(struct parse *ps, struct stage *s, char **f)
 {
-	static const char *scopes[] = {"subband", "group", "hour"};
 	struct stages *st = ps->st;
-	struct stage *s;
-	char *f[9], *c;
-	int nf = fields(text, f, 9), i;
-	if (nf != 9)
-		return fail(ps, ps->line, "%d fields, want 9: name product inputs scope when staging "
-		    "retain slots role", nf > 9 ? 10 : nf);
-	if (st->n == STAGES_MAX)
-		return fail(ps, ps->line, "more than %d stages", STAGES_MAX);
-	s = &st->v[st->n];
-	memset(s, 0, sizeof *s);
-	s->line = ps->line;
+	int i;
 	if (!valid_name(f[0]) || !strcmp(f[0], "common"))
 		return fail(ps, ps->line, "stage name '%s': want [a-z][a-z0-9_]* (not 'common'), "
 		    "at most %d bytes", f[0], STAGES_NAMELEN - 1);
@@ -319,6 +312,19 @@ static int parse_line(struct parse *ps, char *text)
 		if (!strcmp(st->v[i].product, s->product))
 			return fail(ps, ps->line, "product '%s' is also stage '%s''s", s->product,
 			    st->v[i].name);
+	return 0;
+}
+
+/*
+ * Fields 3-4 into s: the input names (resolved once every line is read,
+ * into ps->in) and the scope, which the product's placeholders must fit.
+ * 0, else fail()'s value.
+ */
+static int parse_inputs_scope(struct parse *ps, struct stage *s, char **f)
+{
+	struct stages *st = ps->st;
+	static const char *scopes[] = {"subband", "group", "hour"};
+	int i;
 	/* inputs: resolved once every line is read */
 	if (strcmp(f[2], "-")) {
 		char *save = NULL;
@@ -346,6 +352,17 @@ static int parse_line(struct parse *ps, char *text)
 			    f[3], s->scope == STAGE_SUBBAND ? "{G} and {S} once each" :
 			    s->scope == STAGE_GROUP ? "{G} once" : "{H} once");
 	}
+	return 0;
+}
+
+/*
+ * Fields 5-9 into s: when, staging, retain, slots and role (the image
+ * stage is recorded in ps->st). 0, else fail()'s value.
+ */
+static int parse_options(struct parse *ps, struct stage *s, char **f)
+{
+	struct stages *st = ps->st;
+	char *c;
 	if (!strcmp(f[4], "calibrator"))
 		s->calibrator = 1;
 	else if (strcmp(f[4], "-"))
@@ -385,6 +402,30 @@ static int parse_line(struct parse *ps, char *text)
 	} else if (strcmp(f[8], "-")) {
 		return fail(ps, ps->line, "role '%s': want - or image", f[8]);
 	}
+	return 0;
+}
+
+/* One stage line into st->v[st->n]: 0, else fail()'s value. */
+static int parse_line(struct parse *ps, char *text)
+{
+	struct stages *st = ps->st;
+	struct stage *s;
+	char *f[9];
+	int nf = fields(text, f, 9), rc;
+	if (nf != 9)
+		return fail(ps, ps->line, "%d fields, want 9: name product inputs scope when staging "
+		    "retain slots role", nf > 9 ? 10 : nf);
+	if (st->n == STAGES_MAX)
+		return fail(ps, ps->line, "more than %d stages", STAGES_MAX);
+	s = &st->v[st->n];
+	memset(s, 0, sizeof *s);
+	s->line = ps->line;
+	if ((rc = parse_name_product(ps, s, f)) != 0)
+		return rc;
+	if ((rc = parse_inputs_scope(ps, s, f)) != 0)
+		return rc;
+	if ((rc = parse_options(ps, s, f)) != 0)
+		return rc;
 	if (s->scope == STAGE_HOUR) {
 		if (st->hour >= 0)
 			return fail(ps, ps->line, "a second per-hour stage (the first: '%s')",

@@ -244,154 +244,209 @@ static int precheck(struct job *j, const struct run_tstate *t, int have, double 
 	return -1;
 }
 
-/* The attempt loop; returns the wrapper's exit status. */
-static int attempts(struct job *j)
+/*
+ * Whether attempt number `attempt` of the job may start now: the stage's
+ * circuit breaker (read into *br for the report; *is_trial set when this
+ * job is its half-open trial), the free disk margin, a pending signal.
+ * A refusal is recorded and logged. Returns -1 to go on, else the exit
+ * status (EX_TEMPFAIL, or EX_IOERR when deferred for disk space).
+ */
+static int admit_attempt(struct job *j, const struct run_tstate *t, int attempt, double now,
+    struct run_breaker *br, int *is_trial)
 {
 	const struct run_opts *o = j->o;
+	struct run_decision d;
+	char dir[PATH_MAX], note[PATH_MAX + 128], when[32];
+	long long mb;
+	enum run_admit admit;
+	int rc;
+
+	if (rdb_breaker(&j->db, o->stage, br) < 0)
+		return EX_TEMPFAIL;
+	admit = run_breaker_admit(&j->pol, br, now,
+	    br->trial_pid != (long)getpid() && run_pid_alive(br->trial_pid));
+	if (admit == ADMIT_TRIAL) {
+		rc = rdb_claim_trial(&j->db, &j->pol, o->stage, (long)getpid());
+		if (rc < 0)
+			return EX_TEMPFAIL;
+		admit = rc == 1 ? ADMIT_TRIAL : rc == 2 ? ADMIT_RUN : ADMIT_REFUSE;
+		*is_trial = rc == 1;
+	}
+	if (admit == ADMIT_REFUSE) {
+		if (br->state == BRK_OPEN)
+			snprintf(note, sizeof note, "circuit breaker of stage '%s' open until %s",
+			    o->stage, run_fmt_time(br->opened_at + j->pol.breaker_cooldown, when,
+				sizeof when));
+		else
+			snprintf(note, sizeof note, "circuit breaker of stage '%s' half-open: its"
+			    " trial job is running", o->stage);
+		rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_BREAKER,
+		    attempt, j->host, note, 0, t->defers, 0);
+		log_err("'%s' not started: %s", j->target, note);
+		run_log_line(j->logfd, j->grp, "'%s' not started: %s", j->target, note);
+		return EX_TEMPFAIL;
+	}
+	if (*is_trial)
+		run_log_line(j->logfd, j->grp, "circuit breaker of stage '%s' half-open: trial",
+		    o->stage);
+
+	mb = free_mb(j, dir);
+	if (mb >= 0 && mb < j->pol.disk_margin_mb) {
+		double next;
+		run_decide(&j->pol, RC_DISK, t->defers + 1, drand48(), &d);
+		next = now + d.delay;
+		snprintf(note, sizeof note, "%lld MB free on '%s', DISK_MARGIN_MB is %lld", mb,
+		    dir, j->pol.disk_margin_mb);
+		if (rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_DISK,
+			attempt, j->host, note, next, t->defers + 1, *is_trial) < 0)
+			return EX_TEMPFAIL;
+		log_err("'%s' not started: %s; deferred until %s", j->target, note,
+		    run_fmt_time(next, when, sizeof when));
+		run_log_line(j->logfd, j->grp, "not started: %s; deferred until %s", note, when);
+		return EX_IOERR;
+	}
+	if (signal_pending()) {
+		log_err("'%s' not started: interrupted", j->target);
+		return EX_TEMPFAIL;
+	}
+	return -1;
+}
+
+/*
+ * Run attempt number `attempt` to its end: take the stage's slot and
+ * memory, stage the output, spawn the command, record its start (a job
+ * that cannot be recorded is killed), wait for it, link the staged output.
+ * On return *p holds how it ended and e->job_id its record. Returns -1
+ * when it ran, else the exit status (EX_TEMPFAIL) when it could not.
+ */
+static int run_one(struct job *j, const struct run_tstate *t, int attempt, int is_trial,
+    struct run_proc *p, struct run_end *e)
+{
+	const struct run_opts *o = j->o;
+	struct run_res res;
+	struct run_stage stg;
+	char num[16];
+	double started;
+	int rc;
+
+	run_res_init(&res);
+	run_stage_init(&stg);
+	/* the stage's slot and memory: waiting here does not count
+	 * towards the job's timeout (run_slots.c) */
+	rc = run_res_acquire(&res, &j->cfg, o->stage, j->target, j->sfd, j->logfd, j->grp);
+	if (rc == 1)
+		rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_RESOURCE,
+		    attempt, j->host, res.note, 0, t->defers, is_trial);
+	if (rc)
+		return EX_TEMPFAIL;
+	run_stage_begin(&stg, &j->cfg, o->stage, j->target, o->target, j->grp, o->inputs,
+	    o->ninputs, j->argv, j->logfd);
+
+	unlink(j->blame);
+	snprintf(num, sizeof num, "%d", attempt);
+	setenv("UVM_ATTEMPT", num, 1);
+	run_log_line(j->logfd, j->grp, "start attempt %d: %s", attempt, j->cmd);
+	started = run_now();
+	if (run_spawn(p, j->argv, &j->oldmask) < 0) {
+		run_stage_finish(&stg, j->argv, 0);
+		run_res_release(&res);
+		return EX_TEMPFAIL;
+	}
+	run_res_started(&res, (long)p->pid);
+	memset(e, 0, sizeof *e);
+	if (rdb_start(&j->db, j->target, j->grp, o->stage, j->cmd, started, attempt,
+		(long)p->pid, j->host, j->logrel, &e->job_id) < 0) {
+		/* never let a job run unrecorded */
+		kill(-p->pid, SIGKILL);
+		run_wait(p, j->sfd, j->logfd, 0, 0, j->prog, j->grp);
+		run_stage_finish(&stg, j->argv, 0);
+		run_res_release(&res);
+		log_err("'%s' not started: cannot record it", j->target);
+		return EX_TEMPFAIL;
+	}
+	run_wait(p, j->sfd, j->logfd, j->pol.timeout, j->pol.kill_grace, j->prog, j->grp);
+	if (run_stage_finish(&stg, j->argv, p->exited && p->status == 0) < 0) {
+		snprintf(p->last_line, sizeof p->last_line, "cannot link '%s' to '%s': %s",
+		    j->target, stg.path, strerror(errno));
+		run_log_line(j->logfd, j->grp, "%s", p->last_line);
+		p->status = EX_CANTCREAT;
+	}
+	run_res_release(&res);
+	return -1;
+}
+
+/*
+ * Decide what follows the attempt that ended as *p (retry, quarantine its
+ * inputs, dead-letter, ...), fill in *e and record the job's end; an end
+ * that cannot be recorded is never retried. Returns the quarantine rows
+ * e->q points at (the caller frees them after the report), or NULL.
+ */
+static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_end *e,
+    int attempt, int is_trial)
+{
+	const struct run_opts *o = j->o;
+	struct run_decision d;
+	struct run_qrow *q = NULL;
+
+	e->cls = run_classify(p->exited, p->status, p->sig, p->timed_out, p->interrupted);
+	run_decide(&j->pol, e->cls, attempt, drand48(), &d);
+	if (d.action == RA_QUARANTINE) {
+		q = calloc((size_t)o->ninputs + 1, sizeof *q);
+		e->nq = q ? quarantine(j, p->last_line, q) : 0;
+		e->q = q;
+		if (e->nq == 0) {
+			log_err("'%s': no input could be quarantined: dead-lettering it",
+			    j->target);
+			d.action = RA_DEAD;
+			d.alert = 1;
+		}
+	}
+	e->ended = run_now();
+	e->status = p->exited ? p->status : 0;
+	e->sig = p->exited ? 0 : (p->sig ? p->sig : p->interrupted ? p->interrupted : SIGKILL);
+	e->maxrss_kb = p->maxrss_kb;
+	e->cpu_s = p->cpu_s;
+	e->note = e->cls == RC_OK ? NULL : p->last_line;
+	e->alert = d.alert;
+	e->action = d.action;
+	e->attempts = d.counted ? attempt : attempt - 1;
+	e->exit_status = run_class_exit(e->cls, p->status);
+	e->delay = d.delay;
+	e->is_trial = is_trial;
+	if (rdb_end(&j->db, &j->pol, j->target, j->grp, o->stage, e) < 0) {
+		log_err("'%s': cannot record the end of its job", j->target);
+		if (e->action == RA_RETRY)
+			e->action = RA_NONE;
+	}
+	return q;
+}
+
+/*
+ * The attempt loop: admit, run, conclude and report one attempt, then
+ * sleep and retry while the policy says so. Returns the wrapper's exit
+ * status.
+ */
+static int attempts(struct job *j)
+{
 	for (;;) {
 		struct run_tstate t;
 		struct run_breaker br;
-		struct run_decision d;
 		struct run_proc p;
 		struct run_end e;
-		struct run_qrow *q = NULL;
-		struct run_res res;
-		struct run_stage stg;
-		char dir[PATH_MAX], note[PATH_MAX + 128], when[32], num[16];
-		double now = run_now(), started;
-		long long mb;
+		struct run_qrow *q;
+		double now = run_now();
 		int have, attempt, is_trial = 0, rc;
-		enum run_admit admit;
 
-		run_res_init(&res);
-		run_stage_init(&stg);
 		if ((have = rdb_target(&j->db, j->target, &t)) < 0)
 			return EX_TEMPFAIL;
 		if ((rc = precheck(j, &t, have, now)) >= 0)
 			return rc;
 		attempt = t.attempts + 1;
-
-		if (rdb_breaker(&j->db, o->stage, &br) < 0)
-			return EX_TEMPFAIL;
-		admit = run_breaker_admit(&j->pol, &br, now,
-		    br.trial_pid != (long)getpid() && run_pid_alive(br.trial_pid));
-		if (admit == ADMIT_TRIAL) {
-			rc = rdb_claim_trial(&j->db, &j->pol, o->stage, (long)getpid());
-			if (rc < 0)
-				return EX_TEMPFAIL;
-			admit = rc == 1 ? ADMIT_TRIAL : rc == 2 ? ADMIT_RUN : ADMIT_REFUSE;
-			is_trial = rc == 1;
-		}
-		if (admit == ADMIT_REFUSE) {
-			if (br.state == BRK_OPEN)
-				snprintf(note, sizeof note, "circuit breaker of stage '%s' open until %s",
-				    o->stage, run_fmt_time(br.opened_at + j->pol.breaker_cooldown, when,
-					sizeof when));
-			else
-				snprintf(note, sizeof note, "circuit breaker of stage '%s' half-open: its"
-				    " trial job is running", o->stage);
-			rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_BREAKER,
-			    attempt, j->host, note, 0, t.defers, 0);
-			log_err("'%s' not started: %s", j->target, note);
-			run_log_line(j->logfd, j->grp, "'%s' not started: %s", j->target, note);
-			return EX_TEMPFAIL;
-		}
-		if (is_trial)
-			run_log_line(j->logfd, j->grp, "circuit breaker of stage '%s' half-open: trial",
-			    o->stage);
-
-		mb = free_mb(j, dir);
-		if (mb >= 0 && mb < j->pol.disk_margin_mb) {
-			double next;
-			run_decide(&j->pol, RC_DISK, t.defers + 1, drand48(), &d);
-			next = now + d.delay;
-			snprintf(note, sizeof note, "%lld MB free on '%s', DISK_MARGIN_MB is %lld", mb,
-			    dir, j->pol.disk_margin_mb);
-			if (rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_DISK,
-				attempt, j->host, note, next, t.defers + 1, is_trial) < 0)
-				return EX_TEMPFAIL;
-			log_err("'%s' not started: %s; deferred until %s", j->target, note,
-			    run_fmt_time(next, when, sizeof when));
-			run_log_line(j->logfd, j->grp, "not started: %s; deferred until %s", note, when);
-			return EX_IOERR;
-		}
-		if (signal_pending()) {
-			log_err("'%s' not started: interrupted", j->target);
-			return EX_TEMPFAIL;
-		}
-
-		/* the stage's slot and memory: waiting here does not count
-		 * towards the job's timeout (run_slots.c) */
-		rc = run_res_acquire(&res, &j->cfg, o->stage, j->target, j->sfd, j->logfd, j->grp);
-		if (rc == 1)
-			rdb_refusal(&j->db, &j->pol, j->target, j->grp, o->stage, j->cmd, RC_RESOURCE,
-			    attempt, j->host, res.note, 0, t.defers, is_trial);
-		if (rc)
-			return EX_TEMPFAIL;
-		run_stage_begin(&stg, &j->cfg, o->stage, j->target, o->target, j->grp, o->inputs,
-		    o->ninputs, j->argv, j->logfd);
-
-		unlink(j->blame);
-		snprintf(num, sizeof num, "%d", attempt);
-		setenv("UVM_ATTEMPT", num, 1);
-		run_log_line(j->logfd, j->grp, "start attempt %d: %s", attempt, j->cmd);
-		started = run_now();
-		if (run_spawn(&p, j->argv, &j->oldmask) < 0) {
-			run_stage_finish(&stg, j->argv, 0);
-			run_res_release(&res);
-			return EX_TEMPFAIL;
-		}
-		run_res_started(&res, (long)p.pid);
-		memset(&e, 0, sizeof e);
-		if (rdb_start(&j->db, j->target, j->grp, o->stage, j->cmd, started, attempt,
-			(long)p.pid, j->host, j->logrel, &e.job_id) < 0) {
-			/* never let a job run unrecorded */
-			kill(-p.pid, SIGKILL);
-			run_wait(&p, j->sfd, j->logfd, 0, 0, j->prog, j->grp);
-			run_stage_finish(&stg, j->argv, 0);
-			run_res_release(&res);
-			log_err("'%s' not started: cannot record it", j->target);
-			return EX_TEMPFAIL;
-		}
-		run_wait(&p, j->sfd, j->logfd, j->pol.timeout, j->pol.kill_grace, j->prog, j->grp);
-		if (run_stage_finish(&stg, j->argv, p.exited && p.status == 0) < 0) {
-			snprintf(p.last_line, sizeof p.last_line, "cannot link '%s' to '%s': %s",
-			    j->target, stg.path, strerror(errno));
-			run_log_line(j->logfd, j->grp, "%s", p.last_line);
-			p.status = EX_CANTCREAT;
-		}
-		run_res_release(&res);
-
-		e.cls = run_classify(p.exited, p.status, p.sig, p.timed_out, p.interrupted);
-		run_decide(&j->pol, e.cls, attempt, drand48(), &d);
-		if (d.action == RA_QUARANTINE) {
-			q = calloc((size_t)o->ninputs + 1, sizeof *q);
-			e.nq = q ? quarantine(j, p.last_line, q) : 0;
-			e.q = q;
-			if (e.nq == 0) {
-				log_err("'%s': no input could be quarantined: dead-lettering it",
-				    j->target);
-				d.action = RA_DEAD;
-				d.alert = 1;
-			}
-		}
-		e.ended = run_now();
-		e.status = p.exited ? p.status : 0;
-		e.sig = p.exited ? 0 : (p.sig ? p.sig : p.interrupted ? p.interrupted : SIGKILL);
-		e.maxrss_kb = p.maxrss_kb;
-		e.cpu_s = p.cpu_s;
-		e.note = e.cls == RC_OK ? NULL : p.last_line;
-		e.alert = d.alert;
-		e.action = d.action;
-		e.attempts = d.counted ? attempt : attempt - 1;
-		e.exit_status = run_class_exit(e.cls, p.status);
-		e.delay = d.delay;
-		e.is_trial = is_trial;
-		if (rdb_end(&j->db, &j->pol, j->target, j->grp, o->stage, &e) < 0) {
-			log_err("'%s': cannot record the end of its job", j->target);
-			if (e.action == RA_RETRY)
-				e.action = RA_NONE;
-		}
+		if ((rc = admit_attempt(j, &t, attempt, now, &br, &is_trial)) >= 0)
+			return rc;
+		if ((rc = run_one(j, &t, attempt, is_trial, &p, &e)) >= 0)
+			return rc;
+		q = conclude(j, &p, &e, attempt, is_trial);
 		report(j, &p, &e, &br, attempt);
 		free(q);
 		unlink(j->blame);

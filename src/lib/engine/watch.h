@@ -14,7 +14,11 @@
  * every trigger leads to the same action and they all converge.
  *
  * The pieces:
- *   watch.c       the poll loop: inotify, self-pipe signals, timers, child
+ *   watch.c       the poll loop, self-pipe signals, set-up and tear-down
+ *   watch_event.c triggers and debounce, settling, config, inotify watches
+ *   watch_cycle.c the cycle command: start, reap, backoff, next_wakeup
+ *   watch_status.c state/watch.json and the service manager's STATUS=
+ *   watch_priv.h  the struct watch they share
  *   watch_util.c  small pure helpers, exposed for the unit tests: name
  *                 filter, seconds parsing, JSON text, the sd_notify datagram
  */

@@ -1,5 +1,7 @@
 /*
- * bak.c: backup archives of a deployment's state (contract in bak.h).
+ * bak.c: backup archives of a deployment's state (contract in bak.h):
+ * writing them, their checksums and their retention; reading one back is
+ * in bak_restore.c.
  *
  * SQLite copies use the online backup API, page by page with short steps,
  * so a wrapper writing job records meanwhile is delayed a few milliseconds,
@@ -86,7 +88,8 @@ fail:
 	return -1;
 }
 
-static void hex_of(const unsigned char *md, char hex[65])
+/* Contract in bak.h. */
+void bak_hex(const unsigned char *md, char hex[65])
 {
 	for (int i = 0; i < 32; i++)
 		sprintf(hex + 2 * i, "%02x", md[i]);
@@ -121,7 +124,7 @@ int bak_sha256_file(const char *path, char hex[65])
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	close(fd);
-	hex_of(md, hex);
+	bak_hex(md, hex);
 	return 0;
 }
 
@@ -240,14 +243,77 @@ static int add_dir(struct archive *a, const char *dir, const char *prefix, const
 	return st;
 }
 
+/*
+ * Snapshot every state/<name>.sqlite database of home into stage with
+ * bak_sqlite_copy (consistent while the pipeline writes) and add it to a
+ * as db/<name>, recorded in man; each snapshot is removed once added.
+ * 0, or the exit status of the first failure (the rest are skipped).
+ */
+static int add_databases(struct archive *a, const char *home, const char *stage, struct text *man)
+{
+	char sub[PATH_MAX];
+	struct dirent **ents = NULL;
+	int n, st = 0;
+
+	snprintf(sub, sizeof sub, "%s/state", home);
+	n = scandir(sub, &ents, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		const char *nm = ents[i]->d_name;
+		if (!st && has_suffix(nm, ".sqlite") && nm[0] != '.') {
+			char src[PATH_MAX], dst[PATH_MAX], name[PATH_MAX];
+			snprintf(src, sizeof src, "%s/%s", sub, nm);
+			snprintf(dst, sizeof dst, "%s/%s", stage, nm);
+			snprintf(name, sizeof name, "db/%s", nm);
+			if (bak_sqlite_copy(src, dst) < 0)
+				st = EX_IOERR;
+			else
+				st = add_file(a, dst, name, man);
+			unlink(dst);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return st;
+}
+
+/*
+ * Add the rest of home that a restore needs to a, recorded in man:
+ * caltables/<name>.h5, state/done.idx, uvmake.conf and rules/<name>.mk (the last
+ * three when present). 0, or the exit status of the first failure.
+ */
+static int add_config(struct archive *a, const char *home, struct text *man)
+{
+	char sub[PATH_MAX];
+	int st;
+
+	snprintf(sub, sizeof sub, "%s/caltables", home);
+	st = add_dir(a, sub, "caltables", ".h5", man);
+	if (!st) {
+		/* the planner's record of finished groups: without it a restored
+		 * deployment would plan every finished group again */
+		snprintf(sub, sizeof sub, "%s/state/done.idx", home);
+		if (access(sub, F_OK) == 0)
+			st = add_file(a, sub, "state/done.idx", man);
+	}
+	if (!st) {
+		snprintf(sub, sizeof sub, "%s/uvmake.conf", home);
+		if (access(sub, F_OK) == 0)
+			st = add_file(a, sub, "config/uvmake.conf", man);
+	}
+	if (!st) {
+		snprintf(sub, sizeof sub, "%s/rules", home);
+		st = add_dir(a, sub, "config/rules", ".mk", man);
+	}
+	return st;
+}
+
 int bak_create(const char *home, const char *dir, time_t now, char **out)
 {
-	char stage[PATH_MAX], path[PATH_MAX], sub[PATH_MAX], stamp[32];
+	char stage[PATH_MAX], path[PATH_MAX], stamp[32];
 	struct text man = {0};
 	struct archive *a = NULL;
 	struct fsx_out o;
-	struct dirent **ents = NULL;
-	int n, st = 0;
+	int st = 0;
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
@@ -276,44 +342,9 @@ int bak_create(const char *home, const char *dir, time_t now, char **out)
 		st = EX_SOFTWARE;
 		goto out;
 	}
-	snprintf(sub, sizeof sub, "%s/state", home);
-	n = scandir(sub, &ents, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		const char *nm = ents[i]->d_name;
-		if (!st && has_suffix(nm, ".sqlite") && nm[0] != '.') {
-			char src[PATH_MAX], dst[PATH_MAX], name[PATH_MAX];
-			snprintf(src, sizeof src, "%s/%s", sub, nm);
-			snprintf(dst, sizeof dst, "%s/%s", stage, nm);
-			snprintf(name, sizeof name, "db/%s", nm);
-			if (bak_sqlite_copy(src, dst) < 0)
-				st = EX_IOERR;
-			else
-				st = add_file(a, dst, name, &man);
-			unlink(dst);
-		}
-		free(ents[i]);
-	}
-	free(ents);
-	if (!st) {
-		snprintf(sub, sizeof sub, "%s/caltables", home);
-		st = add_dir(a, sub, "caltables", ".h5", &man);
-	}
-	if (!st) {
-		/* the planner's record of finished groups: without it a restored
-		 * deployment would plan every finished group again */
-		snprintf(sub, sizeof sub, "%s/state/done.idx", home);
-		if (access(sub, F_OK) == 0)
-			st = add_file(a, sub, "state/done.idx", &man);
-	}
-	if (!st) {
-		snprintf(sub, sizeof sub, "%s/uvmake.conf", home);
-		if (access(sub, F_OK) == 0)
-			st = add_file(a, sub, "config/uvmake.conf", &man);
-	}
-	if (!st) {
-		snprintf(sub, sizeof sub, "%s/rules", home);
-		st = add_dir(a, sub, "config/rules", ".mk", &man);
-	}
+	st = add_databases(a, home, stage, &man);
+	if (!st)
+		st = add_config(a, home, &man);
 	if (!st)
 		st = add_mem(a, "MANIFEST.sha256", man.s ? man.s : "", man.n);
 	if (!st && (archive_write_close(a) != ARCHIVE_OK)) {
@@ -339,234 +370,6 @@ out:
 	}
 	free(man.s);
 	rmdir(stage);
-	return st;
-}
-
-/* A member name we are willing to restore: relative, no "..", known prefix. */
-static int safe_name(const char *n)
-{
-	if (!*n || n[0] == '/' || strstr(n, "//"))
-		return 0;
-	for (const char *p = n; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == '\\')
-			return 0;
-	for (const char *p = n; p; p = strchr(p, '/')) {
-		if (*p == '/')
-			p++;
-		if (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2]))
-			return 0;
-		if (!strncmp(p, "./", 2) || !strcmp(p, "."))
-			return 0;
-	}
-	return !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "state/done.idx") || !strncmp(n, "db/", 3) ||
-	       !strncmp(n, "caltables/", 10) || !strncmp(n, "config/", 7);
-}
-
-struct member {
-	char *name;
-	char hex[65];
-};
-
-static struct archive *open_read(const char *archive)
-{
-	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, archive, 1 << 16) != ARCHIVE_OK) {
-		log_err("cannot open archive '%s': %s", archive, archive_error_string(a));
-		archive_read_free(a);
-		return NULL;
-	}
-	return a;
-}
-
-/* Pass 1: every member safe, regular, and matching the manifest. */
-static int verify(const char *archive)
-{
-	struct archive *a = open_read(archive);
-	struct archive_entry *e;
-	struct member *m = NULL;
-	int nm = 0, st = 0, r;
-	char *manifest = NULL;
-	size_t mlen = 0;
-
-	if (!a)
-		return access(archive, F_OK) < 0 ? EX_NOINPUT : EX_DATAERR;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
-		unsigned char buf[1 << 16], md[32];
-		if (name && archive_entry_filetype(e) == AE_IFDIR && safe_name(name))
-			continue; /* directories carry nothing; restore makes its own */
-		unsigned int mdlen;
-		la_ssize_t k;
-		EVP_MD_CTX *ctx;
-		if (!name || !safe_name(name) || archive_entry_filetype(e) != AE_IFREG ||
-		    archive_entry_hardlink(e) || archive_entry_symlink(e)) {
-			log_err("archive '%s': refusing member '%s'", archive, name ? name : "(null)");
-			st = EX_DATAERR;
-			break;
-		}
-		ctx = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-		int is_man = !strcmp(name, "MANIFEST.sha256");
-		while ((k = archive_read_data(a, buf, sizeof buf)) > 0) {
-			EVP_DigestUpdate(ctx, buf, (size_t)k);
-			if (is_man) {
-				char *nb = realloc(manifest, mlen + (size_t)k + 1);
-				if (!nb) {
-					k = -1;
-					break;
-				}
-				manifest = nb;
-				memcpy(manifest + mlen, buf, (size_t)k);
-				mlen += (size_t)k;
-				manifest[mlen] = 0;
-			}
-		}
-		EVP_DigestFinal_ex(ctx, md, &mdlen);
-		EVP_MD_CTX_free(ctx);
-		if (k < 0) {
-			log_err("archive '%s': corrupt member '%s': %s", archive, name, archive_error_string(a));
-			st = EX_DATAERR;
-			break;
-		}
-		if (!is_man) {
-			struct member *nmv = realloc(m, (size_t)(nm + 1) * sizeof *m);
-			if (!nmv) {
-				st = EX_SOFTWARE;
-				break;
-			}
-			m = nmv;
-			m[nm].name = strdup(name);
-			hex_of(md, m[nm].hex);
-			nm++;
-		}
-	}
-	if (!st && r != ARCHIVE_EOF) {
-		log_err("archive '%s': %s", archive, archive_error_string(a));
-		st = EX_DATAERR;
-	}
-	archive_read_free(a);
-	if (!st && !manifest) {
-		log_err("archive '%s': no manifest", archive);
-		st = EX_DATAERR;
-	}
-	/* each member listed with its checksum, each manifest line present */
-	int lines = 0;
-	for (char *save = NULL, *l = st ? NULL : strtok_r(manifest, "\n", &save); l && !st;
-	     l = strtok_r(NULL, "\n", &save)) {
-		int found = 0;
-		lines++;
-		if (strlen(l) < 67 || l[64] != ' ' || l[65] != ' ') {
-			log_err("archive '%s': malformed manifest line %d", archive, lines);
-			st = EX_DATAERR;
-			break;
-		}
-		for (int i = 0; i < nm; i++)
-			if (!strcmp(m[i].name, l + 66)) {
-				found = 1;
-				if (strncmp(m[i].hex, l, 64)) {
-					log_err("archive '%s': checksum mismatch for '%s'", archive, l + 66);
-					st = EX_DATAERR;
-				}
-			}
-		if (!found && !st) {
-			log_err("archive '%s': manifest lists missing member '%s'", archive, l + 66);
-			st = EX_DATAERR;
-		}
-	}
-	if (!st && lines != nm) {
-		log_err("archive '%s': %d members but %d manifest lines", archive, nm, lines);
-		st = EX_DATAERR;
-	}
-	for (int i = 0; i < nm; i++)
-		free(m[i].name);
-	free(m);
-	free(manifest);
-	return st;
-}
-
-/* Where a member goes in a deployment, or NULL for members not restored. */
-static int dest_of(const char *dest, const char *name, char *out)
-{
-	if (!strncmp(name, "db/", 3))
-		snprintf(out, PATH_MAX, "%s/state/%s", dest, name + 3);
-	else if (!strncmp(name, "caltables/", 10))
-		snprintf(out, PATH_MAX, "%s/%s", dest, name);
-	else if (!strncmp(name, "config/", 7))
-		snprintf(out, PATH_MAX, "%s/config-restored/%s", dest, name + 7);
-	else if (!strcmp(name, "state/done.idx")) {
-		/* a live index is never older than the backup's: replacing it
-		 * would re-plan groups finished since (their intermediates may
-		 * be gone to retention); it is restored only when lost */
-		snprintf(out, PATH_MAX, "%s/state/done.idx", dest);
-		if (access(out, F_OK) == 0)
-			snprintf(out, PATH_MAX, "%s/config-restored/done.idx", dest);
-	} else
-		return -1;
-	return 0;
-}
-
-int bak_restore(const char *archive, const char *dest, int verify_only)
-{
-	struct archive *a;
-	struct archive_entry *e;
-	int st = verify(archive), r;
-	if (st || verify_only)
-		return st;
-	a = open_read(archive);
-	if (!a)
-		return EX_IOERR;
-	while (!st && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		char out[PATH_MAX], dir[PATH_MAX], buf[1 << 16];
-		const char *name = archive_entry_pathname(e);
-		struct fsx_out o;
-		la_ssize_t k;
-		char *slash;
-		if (archive_entry_filetype(e) != AE_IFREG || dest_of(dest, name, out) < 0)
-			continue;
-		snprintf(dir, sizeof dir, "%s", out);
-		slash = strrchr(dir, '/');
-		*slash = 0;
-		if (fsx_mkdirs(dir, 0755) < 0 || fsx_reserve(&o, out, 0644) < 0) {
-			log_err("cannot create '%s': %s", out, strerror(errno));
-			st = fsx_exit_for_errno(errno);
-			break;
-		}
-		while ((k = archive_read_data(a, buf, sizeof buf)) > 0)
-			if (fsx_write_all(o.fd, buf, (size_t)k) < 0) {
-				k = -2;
-				break;
-			}
-		if (k < 0) {
-			log_err("cannot write '%s': %s", out, k == -2 ? strerror(errno) : archive_error_string(a));
-			st = k == -2 ? fsx_exit_for_errno(errno) : EX_DATAERR;
-			fsx_abort(&o);
-			break;
-		}
-		if (!strncmp(name, "db/", 3)) {
-			/* a WAL of the old database must not be replayed into the new one */
-			char side[PATH_MAX + 8];
-			snprintf(side, sizeof side, "%s-wal", out);
-			unlink(side);
-			snprintf(side, sizeof side, "%s-shm", out);
-			unlink(side);
-		}
-		/* a restored table keeps its time: a newer one would make make
-		 * re-make every product that depends on it */
-		if (archive_entry_mtime_is_set(e)) {
-			struct timespec ts[2];
-			ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
-			ts[0].tv_nsec = ts[1].tv_nsec = archive_entry_mtime_nsec(e);
-			if (futimens(o.fd, ts) < 0)
-				log_warn("cannot set the time of '%s': %s", out, strerror(errno));
-		}
-		if (fsx_commit(&o) < 0) {
-			log_err("cannot write '%s': %s", out, strerror(errno));
-			st = fsx_exit_for_errno(errno);
-		}
-	}
-	archive_read_free(a);
 	return st;
 }
 

@@ -158,6 +158,126 @@ static int archive_them(struct cand *v, int n, const char *dir, const char *remo
 	return 0;
 }
 
+/*
+ * The expired products of finished group g into cs: each per-group stage
+ * with a retain class older than its days ("age"), or any of them under
+ * disk pressure ("disk"). A link into the staging directory (staging,
+ * resolved; staging_ok 0: none) counts for the staged file it points at,
+ * which is removed with the link.
+ */
+static void product_cands(struct cands *cs, const struct cfg *c, const struct stages *st, const char *g,
+    time_t now, int pressure, const char *staging, int staging_ok)
+{
+	char path[PATH_MAX];
+
+	for (int k = 0; k < st->n; k++) {
+		char rel[PATH_MAX], key[STAGES_NAMELEN + 16];
+		struct stat sb;
+		long long days;
+		if (!st->v[k].retain[0] || st->v[k].scope != STAGE_GROUP)
+			continue; /* kept */
+		class_key(st->v[k].retain, key, sizeof key);
+		days = cfg_int(c, key, st->v[k].retain_days);
+		stages_product(st, k, g, 0, rel);
+		snprintf(path, sizeof path, "%s/%s", c->home, rel);
+		if (lstat(path, &sb) < 0)
+			continue;
+		if (S_ISLNK(sb.st_mode)) {
+			char real[PATH_MAX];
+			if (!staging_ok || !realpath(path, real) || strncmp(real, staging, strlen(staging)) ||
+			    real[strlen(staging)] != '/' || stat(real, &sb) < 0 || !S_ISREG(sb.st_mode))
+				continue;
+			if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400) {
+				push(cs, c->home, rel, &sb, "age");
+				snprintf(cs->v[cs->n - 1].link, PATH_MAX, "%s", path);
+				snprintf(cs->v[cs->n - 1].path, PATH_MAX, "%s", real);
+			}
+			continue;
+		}
+		if (!S_ISREG(sb.st_mode))
+			continue;
+		if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400)
+			push(cs, c->home, rel, &sb, "age");
+		else if (pressure)
+			push(cs, c->home, rel, &sb, "disk");
+	}
+}
+
+/*
+ * The inputs of finished group g into cs: files in incoming whose names
+ * fall within the group's minute range and are older than input_days
+ * (0: inputs are kept).
+ */
+static void input_cands(struct cands *cs, const struct cfg *c, const char *incoming, const char *g,
+    time_t now, long long input_days)
+{
+	char path[PATH_MAX];
+	/* inputs of a finished group: names within the group's minute range */
+	time_t gt = group_time(g);
+	if (input_days > 0 && gt >= 0) {
+		DIR *d = opendir(incoming);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			long long ft;
+			int sbn;
+			if (ids_parse_file(e->d_name, &ft, &sbn) != IDS_NAME_OK)
+				continue;
+			if (ft < gt - 5 || ft > gt + cfg_int(c, "GROUP_TOLERANCE", 60))
+				continue;
+			char rel[PATH_MAX];
+			struct stat sb;
+			snprintf(path, sizeof path, "%s/%s", incoming, e->d_name);
+			if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+				continue;
+			if (difftime(now, sb.st_mtime) > (double)input_days * 86400) {
+				snprintf(rel, sizeof rel, "%s/%s", cfg_str(c, "INCOMING", "incoming"), e->d_name);
+				push(cs, c->home, rel, &sb, "age");
+				if (incoming[0] == '/' && strncmp(incoming, c->home, strlen(c->home)))
+					snprintf(cs->v[cs->n - 1].path, PATH_MAX, "%s", path);
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
+/*
+ * Remove the first nsel candidates of cs (their staging links too) and
+ * append a line for each to logs/retain.log; with nflag only say what
+ * would go, with vflag say what went. Returns 0, or EX_IOERR when a file
+ * or the log line could not be written or removed (the rest still go).
+ */
+static int remove_them(const struct cfg *c, const struct cands *cs, int nsel, time_t now, int nflag, int vflag)
+{
+	int rc = 0;
+	char logp[PATH_MAX];
+	int lf = nflag ? -1 : open(cfg_path(c, "logs/retain.log", logp), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	for (int i = 0; i < nsel; i++) {
+		char line[PATH_MAX + 128];
+		int len = snprintf(line, sizeof line, "%lld remove %s %lld bytes (%s)\n",
+		    (long long)now, cs->v[i].rel, cs->v[i].size, cs->v[i].why);
+		if (nflag || vflag)
+			printf("%s %s (%s, %lld bytes)\n", nflag ? "would remove" : "removed", cs->v[i].rel, cs->v[i].why, cs->v[i].size);
+		if (nflag)
+			continue;
+		if (unlink(cs->v[i].path) < 0 && errno != ENOENT) {
+			log_err("cannot remove '%s': %s", cs->v[i].path, strerror(errno));
+			rc = EX_IOERR;
+			continue;
+		}
+		if (cs->v[i].link[0] && unlink(cs->v[i].link) < 0 && errno != ENOENT) {
+			log_err("cannot remove '%s': %s", cs->v[i].link, strerror(errno));
+			rc = EX_IOERR;
+			continue;
+		}
+		if (lf < 0 || fsx_write_all(lf, line, (size_t)len) < 0)
+			rc = rc ? rc : EX_IOERR;
+	}
+	if (lf >= 0)
+		close(lf);
+	return rc;
+}
+
 int retain_run(const struct cfg *c, const struct stages *st, const struct retain_opts *o, time_t now)
 {
 	int nflag = o->dry, vflag = o->verbose, ndone, rc = 0;
@@ -177,65 +297,8 @@ int retain_run(const struct cfg *c, const struct stages *st, const struct retain
 	int staging_ok = *stg && realpath(stg, staging) != NULL;
 	done = load_done(c->home, &ndone);
 	for (int i = 0; i < ndone; i++) {
-		const char *g = done[i];
-		for (int k = 0; k < st->n; k++) {
-			char rel[PATH_MAX], key[STAGES_NAMELEN + 16];
-			struct stat sb;
-			long long days;
-			if (!st->v[k].retain[0] || st->v[k].scope != STAGE_GROUP)
-				continue; /* kept */
-			class_key(st->v[k].retain, key, sizeof key);
-			days = cfg_int(c, key, st->v[k].retain_days);
-			stages_product(st, k, g, 0, rel);
-			snprintf(path, sizeof path, "%s/%s", c->home, rel);
-			if (lstat(path, &sb) < 0)
-				continue;
-			if (S_ISLNK(sb.st_mode)) {
-				char real[PATH_MAX];
-				if (!staging_ok || !realpath(path, real) || strncmp(real, staging, strlen(staging)) ||
-				    real[strlen(staging)] != '/' || stat(real, &sb) < 0 || !S_ISREG(sb.st_mode))
-					continue;
-				if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400) {
-					push(&cs, c->home, rel, &sb, "age");
-					snprintf(cs.v[cs.n - 1].link, PATH_MAX, "%s", path);
-					snprintf(cs.v[cs.n - 1].path, PATH_MAX, "%s", real);
-				}
-				continue;
-			}
-			if (!S_ISREG(sb.st_mode))
-				continue;
-			if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400)
-				push(&cs, c->home, rel, &sb, "age");
-			else if (pressure)
-				push(&cs, c->home, rel, &sb, "disk");
-		}
-		/* inputs of a finished group: names within the group's minute range */
-		time_t gt = group_time(g);
-		if (input_days > 0 && gt >= 0) {
-			DIR *d = opendir(incoming);
-			struct dirent *e;
-			while (d && (e = readdir(d))) {
-				long long ft;
-				int sbn;
-				if (ids_parse_file(e->d_name, &ft, &sbn) != IDS_NAME_OK)
-					continue;
-				if (ft < gt - 5 || ft > gt + cfg_int(c, "GROUP_TOLERANCE", 60))
-					continue;
-				char rel[PATH_MAX];
-				struct stat sb;
-				snprintf(path, sizeof path, "%s/%s", incoming, e->d_name);
-				if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-					continue;
-				if (difftime(now, sb.st_mtime) > (double)input_days * 86400) {
-					snprintf(rel, sizeof rel, "%s/%s", cfg_str(c, "INCOMING", "incoming"), e->d_name);
-					push(&cs, c->home, rel, &sb, "age");
-					if (incoming[0] == '/' && strncmp(incoming, c->home, strlen(c->home)))
-						snprintf(cs.v[cs.n - 1].path, PATH_MAX, "%s", path);
-				}
-			}
-			if (d)
-				closedir(d);
-		}
+		product_cands(&cs, c, st, done[i], now, pressure, staging, staging_ok);
+		input_cands(&cs, c, incoming, done[i], now, input_days);
 	}
 	if (cs.n > 1)
 		qsort(cs.v, (size_t)cs.n, sizeof *cs.v, by_mtime);
@@ -254,31 +317,7 @@ int retain_run(const struct cfg *c, const struct stages *st, const struct retain
 		rc = archive_them(cs.v, nsel, cfg_path(c, adir, ad), cfg_str(c, "RETAIN_ARCHIVE_REMOTE", ""), now);
 	}
 	if (!rc) {
-		char logp[PATH_MAX];
-		int lf = nflag ? -1 : open(cfg_path(c, "logs/retain.log", logp), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		for (int i = 0; i < nsel; i++) {
-			char line[PATH_MAX + 128];
-			int len = snprintf(line, sizeof line, "%lld remove %s %lld bytes (%s)\n",
-			    (long long)now, cs.v[i].rel, cs.v[i].size, cs.v[i].why);
-			if (nflag || vflag)
-				printf("%s %s (%s, %lld bytes)\n", nflag ? "would remove" : "removed", cs.v[i].rel, cs.v[i].why, cs.v[i].size);
-			if (nflag)
-				continue;
-			if (unlink(cs.v[i].path) < 0 && errno != ENOENT) {
-				log_err("cannot remove '%s': %s", cs.v[i].path, strerror(errno));
-				rc = EX_IOERR;
-				continue;
-			}
-			if (cs.v[i].link[0] && unlink(cs.v[i].link) < 0 && errno != ENOENT) {
-				log_err("cannot remove '%s': %s", cs.v[i].link, strerror(errno));
-				rc = EX_IOERR;
-				continue;
-			}
-			if (lf < 0 || fsx_write_all(lf, line, (size_t)len) < 0)
-				rc = rc ? rc : EX_IOERR;
-		}
-		if (lf >= 0)
-			close(lf);
+		rc = remove_them(c, &cs, nsel, now, nflag, vflag);
 		if (!nflag && nsel)
 			log_info("removed %d files, %lld bytes%s", nsel, freed, pressure ? " (disk pressure)" : "");
 	}

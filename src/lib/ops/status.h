@@ -129,5 +129,8 @@ void status_html(FILE *f, const struct status *s);
 const char *status_level_name(int level);
 /* s with & < > " ' replaced by entities, on f. */
 void status_html_str(FILE *f, const char *s);
+/* t (epoch seconds) as ISO 8601 UTC into buf, "-" when t <= 0: the time
+ * format of the text and HTML writers. */
+void status_iso(char buf[32], double t);
 
 #endif

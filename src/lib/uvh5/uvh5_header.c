@@ -5,350 +5,15 @@
  * accepting the variants real files show (uvh5.h lists them: 0.x to 1.2,
  * h5py's and pyuvdata's encodings, and the DSA-110 writer's layout with its
  * scalar phase_center_app_dec). The data half (uvh5_data.c) opens the file,
- * calls it, and reads /Data.
+ * calls it, and reads /Data. The typed readers it is built from (one
+ * dataset at a time) are in uvh5_read.c.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "uvh5/uvh5_priv.h"
 #include "core/json.h"
-int uvh5_rd_fail(struct uvh5_rd *r, const char *what, const char *name)
-{
-	char reason[256];
-	int st = uvh5_h5_reason(reason, sizeof reason);
-
-	uvh5_fail(r->status, r->err, st, "cannot read %s '%s' in '%s': %s",
-	    what, name, r->path, reason);
-	return -1;
-}
-
-static int bad(struct uvh5_rd *r, const char *name, const char *why)
-{
-	uvh5_fail(r->status, r->err, EX_DATAERR, "bad dataset '%s' in '%s': %s",
-	    name, r->path, why);
-	return -1;
-}
-
-/*
- * Open loc/name as a dataset. Returns the id, 0 when absent (no such link,
- * or a null-dataspace dataset: how h5py writes None) and -1 on error (and
- * reports it if required or the link exists but cannot be opened).
- */
-hid_t uvh5_open_ds(struct uvh5_rd *r, hid_t loc, const char *name, int required)
-{
-	htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
-	hid_t d, s;
-	H5S_class_t c;
-
-	if (ex < 0)
-		return uvh5_rd_fail(r, "dataset", name);
-	if (ex == 0) {
-		if (required) {
-			uvh5_fail(r->status, r->err, EX_DATAERR,
-			    "missing dataset '%s' in '%s'", name, r->path);
-			return -1;
-		}
-		return 0;
-	}
-	d = H5Dopen2(loc, name, H5P_DEFAULT);
-	if (d < 0)
-		return uvh5_rd_fail(r, "dataset", name);
-	s = H5Dget_space(d);
-	c = s < 0 ? H5S_NO_CLASS : H5Sget_simple_extent_type(s);
-	if (s >= 0)
-		H5Sclose(s);
-	if (c == H5S_NULL) {
-		H5Dclose(d);
-		if (required) {
-			uvh5_fail(r->status, r->err, EX_DATAERR,
-			    "empty dataset '%s' in '%s'", name, r->path);
-			return -1;
-		}
-		return 0;
-	}
-	if (c == H5S_NO_CLASS) {
-		H5Dclose(d);
-		return uvh5_rd_fail(r, "dataset", name);
-	}
-	return d;
-}
-
-int64_t uvh5_ds_shape(hid_t d, int *ndim, hsize_t dims[4])
-{
-	hid_t s = H5Dget_space(d);
-	hssize_t n;
-	int k;
-
-	if (s < 0)
-		return -1;
-	k = H5Sget_simple_extent_ndims(s);
-	if (k < 0 || k > 4) {
-		H5Sclose(s);
-		return -1;
-	}
-	if (H5Sget_simple_extent_dims(s, dims, NULL) < 0) {
-		H5Sclose(s);
-		return -1;
-	}
-	n = H5Sget_simple_extent_npoints(s);
-	H5Sclose(s);
-	*ndim = k;
-	return n;
-}
-
-/*
- * Read all n elements of d as int64 into out. Integers of any width and
- * byte order and floats convert through libhdf5; enums (bools) are read in
- * their native base type and widened.
- */
-static int read_i64(hid_t d, size_t n, int64_t *out)
-{
-	hid_t ft = H5Dget_type(d), mt;
-	H5T_class_t c;
-	herr_t e = -1;
-
-	if (ft < 0)
-		return -1;
-	c = H5Tget_class(ft);
-	if (c == H5T_INTEGER || c == H5T_FLOAT) {
-		e = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-	} else if (c == H5T_ENUM) {
-		mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
-		if (mt >= 0) {
-			size_t sz = H5Tget_size(mt), i;
-			H5T_sign_t sg = H5Tget_sign(mt);
-			unsigned char *b = sz > 0 && sz <= 8 ? malloc(n * sz + 1) : NULL;
-
-			if (b && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) >= 0) {
-				for (i = 0; i < n; i++) {
-					int64_t v = 0;
-					uint64_t u = 0;
-					memcpy(&u, b + i * sz, sz); /* little-endian host */
-					if (sg == H5T_SGN_2 && sz < 8 && (u >> (sz * 8 - 1)) & 1)
-						u |= ~(uint64_t)0 << (sz * 8);
-					memcpy(&v, &u, 8);
-					out[i] = v;
-				}
-				e = 0;
-			}
-			free(b);
-			H5Tclose(mt);
-		}
-	}
-	H5Tclose(ft);
-	return e < 0 ? -1 : 0;
-}
-
-/* Read a scalar (or one-element) integer/bool; absent leaves *out. */
-static int rd_i64(struct uvh5_rd *r, const char *name, int64_t *out, int required)
-{
-	hid_t d = uvh5_open_ds(r, r->hdr, name, required);
-	hsize_t dims[4];
-	int nd;
-	int64_t n;
-
-	if (d <= 0)
-		return d < 0 ? -1 : 0;
-	n = uvh5_ds_shape(d, &nd, dims);
-	if (n != 1) {
-		H5Dclose(d);
-		return n < 0 ? uvh5_rd_fail(r, "dataset", name) : bad(r, name, "not a scalar");
-	}
-	if (read_i64(d, 1, out) < 0) {
-		H5Dclose(d);
-		return uvh5_rd_fail(r, "dataset", name);
-	}
-	H5Dclose(d);
-	return 0;
-}
-
-/* Read a scalar float; absent leaves *out. */
-static int rd_f64(struct uvh5_rd *r, hid_t loc, const char *name, double *out, int required)
-{
-	hid_t d = uvh5_open_ds(r, loc, name, required);
-	hsize_t dims[4];
-	int nd;
-	int64_t n;
-	herr_t e;
-
-	if (d <= 0)
-		return d < 0 ? -1 : 0;
-	n = uvh5_ds_shape(d, &nd, dims);
-	if (n != 1) {
-		H5Dclose(d);
-		return n < 0 ? uvh5_rd_fail(r, "dataset", name) : bad(r, name, "not a scalar");
-	}
-	e = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-	H5Dclose(d);
-	return e < 0 ? uvh5_rd_fail(r, "dataset", name) : 0;
-}
-
-/*
- * Read all elements of a string dataset (fixed or variable length) into
- * n malloc'd strings. Fixed-length values keep everything up to the first
- * NUL, as h5dump shows them.
- */
-static int read_strings(hid_t d, size_t n, char **out)
-{
-	hid_t ft = H5Dget_type(d), mt = -1, sp = -1;
-	size_t i, sz;
-	int rc = -1;
-
-	for (i = 0; i < n; i++)
-		out[i] = NULL;
-	if (ft < 0)
-		return -1;
-	if (H5Tget_class(ft) != H5T_STRING)
-		goto done;
-	mt = H5Tcopy(H5T_C_S1);
-	if (mt < 0)
-		goto done;
-	if (H5Tis_variable_str(ft) > 0) {
-		char **v = calloc(n ? n : 1, sizeof *v);
-
-		if (!v || H5Tset_size(mt, H5T_VARIABLE) < 0 ||
-		    H5Tset_cset(mt, H5Tget_cset(ft)) < 0 ||
-		    H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-			free(v);
-			goto done;
-		}
-		rc = 0;
-		for (i = 0; i < n; i++)
-			if (!(out[i] = strdup(v[i] ? v[i] : "")))
-				rc = -1;
-		sp = H5Dget_space(d);
-		if (sp >= 0)
-			H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v);
-		free(v);
-	} else {
-		char *b;
-
-		sz = H5Tget_size(ft);
-		if (sz == 0 || H5Tset_size(mt, sz) < 0 ||
-		    H5Tset_strpad(mt, H5T_STR_NULLPAD) < 0 ||
-		    H5Tset_cset(mt, H5Tget_cset(ft)) < 0)
-			goto done;
-		b = malloc(n * sz + 1);
-		if (!b)
-			goto done;
-		if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0) {
-			free(b);
-			goto done;
-		}
-		rc = 0;
-		for (i = 0; i < n; i++)
-			if (!(out[i] = strndup(b + i * sz, sz)))
-				rc = -1;
-		free(b);
-	}
-done:
-	if (rc < 0)
-		for (i = 0; i < n; i++) {
-			free(out[i]);
-			out[i] = NULL;
-		}
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (mt >= 0)
-		H5Tclose(mt);
-	H5Tclose(ft);
-	return rc;
-}
-
-/* Read a scalar string into a malloc'd *out; absent leaves *out. */
-static int rd_strdup(struct uvh5_rd *r, hid_t loc, const char *name, char **out, int required)
-{
-	hid_t d = uvh5_open_ds(r, loc, name, required);
-	hsize_t dims[4];
-	int nd;
-	int64_t n;
-	char *s;
-
-	if (d <= 0)
-		return d < 0 ? -1 : 0;
-	n = uvh5_ds_shape(d, &nd, dims);
-	if (n != 1) {
-		H5Dclose(d);
-		return n < 0 ? uvh5_rd_fail(r, "dataset", name) : bad(r, name, "not a scalar string");
-	}
-	if (read_strings(d, 1, &s) < 0) {
-		H5Dclose(d);
-		return bad(r, name, "not a readable string");
-	}
-	H5Dclose(d);
-	free(*out);
-	*out = s;
-	return 0;
-}
-
-/* Read a scalar string into a fixed buffer (truncating); absent leaves it. */
-static int rd_str(struct uvh5_rd *r, hid_t loc, const char *name, char *buf, size_t size, int required)
-{
-	char *s = NULL;
-
-	if (rd_strdup(r, loc, name, &s, required) < 0)
-		return -1;
-	if (s) {
-		snprintf(buf, size, "%s", s);
-		free(s);
-	}
-	return 0;
-}
-
-/*
- * Read a numeric array that must hold exactly n elements (any shape) into
- * a new malloc'd array: int64 if is_int, else double. Absent: *out NULL.
- */
-static int rd_arr(struct uvh5_rd *r, const char *name, int64_t n, int is_int, void **out, int required)
-{
-	hid_t d = uvh5_open_ds(r, r->hdr, name, required);
-	hsize_t dims[4];
-	int nd;
-	int64_t m;
-	void *b;
-	int e;
-	char why[96];
-
-	*out = NULL;
-	if (d <= 0)
-		return d < 0 ? -1 : 0;
-	m = uvh5_ds_shape(d, &nd, dims);
-	if (m < 0) {
-		H5Dclose(d);
-		return uvh5_rd_fail(r, "dataset", name);
-	}
-	if (m != n) {
-		H5Dclose(d);
-		snprintf(why, sizeof why, "%lld elements, expected %lld",
-		    (long long)m, (long long)n);
-		return bad(r, name, why);
-	}
-	b = malloc(n > 0 ? (size_t)n * 8 : 8);
-	if (!b) {
-		H5Dclose(d);
-		uvh5_fail(r->status, r->err, EX_OSERR, "out of memory reading '%s'", name);
-		return -1;
-	}
-	if (n == 0)
-		e = 0;
-	else if (is_int)
-		e = read_i64(d, (size_t)n, b);
-	else
-		e = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0 ? -1 : 0;
-	H5Dclose(d);
-	if (e < 0) {
-		free(b);
-		return uvh5_rd_fail(r, "dataset", name);
-	}
-	*out = b;
-	return 0;
-}
 
 /* Render the value of dataset d (any small type) as text into buf. */
 static void render_value(hid_t d, char *buf, size_t size)
@@ -371,7 +36,7 @@ static void render_value(hid_t d, char *buf, size_t size)
 	if (c == H5T_STRING) {
 		char **s = calloc((size_t)np ? (size_t)np : 1, sizeof *s);
 
-		if (s && read_strings(d, (size_t)np, s) == 0)
+		if (s && uvh5_read_strings(d, (size_t)np, s) == 0)
 			for (i = 0; i < (int)np; i++) {
 				if (i < n && len < size)
 					len += snprintf(buf + len, size - len, "%s%s", i ? "," : "", s[i]);
@@ -382,7 +47,7 @@ static void render_value(hid_t d, char *buf, size_t size)
 		double *v = malloc((size_t)np * sizeof *v + 8);
 		int64_t *iv = malloc((size_t)np * sizeof *iv + 8);
 
-		if (c == H5T_INTEGER && iv && read_i64(d, (size_t)np, iv) == 0) {
+		if (c == H5T_INTEGER && iv && uvh5_read_i64(d, (size_t)np, iv) == 0) {
 			for (i = 0; i < n && len < size; i++)
 				len += snprintf(buf + len, size - len, "%s%lld", i ? "," : "", (long long)iv[i]);
 		} else if (c == H5T_FLOAT && v &&
@@ -396,7 +61,7 @@ static void render_value(hid_t d, char *buf, size_t size)
 		int64_t *iv = malloc((size_t)np * sizeof *iv + 8);
 		hid_t nt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
 
-		if (iv && nt >= 0 && read_i64(d, (size_t)np, iv) == 0) {
+		if (iv && nt >= 0 && uvh5_read_i64(d, (size_t)np, iv) == 0) {
 			for (i = 0; i < n && len < size; i++) {
 				char name[64];
 				long long val = iv[i];
@@ -519,12 +184,12 @@ static herr_t pc_cb(hid_t g, const char *name, const H5L_info_t *info, void *dat
 			c->failed = 1;
 			return 1;
 		}
-		if (rd_str(c->r, sub, "cat_name", pc.name, sizeof pc.name, 0) < 0 ||
-		    rd_str(c->r, sub, "cat_type", pc.type, sizeof pc.type, 0) < 0 ||
-		    rd_f64(c->r, sub, "cat_lon", &pc.lon, 0) < 0 ||
-		    rd_f64(c->r, sub, "cat_lat", &pc.lat, 0) < 0 ||
-		    rd_f64(c->r, sub, "cat_epoch", &pc.epoch, 0) < 0 ||
-		    rd_str(c->r, sub, "cat_frame", pc.frame, sizeof pc.frame, 0) < 0) {
+		if (uvh5_rd_str(c->r, sub, "cat_name", pc.name, sizeof pc.name, 0) < 0 ||
+		    uvh5_rd_str(c->r, sub, "cat_type", pc.type, sizeof pc.type, 0) < 0 ||
+		    uvh5_rd_f64(c->r, sub, "cat_lon", &pc.lon, 0) < 0 ||
+		    uvh5_rd_f64(c->r, sub, "cat_lat", &pc.lat, 0) < 0 ||
+		    uvh5_rd_f64(c->r, sub, "cat_epoch", &pc.epoch, 0) < 0 ||
+		    uvh5_rd_str(c->r, sub, "cat_frame", pc.frame, sizeof pc.frame, 0) < 0) {
 			H5Gclose(sub);
 			c->failed = 1;
 			return 1;
@@ -535,7 +200,7 @@ static herr_t pc_cb(hid_t g, const char *name, const H5L_info_t *info, void *dat
 		char *js = NULL;
 		double id = 0;
 
-		if (rd_strdup(c->r, g, name, &js, 0) < 0) {
+		if (uvh5_rd_strdup(c->r, g, name, &js, 0) < 0) {
 			c->failed = 1;
 			return 1;
 		}
@@ -609,10 +274,10 @@ static int rd_phase_centers(struct uvh5_rd *r, struct uvh5_header *h)
 	snprintf(pc->name, sizeof pc->name, "%s", h->object_name[0] ? h->object_name : "zenith");
 	if (strcmp(h->phase_type, "phased") == 0) {
 		snprintf(pc->type, sizeof pc->type, "sidereal");
-		if (rd_f64(r, r->hdr, "phase_center_ra", &pc->lon, 0) < 0 ||
-		    rd_f64(r, r->hdr, "phase_center_dec", &pc->lat, 0) < 0 ||
-		    rd_f64(r, r->hdr, "phase_center_epoch", &pc->epoch, 0) < 0 ||
-		    rd_str(r, r->hdr, "phase_center_frame", pc->frame, sizeof pc->frame, 0) < 0)
+		if (uvh5_rd_f64(r, r->hdr, "phase_center_ra", &pc->lon, 0) < 0 ||
+		    uvh5_rd_f64(r, r->hdr, "phase_center_dec", &pc->lat, 0) < 0 ||
+		    uvh5_rd_f64(r, r->hdr, "phase_center_epoch", &pc->epoch, 0) < 0 ||
+		    uvh5_rd_str(r, r->hdr, "phase_center_frame", pc->frame, sizeof pc->frame, 0) < 0)
 			return -1;
 	} else {
 		snprintf(pc->type, sizeof pc->type, "unprojected");
@@ -639,7 +304,7 @@ static int rd_app_dec(struct uvh5_rd *r, struct uvh5_header *h)
 	if (m != 1 || (nd != 0 && h->Nblts == 1)) {
 		H5Dclose(d);
 		return m < 0 ? uvh5_rd_fail(r, "dataset", "phase_center_app_dec") :
-		    rd_arr(r, "phase_center_app_dec", h->Nblts, 0,
+		    uvh5_rd_arr(r, "phase_center_app_dec", h->Nblts, 0,
 		    (void **)&h->phase_center_app_dec, 0);
 	}
 	if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0) {
@@ -658,31 +323,30 @@ static int rd_app_dec(struct uvh5_rd *r, struct uvh5_header *h)
 	return 0;
 }
 
-int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
+/*
+ * The version and the counts (Nblts, Nfreqs, ...) into h, checked for
+ * sanity so that the arrays sized by them can be read. 0, or -1 with
+ * the reason in r (EX_DATAERR for bad counts).
+ */
+static int rd_counts(struct uvh5_rd *r, struct uvh5_header *h)
 {
 	int64_t flex = 0;
-	double *f = NULL;
-	char **names;
-	hid_t d;
-	hsize_t dims[4];
-	int nd;
-	int64_t n, k;
 
 	h->Nphase = 1;
-	if (rd_str(r, r->hdr, "version", h->version, sizeof h->version, 0) < 0)
+	if (uvh5_rd_str(r, r->hdr, "version", h->version, sizeof h->version, 0) < 0)
 		return -1;
 	if (h->version[0])
 		sscanf(h->version, "%d.%d", &h->version_major, &h->version_minor);
-	if (rd_i64(r, "Nants_data", &h->Nants_data, 1) < 0 ||
-	    rd_i64(r, "Nants_telescope", &h->Nants_telescope, 1) < 0 ||
-	    rd_i64(r, "Nbls", &h->Nbls, 1) < 0 ||
-	    rd_i64(r, "Nblts", &h->Nblts, 1) < 0 ||
-	    rd_i64(r, "Nfreqs", &h->Nfreqs, 1) < 0 ||
-	    rd_i64(r, "Npols", &h->Npols, 1) < 0 ||
-	    rd_i64(r, "Ntimes", &h->Ntimes, 1) < 0 ||
-	    rd_i64(r, "Nspws", &h->Nspws, 1) < 0 ||
-	    rd_i64(r, "Nphase", &h->Nphase, 0) < 0 ||
-	    rd_i64(r, "flex_spw", &flex, 0) < 0)
+	if (uvh5_rd_i64(r, "Nants_data", &h->Nants_data, 1) < 0 ||
+	    uvh5_rd_i64(r, "Nants_telescope", &h->Nants_telescope, 1) < 0 ||
+	    uvh5_rd_i64(r, "Nbls", &h->Nbls, 1) < 0 ||
+	    uvh5_rd_i64(r, "Nblts", &h->Nblts, 1) < 0 ||
+	    uvh5_rd_i64(r, "Nfreqs", &h->Nfreqs, 1) < 0 ||
+	    uvh5_rd_i64(r, "Npols", &h->Npols, 1) < 0 ||
+	    uvh5_rd_i64(r, "Ntimes", &h->Ntimes, 1) < 0 ||
+	    uvh5_rd_i64(r, "Nspws", &h->Nspws, 1) < 0 ||
+	    uvh5_rd_i64(r, "Nphase", &h->Nphase, 0) < 0 ||
+	    uvh5_rd_i64(r, "flex_spw", &flex, 0) < 0)
 		return -1;
 	h->flex_spw = flex != 0;
 	if (h->Nants_telescope < 1 || h->Nblts < 1 || h->Nfreqs < 1 || h->Npols < 1 ||
@@ -696,26 +360,45 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 		    (long long)h->Nants_telescope, (long long)h->Nspws);
 		return -1;
 	}
-	if (rd_str(r, r->hdr, "telescope_name", h->telescope_name, sizeof h->telescope_name, 1) < 0 ||
-	    rd_str(r, r->hdr, "instrument", h->instrument, sizeof h->instrument, 0) < 0 ||
-	    rd_str(r, r->hdr, "object_name", h->object_name, sizeof h->object_name, 0) < 0 ||
-	    rd_str(r, r->hdr, "x_orientation", h->x_orientation, sizeof h->x_orientation, 0) < 0 ||
-	    rd_str(r, r->hdr, "phase_type", h->phase_type, sizeof h->phase_type, 0) < 0 ||
-	    rd_str(r, r->hdr, "vis_units", h->vis_units, sizeof h->vis_units, 0) < 0 ||
-	    rd_f64(r, r->hdr, "latitude", &h->latitude, 1) < 0 ||
-	    rd_f64(r, r->hdr, "longitude", &h->longitude, 1) < 0 ||
-	    rd_f64(r, r->hdr, "altitude", &h->altitude, 1) < 0 ||
-	    rd_strdup(r, r->hdr, "history", &h->history, 0) < 0)
+	return 0;
+}
+
+/* The telescope's names, location, units and history into h; 0 or -1. */
+static int rd_telescope(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	if (uvh5_rd_str(r, r->hdr, "telescope_name", h->telescope_name, sizeof h->telescope_name, 1) < 0 ||
+	    uvh5_rd_str(r, r->hdr, "instrument", h->instrument, sizeof h->instrument, 0) < 0 ||
+	    uvh5_rd_str(r, r->hdr, "object_name", h->object_name, sizeof h->object_name, 0) < 0 ||
+	    uvh5_rd_str(r, r->hdr, "x_orientation", h->x_orientation, sizeof h->x_orientation, 0) < 0 ||
+	    uvh5_rd_str(r, r->hdr, "phase_type", h->phase_type, sizeof h->phase_type, 0) < 0 ||
+	    uvh5_rd_str(r, r->hdr, "vis_units", h->vis_units, sizeof h->vis_units, 0) < 0 ||
+	    uvh5_rd_f64(r, r->hdr, "latitude", &h->latitude, 1) < 0 ||
+	    uvh5_rd_f64(r, r->hdr, "longitude", &h->longitude, 1) < 0 ||
+	    uvh5_rd_f64(r, r->hdr, "altitude", &h->altitude, 1) < 0 ||
+	    uvh5_rd_strdup(r, r->hdr, "history", &h->history, 0) < 0)
 		return -1;
 	if (!h->history && !(h->history = strdup(""))) {
 		uvh5_fail(r->status, r->err, EX_OSERR, "out of memory");
 		return -1;
 	}
+	return 0;
+}
 
-	/* Antennas. */
-	if (rd_arr(r, "antenna_numbers", h->Nants_telescope, 1, (void **)&h->antenna_numbers, 1) < 0 ||
-	    rd_arr(r, "antenna_positions", h->Nants_telescope * 3, 0, (void **)&h->antenna_positions, 1) < 0 ||
-	    rd_arr(r, "antenna_diameters", h->Nants_telescope, 0, (void **)&h->antenna_diameters, 0) < 0)
+/*
+ * The antenna table into h: numbers, positions, diameters (optional) and
+ * names, Nants_telescope of each. 0, or -1 with the reason in r.
+ */
+static int rd_antennas(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	char **names;
+	hid_t d;
+	hsize_t dims[4];
+	int nd;
+	int64_t n, k;
+
+	if (uvh5_rd_arr(r, "antenna_numbers", h->Nants_telescope, 1, (void **)&h->antenna_numbers, 1) < 0 ||
+	    uvh5_rd_arr(r, "antenna_positions", h->Nants_telescope * 3, 0, (void **)&h->antenna_positions, 1) < 0 ||
+	    uvh5_rd_arr(r, "antenna_diameters", h->Nants_telescope, 0, (void **)&h->antenna_diameters, 0) < 0)
 		return -1;
 	d = uvh5_open_ds(r, r->hdr, "antenna_names", 1);
 	if (d < 0)
@@ -724,14 +407,14 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 	if (n != h->Nants_telescope) {
 		H5Dclose(d);
 		return n < 0 ? uvh5_rd_fail(r, "dataset", "antenna_names") :
-		    bad(r, "antenna_names", "length differs from Nants_telescope");
+		    uvh5_rd_bad(r, "antenna_names", "length differs from Nants_telescope");
 	}
 	names = calloc((size_t)n, sizeof *names);
 	h->antenna_names = calloc((size_t)n, sizeof *h->antenna_names);
-	if (!names || !h->antenna_names || read_strings(d, (size_t)n, names) < 0) {
+	if (!names || !h->antenna_names || uvh5_read_strings(d, (size_t)n, names) < 0) {
 		free(names);
 		H5Dclose(d);
-		return bad(r, "antenna_names", "not readable as strings");
+		return uvh5_rd_bad(r, "antenna_names", "not readable as strings");
 	}
 	H5Dclose(d);
 	for (k = 0; k < n; k++) {
@@ -739,25 +422,26 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 		free(names[k]);
 	}
 	free(names);
+	return 0;
+}
 
-	/* Per baseline-time. */
-	if (rd_arr(r, "ant_1_array", h->Nblts, 1, (void **)&h->ant_1_array, 1) < 0 ||
-	    rd_arr(r, "ant_2_array", h->Nblts, 1, (void **)&h->ant_2_array, 1) < 0 ||
-	    rd_arr(r, "uvw_array", h->Nblts * 3, 0, (void **)&h->uvw_array, 1) < 0 ||
-	    rd_arr(r, "time_array", h->Nblts, 0, (void **)&h->time_array, 1) < 0 ||
-	    rd_arr(r, "lst_array", h->Nblts, 0, (void **)&h->lst_array, 0) < 0 ||
-	    rd_arr(r, "integration_time", h->Nblts, 0, (void **)&h->integration_time, 0) < 0 ||
-	    rd_arr(r, "phase_center_id_array", h->Nblts, 1, (void **)&h->phase_center_id_array, 0) < 0 ||
-	    rd_arr(r, "phase_center_app_ra", h->Nblts, 0, (void **)&h->phase_center_app_ra, 0) < 0 ||
-	    rd_app_dec(r, h) < 0 ||
-	    rd_arr(r, "phase_center_frame_pa", h->Nblts, 0, (void **)&h->phase_center_frame_pa, 0) < 0)
-		return -1;
+/*
+ * The spectral arrays into h: freq_array, spw_array, flex_spw_id_array,
+ * polarization_array, and channel_width expanded to one value per channel
+ * when the file holds a scalar. 0, or -1 with the reason in r.
+ */
+static int rd_spectral(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	double *f = NULL;
+	hid_t d;
+	hsize_t dims[4];
+	int nd;
+	int64_t n, k;
 
-	/* Spectral: freq_array (Nfreqs) or (1,Nfreqs); channel_width scalar or per channel. */
-	if (rd_arr(r, "freq_array", h->Nfreqs, 0, (void **)&h->freq_array, 1) < 0 ||
-	    rd_arr(r, "spw_array", h->Nspws, 1, (void **)&h->spw_array, 1) < 0 ||
-	    rd_arr(r, "flex_spw_id_array", h->Nfreqs, 1, (void **)&h->flex_spw_id_array, 0) < 0 ||
-	    rd_arr(r, "polarization_array", h->Npols, 1, (void **)&h->polarization_array, 1) < 0)
+	if (uvh5_rd_arr(r, "freq_array", h->Nfreqs, 0, (void **)&h->freq_array, 1) < 0 ||
+	    uvh5_rd_arr(r, "spw_array", h->Nspws, 1, (void **)&h->spw_array, 1) < 0 ||
+	    uvh5_rd_arr(r, "flex_spw_id_array", h->Nfreqs, 1, (void **)&h->flex_spw_id_array, 0) < 0 ||
+	    uvh5_rd_arr(r, "polarization_array", h->Npols, 1, (void **)&h->polarization_array, 1) < 0)
 		return -1;
 	d = uvh5_open_ds(r, r->hdr, "channel_width", 1);
 	if (d < 0)
@@ -766,10 +450,10 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 	if (n != 1 && n != h->Nfreqs) {
 		H5Dclose(d);
 		return n < 0 ? uvh5_rd_fail(r, "dataset", "channel_width") :
-		    bad(r, "channel_width", "neither a scalar nor one per channel");
+		    uvh5_rd_bad(r, "channel_width", "neither a scalar nor one per channel");
 	}
 	H5Dclose(d);
-	if (rd_arr(r, "channel_width", n, 0, (void **)&f, 1) < 0)
+	if (uvh5_rd_arr(r, "channel_width", n, 0, (void **)&f, 1) < 0)
 		return -1;
 	h->channel_width = malloc((size_t)h->Nfreqs * sizeof(double));
 	if (!h->channel_width) {
@@ -780,8 +464,28 @@ int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
 	for (k = 0; k < h->Nfreqs; k++)
 		h->channel_width[k] = f[n == 1 ? 0 : k];
 	free(f);
+	return 0;
+}
 
-	if (rd_phase_centers(r, h) < 0 || rd_keywords(r, h) < 0)
+int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h)
+{
+	if (rd_counts(r, h) < 0 || rd_telescope(r, h) < 0 || rd_antennas(r, h) < 0)
+		return -1;
+
+	/* Per baseline-time. */
+	if (uvh5_rd_arr(r, "ant_1_array", h->Nblts, 1, (void **)&h->ant_1_array, 1) < 0 ||
+	    uvh5_rd_arr(r, "ant_2_array", h->Nblts, 1, (void **)&h->ant_2_array, 1) < 0 ||
+	    uvh5_rd_arr(r, "uvw_array", h->Nblts * 3, 0, (void **)&h->uvw_array, 1) < 0 ||
+	    uvh5_rd_arr(r, "time_array", h->Nblts, 0, (void **)&h->time_array, 1) < 0 ||
+	    uvh5_rd_arr(r, "lst_array", h->Nblts, 0, (void **)&h->lst_array, 0) < 0 ||
+	    uvh5_rd_arr(r, "integration_time", h->Nblts, 0, (void **)&h->integration_time, 0) < 0 ||
+	    uvh5_rd_arr(r, "phase_center_id_array", h->Nblts, 1, (void **)&h->phase_center_id_array, 0) < 0 ||
+	    uvh5_rd_arr(r, "phase_center_app_ra", h->Nblts, 0, (void **)&h->phase_center_app_ra, 0) < 0 ||
+	    rd_app_dec(r, h) < 0 ||
+	    uvh5_rd_arr(r, "phase_center_frame_pa", h->Nblts, 0, (void **)&h->phase_center_frame_pa, 0) < 0)
+		return -1;
+
+	if (rd_spectral(r, h) < 0 || rd_phase_centers(r, h) < 0 || rd_keywords(r, h) < 0)
 		return -1;
 	return 0;
 }

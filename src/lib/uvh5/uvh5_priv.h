@@ -48,6 +48,31 @@ int uvh5_rd_fail(struct uvh5_rd *r, const char *what, const char *name);
 hid_t uvh5_open_ds(struct uvh5_rd *r, hid_t loc, const char *name, int required);
 /* Number of elements of d, shape in dims (up to 4 dims), -1 on error. */
 int64_t uvh5_ds_shape(hid_t d, int *ndim, hsize_t dims[4]);
+/*
+ * Typed readers of /Header datasets (uvh5_read.c): 0, or -1 with the
+ * reason in r (the ones taking no r report nothing). "absent leaves"
+ * means an optional dataset that is missing is not an error and leaves
+ * the output as it was.
+ */
+/* Report "bad dataset 'name' in '<path>': why" (EX_DATAERR); -1. */
+int uvh5_rd_bad(struct uvh5_rd *r, const char *name, const char *why);
+/* All n elements of d as int64 into out: integers of any width and byte
+ * order, floats, enums (bools) widened from their base type. */
+int uvh5_read_i64(hid_t d, size_t n, int64_t *out);
+/* A scalar (or one-element) integer/bool r->hdr/name; absent leaves *out. */
+int uvh5_rd_i64(struct uvh5_rd *r, const char *name, int64_t *out, int required);
+/* A scalar float loc/name; absent leaves *out. */
+int uvh5_rd_f64(struct uvh5_rd *r, hid_t loc, const char *name, double *out, int required);
+/* All n strings of d (fixed or variable length) into malloc'd out[i];
+ * fixed-length values end at their first NUL. */
+int uvh5_read_strings(hid_t d, size_t n, char **out);
+/* A scalar string into a malloc'd *out; absent leaves *out. */
+int uvh5_rd_strdup(struct uvh5_rd *r, hid_t loc, const char *name, char **out, int required);
+/* A scalar string into buf (size bytes, truncating); absent leaves it. */
+int uvh5_rd_str(struct uvh5_rd *r, hid_t loc, const char *name, char *buf, size_t size, int required);
+/* A numeric array of exactly n elements (any shape) r->hdr/name into a new
+ * malloc'd array, int64 if is_int, else double; absent: *out NULL. */
+int uvh5_rd_arr(struct uvh5_rd *r, const char *name, int64_t n, int is_int, void **out, int required);
 /* Read the whole header below r->hdr into h; 0 or -1 with r's error set. */
 int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h);
 
