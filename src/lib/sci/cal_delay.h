@@ -49,6 +49,23 @@ struct cal_delay_out {
 /* Choose the reference and solve; out's arrays allocated (free with
  * cal_delay_free). 0, or -1 when out of memory. */
 int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *out);
+
+/*
+ * The same from sums over time accumulated by the caller (so a group need
+ * not be held in memory: calsolve accumulates them while it reads), per
+ * baseline b, channel f, polarization p at [(b * nfreq + f) * npol + p]:
+ * sum = sum_t V, sabs = sum_t |V|, cnt = unflagged finite samples, out of
+ * ntimes. cal_delay_solve is this on its own sums.
+ */
+struct cal_delay_sums {
+	int nants, nbls, ntimes, nfreq, npol;
+	const int *a1, *a2;        /* nbls, antenna indices 0..nants-1 */
+	const double complex *sum;
+	const double *sabs;
+	const float *cnt;
+	const double *freq;        /* nfreq, Hz, ascending, uniform spacing */
+};
+int cal_delay_solve_sums(const struct cal_delay_sums *in, struct cal_delay_out *out);
 void cal_delay_free(struct cal_delay_out *out);
 
 /* Wrap tau into [-P/2, P/2) for period P (1/df). */
