@@ -50,10 +50,50 @@ static void quiet_end(const struct quiet *q)
 
 const char *cal_antpol_reason(int status)
 {
-	static const char *const name[CAL_AP_NREASONS] = {"good", "no data", "flagged",
+	static const char *const name[CAL_AP_NREASONS] = {"good", "no data", "flagged on input",
 	    "incoherent (dead or garbage)", "delay search failed", "low snr"};
 
 	return status >= 0 && status < CAL_AP_NREASONS ? name[status] : "unknown";
+}
+
+int cal_antpol_summary(const struct cal_table *t, char *buf, size_t n)
+{
+	size_t len = 0;
+	int nfail = 0;
+
+	if (n)
+		buf[0] = 0;
+	for (int64_t a = 0; a < t->nants; a++) {
+		const uint8_t *st = t->antpol_status + a * t->npols;
+		int same = 1, any = 0;
+		char item[128];
+
+		for (int64_t p = 0; p < t->npols; p++) {
+			same &= st[p] == st[0];
+			any |= st[p] != CAL_AP_GOOD && st[p] != CAL_AP_NODATA;
+		}
+		if (!any)
+			continue;
+		for (int64_t p = 0; p < t->npols; p++) {
+			if (st[p] == CAL_AP_GOOD || st[p] == CAL_AP_NODATA)
+				continue;
+			nfail++;
+			if (same && p > 0)
+				continue;
+			if (same)
+				snprintf(item, sizeof item, "%lld %s", (long long)t->antenna_numbers[a],
+				    cal_antpol_reason(st[p]));
+			else
+				snprintf(item, sizeof item, "%lld pol %lld %s",
+				    (long long)t->antenna_numbers[a], (long long)t->polarization_array[p],
+				    cal_antpol_reason(st[p]));
+			if (len + strlen(item) + 6 < n)
+				len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "; " : "", item);
+			else if (len + 4 < n && (len < 3 || strcmp(buf + len - 3, "...")))
+				len += (size_t)snprintf(buf + len, n - len, "...");
+		}
+	}
+	return nfail;
 }
 
 int cal_table_alloc(struct cal_table *c)

@@ -56,6 +56,16 @@ enum cal_antpol {
 /* A short name for a status ("good", "flagged", "incoherent", ...). */
 const char *cal_antpol_reason(int status);
 
+struct cal_table;
+/*
+ * The failed antenna-polarizations of t and why, into buf (size n,
+ * truncated with "..." if it does not fit): "25 flagged; 30 incoherent
+ * (dead or garbage); 81 pol -6 low snr" (an antenna whose polarizations
+ * all failed for one reason is named once). "" when none failed. Returns
+ * the number of failed antenna-polarizations.
+ */
+int cal_antpol_summary(const struct cal_table *t, char *buf, size_t n);
+
 struct cal_table {
 	int64_t ntimes, nants, nfreqs, npols;
 	double complex *gains;    /* [t][a][f][p] */
