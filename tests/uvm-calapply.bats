@@ -33,7 +33,7 @@ setup_file() {
 	mkdir -p solve/state
 	uvm-calsolve -D solve -g G1 -o G1.cal.h5 cal.uvh5 2>/dev/null
 	uvm-calsolve -D solve -g GH -o half.cal.h5 half.uvh5 2>/dev/null
-	printf 'CAL_FLAG_SNR=1e9\nCAL_MAX_FLAGGED=1\nCAL_MIN_SNR=0\n' > solve/uvmake.conf
+	printf 'CAL_FLAG_SNR=1e9\nCAL_MAX_FLAGGED=1\nCAL_MIN_SNR=0\nCAL_MIN_GOOD_ANTPOL=0\n' > solve/uvmake.conf
 	uvm-calsolve -D solve -g GF -o flagged.cal.h5 cal.uvh5 2>/dev/null
 	rm solve/uvmake.conf
 }

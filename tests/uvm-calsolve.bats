@@ -151,7 +151,7 @@ gain_errors() {
 	[ "$(sqlite3 home/state/calibration.sqlite "SELECT count(*) FROM caltables WHERE status = 'good'")" -eq 0 ]
 	[ "$(sqlite3 home/state/calibration.sqlite "SELECT grp || ' ' || status FROM caltables")" = "GN rejected" ]
 	# the same thresholds relaxed in the config let it through
-	printf 'CAL_MAX_FLAGGED=1\nCAL_MIN_SNR=0\n' > home/uvmake.conf
+	printf 'CAL_MAX_FLAGGED=1\nCAL_MIN_SNR=0\nCAL_MIN_GOOD_ANTPOL=0\n' > home/uvmake.conf
 	run -0 uvm-calsolve -D home -g GN -o home/caltables/GN.cal.h5 "$D/noisy.uvh5"
 	[ "$(sqlite3 home/state/calibration.sqlite "SELECT grp || ' ' || status FROM caltables")" = "GN good" ]
 }
