@@ -30,8 +30,9 @@
                                       * median of antennas with data: garbage */
 #define DELAY_MIN_CHANS 32           /* fewer channels: no delay is solved
                                       * (4 channels cannot show a peak) */
-#define MIN_GOOD_SOL 0.5             /* fraction of good solutions of a good
-                                      * antenna-pol */
+#define MIN_GOOD_SOL 0.01            /* fewer usable gains: low snr (noisy
+                                      * groups are judged by frac_flagged
+                                      * and median_snr, as before) */
 
 struct solver {
 	const struct calsolve_opts *o;
