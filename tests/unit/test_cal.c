@@ -26,8 +26,11 @@
 #include "sci/cal_registry.h"
 #include "sci/cal_stefcal.h"
 #include "sci/cal_table.h"
+#include "core/cfg.h"
 #include "core/fsx.h"
 #include "sci/geom.h"
+
+#include <hdf5.h>
 
 static int ntest, nfail;
 
@@ -316,6 +319,20 @@ static void test_table(void)
 	a.median_snr = 42.5;
 	a.residual_rms = 0.031;
 	a.created = 1.7e9;
+	a.frac_good_antpol = 0.7;
+	for (int i = 0; i < a.nants * a.npols; i++)
+		a.delay[i] = 1e-9 * gauss();
+	a.antpol_status[2 * 1 + 0] = a.antpol_status[2 * 1 + 1] = CAL_AP_FLAGGED;
+	a.antpol_status[2 * 3 + 1] = CAL_AP_NODELAY;
+	a.antpol_status[2 * 4 + 0] = CAL_AP_NODATA;
+	{
+		char buf[256], tiny[30];
+		ok(cal_antpol_summary(&a, buf, sizeof buf) == 3 &&
+		    !strcmp(buf, "101 flagged on input; 103 pol -6 delay search failed"),
+		    "antpol summary names the failed ones and why");
+		cal_antpol_summary(&a, tiny, sizeof tiny);
+		ok(!strcmp(tiny, "101 flagged on input..."), "antpol summary truncated with ...");
+	}
 	snprintf(path, sizeof path, "%s/t.cal.h5", tmpdir);
 	ok(cal_table_write(path, &a, err) == 0, "table write");
 	ok(cal_table_read(path, &b, err) == 0, "table read");
@@ -335,7 +352,34 @@ static void test_table(void)
 	    b.mjd_start == a.mjd_start && b.mjd_end == a.mjd_end && b.frac_flagged == 0.125 &&
 	    b.median_snr == 42.5 && b.residual_rms == 0.031 && b.created == a.created,
 	    "table round trip: attributes");
+	ok(!memcmp(a.delay, b.delay, sizeof(double) * (size_t)(a.nants * a.npols)) &&
+	    !memcmp(a.antpol_status, b.antpol_status, (size_t)(a.nants * a.npols)) &&
+	    b.frac_good_antpol == 0.7, "table round trip: delays, antpol status, good fraction");
 	cal_table_free(&b);
+	{
+		/* a table from before delays: still readable, good fraction unknown */
+		hid_t fid = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+		int del = fid >= 0 && H5Ldelete(fid, "delay", H5P_DEFAULT) >= 0 &&
+		    H5Ldelete(fid, "antpol_status", H5P_DEFAULT) >= 0 &&
+		    H5Adelete(fid, "frac_good_antpol") >= 0;
+		if (fid >= 0)
+			H5Fclose(fid);
+		ok(del && cal_table_read(path, &b, err) == 0 && isnan(b.frac_good_antpol) &&
+		    b.delay[3] == 0 && b.antpol_status[2] == CAL_AP_GOOD &&
+		    !memcmp(a.gains, b.gains, n * sizeof *a.gains), "a table without delays reads");
+		cal_table_free(&b);
+		struct cal_entry e;
+		struct cfg c0 = {0};
+		cal_entry_from_table(&e, &a, "t.cal.h5", "G", &c0);
+		ok(!strcmp(e.status, "rejected") && !strcmp(e.reason, "70.0% of antenna-polarizations "
+		    "good (min 90.0%): 101 flagged on input; 103 pol -6 delay search failed"),
+		    "gate: too few good antenna-pols rejected, named");
+		a.frac_good_antpol = NAN;
+		cal_entry_from_table(&e, &a, "t.cal.h5", "G", &c0);
+		ok(!strcmp(e.status, "good"), "gate: an older table without the figure passes");
+		a.frac_good_antpol = 0.7;
+		cal_table_write(path, &a, err);
+	}
 	{
 		struct stat st;
 		char t[300];
