@@ -7,7 +7,9 @@
  *
  * Model (the simulator's convention): V_ij(f) = S g_i conj(g_j) with
  * g = |g| exp(i (phi + 2 pi f tau)), so the phase of V_ij carries
- * 2 pi f (tau_i - tau_j).
+ * 2 pi f (tau_i - tau_j). Files hold the conjugate (sim.h): callers pass
+ * conjugated visibilities, as calsolve does; tests/calibration.bats checks
+ * the sign against the delays uvm-sim -D delays injects.
  *
  * Reference antenna: the one whose baselines are most coherent in time
  * (per channel, |sum_t V| / sum_t |V|, median over channels, then over its

@@ -3,9 +3,10 @@
  * calsolve.h).
  *
  * Memory: the visibilities of one integration, the interval's sums (36
+ * bytes per baseline, channel and polarization), the delay sums (28
  * bytes per baseline, channel and polarization) and the raw solutions
  * (21 bytes per solution interval, antenna, channel and polarization). The
- * file is read once, one integration at a time.
+ * file is read twice (delays, then gains), one integration at a time.
  */
 #include "sci/calsolve.h"
 
