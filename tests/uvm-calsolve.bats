@@ -113,6 +113,8 @@ gain_errors() {
 	[ "$(jq -r .calibrator <<< "$json")" = 3C48 ]
 	[ "$(jq -r .registered <<< "$json")" = true ]
 	[ "$(jq -r .table <<< "$json")" = caltables/G1.cal.h5 ]
+	# no defects injected: every antenna-polarization good, none named
+	[ "$(jq -c '[.frac_good_antpol, .failed_antpols]' <<< "$json")" = '[1,[]]' ]
 	no_temps home
 	# Noise: the raw solution of one antenna has relative error
 	# sigma = sqrt(2) n / (S sqrt(N - 1)) (S = 16 Jy, 3C48 at the beam
