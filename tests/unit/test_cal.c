@@ -22,6 +22,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "sci/calapply.h"
 #include "sci/cal_catalog.h"
 #include "sci/cal_registry.h"
 #include "sci/cal_stefcal.h"
@@ -419,6 +420,48 @@ static void put(sqlite3 *db, const char *grp, const char *path, double transit, 
 	ok(cal_registry_put(db, &e) == 0, "registry put");
 }
 
+/* calapply_gain_at against gains set by hand (JD times: ~1e-8 of a
+ * 15-minute span is the resolution): amplitude and phase linear
+ * in time between unflagged solutions (across the -pi/pi cut the short
+ * way), a flagged one skipped, the nearest outside the span, -1 with none. */
+static void test_interp(void)
+{
+	struct cal_table t;
+	double complex g;
+
+	memset(&t, 0, sizeof t);
+	t.ntimes = 4;
+	t.nants = 1;
+	t.nfreqs = 1;
+	t.npols = 2;
+	ok(cal_table_alloc(&t) == 0, "interp: alloc");
+	for (int i = 0; i < 4; i++)
+		t.times[i] = 2460000.0 + i * 0.01;
+	/* pol 0: amplitude 1 -> 3, phase 170 deg -> -170 deg (20 deg the short way) */
+	t.gains[cal_idx(&t, 0, 0, 0, 0)] = 1 * cexp(I * 170 * M_PI / 180);
+	t.gains[cal_idx(&t, 1, 0, 0, 0)] = 99;          /* flagged: skipped */
+	t.flags[cal_idx(&t, 1, 0, 0, 0)] = 1;
+	t.gains[cal_idx(&t, 2, 0, 0, 0)] = 3 * cexp(-I * 170 * M_PI / 180);
+	t.gains[cal_idx(&t, 3, 0, 0, 0)] = 2;
+	/* pol 1: every solution flagged */
+	for (int i = 0; i < 4; i++)
+		t.flags[cal_idx(&t, i, 0, 0, 1)] = 1;
+	ok(calapply_gain_at(&t, 0, 0, 0, 2460000.005, &g) == 0 &&
+	    fabs(cabs(g) - 1.5) < 1e-6 && fabs(carg(g) * 180 / M_PI - 175) < 1e-5,
+	    "interp: a quarter of the way: amplitude 1.5, phase 175 deg");
+	ok(calapply_gain_at(&t, 0, 0, 0, 2460000.015, &g) == 0 &&
+	    fabs(cabs(g) - 2.5) < 1e-6 && fabs(carg(g) * 180 / M_PI + 175) < 1e-5,
+	    "interp: across the cut: amplitude 2.5, phase -175 deg");
+	ok(calapply_gain_at(&t, 0, 0, 0, 2460000.02, &g) == 0 && cabs(g - t.gains[cal_idx(&t, 2, 0,
+	    0, 0)]) < 1e-15, "interp: at a solution, that solution");
+	ok(calapply_gain_at(&t, 0, 0, 0, 2459999.0, &g) == 0 && cabs(g - t.gains[0]) < 1e-15 &&
+	    calapply_gain_at(&t, 0, 0, 0, 2460001.0, &g) == 0 && cabs(g - 2) < 1e-15,
+	    "interp: outside the span, the nearest");
+	ok(calapply_gain_at(&t, 0, 0, 1, 2460000.01, &g) == -1 && g == 0,
+	    "interp: no usable solution, -1");
+	cal_table_free(&t);
+}
+
 static void test_registry(void)
 {
 	char home[256], p[512];
@@ -497,6 +540,7 @@ int main(void)
 	test_stefcal();
 	test_catalog();
 	test_table();
+	test_interp();
 	test_registry();
 	{
 		char cmd[300];

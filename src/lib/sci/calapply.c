@@ -38,49 +38,47 @@ static int usable(const struct cal_table *t, size_t c)
 	return !t->flags[c] && g != 0 && isfinite(creal(g)) && isfinite(cimag(g));
 }
 
-/*
- * Gains for data time jd into ap->g / gflag: for each antenna, channel and
- * polarization, the unflagged solutions nearest in time before and after
- * jd, interpolated linearly in amplitude and in phase (the shorter way
- * round); outside the span of the unflagged solutions, the nearest one.
- */
+int calapply_gain_at(const struct cal_table *t, int64_t ta, int64_t tf, int64_t tp, double jd,
+    double complex *g)
+{
+	int lo = -1, hi = -1;
+
+	*g = 0;
+	for (int i = 0; i < t->ntimes; i++) {
+		if (!usable(t, cal_idx(t, i, ta, tf, tp)))
+			continue;
+		if (t->times[i] <= jd && (lo < 0 || t->times[i] > t->times[lo]))
+			lo = i;
+		if (t->times[i] >= jd && (hi < 0 || t->times[i] < t->times[hi]))
+			hi = i;
+	}
+	if (lo < 0 && hi < 0)
+		return -1;
+	if (lo < 0 || hi < 0 || lo == hi || !(t->times[hi] > t->times[lo])) {
+		*g = t->gains[cal_idx(t, lo >= 0 ? lo : hi, ta, tf, tp)];
+	} else {
+		double complex g0 = t->gains[cal_idx(t, lo, ta, tf, tp)];
+		double complex g1 = t->gains[cal_idx(t, hi, ta, tf, tp)];
+		double w = (jd - t->times[lo]) / (t->times[hi] - t->times[lo]);
+		double amp = (1 - w) * cabs(g0) + w * cabs(g1);
+
+		*g = amp * cexp(I * (carg(g0) + w * carg(g1 * conj(g0))));
+	}
+	return 0;
+}
+
+/* Gains for data time jd into ap->g / gflag (calapply_gain_at). */
 static void gains_at(struct applier *ap, double jd)
 {
-	const struct cal_table *t = ap->t;
-
 	for (int a = 0; a < ap->n; a++)
 		for (int f = 0; f < ap->nf; f++)
 			for (int p = 0; p < ap->np; p++) {
 				size_t k = ((size_t)a * ap->nf + f) * ap->np + p;
 				int ta = ap->tab_ant[a], tf = ap->tab_chan[f], tp = ap->tab_pol[p];
-				int lo = -1, hi = -1;
 
 				ap->g[k] = 0;
-				ap->gflag[k] = 1;
-				if (ta < 0 || tf < 0 || tp < 0)
-					continue;
-				for (int i = 0; i < t->ntimes; i++) {
-					if (!usable(t, cal_idx(t, i, ta, tf, tp)))
-						continue;
-					if (t->times[i] <= jd && (lo < 0 || t->times[i] > t->times[lo]))
-						lo = i;
-					if (t->times[i] >= jd && (hi < 0 || t->times[i] < t->times[hi]))
-						hi = i;
-				}
-				if (lo < 0 && hi < 0)
-					continue;
-				if (lo < 0 || hi < 0 || lo == hi || !(t->times[hi] > t->times[lo])) {
-					ap->g[k] = t->gains[cal_idx(t, lo >= 0 ? lo : hi, ta, tf, tp)];
-				} else {
-					double complex g0 = t->gains[cal_idx(t, lo, ta, tf, tp)];
-					double complex g1 = t->gains[cal_idx(t, hi, ta, tf, tp)];
-					double w = (jd - t->times[lo]) / (t->times[hi] - t->times[lo]);
-					double amp = (1 - w) * cabs(g0) + w * cabs(g1);
-					double ph = carg(g0) + w * carg(g1 * conj(g0));
-
-					ap->g[k] = amp * cexp(I * ph);
-				}
-				ap->gflag[k] = 0;
+				ap->gflag[k] = ta < 0 || tf < 0 || tp < 0 ||
+				    calapply_gain_at(ap->t, ta, tf, tp, jd, &ap->g[k]) < 0;
 			}
 	ap->cur = jd;
 }

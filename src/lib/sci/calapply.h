@@ -48,4 +48,14 @@ struct calapply_stats {
 int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
     struct calapply_stats *st, char *err);
 
+/*
+ * The gain of table antenna ta, channel tf, polarization tp (indices into
+ * t) at time jd, as calapply_run uses it: between the unflagged
+ * solutions nearest before and after jd, linear in amplitude and in phase
+ * (the shorter way round); outside their span the nearest. 0 with *g
+ * set, or -1 (*g = 0) when no solution of that cell is usable.
+ */
+int calapply_gain_at(const struct cal_table *t, int64_t ta, int64_t tf, int64_t tp, double jd,
+    double complex *g);
+
 #endif
