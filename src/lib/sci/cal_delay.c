@@ -201,8 +201,8 @@ out:
 int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
 {
 	size_t cells = (size_t)in->nbls * in->nfreq * in->npol;
-	double complex *sum = calloc(cells + 1, sizeof *sum);
-	double *sabs = calloc(cells + 1, sizeof *sabs);
+	float complex *sum = calloc(cells + 1, sizeof *sum);
+	float *sabs = calloc(cells + 1, sizeof *sabs);
 	float *cnt = calloc(cells + 1, sizeof *cnt);
 	int rc = -1;
 

@@ -62,8 +62,8 @@ int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *out);
 struct cal_delay_sums {
 	int nants, nbls, ntimes, nfreq, npol;
 	const int *a1, *a2;        /* nbls, antenna indices 0..nants-1 */
-	const double complex *sum;
-	const double *sabs;
+	const float complex *sum;
+	const float *sabs;
 	const float *cnt;
 	const double *freq;        /* nfreq, Hz, ascending, uniform spacing */
 };

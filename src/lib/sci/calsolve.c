@@ -3,7 +3,7 @@
  * calsolve.h).
  *
  * Memory: the visibilities of one integration, the interval's sums (36
- * bytes per baseline, channel and polarization), the delay sums (28
+ * bytes per baseline, channel and polarization), the delay sums (16
  * bytes per baseline, channel and polarization) and the raw solutions
  * (21 bytes per solution interval, antenna, channel and polarization). The
  * file is read twice (delays, then gains), one integration at a time.
@@ -69,8 +69,8 @@ struct solver {
 	uint8_t *rawok;
 	double resid2, model2;
 	/* delays: pass-1 sums [slot][f][p], results, antenna-pol state */
-	double complex *dsum;
-	double *dabs;
+	float complex *dsum;
+	float *dabs;
 	float *dcnt;
 	double *ngood, *ntot;            /* [a][p] unflagged / all cross samples */
 	struct cal_delay_out dl;
@@ -394,8 +394,8 @@ static void accumulate(struct solver *s, int ti)
 					v = conj(v);
 				c = ((size_t)slot * nf + f) * np + p;
 				if (s->pass == 1) {
-					s->dsum[c] += v;
-					s->dabs[c] += cabs(v);
+					s->dsum[c] += (float complex)v;
+					s->dabs[c] += (float)cabs(v);
 					s->dcnt[c]++;
 					continue;
 				}
