@@ -18,7 +18,9 @@
  * raw solutions below are flagged), CAL_MAX_ITER (100), CAL_TOL (1e-6),
  * CAL_REFANT (automatic), CAL_VALIDITY_HOURS (24: window centred on the
  * transit), and the quality gate CAL_MAX_FLAGGED (0.5, fraction of raw
- * solutions flagged) and CAL_MIN_SNR (10, median raw solution SNR).
+ * solutions flagged), CAL_MIN_SNR (10, median raw solution SNR) and
+ * CAL_MIN_GOOD_ANTPOL (0.9, fraction of antenna-polarizations with data
+ * that have good solutions; the failed ones are named with the reason).
  *
  * A solution that fails the gate is not a bad input (the data may image
  * well with another table): no table is written (an older one at that
@@ -93,11 +95,21 @@ static void print_json(const struct cal_table *t, const struct cal_entry *e, int
 	printf("\"recorded\":%s,\"registered\":%s,\"transit_mjd\":%.8f,"
 	    "\"mjd_start\":%.8f,\"mjd_end\":%.8f,"
 	    "\"frac_flagged\":%.6f,\"median_snr\":%.3f,\"residual_rms\":%.6f,\"refant\":%lld,"
-	    "\"ntimes\":%lld,\"nants\":%lld,\"nfreqs\":%lld,\"npols\":%lld}\n",
+	    "\"ntimes\":%lld,\"nants\":%lld,\"nfreqs\":%lld,\"npols\":%lld,"
+	    "\"frac_good_antpol\":%.6f,",
 	    recorded ? "true" : "false", recorded && !e->reason[0] ? "true" : "false",
 	    t->transit_mjd, t->mjd_start, t->mjd_end,
 	    t->frac_flagged, t->median_snr, t->residual_rms, (long long)t->refant,
-	    (long long)t->ntimes, (long long)t->nants, (long long)t->nfreqs, (long long)t->npols);
+	    (long long)t->ntimes, (long long)t->nants, (long long)t->nfreqs, (long long)t->npols,
+	    t->frac_good_antpol);
+	printf("\"failed_antpols\":[");
+	for (int64_t k = 0, n = 0; k < t->nants * t->npols; k++)
+		if (t->antpol_status[k] != CAL_AP_GOOD && t->antpol_status[k] != CAL_AP_NODATA)
+			printf("%s{\"antenna\":%lld,\"pol\":%lld,\"reason\":\"%s\"}", n++ ? "," : "",
+			    (long long)t->antenna_numbers[k / t->npols],
+			    (long long)t->polarization_array[k % t->npols],
+			    cal_antpol_reason(t->antpol_status[k]));
+	printf("]}\n");
 }
 
 int main(int argc, char **argv)
@@ -203,10 +215,16 @@ int main(int argc, char **argv)
 	} else {
 		recorded = 1;
 	}
-	if (!rc)
+	if (!rc) {
+		char why[1024];
+		int nfail = cal_antpol_summary(&t, why, sizeof why);
 		log_info("'%s': %s on %s, %.1f%% flagged, median snr %.1f, residual %.4f, "
-		    "valid mjd %.5f-%.5f", out, e.status, t.calibrator, 100 * t.frac_flagged,
-		    t.median_snr, t.residual_rms, t.mjd_start, t.mjd_end);
+		    "%.1f%% of antenna-polarizations good, valid mjd %.5f-%.5f", out, e.status,
+		    t.calibrator, 100 * t.frac_flagged, t.median_snr, t.residual_rms,
+		    100 * t.frac_good_antpol, t.mjd_start, t.mjd_end);
+		if (nfail)
+			log_info("failed antenna-polarizations: %s", why);
+	}
 	if (json) {
 		print_json(&t, &e, recorded);
 		if (fsx_close_stdout() && !rc)

@@ -113,6 +113,8 @@ gain_errors() {
 	[ "$(jq -r .calibrator <<< "$json")" = 3C48 ]
 	[ "$(jq -r .registered <<< "$json")" = true ]
 	[ "$(jq -r .table <<< "$json")" = caltables/G1.cal.h5 ]
+	# no defects injected: every antenna-polarization good, none named
+	[ "$(jq -c '[.frac_good_antpol, .failed_antpols]' <<< "$json")" = '[1,[]]' ]
 	no_temps home
 	# Noise: the raw solution of one antenna has relative error
 	# sigma = sqrt(2) n / (S sqrt(N - 1)) (S = 16 Jy, 3C48 at the beam
@@ -151,7 +153,7 @@ gain_errors() {
 	[ "$(sqlite3 home/state/calibration.sqlite "SELECT count(*) FROM caltables WHERE status = 'good'")" -eq 0 ]
 	[ "$(sqlite3 home/state/calibration.sqlite "SELECT grp || ' ' || status FROM caltables")" = "GN rejected" ]
 	# the same thresholds relaxed in the config let it through
-	printf 'CAL_MAX_FLAGGED=1\nCAL_MIN_SNR=0\n' > home/uvmake.conf
+	printf 'CAL_MAX_FLAGGED=1\nCAL_MIN_SNR=0\nCAL_MIN_GOOD_ANTPOL=0\n' > home/uvmake.conf
 	run -0 uvm-calsolve -D home -g GN -o home/caltables/GN.cal.h5 "$D/noisy.uvh5"
 	[ "$(sqlite3 home/state/calibration.sqlite "SELECT grp || ' ' || status FROM caltables")" = "GN good" ]
 }

@@ -22,12 +22,16 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "sci/calapply.h"
 #include "sci/cal_catalog.h"
 #include "sci/cal_registry.h"
 #include "sci/cal_stefcal.h"
 #include "sci/cal_table.h"
+#include "core/cfg.h"
 #include "core/fsx.h"
 #include "sci/geom.h"
+
+#include <hdf5.h>
 
 static int ntest, nfail;
 
@@ -316,6 +320,20 @@ static void test_table(void)
 	a.median_snr = 42.5;
 	a.residual_rms = 0.031;
 	a.created = 1.7e9;
+	a.frac_good_antpol = 0.7;
+	for (int i = 0; i < a.nants * a.npols; i++)
+		a.delay[i] = 1e-9 * gauss();
+	a.antpol_status[2 * 1 + 0] = a.antpol_status[2 * 1 + 1] = CAL_AP_FLAGGED;
+	a.antpol_status[2 * 3 + 1] = CAL_AP_NODELAY;
+	a.antpol_status[2 * 4 + 0] = CAL_AP_NODATA;
+	{
+		char buf[256], tiny[30];
+		ok(cal_antpol_summary(&a, buf, sizeof buf) == 3 &&
+		    !strcmp(buf, "101 flagged on input; 103 pol -6 delay search failed"),
+		    "antpol summary names the failed ones and why");
+		cal_antpol_summary(&a, tiny, sizeof tiny);
+		ok(!strcmp(tiny, "101 flagged on input..."), "antpol summary truncated with ...");
+	}
 	snprintf(path, sizeof path, "%s/t.cal.h5", tmpdir);
 	ok(cal_table_write(path, &a, err) == 0, "table write");
 	ok(cal_table_read(path, &b, err) == 0, "table read");
@@ -335,7 +353,34 @@ static void test_table(void)
 	    b.mjd_start == a.mjd_start && b.mjd_end == a.mjd_end && b.frac_flagged == 0.125 &&
 	    b.median_snr == 42.5 && b.residual_rms == 0.031 && b.created == a.created,
 	    "table round trip: attributes");
+	ok(!memcmp(a.delay, b.delay, sizeof(double) * (size_t)(a.nants * a.npols)) &&
+	    !memcmp(a.antpol_status, b.antpol_status, (size_t)(a.nants * a.npols)) &&
+	    b.frac_good_antpol == 0.7, "table round trip: delays, antpol status, good fraction");
 	cal_table_free(&b);
+	{
+		/* a table from before delays: still readable, good fraction unknown */
+		hid_t fid = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+		int del = fid >= 0 && H5Ldelete(fid, "delay", H5P_DEFAULT) >= 0 &&
+		    H5Ldelete(fid, "antpol_status", H5P_DEFAULT) >= 0 &&
+		    H5Adelete(fid, "frac_good_antpol") >= 0;
+		if (fid >= 0)
+			H5Fclose(fid);
+		ok(del && cal_table_read(path, &b, err) == 0 && isnan(b.frac_good_antpol) &&
+		    b.delay[3] == 0 && b.antpol_status[2] == CAL_AP_GOOD &&
+		    !memcmp(a.gains, b.gains, n * sizeof *a.gains), "a table without delays reads");
+		cal_table_free(&b);
+		struct cal_entry e;
+		struct cfg c0 = {0};
+		cal_entry_from_table(&e, &a, "t.cal.h5", "G", &c0);
+		ok(!strcmp(e.status, "rejected") && !strcmp(e.reason, "70.0% of antenna-polarizations "
+		    "good (min 90.0%): 101 flagged on input; 103 pol -6 delay search failed"),
+		    "gate: too few good antenna-pols rejected, named");
+		a.frac_good_antpol = NAN;
+		cal_entry_from_table(&e, &a, "t.cal.h5", "G", &c0);
+		ok(!strcmp(e.status, "good"), "gate: an older table without the figure passes");
+		a.frac_good_antpol = 0.7;
+		cal_table_write(path, &a, err);
+	}
 	{
 		struct stat st;
 		char t[300];
@@ -373,6 +418,48 @@ static void put(sqlite3 *db, const char *grp, const char *path, double transit, 
 	e.mjd_start = transit - half;
 	e.mjd_end = transit + half;
 	ok(cal_registry_put(db, &e) == 0, "registry put");
+}
+
+/* calapply_gain_at against gains set by hand (JD times: ~1e-8 of a
+ * 15-minute span is the resolution): amplitude and phase linear
+ * in time between unflagged solutions (across the -pi/pi cut the short
+ * way), a flagged one skipped, the nearest outside the span, -1 with none. */
+static void test_interp(void)
+{
+	struct cal_table t;
+	double complex g;
+
+	memset(&t, 0, sizeof t);
+	t.ntimes = 4;
+	t.nants = 1;
+	t.nfreqs = 1;
+	t.npols = 2;
+	ok(cal_table_alloc(&t) == 0, "interp: alloc");
+	for (int i = 0; i < 4; i++)
+		t.times[i] = 2460000.0 + i * 0.01;
+	/* pol 0: amplitude 1 -> 3, phase 170 deg -> -170 deg (20 deg the short way) */
+	t.gains[cal_idx(&t, 0, 0, 0, 0)] = 1 * cexp(I * 170 * M_PI / 180);
+	t.gains[cal_idx(&t, 1, 0, 0, 0)] = 99;          /* flagged: skipped */
+	t.flags[cal_idx(&t, 1, 0, 0, 0)] = 1;
+	t.gains[cal_idx(&t, 2, 0, 0, 0)] = 3 * cexp(-I * 170 * M_PI / 180);
+	t.gains[cal_idx(&t, 3, 0, 0, 0)] = 2;
+	/* pol 1: every solution flagged */
+	for (int i = 0; i < 4; i++)
+		t.flags[cal_idx(&t, i, 0, 0, 1)] = 1;
+	ok(calapply_gain_at(&t, 0, 0, 0, 2460000.005, &g) == 0 &&
+	    fabs(cabs(g) - 1.5) < 1e-6 && fabs(carg(g) * 180 / M_PI - 175) < 1e-5,
+	    "interp: a quarter of the way: amplitude 1.5, phase 175 deg");
+	ok(calapply_gain_at(&t, 0, 0, 0, 2460000.015, &g) == 0 &&
+	    fabs(cabs(g) - 2.5) < 1e-6 && fabs(carg(g) * 180 / M_PI + 175) < 1e-5,
+	    "interp: across the cut: amplitude 2.5, phase -175 deg");
+	ok(calapply_gain_at(&t, 0, 0, 0, 2460000.02, &g) == 0 && cabs(g - t.gains[cal_idx(&t, 2, 0,
+	    0, 0)]) < 1e-15, "interp: at a solution, that solution");
+	ok(calapply_gain_at(&t, 0, 0, 0, 2459999.0, &g) == 0 && cabs(g - t.gains[0]) < 1e-15 &&
+	    calapply_gain_at(&t, 0, 0, 0, 2460001.0, &g) == 0 && cabs(g - 2) < 1e-15,
+	    "interp: outside the span, the nearest");
+	ok(calapply_gain_at(&t, 0, 0, 1, 2460000.01, &g) == -1 && g == 0,
+	    "interp: no usable solution, -1");
+	cal_table_free(&t);
 }
 
 static void test_registry(void)
@@ -453,6 +540,7 @@ int main(void)
 	test_stefcal();
 	test_catalog();
 	test_table();
+	test_interp();
 	test_registry();
 	{
 		char cmd[300];

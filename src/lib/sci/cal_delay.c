@@ -44,59 +44,39 @@ void cal_delay_free(struct cal_delay_out *o)
 	memset(o, 0, sizeof *o);
 }
 
-static size_t idx(const struct cal_delay_in *in, int t, int b, int f, int p)
+static size_t sidx(const struct cal_delay_sums *in, int b, int f, int p)
 {
-	return (((size_t)t * in->nbls + b) * in->nfreq + f) * in->npol + p;
+	return ((size_t)b * in->nfreq + f) * in->npol + p;
 }
 
-/* Time-averaged spectrum of baseline b, pol p into s (nfreq); unflagged
- * count per channel into n. */
-static void average(const struct cal_delay_in *in, int b, int p, double complex *s, int *n)
+/* |sum_f u_f exp(-2 pi i (f - f0) D)| for unit phasors u (0 where no
+ * data); the channels being uniform, the phasor advances by one
+ * rotation a channel (one cexp per call instead of one per channel). */
+static double dspec(const struct cal_delay_sums *in, const double complex *u, double D)
 {
+	double complex acc = 0, w = 1;
+	double step = in->nfreq > 1 ? in->freq[1] - in->freq[0] : 0;
+	double complex z = cexp(-2 * M_PI * I * step * D);
+
 	for (int f = 0; f < in->nfreq; f++) {
-		s[f] = 0;
-		n[f] = 0;
-		for (int t = 0; t < in->ntimes; t++) {
-			size_t k = idx(in, t, b, f, p);
-			float complex v = in->vis[k];
-			if ((in->flags && in->flags[k]) || !isfinite(crealf(v)) || !isfinite(cimagf(v)))
-				continue;
-			s[f] += v;
-			n[f]++;
-		}
+		acc += u[f] * w;
+		w *= z;
 	}
-}
-
-/* |sum_f w_f s_f exp(-2 pi i (f - f0) D)| */
-static double dspec(const struct cal_delay_in *in, const double complex *s, double D)
-{
-	double complex acc = 0;
-
-	for (int f = 0; f < in->nfreq; f++)
-		if (s[f] != 0)
-			acc += s[f] / cabs(s[f]) * cexp(-2 * M_PI * I * (in->freq[f] - in->freq[0]) * D);
 	return cabs(acc);
 }
 
 /* Reference score of every antenna. */
-static int scores(const struct cal_delay_in *in, double *score)
+static int scores(const struct cal_delay_sums *in, double *score)
 {
 	int na = in->nants, nf = in->nfreq;
 	double *coh = malloc(sizeof(double) * (size_t)(nf + 1));
 	double *perant = malloc(sizeof(double) * (size_t)(in->nbls + 1) * 2);
-	int *cnt = calloc((size_t)na, sizeof *cnt);
 	double *good = calloc((size_t)na, sizeof *good), *tot = calloc((size_t)na, sizeof *tot);
 	double *bl = malloc(sizeof(double) * (size_t)(in->nbls + 1));
+	int rc = -1;
 
-	if (!coh || !perant || !cnt || !good || !tot || !bl) {
-		free(coh);
-		free(perant);
-		free(cnt);
-		free(good);
-		free(tot);
-		free(bl);
-		return -1;
-	}
+	if (!coh || !perant || !good || !tot || !bl)
+		goto out;
 	for (int b = 0; b < in->nbls; b++) {
 		bl[b] = 0;
 		if (in->a1[b] == in->a2[b])
@@ -105,22 +85,12 @@ static int scores(const struct cal_delay_in *in, double *score)
 		for (int f = 0; f < nf; f++) {
 			double cm = 0;
 			for (int p = 0; p < in->npol; p++) {
-				double complex sum = 0;
-				double sabs = 0;
-				for (int t = 0; t < in->ntimes; t++) {
-					size_t k = idx(in, t, b, f, p);
-					float complex v = in->vis[k];
-					tot[in->a1[b]]++;
-					tot[in->a2[b]]++;
-					if ((in->flags && in->flags[k]) || !isfinite(crealf(v)) ||
-					    !isfinite(cimagf(v)))
-						continue;
-					good[in->a1[b]]++;
-					good[in->a2[b]]++;
-					sum += v;
-					sabs += cabsf(v);
-				}
-				cm += sabs > 0 ? cabs(sum) / sabs : 0;
+				size_t k = sidx(in, b, f, p);
+				tot[in->a1[b]] += in->ntimes;
+				tot[in->a2[b]] += in->ntimes;
+				good[in->a1[b]] += in->cnt[k];
+				good[in->a2[b]] += in->cnt[k];
+				cm += in->sabs[k] > 0 ? cabs(in->sum[k]) / in->sabs[k] : 0;
 			}
 			coh[m++] = cm / in->npol;
 		}
@@ -133,20 +103,20 @@ static int scores(const struct cal_delay_in *in, double *score)
 				perant[m++] = bl[b];
 		score[a] = median(perant, m) * (tot[a] > 0 ? good[a] / tot[a] : 0);
 	}
+	rc = 0;
+out:
 	free(coh);
 	free(perant);
-	free(cnt);
 	free(good);
 	free(tot);
 	free(bl);
-	return 0;
+	return rc;
 }
 
-int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
+int cal_delay_solve_sums(const struct cal_delay_sums *in, struct cal_delay_out *o)
 {
 	int na = in->nants, np = in->npol, nf = in->nfreq, rc = -1;
 	double complex *s = malloc(sizeof *s * (size_t)(nf + 1));
-	int *n = malloc(sizeof *n * (size_t)(nf + 1));
 	double df = nf > 1 ? fabs(in->freq[1] - in->freq[0]) : 1;
 	double period = 1 / df, step = period / (nf * OVERSAMPLE);
 	int ngrid = nf * OVERSAMPLE;
@@ -158,7 +128,7 @@ int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
 	o->snr = calloc((size_t)na * np, sizeof *o->snr);
 	o->ok = calloc((size_t)na * np, 1);
 	o->score = calloc((size_t)na, sizeof *o->score);
-	if (!s || !n || !spec || !o->tau_s || !o->snr || !o->ok || !o->score)
+	if (!s || !spec || !o->tau_s || !o->snr || !o->ok || !o->score)
 		goto out;
 	if (scores(in, o->score) < 0)
 		goto out;
@@ -185,10 +155,12 @@ int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
 			continue;
 		for (int p = 0; p < np; p++) {
 			int best = 0;
-			average(in, b, p, s, n);
-			if (flip)
-				for (int f = 0; f < nf; f++)
+			for (int f = 0; f < nf; f++) {
+				s[f] = in->sum[sidx(in, b, f, p)];
+				if (flip)
 					s[f] = conj(s[f]);
+				s[f] = s[f] != 0 ? s[f] / cabs(s[f]) : 0;
+			}
 			for (int g = 0; g < ngrid; g++) {
 				spec[g] = dspec(in, s, -period / 2 + g * step);
 				if (spec[g] > spec[best])
@@ -220,9 +192,40 @@ int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
 	}
 out:
 	free(s);
-	free(n);
 	free(spec);
 	if (rc)
 		cal_delay_free(o);
+	return rc;
+}
+
+int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *o)
+{
+	size_t cells = (size_t)in->nbls * in->nfreq * in->npol;
+	float complex *sum = calloc(cells + 1, sizeof *sum);
+	float *sabs = calloc(cells + 1, sizeof *sabs);
+	float *cnt = calloc(cells + 1, sizeof *cnt);
+	int rc = -1;
+
+	memset(o, 0, sizeof *o);
+	o->refant = -1;
+	if (!sum || !sabs || !cnt)
+		goto out;
+	for (int t = 0; t < in->ntimes; t++)
+		for (size_t c = 0; c < cells; c++) {
+			size_t k = (size_t)t * cells + c;
+			float complex v = in->vis[k];
+			if ((in->flags && in->flags[k]) || !isfinite(crealf(v)) || !isfinite(cimagf(v)))
+				continue;
+			sum[c] += v;
+			sabs[c] += cabsf(v);
+			cnt[c]++;
+		}
+	struct cal_delay_sums su = {in->nants, in->nbls, in->ntimes, in->nfreq, in->npol, in->a1,
+	    in->a2, sum, sabs, cnt, in->freq};
+	rc = cal_delay_solve_sums(&su, o);
+out:
+	free(sum);
+	free(sabs);
+	free(cnt);
 	return rc;
 }

@@ -7,7 +7,9 @@
  *
  * Model (the simulator's convention): V_ij(f) = S g_i conj(g_j) with
  * g = |g| exp(i (phi + 2 pi f tau)), so the phase of V_ij carries
- * 2 pi f (tau_i - tau_j).
+ * 2 pi f (tau_i - tau_j). Files hold the conjugate (sim.h): callers pass
+ * conjugated visibilities, as calsolve does; tests/calibration.bats checks
+ * the sign against the delays uvm-sim -D delays injects.
  *
  * Reference antenna: the one whose baselines are most coherent in time
  * (per channel, |sum_t V| / sum_t |V|, median over channels, then over its
@@ -49,6 +51,23 @@ struct cal_delay_out {
 /* Choose the reference and solve; out's arrays allocated (free with
  * cal_delay_free). 0, or -1 when out of memory. */
 int cal_delay_solve(const struct cal_delay_in *in, struct cal_delay_out *out);
+
+/*
+ * The same from sums over time accumulated by the caller (so a group need
+ * not be held in memory: calsolve accumulates them while it reads), per
+ * baseline b, channel f, polarization p at [(b * nfreq + f) * npol + p]:
+ * sum = sum_t V, sabs = sum_t |V|, cnt = unflagged finite samples, out of
+ * ntimes. cal_delay_solve is this on its own sums.
+ */
+struct cal_delay_sums {
+	int nants, nbls, ntimes, nfreq, npol;
+	const int *a1, *a2;        /* nbls, antenna indices 0..nants-1 */
+	const float complex *sum;
+	const float *sabs;
+	const float *cnt;
+	const double *freq;        /* nfreq, Hz, ascending, uniform spacing */
+};
+int cal_delay_solve_sums(const struct cal_delay_sums *in, struct cal_delay_out *out);
 void cal_delay_free(struct cal_delay_out *out);
 
 /* Wrap tau into [-P/2, P/2) for period P (1/df). */

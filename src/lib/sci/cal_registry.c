@@ -265,6 +265,7 @@ void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const 
 {
 	double maxf = cfg_double(c, "CAL_MAX_FLAGGED", 0.5);
 	double minsnr = cfg_double(c, "CAL_MIN_SNR", 10);
+	double mingood = cfg_double(c, "CAL_MIN_GOOD_ANTPOL", 0.9);
 
 	memset(e, 0, sizeof *e);
 	snprintf(e->path, sizeof e->path, "%s", path);
@@ -283,5 +284,12 @@ void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const 
 	else if (!(t->median_snr >= minsnr))
 		snprintf(e->reason, sizeof e->reason, "median solution snr %.2f (min %.2f)",
 		    t->median_snr, minsnr);
+	else if (!isnan(t->frac_good_antpol) && !(t->frac_good_antpol >= mingood)) {
+		char why[200];
+		cal_antpol_summary(t, why, sizeof why);
+		snprintf(e->reason, sizeof e->reason,
+		    "%.1f%% of antenna-polarizations good (min %.1f%%): %s",
+		    100 * t->frac_good_antpol, 100 * mingood, why);
+	}
 	snprintf(e->status, sizeof e->status, "%s", e->reason[0] ? "rejected" : "good");
 }

@@ -66,8 +66,11 @@ struct cfg;        /* cfg.h */
 /*
  * The registry row of table t, stored at path for group: the table's own
  * figures, judged by the deployment's quality gate (more than
- * CAL_MAX_FLAGGED of the solutions flagged, or a median SNR below
- * CAL_MIN_SNR: "rejected" with the reason; else "good"). One gate for the
+ * CAL_MAX_FLAGGED of the solutions flagged, a median SNR below
+ * CAL_MIN_SNR, or fewer than CAL_MIN_GOOD_ANTPOL (default 0.9) of the
+ * antenna-polarizations with data good, unless the table predates that
+ * figure: "rejected" with the reason, which names the failed
+ * antenna-polarizations and why; else "good"). One gate for the
  * solver and for the audit that registers a found table again.
  */
 void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const char *path,

@@ -10,6 +10,7 @@
 #include "sci/cal_table.h"
 
 #include <errno.h>
+#include <math.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,54 @@ static void quiet_end(const struct quiet *q)
 	H5Eset_auto2(H5E_DEFAULT, q->f, q->d);
 }
 
+const char *cal_antpol_reason(int status)
+{
+	static const char *const name[CAL_AP_NREASONS] = {"good", "no data", "flagged on input",
+	    "incoherent (dead or garbage)", "delay search failed", "low snr"};
+
+	return status >= 0 && status < CAL_AP_NREASONS ? name[status] : "unknown";
+}
+
+int cal_antpol_summary(const struct cal_table *t, char *buf, size_t n)
+{
+	size_t len = 0;
+	int nfail = 0;
+
+	if (n)
+		buf[0] = 0;
+	for (int64_t a = 0; a < t->nants; a++) {
+		const uint8_t *st = t->antpol_status + a * t->npols;
+		int same = 1, any = 0;
+		char item[128];
+
+		for (int64_t p = 0; p < t->npols; p++) {
+			same &= st[p] == st[0];
+			any |= st[p] != CAL_AP_GOOD && st[p] != CAL_AP_NODATA;
+		}
+		if (!any)
+			continue;
+		for (int64_t p = 0; p < t->npols; p++) {
+			if (st[p] == CAL_AP_GOOD || st[p] == CAL_AP_NODATA)
+				continue;
+			nfail++;
+			if (same && p > 0)
+				continue;
+			if (same)
+				snprintf(item, sizeof item, "%lld %s", (long long)t->antenna_numbers[a],
+				    cal_antpol_reason(st[p]));
+			else
+				snprintf(item, sizeof item, "%lld pol %lld %s",
+				    (long long)t->antenna_numbers[a], (long long)t->polarization_array[p],
+				    cal_antpol_reason(st[p]));
+			if (len + strlen(item) + 6 < n)
+				len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "; " : "", item);
+			else if (len + 4 < n && (len < 3 || strcmp(buf + len - 3, "...")))
+				len += (size_t)snprintf(buf + len, n - len, "...");
+		}
+	}
+	return nfail;
+}
+
 int cal_table_alloc(struct cal_table *c)
 {
 	size_t n = (size_t)(c->ntimes * c->nants * c->nfreqs * c->npols);
@@ -58,6 +107,8 @@ int cal_table_alloc(struct cal_table *c)
 	c->snr = calloc(n, sizeof *c->snr);
 	c->bandpass = calloc((size_t)(c->nants * c->nfreqs * c->npols), sizeof *c->bandpass);
 	c->tgain = calloc((size_t)(c->ntimes * c->nants * c->npols), sizeof *c->tgain);
+	c->delay = calloc((size_t)(c->nants * c->npols), sizeof *c->delay);
+	c->antpol_status = calloc((size_t)(c->nants * c->npols), 1);
 	c->freq_array = calloc((size_t)c->nfreqs, sizeof *c->freq_array);
 	c->times = calloc((size_t)c->ntimes, sizeof *c->times);
 	c->time_lo = calloc((size_t)c->ntimes, sizeof *c->time_lo);
@@ -65,6 +116,7 @@ int cal_table_alloc(struct cal_table *c)
 	c->antenna_numbers = calloc((size_t)c->nants, sizeof *c->antenna_numbers);
 	c->polarization_array = calloc((size_t)c->npols, sizeof *c->polarization_array);
 	if (!c->gains || !c->flags || !c->snr || !c->bandpass || !c->tgain || !c->freq_array ||
+	    !c->delay || !c->antpol_status ||
 	    !c->times || !c->time_lo || !c->time_hi || !c->antenna_numbers ||
 	    !c->polarization_array) {
 		cal_table_free(c);
@@ -80,6 +132,8 @@ void cal_table_free(struct cal_table *c)
 	free(c->snr);
 	free(c->bandpass);
 	free(c->tgain);
+	free(c->delay);
+	free(c->antpol_status);
 	free(c->freq_array);
 	free(c->times);
 	free(c->time_lo);
@@ -90,7 +144,8 @@ void cal_table_free(struct cal_table *c)
 	c->gains = c->bandpass = c->tgain = NULL;
 	c->flags = NULL;
 	c->snr = NULL;
-	c->freq_array = c->times = c->time_lo = c->time_hi = NULL;
+	c->antpol_status = NULL;
+	c->freq_array = c->delay = c->times = c->time_lo = c->time_hi = NULL;
 	c->antenna_numbers = c->polarization_array = NULL;
 	c->history = NULL;
 }
@@ -177,6 +232,7 @@ static int write_all(hid_t fid, const struct cal_table *c)
 	    (hsize_t)c->npols};
 	hsize_t bp[3] = {(hsize_t)c->nants, (hsize_t)c->nfreqs, (hsize_t)c->npols};
 	hsize_t tg[3] = {(hsize_t)c->ntimes, (hsize_t)c->nants, (hsize_t)c->npols};
+	hsize_t ap[2] = {(hsize_t)c->nants, (hsize_t)c->npols};
 	hsize_t nt = (hsize_t)c->ntimes, na = (hsize_t)c->nants, nf = (hsize_t)c->nfreqs,
 		np = (hsize_t)c->npols;
 	hid_t ct = complex_type();
@@ -189,6 +245,9 @@ static int write_all(hid_t fid, const struct cal_table *c)
 	    wds(fid, "snr", 4, d4, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, c->snr) < 0 ||
 	    wds(fid, "bandpass", 3, bp, ct, ct, c->bandpass) < 0 ||
 	    wds(fid, "tgain", 3, tg, ct, ct, c->tgain) < 0 ||
+	    wds(fid, "delay", 2, ap, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c->delay) < 0 ||
+	    wds(fid, "antpol_status", 2, ap, H5T_STD_U8LE, H5T_NATIVE_UINT8,
+		c->antpol_status) < 0 ||
 	    wds(fid, "freq_array", 1, &nf, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c->freq_array) < 0 ||
 	    wds(fid, "times", 1, &nt, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c->times) < 0 ||
 	    wds(fid, "time_lo", 1, &nt, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c->time_lo) < 0 ||
@@ -211,6 +270,7 @@ static int write_all(hid_t fid, const struct cal_table *c)
 	    wattr_f64(fid, "frac_flagged", c->frac_flagged) < 0 ||
 	    wattr_f64(fid, "median_snr", c->median_snr) < 0 ||
 	    wattr_f64(fid, "residual_rms", c->residual_rms) < 0 ||
+	    wattr_f64(fid, "frac_good_antpol", c->frac_good_antpol) < 0 ||
 	    wattr_f64(fid, "created", c->created) < 0)
 		goto out;
 	rc = 0;
@@ -438,6 +498,21 @@ static int table_read(const char *path, struct cal_table *c, char *err)
 			snprintf(err, CAL_ERRLEN, "'%s': missing or malformed dataset", path);
 			goto fail;
 		}
+		/* optional: absent from tables written before delays were solved */
+		hsize_t ap[2] = {(hsize_t)c->nants, (hsize_t)c->npols};
+		if ((H5Lexists(fid, "delay", H5P_DEFAULT) > 0 &&
+		    rds(fid, "delay", 2, ap, H5T_NATIVE_DOUBLE, c->delay) < 0) ||
+		    (H5Lexists(fid, "antpol_status", H5P_DEFAULT) > 0 &&
+		    rds(fid, "antpol_status", 2, ap, H5T_NATIVE_UINT8, c->antpol_status) < 0)) {
+			snprintf(err, CAL_ERRLEN, "'%s': malformed delay or antpol_status", path);
+			goto fail;
+		}
+	}
+	c->frac_good_antpol = NAN;
+	if (H5Aexists(fid, "frac_good_antpol") > 0 &&
+	    rattr_num(fid, "frac_good_antpol", H5T_NATIVE_DOUBLE, &c->frac_good_antpol) < 0) {
+		snprintf(err, CAL_ERRLEN, "'%s': malformed attribute frac_good_antpol", path);
+		goto fail;
 	}
 	if (rattr_str(fid, "calibrator", c->calibrator, sizeof c->calibrator, NULL) < 0 ||
 	    rattr_str(fid, "group", c->group, sizeof c->group, NULL) < 0 ||

@@ -10,7 +10,14 @@
  *                                          the raw (unsmoothed) solve
  *   bandpass[Nants][Nfreqs][Npols]         complex, the frequency factor
  *   tgain[Ntimes][Nants][Npols]            complex, the time factor
- *                                          (gains = tgain * bandpass)
+ *   delay[Nants][Npols]                    float64 s, per-antenna delay
+ *                                          relative to the reference
+ *                                          (gains = tgain * bandpass *
+ *                                          exp(2 pi i f delay); 0 in
+ *                                          tables written before it)
+ *   antpol_status[Nants][Npols]            uint8, enum cal_antpol: why an
+ *                                          antenna-polarization has no
+ *                                          good solution (0 good)
  *   freq_array[Nfreqs]                     Hz
  *   times[Ntimes], time_lo, time_hi        JD: solution interval centre and
  *                                          edges
@@ -18,7 +25,10 @@
  * Root attributes: format ("uvmake-cal"), format_version (1), calibrator,
  * group, source (the vis file solved), refant (antenna number),
  * transit_mjd, mjd_start, mjd_end (validity window), frac_flagged,
- * median_snr, residual_rms, created (Unix time), history.
+ * median_snr, residual_rms, frac_good_antpol (good antenna-polarizations
+ * over those with data; absent, read as NaN, in older tables), created
+ * (Unix time), history. Older tables without delay, antpol_status and
+ * frac_good_antpol stay readable.
  *
  * Written through fsx (temporary, fsync, rename), so a table either
  * exists whole under its name or not at all.
@@ -32,6 +42,30 @@
 
 #define CAL_ERRLEN 512
 
+/* Why an antenna-polarization failed (antpol_status). */
+enum cal_antpol {
+	CAL_AP_GOOD = 0,
+	CAL_AP_NODATA,      /* no rows in the data */
+	CAL_AP_FLAGGED,     /* (almost) all its samples flagged on input */
+	CAL_AP_INCOHERENT,  /* dead or garbage: no coherent calibrator signal */
+	CAL_AP_NODELAY,     /* delay search found no significant peak */
+	CAL_AP_LOWSNR,      /* most of its solutions below the SNR threshold */
+	CAL_AP_NREASONS
+};
+
+/* A short name for a status ("good", "flagged", "incoherent", ...). */
+const char *cal_antpol_reason(int status);
+
+struct cal_table;
+/*
+ * The failed antenna-polarizations of t and why, into buf (size n,
+ * truncated with "..." if it does not fit): "25 flagged; 30 incoherent
+ * (dead or garbage); 81 pol -6 low snr" (an antenna whose polarizations
+ * all failed for one reason is named once). "" when none failed. Returns
+ * the number of failed antenna-polarizations.
+ */
+int cal_antpol_summary(const struct cal_table *t, char *buf, size_t n);
+
 struct cal_table {
 	int64_t ntimes, nants, nfreqs, npols;
 	double complex *gains;    /* [t][a][f][p] */
@@ -39,6 +73,8 @@ struct cal_table {
 	float *snr;               /* [t][a][f][p] */
 	double complex *bandpass; /* [a][f][p] */
 	double complex *tgain;    /* [t][a][p] */
+	double *delay;            /* [a][p], seconds */
+	uint8_t *antpol_status;   /* [a][p], enum cal_antpol */
 	double *freq_array;       /* nfreqs, Hz */
 	double *times, *time_lo, *time_hi; /* ntimes, JD */
 	int64_t *antenna_numbers; /* nants */
@@ -50,6 +86,7 @@ struct cal_table {
 	int64_t refant;           /* antenna number, -1 if none */
 	double transit_mjd, mjd_start, mjd_end;
 	double frac_flagged, median_snr, residual_rms;
+	double frac_good_antpol;  /* NaN when unknown (older tables) */
 	double created;           /* Unix seconds */
 	char *history;            /* malloc'd or NULL */
 };

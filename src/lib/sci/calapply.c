@@ -25,33 +25,51 @@ struct applier {
 	int *tab_ant;      /* data antenna index -> table antenna, -1 */
 	int *tab_chan;     /* data channel -> table channel, -1 */
 	int *tab_pol;      /* data pol -> table pol, -1 */
-	int *order;        /* table times sorted by distance to the current time */
+	double scale2;     /* (median |g|)^2: weights scale as |g1 g2| / scale2, squared */
 	double cur;        /* time the gains below are for */
 	double complex *g; /* [a][f][p] */
 	uint8_t *gflag;
 };
 
-static const struct cal_table *sort_t;
-static double sort_time;
-
-static int by_distance(const void *x, const void *y)
+static int usable(const struct cal_table *t, size_t c)
 {
-	double a = fabs(sort_t->times[*(const int *)x] - sort_time);
-	double b = fabs(sort_t->times[*(const int *)y] - sort_time);
+	double complex g = t->gains[c];
 
-	return a < b ? -1 : a > b;
+	return !t->flags[c] && g != 0 && isfinite(creal(g)) && isfinite(cimag(g));
 }
 
-/* Gains for data time jd into ap->g / gflag. */
+int calapply_gain_at(const struct cal_table *t, int64_t ta, int64_t tf, int64_t tp, double jd,
+    double complex *g)
+{
+	int lo = -1, hi = -1;
+
+	*g = 0;
+	for (int i = 0; i < t->ntimes; i++) {
+		if (!usable(t, cal_idx(t, i, ta, tf, tp)))
+			continue;
+		if (t->times[i] <= jd && (lo < 0 || t->times[i] > t->times[lo]))
+			lo = i;
+		if (t->times[i] >= jd && (hi < 0 || t->times[i] < t->times[hi]))
+			hi = i;
+	}
+	if (lo < 0 && hi < 0)
+		return -1;
+	if (lo < 0 || hi < 0 || lo == hi || !(t->times[hi] > t->times[lo])) {
+		*g = t->gains[cal_idx(t, lo >= 0 ? lo : hi, ta, tf, tp)];
+	} else {
+		double complex g0 = t->gains[cal_idx(t, lo, ta, tf, tp)];
+		double complex g1 = t->gains[cal_idx(t, hi, ta, tf, tp)];
+		double w = (jd - t->times[lo]) / (t->times[hi] - t->times[lo]);
+		double amp = (1 - w) * cabs(g0) + w * cabs(g1);
+
+		*g = amp * cexp(I * (carg(g0) + w * carg(g1 * conj(g0))));
+	}
+	return 0;
+}
+
+/* Gains for data time jd into ap->g / gflag (calapply_gain_at). */
 static void gains_at(struct applier *ap, double jd)
 {
-	const struct cal_table *t = ap->t;
-
-	for (int i = 0; i < t->ntimes; i++)
-		ap->order[i] = i;
-	sort_t = t;
-	sort_time = jd;
-	qsort(ap->order, (size_t)t->ntimes, sizeof *ap->order, by_distance);
 	for (int a = 0; a < ap->n; a++)
 		for (int f = 0; f < ap->nf; f++)
 			for (int p = 0; p < ap->np; p++) {
@@ -59,21 +77,37 @@ static void gains_at(struct applier *ap, double jd)
 				int ta = ap->tab_ant[a], tf = ap->tab_chan[f], tp = ap->tab_pol[p];
 
 				ap->g[k] = 0;
-				ap->gflag[k] = 1;
-				if (ta < 0 || tf < 0 || tp < 0)
-					continue;
-				for (int i = 0; i < t->ntimes; i++) {
-					size_t c = cal_idx(t, ap->order[i], ta, tf, tp);
-					double complex g = t->gains[c];
-
-					if (!t->flags[c] && g != 0 && isfinite(creal(g)) && isfinite(cimag(g))) {
-						ap->g[k] = g;
-						ap->gflag[k] = 0;
-						break;
-					}
-				}
+				ap->gflag[k] = ta < 0 || tf < 0 || tp < 0 ||
+				    calapply_gain_at(ap->t, ta, tf, tp, jd, &ap->g[k]) < 0;
 			}
 	ap->cur = jd;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Median amplitude of the usable gains (1 if none): the scale of the
+ * weights. */
+static double gain_scale(const struct cal_table *t)
+{
+	size_t n = (size_t)(t->ntimes * t->nants * t->nfreqs * t->npols), m = 0;
+	double *v = malloc(sizeof *v * (n + 1)), med = 1;
+
+	if (!v)
+		return 1;
+	for (size_t c = 0; c < n; c++)
+		if (usable(t, c))
+			v[m++] = cabs(t->gains[c]);
+	if (m) {
+		qsort(v, m, sizeof *v, cmp_double);
+		med = v[m / 2] > 0 ? v[m / 2] : 1;
+	}
+	free(v);
+	return med;
 }
 
 /* Match antennas, channels and polarizations; counts of the unmatched. */
@@ -186,13 +220,12 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 	ap.tab_ant = malloc(sizeof(int) * (size_t)ap.n);
 	ap.tab_chan = malloc(sizeof(int) * (size_t)ap.nf);
 	ap.tab_pol = malloc(sizeof(int) * (size_t)ap.np);
-	ap.order = malloc(sizeof(int) * (size_t)t->ntimes);
 	ap.g = malloc(sizeof *ap.g * (size_t)ap.n * row);
 	ap.gflag = malloc((size_t)ap.n * row);
 	vis = malloc(sizeof *vis * (size_t)b * row);
 	flags = malloc((size_t)b * row);
 	ns = malloc(sizeof *ns * (size_t)b * row);
-	if (!ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !ap.order || !ap.g || !ap.gflag || !vis ||
+	if (!ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !ap.g || !ap.gflag || !vis ||
 	    !flags || !ns) {
 		snprintf(err, CAL_ERRLEN, "out of memory");
 		rc = EX_SOFTWARE;
@@ -216,6 +249,7 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 		goto out;
 	}
 	ap.cur = NAN;
+	ap.scale2 = gain_scale(t) * gain_scale(t);
 	for (int64_t r0 = 0; r0 < nblts; r0 += b) {
 		int64_t nr = nblts - r0 < b ? nblts - r0 : b;
 
@@ -249,8 +283,13 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 					vis[d] = 0;
 					flags[d] = 1;
 				} else {
-					vis[d] = (float complex)((double complex)vis[d] /
-					    (conj(ap.g[(size_t)a * row + k]) * ap.g[(size_t)c * row + k]));
+					double complex gg = conj(ap.g[(size_t)a * row + k]) *
+					    ap.g[(size_t)c * row + k];
+					double wr = cabs(gg) / ap.scale2;
+
+					vis[d] = (float complex)((double complex)vis[d] / gg);
+					/* the noise of V / (conj(g1) g2) scales as 1 / |g1 g2| */
+					ns[d] = (float)(ns[d] * wr * wr);
 				}
 				st->flagged_after += flags[d] != 0;
 			}
@@ -274,7 +313,6 @@ out:
 	free(ap.tab_ant);
 	free(ap.tab_chan);
 	free(ap.tab_pol);
-	free(ap.order);
 	free(ap.g);
 	free(ap.gflag);
 	free(vis);

@@ -3,11 +3,15 @@
  * behind uvm-calapply).
  *
  * Each visibility becomes V_ij / (g_i conj(g_j)) with the table's gain of
- * each antenna at the sample's channel and polarization, taken from the
- * table's solution nearest in time that is not flagged for that antenna,
- * channel and polarization (a table solved on another group is applied
- * with its solutions nearest to the data: the bandpass and the gains at
- * the edge of the calibrator scan). Channels are matched by frequency
+ * each antenna at the sample's channel and polarization (delay, bandpass
+ * and time gain together), interpolated in time between the unflagged
+ * solutions before and after the sample (linear in amplitude and in phase),
+ * or the nearest unflagged one outside their span (a table solved on
+ * another group is applied with its solutions nearest to the data: the
+ * bandpass and the gains at the edge of the calibrator scan). The
+ * sample's nsamples is multiplied by (|g_i g_j| / m^2)^2, m the median
+ * gain amplitude of the table, so weights follow the calibrated noise
+ * (1 / |g_i g_j|) at the data's own scale. Channels are matched by frequency
  * (within half a channel), antennas by number, polarizations by code; a
  * sample whose gain is missing or flagged on either antenna is flagged and
  * set to zero. The output keeps every header field, sets vis_units "Jy",
@@ -43,5 +47,15 @@ struct calapply_stats {
  */
 int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
     struct calapply_stats *st, char *err);
+
+/*
+ * The gain of table antenna ta, channel tf, polarization tp (indices into
+ * t) at time jd, as calapply_run uses it: between the unflagged
+ * solutions nearest before and after jd, linear in amplitude and in phase
+ * (the shorter way round); outside their span the nearest. 0 with *g
+ * set, or -1 (*g = 0) when no solution of that cell is usable.
+ */
+int calapply_gain_at(const struct cal_table *t, int64_t ta, int64_t tf, int64_t tp, double jd,
+    double complex *g);
 
 #endif

@@ -3,9 +3,10 @@
  * calsolve.h).
  *
  * Memory: the visibilities of one integration, the interval's sums (36
+ * bytes per baseline, channel and polarization), the delay sums (16
  * bytes per baseline, channel and polarization) and the raw solutions
  * (21 bytes per solution interval, antenna, channel and polarization). The
- * file is read once, one integration at a time.
+ * file is read twice (delays, then gains), one integration at a time.
  */
 #include "sci/calsolve.h"
 
@@ -17,6 +18,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "sci/cal_delay.h"
 #include "sci/cal_stefcal.h"
 #include "sci/geom.h"
 #include "core/log.h"
@@ -24,6 +26,14 @@
 
 #define SIDEREAL 1.00273781191135448 /* sidereal per solar time */
 #define OUTLIER_CHI2 25.0            /* |raw - fit| > 5 sigma */
+#define MIN_UNFLAGGED 0.05           /* antenna-pols with less input data fail */
+#define MIN_COHERENCE 0.5            /* reference score below this times the
+                                      * median of antennas with data: garbage */
+#define DELAY_MIN_CHANS 32           /* fewer channels: no delay is solved
+                                      * (4 channels cannot show a peak) */
+#define MIN_GOOD_SOL 0.01            /* fewer usable gains: low snr (noisy
+                                      * groups are judged by frac_flagged
+                                      * and median_snr, as before) */
 
 struct solver {
 	const struct calsolve_opts *o;
@@ -58,6 +68,16 @@ struct solver {
 	float *rawsnr;
 	uint8_t *rawok;
 	double resid2, model2;
+	/* delays: pass-1 sums [slot][f][p], results, antenna-pol state */
+	float complex *dsum;
+	float *dabs;
+	float *dcnt;
+	double *ngood, *ntot;            /* [a][p] unflagged / all cross samples */
+	struct cal_delay_out dl;
+	unsigned char *skip;             /* n: excluded from the solve */
+	double complex *dph;             /* [a][f][p] exp(-2 pi i f tau) */
+	int ref;
+	int pass;                        /* 1: delay sums, 2: gain sums */
 	/* one integration */
 	float complex *vis;
 	uint8_t *flags;
@@ -293,6 +313,15 @@ static int alloc_work(struct solver *s)
 	s->v1 = malloc(sizeof(double) * (size_t)s->n);
 	s->w1 = malloc(sizeof(double) * (size_t)s->n);
 	s->model = malloc(sizeof(double) * (size_t)s->nf);
+	s->dsum = calloc(cell, sizeof *s->dsum);
+	s->dabs = calloc(cell, sizeof *s->dabs);
+	s->dcnt = calloc(cell, sizeof *s->dcnt);
+	s->ngood = calloc((size_t)s->n * s->np, sizeof *s->ngood);
+	s->ntot = calloc((size_t)s->n * s->np, sizeof *s->ntot);
+	s->skip = calloc((size_t)s->n, 1);
+	s->dph = malloc(sizeof *s->dph * (size_t)s->n * s->nf * s->np);
+	if (!s->dsum || !s->dabs || !s->dcnt || !s->ngood || !s->ntot || !s->skip || !s->dph)
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
 	if (!s->C || !s->D || !s->A || !s->K || !s->Cd || !s->Dd || !s->Ad || !s->Kd || !s->g ||
 	    !s->snr || !s->warm || !s->raw || !s->rawsnr || !s->rawok || !s->vis || !s->flags ||
 	    !s->w0 || !s->u1 || !s->v1 || !s->w1 || !s->model)
@@ -329,6 +358,8 @@ static void accumulate(struct solver *s, int ti)
 
 		if (a < 0 || b < 0 || a == b)
 			continue;
+		if (s->pass == 2 && (s->skip[a] || s->skip[b]))
+			continue;
 		slot = s->slot_of[a * n + b];
 		dw = (s->w1[b] - s->w1[a]) - (s->w0[b] - s->w0[a]);
 		uvm = hypot(s->u1[b] - s->u1[a], s->v1[b] - s->v1[a]);
@@ -336,7 +367,18 @@ static void accumulate(struct solver *s, int ti)
 			double fr = h->freq_array[f], m = s->model[f], sn, cs;
 			double complex z;
 
-			if (uvm * fr / GEOM_C < s->o->min_uv_lambda || !(m > 0))
+			if (s->pass == 1) {
+				for (int p = 0; p < np; p++) {
+					size_t k = row + (size_t)f * np + p;
+					int bad = s->flags[k] || !isfinite(crealf(s->vis[k])) ||
+					    !isfinite(cimagf(s->vis[k]));
+					s->ntot[a * np + p]++;
+					s->ntot[b * np + p]++;
+					s->ngood[a * np + p] += !bad;
+					s->ngood[b * np + p] += !bad;
+				}
+			}
+			if ((s->pass == 2 && uvm * fr / GEOM_C < s->o->min_uv_lambda) || !(m > 0))
 				continue;
 			sincos(2 * GEOM_PI * dw * fr / GEOM_C, &sn, &cs);
 			z = cs + I * sn;
@@ -351,6 +393,15 @@ static void accumulate(struct solver *s, int ti)
 				if (a > b)
 					v = conj(v);
 				c = ((size_t)slot * nf + f) * np + p;
+				if (s->pass == 1) {
+					s->dsum[c] += (float complex)v;
+					s->dabs[c] += (float)cabs(v);
+					s->dcnt[c]++;
+					continue;
+				}
+				/* v ~ g_lo conj(g_hi): remove exp(2 pi i f (tau_lo - tau_hi)) */
+				v *= s->dph[((size_t)s->slot_a[slot] * nf + f) * np + p] *
+				    conj(s->dph[((size_t)s->slot_b[slot] * nf + f) * np + p]);
 				s->C[c] += v * m;
 				s->D[c] += m * m;
 				s->A[c] += creal(v) * creal(v) + cimag(v) * cimag(v);
@@ -404,29 +455,95 @@ static void solve_interval(struct solver *s, int ii)
 	memset(s->K, 0, sizeof *s->K * (size_t)s->nslots * nf * np);
 }
 
-/* Reference antenna: the given one, else the one with most good raw
- * solutions. Then rotate every cell so that it has phase 0; cells where
+/*
+ * After the first pass: delays and the reference antenna from cal_delay
+ * (the most coherent antenna, so never a dead, flagged or garbage one; a
+ * reference asked for is used only if it is not left out), the antennas
+ * left out of the solve (no coherent signal: reference score below
+ * MIN_COHERENCE times the median over antennas with data), and the
+ * phasors exp(-2 pi i f tau) that remove the delays. 0, or EX_DATAERR
+ * (nothing usable) / EX_SOFTWARE with err filled.
+ */
+static int delays(struct solver *s)
+{
+	struct cal_delay_sums in = {s->n, s->nslots, s->ntimes, s->nf, s->np, s->slot_a,
+	    s->slot_b, s->dsum, s->dabs, s->dcnt, s->h->freq_array};
+	double *sc = malloc(sizeof *sc * (size_t)s->n), med;
+	int m = 0;
+
+	if (!sc)
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	if (cal_delay_solve_sums(&in, &s->dl) < 0) {
+		free(sc);
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	}
+	if (s->dl.refant < 0) {
+		free(sc);
+		return fail(s, EX_DATAERR, "'%s': no unflagged cross-correlation with signal",
+		    s->o->vis);
+	}
+	for (int a = 0; a < s->n; a++)
+		if (s->has_data[a])
+			sc[m++] = s->dl.score[a];
+	for (int i = 1; i < m; i++)   /* insertion sort: m <= 4096, once */
+		for (int j = i; j > 0 && sc[j - 1] > sc[j]; j--) {
+			double x = sc[j];
+			sc[j] = sc[j - 1];
+			sc[j - 1] = x;
+		}
+	med = m % 2 ? sc[m / 2] : (sc[m / 2 - 1] + sc[m / 2]) / 2;
+	free(sc);
+	for (int a = 0; a < s->n; a++)
+		s->skip[a] = !s->has_data[a] || !(s->dl.score[a] > 0) ||
+		    s->dl.score[a] < MIN_COHERENCE * med;
+	s->ref = s->dl.refant;
+	if (s->o->refant >= 0) {
+		int want = -1;
+		for (int a = 0; a < s->n; a++)
+			if (s->h->antenna_numbers[a] == s->o->refant)
+				want = a;
+		if (want >= 0 && !s->skip[want])
+			s->ref = want;
+		else
+			log_warn("reference antenna %ld has no usable data: using %lld", s->o->refant,
+			    (long long)s->h->antenna_numbers[s->ref]);
+	}
+	s->skip[s->ref] = 0;
+	m = 0;
+	for (int a = 0; a < s->n; a++)
+		m += s->has_data[a] && s->skip[a];
+	log_info("reference antenna %lld (coherence %.2f, median %.2f); %d antenna%s with data "
+	    "left out", (long long)s->h->antenna_numbers[s->ref], s->dl.score[s->ref], med, m,
+	    m == 1 ? "" : "s");
+	if (s->nf < DELAY_MIN_CHANS)
+		for (int k = 0; k < s->n * s->np; k++) {
+			s->dl.ok[k] = 1;
+			s->dl.tau_s[k] = 0;
+		}
+	/* relative to the chosen reference (cal_delay's is at 0); 0 where the
+	 * search failed or the antenna is left out */
+	for (int p = 0; p < s->np; p++) {
+		double tref = s->dl.ok[s->ref * s->np + p] ? s->dl.tau_s[s->ref * s->np + p] : 0;
+		for (int a = 0; a < s->n; a++) {
+			int k = a * s->np + p;
+			s->dl.tau_s[k] = s->dl.ok[k] && !s->skip[a] ? s->dl.tau_s[k] - tref : 0;
+		}
+		s->dl.tau_s[s->ref * s->np + p] = 0;
+	}
+	for (int a = 0; a < s->n; a++)
+		for (int f = 0; f < s->nf; f++)
+			for (int p = 0; p < s->np; p++)
+				s->dph[((size_t)a * s->nf + f) * s->np + p] =
+				    cexp(-2 * GEOM_PI * I * s->h->freq_array[f] * s->dl.tau_s[a * s->np + p]);
+	return 0;
+}
+
+/* Rotate every cell so that the reference antenna has phase 0; cells where
  * it has no good solution cannot be referenced and are flagged. */
 static int reference(struct solver *s)
 {
-	int ref = -1, best = -1;
+	int ref = s->ref;
 
-	if (s->o->refant >= 0)
-		for (int a = 0; a < s->n; a++)
-			if (s->h->antenna_numbers[a] == s->o->refant)
-				ref = a;
-	if (ref < 0)
-		for (int a = 0; a < s->n; a++) {
-			int m = 0;
-			for (int ti = 0; ti < s->ntsol; ti++)
-				for (int f = 0; f < s->nf; f++)
-					for (int p = 0; p < s->np; p++)
-						m += s->rawok[ridx(s, ti, a, f, p)];
-			if (m > best) {
-				best = m;
-				ref = a;
-			}
-		}
 	for (int ti = 0; ti < s->ntsol; ti++)
 		for (int f = 0; f < s->nf; f++)
 			for (int p = 0; p < s->np; p++) {
@@ -566,7 +683,9 @@ static int factor(struct solver *s, struct cal_table *t)
 					size_t k = cal_idx(t, ti, a, f, p);
 					int good = s->has_data[a] && tok[ti] && bok[f];
 
-					t->gains[k] = good ? T[ti] * B[f] : 0;
+					/* undo the delay removal: g = g' exp(2 pi i f tau) */
+					t->gains[k] = good ? T[ti] * B[f] *
+					    conj(s->dph[((size_t)a * nf + f) * np + p]) : 0;
 					t->flags[k] = !good;
 					t->snr[k] = s->rawsnr[ridx(s, ti, a, f, p)];
 				}
@@ -587,6 +706,53 @@ static int cmpf(const void *x, const void *y)
 	float a = *(const float *)x, b = *(const float *)y;
 
 	return a < b ? -1 : a > b;
+}
+
+/*
+ * The state of each antenna-polarization (enum cal_antpol, the first reason
+ * that applies), its delay, and the fraction of good ones among those with
+ * data. A failed antenna-polarization has every gain flagged; each is
+ * logged with its reason.
+ */
+static void antpols(struct solver *s, struct cal_table *t)
+{
+	int good = 0, withdata = 0;
+
+	for (int a = 0; a < s->n; a++)
+		for (int p = 0; p < s->np; p++) {
+			int k = a * s->np + p, st, nok = 0;
+
+			t->delay[k] = s->dl.tau_s[k];
+			for (int ti = 0; ti < s->ntsol; ti++)
+				for (int f = 0; f < s->nf; f++)
+					nok += !t->flags[cal_idx(t, ti, a, f, p)];
+			if (!s->has_data[a])
+				st = CAL_AP_NODATA;
+			else if (!(s->ngood[k] >= MIN_UNFLAGGED * s->ntot[k]) || !(s->ntot[k] > 0))
+				st = CAL_AP_FLAGGED;
+			else if (s->skip[a])
+				st = CAL_AP_INCOHERENT;
+			else if (!s->dl.ok[k])
+				st = CAL_AP_NODELAY;
+			else if (nok < MIN_GOOD_SOL * s->ntsol * s->nf)
+				st = CAL_AP_LOWSNR;
+			else
+				st = CAL_AP_GOOD;
+			t->antpol_status[k] = (uint8_t)st;
+			withdata += st != CAL_AP_NODATA;
+			good += st == CAL_AP_GOOD;
+			if (st == CAL_AP_GOOD || st == CAL_AP_NODATA)
+				continue;
+			for (int ti = 0; ti < s->ntsol; ti++)
+				for (int f = 0; f < s->nf; f++)
+					t->flags[cal_idx(t, ti, a, f, p)] = 1;
+			log_info("antenna %lld pol %lld: %s (delay snr %.1f, coherence %.2f, %.0f%% "
+			    "unflagged on input)", (long long)s->h->antenna_numbers[a],
+			    (long long)s->h->polarization_array[p], cal_antpol_reason(st),
+			    s->dl.snr[k], s->dl.score[a],
+			    s->ntot[k] > 0 ? 100 * s->ngood[k] / s->ntot[k] : 0.0);
+		}
+	t->frac_good_antpol = withdata ? (double)good / withdata : 0;
 }
 
 /* Quality figures over the antennas with data. */
@@ -621,11 +787,13 @@ static void free_solver(struct solver *s)
 	void *p[] = {s->enu, s->ai, s->bi, s->has_data, s->slot_of, s->slot_a, s->slot_b,
 	    s->tval, s->trow0, s->trow1, s->lst, s->C, s->D, s->A, s->K, s->Cd, s->g, s->Dd,
 	    s->Ad, s->Kd, s->snr, s->warm, s->raw, s->rawsnr, s->rawok, s->vis, s->flags,
-	    s->w0, s->u1, s->v1, s->w1, s->model};
+	    s->w0, s->u1, s->v1, s->w1, s->model, s->dsum, s->dabs, s->dcnt, s->ngood, s->ntot,
+	    s->skip, s->dph};
 	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
 		free(p[i]);
 	if (s->f)
 		uvh5_close(s->f);
+	cal_delay_free(&s->dl);
 }
 
 int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
@@ -662,20 +830,26 @@ int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
 	log_info("solving on '%s' (%.1f Jy at %.0f MHz), %d antennas, %d channels, %d "
 	    "integrations, %d solution intervals", s.cal->name, s.cal->flux_jy,
 	    s.cal->ref_freq_hz / 1e6, s.n, s.nf, s.ntimes, s.ntsol);
-	for (int ti = 0; ti < s.ntimes; ti++) {
-		int64_t r0 = s.trow0[ti], nr = s.trow1[ti] - r0;
+	/* pass 1: delay sums and input flags; pass 2: gains on delay-corrected
+	 * data without the antennas left out */
+	for (s.pass = 1; s.pass <= 2; s.pass++) {
+		for (int ti = 0; ti < s.ntimes; ti++) {
+			int64_t r0 = s.trow0[ti], nr = s.trow1[ti] - r0;
 
-		if (uvh5_read_rows(s.f, r0, nr, s.vis, s.flags, NULL, &st, e) < 0) {
-			snprintf(err, CAL_ERRLEN, "%s", e);
-			rc = st ? st : EX_IOERR;
-			goto out;
+			if (uvh5_read_rows(s.f, r0, nr, s.vis, s.flags, NULL, &st, e) < 0) {
+				snprintf(err, CAL_ERRLEN, "%s", e);
+				rc = st ? st : EX_IOERR;
+				goto out;
+			}
+			/* Files hold the conjugate of the model's convention (sim.h). */
+			for (int64_t k = 0; k < nr * s.h->Nfreqs * s.h->Npols; k++)
+				s.vis[k] = conjf(s.vis[k]);
+			accumulate(&s, ti);
+			if (s.pass == 2 && ((ti + 1) % o->interval == 0 || ti == s.ntimes - 1))
+				solve_interval(&s, ti / o->interval);
 		}
-		/* Files hold the conjugate of the model's convention (sim.h). */
-		for (int64_t k = 0; k < nr * s.h->Nfreqs * s.h->Npols; k++)
-			s.vis[k] = conjf(s.vis[k]);
-		accumulate(&s, ti);
-		if ((ti + 1) % o->interval == 0 || ti == s.ntimes - 1)
-			solve_interval(&s, ti / o->interval);
+		if (s.pass == 1 && (rc = delays(&s)))
+			goto out;
 	}
 	ref = reference(&s);
 	t->ntimes = s.ntsol;
@@ -686,7 +860,10 @@ int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
 		rc = fail(&s, EX_SOFTWARE, "%s", "out of memory");
 		goto out;
 	}
-	if ((rc = factor(&s, t)) || (rc = quality(&s, t)))
+	if ((rc = factor(&s, t)))
+		goto out;
+	antpols(&s, t);
+	if ((rc = quality(&s, t)))
 		goto out;
 	memcpy(t->freq_array, s.h->freq_array, sizeof(double) * (size_t)s.nf);
 	memcpy(t->antenna_numbers, s.h->antenna_numbers, sizeof(int64_t) * (size_t)s.n);

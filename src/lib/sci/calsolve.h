@@ -11,21 +11,37 @@
  *  2. Model: the calibrator alone at the phase centre, S(f) A(theta, f),
  *     with S the catalogue spectrum and A the primary beam (geom_pb) at the
  *     calibrator's distance from the pointing at that integration.
- *  3. For each solution interval (CAL_INTERVAL integrations), channel and
- *     polarization, StEFCal (cal_stefcal.h) on the interval's sums, with
- *     autocorrelations, flagged samples and baselines shorter than
+ *  3. Delays (a first pass over the file): per baseline, channel and
+ *     polarization, sums over time of the rephased visibilities, from
+ *     which cal_delay (cal_delay.h) scores each antenna's coherence,
+ *     chooses the reference antenna (the most coherent, so never a dead,
+ *     flagged or garbage antenna; o->refant only if it is usable) and
+ *     solves a delay per antenna and polarization relative to it (not
+ *     below 32 channels: a delay needs a band). Antennas scoring below
+ *     half the median of those with data are left out of the solve.
+ *  4. A second pass removes the delays and, for each solution interval
+ *     (CAL_INTERVAL integrations), channel and polarization, runs StEFCal
+ *     (cal_stefcal.h) on the interval's sums, with autocorrelations,
+ *     flagged samples, left-out antennas and baselines shorter than
  *     min_uv_lambda excluded. Each raw solution gets an SNR from the
  *     residuals; solutions that did not converge or fall below flag_snr
- *     are flagged. All raw solutions are referenced to one antenna.
- *  4. The raw solutions of each antenna and polarization, a time x
+ *     are flagged. All raw solutions are referenced to the reference.
+ *  5. The raw solutions of each antenna and polarization, a time x
  *     frequency matrix, are fitted by weighted alternating least squares
  *     with a product tgain(t) * bandpass(f) (gains in time, common to the
  *     band, times a bandpass common to the scan), with one round of
- *     outlier rejection (5 sigma). The table's gains are that product,
- *     flagged where either factor has no good raw solution.
+ *     outlier rejection (5 sigma). The table's gains are that product
+ *     times exp(2 pi i f delay), flagged where either factor has no good
+ *     raw solution.
+ *  6. Each antenna-polarization gets a status (cal_table.h, enum
+ *     cal_antpol), the first that applies: no data; flagged on input (under
+ *     5% of its cross-correlation samples unflagged); incoherent (left
+ *     out); delay search failed; low snr (under 1% of its gains usable);
+ *     else good. A failed one has all its gains flagged.
  * Quality figures: frac_flagged = fraction of raw solutions flagged
  * (antennas with data), median_snr = median raw SNR, residual_rms =
- * rms residual of the raw fits relative to the model visibilities.
+ * rms residual of the raw fits relative to the model visibilities,
+ * frac_good_antpol = good antenna-polarizations over those with data.
  */
 #ifndef UVM_CALSOLVE_H
 #define UVM_CALSOLVE_H
