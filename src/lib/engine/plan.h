@@ -138,6 +138,8 @@ struct plan_file {
 	long long ts;     /* from the name */
 	int sb;
 	long long mtime;
+	int unsettled;    /* still being written (open for writing, or mtime
+	                   * within PLAN_SETTLE): its group waits for it */
 };
 
 struct plan_group {
@@ -147,6 +149,8 @@ struct plan_group {
 	long long deadline;      /* when a missing subband stops being waited for */
 	int file[PLAN_MAXSUB];   /* index into plan.files, -1 when missing */
 	int nsub;                /* subbands present */
+	int nunsettled;          /* of them still being written: the group
+	                          * waits, whatever its deadline */
 	enum plan_state state;
 	int calibrator;          /* a catalogue calibrator transits in it (plan_cal) */
 	char cal[256];           /* CAL_<G>: the table chosen for it (the chosen:
@@ -256,6 +260,7 @@ int plan_group_files(struct plan *p, int **dup, int *ndup);
 /*
  * State of group g at p->par.now: ref is the time its waiting is measured
  * from (newest file mtime, or first-seen time when that is in the future).
+ * A group with a file still being written waits.
  */
 void plan_classify(const struct plan *p, struct plan_group *g, long long ref);
 /* Does stage s of st make a product for group g (per subband or per
