@@ -298,6 +298,40 @@ static void sweep(const struct plan_ctx *r)
 		log_info("removed %d stale temporar%s", removed, removed == 1 ? "y" : "ies");
 }
 
+/*
+ * After uvm-restore, the backed-up config is in config-restored/ (never
+ * over the live one). A rebuild that skips putting it back plans with
+ * fresh defaults: groups merged, good inputs quarantined as duplicates,
+ * nothing made, exit 0. So while config-restored/uvmake.conf exists, the
+ * values the grouping depends on must agree with it. 0 or EX_CONFIG.
+ */
+static int restored_config(struct plan_ctx *r)
+{
+	static const char *const keys[] = { "SUBBANDS", "GROUP_TOLERANCE", "PARTIAL_TIMEOUT",
+		"PARTIAL_MIN", "INCOMING", "RULES_DIR", "MOSAIC_HOURS" };
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	struct cfg rc;
+	int st = 0;
+	snprintf(dir, sizeof dir, "%s/config-restored", r->c->home);
+	snprintf(path, sizeof path, "%s/uvmake.conf", dir);
+	if (access(path, F_OK) < 0)
+		return 0;
+	memset(&rc, 0, sizeof rc);
+	if (cfg_load(&rc, dir) < 0) /* said why */
+		return EX_CONFIG;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !st; i++) {
+		const char *live = cfg_str(r->c, keys[i], ""), *old = cfg_str(&rc, keys[i], "");
+		if (strcmp(live, old)) {
+			log_err("%s=%s in '%s/uvmake.conf' but %s in the restored config '%s': put the "
+			        "site config back (cp it there) or remove config-restored/ (ops/RECOVERY.md)",
+			    keys[i], live, r->c->home, old, path);
+			st = EX_CONFIG;
+		}
+	}
+	cfg_free(&rc);
+	return st;
+}
+
 /* Check the config values the plan depends on; 0 or EX_CONFIG. */
 static int params(struct plan_ctx *r)
 {
@@ -349,7 +383,7 @@ static int params(struct plan_ctx *r)
 		return EX_CONFIG;
 	}
 	snprintf(r->state, sizeof r->state, "%s/state", r->c->home);
-	return 0;
+	return restored_config(r);
 }
 
 /*
