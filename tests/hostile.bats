@@ -141,3 +141,40 @@ four_subbands() {
 	grep -qx "reason: duplicate subband sb01 in group $G, both valid (kept '2025-10-24T12:00:01_sb01.hdf5')" \
 		"$d/quarantine/$good.reason"
 }
+
+@test "a subband written in place slowly under cron-style uvm-make cycles: never verified mid-write, processed once" {
+	four_subbands
+	cat >>"$d/uvmake.conf" <<-CONF
+	IMAGE_NPIX=64
+	IMAGE_NITER=10
+	IMAGE_FFTW_PLAN=estimate
+	RETRY_BASE=0
+	CONF
+	mv "$in/$good" "$BATS_TEST_TMPDIR/sb01"
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/sb01")
+	mkfifo "$BATS_TEST_TMPDIR/go"
+	# the writer: the file in place, half of it, then (told) the rest
+	( exec 3>"$in/$good"
+	  head -c $((size / 2)) "$BATS_TEST_TMPDIR/sb01" >&3
+	  read -r _ <"$BATS_TEST_TMPDIR/go"
+	  tail -c +$((size / 2 + 1)) "$BATS_TEST_TMPDIR/sb01" >&3 ) &
+	wpid=$!
+	for i in $(seq 1 100); do [ "$(stat -c %s "$in/$good")" -eq $((size / 2)) ] && break; sleep 0.1; done
+	for cycle in 1 2 3; do
+		run uvm-make -D "$d" -w 60
+		[ "$status" -eq 0 ] || [ "$status" -eq 75 ]
+	done
+	sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
+	[ "$(sql "select count(*) from jobs")" -eq 0 ]   # the whole group waited
+	[ -z "$(ls "$d/quarantine")" ]
+	echo >"$BATS_TEST_TMPDIR/go"
+	wait "$wpid"; wpid=
+	cmp "$in/$good" "$BATS_TEST_TMPDIR/sb01"
+	run uvm-make -D "$d" -w 60 -- "products/$G/vis.uvh5"
+	[ "$status" -eq 0 ]
+	[ "$(sql "select count(*) from jobs where stage = 'verify' and target = 'products/$G/sb01.ok' and class = 'ok'")" -eq 1 ]
+	[ "$(sql "select count(*) from jobs where class != 'ok'")" -eq 0 ]
+	[ -z "$(ls "$d/quarantine")" ]
+	run -0 h5dump -d /Header/Nfreqs "$d/products/$G/vis.uvh5"
+	assert_output --partial "(0): 16"
+}
