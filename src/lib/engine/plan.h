@@ -6,12 +6,19 @@
  * subband files `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5` whose timestamps lie within
  * GROUP_TOLERANCE of the group's first file, decides each group's state
  * (ready, partial, waiting, incomplete), moves anything that is not a
- * well-named regular file to quarantine/ with a reason, and writes the
+ * well-named regular file (or whose name is more than CLOCK_SKEW ahead of
+ * the clock) to quarantine/ with a reason, and writes the
  * explicit targets of the active groups (ORCH.md). The graph is the stage
  * description RULES_DIR/stages (core/stages.h): every product an explicit
  * target with its inputs as prerequisites; the recipes are the pattern
  * rules in rules/<stage>.mk, which read their inputs from those
  * prerequisites.
+ *
+ * A file still being written (open for writing by a process we can see in
+ * /proc, or modified within PLAN_SETTLE) keeps its group waiting: never
+ * planned, verified or quarantined mid-write. Two files claiming one
+ * subband of a group are both verified (uvh5/check.h): the valid one is
+ * used, the invalid one quarantined with a reason naming its twin.
  *
  * The cost follows the active work, not the history: a group whose final
  * products exist is recorded in state/done.idx (one line per group,
