@@ -152,3 +152,62 @@ stamps() { (cd "$d" && find products caltables -type f -printf '%p %T@\n' | sort
 	done
 	[ "$prev" -eq "$final" ]
 }
+
+# runbook SECTION: the commands of the first code block under "## SECTION"
+# of ops/RECOVERY.md, comments stripped, one a line
+runbook() {
+	awk -v s="## $1" '$0 == s { on = 1; next } on && /^```/ { if (blk) exit; blk = 1; next }
+		on && blk { sub(/[ \t]*#.*/, ""); if ($0 != "") print }' "$UVM_ROOT/ops/RECOVERY.md"
+}
+
+@test "recovery: full rebuild, the runbook run as written, re-makes every product byte for byte" {
+	feed 0 2
+	settle_retired
+	[ "$(ls "$d/products" | wc -l)" -eq 2 ]
+	products "$d" >"$BATS_TEST_TMPDIR/products.before"
+	run -0 uvm-backup -D "$d"
+	name=$(basename "$output")
+	kept=$BATS_TEST_TMPDIR/kept
+	mkdir "$kept"
+	cp "$d"/incoming/*.hdf5 "$kept/"
+	[ "$(ls "$kept" | wc -l)" -eq 4 ]
+
+	# the new machine: an empty disk, the inputs kept, the remote
+	D=$BATS_TEST_TMPDIR/new
+	runbook "Full rebuild (new machine, empty disk, inputs kept)" >"$BATS_TEST_TMPDIR/steps"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/steps")" -ge 7 ]
+	while IFS= read -r step; do
+		case $step in "make deps"*) continue ;; esac   # the build: done
+		step=${step//remote:path\/NAME/offsite:$r/$name}
+		step=${step//\/path\/to\/kept\/inputs/$kept}
+		echo "# $step" >&3
+		run eval "$step"
+		case $step in
+		uvm-make*) [ "$status" -eq 0 ] || [ "$status" -eq 75 ] ||
+			{ echo "$step: $status $output" >&2; false; } ;;
+		*) [ "$status" -eq 0 ] || { echo "$step: $status $output" >&2; false; } ;;
+		esac
+		case $step in uvm-init*)   # "set BACKUP_REMOTE in $D/uvmake.conf"
+			sed -i "s|^BACKUP_REMOTE=.*|BACKUP_REMOTE=offsite:$r|" "$D/uvmake.conf" ;;
+		esac
+	done <"$BATS_TEST_TMPDIR/steps"
+	settle "$D"                     # deferred jobs (calibration) finish
+	[ -z "$(ls "$D/quarantine")" ]
+	[ "$(ls "$D/incoming" | wc -l)" -eq 4 ]
+	products "$D" | diff "$BATS_TEST_TMPDIR/products.before" -
+	no_temps "$D"
+}
+
+@test "recovery: the planner refuses a config that disagrees with the restored one" {
+	mkdir "$d/config-restored"
+	cp "$d/uvmake.conf" "$d/config-restored/"
+	echo SUBBANDS=16 >>"$d/uvmake.conf"      # the fresh default
+	feed 0 1
+	run -78 uvm-make -D "$d"
+	assert_output "uvm-plan: SUBBANDS=16 in '$d/uvmake.conf' but 2 in the restored config '$d/config-restored/uvmake.conf': put the site config back (cp it there) or remove config-restored/ (ops/RECOVERY.md)"
+	[ ! -e "$d/state/pipeline.mk" ]
+	[ "$(ls "$d/incoming" | wc -l)" -eq 2 ] && [ -z "$(ls "$d/quarantine")" ]
+	cp "$d/uvmake.conf" "$d/config-restored/"   # they agree: planned
+	run -0 uvm-plan -D "$d"
+	[ -f "$d/state/pipeline.mk" ]
+}

@@ -238,3 +238,45 @@ products/$g3/qa.json"
 2 $g1
 3 $g3"
 }
+
+@test "resources: evicted or wiped intermediates of finished groups are never chased; the hour's mosaic is re-made" {
+	# issue 18 item 5: a later group of the same hour re-makes the mosaic,
+	# which must depend only on what persists (qa.json of finished groups)
+	S=$BATS_TEST_TMPDIR/shm
+	tiny_fs "$S" 200 || skip "cannot mount tmpfs"
+	deploy "$D" "$S" 3
+	mkdir "$BATS_TEST_TMPDIR/later"
+	G3=$(gid "$D" 3)
+	# the third group's four files (jitter 2 s, groups 39 s apart)
+	for f in $(ls "$D/incoming" | sort | sed -n 9,12p); do
+		mv "$D/incoming/$f" "$BATS_TEST_TMPDIR/later/"
+	done
+	[ "$(ls "$D/incoming" | wc -l)" -eq 8 ]
+	settle "$D"
+	uvm-make -D "$D" -w 60 >/dev/null 2>&1     # retires the finished groups
+	[ "$(wc -l <"$D/state/done.idx")" -eq 2 ]
+	H=$(ls "$D/mosaics")
+	[ -n "$H" ]
+	# a reboot empties the staging tmpfs: every staged link now dangles
+	rm -rf "${S:?}"/*
+	last=$(sqlite3 "$D/state/pipeline.sqlite" "select max(id) from jobs")
+	n=$(find "$D/products" -xtype l | wc -l)
+	[ "$n" -ge 1 ]
+	# the hour's last group arrives
+	mv "$BATS_TEST_TMPDIR/later"/* "$D/incoming/"
+	settle "$D"
+	uvm-make -D "$D" -w 60 >/dev/null 2>&1
+	[ -f "$D/products/$G3/qa.json" ]
+	[ "$D/mosaics/$H" -nt "$D/products/$G3/qa.json" ]
+	# combine ran once a group (never without inputs: no 64), nothing
+	# dead-lettered, and nothing at all after the wipe but the new group's
+	# jobs and the mosaic
+	[ "$(ok_jobs "$D" combine)" -eq 3 ]
+	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
+	[ "$(sql "select count(*) from jobs where status = 64")" -eq 0 ]
+	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
+	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G3%' and stage != 'mosaic'")" -eq 0 ]
+	[ "$(sqlite3 "$D/state/pipeline.sqlite" "select count(*) from jobs where stage = 'mosaic' and class = 'ok'")" -eq 2 ]
+	[ "$(wc -l <"$D/state/done.idx")" -eq 3 ]
+	[ -z "$(ls "$D/quarantine")" ]
+}

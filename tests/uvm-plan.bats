@@ -304,13 +304,14 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	[ "$(ls "$d/quarantine" | wc -l)" -eq 32 ]
 }
 
-@test "uvm-plan: a duplicate subband in a group: the later one is quarantined" {
+@test "uvm-plan: a duplicate subband in a group, neither valid: the later one is quarantined" {
+	# (valid twins, and a valid later twin: tests/hostile.bats)
 	group $T0
 	sub $((T0 + 30)) 0
 	run -0 uvm-plan -D "$d" -v
 	assert_line "20251024T120003 ready 16/16 -"
 	grep -qx "IN_20251024T120003/sb00 := incoming/2025-10-24T12:00:03_sb00.hdf5" "$d/state/pipeline.mk"
-	grep -qx "reason: duplicate subband sb00 in group 20251024T120003 (kept '2025-10-24T12:00:03_sb00.hdf5')" \
+	grep -qx "reason: sb00 of group 20251024T120003 does not verify (not an HDF5 file); its twin '2025-10-24T12:00:03_sb00.hdf5' does not either, and is left to uvm-verify" \
 		"$d/quarantine/2025-10-24T12:00:30_sb00.hdf5.reason"
 }
 

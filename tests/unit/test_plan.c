@@ -236,6 +236,7 @@ static void add(struct plan *p, long long ts, int sb, long long mtime)
 	p->files[p->nfiles].ts = ts;
 	p->files[p->nfiles].sb = sb;
 	p->files[p->nfiles].mtime = mtime;
+	p->files[p->nfiles].unsettled = 0;
 	p->nfiles++;
 }
 

@@ -108,6 +108,7 @@ int plan_group_files(struct plan *p, int **dup, int *ndup)
 			}
 			g->file[f->sb] = j;
 			g->nsub++;
+			g->nunsettled += f->unsettled;
 			if (f->ts > g->last)
 				g->last = f->ts;
 			if (f->mtime > g->newest_mtime)
@@ -126,7 +127,9 @@ void plan_classify(const struct plan *p, struct plan_group *g, long long ref)
 		if (g->file[s] < 0)
 			complete = 0;
 	g->deadline = ref + p->par.timeout;
-	if (complete)
+	if (g->nunsettled)
+		g->state = PS_WAITING;
+	else if (complete)
 		g->state = PS_READY;
 	else if (p->par.now < g->deadline)
 		g->state = PS_WAITING;

@@ -6,12 +6,19 @@
  * subband files `YYYY-MM-DDTHH:MM:SS_sbNN.hdf5` whose timestamps lie within
  * GROUP_TOLERANCE of the group's first file, decides each group's state
  * (ready, partial, waiting, incomplete), moves anything that is not a
- * well-named regular file to quarantine/ with a reason, and writes the
+ * well-named regular file (or whose name is more than CLOCK_SKEW ahead of
+ * the clock) to quarantine/ with a reason, and writes the
  * explicit targets of the active groups (ORCH.md). The graph is the stage
  * description RULES_DIR/stages (core/stages.h): every product an explicit
  * target with its inputs as prerequisites; the recipes are the pattern
  * rules in rules/<stage>.mk, which read their inputs from those
  * prerequisites.
+ *
+ * A file still being written (open for writing by a process we can see in
+ * /proc, or modified within PLAN_SETTLE) keeps its group waiting: never
+ * planned, verified or quarantined mid-write. Two files claiming one
+ * subband of a group are both verified (uvh5/check.h): the valid one is
+ * used, the invalid one quarantined with a reason naming its twin.
  *
  * The cost follows the active work, not the history: a group whose final
  * products exist is recorded in state/done.idx (one line per group,
@@ -138,6 +145,8 @@ struct plan_file {
 	long long ts;     /* from the name */
 	int sb;
 	long long mtime;
+	int unsettled;    /* still being written (open for writing, or mtime
+	                   * within PLAN_SETTLE): its group waits for it */
 };
 
 struct plan_group {
@@ -147,6 +156,8 @@ struct plan_group {
 	long long deadline;      /* when a missing subband stops being waited for */
 	int file[PLAN_MAXSUB];   /* index into plan.files, -1 when missing */
 	int nsub;                /* subbands present */
+	int nunsettled;          /* of them still being written: the group
+	                          * waits, whatever its deadline */
 	enum plan_state state;
 	int calibrator;          /* a catalogue calibrator transits in it (plan_cal) */
 	char cal[256];           /* CAL_<G>: the table chosen for it (the chosen:
@@ -256,6 +267,7 @@ int plan_group_files(struct plan *p, int **dup, int *ndup);
 /*
  * State of group g at p->par.now: ref is the time its waiting is measured
  * from (newest file mtime, or first-seen time when that is in the future).
+ * A group with a file still being written waits.
  */
 void plan_classify(const struct plan *p, struct plan_group *g, long long ref);
 /* Does stage s of st make a product for group g (per subband or per

@@ -25,6 +25,7 @@
 #include "core/fsx.h"
 #include "core/log.h"
 #include "core/uvm.h"
+#include "uvh5/check.h"
 
 sqlite3 *plan_db(struct plan_ctx *r)
 {
@@ -297,6 +298,40 @@ static void sweep(const struct plan_ctx *r)
 		log_info("removed %d stale temporar%s", removed, removed == 1 ? "y" : "ies");
 }
 
+/*
+ * After uvm-restore, the backed-up config is in config-restored/ (never
+ * over the live one). A rebuild that skips putting it back plans with
+ * fresh defaults: groups merged, good inputs quarantined as duplicates,
+ * nothing made, exit 0. So while config-restored/uvmake.conf exists, the
+ * values the grouping depends on must agree with it. 0 or EX_CONFIG.
+ */
+static int restored_config(struct plan_ctx *r)
+{
+	static const char *const keys[] = { "SUBBANDS", "GROUP_TOLERANCE", "PARTIAL_TIMEOUT",
+		"PARTIAL_MIN", "INCOMING", "RULES_DIR", "MOSAIC_HOURS" };
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	struct cfg rc;
+	int st = 0;
+	snprintf(dir, sizeof dir, "%s/config-restored", r->c->home);
+	snprintf(path, sizeof path, "%s/uvmake.conf", dir);
+	if (access(path, F_OK) < 0)
+		return 0;
+	memset(&rc, 0, sizeof rc);
+	if (cfg_load(&rc, dir) < 0) /* said why */
+		return EX_CONFIG;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !st; i++) {
+		const char *live = cfg_str(r->c, keys[i], ""), *old = cfg_str(&rc, keys[i], "");
+		if (strcmp(live, old)) {
+			log_err("%s=%s in '%s/uvmake.conf' but %s in the restored config '%s': put the "
+			        "site config back (cp it there) or remove config-restored/ (ops/RECOVERY.md)",
+			    keys[i], live, r->c->home, old, path);
+			st = EX_CONFIG;
+		}
+	}
+	cfg_free(&rc);
+	return st;
+}
+
 /* Check the config values the plan depends on; 0 or EX_CONFIG. */
 static int params(struct plan_ctx *r)
 {
@@ -311,6 +346,12 @@ static int params(struct plan_ctx *r)
 	r->p.order = &r->order;
 	r->p.st = &r->st;
 	par->now = (long long)time(NULL);
+	r->settle = cfg_int(r->c, "PLAN_SETTLE", 0);
+	r->skew = cfg_int(r->c, "CLOCK_SKEW", 21600);
+	if (r->settle < 0 || r->skew < 0) {
+		log_err("invalid PLAN_SETTLE or CLOCK_SKEW in '%s/uvmake.conf'", r->c->home);
+		return EX_CONFIG;
+	}
 	r->mos.hours = (int)cfg_int(r->c, "MOSAIC_HOURS", 1);
 	r->mos.delay = cfg_int(r->c, "MOSAIC_DELAY", 1800);
 	if (r->mos.hours < 0 || r->mos.hours > 24 || (r->mos.hours && 24 % r->mos.hours) ||
@@ -342,6 +383,98 @@ static int params(struct plan_ctx *r)
 		return EX_CONFIG;
 	}
 	snprintf(r->state, sizeof r->state, "%s/state", r->c->home);
+	return restored_config(r);
+}
+
+/*
+ * Does incoming file i of the plan verify (uvh5/check.h, the checks of
+ * uvm-verify)? Cached in ok[i] (0 unknown, 1 valid, -1 not); the first
+ * error into why (CHK_MSGLEN bytes). Only files that claim an already
+ * claimed subband are read, so the cost is that of the duplicates.
+ */
+static int dup_valid(struct plan_ctx *r, int i, signed char *ok, char *why)
+{
+	char path[PATH_MAX * 2];
+	struct chk_report *rep;
+	if (ok[i])
+		return ok[i] > 0;
+	snprintf(path, sizeof path, "%s/%s", r->incoming, r->p.files[i].name);
+	rep = malloc(sizeof *rep);
+	if (!rep) {
+		snprintf(why, CHK_MSGLEN, "out of memory");
+		return 0; /* unknown: treated as not valid, not quarantined for it */
+	}
+	chk_init(rep);
+	ok[i] = chk_file(path, rep) == 0 ? 1 : -1;
+	snprintf(why, CHK_MSGLEN, "%s", rep->nerr ? rep->err[0] : "invalid");
+	free(rep);
+	return ok[i] > 0;
+}
+
+/*
+ * Files repeating a subband of their group (a re-sent subband, a second
+ * copy under another timestamp): the sort order does not choose. While
+ * either copy is still being written, the group waits and nothing moves.
+ * Otherwise both are verified: a valid copy is used and an invalid one
+ * quarantined with a reason naming its valid twin (a good input is never
+ * quarantined because of a bad twin); of two valid copies the first is
+ * used and the other quarantined as a duplicate; of two invalid ones, the
+ * first is left to uvm-verify (which quarantines it with its own reason).
+ * 0, or -1 on ENOMEM.
+ */
+static int resolve_dups(struct plan_ctx *r, const int *dup, int ndup)
+{
+	struct plan *p = &r->p;
+	signed char *ok = ndup ? calloc((size_t)p->nfiles, 1) : NULL;
+	char wd[CHK_MSGLEN], wk[CHK_MSGLEN];
+	if (ndup && !ok)
+		return -1;
+	for (int k = 0; k < ndup; k++) {
+		int j = dup[k], kept, q;
+		const struct plan_file *f = &p->files[j];
+		struct plan_group *g = NULL;
+		const char *why;
+		int vd, vk;
+		for (int i = 0; i < p->ngroups; i++)
+			if (f->ts >= p->groups[i].first && f->ts - p->groups[i].first <= p->par.tol)
+				g = &p->groups[i];
+		if (!g)
+			continue; /* cannot happen: every file is in a group */
+		kept = g->file[f->sb];
+		if (f->unsettled || p->files[kept].unsettled) {
+			g->nunsettled++; /* decided once both are complete */
+			continue;
+		}
+		vk = dup_valid(r, kept, ok, wk);
+		vd = dup_valid(r, j, ok, wd);
+		if (!vk && vd) {
+			/* the used copy is bad, its twin good: swap */
+			g->file[f->sb] = j;
+			if (f->sb == 0)
+				ids_group_id(f->ts, g->id);
+			if (f->mtime > g->newest_mtime)
+				g->newest_mtime = f->mtime;
+			q = kept;
+			why = wk;
+		} else {
+			q = j;
+			why = vd ? NULL : wd;
+		}
+		if (why)
+			vk = plan_queue(r, p->files[q].name,
+			    "sb%02d of group %s does not verify (%s); its twin '%s' %s", f->sb, g->id, why,
+			    p->files[g->file[f->sb]].name,
+			    ok[g->file[f->sb]] > 0 ? "is used" : "does not either, and is left to uvm-verify");
+		else
+			vk = plan_queue(r, p->files[q].name,
+			    "duplicate subband sb%02d in group %s, both valid (kept '%s')", f->sb, g->id,
+			    p->files[g->file[f->sb]].name);
+		if (vk < 0) {
+			free(ok);
+			return -1;
+		}
+	}
+	free(ok);
 	return 0;
 }
 
@@ -351,19 +484,9 @@ static int decide(struct plan_ctx *r)
 	int *dup, ndup;
 	if (plan_group_files(p, &dup, &ndup) < 0)
 		return -1;
-	for (int k = 0; k < ndup; k++) {
-		const struct plan_file *f = &p->files[dup[k]];
-		const char *gid = "?", *kept = "?";
-		for (int i = 0; i < p->ngroups; i++)
-			if (f->ts >= p->groups[i].first && f->ts - p->groups[i].first <= p->par.tol) {
-				gid = p->groups[i].id;
-				kept = p->files[p->groups[i].file[f->sb]].name;
-			}
-		if (plan_queue(r, f->name, "duplicate subband sb%02d in group %s (kept '%s')", f->sb, gid,
-			kept) < 0) {
-			free(dup);
-			return -1;
-		}
+	if (resolve_dups(r, dup, ndup) < 0) {
+		free(dup);
+		return -1;
 	}
 	free(dup);
 	p->next_wakeup = 0;
@@ -393,6 +516,9 @@ static int decide(struct plan_ctx *r)
 		if (g->state == PS_WAITING && (!p->next_wakeup || g->deadline < p->next_wakeup))
 			p->next_wakeup = g->deadline;
 	}
+	/* a file left out as unsettled is looked at again when it may be */
+	if (r->settle_wakeup && (!p->next_wakeup || r->settle_wakeup < p->next_wakeup))
+		p->next_wakeup = r->settle_wakeup;
 	return 0;
 }
 

@@ -51,6 +51,13 @@ struct plan_ctx {
 	int nq, capq;
 	sqlite3 *db;
 	int dbfailed;
+	long long settle;              /* PLAN_SETTLE: seconds a file's mtime must
+	                                * be old before it is planned */
+	long long skew;                /* CLOCK_SKEW: how far ahead of the clock a
+	                                * file name's time may be */
+	long long settle_wakeup;       /* earliest time an unsettled file may
+	                                * settle (0: none) */
+	int nunsettled;                /* files left out of this run */
 };
 
 /* ---- plan_run.c ---- */

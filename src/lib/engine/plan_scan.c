@@ -70,8 +70,135 @@ static const char *kind(mode_t m)
 	return NULL;
 }
 
+/*
+ * Inodes of INCOMING's file system that some process of this machine has
+ * open for writing (Linux: /proc/PID/fd links, the access mode in
+ * /proc/PID/fdinfo/N). Only the processes we may look at are seen (all of
+ * them as root): PLAN_SETTLE covers the writers we cannot see. Sorted
+ * array into *out (caller frees); the count, or -1 on ENOMEM.
+ */
+struct wino {
+	dev_t dev;
+	ino_t ino;
+};
+
+static int by_wino(const void *a, const void *b)
+{
+	const struct wino *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int open_for_write(dev_t dev, struct wino **out)
+{
+	DIR *pd = opendir("/proc");
+	struct dirent *pe;
+	struct wino *v = NULL;
+	int n = 0, cap = 0;
+	pid_t self = getpid();
+	*out = NULL;
+	if (!pd)
+		return 0;
+	while ((pe = readdir(pd))) {
+		char path[64], line[128];
+		DIR *fdd;
+		struct dirent *fe;
+		if (pe->d_name[0] < '1' || pe->d_name[0] > '9' || atol(pe->d_name) == (long)self)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/fd", pe->d_name);
+		if (!(fdd = opendir(path)))
+			continue;
+		while ((fe = readdir(fdd))) {
+			struct stat st;
+			FILE *fi;
+			unsigned long flags = 0;
+			int got = 0;
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "/proc/%s/fd/%s", pe->d_name, fe->d_name);
+			if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_dev != dev)
+				continue;
+			snprintf(path, sizeof path, "/proc/%s/fdinfo/%s", pe->d_name, fe->d_name);
+			if (!(fi = fopen(path, "re")))
+				continue;
+			while (fgets(line, sizeof line, fi))
+				if (sscanf(line, "flags: %lo", &flags) == 1) {
+					got = 1;
+					break;
+				}
+			fclose(fi);
+			if (!got || (flags & O_ACCMODE) == O_RDONLY)
+				continue;
+			if (n == cap) {
+				int nc = cap ? 2 * cap : 16;
+				struct wino *nv = realloc(v, (size_t)nc * sizeof *nv);
+				if (!nv) {
+					closedir(fdd);
+					closedir(pd);
+					free(v);
+					return -1;
+				}
+				v = nv;
+				cap = nc;
+			}
+			v[n].dev = st.st_dev;
+			v[n].ino = st.st_ino;
+			n++;
+		}
+		closedir(fdd);
+	}
+	closedir(pd);
+	if (n)
+		qsort(v, (size_t)n, sizeof *v, by_wino);
+	*out = v;
+	return n;
+}
+
+/*
+ * Mark in r->p.files the files that are not stable yet: open for writing,
+ * or modified less than r->settle seconds ago (a write moves the mtime,
+ * so an mtime that old means unchanged for that long). Their groups wait
+ * (plan_classify): such a file is neither planned, nor verified, nor
+ * quarantined, nor left behind by a partial group; the earliest time one
+ * may settle goes to r->settle_wakeup. ino[] holds each file's inode, dev
+ * INCOMING's device. 0 or -1 on ENOMEM.
+ */
+static int settle_filter(struct plan_ctx *r, const ino_t *ino, dev_t dev)
+{
+	struct plan *p = &r->p;
+	struct wino *w = NULL;
+	int nw = p->nfiles ? open_for_write(dev, &w) : 0;
+	long long now = p->par.now;
+	if (nw < 0)
+		return -1;
+	for (int i = 0; i < p->nfiles; i++) {
+		struct plan_file *f = &p->files[i];
+		struct wino key = { dev, ino[i] };
+		const char *why = NULL;
+		if (nw && bsearch(&key, w, (size_t)nw, sizeof *w, by_wino))
+			why = "open for writing";
+		else if (r->settle > 0 && f->mtime > now - r->settle && f->mtime <= now) {
+			why = "modified too recently";
+			if (!r->settle_wakeup || f->mtime + r->settle < r->settle_wakeup)
+				r->settle_wakeup = f->mtime + r->settle;
+		}
+		if (why) {
+			char *esc = plan_escape(f->name);
+			log_info("not planned yet: '%s/%s' is %s", r->inrel, esc ? esc : "?", why);
+			free(esc);
+			f->unsettled = 1;
+			r->nunsettled++;
+		}
+	}
+	free(w);
+	return 0;
+}
+
 int plan_scan(struct plan_ctx *r)
 {
+	ino_t *ino = NULL;
+	struct stat dst;
 	int fd = dup(r->infd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
@@ -115,6 +242,10 @@ int plan_scan(struct plan_ctx *r)
 			bad = plan_queue(r, nm, "invalid date or time in name");
 		} else if (sb >= par->nsub) {
 			bad = plan_queue(r, nm, "subband sb%02d out of range (SUBBANDS=%d)", sb, par->nsub);
+		} else if (ts > par->now + r->skew) {
+			bad = plan_queue(r, nm,
+			    "name's time is %lld s ahead of the clock (more than CLOCK_SKEW=%lld)",
+			    ts - par->now, r->skew);
 		} else {
 			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				if (errno != ENOENT)
@@ -128,17 +259,27 @@ int plan_scan(struct plan_ctx *r)
 				if (p->nfiles == p->capfiles) {
 					int nc = p->capfiles ? 2 * p->capfiles : 64;
 					struct plan_file *nf = realloc(p->files, (size_t)nc * sizeof *nf);
-					if (!nf)
+					ino_t *ni;
+					if (!nf) {
+						errno = ENOMEM;
 						break;
+					}
 					p->files = nf;
+					if (!(ni = realloc(ino, (size_t)nc * sizeof *ni))) {
+						errno = ENOMEM;
+						break;
+					}
+					ino = ni;
 					p->capfiles = nc;
 				}
+				ino[p->nfiles] = st.st_ino;
 				p->files[p->nfiles].name = strdup(nm);
 				if (!p->files[p->nfiles].name)
 					break;
 				p->files[p->nfiles].ts = ts;
 				p->files[p->nfiles].sb = sb;
 				p->files[p->nfiles].mtime = (long long)st.st_mtime;
+				p->files[p->nfiles].unsettled = 0;
 				p->nfiles++;
 			}
 		}
@@ -148,10 +289,17 @@ int plan_scan(struct plan_ctx *r)
 	if (errno) {
 		int err = errno;
 		closedir(d);
+		free(ino);
 		log_err("cannot read '%s': %s", r->incoming, strerror(err));
 		return err == ENOMEM ? EX_SOFTWARE : EX_IOERR;
 	}
 	closedir(d);
+	if (fstat(r->infd, &dst) < 0 || settle_filter(r, ino, dst.st_dev) < 0) {
+		free(ino);
+		log_err("out of memory");
+		return EX_SOFTWARE;
+	}
+	free(ino);
 	return 0;
 }
 

@@ -13,6 +13,21 @@
 
 #include "uvh5/uvh5_priv.h"
 
+/*
+ * libhdf5 closes every id still open at exit (H5_term_library, through
+ * atexit). After a failed H5Fclose (its flush hit ENOSPC), libhdf5 1.10
+ * keeps a half-closed file in its id table and that teardown dereferences
+ * it: SIGSEGV at exit instead of the writer's EX_IOERR. Every writer
+ * closes its files itself (or gives up on them: the temporary is
+ * unlinked), so the teardown is turned off here, before the library first
+ * initialises (H5dont_atexit has no effect later). Memory libhdf5 holds
+ * at exit stays reachable from its tables (no leak report).
+ */
+__attribute__((constructor)) static void uvh5_no_teardown(void)
+{
+	H5dont_atexit();
+}
+
 struct walk {
 	char inner[256];
 	int io;

@@ -517,8 +517,11 @@ uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
 		H5Pclose(fapl);
 	if (x->fid < 0) {
 		char reason[256];
-		uvh5_h5_reason(reason, sizeof reason);
-		uvh5_fail(status, err, EX_CANTCREAT, "cannot create '%s': %s", path, reason);
+		int e = errno, st = uvh5_h5_reason(reason, sizeof reason);
+		/* a full disk while writing the superblock is an I/O error (74) */
+		uvh5_fail(status, err,
+		    st == EX_IOERR || fsx_exit_for_errno(e) == EX_IOERR ? EX_IOERR : EX_CANTCREAT,
+		    "cannot create '%s': %s", path, reason);
 		goto fail;
 	}
 	x->bool_t = uvh5_bool_type();
