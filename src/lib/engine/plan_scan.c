@@ -25,6 +25,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/quar.h"
 #include "core/uvm.h"
 #include "engine/run.h"
 
@@ -310,102 +311,54 @@ static void input_path(const struct plan_ctx *r, const char *name, char *out)
 	snprintf(out, PATH_MAX, "%s/%s", r->inrel, name);
 }
 
-/* The reason file's text for name, quarantined as qn. malloc'd or NULL. */
-static char *reason_text(const struct plan_ctx *r, const char *name, const char *qn,
-    const char *reason)
+/* The head of the reason file (quar_move adds the input and the name it
+ * is quarantined as). malloc'd or NULL. */
+static char *reason_head(const struct plan_ctx *r, const char *reason)
 {
-	char when[32], in[PATH_MAX], *esc, *t = NULL;
+	char when[32], *t = NULL;
 	time_t now = (time_t)r->p.par.now;
 	struct tm tm;
-	input_path(r, name, in);
-	esc = plan_escape(in);
-	if (!esc)
-		return NULL;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (asprintf(&t,
-		"time: %s\nwho: uvm-plan (pid %ld)\ntarget: -\nstatus: -\nreason: %s\n"
-		"input: %s\nquarantined-as: quarantine/%s\n",
-		when, (long)getpid(), reason, esc, qn) < 0)
+	if (asprintf(&t, "time: %s\nwho: uvm-plan (pid %ld)\ntarget: -\nstatus: -\nreason: %s\n", when,
+		(long)getpid(), reason) < 0)
 		t = NULL;
-	free(esc);
 	return t;
 }
 
 /*
- * Move incoming/name to quarantine/<safe name> after writing its reason
- * file; record it in the database. 0, or -1 after logging (the file stays
- * where it is, and out of the makefile).
+ * Move incoming/name to quarantine/<safe name> with its reason file
+ * (core/quar.h: the reason first, then the move, never replacing a file
+ * already there; across file systems a copy); record it in the database.
+ * 0, or -1 after logging (the file stays where it is, and out of the
+ * makefile).
  */
-static int quarantine(struct plan_ctx *r, int qfd, const char *qdir, const struct plan_qitem *it)
+static int quarantine(struct plan_ctx *r, const char *qdir, const struct plan_qitem *it)
 {
-	char safe[NAME_MAX + 1], qn[NAME_MAX + 1], rpath[PATH_MAX], *text = NULL, *esc;
-	int err = EEXIST; /* until a free name is found */
-	size_t sl;
+	char safe[NAME_MAX + 1], qn[NAME_MAX + 1], in[PATH_MAX], src[PATH_MAX * 2];
+	char *head, *esc, *shown;
+	int rc;
 	plan_safe_name(it->name, safe);
-	sl = strlen(safe);
+	input_path(r, it->name, in);
 	esc = plan_escape(it->name);
-	if (!esc) {
+	shown = plan_escape(in);
+	head = reason_head(r, it->reason);
+	if (!esc || !shown || !head) {
 		log_err("out of memory");
+		free(esc);
+		free(shown);
+		free(head);
 		return -1;
 	}
-	for (int k = 0; k < 1000; k++) {
-		struct stat st;
-		char rn[NAME_MAX + 16];
-		if (k)
-			snprintf(qn, sizeof qn, "%s.%d", safe, k);
-		else if (sl > 7 && !strcmp(safe + sl - 7, ".reason"))
-			continue; /* would pass for another file's reason */
-		else
-			snprintf(qn, sizeof qn, "%s", safe);
-		snprintf(rn, sizeof rn, "%s.reason", qn);
-		if (fstatat(qfd, qn, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-		    fstatat(qfd, rn, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		snprintf(rpath, sizeof rpath, "%s/%s", qdir, rn);
-		free(text);
-		text = reason_text(r, it->name, qn, it->reason);
-		if (!text) {
-			err = ENOMEM;
-			break;
-		}
-		if (fsx_write_file(rpath, text, strlen(text), 0644) < 0) {
-			err = errno;
-			log_err("cannot write '%s': %s", rpath, strerror(err));
-			break;
-		}
-		if (renameat2(r->infd, it->name, qfd, qn, RENAME_NOREPLACE) == 0 ||
-		    /* a file system without RENAME_NOREPLACE: qn was checked free */
-		    (errno == EINVAL && renameat(r->infd, it->name, qfd, qn) == 0)) {
-			err = 0;
-			break;
-		}
-		err = errno;
-		if (err == EXDEV && fstatat(r->infd, it->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode)) {
-			/* INCOMING on another file system: a regular file is copied
-			 * (fsync, link into place) then unlinked, as uvm-run does */
-			char src[PATH_MAX * 2], dst[PATH_MAX * 2];
-			snprintf(src, sizeof src, "%s/%s", r->incoming, it->name);
-			snprintf(dst, sizeof dst, "%s/%s", qdir, qn);
-			if (run_move_noreplace(src, dst) == 0) {
-				err = 0;
-				break;
-			}
-			err = errno;
-		}
-		unlink(rpath);
-		if (err != EEXIST)
-			break;
-	}
-	if (err) {
-		log_err("cannot quarantine '%s/%s': %s", r->inrel, esc, strerror(err));
-		free(text);
+	snprintf(src, sizeof src, "%s/%s", r->incoming, it->name);
+	rc = quar_move(src, qdir, safe, head, shown, "quarantine", qn);
+	free(head);
+	free(shown);
+	if (rc < 0) {
+		log_err("cannot quarantine '%s/%s': %s", r->inrel, esc, strerror(errno));
 		free(esc);
 		return -1;
 	}
-	fsx_sync_dir(qdir);
-	fsx_sync_dir(r->incoming);
 	log_info("quarantined '%s/%s' as 'quarantine/%s': %s", r->inrel, esc, qn, it->reason);
 	if (plan_db(r)) {
 		sqlite3_stmt *st;
@@ -424,7 +377,6 @@ static int quarantine(struct plan_ctx *r, int qfd, const char *qdir, const struc
 			sqlite3_finalize(st);
 		}
 	}
-	free(text);
 	free(esc);
 	return 0;
 }
@@ -432,7 +384,6 @@ static int quarantine(struct plan_ctx *r, int qfd, const char *qdir, const struc
 void plan_quarantine_all(struct plan_ctx *r)
 {
 	char path[PATH_MAX];
-	int qfd = -1;
 	if (r->o->dry) {
 		for (int i = 0; i < r->nq; i++) {
 			char *esc = plan_escape(r->q[i].name);
@@ -444,13 +395,11 @@ void plan_quarantine_all(struct plan_ctx *r)
 	if (!r->nq)
 		return;
 	cfg_path(r->c, "quarantine", path);
-	if (fsx_mkdirs(path, 0755) < 0 || (qfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		log_err("cannot open '%s': %s", path, strerror(errno));
+	if (fsx_mkdirs(path, 0755) < 0)
+		log_err("cannot create '%s': %s", path, strerror(errno));
 	else
 		for (int i = 0; i < r->nq; i++)
-			quarantine(r, qfd, path, &r->q[i]);
-	if (qfd >= 0)
-		close(qfd);
+			quarantine(r, path, &r->q[i]);
 }
 
 void plan_queue_free(struct plan_ctx *r)

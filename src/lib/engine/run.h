@@ -289,9 +289,6 @@ void run_log_line(int fd, const char *grp, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* run_quarantine.c */
-/* quar_move_noreplace (core/quar.h), kept under this name for plan_run.c
- * until it calls quar_move. */
-int run_move_noreplace(const char *src, const char *dst);
 /* Express path relative to home when inside it (else absolute, with
  * the directory resolved and no symlink as last component). 0 or -1. */
 int run_rel_path(const struct cfg *c, const char *path, char *out);

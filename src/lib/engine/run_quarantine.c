@@ -23,11 +23,6 @@
 #include "core/log.h"
 #include "core/quar.h"
 
-int run_move_noreplace(const char *src, const char *dst)
-{
-	return quar_move_noreplace(src, dst);
-}
-
 int run_rel_path(const struct cfg *c, const char *path, char *out)
 {
 	char dir[PATH_MAX], base[PATH_MAX], rdir[PATH_MAX];
