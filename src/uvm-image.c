@@ -43,6 +43,7 @@
 
 #define USAGE \
 	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \
+	"                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]\n" \
 	"                 [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
 /* Parse a number in [lo, hi]; 0 or -1. */
@@ -98,6 +99,26 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 			return -1;
 		o->threshold = x;
 		return 0;
+	case 'M':
+		if (num(v, 0, 1000, &x) < 0 || x != floor(x))
+			return -1;
+		o->nmajor = (int)x;
+		return 0;
+	case 'm':
+		if (num(v, 0.01, 1, &x) < 0)
+			return -1;
+		o->mgain = x;
+		return 0;
+	case 'a':
+		if (num(v, 0, 1000, &x) < 0)
+			return -1;
+		o->automask = x;
+		return 0;
+	case 'A':
+		if (num(v, 0, 1000, &x) < 0)
+			return -1;
+		o->autothreshold = x;
+		return 0;
 	case 'W':
 		return img_parse_weighting(v, &o->weighting, &o->robust);
 	case 'P':
@@ -125,6 +146,8 @@ int main(int argc, char **argv)
 			{"IMAGE_NPIX", 'n'}, {"IMAGE_CELL_ARCSEC", 'c'}, {"IMAGE_NITER", 'i'},
 			{"IMAGE_GAIN", 'g'}, {"IMAGE_THRESHOLD_JY", 't'},
 			{"IMAGE_WEIGHTING", 'W'}, {"IMAGE_FFTW_PLAN", 'P'},
+			{"IMAGE_NMAJOR", 'M'}, {"IMAGE_MGAIN", 'm'}, {"IMAGE_AUTOMASK", 'a'},
+			{"IMAGE_AUTOTHRESHOLD", 'A'},
 		};
 		struct cfg cf;
 
@@ -142,7 +165,7 @@ int main(int argc, char **argv)
 		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
 			wisdom = wpath;
 	}
-	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:")) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
