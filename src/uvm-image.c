@@ -1,22 +1,31 @@
 /*
  * uvm-image: image one observation group: Stokes I visibilities, rephased
  * to the group's mid-time meridian, gridded (Kaiser-Bessel), FFT'd (FFTW,
- * MEASURE plans kept as wisdom), Högbom-CLEANed and restored with a beam
- * fitted to the PSF; written as a FITS image with a celestial WCS.
+ * MEASURE plans kept as wisdom), deconvolved by Cotton-Schwab CLEAN
+ * (Högbom minor cycles, major cycles that subtract the degridded model
+ * from the visibilities) and restored with a beam fitted to the PSF;
+ * written as a FITS image with a celestial WCS.
  *
  * usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain]
- *                  [-t threshold_jy] [-W weighting] [-P plan] [-w wisdom]
+ *                  [-t threshold_jy] [-M nmajor] [-m mgain] [-a automask]
+ *                  [-A autothreshold] [-W weighting] [-P plan] [-w wisdom]
  *                  -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
  * Defaults: npix 2048; cell automatic (also with -c 0): a quarter of
- * lambda_min / longest baseline; niter 1000; gain 0.1; threshold
- * automatic: 5 x the robust rms of the residual, re-estimated as CLEAN
- * goes; weighting natural ("uniform", "briggs" or "briggs:R" too); plan
+ * lambda_min / longest baseline; niter 100000 components at most; gain
+ * 0.1; threshold none (an absolute floor in Jy/beam when given); nmajor 6
+ * major cycles at most; mgain 0.8 (each minor cycle CLEANs to 0.2 of its
+ * starting peak); automask 3 and autothreshold 0.5 (sigma, the robust rms
+ * of the residual: CLEAN everywhere down to 3 sigma, then only on the
+ * pixels holding components down to 0.5 sigma, as WSClean's -auto-mask 3
+ * -auto-threshold 0.5; -a 0: no mask, CLEAN to autothreshold sigma);
+ * weighting briggs:0 ("natural", "uniform", "briggs:R" too); plan
  * "measure" ("estimate" skips FFTW's measurements), wisdom
  * $UVM_HOME/state/fftw.wisdom when UVM_HOME is set (else none). With
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
- * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_WEIGHTING and
+ * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_NMAJOR, IMAGE_MGAIN,
+ * IMAGE_AUTOMASK, IMAGE_AUTOTHRESHOLD, IMAGE_WEIGHTING and
  * IMAGE_FFTW_PLAN; flags win.
  *
  * The output's primary HDU is the restored image, extension RESIDUAL the

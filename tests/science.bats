@@ -78,18 +78,21 @@ gate() {
 	assert_output "$(printf 'OBS|good\nOTHER|good')"
 }
 
-@test "science: uncalibrated visibilities fail the gate: source decorrelated, dynamic range below 10" {
+@test "science: uncalibrated visibilities fail the gate: source decorrelated, rms 10x the gate" {
 	s=$(jq '.sources[] | select(.name == "3C48") | .apparent_flux_jy[0]' "$d/obs.json")
-	run jq -c '[.pass, [.checks[] | select(.pass | not) | .name]]' "$d/obs.qa.json"
-	assert_output '[false,["rms_jy","dynamic_range"]]'
+	run jq -c '[.pass, [.checks[] | select(.pass | not) | .name][0]]' "$d/obs.qa.json"
+	assert_output '[false,"rms_jy"]'
 	grep -q "quality gate failed" "$d/obs.qa.err"
 	read -r pass dr lim <<<"$(gate obs dynamic_range)"
 	read -r rpass rms rlim <<<"$(gate obs rms_jy)"
 	echo "uncalibrated: dr $dr (limit $lim) rms $rms (limit $rlim) peak $(jq .peak_jy "$d/obs.qa.json") of $s Jy"
-	[ "$pass" = false ] && [ "$lim" = 10 ] && [ "$rlim" = 0.01 ]
-	# a noise-like image: peak a few times its rms, the source's flux
-	# scattered (peak under 20% of it, rms over 10 times the gate)
-	jq -ne "$dr > 2 and $dr < 10 and $rms > 0.1"
+	[ "$rpass" = false ] && [ "$lim" = 10 ] && [ "$rlim" = 0.01 ]
+	# a noise-like image: the source's flux scattered (peak under 20% of
+	# it, rms over 10 times the gate). The dynamic range alone no longer
+	# tells: CLEANed down to 3 sigma with auto-masking, the scattered flux
+	# goes into components and peak / rms reaches ~15; the flux scale
+	# against a reference catalogue is the check that catches this.
+	jq -ne "$dr > 2 and $rms > 0.1"
 	jq -e --argjson s "$s" '.peak_jy < 0.2 * $s' "$d/obs.qa.json"
 }
 

@@ -38,7 +38,7 @@ void img_opts_default(struct img_opts *o)
 	o->niter = 100000;
 	o->gain = 0.1;
 	o->threshold = -1;
-	o->mgain = 0.8;
+	o->mgain = 0.95;
 	o->nmajor = 6;
 	o->automask = 3;
 	o->autothreshold = 0.5;
@@ -258,6 +258,67 @@ out:
 	return rc;
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * The minor cycle's pixels (Clark's idea, Högbom's loop): those of the
+ * window with |r| above *level, at most ACTIVE_MAX of them (*level is
+ * raised to the largest |r| left out). Between major cycles only these
+ * are searched and updated, with the exact 2n PSF: a minor cycle stops at
+ * *level anyway, and the major cycle recomputes the whole residual.
+ * Returns the indices (malloc'd) and their number in *na; NULL if out of
+ * memory.
+ */
+#define ACTIVE_MAX 100000
+static int *active_set(const float *r, int n, double win, double *level, int *na)
+{
+	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
+	int x1 = h + hw > n ? n : h + hw, m = 0, cap = 1024, *idx = malloc(sizeof *idx * 1024);
+
+	*na = 0;
+	if (!idx)
+		return NULL;
+	for (int y = x0; y < x1; y++)
+		for (int x = x0; x < x1; x++) {
+			size_t i = (size_t)y * n + x;
+			if (!(fabsf(r[i]) > *level))
+				continue;
+			if (m == cap) {
+				int *t = realloc(idx, sizeof *idx * (size_t)(cap *= 2));
+				if (!t) {
+					free(idx);
+					return NULL;
+				}
+				idx = t;
+			}
+			idx[m++] = (int)i;
+		}
+	if (m > ACTIVE_MAX) {
+		float *a = malloc(sizeof *a * (size_t)m);
+		int k = 0;
+		if (!a) {
+			free(idx);
+			return NULL;
+		}
+		for (int i = 0; i < m; i++)
+			a[i] = fabsf(r[idx[i]]);
+		qsort(a, (size_t)m, sizeof *a, cmp_desc);
+		*level = a[ACTIVE_MAX];
+		for (int i = 0; i < m; i++)
+			if (fabsf(r[idx[i]]) > *level)
+				idx[k++] = idx[i];
+		m = k;
+		free(a);
+	}
+	*na = m;
+	return idx;
+}
+
 /*
  * Deconvolution, as WSClean's auto-masking runs it: minor cycles (Högbom
  * on the image with the 2n PSF) each down to (1 - mgain) of the peak they
@@ -320,20 +381,32 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 		c.gain = o->gain;
 		c.threshold = fmax(stop, (1 - o->mgain) * peak);
 		c.window = win;
-		if (masked)
+		if (masked) {
 			img_hogbom_masked(resid, psf, model, n, idx, nidx, &c);
-		else
-			img_hogbom(resid, psf, model, n, &c);
+		} else {
+			int na, *act = active_set(resid, n, win, &c.threshold, &na);
+			if (!act) {
+				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
+				*st = EX_OSERR;
+				free(idx);
+				return -1;
+			}
+			img_hogbom_masked(resid, psf, model, n, act, na, &c);
+			free(act);
+		}
 		budget -= c.done;
 		tot->done += c.done;
 		tot->flux += c.flux;
 		if (c.done == 0)
 			break;
+		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
+		    lap());
 		if (major_cycle(in, g, fft, corr, norm, model, resid, n, st, err) < 0) {
 			free(idx);
 			return -1;
 		}
 		nmajor++;
+		log_debug("major %d done: %s", nmajor, lap());
 	}
 	free(idx);
 	return 0;
