@@ -8,8 +8,8 @@
  *
  * usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain]
  *                  [-t threshold_jy] [-M nmajor] [-m mgain] [-a automask]
- *                  [-A autothreshold] [-W weighting] [-P plan] [-w wisdom]
- *                  -o image.fits vis.uvh5...
+ *                  [-A autothreshold] [-p pbcor.fits] [-b beam] [-x pb_cut]
+ *                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
  * Defaults: npix 2048; cell automatic (also with -c 0): a quarter of
@@ -26,7 +26,13 @@
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
  * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_NMAJOR, IMAGE_MGAIN,
  * IMAGE_AUTOMASK, IMAGE_AUTOTHRESHOLD, IMAGE_WEIGHTING and
- * IMAGE_FFTW_PLAN; flags win.
+ * IMAGE_FFTW_PLAN, PB_MODEL and IMAGE_PB_CUT; flags win.
+ *
+ * -p writes the primary-beam-corrected image too: the restored image
+ * divided by the beam of model -b ("airy", the default: a uniformly
+ * illuminated 4.65 m dish; or "gauss": FWHM 1.2 lambda/D) averaged over
+ * the group's drift and band, blank (NaN) where that beam is below -x of
+ * its peak (default 0.2).
  *
  * The output's primary HDU is the restored image, extension RESIDUAL the
  * residual (uvm-qa measures the noise there).
@@ -53,6 +59,7 @@
 #define USAGE \
 	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \
 	"                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]\n" \
+	"                 [-p pbcor.fits] [-b beam] [-x pb_cut]\n" \
 	"                 [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
 /* Parse a number in [lo, hi]; 0 or -1. */
@@ -128,6 +135,13 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 			return -1;
 		o->autothreshold = x;
 		return 0;
+	case 'b':
+		return beam_parse(v, &o->beam);
+	case 'x':
+		if (num(v, 0.001, 1, &x) < 0)
+			return -1;
+		o->pb_cut = x;
+		return 0;
 	case 'W':
 		return img_parse_weighting(v, &o->weighting, &o->robust);
 	case 'P':
@@ -156,7 +170,7 @@ int main(int argc, char **argv)
 			{"IMAGE_GAIN", 'g'}, {"IMAGE_THRESHOLD_JY", 't'},
 			{"IMAGE_WEIGHTING", 'W'}, {"IMAGE_FFTW_PLAN", 'P'},
 			{"IMAGE_NMAJOR", 'M'}, {"IMAGE_MGAIN", 'm'}, {"IMAGE_AUTOMASK", 'a'},
-			{"IMAGE_AUTOTHRESHOLD", 'A'},
+			{"IMAGE_AUTOTHRESHOLD", 'A'}, {"PB_MODEL", 'b'}, {"IMAGE_PB_CUT", 'x'},
 		};
 		struct cfg cf;
 
@@ -174,13 +188,16 @@ int main(int argc, char **argv)
 		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
 			wisdom = wpath;
 	}
-	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:")) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
 			break;
 		case 'w':
 			wisdom = optarg;
+			break;
+		case 'p':
+			o.pbcor = optarg;
 			break;
 		case '?':
 			return log_usage(USAGE);

@@ -8,6 +8,7 @@ load test_helper
 
 USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]
                  [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]
+                 [-p pbcor.fits] [-b beam] [-x pb_cut]
                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
 # One simulated group (-L uvh5: the synthetic 1.45 km T, sized for this

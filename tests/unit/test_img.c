@@ -28,6 +28,7 @@
 #include <wcs.h>
 #include <wcshdr.h>
 
+#include "sci/beam.h"
 #include "sci/geom.h"
 #include "sci/img.h"
 
@@ -494,6 +495,24 @@ static void test_degrid(void)
 	free(corr);
 }
 
+
+/* Beam models against textbook numbers: the Airy pattern of a uniformly
+ * illuminated dish is 1/2 at 0.5145 lambda/D and 0 at 1.2197 lambda/D
+ * (first zero of J1, 3.8317 / pi); the Gaussian is 1/2 at 0.6 lambda/D. */
+static void test_beam_models(void)
+{
+	double f = 1.4e9, D = 4.65, ld = 299792458.0 / f / D;
+	enum beam_model m;
+
+	ok(fabs(beam_pb(BEAM_AIRY, 0.5145 * ld, f, D) - 0.5) < 2e-3 &&
+	    beam_pb(BEAM_AIRY, 1.2197 * ld, f, D) < 1e-6 && beam_pb(BEAM_AIRY, 0, f, D) == 1,
+	    "Airy: %.4f at 0.5145 lambda/D, %.2g at 1.2197 lambda/D",
+	    beam_pb(BEAM_AIRY, 0.5145 * ld, f, D), beam_pb(BEAM_AIRY, 1.2197 * ld, f, D));
+	ok(fabs(beam_pb(BEAM_GAUSS, 0.6 * ld, f, D) - 0.5) < 1e-9, "Gaussian: 1/2 at 0.6 lambda/D");
+	ok(beam_parse("airy", &m) == 0 && m == BEAM_AIRY && beam_parse("gauss", &m) == 0 &&
+	    m == BEAM_GAUSS && beam_parse("cosine", &m) < 0, "beam model names parse");
+}
+
 static void test_rms(void)
 {
 	int n = 200000;
@@ -517,6 +536,7 @@ int main(void)
 	test_clean();
 	test_rms();
 	test_degrid();
+	test_beam_models();
 	printf("1..%d\n", ntest);
 	fftwf_cleanup();
 	return nfail ? 1 : 0;

@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sci/beam.h"
+
 #define IMG_ERRLEN 512
 #define IMG_C 299792458.0
 
@@ -328,6 +330,9 @@ struct img_opts {
 	int nmajor;                    /* major cycles at most */
 	double automask;               /* sigma: unmasked CLEAN down to it (0: no mask) */
 	double autothreshold;          /* sigma: masked CLEAN down to it */
+	const char *pbcor;             /* primary-beam-corrected image path, or NULL */
+	enum beam_model beam;          /* primary beam model (default Airy) */
+	double pb_cut;                 /* blank where the beam is below this (0.2) */
 	const char *wisdom;            /* FFTW wisdom file or NULL */
 	unsigned fft_flags;            /* FFTW_MEASURE or FFTW_ESTIMATE */
 	const char *group;             /* group id or NULL (from the data) */
