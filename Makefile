@@ -25,7 +25,7 @@ SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f -lfftw3 \
-          -lcfitsio -lwcs -lerfa -lpng -lcrypto -lm -lpthread
+          -lcfitsio -lwcs -lerfa -lsep -lpng -lcrypto -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
 PROG_SRC := $(sort $(wildcard src/uvm-*.c))

@@ -51,7 +51,12 @@ setup_file() {
 	uvm-calapply -D "$d/home" -c "$d/obs.cal.h5" -o "$d/right.uvh5" "$d/obs.uvh5" >/dev/null
 	uvm-calapply -D "$d/home" -c "$d/other.cal.h5" -o "$d/wrong.uvh5" "$d/obs.uvh5" >/dev/null
 	for x in obs right wrong; do
-		uvm-image -n 512 -c 13 -P estimate -o "$d/$x.fits" "$d/$x.uvh5" 2>/dev/null
+		# CLEAN to 5 sigma without auto-masking: CLEANed to 3 sigma, the
+		# scattered flux of badly calibrated data goes into components and
+		# peak / rms passes the dynamic-range gate (~15-18); the gate on
+		# the flux scale against a reference catalogue is what catches
+		# that (issue 17, not built yet)
+		uvm-image -n 512 -c 13 -P estimate -a 0 -A 5 -o "$d/$x.fits" "$d/$x.uvh5" 2>/dev/null
 		UVM_HOME="$d/home" uvm-qa -o "$d/$x.qa.json" "$d/$x.fits" 2>"$d/$x.qa.err" || true
 	done
 	# the stream: a calibrator group and a target group; and a 3C48 transit
@@ -78,21 +83,18 @@ gate() {
 	assert_output "$(printf 'OBS|good\nOTHER|good')"
 }
 
-@test "science: uncalibrated visibilities fail the gate: source decorrelated, rms 10x the gate" {
+@test "science: uncalibrated visibilities fail the gate: source decorrelated, dynamic range below 10" {
 	s=$(jq '.sources[] | select(.name == "3C48") | .apparent_flux_jy[0]' "$d/obs.json")
-	run jq -c '[.pass, [.checks[] | select(.pass | not) | .name][0]]' "$d/obs.qa.json"
-	assert_output '[false,"rms_jy"]'
+	run jq -c '[.pass, [.checks[] | select(.pass | not) | .name]]' "$d/obs.qa.json"
+	assert_output '[false,["rms_jy","dynamic_range"]]'
 	grep -q "quality gate failed" "$d/obs.qa.err"
 	read -r pass dr lim <<<"$(gate obs dynamic_range)"
 	read -r rpass rms rlim <<<"$(gate obs rms_jy)"
 	echo "uncalibrated: dr $dr (limit $lim) rms $rms (limit $rlim) peak $(jq .peak_jy "$d/obs.qa.json") of $s Jy"
-	[ "$rpass" = false ] && [ "$lim" = 10 ] && [ "$rlim" = 0.01 ]
-	# a noise-like image: the source's flux scattered (peak under 20% of
-	# it, rms over 10 times the gate). The dynamic range alone no longer
-	# tells: CLEANed down to 3 sigma with auto-masking, the scattered flux
-	# goes into components and peak / rms reaches ~15; the flux scale
-	# against a reference catalogue is the check that catches this.
-	jq -ne "$dr > 2 and $rms > 0.1"
+	[ "$pass" = false ] && [ "$lim" = 10 ] && [ "$rlim" = 0.01 ]
+	# a noise-like image: peak a few times its rms, the source's flux
+	# scattered (peak under 20% of it, rms over 10 times the gate)
+	jq -ne "$dr > 2 and $dr < 10 and $rms > 0.1"
 	jq -e --argjson s "$s" '.peak_jy < 0.2 * $s' "$d/obs.qa.json"
 }
 
