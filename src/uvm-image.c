@@ -16,11 +16,14 @@
  * lambda_min / longest baseline; niter 100000 components at most; gain
  * 0.1; threshold none (an absolute floor in Jy/beam when given); nmajor 6
  * major cycles at most; mgain 0.8 (each minor cycle CLEANs to 0.2 of its
- * starting peak); automask 3 and autothreshold 0.5 (sigma, the robust rms
- * of the residual: CLEAN everywhere down to 3 sigma, then only on the
- * pixels holding components down to 0.5 sigma, as WSClean's -auto-mask 3
- * -auto-threshold 0.5; -a 0: no mask, CLEAN to autothreshold sigma);
- * weighting briggs:0 ("natural", "uniform", "briggs:R" too); plan
+ * starting peak); automask 0 and autothreshold 5 (sigma, the robust rms
+ * of the residual: CLEAN to 5 sigma, no mask). The operators' WSClean
+ * settings are -a 3 -A 0.5 -W briggs:0 (CLEAN everywhere down to 3 sigma,
+ * then only on the pixels holding components down to 0.5 sigma, as
+ * WSClean's -auto-mask 3 -auto-threshold 0.5): they need the image to
+ * cover the primary beam, as sources outside it leave sidelobes that a
+ * deep CLEAN turns into biased fluxes;
+ * weighting natural ("uniform", "briggs", "briggs:R" too); plan
  * "measure" ("estimate" skips FFTW's measurements), wisdom
  * $UVM_HOME/state/fftw.wisdom when UVM_HOME is set (else none). With
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,

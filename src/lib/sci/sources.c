@@ -50,8 +50,160 @@ void sources_free(struct src_catalog *c)
 	c->n = 0;
 }
 
-int sources_find(const char *path, double thresh, int minarea, struct src_catalog *c,
-    int *status, char *err)
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	if (n <= 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Angular distance, degrees in, arcseconds out. */
+static double sep_arcsec(double ra1, double dec1, double ra2, double dec2)
+{
+	double r = M_PI / 180, a = sin((dec2 - dec1) * r / 2), b = sin((ra2 - ra1) * r / 2);
+	double h = a * a + cos(dec1 * r) * cos(dec2 * r) * b * b;
+
+	return 2 * asin(fmin(1, sqrt(h))) / r * 3600;
+}
+
+int sources_read_ref(const char *path, struct src_ref **r, int *n, int *status, char *err)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int cap = 64, ln = 0;
+
+	*r = NULL;
+	*n = 0;
+	if (!f)
+		return fail(status, err, errno == ENOENT ? EX_NOINPUT : EX_DATAERR,
+		    "cannot read '%s': %s", path, strerror(errno));
+	*r = malloc(sizeof **r * (size_t)cap);
+	if (!*r) {
+		fclose(f);
+		return fail(status, err, EX_OSERR, "out of memory");
+	}
+	while (fgets(line, sizeof line, f)) {
+		struct src_ref e;
+		double mhz;
+		char *p = line, *q;
+
+		ln++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || *p == '\n' || !*p)
+			continue;
+		q = strchr(p, ',');
+		if (!q || q - p >= (long)sizeof e.name ||
+		    sscanf(q + 1, "%lf,%lf,%lf,%lf,%lf", &e.ra_deg, &e.dec_deg, &e.flux_jy, &mhz,
+			&e.alpha) != 5 || !(mhz > 0) || fabs(e.dec_deg) > 90 || !isfinite(e.flux_jy)) {
+			fclose(f);
+			free(*r);
+			*r = NULL;
+			*n = 0;
+			return fail(status, err, EX_DATAERR, "'%s' line %d: not name,ra_deg,dec_deg,"
+			    "flux_jy,ref_freq_mhz,spectral_index", path, ln);
+		}
+		snprintf(e.name, sizeof e.name, "%.*s", (int)(q - p), p);
+		e.ref_hz = mhz * 1e6;
+		if (*n == cap) {
+			struct src_ref *t = realloc(*r, sizeof **r * (size_t)(cap *= 2));
+			if (!t) {
+				fclose(f);
+				free(*r);
+				*r = NULL;
+				*n = 0;
+				return fail(status, err, EX_OSERR, "out of memory");
+			}
+			*r = t;
+		}
+		(*r)[(*n)++] = e;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The cross-match (contract in sources.h); rms is the SEP rms map. */
+static void crossmatch(const struct src_catalog *c, struct wcsprm *w, const float *img,
+    const float *rms, double thresh, const struct src_ref *ref, int nref, struct src_xmatch *xm)
+{
+	double bm = c->bmaj_arcsec, *ratio = malloc(sizeof *ratio * (size_t)(nref + 1));
+	double *off = malloc(sizeof *off * (size_t)(nref + 1));
+	double *dra = malloc(sizeof *dra * (size_t)(nref + 1));
+	double *ddec = malloc(sizeof *ddec * (size_t)(nref + 1));
+
+	xm->nref_in = xm->ndet = xm->nmatch = xm->nspur = 0;
+	if (!ratio || !off || !dra || !ddec)
+		goto out;
+	for (int i = 0; i < nref; i++) {
+		double world[9] = {0}, imc[9], phi, theta, pix[9], fl, best = INFINITY;
+		int st1[1], xi, yi, bi = -1;
+
+		for (int k = 0; k < w->naxis && k < 9; k++)
+			world[k] = w->crval[k];
+		world[w->lng] = ref[i].ra_deg;
+		world[w->lat] = ref[i].dec_deg;
+		if (wcss2p(w, 1, w->naxis, world, &phi, &theta, imc, pix, st1))
+			continue;
+		xi = (int)lround(pix[0] - 1);
+		yi = (int)lround(pix[1] - 1);
+		if (xi < 5 || yi < 5 || xi >= c->nx - 5 || yi >= c->ny - 5 ||
+		    !isfinite(img[(size_t)yi * c->nx + xi]))
+			continue;
+		xm->nref_in++;
+		fl = ref[i].flux_jy * pow(c->freq_hz / ref[i].ref_hz, ref[i].alpha);
+		if (!(fl > thresh * rms[(size_t)yi * c->nx + xi]))
+			continue;
+		xm->ndet++;
+		for (int j = 0; j < c->n; j++) {
+			double d = sep_arcsec(ref[i].ra_deg, ref[i].dec_deg, c->s[j].ra_deg, c->s[j].dec_deg);
+			if (d < best) {
+				best = d;
+				bi = j;
+			}
+		}
+		if (bi < 0 || !(best < bm))
+			continue;
+		ratio[xm->nmatch] = c->s[bi].int_jy / fl;
+		off[xm->nmatch] = best;
+		dra[xm->nmatch] = (c->s[bi].ra_deg - ref[i].ra_deg) * cos(ref[i].dec_deg * M_PI / 180) * 3600;
+		ddec[xm->nmatch] = (c->s[bi].dec_deg - ref[i].dec_deg) * 3600;
+		xm->nmatch++;
+	}
+	for (int j = 0; j < c->n; j++) {
+		int hit = 0;
+		for (int i = 0; i < nref && !hit; i++)
+			hit = sep_arcsec(ref[i].ra_deg, ref[i].dec_deg, c->s[j].ra_deg, c->s[j].dec_deg) < bm;
+		xm->nspur += !hit;
+	}
+	xm->completeness = xm->ndet ? (double)xm->nmatch / xm->ndet : NAN;
+	xm->spurious_frac = c->n ? (double)xm->nspur / c->n : 0;
+	xm->flux_ratio = median(ratio, xm->nmatch);
+	for (int k = 0; k < xm->nmatch; k++)
+		ratio[k] = fabs(ratio[k] - xm->flux_ratio);
+	xm->flux_scatter = 1.482602218505602 * median(ratio, xm->nmatch);
+	xm->offset_arcsec = median(off, xm->nmatch);
+	xm->offset_beam = xm->offset_arcsec / bm;
+	xm->dra_arcsec = median(dra, xm->nmatch);
+	xm->ddec_arcsec = median(ddec, xm->nmatch);
+	xm->pass = xm->nmatch > 0 && xm->flux_ratio >= xm->min_ratio &&
+	    xm->flux_ratio <= xm->max_ratio && xm->offset_beam < xm->max_offset_beam;
+out:
+	free(ratio);
+	free(off);
+	free(dra);
+	free(ddec);
+}
+
+int sources_find(const char *path, double thresh, int minarea, const struct src_ref *ref,
+    int nref, struct src_xmatch *xm, struct src_catalog *c, int *status, char *err)
 {
 	size_t len, msize, np;
 	char *buf = NULL, *hdr = NULL;
@@ -198,6 +350,8 @@ int sources_find(const char *path, double thresh, int minarea, struct src_catalo
 		e->flag = cat->flag[i] | fl;
 		c->n++;
 	}
+	if (ref && xm)
+		crossmatch(c, w, img, rms, thresh, ref, nref, xm);
 	rc = 0;
 out:
 	if (cat)
@@ -245,7 +399,7 @@ static int put(char **b, size_t *len, size_t *cap, const char *fmt, ...)
 	return 0;
 }
 
-char *sources_json(const struct src_catalog *c, const char *image)
+char *sources_json(const struct src_catalog *c, const char *image, const struct src_xmatch *xm)
 {
 	size_t len = 0, cap = 4096;
 	char *b = malloc(cap);
@@ -272,7 +426,22 @@ char *sources_json(const struct src_catalog *c, const char *image)
 		    e->peak_jy, e->peak_err_jy, e->int_jy, e->int_err_jy, e->a_arcsec, e->b_arcsec,
 		    e->pa_deg, e->snr, e->flag);
 	}
-	bad |= put(&b, &len, &cap, "%s]\n}\n", c->n ? "\n  " : "");
+	bad |= put(&b, &len, &cap, "%s]", c->n ? "\n  " : "");
+	if (xm) {
+#define J(x) (isfinite(x) ? (x) : -1.0)
+		bad |= put(&b, &len, &cap, ",\n  \"crossmatch\": {\"n_ref_in_image\": %d, "
+		    "\"n_ref_detectable\": %d, \"n_matched\": %d, \"n_spurious\": %d,\n    "
+		    "\"completeness\": %.4g, \"spurious_fraction\": %.4g, \"flux_ratio\": %.5g, "
+		    "\"flux_scatter\": %.4g,\n    \"offset_arcsec\": %.4g, \"offset_beam\": %.4g, "
+		    "\"dra_arcsec\": %.4g, \"ddec_arcsec\": %.4g,\n    \"gate\": {\"flux_ratio\": "
+		    "[%.3g, %.3g], \"max_offset_beam\": %.3g}, \"pass\": %s}", xm->nref_in, xm->ndet,
+		    xm->nmatch, xm->nspur, J(xm->completeness), xm->spurious_frac, J(xm->flux_ratio),
+		    J(xm->flux_scatter), J(xm->offset_arcsec), J(xm->offset_beam), J(xm->dra_arcsec),
+		    J(xm->ddec_arcsec), xm->min_ratio, xm->max_ratio, xm->max_offset_beam,
+		    xm->pass ? "true" : "false");
+#undef J
+	}
+	bad |= put(&b, &len, &cap, "\n}\n");
 	if (bad) {
 		free(b);
 		return NULL;
