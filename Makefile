@@ -29,7 +29,7 @@ SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f -lfftw3 \
-          -lcfitsio -lwcs -lerfa -lpng -lcrypto -laoflagger -lstdc++ -lm -lpthread
+          -lcfitsio -lwcs -lerfa -lsep -lpng -lcrypto -laoflagger -lstdc++ -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))
 LIB_CXX  := $(sort $(wildcard src/lib/*/*.cc))

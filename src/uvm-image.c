@@ -1,23 +1,41 @@
 /*
  * uvm-image: image one observation group: Stokes I visibilities, rephased
  * to the group's mid-time meridian, gridded (Kaiser-Bessel), FFT'd (FFTW,
- * MEASURE plans kept as wisdom), Högbom-CLEANed and restored with a beam
- * fitted to the PSF; written as a FITS image with a celestial WCS.
+ * MEASURE plans kept as wisdom), deconvolved by Cotton-Schwab CLEAN
+ * (Högbom minor cycles, major cycles that subtract the degridded model
+ * from the visibilities) and restored with a beam fitted to the PSF;
+ * written as a FITS image with a celestial WCS.
  *
  * usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain]
- *                  [-t threshold_jy] [-W weighting] [-P plan] [-w wisdom]
- *                  -o image.fits vis.uvh5...
+ *                  [-t threshold_jy] [-M nmajor] [-m mgain] [-a automask]
+ *                  [-A autothreshold] [-p pbcor.fits] [-b beam] [-x pb_cut]
+ *                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
  * Defaults: npix 2048; cell automatic (also with -c 0): a quarter of
- * lambda_min / longest baseline; niter 1000; gain 0.1; threshold
- * automatic: 5 x the robust rms of the residual, re-estimated as CLEAN
- * goes; weighting natural ("uniform", "briggs" or "briggs:R" too); plan
+ * lambda_min / longest baseline; niter 100000 components at most; gain
+ * 0.1; threshold none (an absolute floor in Jy/beam when given); nmajor 6
+ * major cycles at most; mgain 0.95 (each minor cycle CLEANs to 0.05 of its
+ * starting peak); automask 0 and autothreshold 5 (sigma, the robust rms
+ * of the residual: CLEAN to 5 sigma, no mask). The operators' WSClean
+ * settings are -a 3 -A 0.5 -W briggs:0 (CLEAN everywhere down to 3 sigma,
+ * then only on the pixels holding components down to 0.5 sigma, as
+ * WSClean's -auto-mask 3 -auto-threshold 0.5): they need the image to
+ * cover the primary beam, as sources outside it leave sidelobes that a
+ * deep CLEAN turns into biased fluxes;
+ * weighting natural ("uniform", "briggs", "briggs:R" too); plan
  * "measure" ("estimate" skips FFTW's measurements), wisdom
  * $UVM_HOME/state/fftw.wisdom when UVM_HOME is set (else none). With
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
- * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_WEIGHTING and
- * IMAGE_FFTW_PLAN; flags win.
+ * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_NMAJOR, IMAGE_MGAIN,
+ * IMAGE_AUTOMASK, IMAGE_AUTOTHRESHOLD, IMAGE_WEIGHTING and
+ * IMAGE_FFTW_PLAN, PB_MODEL and IMAGE_PB_CUT; flags win.
+ *
+ * -p writes the primary-beam-corrected image too: the restored image
+ * divided by the beam of model -b ("airy", the default: a uniformly
+ * illuminated 4.65 m dish; or "gauss": FWHM 1.2 lambda/D) averaged over
+ * the group's drift and band, blank (NaN) where that beam is below -x of
+ * its peak (default 0.2).
  *
  * The output's primary HDU is the restored image, extension RESIDUAL the
  * residual (uvm-qa measures the noise there).
@@ -44,6 +62,8 @@
 
 #define USAGE \
 	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \
+	"                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]\n" \
+	"                 [-p pbcor.fits] [-b beam] [-x pb_cut]\n" \
 	"                 [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
 /* Parse a number in [lo, hi]; 0 or -1. */
@@ -99,6 +119,33 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 			return -1;
 		o->threshold = x;
 		return 0;
+	case 'M':
+		if (num(v, 0, 1000, &x) < 0 || x != floor(x))
+			return -1;
+		o->nmajor = (int)x;
+		return 0;
+	case 'm':
+		if (num(v, 0.01, 1, &x) < 0)
+			return -1;
+		o->mgain = x;
+		return 0;
+	case 'a':
+		if (num(v, 0, 1000, &x) < 0)
+			return -1;
+		o->automask = x;
+		return 0;
+	case 'A':
+		if (num(v, 0, 1000, &x) < 0)
+			return -1;
+		o->autothreshold = x;
+		return 0;
+	case 'b':
+		return beam_parse(v, &o->beam);
+	case 'x':
+		if (num(v, 0.001, 1, &x) < 0)
+			return -1;
+		o->pb_cut = x;
+		return 0;
 	case 'W':
 		return img_parse_weighting(v, &o->weighting, &o->robust);
 	case 'P':
@@ -122,6 +169,8 @@ int main(int argc, char **argv)
 			{"IMAGE_NPIX", 'n'}, {"IMAGE_CELL_ARCSEC", 'c'}, {"IMAGE_NITER", 'i'},
 			{"IMAGE_GAIN", 'g'}, {"IMAGE_THRESHOLD_JY", 't'},
 			{"IMAGE_WEIGHTING", 'W'}, {"IMAGE_FFTW_PLAN", 'P'},
+			{"IMAGE_NMAJOR", 'M'}, {"IMAGE_MGAIN", 'm'}, {"IMAGE_AUTOMASK", 'a'},
+			{"IMAGE_AUTOTHRESHOLD", 'A'}, {"PB_MODEL", 'b'}, {"IMAGE_PB_CUT", 'x'},
 		};
 		struct cfg cf;
 
@@ -139,13 +188,16 @@ int main(int argc, char **argv)
 		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
 			wisdom = wpath;
 	}
-	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:")) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
 			break;
 		case 'w':
 			wisdom = optarg;
+			break;
+		case 'p':
+			o.pbcor = optarg;
 			break;
 		case '?':
 			return log_usage(USAGE);

@@ -43,7 +43,7 @@
 	"uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \
 	"              [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]\n" \
 	"              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]\n" \
-	"              [-j jitter_s] [-F fault] [-D defects] [-R truth.json] -o dir"
+	"              [-j jitter_s] [-F fault] [-D defects] [-B beam] [-R truth.json] -o dir"
 
 static int int_arg(const char *s, long lo, long hi, int *v)
 {
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 		printf("usage: %s\n", USAGE);
 		return fsx_close_stdout();
 	}
-	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:D:R:o:")) != -1) {
+	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:D:B:R:o:")) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'L':
@@ -141,6 +141,13 @@ int main(int argc, char **argv)
 			bad = sim_defects_parse(optarg, &dfx, err) < 0;
 			break;
 		case 'R': o.truth = optarg; break;
+		case 'B': {
+			enum beam_model bm;
+			bad = beam_parse(optarg, &bm);
+			if (!bad)
+				sim_beam_use(bm);
+			break;
+		}
 		case 'o': o.outdir = optarg; break;
 		default: return log_usage(USAGE);
 		}

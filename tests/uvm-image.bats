@@ -7,6 +7,8 @@
 load test_helper
 
 USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]
+                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]
+                 [-p pbcor.fits] [-b beam] [-x pb_cut]
                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
 
 # One simulated group (-L uvh5: the synthetic 1.45 km T, sized for this
@@ -16,7 +18,7 @@ USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t thre
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	uvm-sim -L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 6 -S 3 -R "$d/truth.json" -o "$d/sim" >/dev/null
-	uvm-image -n 1280 -c 13 -P estimate -o "$d/img.fits" "$d"/sim/*.hdf5 2>"$d/image.err"
+	uvm-image -n 1280 -c 13 -P estimate -W natural -o "$d/img.fits" "$d"/sim/*.hdf5 2>"$d/image.err"
 	uvm-qa -j "$d/img.fits" >"$d/qa.json"
 }
 
@@ -206,7 +208,7 @@ primary_data() {
 
 @test "uvm-image: uniform weighting gives a narrower beam than natural; NaN samples are skipped" {
 	uvm-sim -L uvh5 -a 20 -s 1 -c 4 -t 2 -G 0 -n 0.05 -N 2 -S 5 -F nan:0 -o "$t/s" >/dev/null
-	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -o "$t/n.fits" "$t"/s/*.hdf5
+	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W natural -o "$t/n.fits" "$t"/s/*.hdf5
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W uniform -o "$t/u.fits" "$t"/s/*.hdf5
 	run -0 uvm-image -n 256 -c 13 -P estimate -i 0 -W briggs:0.5 -o "$t/b.fits" "$t"/s/*.hdf5
 	# beam areas (bmaj x bmin): the major axes alone are too close to call

@@ -28,6 +28,7 @@
 #include <wcs.h>
 #include <wcshdr.h>
 
+#include "sci/beam.h"
 #include "sci/geom.h"
 #include "sci/img.h"
 
@@ -402,6 +403,116 @@ static void test_clean(void)
 	free(rest);
 }
 
+
+/*
+ * Degridding against a direct transform: a model of point components (Jy
+ * per pixel, some off the phase centre, near the image edge too) put on a
+ * 1.25x padded grid by img_model_grid + FFT and interpolated with
+ * img_degrid at random (u, v) must give sum M exp(-2 pi i (u l + v m))
+ * to 1e-3 of the total flux. Then the residual gridding of visibilities
+ * that are exactly the model's must leave an image near zero (< 1e-3 of
+ * the model's peak), and of the model's visibilities plus a second source
+ * that source alone.
+ */
+static void test_degrid(void)
+{
+	int n = 128, ng = 160, nv = 3000, loaded, saved, st;
+	double cell = 2e-4, umax = 0.5 / cell * 0.8, maxerr = 0, tot = 0, maxres = 0;
+	int px[5] = {64, 70, 20, 110, 64}, py[5] = {64, 50, 100, 12, 90};
+	float fl[5] = {1.0f, 0.5f, -0.2f, 0.3f, 0.8f};
+	float *model = calloc((size_t)n * n, sizeof *model), *img = malloc(sizeof *img * n * n);
+	double *corr = malloc(sizeof *corr * n);
+	float complex *mg = fftwf_malloc(sizeof *mg * ng * ng);
+	float complex *vis2 = fftwf_malloc(sizeof *vis2 * ng * ng);
+	struct img_kernel k;
+	struct img_grid g;
+	struct img_fft f;
+	struct img_vis_batch b = {0};
+	char err[IMG_ERRLEN];
+
+	img_kernel_init(&k, 7, 1024, 13.0);
+	img_grid_init(&g, ng, 2 * n, cell, &k, IMG_NATURAL, 0);
+	img_fft_plan(&f, ng, g.vis, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, err);
+	img_kernel_correction(&k, ng, n, corr);
+	for (int s = 0; s < 5; s++) {
+		model[py[s] * n + px[s]] += fl[s];
+		tot += fabsf(fl[s]);
+	}
+	img_model_grid(model, n, ng, corr, mg);
+	img_fft_exec(&f, mg);
+	b.cap = nv;
+	b.u = malloc(sizeof *b.u * nv);
+	b.v = malloc(sizeof *b.v * nv);
+	b.f = malloc(sizeof *b.f * nv);
+	b.V = malloc(sizeof *b.V * nv);
+	b.w = malloc(sizeof *b.w * nv);
+	for (int i = 0; i < nv; i++) {
+		double u = (2 * uni() - 1) * umax, v = (2 * uni() - 1) * umax;
+		double complex d = 0, e = 0;
+		for (int s = 0; s < 5; s++) {
+			double l = -(px[s] - n / 2) * cell, m = (py[s] - n / 2) * cell;
+			d += fl[s] * cexp(-2 * M_PI * I * (u * l + v * m));
+		}
+		/* an extra 0.25 Jy source not in the model, at pixel (40, 80) */
+		e = 0.25 * cexp(-2 * M_PI * I * (u * (-(40 - n / 2) * cell) + v * ((80 - n / 2) * cell)));
+		maxerr = fmax(maxerr, cabs(img_degrid(&k, mg, ng, u / g.du, v / g.du) - d));
+		b.u[i] = u;
+		b.v[i] = v;
+		b.f[i] = 1.4e9;
+		b.V[i] = (float complex)(d + e);
+		b.w[i] = 1;
+		g.sumw += 1;
+	}
+	b.n = nv;
+	ok(maxerr < 1e-3 * tot, "degridded model visibilities match the direct transform "
+	    "(max error %.2g of total flux %.2g)", maxerr, tot);
+	memset(g.vis, 0, sizeof *g.vis * ng * ng);
+	memset(vis2, 0, sizeof *vis2 * ng * ng);
+	img_grid_residual(&g, vis2, mg, &b);
+	for (int i = 0; i < ng * ng; i++)
+		g.vis[i] += vis2[i];
+	img_fft_exec(&f, g.vis);
+	img_grid_to_image(g.vis, ng, n, corr, g.sumw, img);
+	for (int y = 0; y < n; y++)
+		for (int x = 0; x < n; x++)
+			if (abs(x - 40) > 6 || abs(y - 80) > 6)
+				maxres = fmax(maxres, fabs(img[y * n + x]));
+	ok(fabs(img[80 * n + 40] - 0.25) < 0.01 && maxres < 0.25 * 0.5,
+	    "residual image: the unmodelled source alone, %.4f Jy at its pixel (0.25), elsewhere "
+	    "below its sidelobes (max %.3f)", img[80 * n + 40], maxres);
+	free(b.u);
+	free(b.v);
+	free(b.f);
+	free(b.V);
+	free(b.w);
+	img_fft_free(&f);
+	img_grid_free(&g);
+	img_kernel_free(&k);
+	fftwf_free(mg);
+	fftwf_free(vis2);
+	free(model);
+	free(img);
+	free(corr);
+}
+
+
+/* Beam models against textbook numbers: the Airy pattern of a uniformly
+ * illuminated dish is 1/2 at 0.5145 lambda/D and 0 at 1.2197 lambda/D
+ * (first zero of J1, 3.8317 / pi); the Gaussian is 1/2 at 0.6 lambda/D. */
+static void test_beam_models(void)
+{
+	double f = 1.4e9, D = 4.65, ld = 299792458.0 / f / D;
+	enum beam_model m;
+
+	ok(fabs(beam_pb(BEAM_AIRY, 0.5145 * ld, f, D) - 0.5) < 2e-3 &&
+	    beam_pb(BEAM_AIRY, 1.2197 * ld, f, D) < 1e-6 && beam_pb(BEAM_AIRY, 0, f, D) == 1,
+	    "Airy: %.4f at 0.5145 lambda/D, %.2g at 1.2197 lambda/D",
+	    beam_pb(BEAM_AIRY, 0.5145 * ld, f, D), beam_pb(BEAM_AIRY, 1.2197 * ld, f, D));
+	ok(fabs(beam_pb(BEAM_GAUSS, 0.6 * ld, f, D) - 0.5) < 1e-9, "Gaussian: 1/2 at 0.6 lambda/D");
+	ok(beam_parse("airy", &m) == 0 && m == BEAM_AIRY && beam_parse("gauss", &m) == 0 &&
+	    m == BEAM_GAUSS && beam_parse("cosine", &m) < 0, "beam model names parse");
+}
+
 static void test_rms(void)
 {
 	int n = 200000;
@@ -424,6 +535,8 @@ int main(void)
 	test_beam();
 	test_clean();
 	test_rms();
+	test_degrid();
+	test_beam_models();
 	printf("1..%d\n", ntest);
 	fftwf_cleanup();
 	return nfail ? 1 : 0;

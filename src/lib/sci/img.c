@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sci/beam.h"
 #include "sci/geom.h"
 #include "core/log.h"
 
@@ -33,11 +34,22 @@ void img_opts_default(struct img_opts *o)
 	o->npix = 2048;
 	o->cell = 0;
 	o->pad = 1.25;
+	/* natural weighting and CLEAN to 5 sigma without a mask: the
+	 * operators' WSClean settings (-W briggs:0 -a 3 -A 0.5) need the
+	 * image to cover the primary beam; on a field smaller than that the
+	 * sidelobes of the sources outside it make a deep CLEAN biased
+	 * (tests/uvm-mosaic.bats's field: peaks 0.58-0.98 of the truth) */
 	o->weighting = IMG_NATURAL;
 	o->robust = 0;
-	o->niter = 1000;
+	o->niter = 100000;
 	o->gain = 0.1;
 	o->threshold = -1;
+	o->mgain = 0.95;
+	o->nmajor = 6;
+	o->automask = 0;
+	o->autothreshold = 5;
+	o->beam = BEAM_AIRY;
+	o->pb_cut = 0.2;
 	o->fft_flags = FFTW_MEASURE;
 }
 
@@ -108,6 +120,7 @@ static void cb_density(void *ctx, double u, double v, float complex V, float w, 
 struct batcher {
 	struct img_grid *g;
 	struct img_vis_batch b;
+	float complex *vis2, *mg;     /* residual passes: second grid, model grid */
 };
 
 static void cb_grid(void *ctx, double u, double v, float complex V, float w, double f)
@@ -122,6 +135,20 @@ static void cb_grid(void *ctx, double u, double v, float complex V, float w, dou
 	x->b.f[i] = f;
 	if (x->b.n == x->b.cap)
 		img_grid_batch(x->g, &x->b);
+}
+
+static void cb_resid(void *ctx, double u, double v, float complex V, float w, double f)
+{
+	struct batcher *x = ctx;
+	size_t i = x->b.n++;
+
+	x->b.u[i] = u;
+	x->b.v[i] = v;
+	x->b.V[i] = V;
+	x->b.w[i] = w;
+	x->b.f[i] = f;
+	if (x->b.n == x->b.cap)
+		img_grid_residual(x->g, x->vis2, x->mg, &x->b);
 }
 
 static void batch_free(struct img_vis_batch *b)
@@ -168,6 +195,296 @@ static const char *lap(void)
 static const char *weighting_name(enum img_weighting w)
 {
 	return w == IMG_NATURAL ? "natural" : w == IMG_UNIFORM ? "uniform" : "briggs";
+}
+
+/* Largest |r| over the window (fraction win of the side) around the centre. */
+static double window_peak(const float *r, int n, double win)
+{
+	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
+	int x1 = h + hw > n ? n : h + hw;
+	double p = 0;
+
+	for (int y = x0; y < x1; y++)
+		for (int x = x0; x < x1; x++) {
+			double a = fabs(r[(size_t)y * n + x]);
+			if (a > p)
+				p = a;
+		}
+	return p;
+}
+
+static double image_rms(const float *r, int n)
+{
+	size_t nn = (size_t)n * n, stride = nn > 2000000 ? nn / 1000003 : 1;
+	double s = img_robust_rms(r, nn, stride);
+
+	return isfinite(s) ? s : 0;
+}
+
+/*
+ * One Cotton-Schwab major cycle: the model's uv grid (FFT of model /
+ * grid correction), then every visibility again, minus the model
+ * degridded at its (u, v), gridded with its weight (two threads, two
+ * grids), transformed: resid becomes the exact residual image of the
+ * data, not the minor cycle's PSF-shifted approximation of it.
+ */
+static int major_cycle(struct img_input *in, struct img_grid *g, const struct img_fft *fft,
+    const double *corr, double norm, const float *model, float *resid, int n, int *st, char *err)
+{
+	size_t ng2 = (size_t)g->ng * g->ng;
+	struct batcher bt = {0};
+	int rc = -1;
+
+	bt.g = g;
+	bt.mg = fftwf_malloc(sizeof *bt.mg * ng2);
+	bt.vis2 = fftwf_malloc(sizeof *bt.vis2 * ng2);
+	if (!bt.mg || !bt.vis2 || batch_init(&bt.b, (size_t)1 << 18) < 0) {
+		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's grids");
+		*st = EX_OSERR;
+		goto out;
+	}
+	img_model_grid(model, n, g->ng, corr, bt.mg);
+	img_fft_exec(fft, bt.mg);
+	memset(g->vis, 0, sizeof *g->vis * ng2);
+	memset(bt.vis2, 0, sizeof *bt.vis2 * ng2);
+	if (img_input_scan(in, 1, cb_resid, &bt, st, err) < 0)
+		goto out;
+	img_grid_residual(g, bt.vis2, bt.mg, &bt.b);
+	for (size_t i = 0; i < ng2; i++)
+		g->vis[i] += bt.vis2[i];
+	img_fft_exec(fft, g->vis);
+	img_grid_to_image(g->vis, g->ng, n, corr, g->sumw, resid);
+	for (size_t i = 0; i < (size_t)n * n; i++)
+		resid[i] = (float)(resid[i] / norm);
+	rc = 0;
+out:
+	batch_free(&bt.b);
+	if (bt.mg)
+		fftwf_free(bt.mg);
+	if (bt.vis2)
+		fftwf_free(bt.vis2);
+	return rc;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * The minor cycle's pixels (Clark's idea, Högbom's loop): those of the
+ * window with |r| above *level, at most ACTIVE_MAX of them (*level is
+ * raised to the largest |r| left out). Between major cycles only these
+ * are searched and updated, with the exact 2n PSF: a minor cycle stops at
+ * *level anyway, and the major cycle recomputes the whole residual.
+ * Returns the indices (malloc'd) and their number in *na; NULL if out of
+ * memory.
+ */
+#define ACTIVE_MAX 100000
+static int *active_set(const float *r, int n, double win, double *level, int *na)
+{
+	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
+	int x1 = h + hw > n ? n : h + hw, m = 0, cap = 1024, *idx = malloc(sizeof *idx * 1024);
+
+	*na = 0;
+	if (!idx)
+		return NULL;
+	for (int y = x0; y < x1; y++)
+		for (int x = x0; x < x1; x++) {
+			size_t i = (size_t)y * n + x;
+			if (!(fabsf(r[i]) > *level))
+				continue;
+			if (m == cap) {
+				int *t = realloc(idx, sizeof *idx * (size_t)(cap *= 2));
+				if (!t) {
+					free(idx);
+					return NULL;
+				}
+				idx = t;
+			}
+			idx[m++] = (int)i;
+		}
+	if (m > ACTIVE_MAX) {
+		float *a = malloc(sizeof *a * (size_t)m);
+		int k = 0;
+		if (!a) {
+			free(idx);
+			return NULL;
+		}
+		for (int i = 0; i < m; i++)
+			a[i] = fabsf(r[idx[i]]);
+		qsort(a, (size_t)m, sizeof *a, cmp_desc);
+		*level = a[ACTIVE_MAX];
+		for (int i = 0; i < m; i++)
+			if (fabsf(r[idx[i]]) > *level)
+				idx[k++] = idx[i];
+		m = k;
+		free(a);
+	}
+	*na = m;
+	return idx;
+}
+
+/*
+ * Deconvolution, as WSClean's auto-masking runs it: minor cycles (Högbom
+ * on the image with the 2n PSF) each down to (1 - mgain) of the peak they
+ * started from, or to automask sigma, then a major cycle; once the peak is
+ * below automask sigma, the mask is the pixels holding components and
+ * CLEAN goes on there only, down to autothreshold sigma (sigma: robust
+ * rms of the residual, re-measured after every major cycle) or the
+ * absolute threshold if larger. At most o->nmajor major cycles and
+ * o->niter components in all; the residual left is always a major
+ * cycle's. 0, or -1 with err and *st.
+ */
+static int deconvolve(const struct img_opts *o, struct img_input *in, struct img_grid *g,
+    const struct img_fft *fft, const double *corr, double norm, float *resid, const float *psf,
+    float *model, int n, struct img_clean *tot, int *st, char *err)
+{
+	int budget = o->niter, nmajor = 0, masked = 0, nidx = 0, *idx = NULL;
+	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0;
+
+	memset(tot, 0, sizeof *tot);
+	tot->niter = o->niter;
+	tot->gain = o->gain;
+	tot->window = win;
+	for (;;) {
+		double sigma = image_rms(resid, n), peak = 0, stop, fin;
+		struct img_clean c = {0};
+
+		fin = fmax(floor_thr, o->autothreshold * sigma);
+		if (!masked) {
+			peak = window_peak(resid, n, win);
+			/* 10% above the level counts as reached: a minor cycle
+			 * stops at it and the major cycle's exact residual is a
+			 * little higher; another full pass for a few dozen
+			 * components would cost more than it gains */
+			if (o->automask > 0 && peak <= 1.1 * fmax(fin, o->automask * sigma)) {
+				size_t nn = (size_t)n * n;
+				masked = 1;
+				for (size_t i = 0; i < nn; i++)
+					nidx += model[i] != 0;
+				idx = malloc(sizeof *idx * (size_t)(nidx ? nidx : 1));
+				if (!idx) {
+					snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
+					*st = EX_OSERR;
+					return -1;
+				}
+				nidx = 0;
+				for (size_t i = 0; i < nn; i++)
+					if (model[i] != 0)
+						idx[nidx++] = (int)i;
+			}
+		}
+		if (masked) {
+			peak = 0;
+			for (int i = 0; i < nidx; i++)
+				peak = fmax(peak, fabs(resid[idx[i]]));
+		}
+		stop = masked || o->automask <= 0 ? fin : fmax(fin, o->automask * sigma);
+		tot->last = peak;
+		tot->used_threshold = stop;
+		log_debug("major %d: peak %.4g Jy/beam, rms %.4g, stop at %.4g%s, %d components",
+		    nmajor, peak, sigma, stop, masked ? " (masked)" : "", tot->done);
+		if (!(peak > stop) || budget <= 0 || nmajor >= o->nmajor)
+			break;
+		c.niter = budget;
+		c.gain = o->gain;
+		c.threshold = fmax(stop, (1 - o->mgain) * peak);
+		c.window = win;
+		if (masked) {
+			img_hogbom_masked(resid, psf, model, n, idx, nidx, &c);
+		} else {
+			int na, *act = active_set(resid, n, win, &c.threshold, &na);
+			if (!act) {
+				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
+				*st = EX_OSERR;
+				free(idx);
+				return -1;
+			}
+			img_hogbom_masked(resid, psf, model, n, act, na, &c);
+			free(act);
+		}
+		budget -= c.done;
+		tot->done += c.done;
+		tot->flux += c.flux;
+		if (c.done == 0)
+			break;
+		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
+		    lap());
+		if (major_cycle(in, g, fft, corr, norm, model, resid, n, st, err) < 0) {
+			free(idx);
+			return -1;
+		}
+		nmajor++;
+		log_debug("major %d done: %s", nmajor, lap());
+	}
+	free(idx);
+	return 0;
+}
+
+/*
+ * The group's effective primary beam at every pixel: the power beam of
+ * model o->beam averaged over the integrations (the pointing drifts along
+ * RA with the sky's rotation, at the pointing declination) and over the
+ * band (8 frequencies from fmin to fmax), on a grid of every 8th pixel
+ * interpolated bilinearly (the beam varies over degrees, a pixel is
+ * arcseconds). Pixel directions by the inverse SIN projection about the
+ * phase centre (the w-term's PV shift, arcseconds, is ignored here).
+ */
+static void primary_beam(const struct img_opts *o, const struct img_input *in, int n,
+    double cell, float *pb)
+{
+	int step = 8, nc = n / step + 2, nt = 12, nf = 8;
+	float *c = malloc(sizeof *c * (size_t)nc * nc);
+	double span = (in->jd_last - in->jd_first) * 2 * M_PI * 1.00273781191135448;
+
+	if (!c) {
+		for (size_t i = 0; i < (size_t)n * n; i++)
+			pb[i] = NAN;
+		return;
+	}
+	for (int j = 0; j < nc; j++)
+		for (int i = 0; i < nc; i++) {
+			double l = -(i * step - n / 2) * cell, m = (j * step - n / 2) * cell;
+			double r2 = l * l + m * m, nn, dec, dra, acc = 0;
+
+			if (r2 >= 1) {
+				c[(size_t)j * nc + i] = 0;
+				continue;
+			}
+			nn = sqrt(1 - r2);
+			dec = asin(m * cos(in->dec0) + nn * sin(in->dec0));
+			dra = atan2(l, nn * cos(in->dec0) - m * sin(in->dec0));
+			for (int t = 0; t < nt; t++) {
+				/* pointing hour angle offset at the middle of the t-th
+				 * of nt equal slices of the group (RA grows with time) */
+				double da = dra - span * ((t + 0.5) / nt - 0.5);
+				double cs = sin(dec) * sin(in->dec0) + cos(dec) * cos(in->dec0) * cos(da);
+				double th = acos(fmax(-1, fmin(1, cs)));
+
+				for (int f = 0; f < nf; f++) {
+					double fr = in->fmin + (in->fmax - in->fmin) * (f + 0.5) / nf;
+					acc += beam_pb(o->beam, th, fr, BEAM_DISH_M);
+				}
+			}
+			c[(size_t)j * nc + i] = (float)(acc / (nt * nf));
+		}
+	for (int y = 0; y < n; y++) {
+		int j = y / step;
+		double fy = (double)(y - j * step) / step;
+
+		for (int x = 0; x < n; x++) {
+			int i = x / step;
+			double fx = (double)(x - i * step) / step;
+			const float *r0 = c + (size_t)j * nc + i, *r1 = r0 + nc;
+
+			pb[(size_t)y * n + x] = (float)((1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) +
+			    fy * ((1 - fx) * r1[0] + fx * r1[1]));
+		}
+	}
+	free(c);
 }
 
 int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char *out)
@@ -293,9 +610,10 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	m.nvis = g.nvis;
 	m.sumw = g.sumw;
 	m.freq = g.sumwf / g.sumw;
-	img_grid_free(&g);
-
-	img_fft_free(&fft);
+	/* the PSF grid is done with; the visibility grid and its plan serve
+	 * the major cycles */
+	fftwf_free(g.psf);
+	g.psf = NULL;
 	img_fft_free(&fftp);
 	if (img_fit_beam(psf, 2 * n, cell, &m.beam) < 0) {
 		log_err("cannot fit a restoring beam: the PSF has no main lobe (uv coverage too "
@@ -303,12 +621,11 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		st = EX_DATAERR;
 		goto out;
 	}
-	m.clean.niter = o->niter;
-	m.clean.gain = o->gain;
-	m.clean.threshold = o->threshold;
-	m.clean.window = 0.95;
 	log_debug("beam fitted: %s", lap());
-	img_hogbom(dirty, psf, model, n, &m.clean);
+	if (deconvolve(o, &in, &g, &fft, corr, norm, dirty, psf, model, n, &m.clean, &st, err) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	log_debug("cleaned: %s", lap());
 	memcpy(restored, dirty, sizeof *restored * nn);
 	img_restore(restored, model, n, cell, &m.beam);
@@ -345,14 +662,41 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	    "image %d, cell %.4f arcsec", weighting_name(o->weighting),
 	    o->weighting == IMG_BRIGGS ? " (robust set)" : "", KB_SUPPORT, KB_BETA, ng, n,
 	    cell / GEOM_DEG * 3600);
-	snprintf(h[4], sizeof h[4], "Hogbom CLEAN: %d iterations, gain %g, threshold %.4g Jy/beam,"
-	    " %.6g Jy", m.clean.done, m.clean.gain, m.clean.used_threshold, m.clean.flux);
+	snprintf(h[4], sizeof h[4], "Cotton-Schwab CLEAN (Hogbom minor cycles, mgain %g, auto-mask "
+	    "%g, auto-threshold %g sigma): %d iterations, gain %g, threshold %.4g Jy/beam, %.6g Jy",
+	    o->mgain, o->automask, o->autothreshold, m.clean.done, m.clean.gain,
+	    m.clean.used_threshold, m.clean.flux);
 	snprintf(h[5], sizeof h[5], "w-term: array plane as SIN PV2_1=%.6g PV2_2=%.6g", in.xi, in.eta);
 	for (int i = 0; i < 6; i++)
 		m.history[i] = h[i];
 	if (img_fits_write(out, restored, dirty, &m, &st, err) < 0) {
 		log_err("%s", err);
 		goto out;
+	}
+	if (o->pbcor) {
+		/* the primary-beam-corrected image: restored / beam where the
+		 * beam is above the cut, NaN (blank) elsewhere */
+		float *pb = malloc(sizeof *pb * nn);
+		char hp[512];
+
+		if (!pb) {
+			log_err("out of memory for the primary beam");
+			st = EX_OSERR;
+			goto out;
+		}
+		primary_beam(o, &in, n, cell, pb);
+		for (size_t i = 0; i < nn; i++)
+			pb[i] = pb[i] >= o->pb_cut ? restored[i] / pb[i] : NAN;
+		snprintf(hp, sizeof hp, "primary-beam corrected: %s beam of a %.2f m dish averaged "
+		    "over the drift and the band; blank below %.2f of the peak response",
+		    beam_name(o->beam), BEAM_DISH_M, o->pb_cut);
+		m.history[6] = hp;
+		if (img_fits_write(o->pbcor, pb, NULL, &m, &st, err) < 0) {
+			log_err("%s", err);
+			free(pb);
+			goto out;
+		}
+		free(pb);
 	}
 	log_debug("written: %s", lap());
 	log_info("'%s': %dx%d, cell %.3g arcsec, %lld vis, beam %.3g x %.3g arcsec pa %.1f, "

@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sci/beam.h"
+
 #define IMG_ERRLEN 512
 #define IMG_C 299792458.0
 
@@ -121,6 +123,27 @@ struct img_vis_batch {
  */
 void img_grid_batch(struct img_grid *g, struct img_vis_batch *b);
 /*
+ * Degridding, for Cotton-Schwab major cycles. img_model_grid places the
+ * model image (n x n, Jy per pixel), divided by the grid correction corr
+ * (img_kernel_correction(k, ng, n)), on the ng x ng buffer buf the way
+ * img_grid_to_image reads an image off a grid; transforming buf with the
+ * backward plan (img_fft_exec) makes it the model's uv grid. img_degrid
+ * interpolates that grid with the gridding kernel at (pu, pv) cells: the
+ * model visibility sum M(l, m) exp(-2 pi i (u l + v m)).
+ */
+void img_model_grid(const float *model, int n, int ng, const double *corr, float complex *buf);
+float complex img_degrid(const struct img_kernel *k, const float complex *mg, int ng, double pu,
+    double pv);
+/*
+ * Residual gridding: grid w (V - model) of the batch on g->vis (natural
+ * weights of the batch density-corrected as img_grid_batch does; the
+ * weight sums are not touched: they are those of the first pass), half
+ * of the batch in a second thread onto vis2 (ng x ng; the caller adds it
+ * to g->vis; NULL: one thread). Empties b.
+ */
+void img_grid_residual(struct img_grid *g, float complex *vis2, const float complex *mg,
+    struct img_vis_batch *b);
+/*
  * Transformed grid (FFTW backward, in place) -> centred n x n image:
  * img[y*n + x] = Re(t[m][l]) / (corr[x] corr[y] norm) for the pixel's
  * (l, m), corr from img_kernel_correction(k, ng, n).
@@ -190,6 +213,14 @@ struct img_clean {
  * window is below the threshold. Fills the result fields of c.
  */
 void img_hogbom(float *resid, const float *psf, float *model, int n, struct img_clean *c);
+/*
+ * Högbom CLEAN restricted to the nidx pixels idx[] (y n + x) of a mask:
+ * the search and the subtraction touch only those pixels (the rest of
+ * resid is left as it was: a Cotton-Schwab major cycle recomputes it from
+ * the visibilities). c->threshold is absolute (no automatic one here).
+ */
+void img_hogbom_masked(float *resid, const float *psf, float *model, int n, const int *idx,
+    int nidx, struct img_clean *c);
 /*
  * image += model convolved with the Gaussian beam b, normalised to a peak
  * of 1 per Jy (Jy/beam); pixel size cell radians.
@@ -293,8 +324,15 @@ struct img_opts {
 	double pad;                    /* uv grid side = pad x npix (>= 1) */
 	enum img_weighting weighting;
 	double robust;                 /* Briggs robustness */
-	int niter;
-	double gain, threshold;        /* threshold < 0: automatic */
+	int niter;                     /* CLEAN components in all (cap) */
+	double gain, threshold;        /* threshold: absolute floor, Jy/beam; < 0: none */
+	double mgain;                  /* a minor cycle CLEANs to (1 - mgain) x its peak */
+	int nmajor;                    /* major cycles at most */
+	double automask;               /* sigma: unmasked CLEAN down to it (0: no mask) */
+	double autothreshold;          /* sigma: masked CLEAN down to it */
+	const char *pbcor;             /* primary-beam-corrected image path, or NULL */
+	enum beam_model beam;          /* primary beam model (default Airy) */
+	double pb_cut;                 /* blank where the beam is below this (0.2) */
 	const char *wisdom;            /* FFTW wisdom file or NULL */
 	unsigned fft_flags;            /* FFTW_MEASURE or FFTW_ESTIMATE */
 	const char *group;             /* group id or NULL (from the data) */

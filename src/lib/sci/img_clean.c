@@ -431,3 +431,50 @@ void img_restore(float *image, const float *model, int n, double cell, const str
 		}
 	free(st);
 }
+
+void img_hogbom_masked(float *r, const float *psf, float *model, int n, const int *idx,
+    int nidx, struct img_clean *c)
+{
+	float *v = malloc(sizeof *v * (size_t)(nidx > 0 ? nidx : 1));
+	int *xy = malloc(sizeof *xy * 2 * (size_t)(nidx > 0 ? nidx : 1));
+	size_t n2 = 2 * (size_t)n;
+
+	c->done = 0;
+	c->flux = 0;
+	c->last = 0;
+	c->used_threshold = c->threshold;
+	if (!v || !xy || nidx <= 0)
+		goto out;
+	for (int i = 0; i < nidx; i++) {
+		v[i] = r[idx[i]];
+		xy[2 * i] = idx[i] % n;
+		xy[2 * i + 1] = idx[i] / n;
+	}
+	for (int it = 0;; it++) {
+		int b = 0;
+		float best = 0, comp;
+
+		for (int i = 0; i < nidx; i++)
+			if (fabsf(v[i]) > best) {
+				best = fabsf(v[i]);
+				b = i;
+			}
+		c->last = best;
+		if (it >= c->niter || !(best > c->threshold))
+			break;
+		comp = (float)(c->gain * v[b]);
+		model[idx[b]] += comp;
+		c->flux += comp;
+		c->done++;
+		for (int i = 0; i < nidx; i++) {
+			size_t py = (size_t)(xy[2 * i + 1] - xy[2 * b + 1] + n);
+			size_t px = (size_t)(xy[2 * i] - xy[2 * b] + n);
+			v[i] -= comp * psf[py * n2 + px];
+		}
+	}
+	for (int i = 0; i < nidx; i++)
+		r[idx[i]] = v[i];
+out:
+	free(v);
+	free(xy);
+}

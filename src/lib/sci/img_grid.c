@@ -325,3 +325,96 @@ void img_grid_to_image(const float complex *t, int ng, int n, const double *corr
 		}
 	}
 }
+
+/* ------------------------------------------------------ degridding */
+
+void img_model_grid(const float *model, int n, int ng, const double *corr, float complex *buf)
+{
+	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
+	for (int y = 0; y < n; y++) {
+		int km = ((y - n / 2) % ng + ng) % ng;
+		float complex *row = buf + (size_t)km * ng;
+
+		for (int x = 0; x < n; x++) {
+			float f = model[(size_t)y * n + x];
+			int kl = ((n / 2 - x) % ng + ng) % ng;
+
+			if (f != 0)
+				row[kl] = (float)(f / (corr[x] * corr[y]));
+		}
+	}
+}
+
+float complex img_degrid(const struct img_kernel *k, const float complex *mg, int ng, double pu,
+    double pv)
+{
+	int W = k->support;
+	float ku[64], kv[64];
+	long cu[64], cv[64];
+	float complex s = 0;
+
+	kernel_row(k, pu, ng, ku, cu);
+	kernel_row(k, pv, ng, kv, cv);
+	for (int iy = 0; iy < W; iy++) {
+		const float complex *row = mg + cv[iy] * ng;
+		float complex r = 0;
+
+		if (cu[0] + W <= ng) {
+			for (int ix = 0; ix < W; ix++)
+				r += ku[ix] * row[cu[0] + ix];
+		} else {
+			for (int ix = 0; ix < W; ix++)
+				r += ku[ix] * row[cu[ix]];
+		}
+		s += kv[iy] * r;
+	}
+	/* the model grid is the backward transform of a real image: the
+	 * forward one (what a visibility is) is its conjugate */
+	return conjf(s);
+}
+
+struct resid_half {
+	const struct img_grid *g;
+	const struct img_vis_batch *b;
+	const float complex *mg;
+	float complex *out;
+	size_t i0, i1;
+};
+
+static void *resid_part(void *arg)
+{
+	const struct resid_half *h = arg;
+	const struct img_grid *g = h->g;
+	const struct img_vis_batch *b = h->b;
+
+	for (size_t i = h->i0; i < h->i1; i++) {
+		double pu, pv;
+		float complex r;
+
+		if (b->w[i] == 0)
+			continue;
+		pu = b->u[i] / g->du;
+		pv = b->v[i] / g->du;
+		r = b->V[i] - img_degrid(g->k, h->mg, g->ng, pu, pv);
+		spread(g->k, h->out, g->ng, pu, pv, b->w[i] * r);
+	}
+	return NULL;
+}
+
+void img_grid_residual(struct img_grid *g, float complex *vis2, const float complex *mg,
+    struct img_vis_batch *b)
+{
+	struct resid_half h0 = {g, b, mg, g->vis, 0, b->n / 2}, h1 = {g, b, mg, vis2, b->n / 2, b->n};
+	pthread_t th;
+
+	for (size_t i = 0; i < b->n; i++)
+		b->w[i] = inside(g, b->u[i], b->v[i]) ? weight(g, b->u[i], b->v[i], b->w[i]) : 0;
+	if (!vis2 || pthread_create(&th, NULL, resid_part, &h1) != 0) {
+		h0.i1 = b->n;
+		resid_part(&h0);
+	} else {
+		resid_part(&h0);
+		pthread_join(th, NULL);
+	}
+	b->n = 0;
+}

@@ -13,7 +13,7 @@
  *                           exp(+2 pi i (u l + v m + w (n - 1))) + noise)
  *
  * with uvw = pos(ant_2) - pos(ant_1) in the frame of (HA = 0, Dec = pointing)
- * and A the Gaussian power beam of FWHM 1.2 lambda / D.
+ * and A the power beam (Gaussian of FWHM 1.2 lambda / D, or Airy: -B).
  *
  * The sign, from the sources: pyuvdata defines the baseline as
  * pos(ant_2) - pos(ant_1) and its phase() multiplies the data by
@@ -46,6 +46,7 @@
 #ifndef UVM_SIM_H
 #define UVM_SIM_H
 
+#include "sci/beam.h"
 #include <complex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -199,8 +200,11 @@ double sim_lst(double unix_s, double lon);
 double sim_jd(double unix_s);
 /* Fill x's CIRS position for the mid-time of group gi (cached). */
 void sim_apparent(const struct sim *s, struct sim_source *x, int gi);
-/* Gaussian power beam at angular distance theta (rad) from the pointing. */
+/* Power beam (sim_beam_use: Gaussian of FWHM 1.2 lambda/D by default, or
+ * Airy) at angular distance theta (rad) from the pointing. */
 double sim_beam(double theta, double freq_hz);
+/* The model sim_beam uses from now on (default BEAM_GAUSS). */
+void sim_beam_use(enum beam_model m);
 /* Flux density of src at freq (no beam). */
 double sim_flux(const struct sim_source *src, double freq_hz);
 /* Complex gain at freq and t_rel seconds after the reference time. */

@@ -1,0 +1,84 @@
+/*
+ * sources.h: source finding on a restored image with SEP (the C core of
+ * Source Extractor, Debian libsep-dev): background and rms maps
+ * (sep_background, 64-pixel tiles), detection above a threshold in units
+ * of the local rms (sep_extract, no filter: the restored image is already
+ * smooth on the beam scale), and per source its ICRS position (barycentre,
+ * through the image's WCS, wcslib), peak flux (sub-pixel fit of the peak,
+ * img_peak_fit) and integrated flux (sum in the ellipse of 3 x the
+ * object's shape, divided by the beam area and by the 98.9% of a Gaussian
+ * inside it) with errors from the rms map,
+ * and its shape (a, b, theta).
+ */
+#ifndef UVM_SOURCES_H
+#define UVM_SOURCES_H
+
+#include <stddef.h>
+
+#define SOURCES_ERRLEN 512
+
+struct src_entry {
+	double ra_deg, dec_deg, x, y;  /* ICRS; FITS pixels (1-based) */
+	double peak_jy, peak_err_jy;   /* Jy/beam */
+	double int_jy, int_err_jy;     /* Jy */
+	double a_arcsec, b_arcsec, pa_deg; /* shape: semi-axes (1 sigma), PA from N through E */
+	double snr;                    /* peak / local rms */
+	int flag;                      /* SEP's extraction flags */
+};
+
+struct src_catalog {
+	int n;
+	struct src_entry *s;
+	double rms_jy;                 /* SEP's global rms */
+	double bmaj_arcsec, bmin_arcsec, bpa_deg;
+	double freq_hz;
+	long nx, ny;
+};
+
+/* A reference catalogue entry: intrinsic flux at ref_hz, spectral index. */
+struct src_ref {
+	char name[64];
+	double ra_deg, dec_deg, flux_jy, ref_hz, alpha;
+};
+
+/*
+ * Read a reference catalogue: CSV lines name,ra_deg,dec_deg,flux_jy,
+ * ref_freq_mhz,spectral_index ('#' lines skipped; the simulator's -P
+ * format, ops/calibrators.csv's). 0, or -1 with err and *status (66, 65).
+ */
+int sources_read_ref(const char *path, struct src_ref **r, int *n, int *status, char *err);
+
+/*
+ * The catalogue against a reference (issue 17's flux-scale and astrometry
+ * check): reference sources inside the image (finite pixel, 5 pixels from
+ * the edge) whose flux at the image frequency is above thresh x the local
+ * rms are "detectable"; each is matched to the nearest catalogue entry
+ * within one beam (BMAJ). Flux ratio: median of integrated / reference
+ * flux over the matches, scatter 1.4826 x MAD; offsets: median distance
+ * and median RA/Dec offsets; spurious: catalogue entries with no
+ * reference source within a beam. The gate: ratio in [min_ratio,
+ * max_ratio] and median offset below max_offset_beam beams.
+ */
+struct src_xmatch {
+	double min_ratio, max_ratio, max_offset_beam;     /* gate (inputs) */
+	int nref_in, ndet, nmatch, nspur;
+	double completeness, spurious_frac;
+	double flux_ratio, flux_scatter;
+	double offset_arcsec, offset_beam, dra_arcsec, ddec_arcsec;
+	int pass;
+};
+
+/*
+ * Find the sources of the FITS image at path above thresh sigma (rms map),
+ * minimum area minarea pixels; with ref (nref entries), cross-match into
+ * *xm too (its gate fields set by the caller). 0, or -1 with err and
+ * *status (66 missing, 65 not a usable image, 70 SEP failure).
+ */
+int sources_find(const char *path, double thresh, int minarea, const struct src_ref *ref,
+    int nref, struct src_xmatch *xm, struct src_catalog *c, int *status, char *err);
+void sources_free(struct src_catalog *c);
+/* The catalogue as JSON (malloc'd, NUL-terminated), image path named,
+ * with the cross-match if xm is not NULL. */
+char *sources_json(const struct src_catalog *c, const char *image, const struct src_xmatch *xm);
+
+#endif

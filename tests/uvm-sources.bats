@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# uvm-sources: the SEP catalogue of a simulated image against the
+# simulator's truth (12 random sources, Airy beam, known apparent fluxes):
+# every truth source inside the field is found at its position with its
+# flux; the catalogue is JSON with positions, fluxes, errors and shapes.
+
+load test_helper
+
+USAGE="usage: uvm-sources [-s sigma] [-a minarea] [-r reference.csv] -o sources.json image.fits"
+
+setup_file() {
+	local d=$BATS_FILE_TMPDIR
+	uvm-sim -B airy -L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 12 -S 3 \
+		-R "$d/truth.json" -o "$d/sim" >/dev/null
+	# CLEANed as the operators run WSClean (auto-mask 3, auto-threshold 0.5):
+	# this 4.6 deg field holds all the sources
+	uvm-image -W natural -a 3 -A 0.5 -n 1280 -c 13 -P estimate -o "$d/img.fits" "$d"/sim/*.hdf5 2>/dev/null
+	uvm-sources -o "$d/src.json" "$d/img.fits" 2>"$d/src.err"
+}
+
+setup() {
+	d=$BATS_FILE_TMPDIR
+	t=$BATS_TEST_TMPDIR
+}
+
+# match: for every truth source inside the image (|offsets| < 2.2 deg),
+# the nearest catalogue entry: distance in beams, flux ratios, snr.
+match() {
+	jq -n --slurpfile t "$d/truth.json" --slurpfile c "$d/src.json" '
+	  ($t[0].groups[0]) as $g | ($c[0].beam.bmaj_arcsec) as $bm | (3.141592653589793 / 180) as $rad |
+	  [$t[0].sources[]
+	   | select(((.ra_deg - $g.phase_ra_deg) * (($g.dec_deg * $rad) | cos) | fabs) < 2.2 and
+	            ((.dec_deg - $g.dec_deg) | fabs) < 2.2)
+	   | . as $s
+	   | [$c[0].sources[]
+	      | . + {d: ((((.ra_deg - $s.ra_deg) * (($s.dec_deg * $rad) | cos) * 3600) as $a
+	              | ((.dec_deg - $s.dec_deg) * 3600) as $b | ($a * $a + $b * $b) | sqrt))}]
+	   | min_by(.d)
+	   | {name: $s.name, d_beam: (.d / $bm), peak: (.peak_jy / $s.apparent_flux_jy[0]),
+	      int: (.int_jy / $s.apparent_flux_jy[0]), int_err: .int_err_jy, snr: .snr,
+	      app: $s.apparent_flux_jy[0]}]'
+}
+
+@test "uvm-sources: usage" {
+	run -0 uvm-sources --help
+	assert_output "$USAGE"
+	run -64 uvm-sources
+	run -64 uvm-sources -o x.json
+	run -64 uvm-sources -s 0 -o x.json img.fits
+	run -64 uvm-sources -o x.json a.fits b.fits
+}
+
+@test "uvm-sources: every truth source found (< 0.1 beam), integrated flux within 5%" {
+	run -0 match
+	echo "$output"
+	# at least 10 of the 12 sources are in the field: not vacuous
+	jq -e 'length >= 10' <<<"$output"
+	# peaks may lose a few percent to time and bandwidth smearing 1-2
+	# deg out (1.5 MHz channels, 12.9 s integrations); the integrated
+	# flux keeps it
+	jq -e 'all(.[]; .d_beam < 0.1 and .peak > 0.93 and .peak < 1.05 and (.int - 1 | fabs) < 0.05)' <<<"$output"
+	# median integrated flux ratio within 3% (the flux scale)
+	jq -e '[.[].int] | sort | .[length / 2 | floor] | (. - 1 | fabs) < 0.03' <<<"$output"
+}
+
+@test "uvm-sources: the catalogue: ICRS degrees, errors > 0, beam-sized shapes, few spurious entries" {
+	jq -e '.n_sources == (.sources | length) and .rms_jy > 0 and .beam.bmaj_arcsec > 0' "$d/src.json"
+	jq -e --slurpfile h <(echo 0) '.beam as $b | all(.sources[]; .ra_deg >= 0 and .ra_deg < 360 and
+	    (.dec_deg | fabs) <= 90 and .peak_err_jy > 0 and .int_err_jy > 0 and .snr >= 5 and
+	    (.flag > 0 or (.a_arcsec * 2.3548 < 1.5 * $b.bmaj_arcsec)))' "$d/src.json"
+	# at most 3 entries with no truth source within a beam (CLEAN and
+	# deblending artefacts next to the brightest sources): not hundreds
+	run jq -n --slurpfile t "$d/truth.json" --slurpfile c "$d/src.json" '
+	  (3.141592653589793 / 180) as $rad | $c[0].beam.bmaj_arcsec as $bm |
+	  [$c[0].sources[] | . as $e
+	   | select([$t[0].sources[] | ((((.ra_deg - $e.ra_deg) * (($e.dec_deg * $rad) | cos) * 3600) as $a
+	             | ((.dec_deg - $e.dec_deg) * 3600) as $b | ($a * $a + $b * $b) | sqrt) < $bm)] | any | not)]
+	  | length'
+	echo "spurious: $output"
+	[ "$output" -le 3 ]
+}
+
+@test "uvm-sources: missing image 66, not FITS 65, re-run identical" {
+	run -66 uvm-sources -o "$t/x.json" "$t/none.fits"
+	echo junk >"$t/j.fits"
+	run -65 uvm-sources -o "$t/x.json" "$t/j.fits"
+	[ ! -e "$t/x.json" ]
+	uvm-sources -o "$t/a.json" "$d/img.fits" 2>/dev/null
+	cmp "$t/a.json" "$d/src.json"
+}
+
+# ref FILE: the truth sky as a reference catalogue (CSV).
+ref() {
+	jq -r '"# name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index",
+	  (.sources[] | "\(.name),\(.ra_deg),\(.dec_deg),\(.flux_jy),\(.ref_freq_hz / 1e6),\(.spectral_index)")' "$1"
+}
+
+@test "uvm-sources -r: PB-corrected catalogue against the truth sky: flux scale 1.00 +/- 0.03, offsets < 0.1 beam, complete; a wrong beam fails the gate" {
+	ref "$d/truth.json" >"$t/ref.csv"
+	uvm-image -W natural -a 3 -A 0.5 -n 1280 -c 13 -P estimate -p "$t/pb.fits" -o "$t/img.fits" \
+		"$d"/sim/*.hdf5 2>/dev/null
+	run -0 uvm-sources -r "$t/ref.csv" -o "$t/x.json" "$t/pb.fits"
+	jq -c .crossmatch "$t/x.json"
+	jq -e '.crossmatch | .n_ref_detectable >= 8 and .completeness >= 0.9 and
+	       (.flux_ratio - 1 | fabs) < 0.03 and .offset_beam < 0.1 and .pass' "$t/x.json"
+	# the same sky simulated with the Gaussian beam, corrected with the
+	# pipeline's Airy one: the flux scale is off and the gate says so
+	uvm-sim -B gauss -L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 12 -S 3 \
+		-R "$t/gtruth.json" -o "$t/gsim" >/dev/null
+	uvm-image -W natural -a 3 -A 0.5 -n 1280 -c 13 -P estimate -p "$t/gpb.fits" -o "$t/gimg.fits" \
+		"$t"/gsim/*.hdf5 2>/dev/null
+	ref "$t/gtruth.json" >"$t/gref.csv"
+	run -0 uvm-sources -r "$t/gref.csv" -o "$t/g.json" "$t/gpb.fits"
+	assert_output --partial "cross-match gate failed"
+	jq -c .crossmatch "$t/g.json"
+	jq -e '.crossmatch | .flux_ratio > 1.2 and (.pass | not)' "$t/g.json"
+	# a reference that is not one
+	echo "a,b,c" >"$t/bad.csv"
+	run -65 uvm-sources -r "$t/bad.csv" -o "$t/y.json" "$t/pb.fits"
+	run -66 uvm-sources -r "$t/none.csv" -o "$t/y.json" "$t/pb.fits"
+}
