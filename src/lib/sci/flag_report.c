@@ -108,7 +108,8 @@ int flag_report_latest(const char *home, const struct stages *st, char grp[IDS_L
 		}
 		memcpy(ids[n++], e->d_name, IDS_LEN);
 	}
-	qsort(ids, n, sizeof *ids, by_id_desc);
+	if (n)
+		qsort(ids, n, sizeof *ids, by_id_desc);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		snprintf(path, sizeof path, "%s/%s", home, stages_also(st, s, 0, ids[i], 0, rel));
 		if ((rc = flag_report_read(path, r, err, errlen)) == 1)
