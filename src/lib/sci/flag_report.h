@@ -7,8 +7,9 @@
  * The report is read with core/json's strict reader: a report that is not
  * valid JSON, lacks a finite "flagged_fraction" in [0, 1], or whose antenna
  * lists are not arrays of objects with a string "name" is refused whole
- * (never half-read). Lists longer than FLAG_REPORT_MAXANT keep their first
- * names and their full count.
+ * (never half-read); so is a name longer than FLAG_REPORT_NAMELEN - 1
+ * bytes (UVH5 antenna names are a few characters). Lists longer than
+ * FLAG_REPORT_MAXANT keep their first names and their full count.
  */
 #ifndef UVM_FLAG_REPORT_H
 #define UVM_FLAG_REPORT_H
