@@ -7,7 +7,10 @@
  * peak and its position, the dynamic range, the beam, and the sources above
  * 5 sigma with their positions (through the image's WCS, validated with
  * wcslib), then applies the gate of uvmake.conf ($UVM_HOME; QA_MAX_RMS_JY,
- * QA_MIN_DR, QA_MAX_BEAM_ARCSEC, QA_MIN_SOURCES; see src/lib/qa.h).
+ * QA_MIN_DR, QA_MAX_BEAM_ARCSEC, QA_MIN_SOURCES, QA_MAX_FLAGGED; see
+ * src/lib/sci/qa.h). When the image's directory holds the flag report
+ * (flag.json) the report gains its flagged fraction and dead and bad
+ * antennas ("flagging") and the gate checks the fraction.
  * With -o the report is written there as JSON, atomically; otherwise it
  * goes to stdout, as "key value" lines, or as JSON with -j (-j with -o
  * prints the JSON too).
@@ -72,6 +75,8 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto done;
 	}
+	if (qa_flagging(r, argv[optind], err) < 0)
+		log_warn("%s", err);
 	qa_gate(r, have_cfg ? &cf : NULL);
 	js = qa_json(r, argv[optind]);
 	txt = qa_text(r);

@@ -91,6 +91,30 @@ teardown() {
 	assert_line --regexp '^uvmake_calibration_age_seconds 36[01][0-9](\.[0-9]+)?$'   # 3600 s plus the test's own run time
 }
 
+# products/<G>/flag.json with flagged_fraction $2 (the members the reader needs).
+flag_report() {
+	mkdir -p "$d/products/$1"
+	printf '{"flagged_fraction":%s,"dead_antennas":[{"antenna":3,"name":"ant03","reason":"r"}],"bad_antennas":[]}\n' \
+		"$2" >"$d/products/$1/flag.json"
+}
+
+@test "uvm-metrics: uvmake_flagged_fraction_last is the newest group's flag report" {
+	run -0 uvm-metrics -D "$d" -o -
+	refute_output --partial uvmake_flagged_fraction_last   # no report yet
+	flag_report 20260101T000000 0.5
+	flag_report 20260101T000500 0.125
+	mkdir -p "$d/products/20260101T001000"                 # newer, not flagged yet
+	mkdir -p "$d/products/zz" && echo '{"flagged_fraction":0.9}' >"$d/products/zz/flag.json"
+	run -0 uvm-metrics -D "$d" -o -
+	assert_line '# TYPE uvmake_flagged_fraction_last gauge'
+	assert_line 'uvmake_flagged_fraction_last 0.125'
+	# the newest report unreadable: a warning and no gauge, not an older value
+	echo '{"flagged_fraction":"x"}' >"$d/products/20260101T001000/flag.json"
+	run -0 uvm-metrics -D "$d" -o -
+	assert_line "uvm-metrics: warning: '$d/products/20260101T001000/flag.json': not a flag report"
+	refute_line --partial 'uvmake_flagged_fraction_last '
+}
+
 @test "uvm-metrics: promtool check metrics accepts the file" {
 	command -v promtool >/dev/null || skip "promtool not installed (Debian package prometheus; make deps installs it)"
 	# every family present: staging, a calibration table, an imaged group
@@ -101,8 +125,9 @@ teardown() {
 	insert into caltables values ('caltables/C1.cal.h5','C1','3C48',0, 1, 2, 1, 'good', '')"
 	sqlite3 "$d/state/pipeline.sqlite" "insert into jobs(target,grp,stage,command,started,ended,status,class,attempt)
 	 values ('products/G1/image.fits','G1','image','x',$now-60,$now-40,0,'ok',1)"
+	flag_report 20260101T000000 0.25
 	run -0 uvm-metrics -D "$d"
-	for f in uvmake_tmpfs_used_ratio uvmake_calibration_age_seconds uvmake_image_last_success_age_seconds \
+	for f in uvmake_flagged_fraction_last uvmake_tmpfs_used_ratio uvmake_calibration_age_seconds uvmake_image_last_success_age_seconds \
 		uvmake_group_latency_seconds_count uvmake_queue_depth uvmake_failure_ratio_1h; do
 		grep -q "^# TYPE $f \|^$f " "$d/state/uvmake.prom"
 	done

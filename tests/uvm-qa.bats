@@ -151,3 +151,68 @@ setup() {
 	jq -e --slurpfile p "$t/plain.json" '.n_sources >= 1 and .n_sources == $p[0].n_sources and
 	    .peak_jy == $p[0].peak_jy' <<<"$output"
 }
+
+# A flag report as uvm-flag writes it (flag_run.c report_json), trimmed to
+# the members QA reads, with known numbers.
+flag_report() {
+	cat >"$1" <<'JSON'
+{"input":"products/20260101T000000/combined.uvh5","nants":20,"flagged_fraction":0.25,
+ "max_fraction":0.5,"overflagged":false,
+ "dead_antennas":[{"antenna":3,"name":"ant03","reason":"autocorrelation power 0 of median"}],
+ "bad_antennas":[{"antenna":7,"name":"ant<07>","reason":"cross amplitude high"},
+                 {"antenna":11,"name":"ant11","reason":"rough autocorrelation"}],
+ "bad_channels":[2],"bad_integrations":[]}
+JSON
+}
+
+@test "uvm-qa: flag report beside the image: flagging fields and the QA_MAX_FLAGGED check, pass and fail at the limit" {
+	mkdir -p "$t/G" "$t/home"
+	cp "$d/one.fits" "$t/G/image.fits"
+	flag_report "$t/G/flag.json"
+	# default limit 0.3
+	run -0 uvm-qa -j "$t/G/image.fits"
+	run jq -c '[.flagging, (.checks[] | select(.name == "flagged_fraction") | [.value, .op, .limit, .pass]), .pass]' <<<"$output"
+	assert_output '[{"fraction":0.25,"dead_antennas":["ant03"],"bad_antennas":["ant<07>","ant11"]},[0.25,"<=",0.3,true],true]'
+	run -0 uvm-qa "$t/G/image.fits"
+	assert_line 'flagged_fraction 0.25'
+	assert_line 'check flagged_fraction 0.25 <= 0.3 pass'
+	# exactly at the limit passes, just under it fails
+	printf 'QA_MAX_RMS_JY=0.1\nQA_MIN_DR=5\nQA_MAX_FLAGGED=0.25\n' >"$t/home/uvmake.conf"
+	run -0 env UVM_HOME="$t/home" uvm-qa -o "$t/qa.json" "$t/G/image.fits"
+	assert_output ""
+	run jq -c '[.pass, (.checks[] | select(.name == "flagged_fraction") | .pass, .limit)]' "$t/qa.json"
+	assert_output '[true,true,0.25]'
+	printf 'QA_MAX_RMS_JY=0.1\nQA_MIN_DR=5\nQA_MAX_FLAGGED=0.2499\n' >"$t/home/uvmake.conf"
+	run -0 env UVM_HOME="$t/home" uvm-qa -o "$t/qa.json" "$t/G/image.fits"
+	assert_output "uvm-qa: warning: '$t/G/image.fits': quality gate failed"
+	run jq -c '[.pass, (.checks[] | select(.name == "flagged_fraction") | .pass, .limit)]' "$t/qa.json"
+	assert_output '[false,false,0.2499]'
+	# QA_MAX_FLAGGED=0: no check, the fields stay
+	printf 'QA_MAX_RMS_JY=0.1\nQA_MIN_DR=5\nQA_MAX_FLAGGED=0\n' >"$t/home/uvmake.conf"
+	run -0 env UVM_HOME="$t/home" uvm-qa -j "$t/G/image.fits"
+	jq -e '.pass and .flagging.fraction == 0.25 and ([.checks[].name] | index("flagged_fraction") == null)' <<<"$output"
+	no_temps "$t"
+}
+
+@test "uvm-qa: no flag report: no flagging fields, no check; an invalid report fails the check" {
+	mkdir -p "$t/G"
+	cp "$d/one.fits" "$t/G/image.fits"
+	run -0 uvm-qa -j "$t/G/image.fits"
+	jq -e 'has("flagging") | not' <<<"$output"
+	run jq -c '[.checks[].name]' <<<"$output"
+	assert_output '["finite_fraction","rms_positive","rms_jy","dynamic_range"]'
+	run -0 uvm-qa "$t/G/image.fits"
+	refute_line --partial flagged_fraction
+	# hostile: a report whose fraction is a string, or a link, is not read
+	printf '{"flagged_fraction":"0.1","dead_antennas":[],"bad_antennas":[]}' >"$t/G/flag.json"
+	run -0 uvm-qa -j "$t/G/image.fits"
+	assert_line "uvm-qa: warning: '$t/G/flag.json': not a flag report"
+	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/q.json"
+	jq -e '.flagging == null and .pass == false and
+	    (.checks[] | select(.name == "flagged_fraction") | .value == null and .pass == false)' "$t/q.json"
+	rm "$t/G/flag.json"
+	flag_report "$t/real.json"
+	ln -s "$t/real.json" "$t/G/flag.json"
+	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/q.json"
+	jq -e '.flagging == null and .pass == false' "$t/q.json"
+}

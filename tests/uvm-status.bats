@@ -196,6 +196,35 @@ check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$d/sta
 	no_temps "$d"
 }
 
+# products/<G>/flag.json with flagged_fraction $2 and the antenna lists $3, $4
+# (uvm-flag's format, flag_run.c report_json, trimmed to what is read).
+flag_report() {
+	mkdir -p "$d/products/$1"
+	printf '{"flagged_fraction":%s,"dead_antennas":%s,"bad_antennas":%s}\n' "$2" "$3" "$4" \
+		>"$d/products/$1/flag.json"
+}
+
+@test "uvm-status: the newest group's flagging in the text, JSON and HTML status (known values)" {
+	rows
+	run -0 uvm-status -D "$d" -j
+	jq -e '.flagging == null' <<<"$output"
+	run -0 uvm-status -D "$d"
+	assert_line 'flagging: no report'
+	flag_report 20260101T000000 0.5 '[]' '[]'
+	flag_report 20260101T000500 0.125 '[{"antenna":3,"name":"ant03","reason":"dead"}]' \
+		'[{"antenna":7,"name":"<b>ant07</b>","reason":"x"},{"antenna":11,"name":"ant11","reason":"y"}]'
+	mkdir -p "$d/products/20260101T001000"                  # newer, not flagged yet
+	run -0 uvm-status -D "$d" -j
+	run jq -c .flagging <<<"$output"
+	assert_output '{"group":"20260101T000500","fraction":0.125,"dead_count":1,"dead_antennas":["ant03"],"bad_count":2,"bad_antennas":["<b>ant07</b>","ant11"]}'
+	run -0 uvm-status -D "$d"
+	assert_line 'flagging: 0.125 of the samples flagged (group 20260101T000500); dead antennas: ant03; bad antennas: <b>ant07</b> ant11'
+	run -0 uvm-status -D "$d" -H "$d/index.html"
+	run -0 grep -F '<p id="flagging">group 20260101T000500: 12.5% of the samples flagged; dead antennas: ant03; bad antennas: &lt;b&gt;ant07&lt;/b&gt;, ant11.</p>' "$d/index.html"
+	run ! grep -F '<b>ant07' "$d/index.html"
+	no_temps "$d"
+}
+
 @test "uvm-status: the dashboard escapes hostile names" {
 	rows
 	sqlite3 "$d/state/pipeline.sqlite" "

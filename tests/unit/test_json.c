@@ -40,6 +40,23 @@ static int esc_is(const char *in, const char *want)
 	return r;
 }
 
+/* json_get_array callback: the elements' texts joined by '|' into arg
+ * (a char[128]); a negative result for the element "stop". */
+static int collect(const char *elem, size_t len, void *arg)
+{
+	char *out = arg;
+	size_t k = strlen(out);
+	if (len == 6 && !memcmp(elem, "\"stop\"", 6))
+		return -1;
+	if (k + len + 2 > 128)
+		return -1;
+	if (k)
+		out[k++] = '|';
+	memcpy(out + k, elem, len);
+	out[k + len] = 0;
+	return 0;
+}
+
 static int num(const char *js, const char *key, double want)
 {
 	double v = -12345;
@@ -128,6 +145,27 @@ int main(void)
 	       !strcmp(s, "good"),
 	    "string: a member injected inside another string is not a member");
 	ok(json_get_string("{\"s\":5}", "s", s, sizeof s) == -1, "string: a number is not a string");
+
+	{
+		char a[128] = "";
+		ok(json_get_array("{\"x\":[1],\"a\": [ {\"name\":\"a,]\"} , \"s\",[2, 3] ,null ]}", "a", collect, a) == 1 &&
+		       !strcmp(a, "{\"name\":\"a,]\"}|\"s\"|[2, 3]|null"),
+		    "array: each element's text in order, white space around it dropped");
+		a[0] = 0;
+		ok(json_get_array("{\"a\":[]}", "a", collect, a) == 1 && !*a, "array: empty");
+		ok(json_get_array("{\"a\":null}", "a", collect, a) == 0 && json_get_array("{}", "a", collect, a) == 0 &&
+		       json_get_array("{\"b\":{\"a\":[1]}}", "a", collect, a) == 0 && !*a,
+		    "array: null, absent or nested is 0");
+		ok(json_get_array("{\"a\":\"[1]\"}", "a", collect, a) == -1 &&
+		       json_get_array("{\"a\":{\"b\":1}}", "a", collect, a) == -1 && !*a,
+		    "array: a string or object is not an array");
+		ok(json_get_array("{\"a\":[1,]}", "a", collect, a) == -1 &&
+		       json_get_array("{\"a\":[1], \"b\": tru}", "a", collect, a) == -1 &&
+		       json_get_array("{\"a\":[1], \"a\": [2]}", "a", collect, a) == -1 && !*a,
+		    "array: invalid text or a duplicate key refused before any element");
+		ok(json_get_array("{\"a\":[1,\"stop\",2]}", "a", collect, a) == -1 && !strcmp(a, "1"),
+		    "array: a callback's refusal stops the walk");
+	}
 
 	{
 		struct buf b = {0};

@@ -382,3 +382,28 @@ int json_get_string(const char *js, const char *key, char *out, size_t size)
 	str(v, out, size, &fits);
 	return fits ? 1 : -1;
 }
+
+int json_get_array(const char *js, const char *key,
+    int (*each)(const char *elem, size_t len, void *arg), void *arg)
+{
+	const char *v, *e;
+	int r = member(js, key, &v);
+	if (r <= 0)
+		return r;
+	if (!strncmp(v, "null", 4))
+		return 0;
+	if (*v != '[')
+		return -1;
+	v = ws(v + 1);
+	if (*v == ']')
+		return 1;
+	for (;;) {
+		e = value(v, 2); /* valid: member() checked the whole text */
+		if (each(v, (size_t)(e - v), arg) < 0)
+			return -1;
+		v = ws(e);
+		if (*v == ']')
+			return 1;
+		v = ws(v + 1); /* the ',' */
+	}
+}

@@ -47,5 +47,13 @@ int json_get_bool(const char *js, const char *key, int *out);
 /* Top-level string under key, unescaped into out (size bytes with the
  * NUL); -1 when it does not fit or contains \u0000. */
 int json_get_string(const char *js, const char *key, char *out, size_t size);
+/*
+ * Top-level array under key: each(elem, len, arg) is called for its
+ * elements in order, elem at the element's text (len bytes, one complete,
+ * already validated JSON value, not NUL-terminated). A negative result of
+ * each stops the walk and gives -1. An empty array calls nothing and gives 1.
+ */
+int json_get_array(const char *js, const char *key,
+    int (*each)(const char *elem, size_t len, void *arg), void *arg);
 
 #endif

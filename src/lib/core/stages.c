@@ -116,6 +116,22 @@ char *stages_product(const struct stages *st, int s, const char *id, int sb, cha
 	return expand(st->v[s].product, id, sb, buf);
 }
 
+char *stages_also(const struct stages *st, int s, int k, const char *id, int sb, char *buf)
+{
+	return expand(st->v[s].also[k], id, sb, buf);
+}
+
+int stages_report(const struct stages *st)
+{
+	for (int s = 0; s < st->n; s++) {
+		const char *a = st->v[s].also[0];
+		size_t n = strlen(a);
+		if (st->v[s].scope == STAGE_GROUP && st->v[s].nalso > 0 && n > 5 && !strcmp(a + n - 5, ".json"))
+			return s;
+	}
+	return -1;
+}
+
 /* Match rel against template t: *id and *sb get what {G} or {H}, and {S}
  * stand for (strict ids, core/ids.h). 1 on a match, else 0. */
 static int match(const char *t, const char *rel, char *id, int *sb)

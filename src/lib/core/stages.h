@@ -123,6 +123,12 @@ char *stages_product(const struct stages *st, int s, const char *id, int sb, cha
  * else 0.
  */
 int stages_also_of(const struct stages *st, const char *rel, char *target);
+/* The first per-group stage whose first file beside its product is a JSON
+ * report (flag: products/{G}/flag.json), or -1. */
+int stages_report(const struct stages *st);
+/* Stage s's k-th file beside its product for id and sb into buf (PATH_MAX);
+ * returns buf. */
+char *stages_also(const struct stages *st, int s, int k, const char *id, int sb, char *buf);
 /* Does stage t read stage s's product (directly, not as a chosen table)? */
 int stages_reads(const struct stages *st, int t, int s);
 /* The first per-group stage that reads stage s's product (the image's

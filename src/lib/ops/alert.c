@@ -27,6 +27,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/stages.h"
+#include "sci/flag_report.h"
 
 static const char *levels[] = {"info", "warning", "error", "critical", NULL};
 static const char *ops[] = {">", ">=", "<", "<=", "==", "!=", NULL};
@@ -223,6 +224,8 @@ static const struct {
 	    "0 while a good calibration table is valid, else the time since the newest validity window ended."},
 	{"uvmake_tmpfs_used_ratio", "Used fraction of the staging file system (STAGING_DIR)."},
 	{"uvmake_watch_up", "1 if uvm-watch's status file names a live process."},
+	{"uvmake_flagged_fraction_last",
+	    "Flagged fraction of the samples of the newest group with a flag report."},
 	{NULL, NULL},
 };
 
@@ -234,14 +237,23 @@ const char *alert_derived_help(const char *name)
 	return NULL;
 }
 
-/* The stage of role image in the stage description, "" if none. */
-static void image_stage(const struct cfg *c, char name[STAGES_NAMELEN])
+/* The stage of role image in the stage description, "" if none; and the
+ * newest group's flag report into *fr (*has 1) when there is one (an
+ * unreadable one is a warning: no gauge). */
+static void image_stage(const struct cfg *c, char name[STAGES_NAMELEN], struct flag_report *fr, int *has)
 {
 	struct stages *st = malloc(sizeof *st);
-	char err[PATH_MAX + 256];
+	char err[PATH_MAX + 256], grp[IDS_LEN];
 	name[0] = 0;
-	if (st && stages_load_cfg(st, c, err, sizeof err) == 0 && st->image >= 0)
-		snprintf(name, STAGES_NAMELEN, "%s", st->v[st->image].name);
+	*has = 0;
+	if (st && stages_load_cfg(st, c, err, sizeof err) == 0) {
+		if (st->image >= 0)
+			snprintf(name, STAGES_NAMELEN, "%s", st->v[st->image].name);
+		err[0] = 0;
+		*has = flag_report_latest(c->home, st, grp, fr, err, sizeof err) == 1;
+		if (!*has && *err)
+			log_warn("%s", err);
+	}
 	free(st);
 }
 
@@ -257,7 +269,15 @@ void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 		alert_metrics_set(ms, "uvmake_failure_ratio_1h", n > 0 ? v / n : 0, 1, 1);
 	}
 	char img[STAGES_NAMELEN], sql[128]; /* the image stage: a [a-z0-9_] name */
-	image_stage(c, img);
+	struct flag_report *fr = malloc(sizeof *fr);
+	int has_fr = 0;
+	if (fr)
+		image_stage(c, img, fr, &has_fr);
+	else
+		img[0] = 0;
+	if (has_fr)
+		alert_metrics_set(ms, "uvmake_flagged_fraction_last", fr->fraction, 1, 1);
+	free(fr);
 	snprintf(sql, sizeof sql, "SELECT max(ended) FROM jobs WHERE stage = '%s' AND status = 0", img);
 	if (*img && query_num(db, sql, 0, &v) == 0)
 		alert_metrics_set(ms, "uvmake_image_last_success_age_seconds", fmax(0, now - v), 1, 1);

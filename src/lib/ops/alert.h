@@ -87,8 +87,12 @@ void alert_metrics_free(struct alert_metrics *ms);
  *   uvmake_queue_depth                     groups ready, partial, waiting or incomplete
  *   uvmake_tmpfs_used_ratio                used fraction of STAGING_DIR's file system
  *   uvmake_watch_up                        1 if watch.json names a live pid
+ *   uvmake_flagged_fraction_last           flagged_fraction of the flag report of the
+ *                                          greatest group id under products/ having one
+ *                                          (its path from rules/stages: stages_report)
  * Each is left out when its input does not exist (no pipeline database, no
- * image success yet, no good calibration table, no STAGING_DIR). Values
+ * image success yet, no good calibration table, no STAGING_DIR, no flag
+ * report). Values
  * already in ms are kept.
  */
 void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms);

@@ -25,7 +25,9 @@
  * (role image in rules/stages: products/<G>/image.fits) of the greatest
  * group id under products/ having its report (the stage reading it:
  * qa.json; else of the greatest having an image), a PNG (thumb.h)
- * base64-encoded for a data: URI.
+ * base64-encoded for a data: URI. The flagging shown is the flag report
+ * of the greatest group id under products/ having one (flag_report_latest:
+ * the same report as the uvmake_flagged_fraction_last metric).
  */
 #ifndef UVM_STATUS_H
 #define UVM_STATUS_H
@@ -34,6 +36,7 @@
 
 #include "core/cfg.h"
 #include "core/stages.h"
+#include "sci/flag_report.h"
 
 struct status_stage {
 	char stage[32];
@@ -107,6 +110,9 @@ struct status {
 	char *thumb;                 /* base64 PNG, NULL when no image */
 	char thumb_grp[64];
 	int thumb_w, thumb_h;
+	int has_flag;                /* flag: the newest group's flag report */
+	char flag_grp[IDS_LEN];
+	struct flag_report flag;
 	struct stages st;            /* the stage description (st.n 0: unreadable) */
 	struct status_check checks[8];
 	int nchecks, health; /* worst check level */

@@ -476,7 +476,12 @@ int status_collect(const struct cfg *c, double now, struct status *s)
 	memset(s, 0, sizeof *s);
 	s->now = now;
 	snprintf(s->home, sizeof s->home, "%s", c->home);
-	stages_load_cfg(&s->st, c, path, sizeof path); /* unreadable: no thumbnail */
+	if (stages_load_cfg(&s->st, c, path, sizeof path) == 0) { /* unreadable: no thumbnail */
+		path[0] = 0;
+		s->has_flag = flag_report_latest(c->home, &s->st, s->flag_grp, &s->flag, path, sizeof path) == 1;
+		if (!s->has_flag && *path)
+			log_warn("%s", path);
+	}
 	snprintf(path, sizeof path, "%s/state/pipeline.sqlite", c->home);
 	sqlite3 *db = alert_db_open(path, 1);
 	if (db) {

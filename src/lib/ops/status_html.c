@@ -133,6 +133,36 @@ static void html_alerts(FILE *f, const struct status *s)
 	}
 }
 
+/* ", " before each kept name of v (of n), escaped; "none" when n is 0. */
+static void html_names(FILE *f, const char (*v)[FLAG_REPORT_NAMELEN], int kept, int n)
+{
+	if (!n)
+		fputs("none", f);
+	for (int i = 0; i < kept; i++) {
+		fputs(i ? ", " : "", f);
+		status_html_str(f, v[i]);
+	}
+	if (n > kept)
+		fprintf(f, " and %d more", n - kept);
+}
+
+/* The newest group's flag report: fraction, dead and bad antennas. */
+static void html_flagging(FILE *f, const struct status *s)
+{
+	fputs("\n<h2>Flagging</h2>", f);
+	if (!s->has_flag) {
+		fputs("<p>no flag report yet</p>", f);
+		return;
+	}
+	fputs("<p id=\"flagging\">group ", f);
+	status_html_str(f, s->flag_grp);
+	fprintf(f, ": %.1f%% of the samples flagged; dead antennas: ", 100 * s->flag.fraction);
+	html_names(f, s->flag.dead, s->flag.ldead, s->flag.ndead);
+	fputs("; bad antennas: ", f);
+	html_names(f, s->flag.bad, s->flag.lbad, s->flag.nbad);
+	fputs(".</p>", f);
+}
+
 /* The latest image thumbnail and the queue of groups. */
 static void html_image_queue(FILE *f, const struct status *s)
 {
@@ -147,6 +177,7 @@ static void html_image_queue(FILE *f, const struct status *s)
 	} else {
 		fputs("<p>no image yet</p>", f);
 	}
+	html_flagging(f, s);
 	fprintf(f, "\n<h2>Queue</h2><p>%d group%s queued; %.0f finished in the last hour; catch-up ", s->queued,
 	    s->queued == 1 ? "" : "s", s->thr_1h);
 	if (!s->queued)

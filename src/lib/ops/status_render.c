@@ -39,6 +39,19 @@ static void tstr(FILE *f, const char *s)
 		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
 }
 
+/* " none", or the kept names of v (of n in all) after a space each. */
+static void text_names(FILE *f, const char (*v)[FLAG_REPORT_NAMELEN], int kept, int n)
+{
+	if (!n)
+		fputs(" none", f);
+	for (int i = 0; i < kept; i++) {
+		fputc(' ', f);
+		tstr(f, v[i]);
+	}
+	if (n > kept)
+		fprintf(f, " and %d more", n - kept);
+}
+
 /* The title line, the stage table and the running jobs. */
 static void text_stages(FILE *f, const struct status *s)
 {
@@ -139,6 +152,16 @@ static void text_failures_cal(FILE *f, const struct status *s)
 		fputs(" (table of group ", f);
 		tstr(f, s->cal_grp);
 		fputs(")\n", f);
+	}
+	fputs("flagging: ", f);
+	if (!s->has_flag)
+		fputs("no report\n", f);
+	else {
+		fprintf(f, "%.4g of the samples flagged (group %s); dead antennas:", s->flag.fraction, s->flag_grp);
+		text_names(f, s->flag.dead, s->flag.ldead, s->flag.ndead);
+		fputs("; bad antennas:", f);
+		text_names(f, s->flag.bad, s->flag.lbad, s->flag.nbad);
+		fputc('\n', f);
 	}
 	fprintf(f, "latency (first seen to last product, %d group%s, 24 h): ", s->nlat, s->nlat == 1 ? "" : "s");
 	if (s->nlat)
@@ -296,7 +319,18 @@ static void json_queue(FILE *f, const struct status *s)
 	fputs("]}", f);
 }
 
-/* Recent failures and the calibration table in use. */
+/* The kept names of v as a JSON array of strings. */
+static void json_names(FILE *f, const char (*v)[FLAG_REPORT_NAMELEN], int kept)
+{
+	fputc('[', f);
+	for (int i = 0; i < kept; i++) {
+		fputs(i ? "," : "", f);
+		json_str_file(f, v[i]);
+	}
+	fputc(']', f);
+}
+
+/* Recent failures, the calibration table in use and the latest flagging. */
 static void json_failures_cal(FILE *f, const struct status *s)
 {
 	fputs(",\"failures\":[", f);
@@ -311,6 +345,20 @@ static void json_failures_cal(FILE *f, const struct status *s)
 		fputs(",\"age_seconds\":", f);
 		jnum(f, s->cal_age);
 		fprintf(f, ",\"valid\":%s}", s->cal_age > 0 ? "false" : "true");
+	} else {
+		fputs("null", f);
+	}
+	fputs(",\"flagging\":", f);
+	if (s->has_flag) {
+		fputs("{\"group\":", f);
+		json_str_file(f, s->flag_grp);
+		fputs(",\"fraction\":", f);
+		jnum(f, s->flag.fraction);
+		fprintf(f, ",\"dead_count\":%d,\"dead_antennas\":", s->flag.ndead);
+		json_names(f, s->flag.dead, s->flag.ldead);
+		fprintf(f, ",\"bad_count\":%d,\"bad_antennas\":", s->flag.nbad);
+		json_names(f, s->flag.bad, s->flag.lbad);
+		fputc('}', f);
 	} else {
 		fputs("null", f);
 	}

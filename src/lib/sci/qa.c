@@ -10,6 +10,7 @@
 #include "sci/qa.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdarg.h>
@@ -332,6 +333,20 @@ out:
 	return rc;
 }
 
+int qa_flagging(struct qa_result *r, const char *path, char *err)
+{
+	const char *slash = strrchr(path, '/');
+	char rep[PATH_MAX];
+	int n = slash ? (int)(slash - path) : 0;
+
+	if (snprintf(rep, sizeof rep, "%.*s%sflag.json", n, path, slash ? "/" : "") >= (int)sizeof rep) {
+		r->flag_state = 0;
+		return 0;
+	}
+	r->flag_state = flag_report_read(rep, &r->flag, err, QA_ERRLEN);
+	return r->flag_state < 0 ? -1 : 0;
+}
+
 static void check(struct qa_result *r, const char *name, double value, double limit, int le)
 {
 	struct qa_check *c;
@@ -354,6 +369,7 @@ void qa_gate(struct qa_result *r, const struct cfg *c)
 	double min_dr = c ? cfg_double(c, "QA_MIN_DR", 10) : 10;
 	double max_beam = c ? cfg_double(c, "QA_MAX_BEAM_ARCSEC", 0) : 0;
 	double min_src = c ? cfg_double(c, "QA_MIN_SOURCES", 0) : 0;
+	double max_flag = c ? cfg_double(c, "QA_MAX_FLAGGED", 0.3) : 0.3;
 
 	r->nchecks = 0;
 	r->pass = 1;
@@ -368,6 +384,19 @@ void qa_gate(struct qa_result *r, const struct cfg *c)
 		check(r, "bmaj_arcsec", r->bmaj_arcsec > 0 ? r->bmaj_arcsec : INFINITY, max_beam, 1);
 	if (min_src > 0)
 		check(r, "n_sources", r->nsrc, min_src, 0);
+	if (r->flag_state && max_flag > 0)
+		check(r, "flagged_fraction", r->flag_state > 0 ? r->flag.fraction : INFINITY, max_flag, 1);
+}
+
+/* The first kept names of v as a JSON array of strings on b. */
+static void names(struct buf *b, const char (*v)[FLAG_REPORT_NAMELEN], int kept)
+{
+	buf_printf(b, "[");
+	for (int i = 0; i < kept; i++) {
+		buf_printf(b, "%s", i ? ", " : "");
+		json_str_buf(b, v[i]);
+	}
+	buf_printf(b, "]");
 }
 
 /* A JSON number, or null when not finite. */
@@ -433,7 +462,18 @@ char *qa_json(const struct qa_result *r, const char *image)
 		num(&b, s->snr);
 		buf_printf(&b, "}");
 	}
-	buf_printf(&b, "%s],\n  \"checks\": [", r->nlist ? "\n  " : "");
+	buf_printf(&b, "%s]", r->nlist ? "\n  " : "");
+	if (r->flag_state > 0) {
+		buf_printf(&b, ",\n  \"flagging\": {\"fraction\": ");
+		num(&b, r->flag.fraction);
+		buf_printf(&b, ", \"dead_antennas\": ");
+		names(&b, r->flag.dead, r->flag.ldead);
+		buf_printf(&b, ", \"bad_antennas\": ");
+		names(&b, r->flag.bad, r->flag.lbad);
+		buf_printf(&b, "}");
+	} else if (r->flag_state < 0)
+		buf_printf(&b, ",\n  \"flagging\": null");
+	buf_printf(&b, ",\n  \"checks\": [");
 	for (int i = 0; i < r->nchecks; i++) {
 		const struct qa_check *c = &r->checks[i];
 		buf_printf(&b, "%s\n    {\"name\": ", i ? "," : "");
@@ -456,6 +496,8 @@ char *qa_text(const struct qa_result *r)
 		"dynamic_range %.6g\nbeam_arcsec %.4g %.4g %.2f\nn_sources %d\n",
 	    r->group, r->rms, r->peak, r->peak_ra, r->peak_dec, r->dr, r->bmaj_arcsec,
 	    r->bmin_arcsec, r->bpa_deg, r->nsrc);
+	if (r->flag_state)
+		buf_printf(&b, "flagged_fraction %.6g\n", r->flag_state > 0 ? r->flag.fraction : NAN);
 	for (int i = 0; i < r->nchecks; i++)
 		buf_printf(&b, "check %s %.6g %s %.6g %s\n", r->checks[i].name, r->checks[i].value,
 		    r->checks[i].op, r->checks[i].limit, r->checks[i].pass ? "pass" : "FAIL");

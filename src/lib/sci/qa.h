@@ -23,6 +23,10 @@
  *   QA_MIN_DR       (default 10)    dynamic range must reach it (0: none)
  *   QA_MAX_BEAM_ARCSEC (default 0)  bmaj must not exceed it (0: none)
  *   QA_MIN_SOURCES  (default 0)     at least this many sources
+ *   QA_MAX_FLAGGED  (default 0.3)   the group's flagged fraction must not
+ *                   exceed it (0: no check); only when the image's
+ *                   directory holds the flag report (flag.json, see
+ *                   qa_flagging); an unreadable or invalid report fails it
  * plus a fixed check that the image has finite, non-constant pixels.
  * A failed gate is a finding about the image, not an error: the report says
  * "pass": false and the program still exits 0 (the product exists and is
@@ -32,6 +36,7 @@
 #define UVM_QA_H
 
 #include "core/cfg.h"
+#include "sci/flag_report.h"
 
 #define QA_ERRLEN 512
 #define QA_MAXCHECKS 8
@@ -63,6 +68,8 @@ struct qa_result {
 	int nsrc;                                    /* all detections */
 	int nlist;                                   /* listed (brightest) */
 	struct qa_source src[QA_MAXLIST];
+	int flag_state;          /* flag report: 0 none, 1 read (flag), -1 invalid */
+	struct flag_report flag;
 	int nchecks, pass;
 	struct qa_check checks[QA_MAXCHECKS];
 };
@@ -73,6 +80,13 @@ struct qa_result {
  * no valid celestial WCS, no finite pixel).
  */
 int qa_measure(const char *path, struct qa_result *r, int *status, char *err);
+/*
+ * Read the flag report beside the image at path (its directory's
+ * flag.json) into r->flag and r->flag_state. 0, or -1 with err when a
+ * report is there but cannot be read or is not one (flag_state -1: a
+ * finding for the gate, not a failure of QA).
+ */
+int qa_flagging(struct qa_result *r, const char *path, char *err);
 /* Fill r->checks and r->pass from the config c (NULL: defaults). */
 void qa_gate(struct qa_result *r, const struct cfg *c);
 /* The report as JSON (malloc'd, ends with a newline) or NULL (ENOMEM). */
