@@ -23,7 +23,8 @@ shared=$(cd ../shared 2>/dev/null && pwd) || { echo "test-repeat: no ../shared b
 out=bench/results/test-repeat.txt
 mkdir -p bench/results
 work=$(mktemp -d "${TMPDIR:-/tmp}/uvm-repeat.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 pass=0
 : >"$work/times"
 {
