@@ -337,8 +337,27 @@ flag_report() {
 
 @test "uvm-status: -w repeats until interrupted; re-runs are identical" {
 	rows
-	run -0 timeout --preserve-status -s INT 2 uvm-status -D "$d" -w 0.3
-	n=$(grep -c 'uvmake status of' <<<"$output")
+	# SIGINT to the program's own pid once two frames are out: timeout(1)
+	# signals its whole process group and then sends SIGCONT, which can
+	# reach the leak checker's tracer task while the sanitizer build exits
+	# and leave it spinning (seen: 9 CPU-minutes in a suite run). A
+	# watchdog turns any hang into a failure instead.
+	local w=$BATS_TEST_TMPDIR/watch.out i
+	uvm-status -D "$d" -w 0.3 >"$w" 2>&1 &
+	local pid=$!
+	( sleep 30; kill -KILL "$pid" 2>/dev/null ) >/dev/null 2>&1 3>&- &
+	local dog=$!
+	for i in $(seq 1 100); do
+		[ "$(grep -c 'uvmake status of' "$w")" -ge 2 ] && break
+		sleep 0.1
+	done
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	kill "$dog" 2>/dev/null || true
+	wait "$dog" 2>/dev/null || true
+	[ "$st" -eq 0 ]
+	n=$(grep -c 'uvmake status of' "$w")
 	[ "$n" -ge 2 ]
 	# An empty deployment works too.
 	rm "$d/state/pipeline.sqlite"
