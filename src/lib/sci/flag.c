@@ -11,53 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/stats.h"
 #include "sci/aoflag.h"
 
 #define MAXVALS (1u << 20)   /* values per median before subsampling */
-
-static void swapf(float *a, float *b)
-{
-	float t = *a;
-	*a = *b;
-	*b = t;
-}
-
-/* k-th smallest of x[0..n) (Hoare's selection, reorders x). */
-static float select_k(float *x, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		float pivot = x[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
-		while (i <= j) {
-			while (x[i] < pivot)
-				i++;
-			while (x[j] > pivot)
-				j--;
-			if (i <= j) {
-				swapf(&x[i], &x[j]);
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return x[k];
-	}
-	return x[k];
-}
 
 double flag_median(float *x, size_t n)
 {
 	if (!n)
 		return NAN;
-	double m = select_k(x, n, n / 2);
+	double m = stats_kth(x, n, n / 2);
 	if (n % 2 == 0) {
 		float lo = x[0];
 		for (size_t i = 1; i < n / 2; i++)

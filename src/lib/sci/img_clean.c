@@ -10,46 +10,13 @@
  * (linear least squares on log values) to the PSF main lobe.
  */
 #include "sci/img.h"
+#include "core/stats.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* k-th smallest of a[0..n) (quickselect, reorders a). */
-static float select_kth(float *a, size_t n, size_t k)
-{
-	size_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		float p = a[lo + (hi - lo) / 2];
-		size_t i = lo, j = hi;
-
-		while (i <= j) {
-			while (a[i] < p)
-				i++;
-			while (a[j] > p)
-				j--;
-			if (i <= j) {
-				float t = a[i];
-				a[i] = a[j];
-				a[j] = t;
-				i++;
-				if (j == 0)
-					break;
-				j--;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			return a[k];
-	}
-	return a[k];
-}
 
 double img_robust_rms(const float *x, size_t n, size_t stride)
 {
@@ -68,10 +35,10 @@ double img_robust_rms(const float *x, size_t n, size_t stride)
 		free(a);
 		return NAN;
 	}
-	med = select_kth(a, m, m / 2);
+	med = stats_kth(a, m, m / 2);
 	for (size_t i = 0; i < m; i++)
 		a[i] = fabsf(a[i] - med);
-	mad = select_kth(a, m, m / 2);
+	mad = stats_kth(a, m, m / 2);
 	free(a);
 	return 1.482602218505602 * mad;
 }
