@@ -9,6 +9,10 @@
  *                LST at the group mid-time, Dec = pointing dec, SCIENCE.md),
  *                forms Stokes I = (XX+YY)/2 with inverse-variance weights
  *                from nsamples, and hands each visibility to a callback;
+ *   img_store.c  keeps them, read once, for every pass: baselines per row,
+ *                channels averaged within a bandwidth-smearing budget;
+ *   img_gridmt.c grids and degrids that store on several threads, with a
+ *                result independent of their number;
  *   img_grid.c   Kaiser-Bessel convolutional gridding onto a (padded) uv
  *                grid, natural/uniform/Briggs weighting, grid correction,
  *                grid -> image;
@@ -118,19 +122,13 @@ void img_grid_density_done(struct img_grid *g);
 /* Grid visibility V of (natural) weight w at (u, v) wavelengths, freq f Hz;
  * the weighting scheme's density correction is applied here. */
 void img_grid_add(struct img_grid *g, double u, double v, float complex V, float w, double f);
-/* A batch of visibilities for img_grid_batch (arrays of cap entries). */
+/* A batch of visibilities for img_grid_residual (arrays of cap entries). */
 struct img_vis_batch {
 	size_t n, cap;
 	double *u, *v, *f;
 	float complex *V;
 	float *w;
 };
-/*
- * Grid the n visibilities of b as img_grid_add would, the visibility grid
- * and the PSF grid in two threads, and empty b (b->w is overwritten with
- * the density-corrected weights).
- */
-void img_grid_batch(struct img_grid *g, struct img_vis_batch *b);
 /*
  * Degridding, for Cotton-Schwab major cycles. img_model_grid places the
  * model image (n x n, Jy per pixel), divided by the grid correction corr

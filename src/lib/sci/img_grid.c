@@ -265,57 +265,6 @@ void img_grid_add(struct img_grid *g, double u, double v, float complex V, float
 	g->nvis++;
 }
 
-struct half {
-	const struct img_grid *g;
-	const struct img_vis_batch *b;
-	int psf;
-};
-
-/* One grid's share of a batch (run in its own thread). */
-static void *grid_half(void *arg)
-{
-	const struct half *h = arg;
-	const struct img_grid *g = h->g;
-	const struct img_vis_batch *b = h->b;
-
-	for (size_t i = 0; i < b->n; i++) {
-		if (b->w[i] == 0)
-			continue;
-		if (h->psf)
-			spread(g->k, g->psf, g->ngp, b->u[i] / g->dup, b->v[i] / g->dup, b->w[i]);
-		else
-			spread(g->k, g->vis, g->ng, b->u[i] / g->du, b->v[i] / g->du, b->w[i] * b->V[i]);
-	}
-	return NULL;
-}
-
-void img_grid_batch(struct img_grid *g, struct img_vis_batch *b)
-{
-	struct half hv = {g, b, 0}, hp = {g, b, 1};
-	pthread_t th;
-
-	for (size_t i = 0; i < b->n; i++) {
-		if (!img_grid_inside(g, b->u[i], b->v[i])) {
-			g->nout++;
-			b->w[i] = 0;
-			continue;
-		}
-		b->w[i] = img_grid_weight(g, b->u[i], b->v[i], b->w[i]);
-		g->sumw += b->w[i];
-		g->sumwf += b->w[i] * b->f[i];
-		g->nvis++;
-	}
-	/* the two grids are disjoint memory: one thread each */
-	if (pthread_create(&th, NULL, grid_half, &hp) != 0) {
-		grid_half(&hp);
-		grid_half(&hv);
-	} else {
-		grid_half(&hv);
-		pthread_join(th, NULL);
-	}
-	b->n = 0;
-}
-
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
     double norm, float *img)
 {
@@ -414,7 +363,8 @@ void img_grid_residual(struct img_grid *g, float complex *vis2, const float comp
 	pthread_t th;
 
 	for (size_t i = 0; i < b->n; i++)
-		b->w[i] = img_grid_inside(g, b->u[i], b->v[i]) ? img_grid_weight(g, b->u[i], b->v[i], b->w[i]) : 0;
+		b->w[i] = img_grid_inside(g, b->u[i], b->v[i]) ?
+		    img_grid_weight(g, b->u[i], b->v[i], b->w[i]) : 0;
 	if (!vis2 || pthread_create(&th, NULL, resid_part, &h1) != 0) {
 		h0.i1 = b->n;
 		resid_part(&h0);
