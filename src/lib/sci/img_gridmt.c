@@ -279,10 +279,11 @@ static int chunks(struct pass *p, size_t *cap)
 		n = 0;
 		for (int i = 0; i < s->nseg; i++) {
 			const struct img_vseg *sg = &s->seg[i];
-			size_t per = CHUNK_VIS / (size_t)sg->nchan + 1;
+			size_t per;
 
 			if (sg->nchan < 1)
 				continue;
+			per = CHUNK_VIS / (size_t)sg->nchan + 1;
 			if (per * (size_t)sg->nchan > *cap)
 				*cap = per * (size_t)sg->nchan;
 			for (size_t r = 0; r < sg->nrow; r += per, n++)
