@@ -10,6 +10,7 @@
 #   make deps       install the Debian packages uvmake needs (apt-get, root)
 #   make install    install programs, rules/, ops/ and man pages (PREFIX,
 #                   DESTDIR, BINDIR, DATADIR, MANDIR); make uninstall
+#   make deb        the Debian package (debhelper), in build/deb/
 #
 # Programs are src/uvm-*.c; the shared library is src/lib/<layer>/*.c in
 # layers core < uvh5 < sci < engine < ops (tests/check-layers.sh); committed
@@ -47,7 +48,7 @@ SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC)) \
 HDRS     := $(wildcard src/lib/*/*.h)
 
 .PHONY: all san test check check-layers check-unit check-bats demo bench deps clean test-repeat \
-	install uninstall
+	install uninstall deb
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -180,6 +181,17 @@ uninstall:
 	@for p in $(MANPAGES); do rm -f "$(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}"; done
 	@for d in $$(printf '%s\n' $(patsubst %/,%,$(sort $(dir $(RULES) $(OPSFILES)))) | sort -r); do \
 	  rmdir "$(SHAREDIR)/$$d" 2>/dev/null || true; done; rmdir "$(SHAREDIR)" 2>/dev/null || true
+
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of
+# the tree's files (tracked and new, not ignored) under build/deb/, where
+# the .deb lands; debhelper and dpkg-dev are its own build dependencies,
+# not the project's (make deps leaves them out).
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	  { echo "make deb: needs dpkg-dev and debhelper: as root, apt-get install -y dpkg-dev debhelper" >&2; exit 1; }
+	@v=$$(dpkg-parsechangelog -S Version) && d=build/deb/uvmake-$$v && rm -rf "$$d" && mkdir -p "$$d" && \
+	  git ls-files -z -co --exclude-standard | xargs -0 cp -P --parents -t "$$d" && \
+	  (cd "$$d" && dpkg-buildpackage -us -uc -b) && ls build/deb/*.deb
 
 clean:
 	rm -rf build bin/uvm-*.tmp.* $(PROGS)
