@@ -8,6 +8,9 @@
 #   make bench      run the benchmarks under bench/, figures in bench/results/
 #   make test-repeat N=10   make test on N fresh clones of main (flakiness)
 #   make deps       install the Debian packages uvmake needs (apt-get, root)
+#   make install    install programs, rules/, ops/ and man pages (PREFIX,
+#                   DESTDIR, BINDIR, DATADIR, MANDIR); make uninstall
+#   make deb        the Debian package (debhelper), in build/deb/
 #
 # Programs are src/uvm-*.c; the shared library is src/lib/<layer>/*.c in
 # layers core < uvh5 < sci < engine < ops (tests/check-layers.sh); committed
@@ -44,7 +47,8 @@ SANLIB_OBJ := $(patsubst src/lib/%.c,build/san/obj/lib/%.o,$(LIB_SRC)) \
           $(patsubst src/lib/%.cc,build/san/obj/lib/%.o,$(LIB_CXX))
 HDRS     := $(wildcard src/lib/*/*.h)
 
-.PHONY: all san test check check-layers check-unit check-bats demo bench deps clean test-repeat
+.PHONY: all san test check check-layers check-unit check-bats demo bench deps clean test-repeat \
+	install uninstall deb
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -135,6 +139,59 @@ bench: deps
 N ?= 10
 test-repeat:
 	@bench/test-repeat.sh $(N)
+
+# Installation: the -O2 programs (never the sanitizer build) and the
+# committed scripts into BINDIR; rules/ and the operations files (ops/ but
+# the build-time deps.sh) under DATADIR/uvmake, modes kept; the pages into
+# MANDIR/manN. DESTDIR is put before every path (staged installs,
+# packages). The programs look for rules/ and ops/ relative to themselves,
+# in BINDIR/../share/uvmake, so that an installed tree can be moved; hence
+# DATADIR must be BINDIR's sibling share/ (checked). No machine-wide
+# config is installed: each deployment has its own uvmake.conf (uvm-init).
+prefix_check = test "$(abspath $(BINDIR)/../share)" = "$(abspath $(DATADIR))" || \
+	{ echo "make: DATADIR '$(DATADIR)' must be BINDIR/../share: the programs find rules/ and ops/ there" >&2; exit 1; }
+PREFIX  = /usr/local
+BINDIR  = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share
+MANDIR  = $(DATADIR)/man
+INSTALL = install
+SCRIPTS  := $(filter-out $(PROGS),$(foreach f,$(wildcard bin/uvm-*),$(if $(findstring .tmp.,$f),,$f)))
+RULES    := $(sort $(wildcard rules/*))
+OPSFILES := $(filter-out ops/deps.sh,$(sort $(shell find ops -type f)))
+MANPAGES := $(sort $(wildcard man/*.[1-9]))
+SHAREDIR  = $(DESTDIR)$(DATADIR)/uvmake
+
+install: all
+	@$(prefix_check)
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(SHAREDIR)/rules"
+	$(INSTALL) -m 0755 $(PROGS) $(SCRIPTS) "$(DESTDIR)$(BINDIR)"
+	$(INSTALL) -m 0644 $(RULES) "$(SHAREDIR)/rules"
+	@for f in $(OPSFILES); do m=0644; [ -x "$$f" ] && m=0755; \
+	  echo "$(INSTALL) -D -m $$m $$f $(SHAREDIR)/$$f"; \
+	  $(INSTALL) -D -m $$m "$$f" "$(SHAREDIR)/$$f" || exit 1; done
+	@for p in $(MANPAGES); do d="$(DESTDIR)$(MANDIR)/man$${p##*.}"; \
+	  echo "$(INSTALL) -D -m 0644 $$p $$d/$${p#man/}"; \
+	  $(INSTALL) -D -m 0644 "$$p" "$$d/$${p#man/}" || exit 1; done
+
+# Exactly what install put: its files, then its own directories under
+# DATADIR/uvmake when nothing else is left in them.
+uninstall:
+	rm -f $(addprefix "$(DESTDIR)$(BINDIR)"/,$(notdir $(PROGS) $(SCRIPTS)))
+	rm -f $(addprefix "$(SHAREDIR)"/,$(RULES) $(OPSFILES))
+	@for p in $(MANPAGES); do rm -f "$(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}"; done
+	@for d in $$(printf '%s\n' $(patsubst %/,%,$(sort $(dir $(RULES) $(OPSFILES)))) | sort -r); do \
+	  rmdir "$(SHAREDIR)/$$d" 2>/dev/null || true; done; rmdir "$(SHAREDIR)" 2>/dev/null || true
+
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of
+# the tree's files (tracked and new, not ignored) under build/deb/, where
+# the .deb lands; debhelper and dpkg-dev are its own build dependencies,
+# not the project's (make deps leaves them out).
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	  { echo "make deb: needs dpkg-dev and debhelper: as root, apt-get install -y dpkg-dev debhelper" >&2; exit 1; }
+	@v=$$(dpkg-parsechangelog -S Version) && d=build/deb/uvmake-$$v && rm -rf "$$d" && mkdir -p "$$d" && \
+	  git ls-files -z -co --exclude-standard | xargs -0 cp -P --parents -t "$$d" && \
+	  (cd "$$d" && dpkg-buildpackage -us -uc -b) && ls build/deb/*.deb
 
 clean:
 	rm -rf build bin/uvm-*.tmp.* $(PROGS)

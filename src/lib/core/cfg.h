@@ -52,8 +52,8 @@ char *cfg_path(const struct cfg *c, const char *sub, char *buf);
  * An installation file named by config key (dflt when unset), e.g. the
  * calibrator catalogue or the AOFlagger strategy: an absolute value as it
  * is; a relative one looked for under the deployment, then $UVM_ROOT,
- * then around the running program (bin/.. of a build tree or an
- * installation). buf (PATH_MAX) gets the first that exists: 0; else the
+ * then around the running program (bin/.. of a build tree,
+ * bin/../share/uvmake of an installation). buf (PATH_MAX) gets the first that exists: 0; else the
  * deployment's candidate, for the caller's message: -1.
  */
 int cfg_resource(const struct cfg *c, const char *key, const char *dflt, char *buf);

@@ -29,6 +29,14 @@ static int has_rules(const char *root, char *buf)
 	return realpath(p, buf) != NULL;
 }
 
+/* installed_rules: prefix/share/uvmake/rules, where make install puts it. */
+static int installed_rules(const char *prefix, char *buf)
+{
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof p, "%s/share/uvmake", prefix);
+	return has_rules(p, buf);
+}
+
 int stages_install_dir(char *buf)
 {
 	char exe[PATH_MAX];
@@ -42,6 +50,8 @@ int stages_install_dir(char *buf)
 				break;
 			*slash = 0; /* exe is now the parent directory */
 			if (up > 0 && has_rules(exe, buf))
+				return 0;
+			if (up == 1 && installed_rules(exe, buf))
 				return 0;
 		}
 	}

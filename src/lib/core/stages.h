@@ -105,8 +105,9 @@ int stages_rules_dir(const struct cfg *c, char *buf);
 /*
  * The rules/ directory of this installation into buf (PATH_MAX): the
  * nearest rules/common.mk found walking up from the running executable's
- * directory (bin/ -> ../rules; build/san/bin/ -> ../../../rules), else
- * $UVM_ROOT/rules. 0, or -1 when none is found.
+ * directory (bin/ -> ../rules; build/san/bin/ -> ../../../rules; installed,
+ * PREFIX/bin/ -> ../share/uvmake/rules), else $UVM_ROOT/rules. 0, or -1
+ * when none is found.
  */
 int stages_install_dir(char *buf);
 

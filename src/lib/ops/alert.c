@@ -432,7 +432,7 @@ void alert_rules_path(const struct cfg *c, char *path)
 	if (n > 0) {
 		exe[n] = 0;
 		const char *d = dirname(exe);
-		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/alerts.conf",
+		const char *rel[] = {"/../ops/alerts.conf", "/../share/uvmake/ops/alerts.conf",
 		    "/../../../ops/alerts.conf", NULL};
 		for (int i = 0; rel[i]; i++) {
 			snprintf(path, PATH_MAX, "%s%s", d, rel[i]);

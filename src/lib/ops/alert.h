@@ -57,7 +57,7 @@ struct alert_metrics {
 int alert_rules_load(const char *path, struct alert_rule **out);
 /* The rules file of deployment c into path (PATH_MAX): config ALERT_RULES
  * (relative to the deployment), else $UVM_ROOT/ops/alerts.conf, else
- * ops/alerts.conf (or share/uvmake/alerts.conf) beside the directory
+ * ops/alerts.conf (or share/uvmake/ops/alerts.conf) beside the directory
  * holding this program (bin/ or build/san/bin/), else "ops/alerts.conf".
  * uvm-alert evaluates these rules; uvm-status takes its health thresholds
  * from them, so a threshold is written once. */
