@@ -31,7 +31,7 @@ SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
           -fno-sanitize-recover=undefined
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f -lfftw3 \
+LDLIBS  = -Wl,--as-needed $(PKG_LIBS) -lsqlite3 -larchive -llzf -lfftw3f_threads -lfftw3f -lfftw3 \
           -lcfitsio -lwcs -lerfa -lsep -lpng -lcrypto -laoflagger -lstdc++ -lm -lpthread
 
 LIB_SRC  := $(sort $(wildcard src/lib/*/*.c))

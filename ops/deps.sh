@@ -11,7 +11,9 @@ PKGS="libhdf5-dev hdf5-tools libsqlite3-dev sqlite3 libarchive-dev liblzf-dev
 libfftw3-dev libcfitsio-dev wcslib-dev libpng-dev libssl-dev pkg-config rclone bats
 bats-assert bats-support jq valgrind time procps util-linux parallel
 prometheus hdf5-plugin-lzf chromium slurm-wlm munge aoflagger-dev g++
-liberfa-dev libsep-dev python3-astropy python3-numpy python3-h5py mandoc"
+liberfa-dev libsep-dev python3-astropy python3-numpy python3-h5py mandoc
+wsclean python3-casacore"
+# (wsclean and python3-casacore: bench/bench-wsclean.sh only)
 
 missing=""
 for p in $PKGS; do

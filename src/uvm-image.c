@@ -9,7 +9,8 @@
  * usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain]
  *                  [-t threshold_jy] [-M nmajor] [-m mgain] [-a automask]
  *                  [-A autothreshold] [-p pbcor.fits] [-b beam] [-x pb_cut]
- *                  [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5...
+ *                  [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]
+ *                  -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
  * Defaults: npix 2048; cell automatic (also with -c 0): a quarter of
@@ -29,7 +30,14 @@
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
  * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_NMAJOR, IMAGE_MGAIN,
  * IMAGE_AUTOMASK, IMAGE_AUTOTHRESHOLD, IMAGE_WEIGHTING and
- * IMAGE_FFTW_PLAN, PB_MODEL and IMAGE_PB_CUT; flags win.
+ * IMAGE_FFTW_PLAN, PB_MODEL, IMAGE_PB_CUT, IMAGE_CHAN_AVG and
+ * IMAGE_THREADS; flags win.
+ *
+ * -f averages chanavg channels before gridding (0, the default: the most
+ * that keeps bandwidth smearing below 1% of a source's peak at the
+ * primary beam's half-power radius, logged); -j grids, degrids and
+ * transforms on that many threads (0, the default: the online CPUs; the
+ * image does not depend on it).
  *
  * -p writes the primary-beam-corrected image too: the restored image
  * divided by the beam of model -b ("airy", the default: a uniformly
@@ -64,7 +72,8 @@
 	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \
 	"                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]\n" \
 	"                 [-p pbcor.fits] [-b beam] [-x pb_cut]\n" \
-	"                 [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
+	"                 [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]\n" \
+	"                 -o image.fits vis.uvh5..."
 
 /* Parse a number in [lo, hi]; 0 or -1. */
 static int num(const char *s, double lo, double hi, double *v)
@@ -150,6 +159,12 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 		return img_parse_weighting(v, &o->weighting, &o->robust);
 	case 'P':
 		return plan_flags(v, &o->fft_flags);
+	case 'f':
+	case 'j':
+		if (num(v, 0, c == 'f' ? 4096 : 64, &x) < 0 || x != floor(x))
+			return -1;
+		*(c == 'f' ? &o->chan_avg : &o->threads) = (int)x;
+		return 0;
 	}
 	return -1;
 }
@@ -171,6 +186,7 @@ int main(int argc, char **argv)
 			{"IMAGE_WEIGHTING", 'W'}, {"IMAGE_FFTW_PLAN", 'P'},
 			{"IMAGE_NMAJOR", 'M'}, {"IMAGE_MGAIN", 'm'}, {"IMAGE_AUTOMASK", 'a'},
 			{"IMAGE_AUTOTHRESHOLD", 'A'}, {"PB_MODEL", 'b'}, {"IMAGE_PB_CUT", 'x'},
+			{"IMAGE_CHAN_AVG", 'f'}, {"IMAGE_THREADS", 'j'},
 		};
 		struct cfg cf;
 
@@ -188,7 +204,7 @@ int main(int argc, char **argv)
 		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
 			wisdom = wpath;
 	}
-	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:f:j:")) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;

@@ -9,7 +9,8 @@ load test_helper
 USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]
                  [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]
                  [-p pbcor.fits] [-b beam] [-x pb_cut]
-                 [-W weighting] [-P plan] [-w wisdom] -o image.fits vis.uvh5..."
+                 [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]
+                 -o image.fits vis.uvh5..."
 
 # One simulated group (-L uvh5: the synthetic 1.45 km T, sized for this
 # grid; the real layout is imaged in astrometry.bats) and its image, shared by the tests (imaging takes

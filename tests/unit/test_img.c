@@ -15,6 +15,10 @@
  * - Högbom CLEAN of a dirty image made of shifted PSFs recovers the
  *   component fluxes; restoring puts beam-shaped peaks of the flux there.
  * - Robust rms of Gaussian noise equals its sigma.
+ * - Threaded gridding of a visibility store: the grids (dirty, PSF and a
+ *   major cycle's residual) are bit-identical on 1, 2 and 3 threads, and
+ *   equal to gridding the same visibilities one at a time with
+ *   img_grid_add to float rounding.
  */
 #include <complex.h>
 #include <fftw3.h>
@@ -528,6 +532,115 @@ static void test_rms(void)
 	free(x);
 }
 
+/* A store of nr rows x nc channels at random (u, v) within umax
+ * wavelengths, random visibilities and weights, some flagged (0). */
+static void make_store(struct img_vstore *s, int nr, int nc, double umax)
+{
+	memset(s, 0, sizeof *s);
+	s->avg = 1;
+	s->nseg = 1;
+	s->seg = calloc(1, sizeof *s->seg);
+	s->seg->nrow = (size_t)nr;
+	s->seg->nchan = nc;
+	s->seg->freq = malloc(sizeof(double) * nc);
+	s->seg->width = malloc(sizeof(double) * nc);
+	for (int j = 0; j < nc; j++) {
+		s->seg->freq[j] = 1.3e9 + 2e7 * j;
+		s->seg->width[j] = 2e7;
+	}
+	s->nrow = (size_t)nr;
+	s->nvis = (size_t)nr * nc;
+	s->u = malloc(sizeof *s->u * nr);
+	s->v = malloc(sizeof *s->v * nr);
+	s->V = malloc(sizeof *s->V * s->nvis);
+	s->w = malloc(sizeof *s->w * s->nvis);
+	for (int r = 0; r < nr; r++) {
+		/* metres: within umax wavelengths at the highest frequency */
+		double lam = IMG_C / s->seg->freq[nc - 1];
+		s->u[r] = (2 * uni() - 1) * umax * lam;
+		s->v[r] = (2 * uni() - 1) * umax * lam;
+	}
+	for (size_t i = 0; i < s->nvis; i++) {
+		s->V[i] = (float)gauss() + I * (float)gauss();
+		s->w[i] = uni() < 0.1 ? 0 : (float)(0.5 + uni());
+	}
+}
+
+static void test_store_threads(void)
+{
+	int n = 128, ng = 160, ngp = 256, nr = 3000, nc = 8, loaded, saved, st;
+	double cell = 2e-4, umax = 0.5 / cell * 0.8, maxd = 0, maxg = 0, sw = 0;
+	size_t nn = (size_t)ng * ng, np = (size_t)ngp * ngp;
+	struct img_kernel k;
+	struct img_grid g[4];
+	struct img_vstore s;
+	struct img_fft f;
+	float *model = calloc((size_t)n * n, sizeof *model);
+	double *corr = malloc(sizeof *corr * n);
+	float complex *mg = fftwf_malloc(sizeof *mg * nn), *ref;
+	char err[IMG_ERRLEN];
+	int same = 1, same_r = 1;
+
+	img_kernel_init(&k, 7, 1024, 13.0);
+	make_store(&s, nr, nc, umax);
+	for (int t = 0; t < 4; t++)
+		img_grid_init(&g[t], ng, ngp, cell, &k, t == 3 ? IMG_NATURAL : IMG_BRIGGS, 0.5);
+	/* g[3]: the one-at-a-time reference, natural weights */
+	for (int r = 0; r < nr; r++)
+		for (int j = 0; j < nc; j++) {
+			double fr = s.seg->freq[j] / IMG_C;
+			size_t i = (size_t)r * nc + j;
+			if (s.w[i] > 0)
+				img_grid_add(&g[3], s.u[r] * fr, s.v[r] * fr, s.V[i], s.w[i], s.seg->freq[j]);
+		}
+	for (int t = 0; t < 3; t++)
+		ok(img_grid_store(&g[t], &s, NULL, t + 1) == 0, "store gridded on %d thread(s)", t + 1);
+	for (int t = 1; t < 3; t++)
+		same &= !memcmp(g[0].vis, g[t].vis, sizeof *g[0].vis * nn) &&
+		    !memcmp(g[0].psf, g[t].psf, sizeof *g[0].psf * np) && g[0].sumw == g[t].sumw &&
+		    g[0].nvis == g[t].nvis;
+	ok(same, "Briggs-weighted dirty and PSF grids bit-identical on 1, 2, 3 threads "
+	    "(sumw %.6f, %lld vis)", g[0].sumw, g[0].nvis);
+	/* natural weights on one thread against img_grid_add */
+	img_grid_free(&g[0]);
+	img_grid_init(&g[0], ng, ngp, cell, &k, IMG_NATURAL, 0);
+	img_grid_store(&g[0], &s, NULL, 2);
+	for (size_t i = 0; i < nn; i++) {
+		maxd = fmax(maxd, cabsf(g[0].vis[i] - g[3].vis[i]));
+		maxg = fmax(maxg, cabsf(g[3].vis[i]));
+	}
+	for (size_t i = 0; i < s.nvis; i++)
+		sw += s.w[i];
+	ok(maxd < 1e-5 * maxg && fabs(g[0].sumw - sw) < 1e-9 * sw && g[0].nvis == g[3].nvis,
+	    "store gridding = img_grid_add one at a time: max difference %.2g of %.3g, sumw %.6f "
+	    "(%.6f)", maxd, maxg, g[0].sumw, sw);
+	/* a major cycle's residual: same model grid, 1, 2, 3 threads */
+	img_fft_plan(&f, ng, mg, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, err);
+	img_kernel_correction(&k, ng, n, corr);
+	model[64 * n + 64] = 1;
+	model[30 * n + 90] = 0.5f;
+	img_model_grid(model, n, ng, corr, mg);
+	img_fft_exec(&f, mg);
+	ref = fftwf_malloc(sizeof *ref * nn);
+	for (int t = 0; t < 3; t++) {
+		img_grid_store(&g[1], &s, mg, t + 1);
+		if (t == 0)
+			memcpy(ref, g[1].vis, sizeof *ref * nn);
+		else
+			same_r &= !memcmp(ref, g[1].vis, sizeof *ref * nn);
+	}
+	ok(same_r, "residual grids (degridded model subtracted) bit-identical on 1, 2, 3 threads");
+	fftwf_free(ref);
+	img_fft_free(&f);
+	fftwf_free(mg);
+	for (int t = 0; t < 4; t++)
+		img_grid_free(&g[t]);
+	img_vstore_free(&s);
+	img_kernel_free(&k);
+	free(model);
+	free(corr);
+}
+
 int main(void)
 {
 	test_dft();
@@ -537,6 +650,7 @@ int main(void)
 	test_rms();
 	test_degrid();
 	test_beam_models();
+	test_store_threads();
 	printf("1..%d\n", ntest);
 	fftwf_cleanup();
 	return nfail ? 1 : 0;

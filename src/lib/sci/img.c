@@ -112,68 +112,37 @@ static int out_dir_check(const char *path, char *err)
 	return 0;
 }
 
-static void cb_density(void *ctx, double u, double v, float complex V, float w, double f)
+/* CPU (all threads) and wall seconds now, for the phase timings. */
+static void batch_clock(double *cpu, double *wall)
 {
-	img_grid_density(ctx, u, v, w);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	*cpu = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*wall = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-struct batcher {
-	struct img_grid *g;
-	struct img_vis_batch b;
-	float complex *vis2, *mg;     /* residual passes: second grid, model grid */
-};
+/* The major cycles' FFT seconds (cpu, wall), for the debug summary. */
+static double batch_fft_cpu, batch_fft_wall;
 
-static void cb_grid(void *ctx, double u, double v, float complex V, float w, double f)
+/*
+ * Half-power radius (radians) of beam model m at frequency f: where the
+ * power response falls to 1/2, by bisection (both models fall
+ * monotonically to their first null, beyond 1 lambda/D).
+ */
+static double batch_half_power(enum beam_model m, double f)
 {
-	struct batcher *x = ctx;
-	size_t i = x->b.n++;
+	double lo = 0, hi = IMG_C / f / BEAM_DISH_M;
 
-	x->b.u[i] = u;
-	x->b.v[i] = v;
-	x->b.V[i] = V;
-	x->b.w[i] = w;
-	x->b.f[i] = f;
-	if (x->b.n == x->b.cap)
-		img_grid_batch(x->g, &x->b);
-}
-
-static void cb_resid(void *ctx, double u, double v, float complex V, float w, double f)
-{
-	struct batcher *x = ctx;
-	size_t i = x->b.n++;
-
-	x->b.u[i] = u;
-	x->b.v[i] = v;
-	x->b.V[i] = V;
-	x->b.w[i] = w;
-	x->b.f[i] = f;
-	if (x->b.n == x->b.cap)
-		img_grid_residual(x->g, x->vis2, x->mg, &x->b);
-}
-
-static void batch_free(struct img_vis_batch *b)
-{
-	free(b->u);
-	free(b->v);
-	free(b->f);
-	free(b->V);
-	free(b->w);
-}
-
-static int batch_init(struct img_vis_batch *b, size_t cap)
-{
-	memset(b, 0, sizeof *b);
-	b->cap = cap;
-	b->u = malloc(sizeof *b->u * cap);
-	b->v = malloc(sizeof *b->v * cap);
-	b->f = malloc(sizeof *b->f * cap);
-	b->V = malloc(sizeof *b->V * cap);
-	b->w = malloc(sizeof *b->w * cap);
-	if (!b->u || !b->v || !b->f || !b->V || !b->w) {
-		batch_free(b);
-		return -1;
+	for (int i = 0; i < 60; i++) {
+		double mid = (lo + hi) / 2;
+		if (beam_pb(m, mid, f, BEAM_DISH_M) > 0.5)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return 0;
+	return (lo + hi) / 2;
 }
 
 /* "C s cpu, W s wall" since the previous call, for the debug timings. */
@@ -223,47 +192,45 @@ static double image_rms(const float *r, int n)
 
 /*
  * One Cotton-Schwab major cycle: the model's uv grid (FFT of model /
- * grid correction), then every visibility again, minus the model
- * degridded at its (u, v), gridded with its weight (two threads, two
- * grids), transformed: resid becomes the exact residual image of the
+ * grid correction), then every visibility of the store again, minus the
+ * model degridded at its (u, v), gridded with its weight (on the store's
+ * threads), transformed: resid becomes the exact residual image of the
  * data, not the minor cycle's PSF-shifted approximation of it.
  */
 static int major_cycle(struct img_input *in, struct img_grid *g, const struct img_fft *fft,
     const double *corr, double norm, const float *model, float *resid, int n, int *st, char *err)
 {
 	size_t ng2 = (size_t)g->ng * g->ng;
-	struct batcher bt = {0};
-	int rc = -1;
+	float complex *mg = fftwf_malloc(sizeof *mg * ng2);
+	double c0, w0, c1, w1;
 
-	bt.g = g;
-	bt.mg = fftwf_malloc(sizeof *bt.mg * ng2);
-	bt.vis2 = fftwf_malloc(sizeof *bt.vis2 * ng2);
-	if (!bt.mg || !bt.vis2 || batch_init(&bt.b, (size_t)1 << 18) < 0) {
-		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's grids");
+	if (!mg) {
+		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
 		*st = EX_OSERR;
-		goto out;
+		return -1;
 	}
-	img_model_grid(model, n, g->ng, corr, bt.mg);
-	img_fft_exec(fft, bt.mg);
-	memset(g->vis, 0, sizeof *g->vis * ng2);
-	memset(bt.vis2, 0, sizeof *bt.vis2 * ng2);
-	if (img_input_scan(in, 1, cb_resid, &bt, st, err) < 0)
-		goto out;
-	img_grid_residual(g, bt.vis2, bt.mg, &bt.b);
-	for (size_t i = 0; i < ng2; i++)
-		g->vis[i] += bt.vis2[i];
+	batch_clock(&c0, &w0);
+	img_model_grid(model, n, g->ng, corr, mg);
+	img_fft_exec(fft, mg);
+	batch_clock(&c1, &w1);
+	batch_fft_cpu += c1 - c0;
+	batch_fft_wall += w1 - w0;
+	if (img_grid_store(g, in->store, mg, in->nthreads) < 0) {
+		fftwf_free(mg);
+		snprintf(err, IMG_ERRLEN, "out of memory or threads for the major cycle");
+		*st = EX_OSERR;
+		return -1;
+	}
+	fftwf_free(mg);
+	batch_clock(&c0, &w0);
 	img_fft_exec(fft, g->vis);
+	batch_clock(&c1, &w1);
+	batch_fft_cpu += c1 - c0;
+	batch_fft_wall += w1 - w0;
 	img_grid_to_image(g->vis, g->ng, n, corr, g->sumw, resid);
 	for (size_t i = 0; i < (size_t)n * n; i++)
 		resid[i] = (float)(resid[i] / norm);
-	rc = 0;
-out:
-	batch_free(&bt.b);
-	if (bt.mg)
-		fftwf_free(bt.mg);
-	if (bt.vis2)
-		fftwf_free(bt.vis2);
-	return rc;
+	return 0;
 }
 
 static int cmp_desc(const void *a, const void *b)
@@ -495,7 +462,8 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	struct img_fft fft = {0};
 	struct img_meta m;
 	struct img_fft fftp = {0};
-	struct batcher bt;
+	struct img_vstore store = {0};
+	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	int n = o->npix, ng, ngp, st = 0, loaded = 0, saved = 0;
 	char err[IMG_ERRLEN];
 	double *corr = NULL, *corrp = NULL, cell, norm;
@@ -534,6 +502,9 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	}
 	img_kernel_correction(&k, ng, n, corr);
 	img_kernel_correction(&k, ngp, 2 * n, corrp);
+	if (nthreads < 1)
+		nthreads = 1;
+	img_fft_threads(nthreads);
 	for (int i = 0; i < 2; i++) {
 		struct img_fft *f = i ? &fftp : &fft;
 		int side = i ? ngp : ng;
@@ -549,28 +520,34 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		    saved > 0 ? "saved" : "unchanged");
 	}
 	log_debug("planned: %s", lap());
-	memset(g.vis, 0, sizeof *g.vis * (size_t)ng * ng);
-	memset(g.psf, 0, sizeof *g.psf * (size_t)ngp * ngp);
-	if (o->weighting != IMG_NATURAL) {
-		if (img_input_scan(&in, 0, cb_density, &g, &st, err) < 0) {
+	{
+		/* read once: channels averaged within the smearing budget at
+		 * the primary beam's half-power radius (the widest, at fmin) */
+		double hp = batch_half_power(o->beam, in.fmin), loss, longest;
+		int avg = o->chan_avg > 0 ? o->chan_avg : img_auto_avg(&in, hp, IMG_SMEAR_BUDGET,
+		    IMG_AVG_MAX);
+
+		loss = img_smear_loss(&in, avg, hp, &longest);
+		log_info("averaging %d channel%s of %.4g kHz: bandwidth smearing %.2f%% of the peak at "
+			 "the half-power radius %.3f deg (%.2f%% on the longest baseline, %.0f m)%s", avg,
+		    avg > 1 ? "s" : "", in.chan_width / 1e3, 100 * loss, hp / GEOM_DEG, 100 * longest,
+		    in.bmax, o->chan_avg > 0 ? "" : ": automatic");
+		if (img_vstore_load(&in, avg, &store, &st, err) < 0) {
 			log_err("%s", err);
 			goto out;
 		}
-		img_grid_density_done(&g);
+		in.store = &store;
+		in.nthreads = nthreads;
+		img_input_close(&in);   /* the files are done with */
+		log_debug("read %zu rows x %d/%d channels (%lld samples), %.0f MB: %s", store.nrow,
+		    store.nseg ? store.seg[0].nchan : 0, store.avg, store.nsamples,
+		    (double)store.nvis * (sizeof *store.V + sizeof *store.w) / 1e6, lap());
 	}
-	if (batch_init(&bt.b, (size_t)1 << 18) < 0) {
-		log_err("out of memory");
+	if (img_grid_store(&g, &store, NULL, nthreads) < 0) {
+		log_err("out of memory or threads for gridding");
 		st = EX_OSERR;
 		goto out;
 	}
-	bt.g = &g;
-	if (img_input_scan(&in, 1, cb_grid, &bt, &st, err) < 0) {
-		log_err("%s", err);
-		batch_free(&bt.b);
-		goto out;
-	}
-	img_grid_batch(&g, &bt.b);
-	batch_free(&bt.b);
 	log_debug("gridded %lld visibilities: %s", g.nvis, lap());
 	if (g.nvis == 0 || !(g.sumw > 0)) {
 		log_err("no unflagged cross-correlation data in %d file%s (%lld rows, %lld flagged, "
@@ -627,6 +604,9 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		goto out;
 	}
 	log_debug("cleaned: %s", lap());
+	log_debug("major cycles: degrid %.2f s cpu, %.2f s wall; grid %.2f s cpu, %.2f s wall; "
+		  "fft %.2f s cpu, %.2f s wall (first gridding included; %d threads)", g.prep_cpu,
+	    g.prep_wall, g.spread_cpu, g.spread_wall, batch_fft_cpu, batch_fft_wall, nthreads);
 	memcpy(restored, dirty, sizeof *restored * nn);
 	img_restore(restored, model, n, cell, &m.beam);
 
@@ -707,6 +687,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 out:
 	img_fft_free(&fft);
 	img_fft_free(&fftp);
+	img_vstore_free(&store);
 	img_grid_free(&g);
 	img_kernel_free(&k);
 	free(corrp);

@@ -9,6 +9,10 @@
  *                LST at the group mid-time, Dec = pointing dec, SCIENCE.md),
  *                forms Stokes I = (XX+YY)/2 with inverse-variance weights
  *                from nsamples, and hands each visibility to a callback;
+ *   img_store.c  keeps them, read once, for every pass: baselines per row,
+ *                channels averaged within a bandwidth-smearing budget;
+ *   img_gridmt.c grids and degrids that store on several threads, with a
+ *                result independent of their number;
  *   img_grid.c   Kaiser-Bessel convolutional gridding onto a (padded) uv
  *                grid, natural/uniform/Briggs weighting, grid correction,
  *                grid -> image;
@@ -54,6 +58,9 @@ struct img_kernel {
 	int os;          /* table samples per cell */
 	double beta;
 	float *tab;      /* support * os + 1 values, t from -W/2 to +W/2 */
+	float *rows;     /* (os + 1) x support: rows[q support + i] = tab[q + i os],
+			  * the W taps of a visibility whose first tap is q/os
+			  * cells past its start, contiguous */
 };
 
 /* Tabulate; 0 or -1 (ENOMEM). */
@@ -95,7 +102,13 @@ struct img_grid {
 	double f2;                 /* Briggs: (5 10^-R)^2 / (sum dens^2 / sum dens) */
 	double sumw, sumwf;        /* sum of weights, and of weight x frequency */
 	long long nvis, nout;      /* gridded; outside a grid (skipped) */
+	/* img_grid_store*: seconds spent (cpu summed over threads, wall) in
+	 * the per-visibility pass (weights, kernel offsets, degridding) and
+	 * in spreading onto the grids; accumulated over calls */
+	double prep_cpu, prep_wall, spread_cpu, spread_wall;
 };
+
+struct img_vstore;                     /* below */
 
 /* Allocate (zeroed); dens too unless natural. 0 or -1 (ENOMEM). */
 int img_grid_init(struct img_grid *g, int ng, int ngp, double cell, const struct img_kernel *k,
@@ -109,19 +122,13 @@ void img_grid_density_done(struct img_grid *g);
 /* Grid visibility V of (natural) weight w at (u, v) wavelengths, freq f Hz;
  * the weighting scheme's density correction is applied here. */
 void img_grid_add(struct img_grid *g, double u, double v, float complex V, float w, double f);
-/* A batch of visibilities for img_grid_batch (arrays of cap entries). */
+/* A batch of visibilities for img_grid_residual (arrays of cap entries). */
 struct img_vis_batch {
 	size_t n, cap;
 	double *u, *v, *f;
 	float complex *V;
 	float *w;
 };
-/*
- * Grid the n visibilities of b as img_grid_add would, the visibility grid
- * and the PSF grid in two threads, and empty b (b->w is overwritten with
- * the density-corrected weights).
- */
-void img_grid_batch(struct img_grid *g, struct img_vis_batch *b);
 /*
  * Degridding, for Cotton-Schwab major cycles. img_model_grid places the
  * model image (n x n, Jy per pixel), divided by the grid correction corr
@@ -143,6 +150,17 @@ float complex img_degrid(const struct img_kernel *k, const float complex *mg, in
  */
 void img_grid_residual(struct img_grid *g, float complex *vis2, const float complex *mg,
     struct img_vis_batch *b);
+/*
+ * The whole store s on nthreads threads: with mg NULL, the visibility
+ * grid gets w V and the PSF grid w, and the weight sums and counts are
+ * set (as img_grid_add would; uniform/Briggs density pass included);
+ * with mg (a model grid as for img_degrid), the visibility grid gets
+ * w (V - model) only. Grids are overwritten. Each thread owns interleaved
+ * strips of grid rows and adds to them in visibility order, so the grids
+ * are bit-identical whatever nthreads. 0, or -1 (ENOMEM, EAGAIN).
+ */
+int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float complex *mg,
+    int nthreads);
 /*
  * Transformed grid (FFTW backward, in place) -> centred n x n image:
  * img[y*n + x] = Re(t[m][l]) / (corr[x] corr[y] norm) for the pixel's
@@ -171,6 +189,8 @@ int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
 /* Transform buf (fftwf_malloc'd, ng x ng) in place with the plan. */
 void img_fft_exec(const struct img_fft *f, float complex *buf);
 void img_fft_free(struct img_fft *f);
+/* Plans made from now on run on n threads (FFTW's threads; 1: none). */
+void img_fft_threads(int n);
 
 /* ------------------------------------------------------------- clean */
 
@@ -262,6 +282,8 @@ struct img_input {
 	double chan_width;             /* largest |channel width|, Hz */
 	char telescope[64], instrument[64];
 	char group[32];                /* extra keyword group_id, or "" */
+	struct img_vstore *store;      /* the visibilities read once, or NULL */
+	int nthreads;                  /* for the store's gridding */
 	/* statistics of the last scan */
 	long long nrows, nflagged, nautos, nnonfinite;
 };
@@ -281,6 +303,56 @@ void img_input_close(struct img_input *in);
 typedef void (*img_vis_fn)(void *ctx, double u, double v, float complex V, float w, double f);
 int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
     int *status, char *err);
+
+/*
+ * The visibilities a Cotton-Schwab imager needs, read once and kept
+ * compactly: per cross-correlation baseline-time (row) its baseline in
+ * metres (u, v along ICRS east and north for the common centre), per file
+ * the frequencies of its averaged channels, and per row and averaged
+ * channel the weighted mean rephased Stokes I and its summed weight (0:
+ * everything in it flagged). Channels are averaged avg at a time within
+ * a file (the last bin of a file may hold fewer).
+ */
+struct img_vseg {                      /* the rows of one file */
+	size_t row0, nrow;             /* its rows in u, v */
+	int nchan;                     /* averaged channels */
+	size_t off;                    /* V, w index of its first row */
+	double *freq;                  /* nchan: mean frequency of each bin, Hz */
+	double *width;                 /* nchan: span of each bin, Hz */
+};
+struct img_vstore {
+	int avg;                       /* channels averaged */
+	int nseg;
+	struct img_vseg *seg;
+	size_t nrow, nvis;             /* rows; V, w entries */
+	double *u, *v;                 /* nrow, metres */
+	float complex *V;              /* nvis */
+	float *w;                      /* nvis */
+	long long nsamples;            /* unflagged native samples kept */
+};
+/* Read every file of in once into s (averaging avg >= 1 channels);
+ * fills in's scan statistics. 0, or -1 with err and *status. */
+int img_vstore_load(struct img_input *in, int avg, struct img_vstore *s, int *status, char *err);
+void img_vstore_free(struct img_vstore *s);
+/*
+ * Bandwidth smearing predicted for channels averaged avg at a time: the
+ * loss of peak amplitude, 1 - sum_rows <sinc(pi (b . s) B / lambda)> / nrows
+ * (<> over position angles, b the row's projected baseline, B the bin's
+ * width in Hz, lambda at the bin's frequency, s an offset of theta
+ * radians), for a point source theta from the phase centre imaged with
+ * equal row weights; *longest gets the loss on the longest baseline with
+ * the offset along it (the worst single visibility). Uses the antenna
+ * positions only (no data read).
+ */
+double img_smear_loss(const struct img_input *in, int avg, double theta, double *longest);
+/*
+ * Channel averaging for a peak-amplitude loss of at most budget (e.g.
+ * 0.01) at theta: the largest avg in [1, maxavg] within it.
+ */
+int img_auto_avg(const struct img_input *in, double theta, double budget, int maxavg);
+/* uvm-image's automatic averaging: loss budget, widest bin */
+#define IMG_SMEAR_BUDGET 0.01
+#define IMG_AVG_MAX 64
 
 /* --------------------------------------------------------------- FITS */
 
@@ -337,6 +409,8 @@ struct img_opts {
 	unsigned fft_flags;            /* FFTW_MEASURE or FFTW_ESTIMATE */
 	const char *group;             /* group id or NULL (from the data) */
 	const char *argv_line;         /* command line for the history */
+	int chan_avg;                  /* channels averaged before gridding; 0: automatic */
+	int threads;                   /* gridding and FFT threads; 0: online CPUs */
 };
 
 void img_opts_default(struct img_opts *o);

@@ -81,3 +81,13 @@ void img_fft_free(struct img_fft *f)
 		fftwf_destroy_plan((fftwf_plan)f->plan);
 	f->plan = NULL;
 }
+
+void img_fft_threads(int n)
+{
+	static int init;
+
+	if (!init)
+		init = fftwf_init_threads() ? 1 : -1;
+	if (init > 0)
+		fftwf_plan_with_nthreads(n < 1 ? 1 : n);
+}

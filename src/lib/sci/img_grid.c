@@ -11,6 +11,7 @@
  * inside the part of C^ where aliasing is small.
  */
 #include "sci/img.h"
+#include "sci/img_int.h"
 
 #include <errno.h>
 #include <fftw3.h>
@@ -43,21 +44,28 @@ int img_kernel_init(struct img_kernel *k, int support, int os, double beta)
 	k->os = os;
 	k->beta = beta;
 	k->tab = malloc(sizeof *k->tab * (size_t)nt);
-	if (!k->tab)
+	k->rows = malloc(sizeof *k->rows * (size_t)(os + 1) * (size_t)support);
+	if (!k->tab || !k->rows) {
+		img_kernel_free(k);
 		return -1;
+	}
 	for (int j = 0; j < nt; j++) {
 		double t = -support / 2.0 + (double)j / os;
 		double r = 2 * t / support;
 		double a = 1 - r * r;
 		k->tab[j] = (float)(a > 0 ? bessel_i0(beta * sqrt(a)) / peak : bessel_i0(0) / peak);
 	}
+	for (int q = 0; q <= os; q++)
+		for (int i = 0; i < support; i++)
+			k->rows[q * support + i] = k->tab[q + i * os];
 	return 0;
 }
 
 void img_kernel_free(struct img_kernel *k)
 {
 	free(k->tab);
-	k->tab = NULL;
+	free(k->rows);
+	k->tab = k->rows = NULL;
 }
 
 double img_kernel_eval(const struct img_kernel *k, double t)
@@ -222,8 +230,7 @@ static void spread(const struct img_kernel *k, float complex *grid, int ng, doub
 	}
 }
 
-/* Density-corrected weight of a visibility at (u, v). */
-static float weight(const struct img_grid *g, double u, double v, float w)
+float img_grid_weight(const struct img_grid *g, double u, double v, float w)
 {
 	if (g->dens) {
 		long c = nearest_cell(g, u, v);
@@ -235,8 +242,7 @@ static float weight(const struct img_grid *g, double u, double v, float w)
 	return w;
 }
 
-/* Is (u, v) inside both grids, kernel included? */
-static int inside(const struct img_grid *g, double u, double v)
+int img_grid_inside(const struct img_grid *g, double u, double v)
 {
 	double half = g->k->support / 2.0 + 1;
 
@@ -247,67 +253,16 @@ static int inside(const struct img_grid *g, double u, double v)
 
 void img_grid_add(struct img_grid *g, double u, double v, float complex V, float w, double f)
 {
-	if (!inside(g, u, v)) {
+	if (!img_grid_inside(g, u, v)) {
 		g->nout++;
 		return;
 	}
-	w = weight(g, u, v, w);
+	w = img_grid_weight(g, u, v, w);
 	spread(g->k, g->vis, g->ng, u / g->du, v / g->du, w * V);
 	spread(g->k, g->psf, g->ngp, u / g->dup, v / g->dup, w);
 	g->sumw += w;
 	g->sumwf += w * f;
 	g->nvis++;
-}
-
-struct half {
-	const struct img_grid *g;
-	const struct img_vis_batch *b;
-	int psf;
-};
-
-/* One grid's share of a batch (run in its own thread). */
-static void *grid_half(void *arg)
-{
-	const struct half *h = arg;
-	const struct img_grid *g = h->g;
-	const struct img_vis_batch *b = h->b;
-
-	for (size_t i = 0; i < b->n; i++) {
-		if (b->w[i] == 0)
-			continue;
-		if (h->psf)
-			spread(g->k, g->psf, g->ngp, b->u[i] / g->dup, b->v[i] / g->dup, b->w[i]);
-		else
-			spread(g->k, g->vis, g->ng, b->u[i] / g->du, b->v[i] / g->du, b->w[i] * b->V[i]);
-	}
-	return NULL;
-}
-
-void img_grid_batch(struct img_grid *g, struct img_vis_batch *b)
-{
-	struct half hv = {g, b, 0}, hp = {g, b, 1};
-	pthread_t th;
-
-	for (size_t i = 0; i < b->n; i++) {
-		if (!inside(g, b->u[i], b->v[i])) {
-			g->nout++;
-			b->w[i] = 0;
-			continue;
-		}
-		b->w[i] = weight(g, b->u[i], b->v[i], b->w[i]);
-		g->sumw += b->w[i];
-		g->sumwf += b->w[i] * b->f[i];
-		g->nvis++;
-	}
-	/* the two grids are disjoint memory: one thread each */
-	if (pthread_create(&th, NULL, grid_half, &hp) != 0) {
-		grid_half(&hp);
-		grid_half(&hv);
-	} else {
-		grid_half(&hv);
-		pthread_join(th, NULL);
-	}
-	b->n = 0;
 }
 
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
@@ -408,7 +363,8 @@ void img_grid_residual(struct img_grid *g, float complex *vis2, const float comp
 	pthread_t th;
 
 	for (size_t i = 0; i < b->n; i++)
-		b->w[i] = inside(g, b->u[i], b->v[i]) ? weight(g, b->u[i], b->v[i], b->w[i]) : 0;
+		b->w[i] = img_grid_inside(g, b->u[i], b->v[i]) ?
+		    img_grid_weight(g, b->u[i], b->v[i], b->w[i]) : 0;
 	if (!vis2 || pthread_create(&th, NULL, resid_part, &h1) != 0) {
 		h0.i1 = b->n;
 		resid_part(&h0);

@@ -36,6 +36,7 @@
  * 4 / (1/ns_1 + 1/ns_2). Autocorrelations are skipped.
  */
 #include "sci/img.h"
+#include "sci/img_int.h"
 
 #include <complex.h>
 #include <errno.h>
@@ -423,14 +424,14 @@ static void ant_coords(const struct img_input *in, const struct img_file *x, dou
 	}
 }
 
-int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
-    int *status, char *err)
+int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, int *status,
+    char *err)
 {
 	size_t cap = 0;
-	int64_t maxants = 0;
-	float complex *vis = NULL;
+	int64_t maxants = 0, maxf = 0;
+	float complex *vis = NULL, *rv = NULL;
 	uint8_t *flg = NULL;
-	float *ns = NULL;
+	float *ns = NULL, *rw = NULL;
 	double *un = NULL, *wo = NULL;
 	int rc = 0;
 	char uerr[UVH5_ERRLEN];
@@ -449,6 +450,8 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 			cap = rows * per;
 		if (h->Nants_telescope > maxants)
 			maxants = h->Nants_telescope;
+		if (h->Nfreqs > maxf)
+			maxf = h->Nfreqs;
 	}
 	flg = malloc(cap);
 	ns = malloc(sizeof *ns * cap);
@@ -456,7 +459,9 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 		vis = malloc(sizeof *vis * cap);
 	un = malloc(sizeof *un * 3 * (size_t)maxants);
 	wo = malloc(sizeof *wo * (size_t)maxants);
-	if (!flg || !ns || (want_vis && !vis) || !un || !wo) {
+	rv = malloc(sizeof *rv * (size_t)maxf);
+	rw = malloc(sizeof *rw * (size_t)maxf);
+	if (!flg || !ns || (want_vis && !vis) || !un || !wo || !rv || !rw) {
 		rc = fail(status, err, EX_OSERR, "out of memory");
 		goto out;
 	}
@@ -501,10 +506,12 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 				}
 				for (int64_t c = 0; c < nf; c++, ph *= step) {
 					size_t b = ((size_t)r * (size_t)nf + (size_t)c) * (size_t)np;
-					double f = h->freq_array[c], s = f / IMG_C;
+					double f = h->freq_array[c];
 					float n1 = ns[b + x->ip1], w;
 					float complex V = 0;
 
+					rv[c] = 0;
+					rw[c] = 0;
 					if (x->ip2 >= 0) {
 						float n2 = ns[b + x->ip2];
 						if (flg[b + x->ip1] || flg[b + x->ip2] || !(n1 > 0) || !(n2 > 0)) {
@@ -533,8 +540,10 @@ int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
 							ph = cexp(-2 * M_PI * I * dw * f / IMG_C);
 						V *= (float complex)ph;
 					}
-					fn(ctx, bu * s, bv * s, V, w, f);
+					rv[c] = V;
+					rw[c] = w;
 				}
+				fn(ctx, i, bu, bv, rv, rw, (int)nf);
 			}
 		}
 	}
@@ -544,5 +553,69 @@ out:
 	free(ns);
 	free(un);
 	free(wo);
+	free(rv);
+	free(rw);
 	return rc;
+}
+
+struct visit {
+	const struct img_input *in;
+	img_vis_fn fn;
+	void *ctx;
+};
+
+static void visit_row(void *ctx, int file, double bu, double bv, const float complex *V,
+    const float *w, int nf)
+{
+	const struct visit *x = ctx;
+	const double *fr = x->in->files[file].h->freq_array;
+
+	for (int c = 0; c < nf; c++)
+		if (w[c] != 0)
+			x->fn(x->ctx, bu * fr[c] / IMG_C, bv * fr[c] / IMG_C, V[c], w[c], fr[c]);
+}
+
+int img_input_scan(struct img_input *in, int want_vis, img_vis_fn fn, void *ctx,
+    int *status, char *err)
+{
+	struct visit x = {in, fn, ctx};
+
+	return img_scan_rows(in, want_vis, visit_row, &x, status, err);
+}
+
+const double *img_file_freqs(const struct img_input *in, int file, int *nf)
+{
+	*nf = (int)in->files[file].h->Nfreqs;
+	return in->files[file].h->freq_array;
+}
+
+void img_row_baselines(const struct img_input *in, int stride, img_bl_fn fn, void *ctx)
+{
+	int64_t maxants = 0;
+	double *un, *wo;
+
+	for (int i = 0; i < in->nfiles; i++)
+		if (in->files[i].h->Nants_telescope > maxants)
+			maxants = in->files[i].h->Nants_telescope;
+	un = malloc(sizeof *un * 3 * (size_t)maxants);
+	wo = malloc(sizeof *wo * (size_t)maxants);
+	for (int i = 0; un && wo && i < in->nfiles; i++) {
+		const struct img_file *x = &in->files[i];
+		const struct uvh5_header *h = x->h;
+		double tcache = NAN;
+
+		for (int64_t r = 0; r < h->Nblts; r += stride) {
+			int a1 = x->ia1[r], a2 = x->ia2[r];
+
+			if (a1 == a2)
+				continue;
+			if (h->time_array[r] != tcache) {
+				ant_coords(in, x, h->time_array[r], un, wo);
+				tcache = h->time_array[r];
+			}
+			fn(ctx, i, un[3 * a2] - un[3 * a1], un[3 * a2 + 1] - un[3 * a1 + 1]);
+		}
+	}
+	free(un);
+	free(wo);
 }
