@@ -37,6 +37,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/prog.h"
+#include "core/term.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-audit [-D home] [-r] [-j]"
@@ -114,9 +115,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < a.n; i++)
 		left += !a.v[i].repaired;
 	if (!jflag) {
-		for (int i = 0; i < a.n; i++)
-			printf("%s\t%s\t%s%s\n", a.v[i].cls, a.v[i].subject, a.v[i].detail,
-			    a.v[i].repaired ? " (repaired)" : "");
+		for (int i = 0; i < a.n; i++) {
+			/* subjects and details hold names found on disk */
+			fputs(a.v[i].cls, stdout);
+			putchar('\t');
+			term_fputs(stdout, a.v[i].subject);
+			putchar('\t');
+			term_fputs(stdout, a.v[i].detail);
+			puts(a.v[i].repaired ? " (repaired)" : "");
+		}
 		for (int ci = 0; audit_classes[ci]; ci++) {
 			int k = 0, r = 0;
 			for (int i = 0; i < a.n; i++)
