@@ -76,6 +76,34 @@ ok_jobs() {
 	[ -z "$(ls "$D/state/slots" | grep -E '^(stg|mem)\.')" ]
 }
 
+@test "resources: a staged job the staging file system fails (no inode left) runs again on disk at once" {
+	# the tmpfs has bytes to spare, so admission stages calapply, but no
+	# inode for its output: it fails 74 there; it must fall back to disk,
+	# not retry into the same wall until dead-lettered
+	S=$BATS_TEST_TMPDIR/shm
+	mkdir -p "$S"
+	mount -t tmpfs -o size=64m,nr_inodes=40 tmpfs "$S" 2>/dev/null || skip "cannot mount tmpfs"
+	deploy "$D" "$S"
+	run -0 uvm-make -D "$D" -w 60 "products/$G/flag.uvh5" "caltables/$G.cal.h5"
+	[ -L "$D/products/$G/flag.uvh5" ]
+	i=0
+	while : >"$S/fill$i" 2>/dev/null; do i=$((i + 1)); done
+	[ "$(df --output=iavail "$S" | tail -1)" -eq 0 ]
+	settle "$D"
+	# made on disk, read by the next stages, the hour's mosaic made
+	[ -f "$D/products/$G/cal.uvh5" ] && [ ! -L "$D/products/$G/cal.uvh5" ]
+	[ -f "$D/products/$G/qa.json" ]
+	[ -n "$(ls "$D/mosaics")" ]
+	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
+	# one record of the staged failure, honest and not counted, then ok
+	[ "$(sql "select group_concat(class || ':' || attempt, ' ') from (select class, attempt from jobs where stage = 'calapply' order by id)")" = "staging:1 ok:1" ]
+	[ "$(sql "select count(*) from jobs where class = 'staging' and note like '%No space left on device%'")" -eq 1 ]
+	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
+	grep -q "staging: 'products/$G/cal.uvh5' written to disk: the staged attempt could not write there" \
+		"$D/logs/$G/calapply.log"
+	no_temps "$S"
+}
+
 @test "resources: a wipe of the staging directory re-makes only what is needed" {
 	S=$BATS_TEST_TMPDIR/shm
 	deploy "$D" "$S"

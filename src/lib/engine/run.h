@@ -34,6 +34,9 @@
  *   interrupted the wrapper got SIGTERM/SIGINT/SIGHUP: not counted
  *   resource   its stage slot or memory did not come free within
  *              RESOURCE_WAIT_MAX: not run, not counted (exit 75)
+ *   staging    a staged job failed 73 or 74 (the staging file system full,
+ *              out of inodes, unwritable): run again at once on disk in
+ *              the same wrapper, not counted, not systemic
  * Counted failures dead-letter the target after RETRY_MAX attempts.
  * The breaker counts the systemic classes only (software, cantcreat, ioerr,
  * tempfail, busy, other, signal, timeout): 64 is a per-target mistake and
@@ -69,6 +72,7 @@ enum run_class {
 	RC_INTERRUPTED,
 	RC_RESOURCE,
 	RC_OVERFLAGGED, /* 79: the group's data are mostly bad (uvm-flag) */
+	RC_STAGING,     /* 73/74 writing to STAGING_DIR: again on disk at once */
 	RC_NCLASS
 };
 
@@ -370,6 +374,10 @@ void run_stage_init(struct run_stage *s);
 int run_stage_begin(struct run_stage *s, const struct cfg *c, const char *stage,
     const char *target, const char *target_arg, const char *grp, const char **inputs, int ninputs,
     char **argv, int logfd);
+/* The job of target writes to disk after all (why: logged into logfd):
+ * any link at the target, and the staged file it points at, removed. */
+void run_stage_disk(struct run_stage *s, const struct cfg *c, const char *target,
+    const char *grp, const char *why, int logfd);
 /* After the job: restore argv; when staged and ok, install the link at the
  * target (atomic). Releases the reservation. 0, or -1 with errno. */
 int run_stage_finish(struct run_stage *s, char **argv, int ok);
