@@ -371,6 +371,7 @@ static int run_one(struct job *j, const struct run_tstate *t, int attempt, int i
 		log_err("'%s' not started: cannot record it", j->target);
 		return EX_TEMPFAIL;
 	}
+	run_endslot_make(j->cfg.home, e->job_id); /* while there is room */
 	run_wait(p, j->sfd, j->logfd, j->pol.timeout, j->pol.kill_grace, j->prog, j->grp);
 	j->stage_failed = staged && !p->timed_out && !p->interrupted && p->exited &&
 	    (p->status == EX_CANTCREAT || p->status == EX_IOERR);
@@ -429,9 +430,15 @@ static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_e
 	e->delay = d.delay;
 	e->is_trial = is_trial;
 	if (rdb_end(&j->db, &j->pol, j->target, j->grp, o->stage, e) < 0) {
-		log_err("'%s': cannot record the end of its job", j->target);
+		/* the job did end: leave that where no new space is needed, so
+		 * whoever closes its row later does not call it lost */
+		int kept = run_endslot_write(j->cfg.home, e->job_id, e, j->db.err) == 0;
+		log_err("'%s': cannot record the end of its job (%s)%s", j->target, j->db.err,
+		    kept ? "; kept in its end slot" : "");
 		if (e->action == RA_RETRY)
 			e->action = RA_NONE;
+	} else {
+		run_endslot_drop(j->cfg.home, e->job_id);
 	}
 	return q;
 }

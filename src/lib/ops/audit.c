@@ -29,6 +29,7 @@
 #include "core/stages.h"
 #include "core/uvm.h"
 #include "engine/plan.h"
+#include "engine/run.h"
 
 const char *const audit_classes[] = {
 	"database", "stuck-job", "missing-product", "unrecorded-product", "stale-temp",
@@ -207,16 +208,33 @@ static void check_jobs(struct ctx *x)
 				x->oldest_run = started;
 			continue;
 		}
-		struct audit_finding *f = add(x->a, "stuck-job", t ? t : "?",
+		/* a job that ended on a full disk left its end in a slot */
+		struct run_endslot es;
+		char note[RUN_ENDSLOT_LEN + 128];
+		int ended = run_endslot_read(x->c->home, id, &es);
+		struct audit_finding *f = ended ? add(x->a, "stuck-job", t ? t : "?",
+		    "job %lld (pid %ld) recorded as running: it ended (class %s, status %d) but its"
+		    " end could not be recorded (%s)", id, pid, es.cls, es.status, es.why)
+		    : add(x->a, "stuck-job", t ? t : "?",
 		    "job %lld (pid %ld) recorded as running, process gone", id, pid);
 		if (!x->repair)
 			continue;
 		sqlite3_stmt *u;
-		if (sqlite3_prepare_v2(x->db,
-			"UPDATE jobs SET ended = strftime('%s','now'), class = 'lost' WHERE id = ?1;", -1,
+		if (sqlite3_prepare_v2(x->db, ended ? "UPDATE jobs SET ended = ?2, status = ?3,"
+			" signal = nullif(?4, 0), class = ?5, note = ?6 WHERE id = ?1;"
+			: "UPDATE jobs SET ended = strftime('%s','now'), class = 'lost' WHERE id = ?1;", -1,
 			&u, NULL) != SQLITE_OK)
 			continue;
 		sqlite3_bind_int64(u, 1, id);
+		if (ended) {
+			snprintf(note, sizeof note, "its end could not be recorded (%s); closed"
+			    " later from its end slot", es.why);
+			sqlite3_bind_double(u, 2, es.ended);
+			sqlite3_bind_int(u, 3, es.status);
+			sqlite3_bind_int(u, 4, es.sig);
+			sqlite3_bind_text(u, 5, es.cls, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(u, 6, note, -1, SQLITE_TRANSIENT);
+		}
 		int ok = sqlite3_step(u) == SQLITE_DONE;
 		sqlite3_finalize(u);
 		if (ok && t && sqlite3_prepare_v2(x->db,
@@ -229,6 +247,8 @@ static void check_jobs(struct ctx *x)
 			sqlite3_finalize(u);
 		}
 		f->repaired = ok;
+		if (ok && ended)
+			run_endslot_drop(x->c->home, id);
 	}
 	sqlite3_finalize(st);
 }
