@@ -312,34 +312,39 @@ products/$g3/qa.json"
 @test "resources: ordinary eviction on a small staging tmpfs chases nothing; the hour's mosaic is re-made" {
 	# issue 18 item 5 as it happened: no wipe, a staging tmpfs too small
 	# for the hour, so the third group's jobs evict the staged products of
-	# the finished ones (STAGING_EVICT_AFTER, qa.json) to make room
+	# the finished ones (STAGING_EVICT_AFTER, qa.json) to make room; then
+	# the hour's fourth group re-makes the mosaic over the evicted groups
 	S=$BATS_TEST_TMPDIR/shm
 	tiny_fs "$S" 200 || skip "cannot mount tmpfs"
-	deploy "$D" "$S" 3
-	mkdir "$BATS_TEST_TMPDIR/later"
+	deploy "$D" "$S" 4
+	mkdir "$BATS_TEST_TMPDIR/g3" "$BATS_TEST_TMPDIR/g4"
 	G3=$(gid "$D" 3)
-	for f in $(ls "$D/incoming" | sort | sed -n 9,12p); do
-		mv "$D/incoming/$f" "$BATS_TEST_TMPDIR/later/"
-	done
+	G4=$(gid "$D" 4)
+	for f in $(ls "$D/incoming" | sort | sed -n 9,12p); do mv "$D/incoming/$f" "$BATS_TEST_TMPDIR/g3/"; done
+	for f in $(ls "$D/incoming" | sort | sed -n 9,12p); do mv "$D/incoming/$f" "$BATS_TEST_TMPDIR/g4/"; done
+	[ "$(ls "$D/incoming" | wc -l)" -eq 8 ]
 	settle "$D"
 	uvm-make -D "$D" -w 60 >/dev/null 2>&1     # retires the finished groups
 	[ "$(wc -l <"$D/state/done.idx")" -eq 2 ]
 	H=$(ls "$D/mosaics")
-	staged_before=$(find "$D/products" -type l | wc -l)
-	[ "$staged_before" -ge 1 ]
-	last=$(sqlite3 "$D/state/pipeline.sqlite" "select max(id) from jobs")
-	mv "$BATS_TEST_TMPDIR/later"/* "$D/incoming/"
+	[ "$(find "$D/products" -type l | wc -l)" -ge 1 ]
+	mv "$BATS_TEST_TMPDIR/g3"/* "$D/incoming/"
 	settle "$D"
 	uvm-make -D "$D" -w 60 >/dev/null 2>&1
-	# eviction did happen, by the new group's jobs, to finished groups
+	[ "$(wc -l <"$D/state/done.idx")" -eq 3 ]
+	# eviction did happen, by the third group's jobs, to finished groups
 	grep -h "staging: removed .*: its group is finished" "$D/logs/$G3"/*.log | grep -v "/$G3/"
 	[ "$(find "$D/products" -xtype l | wc -l)" -ge 1 ]      # links left dangling
-	[ -f "$D/products/$G3/qa.json" ]
-	[ "$D/mosaics/$H" -nt "$D/products/$G3/qa.json" ]
+	last=$(sqlite3 "$D/state/pipeline.sqlite" "select max(id) from jobs")
+	mv "$BATS_TEST_TMPDIR/g4"/* "$D/incoming/"
+	settle "$D"
+	uvm-make -D "$D" -w 60 >/dev/null 2>&1
+	[ -f "$D/products/$G4/qa.json" ]
+	[ "$D/mosaics/$H" -nt "$D/products/$G4/qa.json" ]
 	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
-	[ "$(ok_jobs "$D" combine)" -eq 3 ]
+	[ "$(ok_jobs "$D" combine)" -eq 4 ]
 	[ "$(sql "select count(*) from jobs where status = 64")" -eq 0 ]
 	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
-	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G3%' and stage != 'mosaic'")" -eq 0 ]
-	[ "$(wc -l <"$D/state/done.idx")" -eq 3 ]
+	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G4%' and stage != 'mosaic'")" -eq 0 ]
+	[ "$(wc -l <"$D/state/done.idx")" -eq 4 ]
 }
