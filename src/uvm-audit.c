@@ -19,9 +19,14 @@
  * forgotten, unregistered tables registered again. The rest is reported.
  *
  * Exit status, like diff and cmp: 0 consistent (or every finding
- * repaired); 1 findings remain; 64 usage; 66 not a deployment; 74 a
- * database failed its quick_check or cannot be read, or stdout failed;
- * 76 another audit is running (cron-safe: non-blocking lock).
+ * repaired); 1 findings remain; 64 usage; 65 a database is corrupt (fails
+ * quick_check, is not a database) or its history is lost (emptied or
+ * deleted: db_history_lost): restore it from a backup (ops/RECOVERY.md);
+ * 66 not a deployment; 74 a database could not be checked (disk full or
+ * an I/O error while checking: transient, not a reason to restore), or
+ * stdout failed; 75 a database was busy: run again; 76 another audit is
+ * running (cron-safe: non-blocking lock). The gravest database outcome
+ * decides (65 over 74 over 75).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +42,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/prog.h"
+#include "core/term.h"
 #include "core/uvm.h"
 
 #define USAGE "uvm-audit [-D home] [-r] [-j]"
@@ -46,8 +52,9 @@ static char *json(const struct audit *a, int left)
 {
 	struct buf b = {0};
 	buf_printf(&b, "{\"time\":%lld,\"findings\":%d,\"unrepaired\":%d,"
-	    "\"database_ok\":%s,\"classes\":{", (long long)time(NULL), a->n, left,
-	    a->dbbad ? "false" : "true");
+	    "\"database_ok\":%s,\"database\":\"%s\",\"classes\":{", (long long)time(NULL), a->n,
+	    left, a->dbbad ? "false" : "true", a->dbstatus == EX_DATAERR ? "corrupt"
+	    : a->dbbad ? "unchecked" : "ok");
 	for (int c = 0, first = 1; audit_classes[c]; c++) {
 		int k = 0, r = 0;
 		for (int i = 0; i < a->n; i++)
@@ -114,9 +121,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < a.n; i++)
 		left += !a.v[i].repaired;
 	if (!jflag) {
-		for (int i = 0; i < a.n; i++)
-			printf("%s\t%s\t%s%s\n", a.v[i].cls, a.v[i].subject, a.v[i].detail,
-			    a.v[i].repaired ? " (repaired)" : "");
+		for (int i = 0; i < a.n; i++) {
+			/* subjects and details hold names found on disk */
+			fputs(a.v[i].cls, stdout);
+			putchar('\t');
+			term_fputs(stdout, a.v[i].subject);
+			putchar('\t');
+			term_fputs(stdout, a.v[i].detail);
+			puts(a.v[i].repaired ? " (repaired)" : "");
+		}
 		for (int ci = 0; audit_classes[ci]; ci++) {
 			int k = 0, r = 0;
 			for (int i = 0; i < a.n; i++)
@@ -134,7 +147,7 @@ int main(int argc, char **argv)
 			log_warn("cannot write '%s': %s", path, strerror(errno));
 		free(doc);
 	}
-	st = a.dbbad ? EX_IOERR : left ? 1 : 0;
+	st = a.dbbad ? (a.dbstatus ? a.dbstatus : EX_IOERR) : left ? 1 : 0;
 	audit_free(&a);
 	close(lfd);
 	cfg_free(&c);

@@ -82,3 +82,39 @@ fill_loop() {
 	fill_loop 4 52 4 i.fits uvm-image -n 64 -P estimate -i 10 -o "$MNT/i.fits" vis.uvh5
 	grep -qx "uvm-image: cannot write '.*i.fits': No space left on device" "$BATS_TEST_TMPDIR/why"
 }
+
+# job_filling_disk D: a uvm-run job that, once its start is recorded (its
+# end slot exists), fills the disk and exits 0: the wrapper then cannot
+# record its end
+job_filling_disk() {
+	uvm-run -D "$1" -s verify -t "products/G/$2" -- sh -c '
+		for i in $(seq 200); do ls "$UVM_HOME"/state/ends/* >/dev/null 2>&1 && break; sleep 0.05; done
+		dd if=/dev/zero of="$0" bs=4k 2>/dev/null; exit 0' "$MNT/fill"
+}
+
+@test "a job whose end cannot be recorded on a full disk is closed as what it was, not 'lost'" {
+	tiny_fs "$MNT" 2048 || skip "cannot mount tmpfs"
+	D=$MNT/d
+	uvm-init "$D" >/dev/null
+	echo DISK_MARGIN_MB=0 >>"$D/uvmake.conf"
+	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
+	run -0 job_filling_disk "$D" a.ok
+	assert_output --partial "'products/G/a.ok': cannot record the end of its job (database or disk is full); kept in its end slot"
+	rm "$MNT/fill"
+	[ "$(sql "select count(*) from jobs where ended is null")" -eq 1 ]
+	# the next attempt of the target sweeps the row: from the evidence
+	run -0 uvm-run -D "$D" -s verify -t products/G/a.ok -- true
+	[ "$(sql "select class || '|' || status || '|' || note from jobs where id = 1")" = \
+		"ok|0|its end could not be recorded (database or disk is full); closed later from its end slot" ]
+	[ "$(sql "select count(*) from jobs where class = 'lost'")" -eq 0 ]
+	# the audit says the same, and its repair closes it so
+	run -0 job_filling_disk "$D" b.ok
+	rm "$MNT/fill"
+	run -1 uvm-audit -D "$D"
+	assert_line "stuck-job	products/G/b.ok	job 3 (pid $(sql "select pid from jobs where id = 3")) recorded as running: it ended (class ok, status 0) but its end could not be recorded (database or disk is full)"
+	run -0 uvm-audit -D "$D" -r
+	[ "$(sql "select class || '|' || status from jobs where id = 3")" = "ok|0" ]
+	[ "$(sql "select count(*) from jobs where class = 'lost' or ended is null")" -eq 0 ]
+	[ -z "$(ls "$D/state/ends")" ]
+	umount "$MNT"
+}

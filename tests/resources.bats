@@ -76,6 +76,34 @@ ok_jobs() {
 	[ -z "$(ls "$D/state/slots" | grep -E '^(stg|mem)\.')" ]
 }
 
+@test "resources: a staged job the staging file system fails (no inode left) runs again on disk at once" {
+	# the tmpfs has bytes to spare, so admission stages calapply, but no
+	# inode for its output: it fails 74 there; it must fall back to disk,
+	# not retry into the same wall until dead-lettered
+	S=$BATS_TEST_TMPDIR/shm
+	mkdir -p "$S"
+	mount -t tmpfs -o size=64m,nr_inodes=40 tmpfs "$S" 2>/dev/null || skip "cannot mount tmpfs"
+	deploy "$D" "$S"
+	run -0 uvm-make -D "$D" -w 60 "products/$G/flag.uvh5" "caltables/$G.cal.h5"
+	[ -L "$D/products/$G/flag.uvh5" ]
+	i=0
+	while : >"$S/fill$i" 2>/dev/null; do i=$((i + 1)); done
+	[ "$(df --output=iavail "$S" | tail -1)" -eq 0 ]
+	settle "$D"
+	# made on disk, read by the next stages, the hour's mosaic made
+	[ -f "$D/products/$G/cal.uvh5" ] && [ ! -L "$D/products/$G/cal.uvh5" ]
+	[ -f "$D/products/$G/qa.json" ]
+	[ -n "$(ls "$D/mosaics")" ]
+	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
+	# one record of the staged failure, honest and not counted, then ok
+	[ "$(sql "select group_concat(class || ':' || attempt, ' ') from (select class, attempt from jobs where stage = 'calapply' order by id)")" = "staging:1 ok:1" ]
+	[ "$(sql "select count(*) from jobs where class = 'staging' and note like '%No space left on device%'")" -eq 1 ]
+	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
+	grep -q "staging: 'products/$G/cal.uvh5' written to disk: the staged attempt could not write there" \
+		"$D/logs/$G/calapply.log"
+	no_temps "$S"
+}
+
 @test "resources: a wipe of the staging directory re-makes only what is needed" {
 	S=$BATS_TEST_TMPDIR/shm
 	deploy "$D" "$S"
@@ -279,4 +307,44 @@ products/$g3/qa.json"
 	[ "$(sqlite3 "$D/state/pipeline.sqlite" "select count(*) from jobs where stage = 'mosaic' and class = 'ok'")" -eq 2 ]
 	[ "$(wc -l <"$D/state/done.idx")" -eq 3 ]
 	[ -z "$(ls "$D/quarantine")" ]
+}
+
+@test "resources: ordinary eviction on a small staging tmpfs chases nothing; the hour's mosaic is re-made" {
+	# issue 18 item 5 as it happened: no wipe, a staging tmpfs too small
+	# for the hour, so the third group's jobs evict the staged products of
+	# the finished ones (STAGING_EVICT_AFTER, qa.json) to make room; then
+	# the hour's fourth group re-makes the mosaic over the evicted groups
+	S=$BATS_TEST_TMPDIR/shm
+	tiny_fs "$S" 200 || skip "cannot mount tmpfs"
+	deploy "$D" "$S" 4
+	mkdir "$BATS_TEST_TMPDIR/g3" "$BATS_TEST_TMPDIR/g4"
+	G3=$(gid "$D" 3)
+	G4=$(gid "$D" 4)
+	for f in $(ls "$D/incoming" | sort | sed -n 9,12p); do mv "$D/incoming/$f" "$BATS_TEST_TMPDIR/g3/"; done
+	for f in $(ls "$D/incoming" | sort | sed -n 9,12p); do mv "$D/incoming/$f" "$BATS_TEST_TMPDIR/g4/"; done
+	[ "$(ls "$D/incoming" | wc -l)" -eq 8 ]
+	settle "$D"
+	uvm-make -D "$D" -w 60 >/dev/null 2>&1     # retires the finished groups
+	[ "$(wc -l <"$D/state/done.idx")" -eq 2 ]
+	H=$(ls "$D/mosaics")
+	[ "$(find "$D/products" -type l | wc -l)" -ge 1 ]
+	mv "$BATS_TEST_TMPDIR/g3"/* "$D/incoming/"
+	settle "$D"
+	uvm-make -D "$D" -w 60 >/dev/null 2>&1
+	[ "$(wc -l <"$D/state/done.idx")" -eq 3 ]
+	# eviction did happen, by the third group's jobs, to finished groups
+	grep -h "staging: removed .*: its group is finished" "$D/logs/$G3"/*.log | grep -v "/$G3/"
+	[ "$(find "$D/products" -xtype l | wc -l)" -ge 1 ]      # links left dangling
+	last=$(sqlite3 "$D/state/pipeline.sqlite" "select max(id) from jobs")
+	mv "$BATS_TEST_TMPDIR/g4"/* "$D/incoming/"
+	settle "$D"
+	uvm-make -D "$D" -w 60 >/dev/null 2>&1
+	[ -f "$D/products/$G4/qa.json" ]
+	[ "$D/mosaics/$H" -nt "$D/products/$G4/qa.json" ]
+	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
+	[ "$(ok_jobs "$D" combine)" -eq 4 ]
+	[ "$(sql "select count(*) from jobs where status = 64")" -eq 0 ]
+	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
+	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G4%' and stage != 'mosaic'")" -eq 0 ]
+	[ "$(wc -l <"$D/state/done.idx")" -eq 4 ]
 }

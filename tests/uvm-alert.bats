@@ -381,6 +381,19 @@ expect_resolved() {
 	expect_resolved queue_depth_warning queue_depth_critical tmpfs_full group_retries dead_targets image_stalled watcher_down
 }
 
+@test "uvm-alert: shipped rules: the state database emptied (history lost) is critical; restored, resolved" {
+	shipped_setup
+	shipped_init
+	[ -f "$s/state/pipeline.sqlite.history" ]
+	sqlite3 "$s/state/pipeline.sqlite" "pragma wal_checkpoint(truncate)" >/dev/null
+	cp "$s/state/pipeline.sqlite" "$BATS_TEST_TMPDIR/backup.sqlite"
+	: >"$s/state/pipeline.sqlite"
+	expect_fire database_bad
+	grep -qx "uvmake_database_ok 0" "$s/state/uvmake.prom"
+	cp "$BATS_TEST_TMPDIR/backup.sqlite" "$s/state/pipeline.sqlite"
+	expect_resolved database_bad
+}
+
 @test "uvm-alert: every shipped rule has a fire-and-resolve test above" {
 	run -0 awk '!/^#/ && NF { print $1 }' "$UVM_ROOT/ops/alerts.conf"
 	for r in "${lines[@]}"; do

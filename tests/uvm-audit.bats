@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # uvm-audit: database against file system, one class of finding at a time;
-# exit 0 clean, 1 findings (like diff and cmp), 74 corrupt database, 76
-# busy; -r repairs only what is safe and says so.
+# exit 0 clean, 1 findings (like diff and cmp), 65 corrupt or lost
+# database (restore), 74 a database that could not be checked (disk full:
+# transient), 76 busy; -r repairs only what is safe and says so.
 
 load test_helper
 
@@ -12,6 +13,10 @@ setup() {
 	uvm-init "$d" >/dev/null
 	# create the schema through the library (any program that opens the db)
 	uvm-audit -D "$d" >/dev/null || true
+}
+
+teardown() {
+	if [ -n "${MNT:-}" ]; then umount "$MNT" 2>/dev/null || true; fi
 }
 
 sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
@@ -144,13 +149,70 @@ run_stream() {
 	run -0 uvm-audit -D "$d"
 }
 
-@test "uvm-audit: a corrupt database fails quick_check with 74" {
+@test "uvm-audit: a corrupt database fails quick_check with 65: restore it" {
 	sql "create table filler(x); insert into filler select randomblob(1000) from (with recursive c(i) as (select 1 union all select i+1 from c where i<200) select i from c);"
 	sql "pragma wal_checkpoint(truncate)" >/dev/null
 	dd if=/dev/urandom of="$d/state/pipeline.sqlite" bs=4096 seek=3 count=20 conv=notrunc 2>/dev/null
-	run -74 uvm-audit -D "$d"
-	assert_output --partial "database	state/pipeline.sqlite	"
+	run -65 uvm-audit -D "$d"
+	assert_line --regexp "^database	state/pipeline.sqlite	corrupt: .*: restore it from a backup \(ops/RECOVERY.md\)$"
+	refute_output --partial "could not check"
 	[ "$(jq .database_ok "$d/state/audit.json")" = false ]
+	[ "$(jq -r .database "$d/state/audit.json")" = corrupt ]
+	# not a database at all: the same
+	head -c 8192 /dev/urandom >"$d/state/calibration.sqlite"
+	run -65 uvm-audit -D "$d"
+	assert_line --regexp "^database	state/calibration.sqlite	corrupt: file is not a database: restore"
+}
+
+@test "uvm-audit: a disk full while checking is 74, could not check, not corrupt" {
+	MNT=$BATS_TEST_TMPDIR/mnt
+	tiny_fs "$MNT" 2048 || skip "cannot mount tmpfs"
+	d=$MNT/d
+	uvm-init "$d" >/dev/null
+	run -66 uvm-run -D "$d" -s verify -t products/$G/sb00.ok -- sh -c 'exit 66'
+	sql "pragma wal_checkpoint(truncate)" >/dev/null
+	run -0 uvm-audit -D "$d"
+	# the disk fills: reading the database needs a page of its WAL index
+	dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null || true
+	run -74 uvm-audit -D "$d"
+	assert_line --regexp "^database	state/pipeline.sqlite	could not check: .*\(disk full or I/O error while checking: transient, free space and run the audit again; not a reason to restore\)$"
+	refute_output --partial corrupt
+	refute_output --partial "restore it"
+	# space back: sound, nothing lost
+	rm "$MNT/fill"
+	run -0 uvm-audit -D "$d"
+	[ "$(jq -r .database "$d/state/audit.json")" = ok ]
+	[ "$(sql "select count(*) from jobs")" = 1 ]
+	umount "$MNT"
+}
+
+@test "uvm-audit: an emptied or deleted state database with history is 65, never re-created" {
+	sql "insert into targets (target, stage, state, updated) values ('products/$G/vis.uvh5', 'combine', 'dead', 0)"
+	[ -f "$d/state/pipeline.sqlite.history" ]
+	: >"$d/state/pipeline.sqlite"
+	rm -f "$d/state/pipeline.sqlite-wal" "$d/state/pipeline.sqlite-shm"
+	run -65 uvm-audit -D "$d"
+	assert_line "database	state/pipeline.sqlite	empty, but its marker state/pipeline.sqlite.history is there: the job, quarantine and dead-letter history is lost; restore it from a backup (ops/RECOVERY.md)"
+	[ "$(jq -r .database "$d/state/audit.json")" = corrupt ]
+	# nothing opened it as a new, empty database: still 0 bytes
+	[ ! -s "$d/state/pipeline.sqlite" ]
+	# the programs that use it refuse, pointing at the runbook
+	run -75 uvm-run -D "$d" -s verify -t products/$G/sb00.ok -- true
+	assert_output --partial "state/pipeline.sqlite' is empty, but its marker state/pipeline.sqlite.history is there: not re-created empty; restore it from a backup (ops/RECOVERY.md"
+	[ ! -s "$d/state/pipeline.sqlite" ]
+	run uvm-plan -D "$d"
+	assert_output --partial "restore it from a backup"
+	[ ! -s "$d/state/pipeline.sqlite" ]
+	# deleted, with finished groups in done.idx and no marker: the same
+	rm "$d/state/pipeline.sqlite" "$d/state/pipeline.sqlite.history"
+	echo "$G" >"$d/state/done.idx"
+	run -65 uvm-audit -D "$d"
+	assert_line --partial "database	state/pipeline.sqlite	missing, but state/done.idx lists finished groups"
+	[ ! -e "$d/state/pipeline.sqlite" ]
+	# a new deployment (no history) still creates it
+	rm "$d/state/done.idx"
+	run -0 uvm-audit -D "$d"
+	[ -s "$d/state/pipeline.sqlite" ] && [ -f "$d/state/pipeline.sqlite.history" ]
 }
 
 @test "uvm-audit: hostile names are reported as names, links are not followed" {

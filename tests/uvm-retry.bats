@@ -120,6 +120,28 @@ line \$(x);.hdf5"
 	[ "$(cat "$h")" = h ]
 }
 
+@test "uvm-retry: control characters in names reach the terminal escaped" {
+	# ESC sequences (clear screen, window title), CR overwriting the line,
+	# a newline forging a second line, a backslash, a C1 CSI byte
+	h=$(printf 'incoming/a\033[2J\033]0;pwned\007b\rc\nd\\e\302\233f.hdf5')
+	e='incoming/a\x1b[2J\x1b]0;pwned\x07b\rc\nd\\e\xc2\x9bf.hdf5'
+	q=quarantine/${e#incoming/}
+	printf h >"$h"
+	run -65 uvm-run -D "$D" -s verify -t "$T" -i "$h" -- sh -c 'exit 65'
+	[ -f "quarantine/$(basename "$h")" ]
+	run -0 --separate-stderr uvm-retry -D "$D" -n -q -a
+	[ "$output" = "would restore '$q' to '$e'" ]
+	# nothing a terminal acts on: printable ASCII only
+	! printf '%s' "$output" | LC_ALL=C grep -q '[^ -~]'
+	run -0 --separate-stderr uvm-retry -D "$D" -n "$T"
+	[ "$output" = "would release '$T' (was quarantined, class dataerr, 1 attempt)" ]
+	run -66 --separate-stderr uvm-retry -D "$D" -q "$(printf 'x\033[1my')"
+	[ "$stderr" = "uvm-retry: 'x\x1b[1my' is not in quarantine" ]
+	run -0 --separate-stderr uvm-retry -D "$D" -q -a
+	[ "$output" = "restored '$q' to '$e'" ]
+	[ "$(cat "$h")" = h ]
+}
+
 @test "uvm-retry: a failed write of stdout is 74" {
 	run -70 uvm-run -D "$D" -s verify -t "$T" -- sh -c 'exit 70'
 	run -74 sh -c "uvm-retry -D '$D' -n -a >/dev/full"

@@ -196,6 +196,47 @@ check() { jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status' "$d/sta
 	no_temps "$d"
 }
 
+@test "uvm-status: health checks the database: corrupt or emptied is failing, with the way out" {
+	printf '{"pid": %d}\n' $$ >"$d/state/watch.json"
+	cal_row -3600 3600
+	run -0 health
+	assert_output ok
+	run -0 check database
+	assert_output ok
+	# a corrupt table page (the header and schema intact): found by the
+	# bounded quick_check, no audit needed
+	sqlite3 "$d/state/pipeline.sqlite" "create table filler(x); insert into filler select randomblob(1000) from (with recursive c(i) as (select 1 union all select i+1 from c where i<200) select i from c); pragma wal_checkpoint(truncate);" >/dev/null
+	cp "$d/state/pipeline.sqlite" "$BATS_TEST_TMPDIR/good.sqlite"
+	dd if=/dev/urandom of="$d/state/pipeline.sqlite" bs=4096 seek=3 count=20 conv=notrunc 2>/dev/null
+	run -0 health
+	assert_output failing
+	run -0 check database
+	assert_output failing
+	run -0 uvm-status -D "$d"
+	assert_line --regexp "database.*corrupt.*restore it \(ops/RECOVERY.md\)"
+	# repaired (restored): ok again
+	cp "$BATS_TEST_TMPDIR/good.sqlite" "$d/state/pipeline.sqlite"
+	run -0 health
+	assert_output ok
+	# the last audit found it corrupt (deep, where the bounded check does not reach)
+	echo '{"database_ok":false,"database":"corrupt"}' >"$d/state/audit.json"
+	run -0 health
+	assert_output failing
+	run -0 check database
+	assert_output failing
+	rm "$d/state/audit.json"
+	# emptied, with its history marker: failing, and the metric for the alert
+	echo x >"$d/state/pipeline.sqlite.history"
+	: >"$d/state/pipeline.sqlite"
+	run -0 health
+	assert_output failing
+	run -0 jq -r '.checks[] | select(.name == "database") | .detail' "$d/state/health.json"
+	assert_output "state/pipeline.sqlite is empty, but its marker state/pipeline.sqlite.history is there: its history is lost; restore it (ops/RECOVERY.md)"
+	[ ! -s "$d/state/pipeline.sqlite" ]
+	run -0 uvm-metrics -D "$d" -o -
+	assert_line "uvmake_database_ok 0"
+}
+
 # products/<G>/flag.json with flagged_fraction $2 and the antenna lists $3, $4
 # (uvm-flag's format, flag_run.c report_json, trimmed to what is read).
 flag_report() {

@@ -14,6 +14,7 @@
  * rejected rows ignored, CAL_MAX_AGE_HOURS honoured).
  */
 #include <complex.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,6 +531,64 @@ static void test_registry(void)
 	sqlite3_close(db);
 }
 
+/*
+ * Registry failures are classified for the wrapper: busy is 75 (retried),
+ * a corrupt registry 69 (waits; never 65, which would quarantine the
+ * group's visibilities), never 70, which dead-letters the calibration of
+ * every group that meets a passing condition (the disk-full issue).
+ */
+static void test_registry_errors(void)
+{
+	char home[256], p[512], page[4096];
+	struct cal_choice ch;
+	struct cal_entry e;
+	sqlite3 *db, *lock;
+	double m = 60973.0;
+	int fd, rc;
+
+	snprintf(home, sizeof home, "%s/home2", tmpdir);
+	snprintf(p, sizeof p, "%s/state", home);
+	fsx_mkdirs(p, 0755);
+	snprintf(p, sizeof p, "%s/caltables", home);
+	fsx_mkdirs(p, 0755);
+	db = cal_registry_open(home);
+	for (int i = 0; i < 40; i++) { /* rows beyond the first pages */
+		char g[16];
+		snprintf(g, sizeof g, "G%02d", i);
+		put(db, g, "caltables/G.cal.h5", m - i, 0.5, "good");
+	}
+	touch(home, "caltables/G.cal.h5");
+	sqlite3_close(db);
+	snprintf(p, sizeof p, "%s/state/calibration.sqlite", home);
+
+	/* another process holds the registry locked */
+	sqlite3_open_v2(p, &lock, SQLITE_OPEN_READWRITE, NULL);
+	sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL);
+	rc = sqlite3_exec(lock, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;"
+	    " UPDATE caltables SET created = 1", NULL, NULL, NULL);
+	ok(rc == SQLITE_OK, "registry: locked exclusively by another connection");
+	rc = cal_choose_db(db, home, m, 72, &ch);
+	ok(rc == EX_TEMPFAIL, "registry busy: choose says 75 (retry), not 70");
+	sqlite3_close(db);
+	sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(lock);
+	rc = cal_choose(home, m, &ch);
+	ok(rc == 0 && !strcmp(ch.entry.group, "G00"),
+	    "registry free again: chosen");
+
+	/* every page but the schema's overwritten: opens, fails reading */
+	memset(page, 0xa5, sizeof page);
+	fd = open(p, O_WRONLY);
+	for (off_t off = 4096; off < 6 * 4096; off += 4096)
+		if (pwrite(fd, page, sizeof page, off) != (ssize_t)sizeof page)
+			break;
+	close(fd);
+	rc = cal_choose(home, m, &ch);
+	ok(rc == EX_UNAVAILABLE, "registry corrupt: choose says 69 (wait), not 65 or 70");
+	rc = cal_group_entry(home, "G01", &e);
+	ok(rc == EX_UNAVAILABLE, "registry corrupt: group entry says 69");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -542,6 +601,7 @@ int main(void)
 	test_table();
 	test_interp();
 	test_registry();
+	test_registry_errors();
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

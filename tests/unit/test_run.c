@@ -232,6 +232,10 @@ static void test_resources(void)
 	ok(d.action == RA_NONE && !d.counted && run_class_exit(RC_RESOURCE, 0) == 75 &&
 		!strcmp(run_class_name(RC_RESOURCE), "resource") && !run_class_systemic(RC_RESOURCE),
 	    "class resource: not counted, exit 75, not systemic");
+	run_decide(&p, RC_STAGING, 5, 0.5, &d);
+	ok(d.action == RA_RETRY && d.delay == 0 && !d.counted && !d.alert &&
+		!strcmp(run_class_name(RC_STAGING), "staging") && !run_class_systemic(RC_STAGING),
+	    "class staging: again at once (on disk), not counted, not systemic, even at RETRY_MAX");
 }
 
 int main(void)

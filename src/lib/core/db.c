@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsx.h"
 #include "core/log.h"
 
 static const char *const migrations[] = {
@@ -204,11 +206,65 @@ sqlite3 *db_open_path(const char *path)
 	return db_open_schema(path, migrations, NMIG, DB_CREATE, NULL);
 }
 
-sqlite3 *db_open(const char *home)
+int db_history_lost(const char *home, char *why, size_t n)
 {
 	char path[4096];
+	struct stat st;
+	int missing;
 	snprintf(path, sizeof path, "%s/state/pipeline.sqlite", home);
-	return db_open_path(path);
+	if (stat(path, &st) == 0) {
+		if (st.st_size > 0)
+			return 0;
+		missing = 0;
+	} else if (errno == ENOENT) {
+		missing = 1;
+	} else {
+		return 0; /* cannot tell: the open says why */
+	}
+	snprintf(path, sizeof path, "%s/" DB_HISTORY_MARKER, home);
+	if (access(path, F_OK) == 0) {
+		snprintf(why, n, "%s, but its marker " DB_HISTORY_MARKER " is there",
+		    missing ? "missing" : "empty");
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/state/done.idx", home);
+	if (stat(path, &st) == 0 && st.st_size > 0) {
+		snprintf(why, n, "%s, but state/done.idx lists finished groups",
+		    missing ? "missing" : "empty");
+		return 1;
+	}
+	return 0;
+}
+
+/* Leave the marker of a database with a schema, once (best effort: a
+ * deployment without it only loses the marker's evidence). */
+static void mark_history(const char *home)
+{
+	char path[4096], text[160], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	snprintf(path, sizeof path, "%s/" DB_HISTORY_MARKER, home);
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	snprintf(text, sizeof text, "state/pipeline.sqlite has held this deployment's history since"
+	    " %s; if it is missing or empty, restore it (ops/RECOVERY.md)\n", when);
+	fsx_write_file(path, text, strlen(text), 0644);
+}
+
+sqlite3 *db_open(const char *home)
+{
+	char path[4096], why[160];
+	sqlite3 *db;
+	if (db_history_lost(home, why, sizeof why)) {
+		log_err("'%s/state/pipeline.sqlite' is %s: not re-created empty; restore it from a"
+		    " backup (ops/RECOVERY.md, \"Lost or corrupt database\")", home, why);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/state/pipeline.sqlite", home);
+	if ((db = db_open_path(path)))
+		mark_history(home);
+	return db;
 }
 
 void db_close(sqlite3 *db)

@@ -10,10 +10,24 @@
 #define UVM_DB_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
-/* Open (creating if needed) state/pipeline.sqlite under home. NULL after
- * logging on failure. */
+/*
+ * Open (creating if needed) state/pipeline.sqlite under home. NULL after
+ * logging on failure, and when db_history_lost: a database that held the
+ * jobs, quarantine and dead-letter history is never silently replaced by
+ * an empty one. The first successful open leaves DB_HISTORY_MARKER.
+ */
 sqlite3 *db_open(const char *home);
+#define DB_HISTORY_MARKER "state/pipeline.sqlite.history"
+/*
+ * Has home's state database lost its history? 1 when state/pipeline.sqlite
+ * is missing or empty (0 bytes: truncated) while the deployment shows it
+ * had one: DB_HISTORY_MARKER exists, or state/done.idx lists finished
+ * groups; why (n bytes) then says which. 0 otherwise (a new deployment,
+ * or a whole state/ lost, which uvm-init starts again).
+ */
+int db_history_lost(const char *home, char *why, size_t n);
 /* Open any database file with the state database's pragmas and migrations. */
 sqlite3 *db_open_path(const char *path);
 

@@ -45,6 +45,8 @@ struct job {
 	char *cmd;                 /* argv rendered for records and logs */
 	const char *prog;          /* basename of the command, for stamping */
 	int logfd, sfd;
+	int stage_failed;          /* the last attempt failed 73/74 staged */
+	int nostage;               /* so the next ones write to disk */
 	sigset_t oldmask;
 	struct run_db db;
 };
@@ -327,7 +329,7 @@ static int run_one(struct job *j, const struct run_tstate *t, int attempt, int i
 	struct run_stage stg;
 	char num[16];
 	double started;
-	int rc;
+	int rc, staged;
 
 	run_res_init(&res);
 	run_stage_init(&stg);
@@ -339,8 +341,13 @@ static int run_one(struct job *j, const struct run_tstate *t, int attempt, int i
 		    attempt, j->host, res.note, 0, t->defers, is_trial);
 	if (rc)
 		return EX_TEMPFAIL;
-	run_stage_begin(&stg, &j->cfg, o->stage, j->target, o->target, j->grp, o->inputs,
-	    o->ninputs, j->argv, j->logfd);
+	if (j->nostage)
+		run_stage_disk(&stg, &j->cfg, j->target, j->grp, "the staged attempt could not"
+		    " write there", j->logfd);
+	else
+		run_stage_begin(&stg, &j->cfg, o->stage, j->target, o->target, j->grp, o->inputs,
+		    o->ninputs, j->argv, j->logfd);
+	staged = stg.staged;
 
 	unlink(j->blame);
 	snprintf(num, sizeof num, "%d", attempt);
@@ -364,7 +371,10 @@ static int run_one(struct job *j, const struct run_tstate *t, int attempt, int i
 		log_err("'%s' not started: cannot record it", j->target);
 		return EX_TEMPFAIL;
 	}
+	run_endslot_make(j->cfg.home, e->job_id); /* while there is room */
 	run_wait(p, j->sfd, j->logfd, j->pol.timeout, j->pol.kill_grace, j->prog, j->grp);
+	j->stage_failed = staged && !p->timed_out && !p->interrupted && p->exited &&
+	    (p->status == EX_CANTCREAT || p->status == EX_IOERR);
 	if (run_stage_finish(&stg, j->argv, p->exited && p->status == 0) < 0) {
 		snprintf(p->last_line, sizeof p->last_line, "cannot link '%s' to '%s': %s",
 		    j->target, stg.path, strerror(errno));
@@ -389,6 +399,12 @@ static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_e
 	struct run_qrow *q = NULL;
 
 	e->cls = run_classify(p->exited, p->status, p->sig, p->timed_out, p->interrupted);
+	if (j->stage_failed) {
+		/* the staging file system failed, not the job: at once on disk */
+		e->cls = RC_STAGING;
+		j->nostage = 1;
+		j->stage_failed = 0;
+	}
 	run_decide(&j->pol, e->cls, attempt, drand48(), &d);
 	if (d.action == RA_QUARANTINE) {
 		q = calloc((size_t)o->ninputs + 1, sizeof *q);
@@ -414,9 +430,15 @@ static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_e
 	e->delay = d.delay;
 	e->is_trial = is_trial;
 	if (rdb_end(&j->db, &j->pol, j->target, j->grp, o->stage, e) < 0) {
-		log_err("'%s': cannot record the end of its job", j->target);
+		/* the job did end: leave that where no new space is needed, so
+		 * whoever closes its row later does not call it lost */
+		int kept = run_endslot_write(j->cfg.home, e->job_id, e, j->db.err) == 0;
+		log_err("'%s': cannot record the end of its job (%s)%s", j->target, j->db.err,
+		    kept ? "; kept in its end slot" : "");
 		if (e->action == RA_RETRY)
 			e->action = RA_NONE;
+	} else {
+		run_endslot_drop(j->cfg.home, e->job_id);
 	}
 	return q;
 }

@@ -34,6 +34,9 @@
  *   interrupted the wrapper got SIGTERM/SIGINT/SIGHUP: not counted
  *   resource   its stage slot or memory did not come free within
  *              RESOURCE_WAIT_MAX: not run, not counted (exit 75)
+ *   staging    a staged job failed 73 or 74 (the staging file system full,
+ *              out of inodes, unwritable): run again at once on disk in
+ *              the same wrapper, not counted, not systemic
  * Counted failures dead-letter the target after RETRY_MAX attempts.
  * The breaker counts the systemic classes only (software, cantcreat, ioerr,
  * tempfail, busy, other, signal, timeout): 64 is a per-target mistake and
@@ -69,6 +72,7 @@ enum run_class {
 	RC_INTERRUPTED,
 	RC_RESOURCE,
 	RC_OVERFLAGGED, /* 79: the group's data are mostly bad (uvm-flag) */
+	RC_STAGING,     /* 73/74 writing to STAGING_DIR: again on disk at once */
 	RC_NCLASS
 };
 
@@ -195,10 +199,12 @@ int run_pid_alive(long pid);
  * BEGIN IMMEDIATE transaction; all return -1 after logging on failure. */
 enum { RDB_TARGET, RDB_BREAKER, RDB_OPEN_JOBS, RDB_CLOSE_LOST, RDB_INS_JOB, RDB_UPS_TARGET,
 	RDB_END_JOB, RDB_END_TARGET, RDB_UPS_BREAKER, RDB_INS_QUAR, RDB_REFUSAL, RDB_QUAR_OF,
-	RDB_NSTMT };
+	RDB_CLOSE_ENDED, RDB_NSTMT };
 struct run_db {
 	sqlite3 *db;
 	sqlite3_stmt *st[RDB_NSTMT];
+	char home[PATH_MAX];     /* for the end slots of lost jobs */
+	char err[256];           /* the last database error, in words */
 };
 struct run_tstate {
 	char state[16];
@@ -241,8 +247,9 @@ int rdb_breaker(struct run_db *d, const char *stage, struct run_breaker *b);
 int rdb_claim_trial(struct run_db *d, const struct run_policy *p, const char *stage, long pid);
 /* Pid of a live wrapper-run job of target still marked running, else 0. */
 long rdb_running_pid(struct run_db *d, const char *target);
-/* Start of an attempt: close lost rows of the target, insert the job row,
- * mark the target running. *job_id gets the row id. */
+/* Start of an attempt: close lost rows of the target (from their end
+ * slots when they have one: the end happened, only its record failed),
+ * insert the job row, mark the target running. *job_id gets the row id. */
 int rdb_start(struct run_db *d, const char *target, const char *grp, const char *stage,
     const char *cmd, double started, int attempt, long pid, const char *host,
     const char *log, long long *job_id);
@@ -259,6 +266,25 @@ int rdb_refusal(struct run_db *d, const struct run_policy *p, const char *target
  * still absent? Its index, -1 when none, -2 on error. */
 int rdb_quarantined_input(struct run_db *d, const struct cfg *c, const char *target,
     const char **inputs, int n);
+
+/* run_endslot.c: state/ends/<job id>, the end of a job that could not be
+ * recorded (disk full), written without new disk space. */
+#define RUN_ENDSLOT_LEN 512
+struct run_endslot {
+	double ended;
+	int status, sig;
+	char cls[32];
+	char why[RUN_ENDSLOT_LEN];   /* why the end could not be recorded */
+};
+/* Pre-allocate the slot of job id (at its start, while there is room);
+ * 0 or -1 (then there is no evidence if the end fails too). */
+int run_endslot_make(const char *home, long long id);
+/* Overwrite the slot in place with e's end and why; 0 or -1. */
+int run_endslot_write(const char *home, long long id, const struct run_end *e,
+    const char *why);
+/* 1 and *s filled when job id's slot holds an end, else 0. */
+int run_endslot_read(const char *home, long long id, struct run_endslot *s);
+void run_endslot_drop(const char *home, long long id);
 
 /* run_exec.c */
 struct run_proc {
@@ -370,6 +396,10 @@ void run_stage_init(struct run_stage *s);
 int run_stage_begin(struct run_stage *s, const struct cfg *c, const char *stage,
     const char *target, const char *target_arg, const char *grp, const char **inputs, int ninputs,
     char **argv, int logfd);
+/* The job of target writes to disk after all (why: logged into logfd):
+ * any link at the target, and the staged file it points at, removed. */
+void run_stage_disk(struct run_stage *s, const struct cfg *c, const char *target,
+    const char *grp, const char *why, int logfd);
 /* After the job: restore argv; when staged and ok, install the link at the
  * target (atomic). Releases the reservation. 0, or -1 with errno. */
 int run_stage_finish(struct run_stage *s, char **argv, int ok);

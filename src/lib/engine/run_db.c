@@ -34,6 +34,8 @@ static const char *const sql[RDB_NSTMT] = {
     [RDB_CLOSE_LOST] = "UPDATE jobs SET ended = ?2, class = 'lost',"
 		       " note = 'the wrapper died before the job ended'"
 		       " WHERE id = ?1 AND ended IS NULL",
+    [RDB_CLOSE_ENDED] = "UPDATE jobs SET ended = ?2, status = ?3, signal = ?4, class = ?5,"
+			" note = ?6 WHERE id = ?1 AND ended IS NULL",
     [RDB_INS_JOB] = "INSERT INTO jobs (target, grp, stage, command, started, attempt, pid,"
 		    " host, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [RDB_UPS_TARGET] = "INSERT INTO targets (target, grp, stage, state, updated)"
@@ -79,7 +81,10 @@ int run_pid_alive(long pid)
 
 static int fail(struct run_db *d)
 {
-	log_err("database error: %s", sqlite3_errmsg(d->db));
+	int e = sqlite3_system_errno(d->db);
+	snprintf(d->err, sizeof d->err, "%s%s%s%s", sqlite3_errmsg(d->db), e ? " (" : "",
+	    e ? strerror(e) : "", e ? ")" : "");
+	log_err("database error: %s", d->err);
 	return -1;
 }
 
@@ -163,6 +168,7 @@ static int busy(void *arg, int n)
 int rdb_open(struct run_db *d, const char *home)
 {
 	memset(d, 0, sizeof *d);
+	snprintf(d->home, sizeof d->home, "%s", home);
 	d->db = db_open(home);
 	if (!d->db)
 		return -1;
@@ -309,6 +315,26 @@ static int close_lost(struct run_db *d, const char *target, double now)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return fail(d);
 	for (int i = 0; i < n; i++) {
+		struct run_endslot es;
+		char note[RUN_ENDSLOT_LEN + 128];
+		if (run_endslot_read(d->home, ids[i], &es)) {
+			if (!(s = stmt(d, RDB_CLOSE_ENDED)))
+				return -1;
+			snprintf(note, sizeof note, "its end could not be recorded (%s); closed"
+			    " later from its end slot", es.why);
+			sqlite3_bind_int64(s, 1, ids[i]);
+			sqlite3_bind_double(s, 2, es.ended);
+			sqlite3_bind_int(s, 3, es.status);
+			sqlite3_bind_int(s, 4, es.sig);
+			sqlite3_bind_text(s, 5, es.cls, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(s, 6, note, -1, SQLITE_TRANSIENT);
+			if (done(d, s) < 0)
+				return -1;
+			run_endslot_drop(d->home, ids[i]);
+			log_warn("closed the record of job %lld of '%s' as %s: %s", ids[i], target,
+			    es.cls, note);
+			continue;
+		}
 		if (!(s = stmt(d, RDB_CLOSE_LOST)))
 			return -1;
 		sqlite3_bind_int64(s, 1, ids[i]);
@@ -326,7 +352,8 @@ int rdb_start(struct run_db *d, const char *target, const char *grp, const char 
     const char *log, long long *job_id)
 {
 	sqlite3_stmt *s;
-	if (prepare(d, RDB_OPEN_JOBS, RDB_CLOSE_LOST, RDB_INS_JOB, RDB_UPS_TARGET, -1) < 0 ||
+	if (prepare(d, RDB_OPEN_JOBS, RDB_CLOSE_LOST, RDB_CLOSE_ENDED, RDB_INS_JOB, RDB_UPS_TARGET,
+		-1) < 0 ||
 	    db_begin(d->db) < 0)
 		return -1;
 	if (close_lost(d, target, started) < 0 || !(s = stmt(d, RDB_INS_JOB)))
@@ -395,10 +422,11 @@ int rdb_end(struct run_db *d, const struct run_policy *p, const char *target, co
 {
 	struct run_breaker b;
 	sqlite3_stmt *s;
+	d->err[0] = 0;
 	if (prepare(d, RDB_BREAKER, RDB_UPS_BREAKER, RDB_END_JOB, RDB_END_TARGET,
 		e->nq ? RDB_INS_QUAR : -1, -1) < 0 ||
 	    db_begin(d->db) < 0)
-		return -1;
+		goto fail;
 	if (rdb_breaker(d, stage, &b) < 0)
 		goto fail;
 	if (run_breaker_record(p, &b, e->cls, e->is_trial, e->ended) &&
@@ -446,6 +474,11 @@ int rdb_end(struct run_db *d, const struct run_policy *p, const char *target, co
 		goto fail;
 	return 0;
 fail:
+	if (!d->err[0]) { /* begin and commit log their own error */
+		int en = sqlite3_system_errno(d->db);
+		snprintf(d->err, sizeof d->err, "%s%s%s%s", sqlite3_errmsg(d->db), en ? " (" : "",
+		    en ? strerror(en) : "", en ? ")" : "");
+	}
 	db_rollback(d->db);
 	return -1;
 }

@@ -35,6 +35,7 @@ static const char *const class_names[RC_NCLASS] = {
     [RC_INTERRUPTED] = "interrupted",
     [RC_RESOURCE] = "resource",
     [RC_OVERFLAGGED] = "overflagged",
+    [RC_STAGING] = "staging",
 };
 
 const char *run_class_name(enum run_class c)
@@ -119,6 +120,7 @@ int run_class_exit(enum run_class c, int status)
 	case RC_BREAKER:
 	case RC_INTERRUPTED:
 	case RC_RESOURCE:
+	case RC_STAGING:
 		return EX_TEMPFAIL;
 	case RC_DISK:
 		return EX_IOERR;
@@ -159,6 +161,10 @@ void run_decide(const struct run_policy *p, enum run_class c, int attempt, doubl
 	case RC_INTERRUPTED:
 	case RC_RESOURCE:
 		d->action = RA_NONE;
+		d->counted = 0;
+		return;
+	case RC_STAGING: /* the staging file system failed, not the job */
+		d->action = RA_RETRY;
 		d->counted = 0;
 		return;
 	case RC_DISK:

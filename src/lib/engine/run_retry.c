@@ -8,7 +8,10 @@
  * where it came from (never replacing a file that is there now), its
  * reason file removed, its quarantine row marked released, and its target
  * released as above. The database keeps the history (jobs, quarantine).
+ * Names come from the file system and the database: they are printed
+ * through term_escape, so a hostile name cannot drive the terminal.
  */
+
 #include "engine/run.h"
 
 #include <errno.h>
@@ -22,7 +25,11 @@
 #include "core/fsx.h"
 #include "core/quar.h"
 #include "core/log.h"
+#include "core/term.h"
 #include "core/uvm.h"
+
+/* Room for a name escaped (4 bytes a byte at worst). */
+#define ESC_LEN (4 * PATH_MAX)
 
 static const char release_sql[] =
     "UPDATE targets SET state = 'retry', attempts = 0, defers = 0, next_attempt_at = NULL,"
@@ -50,12 +57,15 @@ static int release_row(sqlite3 *db, sqlite3_stmt *s, int dry)
 	const char *state = (const char *)sqlite3_column_text(s, 1);
 	const char *cls = (const char *)sqlite3_column_text(s, 3);
 	int n = sqlite3_column_int(s, 2);
+	char et[ESC_LEN], es[64], ec[64];
+	term_escape(t, et, sizeof et);
 	if (!dry && release_target(db, t) < 0) {
-		log_err("cannot release '%s': %s", t, sqlite3_errmsg(db));
+		log_err("cannot release '%s': %s", et, sqlite3_errmsg(db));
 		return EX_IOERR;
 	}
 	printf("%s '%s' (was %s, class %s, %d attempt%s)\n", dry ? "would release" : "released",
-	    t, state, cls ? cls : "-", n, n == 1 ? "" : "s");
+	    et, term_escape(state, es, sizeof es), term_escape(cls ? cls : "-", ec, sizeof ec), n,
+	    n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -92,15 +102,17 @@ static int targets(sqlite3 *db, const struct cfg *c, char **names, int n, int al
 		const char *t = strip_home(c, names[i]);
 		sqlite3_reset(s);
 		sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+		char et[ESC_LEN];
+		term_escape(t, et, sizeof et);
 		if (sqlite3_step(s) != SQLITE_ROW) {
-			log_err("no record of target '%s'", t);
+			log_err("no record of target '%s'", et);
 			if (!rc)
 				rc = EX_NOINPUT;
 			continue;
 		}
 		const char *state = (const char *)sqlite3_column_text(s, 1);
 		if (strcmp(state, "dead") && strcmp(state, "deferred") && strcmp(state, "quarantined")) {
-			log_err("target '%s' is %s: nothing to release", t, state);
+			log_err("target '%s' is %s: nothing to release", et, state);
 			if (!rc)
 				rc = EX_NOINPUT;
 			continue;
@@ -121,17 +133,20 @@ static int restore_row(sqlite3 *db, const struct cfg *c, sqlite3_stmt *s, int dr
 	const char *orig = (const char *)sqlite3_column_text(s, 2);
 	const char *target = (const char *)sqlite3_column_text(s, 3);
 	char src[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX], reason[PATH_MAX + 8];
+	char ep[ESC_LEN], eo[ESC_LEN];
 	sqlite3_stmt *u;
 	cfg_path(c, path, src);
 	cfg_path(c, orig, dst);
+	term_escape(path, ep, sizeof ep);
+	term_escape(orig, eo, sizeof eo);
 	if (dry) {
-		printf("would restore '%s' to '%s'\n", path, orig);
+		printf("would restore '%s' to '%s'\n", ep, eo);
 		return 0;
 	}
 	snprintf(dir, sizeof dir, "%s", dst);
 	if (fsx_mkdirs(dirname(dir), 0755) < 0 || quar_move_noreplace(src, dst) < 0) {
 		int e = errno;
-		log_err("cannot restore '%s' to '%s': %s", path, orig, strerror(e));
+		log_err("cannot restore '%s' to '%s': %s", ep, eo, strerror(e));
 		return e == EEXIST || e == EACCES || e == EROFS ? EX_CANTCREAT
 		    : e == ENOENT				   ? EX_NOINPUT
 								   : EX_IOERR;
@@ -154,10 +169,10 @@ static int restore_row(sqlite3 *db, const struct cfg *c, sqlite3_stmt *s, int dr
 		goto fail;
 	if (db_commit(db) < 0)
 		goto fail;
-	printf("restored '%s' to '%s'\n", path, orig);
+	printf("restored '%s' to '%s'\n", ep, eo);
 	return 0;
 fail:
-	log_err("restored '%s' to '%s' but cannot record it: %s", path, orig, sqlite3_errmsg(db));
+	log_err("restored '%s' to '%s' but cannot record it: %s", ep, eo, sqlite3_errmsg(db));
 	db_rollback(db);
 	return EX_IOERR;
 }
@@ -195,7 +210,8 @@ static int quarantined(sqlite3 *db, const struct cfg *c, char **names, int n, in
 				rc = r;
 		}
 		if (!found) {
-			log_err("'%s' is not in quarantine", names[i]);
+			char en[ESC_LEN];
+			log_err("'%s' is not in quarantine", term_escape(names[i], en, sizeof en));
 			if (!rc)
 				rc = EX_NOINPUT;
 		}

@@ -27,6 +27,10 @@
  * after any symlink left at the target is removed (the stage programs
  * refuse to replace a symlink).
  *
+ * A staged job that fails 73 or 74 (the staging file system filled
+ * meanwhile, ran out of inodes, went read-only) is not the job's fault:
+ * the wrapper runs it again at once on disk (run.c, class staging).
+ *
  * Room is made before falling back: staged files no product link points at
  * any more (retention removed products/G/, a re-make went to disk) and the
  * staged files of finished groups (products/G/<STAGING_EVICT_AFTER> exists,
@@ -255,6 +259,20 @@ disk:
 		run_log_line(logfd, grp, "staging: '%s' written to disk: %s", target, why);
 	drop_link(s, sdir, logfd, grp);
 	return 0;
+}
+
+void run_stage_disk(struct run_stage *s, const struct cfg *c, const char *target,
+    const char *grp, const char *why, int logfd)
+{
+	char sdir[PATH_MAX];
+	const char *sd = cfg_str(c, "STAGING_DIR", "");
+	run_stage_init(s);
+	cfg_path(c, target, s->link);
+	sdir[0] = 0;
+	if (sd[0])
+		cfg_path(c, sd, sdir);
+	run_log_line(logfd, grp, "staging: '%s' written to disk: %s", target, why);
+	drop_link(s, sdir, logfd, grp);
 }
 
 int run_stage_finish(struct run_stage *s, char **argv, int ok)

@@ -27,6 +27,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/stages.h"
+#include "ops/dbhealth.h"
 #include "sci/flag_report.h"
 
 static const char *levels[] = {"info", "warning", "error", "critical", NULL};
@@ -226,6 +227,8 @@ static const struct {
 	{"uvmake_watch_up", "1 if uvm-watch's status file names a live process."},
 	{"uvmake_flagged_fraction_last",
 	    "Flagged fraction of the samples of the newest group with a flag report."},
+	{"uvmake_database_ok",
+	    "0 if the state database is corrupt or its history lost (restore it), else 1."},
 	{NULL, NULL},
 };
 
@@ -305,6 +308,10 @@ void alert_derive(const struct cfg *c, double now, struct alert_metrics *ms)
 	long pid = w && json_get_number(w, "pid", &pv) == 1 && pv > 0 && pv < 1e9 ? (long)pv : 0;
 	alert_metrics_set(ms, "uvmake_watch_up", pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM), 1, 1);
 	free(w);
+
+	char why[PATH_MAX];
+	alert_metrics_set(ms, "uvmake_database_ok", dbhealth_check(c, why, sizeof why) != DBH_BAD,
+	    1, 1);
 }
 
 /* The alert state's schema (state/alerts.sqlite), numbered migrations

@@ -90,7 +90,9 @@ void alert_metrics_free(struct alert_metrics *ms);
  *   uvmake_flagged_fraction_last           flagged_fraction of the flag report of the
  *                                          greatest group id under products/ having one
  *                                          (its path from rules/stages: stages_report)
- * Each is left out when its input does not exist (no pipeline database, no
+ *   uvmake_database_ok                     0 if the state database is corrupt or its
+ *                                          history lost (dbhealth_check), else 1; always
+ * Each other is left out when its input does not exist (no pipeline database, no
  * image success yet, no good calibration table, no STAGING_DIR, no flag
  * report). Values
  * already in ms are kept.

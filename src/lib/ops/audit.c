@@ -27,7 +27,9 @@
 #include "core/fsx.h"
 #include "core/log.h"
 #include "core/stages.h"
+#include "core/uvm.h"
 #include "engine/plan.h"
+#include "engine/run.h"
 
 const char *const audit_classes[] = {
 	"database", "stuck-job", "missing-product", "unrecorded-product", "stale-temp",
@@ -98,28 +100,59 @@ static int pid_gone(long pid)
 	return pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
 }
 
-/* PRAGMA quick_check of one database file; 1 when it failed (reported). */
+/* The graver of two database outcomes: corrupt (restore) over could not
+ * check (I/O) over busy, over none. */
+static int graver(int a, int b)
+{
+	static const int order[] = {0, EX_TEMPFAIL, EX_IOERR, EX_DATAERR};
+	int ia = 0, ib = 0;
+	for (int i = 0; i < 4; i++)
+		ia = order[i] == a ? i : ia, ib = order[i] == b ? i : ib;
+	return ia >= ib ? a : b;
+}
+
+/* A database finding of outcome st for rel, worded for the runbook. */
+static void db_finding(struct audit *a, const char *rel, int st, const char *msg)
+{
+	if (st == EX_DATAERR)
+		add(a, "database", rel, "corrupt: %s: restore it from a backup (ops/RECOVERY.md)", msg);
+	else if (st == EX_TEMPFAIL)
+		add(a, "database", rel, "could not check: %s (busy: transient, run the audit again)",
+		    msg);
+	else
+		add(a, "database", rel, "could not check: %s (disk full or I/O error while checking:"
+		    " transient, free space and run the audit again; not a reason to restore)", msg);
+	a->dbstatus = graver(a->dbstatus, st);
+	a->dbbad = 1;
+}
+
+/*
+ * PRAGMA quick_check of one database file, findings added: 0 ok,
+ * EX_DATAERR corrupt or not a database, EX_IOERR when it could not be
+ * checked (disk full, I/O error, cannot open), EX_TEMPFAIL busy.
+ */
 static int quick_check(struct audit *a, const char *path, const char *rel)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int bad = 0, rc;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
-		add(a, "database", rel, "%s", db ? sqlite3_errmsg(db) : "cannot open");
-		bad = 1;
-	} else {
+	int bad = 0, rc, cls;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *m = (const char *)sqlite3_column_text(st, 0);
 			if (m && strcmp(m, "ok")) {
-				add(a, "database", rel, "%s", m);
-				bad = 1;
+				db_finding(a, rel, EX_DATAERR, m);
+				bad = EX_DATAERR;
 			}
 		}
-		if (rc != SQLITE_DONE && !bad) {
-			add(a, "database", rel, "%s", sqlite3_errmsg(db));
-			bad = 1;
-		}
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_DONE && !bad) {
+		rc = db ? sqlite3_extended_errcode(db) : rc;
+		cls = db_status(db, rc);
+		bad = cls == EX_DATAERR || cls == EX_TEMPFAIL ? cls : EX_IOERR;
+		db_finding(a, rel, bad, db ? sqlite3_errmsg(db) : "out of memory");
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -128,22 +161,28 @@ static int quick_check(struct audit *a, const char *path, const char *rel)
 
 static void check_databases(struct ctx *x)
 {
-	char dir[PATH_MAX], p[PATH_MAX * 2], rel[NAME_MAX + 8];
+	char dir[PATH_MAX], p[PATH_MAX * 2], rel[NAME_MAX + 8], why[160];
 	struct dirent **ents;
 	int n = scandir(cfg_path(x->c, "state", dir), &ents, NULL, alphasort);
+	if (db_history_lost(x->c->home, why, sizeof why)) {
+		add(x->a, "database", "state/pipeline.sqlite", "%s: the job, quarantine and"
+		    " dead-letter history is lost; restore it from a backup (ops/RECOVERY.md)", why);
+		x->a->dbstatus = graver(x->a->dbstatus, EX_DATAERR);
+		x->a->dbbad = 1;
+	}
 	for (int i = 0; i < n; i++) {
 		size_t l = strlen(ents[i]->d_name);
 		if (l > 7 && !strcmp(ents[i]->d_name + l - 7, ".sqlite")) {
 			snprintf(p, sizeof p, "%s/%s", dir, ents[i]->d_name);
 			snprintf(rel, sizeof rel, "state/%s", ents[i]->d_name);
-			x->a->dbbad |= quick_check(x->a, p, rel);
+			quick_check(x->a, p, rel);
 		}
 		free(ents[i]);
 	}
 	if (n >= 0)
 		free(ents);
 	else
-		x->a->dbbad = 1, add(x->a, "database", "state", "%s", strerror(errno));
+		db_finding(x->a, "state", EX_IOERR, strerror(errno));
 }
 
 /* Running jobs whose process is gone; repair closes them and marks their
@@ -169,16 +208,33 @@ static void check_jobs(struct ctx *x)
 				x->oldest_run = started;
 			continue;
 		}
-		struct audit_finding *f = add(x->a, "stuck-job", t ? t : "?",
+		/* a job that ended on a full disk left its end in a slot */
+		struct run_endslot es;
+		char note[RUN_ENDSLOT_LEN + 128];
+		int ended = run_endslot_read(x->c->home, id, &es);
+		struct audit_finding *f = ended ? add(x->a, "stuck-job", t ? t : "?",
+		    "job %lld (pid %ld) recorded as running: it ended (class %s, status %d) but its"
+		    " end could not be recorded (%s)", id, pid, es.cls, es.status, es.why)
+		    : add(x->a, "stuck-job", t ? t : "?",
 		    "job %lld (pid %ld) recorded as running, process gone", id, pid);
 		if (!x->repair)
 			continue;
 		sqlite3_stmt *u;
-		if (sqlite3_prepare_v2(x->db,
-			"UPDATE jobs SET ended = strftime('%s','now'), class = 'lost' WHERE id = ?1;", -1,
+		if (sqlite3_prepare_v2(x->db, ended ? "UPDATE jobs SET ended = ?2, status = ?3,"
+			" signal = nullif(?4, 0), class = ?5, note = ?6 WHERE id = ?1;"
+			: "UPDATE jobs SET ended = strftime('%s','now'), class = 'lost' WHERE id = ?1;", -1,
 			&u, NULL) != SQLITE_OK)
 			continue;
 		sqlite3_bind_int64(u, 1, id);
+		if (ended) {
+			snprintf(note, sizeof note, "its end could not be recorded (%s); closed"
+			    " later from its end slot", es.why);
+			sqlite3_bind_double(u, 2, es.ended);
+			sqlite3_bind_int(u, 3, es.status);
+			sqlite3_bind_int(u, 4, es.sig);
+			sqlite3_bind_text(u, 5, es.cls, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(u, 6, note, -1, SQLITE_TRANSIENT);
+		}
 		int ok = sqlite3_step(u) == SQLITE_DONE;
 		sqlite3_finalize(u);
 		if (ok && t && sqlite3_prepare_v2(x->db,
@@ -191,6 +247,8 @@ static void check_jobs(struct ctx *x)
 			sqlite3_finalize(u);
 		}
 		f->repaired = ok;
+		if (ok && ended)
+			run_endslot_drop(x->c->home, id);
 	}
 	sqlite3_finalize(st);
 }
@@ -508,10 +566,8 @@ int audit_run(struct cfg *c, int repair, struct audit *a)
 	char p[PATH_MAX];
 
 	check_databases(&x);
-	if (!a->dbbad)
-		x.db = db_open(c->home);
-	if (!x.db)
-		a->dbbad = 1;
+	if (!a->dbbad && !(x.db = db_open(c->home)))
+		db_finding(a, "state/pipeline.sqlite", EX_IOERR, "cannot open it read-write");
 	x.retained = fsx_read_file(cfg_path(c, "logs/retain.log", p), NULL);
 	{
 		char err[PATH_MAX + 256];

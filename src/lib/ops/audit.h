@@ -3,8 +3,12 @@
  *
  * One audit run checks, in this order, and reports each disagreement as a
  * finding of one class (the first column of uvm-audit's output):
- *   database          a state/NAME.sqlite fails PRAGMA quick_check or
- *                     cannot be read (nothing else is checked in it then);
+ *   database          a state/NAME.sqlite is corrupt (fails PRAGMA
+ *                     quick_check, is not a database) or was emptied or
+ *                     deleted while the deployment has history
+ *                     (db_history_lost): restore it; or it could not be
+ *                     checked (disk full, I/O error, busy): transient, run
+ *                     the audit again. Nothing else is checked in it then;
  *   stuck-job         a job recorded as running on this host whose process
  *                     is gone (jobs of other hosts are left alone);
  *   missing-product   a target recorded as made whose file is absent (and
@@ -43,7 +47,10 @@ struct audit_finding {
 struct audit {
 	struct audit_finding *v;
 	int n, cap;
-	int dbbad;      /* a database failed its quick_check or cannot be read */
+	int dbbad;      /* a database is corrupt, lost or could not be checked */
+	int dbstatus;   /* the gravest: EX_DATAERR corrupt or lost (restore),
+			 * EX_IOERR could not check (disk full, I/O),
+			 * EX_TEMPFAIL busy; 0 all checked and sound */
 	int nomem;
 };
 

@@ -144,31 +144,32 @@ int metrics_text(const struct cfg *c, const struct stages *st, double now, char 
 {
 	struct buf bb = {0}, *b = &bb;
 	char path[PATH_MAX];
+	/* without a usable database the rest is still written, with
+	 * uvmake_database_ok 0 when it is corrupt or lost, for uvm-alert */
 	sqlite3 *db = db_open(c->home);
-	if (!db)
-		return EX_IOERR;
-
-	family(b, db, "uvmake_jobs_total", "counter", "Job attempts by stage and outcome class.",
-	    "outcome", "SELECT stage, coalesce(class, 'running'), count(*) FROM jobs GROUP BY 1, 2");
-	family(b, db, "uvmake_retries_total", "counter", "Job attempts after the first, by class of the failure before.",
-	    "class", "SELECT coalesce(class, 'running'), count(*) FROM jobs WHERE attempt > 1 GROUP BY 1");
-	family(b, db, "uvmake_stage_last_run_timestamp_seconds", "gauge", "Start of the latest job, by stage.",
-	    "stage", "SELECT stage, max(started) FROM jobs GROUP BY 1");
-	family(b, db, "uvmake_stage_last_success_timestamp_seconds", "gauge", "End of the latest successful job, by stage.",
-	    "stage", "SELECT stage, max(ended) FROM jobs WHERE status = 0 GROUP BY 1");
-	family(b, db, "uvmake_targets", "gauge", "Targets by state (deferred, dead, quarantined, ...).",
-	    "state", "SELECT s, (SELECT count(*) FROM targets WHERE state = s) FROM (SELECT 'ok' s UNION"
-	    " SELECT 'running' UNION SELECT 'retry' UNION SELECT 'deferred' UNION SELECT 'dead' UNION"
-	    " SELECT 'quarantined' UNION SELECT state FROM targets) ORDER BY 1");
-	family(b, db, "uvmake_groups", "gauge", "Groups known to the planner by state (ready, partial, waiting, incomplete, done).",
-	    "state", "SELECT s, (SELECT count(*) FROM groups WHERE state = s) FROM (SELECT 'ready' s UNION"
-	    " SELECT 'partial' UNION SELECT 'waiting' UNION SELECT 'incomplete' UNION SELECT 'done' UNION"
-	    " SELECT state FROM groups) ORDER BY 1");
-	family(b, db, "uvmake_quarantined_files", "gauge", "Inputs in quarantine not yet released.",
-	    NULL, "SELECT count(*) FROM quarantine WHERE released IS NULL");
-	durations(b, db, now);
-	latency(b, db, st, now);
-	db_close(db);
+	if (db) {
+		family(b, db, "uvmake_jobs_total", "counter", "Job attempts by stage and outcome class.",
+		    "outcome", "SELECT stage, coalesce(class, 'running'), count(*) FROM jobs GROUP BY 1, 2");
+		family(b, db, "uvmake_retries_total", "counter", "Job attempts after the first, by class of the failure before.",
+		    "class", "SELECT coalesce(class, 'running'), count(*) FROM jobs WHERE attempt > 1 GROUP BY 1");
+		family(b, db, "uvmake_stage_last_run_timestamp_seconds", "gauge", "Start of the latest job, by stage.",
+		    "stage", "SELECT stage, max(started) FROM jobs GROUP BY 1");
+		family(b, db, "uvmake_stage_last_success_timestamp_seconds", "gauge", "End of the latest successful job, by stage.",
+		    "stage", "SELECT stage, max(ended) FROM jobs WHERE status = 0 GROUP BY 1");
+		family(b, db, "uvmake_targets", "gauge", "Targets by state (deferred, dead, quarantined, ...).",
+		    "state", "SELECT s, (SELECT count(*) FROM targets WHERE state = s) FROM (SELECT 'ok' s UNION"
+		    " SELECT 'running' UNION SELECT 'retry' UNION SELECT 'deferred' UNION SELECT 'dead' UNION"
+		    " SELECT 'quarantined' UNION SELECT state FROM targets) ORDER BY 1");
+		family(b, db, "uvmake_groups", "gauge", "Groups known to the planner by state (ready, partial, waiting, incomplete, done).",
+		    "state", "SELECT s, (SELECT count(*) FROM groups WHERE state = s) FROM (SELECT 'ready' s UNION"
+		    " SELECT 'partial' UNION SELECT 'waiting' UNION SELECT 'incomplete' UNION SELECT 'done' UNION"
+		    " SELECT state FROM groups) ORDER BY 1");
+		family(b, db, "uvmake_quarantined_files", "gauge", "Inputs in quarantine not yet released.",
+		    NULL, "SELECT count(*) FROM quarantine WHERE released IS NULL");
+		durations(b, db, now);
+		latency(b, db, st, now);
+		db_close(db);
+	}
 
 	help(b, "uvmake_disk_free_bytes", "gauge", "Free bytes on the file systems of the deployment.");
 	{

@@ -114,7 +114,7 @@ struct status {
 	char flag_grp[IDS_LEN];
 	struct flag_report flag;
 	struct stages st;            /* the stage description (st.n 0: unreadable) */
-	struct status_check checks[8];
+	struct status_check checks[12];
 	int nchecks, health; /* worst check level */
 };
 

@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "ops/alert.h"
+#include "ops/dbhealth.h"
+#include "core/db.h"
 #include "core/fsx.h"
 #include "core/log.h"
 #include "ops/thumb.h"
@@ -452,6 +454,9 @@ static void health(const struct cfg *c, struct status *s)
 	long dead = 0;
 	for (int i = 0; i < s->nstages; i++)
 		dead += s->stages[i].dead;
+	char why[PATH_MAX];
+	int dbh = dbhealth_check(c, why, sizeof why);
+	check(s, "database", dbh == DBH_BAD ? 2 : dbh == DBH_UNCHECKED ? 1 : 0, "%s", why);
 	check(s, "dead_targets", dead ? 1 : 0, "%ld dead-lettered target%s", dead, dead == 1 ? "" : "s");
 	long long margin = cfg_int(c, "DISK_MARGIN_MB", 512) * 1024 * 1024;
 	long long fr = fsx_free_bytes(cfg_path(c, "products", path));
@@ -483,7 +488,8 @@ int status_collect(const struct cfg *c, double now, struct status *s)
 			log_warn("%s", path);
 	}
 	snprintf(path, sizeof path, "%s/state/pipeline.sqlite", c->home);
-	sqlite3 *db = alert_db_open(path, 1);
+	char lost[160]; /* an emptied database has no tables: its health says so */
+	sqlite3 *db = db_history_lost(c->home, lost, sizeof lost) ? NULL : alert_db_open(path, 1);
 	if (db) {
 		stages(db, s);
 		jobs(db, "SELECT target, grp, stage, '', '', started, 0, pid, 0 FROM jobs"

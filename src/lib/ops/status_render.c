@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/json.h"
+#include "core/term.h"
 
 const char *status_level_name(int level)
 {
@@ -32,11 +33,10 @@ void status_iso(char buf[32], double t)
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A data string for the terminal: control characters become '?'. */
+/* A data string for the terminal, escaped (term.h). */
 static void tstr(FILE *f, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	term_fputs(f, s);
 }
 
 /* " none", or the kept names of v (of n in all) after a space each. */
@@ -65,9 +65,7 @@ static void text_stages(FILE *f, const struct status *s)
 	for (int i = 0; i < s->nstages; i++) {
 		const struct status_stage *g = &s->stages[i];
 		char name[13];
-		snprintf(name, sizeof name, "%s", g->stage);
-		for (char *p = name; *p; p++)
-			*p = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+		term_escape(g->stage, name, sizeof name);
 		fprintf(f, "%-12s %6ld %6ld %8ld %6ld %11ld %7ld\n", name, g->ok, g->failed, g->deferred, g->dead, g->quarantined, g->running);
 	}
 	if (!s->nstages)

@@ -49,6 +49,27 @@ const char *cal_level_name(enum cal_level l)
 	}
 }
 
+/*
+ * The exit status for a registry failure of SQLite result rc (db_status):
+ * a full disk or an I/O error 74 and busy 75, both retried by the wrapper;
+ * a corrupt registry 69, not 65, since the wrapper would quarantine the
+ * group's good visibilities for it (the job waits, with the long backoff,
+ * until the registry is restored; the audit and the status report it);
+ * anything else 70. Logs the error.
+ */
+static int reg_status(sqlite3 *db, int rc)
+{
+	int st = db_status(db, rc);
+	if (st == EX_DATAERR) {
+		log_err("calibration registry is corrupt: %s (restore it: ops/RECOVERY.md)",
+		    db ? sqlite3_errmsg(db) : "not a database");
+		return EX_UNAVAILABLE;
+	}
+	if (db)
+		log_err("calibration registry: %s", sqlite3_errmsg(db));
+	return st ? st : EX_SOFTWARE;
+}
+
 static void registry_path(const char *home, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/state/calibration.sqlite", home && *home ? home : ".");
@@ -138,10 +159,8 @@ int cal_choose_db(sqlite3 *db, const char *base, double mjd, double max_age_hour
 
 	memset(out, 0, sizeof *out);
 	out->level = CAL_LEVEL_NONE;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_err("calibration registry: %s", sqlite3_errmsg(db));
-		return EX_SOFTWARE;
-	}
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return reg_status(db, sqlite3_extended_errcode(db));
 	sqlite3_bind_double(st, 1, mjd);
 	/* Rows come nearest first: the first covering row is the level-0
 	 * choice; failing that the first row at all decides STALE or LAST. */
@@ -172,9 +191,9 @@ int cal_choose_db(sqlite3 *db, const char *base, double mjd, double max_age_hour
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		rc = reg_status(db, sqlite3_extended_errcode(db));
 		sqlite3_finalize(st);
-		return EX_SOFTWARE;
+		return rc;
 	}
 	sqlite3_finalize(st);
 	if (!have)
@@ -203,7 +222,7 @@ int cal_choose(const char *home, double mjd, struct cal_choice *out)
 	db = db_open_schema(path, migrations, NMIG, 0, &rc);
 	if (!db) {
 		cfg_free(&c);
-		return rc;
+		return rc == EX_DATAERR ? reg_status(NULL, SQLITE_CORRUPT) : rc;
 	}
 	rc = cal_choose_db(db, c.home,  mjd,
 	    cfg_double(&c, "CAL_MAX_AGE_HOURS", CAL_DEFAULT_MAX_AGE_HOURS), out);
@@ -227,11 +246,11 @@ int cal_group_entry(const char *home, const char *group, struct cal_entry *e)
 	if (access(path, F_OK) < 0)
 		return EX_UNAVAILABLE;
 	if (!(db = db_open_schema(path, migrations, NMIG, 0, &rc)))
-		return rc;
+		return rc == EX_DATAERR ? reg_status(NULL, SQLITE_CORRUPT) : rc;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_err("calibration registry: %s", sqlite3_errmsg(db));
+		rc = reg_status(db, sqlite3_extended_errcode(db));
 		sqlite3_close(db);
-		return EX_SOFTWARE;
+		return rc;
 	}
 	sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -252,8 +271,7 @@ int cal_group_entry(const char *home, const char *group, struct cal_entry *e)
 	} else if (rc == SQLITE_DONE) {
 		rc = EX_UNAVAILABLE;
 	} else {
-		log_err("calibration registry: %s", sqlite3_errmsg(db));
-		rc = EX_SOFTWARE;
+		rc = reg_status(db, sqlite3_extended_errcode(db));
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);

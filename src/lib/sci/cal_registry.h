@@ -82,10 +82,13 @@ void cal_entry_from_table(struct cal_entry *e, const struct cal_table *t, const 
  * CAL_MAX_AGE_HOURS from home/uvmake.conf. Returns 0 with *out filled
  * (level OK, STALE or LAST), EX_UNAVAILABLE with out->level NONE when no
  * good table exists (or the registry does not exist yet), EX_NOINPUT when
- * the config cannot be read; when the registry cannot be opened, its
- * db_status class (EX_IOERR disk full or I/O, EX_DATAERR corrupt,
- * EX_TEMPFAIL busy, else EX_SOFTWARE), and EX_SOFTWARE for a later
- * database error (logged). Never creates the registry.
+ * the config cannot be read. A registry that cannot be opened or read
+ * (logged): EX_IOERR for a full disk or an I/O error, EX_TEMPFAIL busy
+ * (both retried by the wrapper: never 70, which would dead-letter the
+ * group's calibration for a passing condition), EX_UNAVAILABLE corrupt
+ * (never 65: the wrapper would quarantine the group's inputs; the job
+ * waits for the restore), EX_SOFTWARE anything else. Never creates the
+ * registry.
  */
 int cal_choose(const char *home, double mjd, struct cal_choice *out);
 /* The same on an open registry with an explicit maximum age (hours);
@@ -96,8 +99,8 @@ int cal_choose_db(sqlite3 *db, const char *base, double mjd, double max_age_hour
 /*
  * The registry row of group (a calibrator group's own solve), for the
  * planner: 0 with *e filled, EX_UNAVAILABLE when there is no row (or no
- * registry), the db_status class when it cannot be opened (as cal_choose),
- * EX_SOFTWARE on a later database error (logged). Never creates it.
+ * registry), and for a registry that cannot be opened or read the classes
+ * of cal_choose (logged). Never creates it.
  */
 int cal_group_entry(const char *home, const char *group, struct cal_entry *e);
 
