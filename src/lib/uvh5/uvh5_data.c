@@ -310,11 +310,14 @@ static int probe(const char *path, int *status, char *err)
 	return 0;
 }
 
-uvh5_file *uvh5_open(const char *path, int *status, char *err)
+/*
+ * Open path read-only: classify it (probe), open it with libhdf5 and
+ * allocate f with every id unset. NULL with the error reported.
+ */
+static uvh5_file *open_file(const char *path, int *status, char *err)
 {
 	struct uvh5_file *f;
-	struct uvh5_rd r = { -1, path, status, err };
-	hid_t fapl, data = -1;
+	hid_t fapl;
 	htri_t is;
 	char reason[256];
 
@@ -340,7 +343,6 @@ uvh5_file *uvh5_open(const char *path, int *status, char *err)
 	f->fid = f->vis.id = f->flg.id = f->nsm.id = -1;
 	f->vis.fspace = f->flg.fspace = f->nsm.fspace = -1;
 	f->vis.mtype = f->flg.mtype = f->nsm.mtype = f->mspace = -1;
-	r.path = f->path;
 	fapl = H5Pcreate(H5P_FILE_ACCESS);
 	if (fapl >= 0)
 		H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
@@ -350,46 +352,88 @@ uvh5_file *uvh5_open(const char *path, int *status, char *err)
 	if (f->fid < 0) {
 		int st = uvh5_h5_reason(reason, sizeof reason);
 		uvh5_fail(status, err, st, "cannot read '%s': %s", path, reason);
-		goto fail;
+		uvh5_close(f);
+		return NULL;
 	}
+	return f;
+}
+
+/* Open the three /Data datasets of f against f->h's counts and choose
+ * their read paths; 0 or -1 with r's error set. */
+static int open_datasets(struct uvh5_rd *r, uvh5_file *f)
+{
+	hid_t data = H5Gopen2(f->fid, "Data", H5P_DEFAULT);
+	int rc = -1;
+
+	if (data < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		uvh5_fail(r->status, r->err, EX_DATAERR, "missing group '/Data' in '%s'", f->path);
+		return -1;
+	}
+	if (open_data(r, data, "visdata", &f->h, &f->vis) < 0 ||
+	    open_data(r, data, "flags", &f->h, &f->flg) < 0 ||
+	    open_data(r, data, "nsamples", &f->h, &f->nsm) < 0 ||
+	    vis_type(r, f) < 0 || flag_types(r, f) < 0)
+		goto out;
+	if (f->vis.ndim != f->flg.ndim || f->vis.ndim != f->nsm.ndim) {
+		uvh5_fail(r->status, r->err, EX_DATAERR, "bad datasets in '%s': /Data ranks differ",
+		    f->path);
+		goto out;
+	}
+	f->h.data_ndim = f->vis.ndim;
+	setup_direct(&f->vis);
+	setup_direct(&f->flg);
+	setup_direct(&f->nsm);
+	rc = 0;
+out:
+	H5Gclose(data);
+	return rc;
+}
+
+uvh5_file *uvh5_open(const char *path, int *status, char *err)
+{
+	struct uvh5_file *f = open_file(path, status, err);
+	struct uvh5_rd r = { -1, path, status, err };
+
+	if (!f)
+		return NULL;
+	r.path = f->path;
 	r.hdr = H5Gopen2(f->fid, "Header", H5P_DEFAULT);
 	if (r.hdr < 0) {
 		H5Eclear2(H5E_DEFAULT);
 		uvh5_fail(status, err, EX_DATAERR, "missing group '/Header' in '%s'", path);
 		goto fail;
 	}
-	if (uvh5_read_header(&r, &f->h) < 0)
+	if (uvh5_read_header(&r, &f->h) < 0 || open_datasets(&r, f) < 0)
 		goto fail;
-	data = H5Gopen2(f->fid, "Data", H5P_DEFAULT);
-	if (data < 0) {
-		H5Eclear2(H5E_DEFAULT);
-		uvh5_fail(status, err, EX_DATAERR, "missing group '/Data' in '%s'", path);
-		goto fail;
-	}
-	if (open_data(&r, data, "visdata", &f->h, &f->vis) < 0 ||
-	    open_data(&r, data, "flags", &f->h, &f->flg) < 0 ||
-	    open_data(&r, data, "nsamples", &f->h, &f->nsm) < 0 ||
-	    vis_type(&r, f) < 0 || flag_types(&r, f) < 0)
-		goto fail;
-	if (f->vis.ndim != f->flg.ndim || f->vis.ndim != f->nsm.ndim) {
-		uvh5_fail(status, err, EX_DATAERR, "bad datasets in '%s': /Data ranks differ", path);
-		goto fail;
-	}
-	f->h.data_ndim = f->vis.ndim;
-	setup_direct(&f->vis);
-	setup_direct(&f->flg);
-	setup_direct(&f->nsm);
-	H5Gclose(data);
 	H5Gclose(r.hdr);
 	return f;
 fail:
-	if (data >= 0)
-		H5Gclose(data);
 	if (r.hdr >= 0)
 		H5Gclose(r.hdr);
 	uvh5_close(f);
 	H5Eclear2(H5E_DEFAULT);
 	return NULL;
+}
+
+uvh5_file *uvh5_open_data(const char *path, const struct uvh5_header *expect, int *status,
+    char *err)
+{
+	struct uvh5_file *f = open_file(path, status, err);
+	struct uvh5_rd r = { -1, path, status, err };
+
+	if (!f)
+		return NULL;
+	r.path = f->path;
+	f->h.Nblts = expect->Nblts;
+	f->h.Nfreqs = expect->Nfreqs;
+	f->h.Npols = expect->Npols;
+	if (open_datasets(&r, f) < 0) {
+		uvh5_close(f);
+		H5Eclear2(H5E_DEFAULT);
+		return NULL;
+	}
+	return f;
 }
 
 const struct uvh5_header *uvh5_header(const uvh5_file *f)
