@@ -12,6 +12,11 @@
  * whatever the block size (whole integrations, blocks straddling chunk
  * rows, the whole file), on its own chunk path and on libhdf5's, and
  * through uvh5_open_data as through uvh5_open.
+ *
+ * The LZF decoder (ours, for speed) must agree with liblzf's on blocks
+ * liblzf compressed: random bytes, runs, repeated floats, short periods;
+ * and refuse truncated blocks, references before the start and outputs
+ * that do not fit.
  */
 #include <hdf5.h>
 #include <stdio.h>
@@ -19,7 +24,12 @@
 #include <string.h>
 #include <sysexits.h>
 
-#include "uvh5/uvh5.h"
+#include "uvh5/uvh5_priv.h"
+#if defined(__has_include) && !__has_include(<lzf.h>)
+#include <liblzf/lzf.h>
+#else
+#include <lzf.h>
+#endif
 
 static int ntest, nfail;
 
@@ -98,6 +108,53 @@ static int same(uvh5_file *f, int64_t nblts, size_t per, int64_t blk, const floa
 	return good;
 }
 
+/* Fill b with pattern kind k (deterministic). */
+static void pattern(unsigned char *b, size_t n, int k)
+{
+	uint64_t x = 88172645463325252ull + (uint64_t)k;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		switch (k) {
+		case 0: b[i] = (unsigned char)x; break;                  /* noise */
+		case 1: b[i] = 0; break;                                  /* flags */
+		case 2: b[i] = "\x00\x00\x80\x3f"[i % 4]; break;         /* 1.0f */
+		case 3: b[i] = (unsigned char)(i % 3 + (i / 4096) % 2); break; /* period 3 */
+		default: b[i] = (x % 7 == 0) ? (unsigned char)x : 0; break;   /* sparse */
+		}
+	}
+}
+
+static void test_lzf(void)
+{
+	size_t n = 200000, cap = n + n / 16 + 64, m;
+	unsigned char *a = malloc(n), *z = malloc(cap), *o1 = malloc(n), *o2 = malloc(n);
+	int good = a && z && o1 && o2;
+
+	for (int k = 0; good && k < 5; k++) {
+		char name[96];
+
+		pattern(a, n, k);
+		m = lzf_compress(a, (unsigned)n, z, (unsigned)cap);
+		snprintf(name, sizeof name, "lzf pattern %d: our decoder gives liblzf's bytes", k);
+		ok(m > 0 && lzf_decompress(z, (unsigned)m, o1, (unsigned)n) == n &&
+		    uvh5_lzf_decode(z, m, o2, n) == 0 && !memcmp(o1, a, n) && !memcmp(o2, a, n), name);
+		if (k == 2) {
+			ok(uvh5_lzf_decode(z, m, o2, n - 1) < 0, "lzf: an output that does not fit");
+			ok(uvh5_lzf_decode(z, m - 1, o2, n) < 0, "lzf: a truncated block");
+		}
+	}
+	/* a reference to 2 bytes before the start, and one with no offset byte */
+	ok(uvh5_lzf_decode("\x20\x01", 2, o2, 16) < 0, "lzf: a reference before the start");
+	ok(uvh5_lzf_decode("\x00\x41\x20", 3, o2, 16) < 0, "lzf: a reference cut short");
+	ok(uvh5_lzf_decode("\x00\x41\x40\x00", 4, o2, 5) == 0 && !memcmp(o2, "AAAAA", 5),
+	    "lzf: a run of one byte repeated");
+	free(a);
+	free(z);
+	free(o1);
+	free(o2);
+}
+
 int main(void)
 {
 	const char *root = getenv("UVM_ROOT");
@@ -116,6 +173,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	test_lzf();
 	snprintf(path, sizeof path, "%s/w.hdf5", tmpdir);
 	snprintf(ref, sizeof ref, "%s/ref", tmpdir);
 	snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/dsa110_file.py' --writer-chunks "
