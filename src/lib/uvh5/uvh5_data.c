@@ -469,6 +469,12 @@ static int load_band(uvh5_file *f, struct dset *ds, const char *name, int64_t b,
 			memset(dst, 0, ds->cbytes);
 			continue;
 		}
+		if (!ds->lzf && stored == ds->cbytes) {
+			/* a plain chunk: straight into the band, no copy */
+			if (H5Dread_chunk(ds->id, H5P_DEFAULT, off, &mask, dst) < 0)
+				goto h5err;
+			continue;
+		}
 		if (stored > ds->rawcap) {
 			unsigned char *r = realloc(ds->raw, stored);
 			if (!r) {
