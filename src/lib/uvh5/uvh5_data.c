@@ -514,6 +514,36 @@ h5err:
 	return -1;
 }
 
+/* dst[2i] = a[i], dst[2i+1] = b[i] for n elements of es bytes: two
+ * polarizations stored in separate chunks merged into (freq, pol) order. */
+static void interleave2(unsigned char *restrict dst, const unsigned char *restrict a,
+    const unsigned char *restrict b, size_t n, size_t es)
+{
+	size_t i;
+
+	if (es == 8) {
+		for (i = 0; i < n; i++) {
+			memcpy(dst + 16 * i, a + 8 * i, 8);
+			memcpy(dst + 16 * i + 8, b + 8 * i, 8);
+		}
+	} else if (es == 4) {
+		for (i = 0; i < n; i++) {
+			memcpy(dst + 8 * i, a + 4 * i, 4);
+			memcpy(dst + 8 * i + 4, b + 4 * i, 4);
+		}
+	} else if (es == 1) {
+		for (i = 0; i < n; i++) {
+			dst[2 * i] = a[i];
+			dst[2 * i + 1] = b[i];
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			memcpy(dst + 2 * es * i, a + es * i, es);
+			memcpy(dst + 2 * es * i + es, b + es * i, es);
+		}
+	}
+}
+
 /*
  * Copy rows [row0,row0+nrows) of ds to out (rows, F, P) from its decoded
  * row bands, loading each band once.
@@ -540,6 +570,15 @@ static int read_direct(uvh5_file *f, struct dset *ds, const char *name, int64_t 
 			unsigned char *orow = o + (r - (size_t)row0) * F * P * es;
 			size_t cr = (r - (size_t)b * c0) * cf * cp * es;
 
+			if (P == 2 && cp == 1) {        /* the writer's: one pol a chunk */
+				for (j = 0; j < ds->nband; j += 2) {
+					size_t f0 = (j / 2) * cf, nfi = (f0 + cf > F ? F : f0 + cf) - f0;
+
+					interleave2(orow + f0 * 2 * es, ds->bandbuf + j * ds->cbytes + cr,
+					    ds->bandbuf + (j + 1) * ds->cbytes + cr, nfi, es);
+				}
+				continue;
+			}
 			for (j = 0; j < ds->nband; j++) {
 				size_t f0 = (j / np) * cf, p0 = (j % np) * cp;
 				size_t f1 = f0 + cf > F ? F : f0 + cf;
