@@ -285,6 +285,31 @@ static int src_open(struct input *in, const struct uvh5_header *oh, char *err)
 	return st ? st : EX_DATAERR;
 }
 
+/* Copy nf channels of cb bytes each from src to dst in reverse order; the
+ * usual sizes (two polarizations of complex, float or flag) get copies of
+ * a fixed size the compiler inlines. */
+static void reverse_channels(void *dst, const void *src, int64_t nf, size_t cb)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	if (nf <= 0)
+		return;
+	s += (size_t)(nf - 1) * cb;
+	if (cb == 16)
+		for (int64_t c = 0; c < nf; c++, d += 16, s -= 16)
+			memcpy(d, s, 16);
+	else if (cb == 8)
+		for (int64_t c = 0; c < nf; c++, d += 8, s -= 8)
+			memcpy(d, s, 8);
+	else if (cb == 2)
+		for (int64_t c = 0; c < nf; c++, d += 2, s -= 2)
+			memcpy(d, s, 2);
+	else
+		for (int64_t c = 0; c < nf; c++, d += cb, s -= cb)
+			memcpy(d, s, cb);
+}
+
 /* Stream the data into out; oh is freed once written. 0 or an exit
  * status with err filled. */
 static int stream(struct input *in, int n, struct uvh5_header *oh, long block_bytes,
@@ -356,14 +381,9 @@ static int stream(struct input *in, int n, struct uvh5_header *oh, long block_by
 					memcpy(os + dst, is + src, krow * sizeof *os);
 					continue;
 				}
-				for (int64_t c = 0; c < knf; c++) {
-					size_t s = src + (size_t)((knf - 1 - c) * np), d = dst + (size_t)(c * np);
-					for (int64_t p = 0; p < np; p++) {
-						ov[d + p] = iv[s + p];
-						of[d + p] = ifl[s + p];
-						os[d + p] = is[s + p];
-					}
-				}
+				reverse_channels(ov + dst, iv + src, knf, (size_t)np * sizeof *ov);
+				reverse_channels(of + dst, ifl + src, knf, (size_t)np);
+				reverse_channels(os + dst, is + src, knf, (size_t)np * sizeof *os);
 			}
 		}
 		if (uvh5_write_rows(w, r0, nr, ov, of, os, &st, e) < 0) {
