@@ -132,7 +132,8 @@ static void dump_header(const struct uvh5_header *h)
 	}
 }
 
-/* Read all data by blocks of Nbls rows (at most 2^24 samples) and print
+/* Read all data by blocks of Nbls rows (at most 2^16 samples, which stay
+ * in the L2 cache between the read and the sums) and print
  * checksums; exit status. */
 static int dump_data(uvh5_file *f, const char *path)
 {
@@ -146,8 +147,8 @@ static int dump_data(uvh5_file *f, const char *path)
 	int status = 0;
 	char err[UVH5_ERRLEN];
 
-	if (block > ((int64_t)1 << 24) / per)
-		block = ((int64_t)1 << 24) / per;
+	if (block > ((int64_t)1 << 16) / per)
+		block = ((int64_t)1 << 16) / per;
 	if (block < 1)
 		block = 1;
 	if (block > h->Nblts)

@@ -5,7 +5,8 @@
  * shapes, antennas, polarization codes, uvw of autos and crosses,
  * frequencies, times) plus every data sample (unflagged visibilities
  * finite, autos real); the rules are in src/lib/check.h. Data are streamed
- * one integration at a time, so memory stays bounded whatever the file size.
+ * in blocks of rows (at most one integration, about 64 Ki samples), so
+ * memory stays bounded whatever the file size.
  * An invalid file gets one line on stderr,
  *     uvm-verify: 'path': invalid: <first error>
  * and, with -j, a one-line JSON report on stdout holding every error and

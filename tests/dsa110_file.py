@@ -6,12 +6,24 @@ and numpy only, so that the reader is tested against the real layout and
 not against our own writer.
 
 usage: dsa110_file.py [--nants N] [--ntimes T] [--nchan C] [--dec DEG]
-                      [--app-dec] [--no-pointing] [--placeholders] out.hdf5
+                      [--app-dec] [--no-pointing] [--placeholders]
+                      [--writer-chunks] out.hdf5
+       dsa110_file.py --writer-chunks --rechunk in.uvh5 out.hdf5
 
 --app-dec       add the scalar Header/phase_center_app_dec (writer since
                 June 2022)
 --no-pointing   leave out extra_keywords/phase_center_dec (and the scalar)
 --placeholders  antenna_numbers -1 and name "NONE" for stations without data
+--writer-chunks store the per-row datasets as the writer does: created
+                empty with an unlimited first axis and h5py's automatic
+                chunks (for /Data (0, 1, Nfreqs, 2): small chunks that
+                split frequency and polarization, e.g. visdata
+                (128, 1, 12, 1)), uncompressed, then grown and filled one
+                integration at a time. Without it the datasets get h5py's
+                chunks for their final shape (this script's old layout).
+--rechunk IN    instead of simulating, copy the UVH5 file IN to out with
+                the writer's chunking (needs --writer-chunks): every value,
+                type and attribute identical, only the storage differs.
 
 The visibilities are noise-like (deterministic); uvw follow the writer's
 convention pos(ant2) - pos(ant1) projected on (HA 0, pointing Dec).
@@ -37,6 +49,43 @@ def ecef(lat, lon, h):
                      (n * (1 - e2) + h) * np.sin(lat)]).T
 
 
+ROW_HEADER = ("ant_1_array", "ant_2_array", "uvw_array", "time_array",
+              "integration_time")
+
+
+def append_like_writer(grp, name, data, nbls, attrs=()):
+    """Create grp/name empty with an unlimited first axis and h5py's
+    automatic chunks, then grow it and write it one integration (nbls
+    rows) at a time, as dsamfs/uvh5_utils.py's update_uvh5_file does."""
+    d = grp.create_dataset(name, (0,) + data.shape[1:], maxshape=(None,) + data.shape[1:],
+                           dtype=data.dtype, chunks=True)
+    for k, v in attrs:
+        d.attrs[k] = v
+    for r0 in range(0, data.shape[0], nbls):
+        r1 = min(r0 + nbls, data.shape[0])
+        d.resize(r1, axis=0)
+        d[r0:r1] = data[r0:r1]
+
+
+def rechunk(src, out):
+    """Copy src to out with the writer's chunking of the per-row datasets;
+    everything else copied as it is."""
+    with h5py.File(src, "r") as fi, h5py.File(out, "w") as fo:
+        for k, v in fi.attrs.items():
+            fo.attrs[k] = v
+        nbls = int(fi["Header/Nbls"][()])
+        for gname in ("Header", "Data"):
+            gi, go = fi[gname], fo.create_group(gname)
+            for k, v in gi.attrs.items():
+                go.attrs[k] = v
+            for name, obj in gi.items():
+                rowwise = (gname == "Data" or name in ROW_HEADER)
+                if rowwise and isinstance(obj, h5py.Dataset) and obj.shape:
+                    append_like_writer(go, name, obj[()], nbls, obj.attrs.items())
+                else:
+                    gi.copy(obj, go, name=name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nants", type=int, default=8)
@@ -46,8 +95,15 @@ def main():
     ap.add_argument("--app-dec", action="store_true")
     ap.add_argument("--no-pointing", action="store_true")
     ap.add_argument("--placeholders", action="store_true")
+    ap.add_argument("--writer-chunks", action="store_true")
+    ap.add_argument("--rechunk", metavar="IN")
     ap.add_argument("out")
     a = ap.parse_args()
+    if a.rechunk:
+        if not a.writer_chunks:
+            ap.error("--rechunk needs --writer-chunks")
+        rechunk(a.rechunk, a.out)
+        return
 
     rows = [r for r in csv.reader(l for l in open(STATIONS) if not l.startswith("#"))][1:]
     # A station without an elevation (117) gets the mean of the others.
@@ -84,6 +140,12 @@ def main():
     times = np.repeat(t0 + np.arange(a.ntimes) * tint / 86400, nbls)
     freqs = 1498.75e6 - 244140.625 * np.arange(a.nchan)
 
+    def put(grp, name, data, chunks=True):
+        if a.writer_chunks:
+            append_like_writer(grp, name, data, nbls)
+        else:
+            grp.create_dataset(name, data=data, chunks=chunks)
+
     with h5py.File(a.out, "w") as f:
         h = f.create_group("Header")
         dg = f.create_group("Data")
@@ -98,8 +160,8 @@ def main():
         h["Nants_data"] = a.nants
         h["Nants_telescope"] = nst
         h["antenna_diameters"] = np.ones(nst) * 4.65
-        h.create_dataset("ant_1_array", data=np.tile(a1, a.ntimes).astype(np.int64), chunks=True)
-        h.create_dataset("ant_2_array", data=np.tile(a2, a.ntimes).astype(np.int64), chunks=True)
+        put(h, "ant_1_array", np.tile(a1, a.ntimes).astype(np.int64))
+        put(h, "ant_2_array", np.tile(a2, a.ntimes).astype(np.int64))
         names = np.array(["%d" % (k + 1) for k in range(nst)], dtype="S4")
         nums = np.arange(nst)
         if a.placeholders:
@@ -114,9 +176,9 @@ def main():
         h["Npols"] = 2
         h["Ntimes"] = a.ntimes
         h["Nspws"] = 1
-        h.create_dataset("uvw_array", data=uvw, chunks=True)
-        h.create_dataset("time_array", data=times, chunks=True)
-        h.create_dataset("integration_time", data=np.full(nblts, tint), chunks=True)
+        put(h, "uvw_array", uvw)
+        put(h, "time_array", times)
+        put(h, "integration_time", np.full(nblts, tint))
         h["freq_array"] = freqs[np.newaxis, :]
         h["channel_width"] = abs(freqs[1] - freqs[0]) if a.nchan > 1 else 244140.625
         h["spw_array"] = np.array([1])
@@ -134,9 +196,9 @@ def main():
                1j * rng.normal(size=(nblts, 1, a.nchan, 2))).astype(np.complex64)
         auto = np.tile(a1 == a2, a.ntimes)
         vis[auto] = np.abs(vis[auto]) + 10
-        dg.create_dataset("visdata", data=vis, chunks=True)
-        dg.create_dataset("flags", data=np.zeros(vis.shape, bool), chunks=True)
-        dg.create_dataset("nsamples", data=np.ones(vis.shape, np.float32))
+        put(dg, "visdata", vis)
+        put(dg, "flags", np.zeros(vis.shape, bool))
+        put(dg, "nsamples", np.ones(vis.shape, np.float32), None)
 
 
 if __name__ == "__main__":

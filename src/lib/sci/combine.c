@@ -16,9 +16,9 @@
  * of a group's inputs open through uvh5_open would cost more than one
  * subband. Inputs are therefore validated one at a time through uvh5_open
  * (keeping one header per distinct layout), and the data are streamed
- * through a lean reader of /Data only (libhdf5 hyperslabs, conversion of
- * any visdata type to complex float by libhdf5, a chunk cache of exactly
- * one chunk for compressed datasets and none for the others).
+ * through uvh5_open_data, the same reader without the header: it reads
+ * any chunk shape (the correlator's small chunks included) without
+ * reading or decoding a chunk twice.
  */
 #include "sci/combine.h"
 
@@ -30,18 +30,8 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include <hdf5.h>
-
 #include "sci/geom.h"
 #include "uvh5/uvh5.h"
-
-/* Data of one input, read without the UVH5 header machinery. */
-struct src {
-	hid_t fid, vis, flg, ns;
-	hid_t vmt, fmt;          /* memory types: {r,i} float; bool enum or int8 */
-	int ndim;                /* 3, or 4 for UVH5 0.x (spw axis of 1) */
-	int fnorm;               /* integer flags: map nonzero to 1 */
-};
 
 struct input {
 	const char *path;
@@ -52,7 +42,7 @@ struct input {
 	double lo, hi, width;    /* lowest, highest centre frequency; |width| */
 	int desc;                /* channels stored in descending frequency */
 	int64_t off;             /* first output channel */
-	struct src d;
+	uvh5_file *d;            /* data only, while streaming */
 };
 
 /* Does a have the same layout as b? NULL if so, else what differs. */
@@ -276,175 +266,48 @@ oom:
 	return EX_OSERR;
 }
 
-/* Status for the libhdf5 failure just reported: EX_IOERR when the
- * library saw an I/O error, else EX_DATAERR (corrupt or truncated data). */
-static herr_t io_walk(unsigned n, const H5E_error2_t *e, void *data)
+/* Open in's data for streaming (its header was validated by uvh5_open):
+ * 0 or an exit status with err filled. */
+static int src_open(struct input *in, const struct uvh5_header *oh, char *err)
 {
-	(void)n;
-	if (e->maj_num == H5E_IO && e->min_num != H5E_TRUNCATED)
-		*(int *)data = 1;
-	return 0;
+	struct uvh5_header e;
+	char why[UVH5_ERRLEN];
+	int st = 0;
+
+	memset(&e, 0, sizeof e);
+	e.Nblts = oh->Nblts;
+	e.Nfreqs = in->nf;
+	e.Npols = oh->Npols;
+	in->d = uvh5_open_data(in->path, &e, &st, why);
+	if (in->d)
+		return 0;
+	snprintf(err, COMBINE_ERRLEN, "%s", why);
+	return st ? st : EX_DATAERR;
 }
 
-static int h5_status(void)
+/* Copy nf channels of cb bytes each from src to dst in reverse order; the
+ * usual sizes (two polarizations of complex, float or flag) get copies of
+ * a fixed size the compiler inlines. */
+static void reverse_channels(void *dst, const void *src, int64_t nf, size_t cb)
 {
-	int io = 0;
+	unsigned char *d = dst;
+	const unsigned char *s = src;
 
-	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, io_walk, &io);
-	H5Eclear2(H5E_DEFAULT);
-	return io ? EX_IOERR : EX_DATAERR;
-}
-
-/* Open /Data/name with a chunk cache of one chunk if it is filtered
- * (compressed chunks are read across several row blocks), none otherwise
- * (plain chunks are read straight into our buffer). */
-static hid_t open_data(hid_t fid, const char *name)
-{
-	hid_t d = H5Dopen2(fid, name, H5P_DEFAULT), dcpl, ft, dapl, d2;
-	hsize_t chunk[4];
-	size_t bytes = 0;
-	int nd;
-
-	if (d < 0)
-		return -1;
-	dcpl = H5Dget_create_plist(d);
-	ft = H5Dget_type(d);
-	if (dcpl >= 0 && ft >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
-	    H5Pget_nfilters(dcpl) > 0 && (nd = H5Pget_chunk(dcpl, 4, chunk)) > 0) {
-		bytes = H5Tget_size(ft);
-		for (int k = 0; k < nd; k++)
-			bytes *= chunk[k];
-	}
-	if (dcpl >= 0)
-		H5Pclose(dcpl);
-	if (ft >= 0)
-		H5Tclose(ft);
-	/* close first: a dataset opened twice shares the first open's cache */
-	H5Dclose(d);
-	dapl = H5Pcreate(H5P_DATASET_ACCESS);
-	if (dapl < 0 || H5Pset_chunk_cache(dapl, bytes ? 101 : 0, bytes ? bytes + 4096 : 0, 1.0) < 0) {
-		if (dapl >= 0)
-			H5Pclose(dapl);
-		return H5Dopen2(fid, name, H5P_DEFAULT);
-	}
-	d2 = H5Dopen2(fid, name, dapl);
-	H5Pclose(dapl);
-	return d2;
-}
-
-static void src_close(struct src *s)
-{
-	hid_t ids[] = {s->vis, s->flg, s->ns};
-
-	for (int i = 0; i < 3; i++)
-		if (ids[i] > 0)
-			H5Dclose(ids[i]);
-	if (s->vmt > 0)
-		H5Tclose(s->vmt);
-	if (s->fmt > 0)
-		H5Tclose(s->fmt);
-	if (s->fid > 0)
-		H5Fclose(s->fid);
-	memset(s, 0, sizeof *s);
-}
-
-/* Open in's data for streaming (its header was validated by uvh5_open). */
-static int src_open(struct input *in, char *err)
-{
-	struct src *s = &in->d;
-	hid_t ft, sp;
-	signed char v;
-
-	memset(s, 0, sizeof *s);
-	uvh5_register_lzf();
-	s->fid = H5Fopen(in->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (s->fid < 0)
-		goto fail;
-	s->vis = open_data(s->fid, "/Data/visdata");
-	s->flg = open_data(s->fid, "/Data/flags");
-	s->ns = open_data(s->fid, "/Data/nsamples");
-	if (s->vis < 0 || s->flg < 0 || s->ns < 0)
-		goto fail;
-	sp = H5Dget_space(s->vis);
-	s->ndim = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (s->ndim != 3 && s->ndim != 4)
-		goto fail;
-	/* libhdf5 converts compound members by name, any numeric type */
-	s->vmt = H5Tcreate(H5T_COMPOUND, 2 * sizeof(float));
-	if (s->vmt < 0 || H5Tinsert(s->vmt, "r", 0, H5T_NATIVE_FLOAT) < 0 ||
-	    H5Tinsert(s->vmt, "i", sizeof(float), H5T_NATIVE_FLOAT) < 0)
-		goto fail;
-	ft = H5Dget_type(s->flg);
-	if (ft >= 0 && H5Tget_class(ft) == H5T_ENUM) {
-		s->fmt = H5Tenum_create(H5T_NATIVE_INT8);
-		v = 0;
-		if (s->fmt >= 0 && H5Tenum_insert(s->fmt, "FALSE", &v) >= 0) {
-			v = 1;
-			H5Tenum_insert(s->fmt, "TRUE", &v);
-		}
-	} else {
-		s->fmt = H5Tcopy(H5T_NATIVE_SCHAR);
-		s->fnorm = 1;
-	}
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (s->fmt < 0)
-		goto fail;
-	return 0;
-fail:
-	src_close(s);
-	H5Eclear2(H5E_DEFAULT);
-	snprintf(err, COMBINE_ERRLEN, "cannot read the data of '%s'", in->path);
-	return EX_DATAERR;
-}
-
-/* Read rows [r0, r0+nr) of one dataset into buf (row, freq, pol); 0 or
- * an exit status (decided before any other libhdf5 call clears the error
- * stack). */
-static int src_ds(const struct src *s, hid_t d, hid_t mt, int64_t r0, int64_t nr, int64_t nf,
-    int64_t np, void *buf)
-{
-	hsize_t st3[3] = {(hsize_t)r0, 0, 0}, ct3[3] = {(hsize_t)nr, (hsize_t)nf, (hsize_t)np};
-	hsize_t st4[4] = {(hsize_t)r0, 0, 0, 0}, ct4[4] = {(hsize_t)nr, 1, (hsize_t)nf, (hsize_t)np};
-	/* a memory space of the selection's own shape keeps libhdf5 on its
-	 * block copy path (a flat one makes it map element by element) */
-	hid_t fs = H5Dget_space(d),
-	      ms = H5Screate_simple(s->ndim, s->ndim == 4 ? ct4 : ct3, NULL);
-	int rc = 0;
-
-	if (fs < 0 || ms < 0 ||
-	    H5Sselect_hyperslab(fs, H5S_SELECT_SET, s->ndim == 4 ? st4 : st3, NULL,
-		s->ndim == 4 ? ct4 : ct3, NULL) < 0 ||
-	    H5Dread(d, mt, ms, fs, H5P_DEFAULT, buf) < 0)
-		rc = h5_status();
-	if (fs >= 0)
-		H5Sclose(fs);
-	if (ms >= 0)
-		H5Sclose(ms);
-	return rc;
-}
-
-/* Read a block of rows of input in; 0 or an exit status with err filled. */
-static int src_read(struct input *in, int64_t r0, int64_t nr, int64_t np, float complex *vis,
-    uint8_t *flags, float *ns, char *err)
-{
-	size_t n = (size_t)(nr * in->nf * np);
-	int st;
-
-	if ((st = src_ds(&in->d, in->d.vis, in->d.vmt, r0, nr, in->nf, np, vis)) != 0 ||
-	    (st = src_ds(&in->d, in->d.flg, in->d.fmt, r0, nr, in->nf, np, flags)) != 0 ||
-	    (st = src_ds(&in->d, in->d.ns, H5T_NATIVE_FLOAT, r0, nr, in->nf, np, ns)) != 0) {
-		snprintf(err, COMBINE_ERRLEN, "cannot read rows %lld-%lld of '%s': %s",
-		    (long long)r0, (long long)(r0 + nr - 1), in->path,
-		    st == EX_IOERR ? "read error" : "corrupt data");
-		return st;
-	}
-	if (in->d.fnorm)
-		for (size_t i = 0; i < n; i++)
-			flags[i] = flags[i] != 0;
-	return 0;
+	if (nf <= 0)
+		return;
+	s += (size_t)(nf - 1) * cb;
+	if (cb == 16)
+		for (int64_t c = 0; c < nf; c++, d += 16, s -= 16)
+			memcpy(d, s, 16);
+	else if (cb == 8)
+		for (int64_t c = 0; c < nf; c++, d += 8, s -= 8)
+			memcpy(d, s, 8);
+	else if (cb == 2)
+		for (int64_t c = 0; c < nf; c++, d += 2, s -= 2)
+			memcpy(d, s, 2);
+	else
+		for (int64_t c = 0; c < nf; c++, d += cb, s -= cb)
+			memcpy(d, s, cb);
 }
 
 /* Stream the data into out; oh is freed once written. 0 or an exit
@@ -481,7 +344,7 @@ static int stream(struct input *in, int n, struct uvh5_header *oh, long block_by
 		goto out;
 	}
 	for (int k = 0; k < n; k++)
-		if ((rc = src_open(&in[k], err)) != 0) {
+		if ((rc = src_open(&in[k], oh, err)) != 0) {
 			if (blame)
 				blame[in[k].idx] = 1;
 			goto out;
@@ -501,7 +364,9 @@ static int stream(struct input *in, int n, struct uvh5_header *oh, long block_by
 			int64_t knf = in[k].nf;
 			size_t krow = (size_t)(knf * np);
 
-			if ((rc = src_read(&in[k], r0, nr, np, iv, ifl, is, err)) != 0) {
+			if (uvh5_read_rows(in[k].d, r0, nr, iv, ifl, is, &st, e) < 0) {
+				snprintf(err, COMBINE_ERRLEN, "%s", e);
+				rc = st ? st : EX_DATAERR;
 				if (rc == EX_DATAERR && blame)
 					blame[in[k].idx] = 1;
 				goto out;
@@ -516,14 +381,9 @@ static int stream(struct input *in, int n, struct uvh5_header *oh, long block_by
 					memcpy(os + dst, is + src, krow * sizeof *os);
 					continue;
 				}
-				for (int64_t c = 0; c < knf; c++) {
-					size_t s = src + (size_t)((knf - 1 - c) * np), d = dst + (size_t)(c * np);
-					for (int64_t p = 0; p < np; p++) {
-						ov[d + p] = iv[s + p];
-						of[d + p] = ifl[s + p];
-						os[d + p] = is[s + p];
-					}
-				}
+				reverse_channels(ov + dst, iv + src, knf, (size_t)np * sizeof *ov);
+				reverse_channels(of + dst, ifl + src, knf, (size_t)np);
+				reverse_channels(os + dst, is + src, knf, (size_t)np * sizeof *os);
 			}
 		}
 		if (uvh5_write_rows(w, r0, nr, ov, of, os, &st, e) < 0) {
@@ -542,8 +402,10 @@ static int stream(struct input *in, int n, struct uvh5_header *oh, long block_by
 out:
 	if (w)
 		uvh5_writer_abort(w);
-	for (int k = 0; k < n; k++)
-		src_close(&in[k].d);
+	for (int k = 0; k < n; k++) {
+		uvh5_close(in[k].d);
+		in[k].d = NULL;
+	}
 	free(ov);
 	free(of);
 	free(os);

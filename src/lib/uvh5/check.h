@@ -126,7 +126,8 @@ void chk_data_end(struct chk_data *d, struct chk_report *r);
 
 /*
  * Validate the file at path: open (uvh5_open), chk_header, stream all
- * data rows by blocks of about one integration through chk_data_*.
+ * data rows by blocks of at most one integration and 64 Ki samples
+ * through chk_data_*.
  * Fills r and returns r->status: 0 valid, EX_DATAERR invalid (or not
  * UVH5, or a chunk that does not decompress), EX_NOINPUT missing,
  * EX_IOERR unreadable (a read error before any content error was found:

@@ -170,6 +170,16 @@ typedef struct uvh5_file uvh5_file;
 
 /* Open path read-only and read its header. */
 uvh5_file *uvh5_open(const char *path, int *status, char *err);
+/*
+ * Open path read-only for uvh5_read_rows only, without reading its header:
+ * for a caller that has validated the file's header with uvh5_open already
+ * and streams many files at once (the per-row header arrays of a full
+ * DSA-110 file are ~12 MB). The /Data datasets must have the shape of
+ * expect's Nblts, Nfreqs and Npols; uvh5_header(f) then holds only those
+ * counts, data_ndim and vistype. NULL on failure, as uvh5_open.
+ */
+uvh5_file *uvh5_open_data(const char *path, const struct uvh5_header *expect, int *status,
+    char *err);
 const struct uvh5_header *uvh5_header(const uvh5_file *f);
 /*
  * Read rows [row0, row0+nrows) of /Data into caller buffers, each

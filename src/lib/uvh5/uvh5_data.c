@@ -9,13 +9,8 @@
  * chunk that straddles two row blocks is read (and decompressed) only once.
  *
  * libhdf5 copies chunk data to memory in runs as long as the chunk's
- * innermost extent: when chunks split the frequency or polarization axes
- * (h5py's automatic chunking does, down to one polarization a chunk) that
- * is one element at a time and ten times slower than the read itself. For
- * those datasets, when the stored type is already the memory type and the
- * only filter is LZF, we read the raw chunks of a row band ourselves
- * (H5Dread_chunk), decompress them with liblzf, keep the band for the next
- * block and copy out with tight loops. Otherwise libhdf5 does the work.
+ * innermost extent, one element at a time for h5py's automatic chunks
+ * (the correlator's): those datasets are read by uvh5_chunk.c instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,31 +21,14 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "uvh5/uvh5_chunk.h"
 #include "uvh5/uvh5_priv.h"
-
-struct dset {
-	hid_t id, fspace, mtype;
-	int ndim;
-	hsize_t dims[4];
-	int normalise;          /* integer flags: map nonzero to 1 */
-	/* Direct chunk path (read_direct): */
-	int direct;             /* chunks are copied out by us */
-	int lzf;                /* chunks are LZF-compressed */
-	size_t esize;           /* bytes an element, stored = memory */
-	hsize_t cdims[4];       /* chunk shape */
-	size_t cbytes;          /* bytes of one whole chunk */
-	size_t nband;           /* chunks in one row band */
-	int64_t band;           /* row band held in bandbuf, -1 none */
-	unsigned char *bandbuf; /* nband decoded chunks */
-	unsigned char *raw;     /* one stored chunk */
-	size_t rawcap;
-};
 
 struct uvh5_file {
 	hid_t fid;
 	char *path;
 	struct uvh5_header h;
-	struct dset vis, flg, nsm;
+	struct uvh5_dset vis, flg, nsm;
 	hid_t mspace;
 	hsize_t mspace_n;
 	int no_direct;          /* uvh5_set_direct(f, 0) */
@@ -76,7 +54,7 @@ static size_t prime_at_least(size_t n)
  * re-read or re-decompress them), and check its shape against h.
  */
 static int open_data(struct uvh5_rd *r, hid_t data, const char *name, const struct uvh5_header *h,
-    struct dset *ds)
+    struct uvh5_dset *ds)
 {
 	hid_t d, dcpl, ft, dapl;
 	hsize_t chunk[4];
@@ -232,58 +210,6 @@ static int flag_types(struct uvh5_rd *r, struct uvh5_file *f)
 }
 
 /*
- * Decide whether ds takes the direct chunk path: chunked, chunks not
- * spanning the full frequency/polarization extent, stored type equal to the
- * memory type, no filter but LZF, and a row band of at most 256 MB.
- */
-static void setup_direct(struct dset *ds)
-{
-	hid_t dcpl = H5Dget_create_plist(ds->id), ft = H5Dget_type(ds->id);
-	int nf, k, nd = ds->ndim, split = 0;
-	unsigned flags, cd[8];
-	size_t ncd = 8, band;
-	H5Z_filter_t id;
-
-	ds->direct = 0;
-	ds->band = -1;
-	if (dcpl < 0 || ft < 0 || H5Pget_layout(dcpl) != H5D_CHUNKED ||
-	    H5Pget_chunk(dcpl, nd, ds->cdims) != nd || H5Tequal(ft, ds->mtype) <= 0)
-		goto done;
-	nf = H5Pget_nfilters(dcpl);
-	if (nf < 0 || nf > 1)
-		goto done;
-	if (nf == 1) {
-		id = H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, 0, NULL, NULL);
-		if (id != UVH5_LZF_FILTER)
-			goto done;
-		ds->lzf = 1;
-	}
-	ds->esize = H5Tget_size(ft);
-	ds->cbytes = ds->esize;
-	for (k = 0; k < nd; k++) {
-		if (ds->cdims[k] == 0)
-			goto done;
-		ds->cbytes *= ds->cdims[k];
-		if (k > 0 && ds->cdims[k] < ds->dims[k])
-			split = 1;
-	}
-	ds->nband = 1;
-	for (k = 1; k < nd; k++)
-		ds->nband *= (ds->dims[k] + ds->cdims[k] - 1) / ds->cdims[k];
-	band = ds->nband * ds->cbytes;
-	if (!split || ds->cbytes > 0xffffffffu || band > ((size_t)256 << 20) ||
-	    (nd == 4 && ds->cdims[1] != 1))
-		goto done;
-	ds->direct = 1;
-done:
-	if (dcpl >= 0)
-		H5Pclose(dcpl);
-	if (ft >= 0)
-		H5Tclose(ft);
-	H5Eclear2(H5E_DEFAULT);
-}
-
-/*
  * Check that path can be opened and read as a regular file, to classify
  * failures before libhdf5 blurs them: missing -> EX_NOINPUT; permission,
  * directory or other read errors -> EX_IOERR.
@@ -310,11 +236,14 @@ static int probe(const char *path, int *status, char *err)
 	return 0;
 }
 
-uvh5_file *uvh5_open(const char *path, int *status, char *err)
+/*
+ * Open path read-only: classify it (probe), open it with libhdf5 and
+ * allocate f with every id unset. NULL with the error reported.
+ */
+static uvh5_file *open_file(const char *path, int *status, char *err)
 {
 	struct uvh5_file *f;
-	struct uvh5_rd r = { -1, path, status, err };
-	hid_t fapl, data = -1;
+	hid_t fapl;
 	htri_t is;
 	char reason[256];
 
@@ -340,7 +269,6 @@ uvh5_file *uvh5_open(const char *path, int *status, char *err)
 	f->fid = f->vis.id = f->flg.id = f->nsm.id = -1;
 	f->vis.fspace = f->flg.fspace = f->nsm.fspace = -1;
 	f->vis.mtype = f->flg.mtype = f->nsm.mtype = f->mspace = -1;
-	r.path = f->path;
 	fapl = H5Pcreate(H5P_FILE_ACCESS);
 	if (fapl >= 0)
 		H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
@@ -350,41 +278,63 @@ uvh5_file *uvh5_open(const char *path, int *status, char *err)
 	if (f->fid < 0) {
 		int st = uvh5_h5_reason(reason, sizeof reason);
 		uvh5_fail(status, err, st, "cannot read '%s': %s", path, reason);
-		goto fail;
+		uvh5_close(f);
+		return NULL;
 	}
+	return f;
+}
+
+/* Open the three /Data datasets of f against f->h's counts and choose
+ * their read paths; 0 or -1 with r's error set. */
+static int open_datasets(struct uvh5_rd *r, uvh5_file *f)
+{
+	hid_t data = H5Gopen2(f->fid, "Data", H5P_DEFAULT);
+	int rc = -1;
+
+	if (data < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		uvh5_fail(r->status, r->err, EX_DATAERR, "missing group '/Data' in '%s'", f->path);
+		return -1;
+	}
+	if (open_data(r, data, "visdata", &f->h, &f->vis) < 0 ||
+	    open_data(r, data, "flags", &f->h, &f->flg) < 0 ||
+	    open_data(r, data, "nsamples", &f->h, &f->nsm) < 0 ||
+	    vis_type(r, f) < 0 || flag_types(r, f) < 0)
+		goto out;
+	if (f->vis.ndim != f->flg.ndim || f->vis.ndim != f->nsm.ndim) {
+		uvh5_fail(r->status, r->err, EX_DATAERR, "bad datasets in '%s': /Data ranks differ",
+		    f->path);
+		goto out;
+	}
+	f->h.data_ndim = f->vis.ndim;
+	uvh5_chunk_setup(&f->vis);
+	uvh5_chunk_setup(&f->flg);
+	uvh5_chunk_setup(&f->nsm);
+	rc = 0;
+out:
+	H5Gclose(data);
+	return rc;
+}
+
+uvh5_file *uvh5_open(const char *path, int *status, char *err)
+{
+	struct uvh5_file *f = open_file(path, status, err);
+	struct uvh5_rd r = { -1, path, status, err };
+
+	if (!f)
+		return NULL;
+	r.path = f->path;
 	r.hdr = H5Gopen2(f->fid, "Header", H5P_DEFAULT);
 	if (r.hdr < 0) {
 		H5Eclear2(H5E_DEFAULT);
 		uvh5_fail(status, err, EX_DATAERR, "missing group '/Header' in '%s'", path);
 		goto fail;
 	}
-	if (uvh5_read_header(&r, &f->h) < 0)
+	if (uvh5_read_header(&r, &f->h) < 0 || open_datasets(&r, f) < 0)
 		goto fail;
-	data = H5Gopen2(f->fid, "Data", H5P_DEFAULT);
-	if (data < 0) {
-		H5Eclear2(H5E_DEFAULT);
-		uvh5_fail(status, err, EX_DATAERR, "missing group '/Data' in '%s'", path);
-		goto fail;
-	}
-	if (open_data(&r, data, "visdata", &f->h, &f->vis) < 0 ||
-	    open_data(&r, data, "flags", &f->h, &f->flg) < 0 ||
-	    open_data(&r, data, "nsamples", &f->h, &f->nsm) < 0 ||
-	    vis_type(&r, f) < 0 || flag_types(&r, f) < 0)
-		goto fail;
-	if (f->vis.ndim != f->flg.ndim || f->vis.ndim != f->nsm.ndim) {
-		uvh5_fail(status, err, EX_DATAERR, "bad datasets in '%s': /Data ranks differ", path);
-		goto fail;
-	}
-	f->h.data_ndim = f->vis.ndim;
-	setup_direct(&f->vis);
-	setup_direct(&f->flg);
-	setup_direct(&f->nsm);
-	H5Gclose(data);
 	H5Gclose(r.hdr);
 	return f;
 fail:
-	if (data >= 0)
-		H5Gclose(data);
 	if (r.hdr >= 0)
 		H5Gclose(r.hdr);
 	uvh5_close(f);
@@ -392,132 +342,33 @@ fail:
 	return NULL;
 }
 
+uvh5_file *uvh5_open_data(const char *path, const struct uvh5_header *expect, int *status,
+    char *err)
+{
+	struct uvh5_file *f = open_file(path, status, err);
+	struct uvh5_rd r = { -1, path, status, err };
+
+	if (!f)
+		return NULL;
+	r.path = f->path;
+	f->h.Nblts = expect->Nblts;
+	f->h.Nfreqs = expect->Nfreqs;
+	f->h.Npols = expect->Npols;
+	if (open_datasets(&r, f) < 0) {
+		uvh5_close(f);
+		H5Eclear2(H5E_DEFAULT);
+		return NULL;
+	}
+	return f;
+}
+
 const struct uvh5_header *uvh5_header(const uvh5_file *f)
 {
 	return &f->h;
 }
 
-/* Decode row band b of ds (all its chunks) into ds->bandbuf. */
-static int load_band(uvh5_file *f, struct dset *ds, const char *name, int64_t b,
-    int *status, char *err)
-{
-	int nd = ds->ndim;
-	hsize_t nf = (ds->dims[nd - 2] + ds->cdims[nd - 2] - 1) / ds->cdims[nd - 2];
-	hsize_t off[4] = { 0, 0, 0, 0 }, stored;
-	uint32_t mask;
-	size_t j;
-	char reason[256];
-
-	if (!ds->bandbuf && !(ds->bandbuf = malloc(ds->nband * ds->cbytes))) {
-		uvh5_fail(status, err, EX_OSERR, "out of memory reading '/Data/%s'", name);
-		return -1;
-	}
-	ds->band = -1;
-	for (j = 0; j < ds->nband; j++) {
-		unsigned char *dst = ds->bandbuf + j * ds->cbytes;
-
-		off[0] = (hsize_t)b * ds->cdims[0];
-		off[nd - 2] = (j / (ds->nband / nf)) * ds->cdims[nd - 2];
-		off[nd - 1] = (j % (ds->nband / nf)) * ds->cdims[nd - 1];
-		if (H5Dget_chunk_storage_size(ds->id, off, &stored) < 0)
-			goto h5err;
-		if (stored == 0) {              /* never written: fill value */
-			memset(dst, 0, ds->cbytes);
-			continue;
-		}
-		if (stored > ds->rawcap) {
-			unsigned char *r = realloc(ds->raw, stored);
-			if (!r) {
-				uvh5_fail(status, err, EX_OSERR, "out of memory reading '/Data/%s'", name);
-				return -1;
-			}
-			ds->raw = r;
-			ds->rawcap = stored;
-		}
-		if (H5Dread_chunk(ds->id, H5P_DEFAULT, off, &mask, ds->raw) < 0)
-			goto h5err;
-		if (ds->lzf && !(mask & 1)) {
-			if (uvh5_lzf_decode(ds->raw, stored, dst, ds->cbytes) < 0) {
-				uvh5_fail(status, err, EX_DATAERR,
-				    "cannot read '/Data/%s' in '%s': corrupt lzf chunk at row %llu",
-				    name, f->path, (unsigned long long)off[0]);
-				return -1;
-			}
-		} else if (stored == ds->cbytes) {
-			memcpy(dst, ds->raw, ds->cbytes);
-		} else {
-			uvh5_fail(status, err, EX_DATAERR,
-			    "cannot read '/Data/%s' in '%s': chunk at row %llu has %llu bytes, not %zu",
-			    name, f->path, (unsigned long long)off[0], (unsigned long long)stored,
-			    ds->cbytes);
-			return -1;
-		}
-	}
-	ds->band = b;
-	return 0;
-h5err:
-	{
-		int st = uvh5_h5_reason(reason, sizeof reason);
-		uvh5_fail(status, err, st, "cannot read '/Data/%s' rows %llu+ in '%s': %s",
-		    name, (unsigned long long)off[0], f->path, reason);
-	}
-	return -1;
-}
-
-/*
- * Copy rows [row0,row0+nrows) of ds to out (rows, F, P) from its decoded
- * row bands, loading each band once.
- */
-static int read_direct(uvh5_file *f, struct dset *ds, const char *name, int64_t row0,
-    int64_t nrows, void *out, int *status, char *err)
-{
-	int nd = ds->ndim;
-	size_t F = ds->dims[nd - 2], P = ds->dims[nd - 1];
-	size_t c0 = ds->cdims[0], cf = ds->cdims[nd - 2], cp = ds->cdims[nd - 1];
-	size_t np = (P + cp - 1) / cp, es = ds->esize, j, r, fi;
-	int64_t b, end = row0 + nrows;
-	unsigned char *o = out;
-
-	for (b = row0 / (int64_t)c0; b * (int64_t)c0 < end; b++) {
-		size_t r0 = (size_t)(b * (int64_t)c0 < row0 ? row0 : b * (int64_t)c0);
-		size_t r1 = (size_t)((b + 1) * (int64_t)c0 > end ? end : (b + 1) * (int64_t)c0);
-
-		if (ds->band != b && load_band(f, ds, name, b, status, err) < 0)
-			return -1;
-		/* Row by row, all chunks of the band: the output is written in
-		 * order, the band's chunks are read as parallel streams. */
-		for (r = r0; r < r1; r++) {
-			unsigned char *orow = o + (r - (size_t)row0) * F * P * es;
-			size_t cr = (r - (size_t)b * c0) * cf * cp * es;
-
-			for (j = 0; j < ds->nband; j++) {
-				size_t f0 = (j / np) * cf, p0 = (j % np) * cp;
-				size_t f1 = f0 + cf > F ? F : f0 + cf;
-				size_t plen = (p0 + cp > P ? P : p0 + cp) - p0;
-				const unsigned char *src = ds->bandbuf + j * ds->cbytes + cr;
-				unsigned char *dst = orow + (f0 * P + p0) * es;
-
-				if (plen == 1 && es == 8) {
-					for (fi = f0; fi < f1; fi++, src += cp * 8, dst += P * 8)
-						memcpy(dst, src, 8);
-				} else if (plen == 1 && es == 4) {
-					for (fi = f0; fi < f1; fi++, src += cp * 4, dst += P * 4)
-						memcpy(dst, src, 4);
-				} else if (plen == 1 && es == 1) {
-					for (fi = f0; fi < f1; fi++, src += cp, dst += P)
-						*dst = *src;
-				} else {
-					for (fi = f0; fi < f1; fi++, src += cp * es, dst += P * es)
-						memcpy(dst, src, plen * es);
-				}
-			}
-		}
-	}
-	return 0;
-}
-
 /* Read rows into buf through ds's cached ids. */
-static int read_block(uvh5_file *f, struct dset *ds, const char *name, int64_t row0,
+static int read_block(uvh5_file *f, struct uvh5_dset *ds, const char *name, int64_t row0,
     int64_t nrows, void *buf, int *status, char *err)
 {
 	hsize_t start[4] = { 0, 0, 0, 0 }, count[4];
@@ -525,7 +376,7 @@ static int read_block(uvh5_file *f, struct dset *ds, const char *name, int64_t r
 	int k;
 
 	if (ds->direct && !f->no_direct)
-		return read_direct(f, ds, name, row0, nrows, buf, status, err);
+		return uvh5_chunk_read(ds, f->path, name, row0, nrows, buf, status, err);
 	for (k = 0; k < ds->ndim; k++)
 		count[k] = ds->dims[k];
 	start[0] = (hsize_t)row0;
@@ -589,7 +440,7 @@ void uvh5_set_direct(uvh5_file *f, int on)
 	f->no_direct = !on;
 }
 
-static void close_dset(struct dset *d)
+static void close_dset(struct uvh5_dset *d)
 {
 	free(d->bandbuf);
 	free(d->raw);
