@@ -121,16 +121,16 @@ int flag_antennas(const struct flag_data *d, struct flag_ants *a)
 			for (int b = 0; b < d->nbls; b++) {
 				if ((d->a1[b] != i && d->a2[b] != i))
 					continue;
-				const float complex *v = d->vis + ROW(d, t, b);
+				const float *v = d->amp + ROW(d, t, b);
 				const uint8_t *fl = d->flags + ROW(d, t, b);
 				int cross = d->a1[b] != d->a2[b];
 				for (size_t s = 0; s < rowlen; s++) {
-					if (fl[s] || !isfinite(crealf(v[s])) || !isfinite(cimagf(v[s])))
+					if (fl[s] || !isfinite(v[s]))
 						continue;
 					nall++;
 					nzero += v[s] == 0;
 					if (cross && k++ % stride == 0 && n < MAXVALS)
-						buf[n++] = cabsf(v[s]);
+						buf[n++] = v[s];
 				}
 			}
 		if (nall && nzero > nall / 2) {
@@ -159,18 +159,18 @@ int flag_antennas(const struct flag_data *d, struct flag_ants *a)
 		}
 		for (int t = 0; t < d->ntimes; t++)
 			for (int p = 0; p < np; p++) {
-				const float complex *v = d->vis + ROW(d, t, bauto);
+				const float *v = d->amp + ROW(d, t, bauto);
 				const uint8_t *fl = d->flags + ROW(d, t, bauto);
 				size_t ns = 0, nd = 0;
 				for (int f = 0; f < nf; f++) {
-					float x = cabsf(v[(size_t)f * np + p]);
+					float x = v[(size_t)f * np + p];
 					if (fl[(size_t)f * np + p] || !isfinite(x))
 						continue;
 					spec[ns++] = x;
 					if (n < MAXVALS)
 						buf[n++] = x;
 					if (f + 1 < nf && !fl[(size_t)(f + 1) * np + p]) {
-						float y = cabsf(v[(size_t)(f + 1) * np + p]);
+						float y = v[(size_t)(f + 1) * np + p];
 						if (isfinite(y))
 							diff[nd++] = fabsf(y - x);
 					}
@@ -306,12 +306,12 @@ int flag_channels(const struct flag_data *d, const uint8_t *skip, uint8_t *badch
 			int usec = kr++ % (long long)sr == 0, uset = kb++ % (long long)sb == 0;
 			if (!usec && !uset)
 				continue;
-			const float complex *v = d->vis + ROW(d, t, b);
+			const float *v = d->amp + ROW(d, t, b);
 			const uint8_t *fl = d->flags + ROW(d, t, b);
 			for (int f = 0; f < nf; f++)
 				for (int p = 0; p < np; p++) {
 					size_t o = (size_t)f * np + p;
-					float x = cabsf(v[o]);
+					float x = v[o];
 					if (fl[o] || !isfinite(x))
 						continue;
 					if (usec && cn[f] < capc)
@@ -385,16 +385,17 @@ static void *worker_main(void *arg)
 			int npp = np - p0 < 2 ? np - p0 : 2;
 			memset(in, 0, plane);
 			for (int t = 0; t < nt; t++) {
-				const float complex *v = d->vis + ROW(d, t, b);
+				const float *v = d->amp + ROW(d, t, b);
 				const uint8_t *fl = d->flags + ROW(d, t, b);
 				for (int f = 0; f < nf; f++)
 					for (int q = 0; q < npp; q++) {
 						size_t s = (size_t)f * np + p0 + q;
-						float re = crealf(v[s]), im = cimagf(v[s]);
 						size_t o = 2 * ((size_t)q * plane + (size_t)f * nt + t);
-						int bad = fl[s] || !isfinite(re) || !isfinite(im);
-						img[o] = bad ? 0 : re;
-						img[o + 1] = bad ? 0 : im;
+						int bad = fl[s] || !isfinite(v[s]);
+						/* the amplitude as a real visibility: the
+						 * strategy works on amplitudes (dsa110.lua) */
+						img[o] = bad ? 0 : v[s];
+						img[o + 1] = 0;
 						in[(size_t)f * nt + t] |= (uint8_t)bad;
 					}
 			}
