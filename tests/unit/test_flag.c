@@ -78,6 +78,7 @@ static void make(struct arr *x, int rfi10)
 	x->d.npol = NP;
 	x->d.a1 = x->a1;
 	x->d.a2 = x->a2;
+	x->d.nthreads = 2;
 	x->amp = calloc((size_t)NT * nb * NF * NP, sizeof *x->amp);
 	x->flags = calloc((size_t)NT * nb * NF * NP, 1);
 	x->d.amp = x->amp;

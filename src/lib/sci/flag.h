@@ -70,6 +70,8 @@ struct flag_data {
 	const float *amp;          /* ntimes*nbls*nfreq*npol: |V| (flagged where
 	                              V is not finite) */
 	uint8_t *flags;            /* same shape; updated in place */
+	int nthreads;              /* pass 1's threads (over antennas); <= 0:
+	                              online CPUs */
 };
 
 #define FLAG_WHYLEN 96
@@ -84,7 +86,8 @@ double flag_median(float *x, size_t n);
 /* Robust sigma of x[0..n) around med: 1.4826 median |x - med| (reordered). */
 double flag_mad_sigma(float *x, size_t n, double med);
 
-/* Pass 1. a's arrays are allocated (flag_ants_free); 0 or -1 (memory). */
+/* Pass 1, on d->nthreads threads (the same result for any number). a's
+ * arrays are allocated (flag_ants_free); 0 or -1 (memory). */
 int flag_antennas(const struct flag_data *d, struct flag_ants *a);
 void flag_ants_free(struct flag_ants *a);
 

@@ -358,6 +358,7 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	d.a2 = a2;
 	d.amp = amp;
 	d.flags = flags;
+	d.nthreads = o->nthreads;
 	c.total = (long long)n;
 	c.input = count_flags(flags, n);
 	if (flag_antennas(&d, &a) < 0) {
