@@ -12,8 +12,13 @@
 # (tests/flag-score.sh: recall, false flags, dead/bad antennas).
 # REPS runs (default 3), medians. Writes bench/results/flag.txt.
 #
+# Peak RSS is measured on the default run (all cores): the group is held
+# as amplitudes and flags, 5 bytes a sample (flag_run.c).
+#
 # Environment: BENCH_TMP (default /work/tmp-bench), REPS, KEEP=1,
-# SIM_ARGS (e.g. SIM_ARGS="-a 16 -s 4 -c 24" to try the script quickly).
+# SIM_ARGS (e.g. SIM_ARGS="-a 16 -s 4 -c 24" to try the script quickly),
+# VIS and TRUTH (an already combined group simulated with -D all and its
+# truth file, to skip the simulation).
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -29,9 +34,14 @@ export PATH="$tmp/bin:$PATH" UVM_ROOT="$root"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 ncpu=$(nproc)
 
-uvm-sim ${SIM_ARGS:-} -D all -R "$tmp/truth.json" -o "$tmp/sim" >/dev/null
-uvm-combine -o "$tmp/vis.uvh5" "$tmp"/sim/*.hdf5
-rm -rf "$tmp/sim"
+if [ -n "${VIS:-}" ]; then
+	ln -s "$(realpath "$VIS")" "$tmp/vis.uvh5"
+	cp "$TRUTH" "$tmp/truth.json"
+else
+	uvm-sim ${SIM_ARGS:-} -D all -R "$tmp/truth.json" -o "$tmp/sim" >/dev/null
+	uvm-combine -o "$tmp/vis.uvh5" "$tmp"/sim/*.hdf5
+	rm -rf "$tmp/sim"
+fi
 bytes=$(wc -c <"$tmp/vis.uvh5")
 nvis=$(uvm-dump "$tmp/vis.uvh5" | awk -F= '$1=="Nblts"{b=$2} $1=="Nfreqs"{f=$2} $1=="Npols"{p=$2} END{print b*f*p}')
 
@@ -54,10 +64,12 @@ ao1_s=$(echo "$line1" | awk '{print $6}')
 stats1_s=$(echo "$line1" | awk '{print $4}')
 score=$(tests/flag-score.sh "$tmp/out1.uvh5" "$tmp/truth.json")
 rss=$(peak_rss_kb uvm-flag -o "$tmp/out2.uvh5" "$tmp/vis.uvh5")
+same=no
+cmp -s "$tmp/out1.uvh5" "$tmp/out2.uvh5" && same=yes
 
 {
 	bench_header "uvm-flag on one full-size group with every defect (bench/bench-flag.sh)"
-	echo "# load before: $load0; reps: $reps (medians); sim: ${SIM_ARGS:-defaults} -D all"
+	echo "# load before: $load0; after: $(cut -d' ' -f1-3 /proc/loadavg); reps: $reps (medians); sim: ${SIM_ARGS:-defaults} -D all${VIS:+ (given: $VIS)}"
 	echo "# aoflagger: $(jq -r .aoflagger_version "$tmp/report.json"), strategy ops/aoflagger/dsa110.lua"
 	echo "group_bytes $bytes"
 	echo "visibilities $nvis"
@@ -74,7 +86,8 @@ rss=$(peak_rss_kb uvm-flag -o "$tmp/out2.uvh5" "$tmp/vis.uvh5")
 	awk -v n="$nvis" -v s="$stats1_s" -v a="$ao1_s" 'BEGIN {
 		printf "single_thread: stats_s %.3f aoflagger_s %.3f, %.3g vis/s\n", s, a, n / (s + a) }'
 	echo "read_vis_per_s $(awk -v n="$nvis" -v r="$read_s" 'BEGIN{printf "%.3g", n / r}') (uvm-flag's own read)"
-	echo "peak_rss_kb $rss"
+	echo "peak_rss_kb $rss (group held as amplitudes + flags: $(awk -v n="$nvis" 'BEGIN{printf "%.0f", n * 5 / 1024}') kB)"
+	echo "same_output_1_vs_${ncpu}_threads $same"
 	echo "score $score"
 	echo "flagged $(jq -c '{flagged_fraction, flagged_by, dead: [.dead_antennas[].antenna], bad: [.bad_antennas[].antenna], bad_channels, bad_integrations}' "$tmp/report.json")"
 	echo "injected $(jq -c '.defects | {dead_antennas, bad_antennas, rfi_channels: [.rfi_channels[].channel], bursts: [.rfi_bursts[].time], baseline_events: (.rfi_baselines | length)}' "$tmp/truth.json")"

@@ -2,11 +2,13 @@
  * uvm-calapply: calibrate a group's visibilities with a calibration table
  * (method in calapply.h).
  *
- * usage: uvm-calapply [-D home] [-c caltable] -o out vis.uvh5
+ * usage: uvm-calapply [-D home] [-c caltable] [-t threads] -o out vis.uvh5
  *   -c caltable  the table to apply; without it the registry of the
  *                deployment chooses one for the data's mid-time through
  *                the fallback chain of cal_choose (cal_registry.h)
  *   -D home      deployment (default $UVM_HOME, else .)
+ *   -t threads   threads (default CAL_THREADS, 0: online CPUs); the output
+ *                is the same for any number
  *
  * The table used and its fallback level (ok, stale, last-good) go into the
  * output's history and extra keywords (cal_table, cal_level, ...) and to
@@ -39,7 +41,7 @@
 #include "uvh5/uvh5.h"
 #include "core/uvm.h"
 
-#define USAGE "uvm-calapply [-D home] [-c caltable] -o out vis.uvh5"
+#define USAGE "uvm-calapply [-D home] [-c caltable] [-t threads] -o out vis.uvh5"
 
 /* Mid-time of the data (MJD); 0 or an exit status after logging. */
 static int mid_mjd(const char *vis, double *mjd)
@@ -91,16 +93,24 @@ int main(int argc, char **argv)
 	struct cfg c = {0};
 	double mjd, maxage, age;
 	int opt, rc;
+	long nthreads = -1;
+	char *end;
 
 	prog_start(argc, argv, USAGE);
 	memset(&t, 0, sizeof t);
-	while ((opt = getopt(argc, argv, "hD:c:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "hD:c:o:t:")) != -1) {
 		switch (opt) {
 		case 'h':
 			return prog_help(USAGE);
 		case 'D': home = optarg; break;
 		case 'c': table = optarg; break;
 		case 'o': out = optarg; break;
+		case 't':
+			errno = 0;
+			nthreads = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || nthreads < 0 || nthreads > 1024)
+				return log_usage(USAGE);
+			break;
 		default: return log_usage(USAGE);
 		}
 	}
@@ -110,6 +120,7 @@ int main(int argc, char **argv)
 	if (cfg_load(&c, home) < 0)
 		return EX_NOINPUT;
 	maxage = cfg_double(&c, "CAL_MAX_AGE_HOURS", CAL_DEFAULT_MAX_AGE_HOURS);
+	o.nthreads = (int)(nthreads >= 0 ? nthreads : cfg_int(&c, "CAL_THREADS", 0));
 	if ((rc = mid_mjd(vis, &mjd)) != 0)
 		goto out;
 	memset(&ch, 0, sizeof ch);

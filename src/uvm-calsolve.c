@@ -3,7 +3,7 @@
  * register it (method in calsolve.h, table layout in cal_table.h, registry
  * in cal_registry.h).
  *
- * usage: uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5
+ * usage: uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] [-t threads] -o caltable vis.uvh5
  *   -j             print the result and quality figures as one JSON object
  *   -D home        deployment (default $UVM_HOME, else .): its uvmake.conf
  *                  and its registry state/calibration.sqlite
@@ -11,6 +11,8 @@
  *                  name without .cal.h5)
  *   -k calibrator  catalogue name (default: the catalogue source that
  *                  transits in the beam during the data)
+ *   -t threads     threads (default CAL_THREADS, 0: online CPUs); the
+ *                  table is the same bit for bit for any number
  *
  * Config: CALIBRATORS (ops/calibrators.csv; relative names are looked up
  * in the deployment, then $UVM_ROOT, then next to bin/), CAL_INTERVAL (1
@@ -20,7 +22,8 @@
  * transit), and the quality gate CAL_MAX_FLAGGED (0.5, fraction of raw
  * solutions flagged), CAL_MIN_SNR (10, median raw solution SNR) and
  * CAL_MIN_GOOD_ANTPOL (0.9, fraction of antenna-polarizations with data
- * that have good solutions; the failed ones are named with the reason).
+ * that have good solutions; the failed ones are named with the reason),
+ * CAL_THREADS (0: online CPUs; also uvm-calapply's).
  *
  * A solution that fails the gate is not a bad input (the data may image
  * well with another table): no table is written (an older one at that
@@ -55,7 +58,7 @@
 #include "core/prog.h"
 #include "core/uvm.h"
 
-#define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5"
+#define USAGE "uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] [-t threads] -o caltable vis.uvh5"
 
 /* out relative to home when it lies inside it, else absolute. */
 static void registry_name(const char *home, const char *out, char *buf, size_t n)
@@ -123,10 +126,12 @@ int main(int argc, char **argv)
 	struct cfg c = {0};
 	sqlite3 *db = NULL;
 	int ch, json = 0, rc, recorded = 0;
+	long nthreads = -1;
+	char *end;
 
 	prog_start(argc, argv, USAGE);
 	memset(&t, 0, sizeof t);
-	while ((ch = getopt(argc, argv, "hjD:g:k:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "hjD:g:k:o:t:")) != -1) {
 		switch (ch) {
 		case 'h':
 			return prog_help(USAGE);
@@ -135,6 +140,12 @@ int main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'k': calname = optarg; break;
 		case 'o': out = optarg; break;
+		case 't':
+			errno = 0;
+			nthreads = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || nthreads < 0 || nthreads > 1024)
+				return log_usage(USAGE);
+			break;
 		default: return log_usage(USAGE);
 		}
 	}
@@ -166,6 +177,7 @@ int main(int argc, char **argv)
 	so.tol = cfg_double(&c, "CAL_TOL", 1e-6);
 	so.refant = (long)cfg_int(&c, "CAL_REFANT", -1);
 	so.validity_hours = cfg_double(&c, "CAL_VALIDITY_HOURS", CAL_DEFAULT_VALIDITY_HOURS);
+	so.nthreads = (int)(nthreads >= 0 ? nthreads : cfg_int(&c, "CAL_THREADS", 0));
 	if (so.interval < 1 || so.max_iter < 1 || !(so.tol > 0) || !(so.validity_hours > 0)) {
 		log_err("bad CAL_INTERVAL, CAL_MAX_ITER, CAL_TOL or CAL_VALIDITY_HOURS in the config");
 		rc = EX_USAGE;

@@ -12,7 +12,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 
-USAGE_TEXT='usage: uvm-calapply [-D home] [-c caltable] -o out vis.uvh5'
+USAGE_TEXT='usage: uvm-calapply [-D home] [-c caltable] [-t threads] -o out vis.uvh5'
 NOISE=0.3
 
 LZF_LIB=$(ls /usr/lib/*/liblzf.so.1 2>/dev/null | head -1)
@@ -281,4 +281,21 @@ make_registry() {
 	run -0 uvm-calapply -c "$D/G1.cal.h5" -o out.uvh5 "$D/cal.uvh5"
 	uvm-dump -d out.uvh5 | diff first -
 	no_temps .
+}
+
+@test "threads: the same bytes on 1, 2 and 3 threads, block after block" {
+	# 6 blocks of rows (one per integration), each shared among the threads
+	for t in 1 2 3; do
+		run -0 uvm-calapply -t $t -c "$D/G1.cal.h5" -o out$t.uvh5 "$D/cal.uvh5"
+		echo "$output" >line$t
+	done
+	[ "$(h5vals out1.uvh5 /Header/Nblts)" -gt 6 ]
+	cmp out1.uvh5 out2.uvh5
+	cmp out1.uvh5 out3.uvh5
+	cmp line1 line2
+	cmp line1 line3
+	# and they are calibrated: not the input's visibilities
+	! cmp -s <(h5vals out1.uvh5 /Data/visdata) <(h5vals "$D/cal.uvh5" /Data/visdata)
+	run -64 uvm-calapply -t x -c "$D/G1.cal.h5" -o bad.uvh5 "$D/cal.uvh5"
+	[ ! -e bad.uvh5 ]
 }

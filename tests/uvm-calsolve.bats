@@ -11,7 +11,7 @@
 bats_require_minimum_version 1.5.0
 load test_helper
 
-USAGE_TEXT='usage: uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] -o caltable vis.uvh5'
+USAGE_TEXT='usage: uvm-calsolve [-j] [-D home] [-g group] [-k calibrator] [-t threads] -o caltable vis.uvh5'
 NOISE=0.3
 NANTS=12
 
@@ -204,4 +204,41 @@ gain_errors() {
 	# stdout is checked too
 	run -74 sh -c "uvm-calsolve -j -D home -g G1 -o home/caltables/G1.cal.h5 '$D/cal.uvh5' > /dev/full"
 	assert_output --partial "write error"
+}
+
+# table_text TABLE: the whole table as h5dump prints it, without the file
+# name and the creation time (the only things that may differ).
+table_text() {
+	h5dump -w 0 -m %.17g "$1" | tail -n +2 | awk '
+		/ATTRIBUTE "created"/ { skip = 1; ind = index($0, "A"); next }
+		skip && index($0, "}") == ind { skip = 0; next }
+		!skip'
+}
+
+@test "threads: the table is the same bit for bit on 1, 2 and 3 threads" {
+	# 48 channels (12 blocks of cells to share) and 2-integration intervals
+	# (warm starts carried from one interval to the next)
+	uvm-sim -L uvh5 -a $NANTS -s 2 -c 24 -t 6 -N 0 -n $NOISE -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k 3C48 -C 0 -o sim >/dev/null
+	uvm-combine -o vis.uvh5 sim/*.hdf5
+	echo CAL_INTERVAL=2 >home/uvmake.conf
+	for t in 1 2 3; do
+		uvm-calsolve -j -D home -g g -k 3C48 -t $t -o home/caltables/t$t.cal.h5 vis.uvh5 \
+			2>/dev/null >out.json
+		jq -c 'del(.table)' out.json >t$t.json
+		table_text home/caltables/t$t.cal.h5 >t$t.txt
+	done
+	[ "$(jq -r .status t1.json)" = good ]
+	grep -q 'DATASET "gains"' t1.txt
+	grep -q 'ATTRIBUTE "residual_rms"' t1.txt
+	cmp t1.txt t2.txt
+	cmp t1.txt t3.txt
+	cmp t1.json t2.json
+	cmp t1.json t3.json
+	# CAL_THREADS is the default; a bad -t is a usage error
+	echo CAL_THREADS=2 >>home/uvmake.conf
+	run -0 uvm-calsolve -D home -g g -k 3C48 -o home/caltables/c.cal.h5 vis.uvh5
+	cmp t1.txt <(table_text home/caltables/c.cal.h5)
+	run -64 uvm-calsolve -D home -t x -o home/caltables/x.cal.h5 vis.uvh5
+	run -64 uvm-calsolve -D home -t -1 -o home/caltables/x.cal.h5 vis.uvh5
 }

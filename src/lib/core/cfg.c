@@ -117,6 +117,8 @@ const char cfg_default_text[] =
     "CAL_MAX_ITER=100\n"
     "CAL_TOL=1e-6\n"
     "CAL_REFANT=-1\n"
+    "# Threads of uvm-calsolve and uvm-calapply (0: online CPUs).\n"
+    "CAL_THREADS=0\n"
     "# Flagging (uvm-flag): the AOFlagger strategy (a relative path is looked\n"
     "# for under the deployment, $UVM_ROOT and the installation) and the\n"
     "# largest flagged fraction of a usable group: beyond it the group fails,\n"

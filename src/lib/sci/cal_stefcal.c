@@ -32,7 +32,7 @@ int stefcal_solve(int n, const double complex *C, const double *D, const double 
 	for (int p = 0; p < n; p++) {
 		active[p] = 0;
 		for (int q = 0; q < n && !active[p]; q++)
-			if (q != p && D[(size_t)q * n + p] > 0)
+			if (q != p && D[(size_t)p * n + q] > 0)
 				active[p] = 1;
 		if (!active[p])
 			g[p] = 0;
@@ -48,13 +48,15 @@ int stefcal_solve(int n, const double complex *C, const double *D, const double 
 
 			if (!active[p])
 				continue;
+			/* row p: conj(C_qp) = C_pq, D_qp = D_pq (Hermitian,
+			 * symmetric), read along the row for the cache */
 			for (int q = 0; q < n; q++) {
-				size_t k = (size_t)q * n + p;
+				size_t k = (size_t)p * n + q;
 				double d = D[k];
 
 				if (q == p || d <= 0)
 					continue;
-				num += conj(C[k]) * prev[q];
+				num += C[k] * prev[q];
 				den += d * (creal(prev[q]) * creal(prev[q]) + cimag(prev[q]) * cimag(prev[q]));
 			}
 			g[p] = den > 0 ? num / den : 0;
@@ -111,7 +113,7 @@ int stefcal_solve(int n, const double complex *C, const double *D, const double 
 				continue;
 			for (int q = 0; q < n; q++)
 				if (q != p)
-					s += D[(size_t)q * n + p] *
+					s += D[(size_t)p * n + q] *
 					    (creal(g[q]) * creal(g[q]) + cimag(g[q]) * cimag(g[q]));
 			snr[p] = cabs(g[p]) * sqrt(s / r.sigma2);
 		}

@@ -7,16 +7,29 @@
  * bytes per baseline, channel and polarization) and the raw solutions
  * (21 bytes per solution interval, antenna, channel and polarization). The
  * file is read twice (delays, then gains), one integration at a time.
+ *
+ * Threads (o->nthreads): the sums of an integration are shared by slot
+ * ranges (each thread owns its baselines' sums, so every sum is added in
+ * the same order whatever the thread count), and the cells of an interval
+ * by blocks of CELL_BLOCK channels: a thread gathers its block's sums,
+ * which lie [slot][channel][pol] so a block is contiguous per slot, into
+ * dense matrices, clears them and solves each cell. A cell's result
+ * depends on its own sums and its own warm start only, and the per-cell
+ * residuals are added up in cell order afterwards, so the table is
+ * bit-identical for any number of threads.
  */
 #include "sci/calsolve.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sci/cal_delay.h"
 #include "sci/cal_stefcal.h"
@@ -31,12 +44,30 @@
                                       * median of antennas with data: garbage */
 #define DELAY_MIN_CHANS 32           /* fewer channels: no delay is solved
                                       * (4 channels cannot show a peak) */
+#define CELL_BLOCK 4                 /* channels a thread gathers and solves at
+                                      * once (4 x npol cells of ~370 kB each) */
 #define MIN_GOOD_SOL 0.01            /* fewer usable gains: low snr (noisy
                                       * groups are judged by frac_flagged
                                       * and median_snr, as before) */
 
+/* One thread's dense n x n matrices for a block of CELL_BLOCK x np cells,
+ * and its share of the input-flag counts. */
+struct cellwork {
+	struct solver *s;
+	int tid;
+	double complex *Cd, *g;
+	double *Dd, *Ad, *Kd, *snr;
+	double *ngood, *ntot;            /* [a][p] */
+	int ti;                          /* integration being summed */
+};
+
 struct solver {
 	const struct calsolve_opts *o;
+	int nth;                         /* threads */
+	struct cellwork *cw;             /* nth */
+	atomic_int next;                 /* next channel block to solve */
+	int ii;                          /* interval being solved */
+	double *cres2, *cmod2;           /* [f][p] residual and model of the cell */
 	uvh5_file *f;
 	const struct uvh5_header *h;
 	int n, nf, np;
@@ -59,9 +90,6 @@ struct solver {
 	/* interval sums */
 	double complex *C;
 	double *D, *A, *K;
-	/* dense per-cell matrices and solution */
-	double complex *Cd, *g;
-	double *Dd, *Ad, *Kd, *snr;
 	double complex *warm;            /* [f][p][a] last good solution */
 	/* raw solutions [ti][a][f][p] */
 	double complex *raw;
@@ -75,6 +103,8 @@ struct solver {
 	double *ngood, *ntot;            /* [a][p] unflagged / all cross samples */
 	struct cal_delay_out dl;
 	unsigned char *skip;             /* n: excluded from the solve */
+	int m, *pos;                     /* solved antennas (data, not skipped),
+	                                    index among them or -1 (n) */
 	double complex *dph;             /* [a][f][p] exp(-2 pi i f tau) */
 	int ref;
 	int pass;                        /* 1: delay sums, 2: gain sums */
@@ -96,6 +126,7 @@ void calsolve_defaults(struct calsolve_opts *o)
 	o->validity_hours = 24;
 	o->refant = -1;
 	o->diam_m = GEOM_DISH_DIAM_M;
+	o->nthreads = 0;
 }
 
 static size_t ridx(const struct solver *s, int ti, int a, int f, int p)
@@ -296,12 +327,31 @@ static int alloc_work(struct solver *s)
 	s->D = calloc(cell, sizeof *s->D);
 	s->A = calloc(cell, sizeof *s->A);
 	s->K = calloc(cell, sizeof *s->K);
-	s->Cd = calloc(nn, sizeof *s->Cd);
-	s->Dd = calloc(nn, sizeof *s->Dd);
-	s->Ad = calloc(nn, sizeof *s->Ad);
-	s->Kd = calloc(nn, sizeof *s->Kd);
-	s->g = calloc((size_t)s->n, sizeof *s->g);
-	s->snr = calloc((size_t)s->n, sizeof *s->snr);
+	s->cw = calloc((size_t)s->nth, sizeof *s->cw);
+	s->cres2 = calloc((size_t)s->nf * s->np, sizeof *s->cres2);
+	s->cmod2 = calloc((size_t)s->nf * s->np, sizeof *s->cmod2);
+	if (!s->cw || !s->cres2 || !s->cmod2)
+		return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	for (int i = 0; i < s->nth; i++) {
+		struct cellwork *w = s->cw + i;
+		size_t nc = (size_t)CELL_BLOCK * s->np;
+
+		w->s = s;
+		w->tid = i;
+		/* calloc: entries no slot writes (diagonal, absent baselines)
+		 * stay 0, which excludes them */
+		w->Cd = calloc(nc * nn, sizeof *w->Cd);
+		w->Dd = calloc(nc * nn, sizeof *w->Dd);
+		w->Ad = calloc(nc * nn, sizeof *w->Ad);
+		w->Kd = calloc(nc * nn, sizeof *w->Kd);
+		w->g = calloc((size_t)s->n, sizeof *w->g);
+		w->snr = calloc((size_t)s->n, sizeof *w->snr);
+		w->ngood = calloc((size_t)s->n * s->np, sizeof *w->ngood);
+		w->ntot = calloc((size_t)s->n * s->np, sizeof *w->ntot);
+		if (!w->Cd || !w->Dd || !w->Ad || !w->Kd || !w->g || !w->snr || !w->ngood ||
+		    !w->ntot)
+			return fail(s, EX_SOFTWARE, "%s", "out of memory");
+	}
 	s->warm = calloc((size_t)s->nf * s->np * s->n, sizeof *s->warm);
 	s->raw = calloc(raw, sizeof *s->raw);
 	s->rawsnr = calloc(raw, sizeof *s->rawsnr);
@@ -319,26 +369,45 @@ static int alloc_work(struct solver *s)
 	s->ngood = calloc((size_t)s->n * s->np, sizeof *s->ngood);
 	s->ntot = calloc((size_t)s->n * s->np, sizeof *s->ntot);
 	s->skip = calloc((size_t)s->n, 1);
+	s->pos = calloc((size_t)s->n, sizeof *s->pos);
 	s->dph = malloc(sizeof *s->dph * (size_t)s->n * s->nf * s->np);
-	if (!s->dsum || !s->dabs || !s->dcnt || !s->ngood || !s->ntot || !s->skip || !s->dph)
+	if (!s->dsum || !s->dabs || !s->dcnt || !s->ngood || !s->ntot || !s->skip || !s->pos || !s->dph)
 		return fail(s, EX_SOFTWARE, "%s", "out of memory");
-	if (!s->C || !s->D || !s->A || !s->K || !s->Cd || !s->Dd || !s->Ad || !s->Kd || !s->g ||
-	    !s->snr || !s->warm || !s->raw || !s->rawsnr || !s->rawok || !s->vis || !s->flags ||
+	if (!s->C || !s->D || !s->A || !s->K || !s->warm || !s->raw || !s->rawsnr || !s->rawok || !s->vis || !s->flags ||
 	    !s->w0 || !s->u1 || !s->v1 || !s->w1 || !s->model)
 		return fail(s, EX_SOFTWARE, "%s", "out of memory");
 	return 0;
 }
 
-/* Add integration ti (already read into s->vis/flags) to the sums. */
-static void accumulate(struct solver *s, int ti)
+/*
+ * Run fn(&s->cw[i]) for every thread i, thread 0 in the caller. A thread
+ * that cannot be created has its share run by the caller afterwards: the
+ * shares are independent, so the result is the same, only slower.
+ */
+static void run_threads(struct solver *s, void *(*fn)(void *))
+{
+	pthread_t th[CAL_MAX_THREADS];
+	unsigned char made[CAL_MAX_THREADS] = {0};
+
+	for (int i = 1; i < s->nth; i++)
+		made[i] = pthread_create(&th[i], NULL, fn, &s->cw[i]) == 0;
+	fn(&s->cw[0]);
+	for (int i = 1; i < s->nth; i++)
+		if (made[i])
+			pthread_join(th[i], NULL);
+		else
+			fn(&s->cw[i]);
+}
+
+/* Antenna w terms and the model spectrum of integration ti. */
+static void prepare(struct solver *s, int ti)
 {
 	const struct uvh5_header *h = s->h;
 	double lst = s->lst[ti], ra0 = s->sidereal ? s->ra0 : lst;
 	double dec0 = s->sidereal ? s->dec0 : s->dec_p;
 	double sep = geom_sep(s->ra_c, s->dec_c, lst, s->dec_p);
-	int nf = s->nf, np = s->np, n = s->n;
 
-	for (int a = 0; a < n; a++) {
+	for (int a = 0; a < s->n; a++) {
 		double uvw[3];
 
 		geom_enu_to_uvw(s->enu + 3 * a, s->lat, lst - ra0, dec0, uvw);
@@ -348,9 +417,25 @@ static void accumulate(struct solver *s, int ti)
 		s->v1[a] = uvw[1];
 		s->w1[a] = uvw[2];
 	}
-	for (int f = 0; f < nf; f++)
+	for (int f = 0; f < s->nf; f++)
 		s->model[f] = cal_source_flux(s->cal, h->freq_array[f]) *
 		    geom_pb(sep, h->freq_array[f], s->o->diam_m);
+}
+
+/*
+ * Add integration w->ti (already read into s->vis/flags, as stored: the
+ * conjugate of the model's convention, sim.h) to the sums of the slots
+ * this thread owns, [nslots * tid / nth, nslots * (tid + 1) / nth).
+ */
+static void *accumulate(void *arg)
+{
+	struct cellwork *w = arg;
+	struct solver *s = w->s;
+	const struct uvh5_header *h = s->h;
+	int ti = w->ti, nf = s->nf, np = s->np, n = s->n;
+	int lo = (int)((long)s->nslots * w->tid / s->nth);
+	int hi = (int)((long)s->nslots * (w->tid + 1) / s->nth);
+
 	for (int64_t r = s->trow0[ti]; r < s->trow1[ti]; r++) {
 		int a = s->ai[r], b = s->bi[r], slot;
 		size_t row = (size_t)(r - s->trow0[ti]) * nf * np;
@@ -358,9 +443,11 @@ static void accumulate(struct solver *s, int ti)
 
 		if (a < 0 || b < 0 || a == b)
 			continue;
+		slot = s->slot_of[a * n + b];
+		if (slot < lo || slot >= hi)
+			continue;
 		if (s->pass == 2 && (s->skip[a] || s->skip[b]))
 			continue;
-		slot = s->slot_of[a * n + b];
 		dw = (s->w1[b] - s->w1[a]) - (s->w0[b] - s->w0[a]);
 		uvm = hypot(s->u1[b] - s->u1[a], s->v1[b] - s->v1[a]);
 		for (int f = 0; f < nf; f++) {
@@ -372,10 +459,10 @@ static void accumulate(struct solver *s, int ti)
 					size_t k = row + (size_t)f * np + p;
 					int bad = s->flags[k] || !isfinite(crealf(s->vis[k])) ||
 					    !isfinite(cimagf(s->vis[k]));
-					s->ntot[a * np + p]++;
-					s->ntot[b * np + p]++;
-					s->ngood[a * np + p] += !bad;
-					s->ngood[b * np + p] += !bad;
+					w->ntot[a * np + p]++;
+					w->ntot[b * np + p]++;
+					w->ngood[a * np + p] += !bad;
+					w->ngood[b * np + p] += !bad;
 				}
 			}
 			if ((s->pass == 2 && uvm * fr / GEOM_C < s->o->min_uv_lambda) || !(m > 0))
@@ -389,7 +476,7 @@ static void accumulate(struct solver *s, int ti)
 				if (s->flags[k] || !isfinite(crealf(s->vis[k])) ||
 				    !isfinite(cimagf(s->vis[k])))
 					continue;
-				v = (double complex)s->vis[k] * z;
+				v = conj((double complex)s->vis[k]) * z;
 				if (a > b)
 					v = conj(v);
 				c = ((size_t)slot * nf + f) * np + p;
@@ -409,50 +496,102 @@ static void accumulate(struct solver *s, int ti)
 			}
 		}
 	}
+	return NULL;
 }
 
-/* Solve every (channel, pol) cell of interval ii from the sums, then
- * clear the sums. */
-static void solve_interval(struct solver *s, int ii)
+/*
+ * Copy the sums of channels [f0, f1) into the thread's dense matrices
+ * over the solved antennas (cell c = (f - f0) * np + p at offset
+ * c * m * m) and clear them for the next interval. The other antennas
+ * have no sums, so StEFCal on the m x m matrices makes exactly the same
+ * operations in the same order as on n x n ones, without the empty rows.
+ */
+static void gather(struct solver *s, struct cellwork *w, int f0, int f1)
 {
+	int m = s->m, nf = s->nf, np = s->np, nc = (f1 - f0) * np;
+	size_t nn = (size_t)m * m;
+
+	for (int k = 0; k < s->nslots; k++) {
+		size_t base = ((size_t)k * nf + f0) * np;
+		int pa = s->pos[s->slot_a[k]], pb = s->pos[s->slot_b[k]];
+		size_t ab = (size_t)pa * m + pb, ba = (size_t)pb * m + pa;
+
+		if (pa < 0 || pb < 0)   /* left out: its sums stay 0 */
+			continue;
+
+		for (int c = 0; c < nc; c++) {
+			size_t o = c * nn;
+
+			w->Cd[o + ab] = s->C[base + c];
+			w->Cd[o + ba] = conj(s->C[base + c]);
+			w->Dd[o + ab] = w->Dd[o + ba] = s->D[base + c];
+			w->Ad[o + ab] = w->Ad[o + ba] = s->A[base + c];
+			w->Kd[o + ab] = w->Kd[o + ba] = s->K[base + c];
+		}
+		memset(s->C + base, 0, sizeof *s->C * (size_t)nc);
+		memset(s->D + base, 0, sizeof *s->D * (size_t)nc);
+		memset(s->A + base, 0, sizeof *s->A * (size_t)nc);
+		memset(s->K + base, 0, sizeof *s->K * (size_t)nc);
+	}
+}
+
+/* Solve blocks of channels of interval s->ii until none is left. */
+static void *solve_cells(void *arg)
+{
+	struct cellwork *w = arg;
+	struct solver *s = w->s;
 	struct stefcal_opts so = {s->o->max_iter, s->o->tol};
-	int n = s->n, nf = s->nf, np = s->np;
+	int n = s->n, m = s->m, nf = s->nf, np = s->np, ii = s->ii;
+	size_t nn = (size_t)m * m;
 
-	for (int f = 0; f < nf; f++)
-		for (int p = 0; p < np; p++) {
-			struct stefcal_result r;
+	for (;;) {
+		int f0 = atomic_fetch_add(&s->next, 1) * CELL_BLOCK;
+		int f1 = f0 + CELL_BLOCK < nf ? f0 + CELL_BLOCK : nf;
+
+		if (f0 >= nf)
+			break;
+		gather(s, w, f0, f1);
+		for (int c = 0; c < (f1 - f0) * np; c++) {
+			int f = f0 + c / np, p = c % np, ok;
 			double complex *warm = s->warm + ((size_t)f * np + p) * n;
-			int ok;
+			struct stefcal_result r;
 
-			for (int k = 0; k < s->nslots; k++) {
-				size_t c = ((size_t)k * nf + f) * np + p;
-				int a = s->slot_a[k], b = s->slot_b[k];
-
-				s->Cd[a * n + b] = s->C[c];
-				s->Cd[b * n + a] = conj(s->C[c]);
-				s->Dd[a * n + b] = s->Dd[b * n + a] = s->D[c];
-				s->Ad[a * n + b] = s->Ad[b * n + a] = s->A[c];
-				s->Kd[a * n + b] = s->Kd[b * n + a] = s->K[c];
-			}
-			memcpy(s->g, warm, sizeof *s->g * (size_t)n);
-			stefcal_solve(n, s->Cd, s->Dd, s->Ad, s->Kd, s->g, s->snr, &so, &r);
+			for (int a = 0; a < n; a++)
+				if (s->pos[a] >= 0)
+					w->g[s->pos[a]] = warm[a];
+			stefcal_solve(m, w->Cd + c * nn, w->Dd + c * nn, w->Ad + c * nn,
+			    w->Kd + c * nn, w->g, w->snr, &so, &r);
 			ok = r.converged && r.nactive >= 3;
-			if (ok) {
-				memcpy(warm, s->g, sizeof *s->g * (size_t)n);
-				s->resid2 += r.resid2;
-				s->model2 += r.model2;
-			}
+			s->cres2[f * np + p] = ok ? r.resid2 : 0;
+			s->cmod2[f * np + p] = ok ? r.model2 : 0;
 			for (int a = 0; a < n; a++) {
 				size_t k = ridx(s, ii, a, f, p);
-				s->raw[k] = s->g[a];
-				s->rawsnr[k] = ok && isfinite(s->snr[a]) ? (float)s->snr[a] : 0;
-				s->rawok[k] = ok && s->g[a] != 0 && s->snr[a] >= s->o->flag_snr;
+				int q = s->pos[a];
+				double complex g = q >= 0 ? w->g[q] : 0;
+				double sn = q >= 0 ? w->snr[q] : 0;
+
+				if (ok)
+					warm[a] = g;
+				s->raw[k] = g;
+				s->rawsnr[k] = ok && isfinite(sn) ? (float)sn : 0;
+				s->rawok[k] = ok && g != 0 && sn >= s->o->flag_snr;
 			}
 		}
-	memset(s->C, 0, sizeof *s->C * (size_t)s->nslots * nf * np);
-	memset(s->D, 0, sizeof *s->D * (size_t)s->nslots * nf * np);
-	memset(s->A, 0, sizeof *s->A * (size_t)s->nslots * nf * np);
-	memset(s->K, 0, sizeof *s->K * (size_t)s->nslots * nf * np);
+	}
+	return NULL;
+}
+
+/* Solve every (channel, pol) cell of interval ii from the sums, which are
+ * left cleared. */
+static void solve_interval(struct solver *s, int ii)
+{
+	s->ii = ii;
+	atomic_store(&s->next, 0);
+	run_threads(s, solve_cells);
+	for (int c = 0; c < s->nf * s->np; c++) {
+		s->resid2 += s->cres2[c];
+		s->model2 += s->cmod2[c];
+	}
 }
 
 /*
@@ -530,6 +669,9 @@ static int delays(struct solver *s)
 		}
 		s->dl.tau_s[s->ref * s->np + p] = 0;
 	}
+	s->m = 0;
+	for (int a = 0; a < s->n; a++)
+		s->pos[a] = s->has_data[a] && !s->skip[a] ? s->m++ : -1;
 	for (int a = 0; a < s->n; a++)
 		for (int f = 0; f < s->nf; f++)
 			for (int p = 0; p < s->np; p++)
@@ -785,12 +927,18 @@ static int quality(struct solver *s, struct cal_table *t)
 static void free_solver(struct solver *s)
 {
 	void *p[] = {s->enu, s->ai, s->bi, s->has_data, s->slot_of, s->slot_a, s->slot_b,
-	    s->tval, s->trow0, s->trow1, s->lst, s->C, s->D, s->A, s->K, s->Cd, s->g, s->Dd,
-	    s->Ad, s->Kd, s->snr, s->warm, s->raw, s->rawsnr, s->rawok, s->vis, s->flags,
+	    s->tval, s->trow0, s->trow1, s->lst, s->C, s->D, s->A, s->K, s->cres2, s->cmod2, s->warm, s->raw, s->rawsnr, s->rawok, s->vis, s->flags,
 	    s->w0, s->u1, s->v1, s->w1, s->model, s->dsum, s->dabs, s->dcnt, s->ngood, s->ntot,
-	    s->skip, s->dph};
+	    s->skip, s->pos, s->dph};
 	for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
 		free(p[i]);
+	for (int i = 0; s->cw && i < s->nth; i++) {
+		struct cellwork *w = s->cw + i;
+		void *q[] = {w->Cd, w->Dd, w->Ad, w->Kd, w->g, w->snr, w->ngood, w->ntot};
+		for (size_t j = 0; j < sizeof q / sizeof q[0]; j++)
+			free(q[j]);
+	}
+	free(s->cw);
 	if (s->f)
 		uvh5_close(s->f);
 	cal_delay_free(&s->dl);
@@ -818,6 +966,11 @@ int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
 	s.n = (int)s.h->Nants_telescope;
 	s.nf = (int)s.h->Nfreqs;
 	s.np = (int)s.h->Npols;
+	s.nth = o->nthreads > 0 ? o->nthreads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (s.nth < 1)
+		s.nth = 1;
+	if (s.nth > CAL_MAX_THREADS)
+		s.nth = CAL_MAX_THREADS;
 	s.lat = s.h->latitude * GEOM_DEG;
 	s.lon = s.h->longitude * GEOM_DEG;
 	if (s.n < 3 || s.n > 4096 || s.nf < 1 || s.np < 1) {
@@ -841,14 +994,21 @@ int calsolve_run(const struct calsolve_opts *o, struct cal_table *t, char *err)
 				rc = st ? st : EX_IOERR;
 				goto out;
 			}
-			/* Files hold the conjugate of the model's convention (sim.h). */
-			for (int64_t k = 0; k < nr * s.h->Nfreqs * s.h->Npols; k++)
-				s.vis[k] = conjf(s.vis[k]);
-			accumulate(&s, ti);
+			prepare(&s, ti);
+			for (int i = 0; i < s.nth; i++)
+				s.cw[i].ti = ti;
+			run_threads(&s, accumulate);
 			if (s.pass == 2 && ((ti + 1) % o->interval == 0 || ti == s.ntimes - 1))
 				solve_interval(&s, ti / o->interval);
 		}
-		if (s.pass == 1 && (rc = delays(&s)))
+		if (s.pass > 1)
+			continue;
+		for (int i = 0; i < s.nth; i++)   /* exact: counts */
+			for (int k = 0; k < s.n * s.np; k++) {
+				s.ngood[k] += s.cw[i].ngood[k];
+				s.ntot[k] += s.cw[i].ntot[k];
+			}
+		if ((rc = delays(&s)))
 			goto out;
 	}
 	ref = reference(&s);

@@ -63,10 +63,15 @@ struct calsolve_opts {
 	double validity_hours;           /* window centred on the transit */
 	long refant;                     /* antenna number, -1: automatic */
 	double diam_m;                   /* dish diameter for the beam */
+	int nthreads;                    /* <= 0: online CPUs (at most
+	                                    CAL_MAX_THREADS); the table is the
+	                                    same bit for bit for any count */
 };
 
+#define CAL_MAX_THREADS 64
+
 /* Defaults: interval 1, min_uv 0, flag_snr 5, 100 iterations, 1e-6,
- * 24 h, automatic reference antenna, 4.65 m. */
+ * 24 h, automatic reference antenna, 4.65 m, online CPUs. */
 void calsolve_defaults(struct calsolve_opts *o);
 
 /*

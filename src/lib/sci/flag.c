@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,12 +83,153 @@ static int outlier(double x, double med, double sig, int high_only)
 	return (z > FLAG_ANT_Z && rel > 1.5) || (z < -FLAG_ANT_Z && rel < 0.5);
 }
 
+/* The statistics of antenna i (pass 1's per-antenna work) into a, with buf
+ * (MAXVALS floats) as scratch; 0 or -1 (memory). */
+static int ant_stats(const struct flag_data *d, struct flag_ants *a, int i, float *buf)
+{
+	int nf = d->nfreq, np = d->npol;
+	size_t rowlen = (size_t)nf * np;
+
+	size_t ncross = 0, nzero = 0, nall = 0, stride, k = 0, n = 0;
+	int nb = 0, hasauto = 0;
+
+	a->cross_amp[i] = a->auto_pow[i] = a->auto_rough[i] = NAN;
+	for (int b = 0; b < d->nbls; b++)
+		if (d->a1[b] == i || d->a2[b] == i) {
+			if (d->a1[b] != d->a2[b])
+				nb++;
+			else
+				hasauto = 1;
+		}
+	if (!nb && !hasauto)
+		return 0;
+	ncross = (size_t)nb * d->ntimes * rowlen;
+	stride = ncross / MAXVALS + 1;
+	/* cross amplitudes (subsampled) and zeros (all) */
+	for (int t = 0; t < d->ntimes; t++)
+		for (int b = 0; b < d->nbls; b++) {
+			if ((d->a1[b] != i && d->a2[b] != i))
+				continue;
+			const float *v = d->amp + ROW(d, t, b);
+			const uint8_t *fl = d->flags + ROW(d, t, b);
+			int cross = d->a1[b] != d->a2[b];
+			for (size_t s = 0; s < rowlen; s++) {
+				if (fl[s] || !isfinite(v[s]))
+					continue;
+				nall++;
+				nzero += v[s] == 0;
+				if (cross && k++ % stride == 0 && n < MAXVALS)
+					buf[n++] = v[s];
+			}
+		}
+	if (nall && nzero > nall / 2) {
+		a->dead[i] = 1;
+		snprintf(a->why[i], FLAG_WHYLEN, "dead: %.0f%% of its samples are zero",
+		    100.0 * (double)nzero / (double)nall);
+	}
+	a->cross_amp[i] = flag_median(buf, n);
+	/* autocorrelation power and roughness, per integration and pol */
+	if (!hasauto)
+		return 0;
+	int bauto = -1;
+	for (int b = 0; b < d->nbls; b++)
+		if (d->a1[b] == i && d->a2[b] == i)
+			bauto = b;
+	n = 0;
+	float *rough = malloc(sizeof *rough * (size_t)d->ntimes * np + 1);
+	float *spec = malloc(sizeof *spec * (size_t)nf + 1);
+	float *diff = malloc(sizeof *diff * (size_t)nf + 1);
+	size_t nr = 0;
+	if (!rough || !spec || !diff) {
+		free(rough);
+		free(spec);
+		free(diff);
+		return -1;
+	}
+	for (int t = 0; t < d->ntimes; t++)
+		for (int p = 0; p < np; p++) {
+			const float *v = d->amp + ROW(d, t, bauto);
+			const uint8_t *fl = d->flags + ROW(d, t, bauto);
+			size_t ns = 0, nd = 0;
+			for (int f = 0; f < nf; f++) {
+				float x = v[(size_t)f * np + p];
+				if (fl[(size_t)f * np + p] || !isfinite(x))
+					continue;
+				spec[ns++] = x;
+				if (n < MAXVALS)
+					buf[n++] = x;
+				if (f + 1 < nf && !fl[(size_t)(f + 1) * np + p]) {
+					float y = v[(size_t)(f + 1) * np + p];
+					if (isfinite(y))
+						diff[nd++] = fabsf(y - x);
+				}
+			}
+			double ms = flag_median(spec, ns), md = flag_median(diff, nd);
+			if (ms > 0 && isfinite(md))
+				rough[nr++] = (float)(md / ms);
+		}
+	a->auto_pow[i] = flag_median(buf, n);
+	a->auto_rough[i] = flag_median(rough, nr);
+	free(rough);
+	free(spec);
+	free(diff);
+	return 0;
+}
+
+struct antwork {
+	const struct flag_data *d;
+	struct flag_ants *a;
+	atomic_int *next;
+	int failed;
+	pthread_t th;
+};
+
+/* Antennas from the shared counter until none is left; each antenna's
+ * figures depend on its own samples only, whoever computes them. */
+static void *ant_worker(void *arg)
+{
+	struct antwork *w = arg;
+	float *buf = malloc(sizeof *buf * MAXVALS);
+	int i;
+
+	if (!buf) {
+		w->failed = 1;
+		return NULL;
+	}
+	while ((i = atomic_fetch_add(w->next, 1)) < w->d->nants)
+		if (ant_stats(w->d, w->a, i, buf) < 0)
+			w->failed = 1;
+	free(buf);
+	return NULL;
+}
+
+/* ant_stats for every antenna on d->nthreads threads; 0 or -1 (memory). */
+static int ant_stats_all(const struct flag_data *d, struct flag_ants *a)
+{
+	atomic_int next = 0;
+	int nth = d->nthreads > 0 ? d->nthreads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	struct antwork w[64];
+	int made = 0, failed = 0;
+
+	nth = nth < 1 ? 1 : nth > 64 ? 64 : nth;
+	for (int k = 0; k < nth; k++) {
+		w[k] = (struct antwork){d, a, &next, 0, 0};
+		if (k && pthread_create(&w[k].th, NULL, ant_worker, &w[k]) != 0)
+			break;
+		made = k + 1;
+	}
+	ant_worker(&w[0]);   /* with whatever threads started */
+	for (int k = 0; k < made; k++) {
+		if (k)
+			pthread_join(w[k].th, NULL);
+		failed |= w[k].failed;
+	}
+	return failed ? -1 : 0;
+}
+
 int flag_antennas(const struct flag_data *d, struct flag_ants *a)
 {
-	int na = d->nants, nf = d->nfreq, np = d->npol;
-	size_t rowlen = (size_t)nf * np;
-	float *buf = NULL;
-	int rc = -1;
+	int na = d->nants, rc = -1;
 
 	memset(a, 0, sizeof *a);
 	a->dead = calloc((size_t)na, 1);
@@ -96,95 +238,9 @@ int flag_antennas(const struct flag_data *d, struct flag_ants *a)
 	a->cross_amp = calloc((size_t)na + 1, sizeof(double));
 	a->auto_pow = calloc((size_t)na + 1, sizeof(double));
 	a->auto_rough = calloc((size_t)na + 1, sizeof(double));
-	buf = malloc(sizeof *buf * MAXVALS);
 	if (!a->dead || !a->bad || !a->why || !a->cross_amp || !a->auto_pow || !a->auto_rough ||
-	    !buf)
+	    ant_stats_all(d, a) < 0)
 		goto out;
-	for (int i = 0; i < na; i++) {
-		size_t ncross = 0, nzero = 0, nall = 0, stride, k = 0, n = 0;
-		int nb = 0, hasauto = 0;
-
-		a->cross_amp[i] = a->auto_pow[i] = a->auto_rough[i] = NAN;
-		for (int b = 0; b < d->nbls; b++)
-			if (d->a1[b] == i || d->a2[b] == i) {
-				if (d->a1[b] != d->a2[b])
-					nb++;
-				else
-					hasauto = 1;
-			}
-		if (!nb && !hasauto)
-			continue;
-		ncross = (size_t)nb * d->ntimes * rowlen;
-		stride = ncross / MAXVALS + 1;
-		/* cross amplitudes (subsampled) and zeros (all) */
-		for (int t = 0; t < d->ntimes; t++)
-			for (int b = 0; b < d->nbls; b++) {
-				if ((d->a1[b] != i && d->a2[b] != i))
-					continue;
-				const float complex *v = d->vis + ROW(d, t, b);
-				const uint8_t *fl = d->flags + ROW(d, t, b);
-				int cross = d->a1[b] != d->a2[b];
-				for (size_t s = 0; s < rowlen; s++) {
-					if (fl[s] || !isfinite(crealf(v[s])) || !isfinite(cimagf(v[s])))
-						continue;
-					nall++;
-					nzero += v[s] == 0;
-					if (cross && k++ % stride == 0 && n < MAXVALS)
-						buf[n++] = cabsf(v[s]);
-				}
-			}
-		if (nall && nzero > nall / 2) {
-			a->dead[i] = 1;
-			snprintf(a->why[i], FLAG_WHYLEN, "dead: %.0f%% of its samples are zero",
-			    100.0 * (double)nzero / (double)nall);
-		}
-		a->cross_amp[i] = flag_median(buf, n);
-		/* autocorrelation power and roughness, per integration and pol */
-		if (!hasauto)
-			continue;
-		int bauto = -1;
-		for (int b = 0; b < d->nbls; b++)
-			if (d->a1[b] == i && d->a2[b] == i)
-				bauto = b;
-		n = 0;
-		float *rough = malloc(sizeof *rough * (size_t)d->ntimes * np + 1);
-		float *spec = malloc(sizeof *spec * (size_t)nf + 1);
-		float *diff = malloc(sizeof *diff * (size_t)nf + 1);
-		size_t nr = 0;
-		if (!rough || !spec || !diff) {
-			free(rough);
-			free(spec);
-			free(diff);
-			goto out;
-		}
-		for (int t = 0; t < d->ntimes; t++)
-			for (int p = 0; p < np; p++) {
-				const float complex *v = d->vis + ROW(d, t, bauto);
-				const uint8_t *fl = d->flags + ROW(d, t, bauto);
-				size_t ns = 0, nd = 0;
-				for (int f = 0; f < nf; f++) {
-					float x = cabsf(v[(size_t)f * np + p]);
-					if (fl[(size_t)f * np + p] || !isfinite(x))
-						continue;
-					spec[ns++] = x;
-					if (n < MAXVALS)
-						buf[n++] = x;
-					if (f + 1 < nf && !fl[(size_t)(f + 1) * np + p]) {
-						float y = cabsf(v[(size_t)(f + 1) * np + p]);
-						if (isfinite(y))
-							diff[nd++] = fabsf(y - x);
-					}
-				}
-				double ms = flag_median(spec, ns), md = flag_median(diff, nd);
-				if (ms > 0 && isfinite(md))
-					rough[nr++] = (float)(md / ms);
-			}
-		a->auto_pow[i] = flag_median(buf, n);
-		a->auto_rough[i] = flag_median(rough, nr);
-		free(rough);
-		free(spec);
-		free(diff);
-	}
 	/* Dead by autocorrelation power, then outliers among the living. */
 	double med, sig;
 	if (robust_ref(a->auto_pow, na, &med, &sig) < 0)
@@ -218,7 +274,6 @@ int flag_antennas(const struct flag_data *d, struct flag_ants *a)
 	free(live);
 	rc = 0;
 out:
-	free(buf);
 	if (rc)
 		flag_ants_free(a);
 	return rc;
@@ -306,12 +361,12 @@ int flag_channels(const struct flag_data *d, const uint8_t *skip, uint8_t *badch
 			int usec = kr++ % (long long)sr == 0, uset = kb++ % (long long)sb == 0;
 			if (!usec && !uset)
 				continue;
-			const float complex *v = d->vis + ROW(d, t, b);
+			const float *v = d->amp + ROW(d, t, b);
 			const uint8_t *fl = d->flags + ROW(d, t, b);
 			for (int f = 0; f < nf; f++)
 				for (int p = 0; p < np; p++) {
 					size_t o = (size_t)f * np + p;
-					float x = cabsf(v[o]);
+					float x = v[o];
 					if (fl[o] || !isfinite(x))
 						continue;
 					if (usec && cn[f] < capc)
@@ -385,16 +440,17 @@ static void *worker_main(void *arg)
 			int npp = np - p0 < 2 ? np - p0 : 2;
 			memset(in, 0, plane);
 			for (int t = 0; t < nt; t++) {
-				const float complex *v = d->vis + ROW(d, t, b);
+				const float *v = d->amp + ROW(d, t, b);
 				const uint8_t *fl = d->flags + ROW(d, t, b);
 				for (int f = 0; f < nf; f++)
 					for (int q = 0; q < npp; q++) {
 						size_t s = (size_t)f * np + p0 + q;
-						float re = crealf(v[s]), im = cimagf(v[s]);
 						size_t o = 2 * ((size_t)q * plane + (size_t)f * nt + t);
-						int bad = fl[s] || !isfinite(re) || !isfinite(im);
-						img[o] = bad ? 0 : re;
-						img[o + 1] = bad ? 0 : im;
+						int bad = fl[s] || !isfinite(v[s]);
+						/* the amplitude as a real visibility: the
+						 * strategy works on amplitudes (dsa110.lua) */
+						img[o] = bad ? 0 : v[s];
+						img[o + 1] = 0;
 						in[(size_t)f * nt + t] |= (uint8_t)bad;
 					}
 			}

@@ -23,7 +23,12 @@
  *    thousands of noise sigmas, is mistaken for RFI, and the RFI they see
  *    is the common RFI of pass 2), on its time x frequency plane with AOFlagger
  *    (aoflag.h) and a Lua strategy, both polarizations at once, one mask
- *    for both. Baselines are shared among threads (one strategy each).
+ *    for both. Baselines are shared among threads (one strategy each);
+ *    each baseline's mask depends on its own data only, so the output is
+ *    the same for any number of threads.
+ *    The strategy is given amplitudes (as real visibilities): the shipped
+ *    one looks at nothing else, and a strategy that needs phases cannot
+ *    be run on this memory budget.
  *
  * Input flags are kept (the output's flags are a superset of the input's);
  * non-finite samples are flagged. Statistics skip flagged samples and
@@ -54,13 +59,19 @@
  */
 #include "core/uvm.h" /* UVM_EX_OVERFLAGGED */
 
-/* One group in memory, rows [t][b], each row [f][p]. Antenna indices are
- * 0..nants-1 (positions in the header's antenna list). */
+/* One group's amplitudes in memory, rows [t][b], each row [f][p].
+ * Every pass looks at amplitudes only (the AOFlagger strategy too), so
+ * the group is held as |V| (4 bytes a sample, not 8) and the visibilities
+ * are read again when writing. Antenna indices are 0..nants-1 (positions
+ * in the header's antenna list). */
 struct flag_data {
 	int nants, nbls, ntimes, nfreq, npol;
 	const int *a1, *a2;        /* nbls */
-	const float complex *vis;  /* ntimes*nbls*nfreq*npol */
+	const float *amp;          /* ntimes*nbls*nfreq*npol: |V| (flagged where
+	                              V is not finite) */
 	uint8_t *flags;            /* same shape; updated in place */
+	int nthreads;              /* pass 1's threads (over antennas); <= 0:
+	                              online CPUs */
 };
 
 #define FLAG_WHYLEN 96
@@ -75,7 +86,8 @@ double flag_median(float *x, size_t n);
 /* Robust sigma of x[0..n) around med: 1.4826 median |x - med| (reordered). */
 double flag_mad_sigma(float *x, size_t n, double med);
 
-/* Pass 1. a's arrays are allocated (flag_ants_free); 0 or -1 (memory). */
+/* Pass 1, on d->nthreads threads (the same result for any number). a's
+ * arrays are allocated (flag_ants_free); 0 or -1 (memory). */
 int flag_antennas(const struct flag_data *d, struct flag_ants *a);
 void flag_ants_free(struct flag_ants *a);
 

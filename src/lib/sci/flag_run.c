@@ -3,10 +3,12 @@
  * run the three passes of flag.h, count what each flagged, write the JSON
  * report and the flagged copy (contract in flag.h).
  *
- * The group is held whole (visibilities and flags: 1.5 GB for a full
- * DSA-110 group) because AOFlagger needs each baseline's full time x
- * frequency plane and the file is time-major; nsamples are streamed from
- * the input again while writing. The report holds no time stamp or timing,
+ * The group is held whole because AOFlagger needs each baseline's full
+ * time x frequency plane and the file is time-major, but as amplitudes
+ * and flags (5 bytes a sample: 860 MB for a full DSA-110 group, against
+ * 1.5 GB for the visibilities); it is read in blocks of rows of about
+ * 2 MB, and the visibilities and nsamples are streamed from the input
+ * again while writing. The report holds no time stamp or timing,
  * so the same input gives the same bytes.
  */
 #include "sci/flag.h"
@@ -272,7 +274,8 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	uvh5_writer *w = NULL;
 	float complex *vis = NULL;
 	uint8_t *flags = NULL, *badchan = NULL, *badtime = NULL, *skip = NULL;
-	float *ns = NULL;
+	float *ns = NULL, *amp = NULL;
+	int64_t blk;
 	int *a1 = NULL, *a2 = NULL;
 	char e[UVH5_ERRLEN], *rep = NULL;
 	size_t replen = 0, rowlen, n;
@@ -306,24 +309,43 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	}
 	rowlen = (size_t)h->Nfreqs * h->Npols;
 	n = (size_t)h->Nblts * rowlen;
-	vis = malloc(sizeof *vis * n);
+	blk = (2L << 20) / (long)(rowlen * sizeof *vis);
+	if (blk > h->Nbls)
+		blk = h->Nbls;
+	if (blk < 1)
+		blk = 1;
+	vis = malloc(sizeof *vis * (size_t)blk * rowlen);
+	ns = malloc(sizeof *ns * (size_t)blk * rowlen);
+	amp = malloc(sizeof *amp * n);
 	flags = malloc(n);
 	badchan = calloc((size_t)h->Nfreqs, 1);
 	badtime = calloc((size_t)h->Ntimes, 1);
 	skip = calloc((size_t)h->Nants_telescope, 1);
-	if (!vis || !flags || !badchan || !badtime || !skip) {
+	if (!vis || !ns || !amp || !flags || !badchan || !badtime || !skip) {
 		snprintf(err, FLAG_ERRLEN, "out of memory (%zu MB for the group)",
-		    n * 9 >> 20);
+		    n * 5 >> 20);
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	for (int64_t t = 0; t < h->Ntimes; t++)
-		if (uvh5_read_rows(f, t * h->Nbls, h->Nbls, vis + (size_t)t * h->Nbls * rowlen,
-		    flags + (size_t)t * h->Nbls * rowlen, NULL, &s, e) < 0) {
+	for (int64_t r0 = 0; r0 < h->Nblts; r0 += blk) {
+		int64_t nr = h->Nblts - r0 < blk ? h->Nblts - r0 : blk;
+		uint8_t *fl = flags + (size_t)r0 * rowlen;
+		float *am = amp + (size_t)r0 * rowlen;
+
+		if (uvh5_read_rows(f, r0, nr, vis, fl, NULL, &s, e) < 0) {
 			snprintf(err, FLAG_ERRLEN, "%s", e);
 			rc = s ? s : EX_IOERR;
 			goto out;
 		}
+		for (size_t i = 0; i < (size_t)nr * rowlen; i++) {
+			if (!isfinite(crealf(vis[i])) || !isfinite(cimagf(vis[i]))) {
+				fl[i] = 1;
+				am[i] = NAN;
+			} else {
+				am[i] = cabsf(vis[i]);
+			}
+		}
+	}
 	tm->read_s = now() - t0;
 
 	t0 = now();
@@ -334,12 +356,10 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	d.npol = (int)h->Npols;
 	d.a1 = a1;
 	d.a2 = a2;
-	d.vis = vis;
+	d.amp = amp;
 	d.flags = flags;
+	d.nthreads = o->nthreads;
 	c.total = (long long)n;
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(crealf(vis[i])) || !isfinite(cimagf(vis[i])))
-			flags[i] = 1;
 	c.input = count_flags(flags, n);
 	if (flag_antennas(&d, &a) < 0) {
 		snprintf(err, FLAG_ERRLEN, "out of memory");
@@ -401,13 +421,7 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 		rc = UVM_EX_OVERFLAGGED;
 		goto out;
 	}
-	int64_t blk = (2L << 20) / (long)(rowlen * sizeof *vis);
-	if (blk > h->Nbls)
-		blk = h->Nbls;
-	if (blk < 1)
-		blk = 1;
-	ns = malloc(sizeof *ns * (size_t)blk * rowlen);
-	if (!ns || out_header(&oh, h, o, frac(c.final, c.total)) < 0) {
+	if (out_header(&oh, h, o, frac(c.final, c.total)) < 0) {
 		snprintf(err, FLAG_ERRLEN, "out of memory");
 		rc = EX_SOFTWARE;
 		goto out;
@@ -420,9 +434,8 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	}
 	for (int64_t r0 = 0; r0 < h->Nblts; r0 += blk) {
 		int64_t nr = h->Nblts - r0 < blk ? h->Nblts - r0 : blk;
-		if (uvh5_read_rows(f, r0, nr, NULL, NULL, ns, &s, e) < 0 ||
-		    uvh5_write_rows(w, r0, nr, vis + (size_t)r0 * rowlen, flags + (size_t)r0 * rowlen,
-		    ns, &s, e) < 0) {
+		if (uvh5_read_rows(f, r0, nr, vis, NULL, ns, &s, e) < 0 ||
+		    uvh5_write_rows(w, r0, nr, vis, flags + (size_t)r0 * rowlen, ns, &s, e) < 0) {
 			snprintf(err, FLAG_ERRLEN, "%s", e);
 			rc = s ? s : EX_IOERR;
 			goto out;
@@ -442,6 +455,7 @@ out:
 	flag_ants_free(&a);
 	free(rep);
 	free(vis);
+	free(amp);
 	free(flags);
 	free(badchan);
 	free(badtime);
