@@ -158,6 +158,47 @@ rows=$work/rows
 : >"$rows"
 fresh=$work/fresh
 uvm-init "$fresh" >/dev/null
+# write: bench/results/plan.txt from the rows so far (after every size, so
+# a run stopped during the largest keeps the smaller ones)
+out=bench/results/plan.txt
+write() {
+	tmp=$out.tmp.$$
+	{
+		bench_header "bench-plan: planning cost with N finished groups of history, one new group"
+		echo "# nproc: $(nproc); uname: $(uname -a)"
+		echo "# load average before measuring: $load (other work on the machine inflates wall times)"
+		echo "# reproduce: bench/bench-plan.sh -n \"$sizes\" -r $runs -m $mmax"
+		cat "$work/notes"
+		echo "# median of $runs runs; cpu = user + system; rss = largest peak resident KB;"
+		echo "# groups 0 = a fresh deployment holding only the new group"
+		echo "#"
+		printf '%-8s %-10s %10s %10s %12s\n' groups what wall_s cpu_s peak_rss_kb
+		while read -r n what t c r; do
+			if [ "$c" = - ]; then
+				printf '%-8s %-10s %10.4f %10s %12s\n' "$n" "$what" "$t" - -
+			else
+				printf '%-8s %-10s %10.4f %10.4f %12s\n' "$n" "$what" "$t" "$c" "$r"
+			fi
+		done <"$rows"
+	} >"$tmp"
+	mv "$tmp" "$out"
+}
+
+# the reference: a fresh deployment holding only the new group
+files "$fresh" 0 1 0
+uvm-plan -D "$fresh" >/dev/null
+[ "$(grep -c '^IN_' "$fresh/state/pipeline.mk")" -eq 16 ] ||
+	{ echo "bench-plan: '$fresh' does not plan exactly the new group" >&2; exit 70; }
+: >"$work/notes"
+{
+	measure plan uvm-plan -D "$fresh"
+	measure make make -q --no-print-directory -C "$fresh" -f state/pipeline.mk
+	i=0
+	while [ $i -lt "$runs" ]; do elapsed cycle "$fresh" || true; i=$((i + 1)); done >"$work/c"
+	echo "cycle $(median <"$work/c") - -"
+} | while read -r what t c r; do echo "0 $what $t $c $r"; done >>"$rows"
+
+
 for n in $sizes; do
 	big=$work/big$n
 	uvm-init "$big" >/dev/null
@@ -181,10 +222,6 @@ for n in $sizes; do
 	# the new group: in both deployments
 	files "$big" "$n" 1 0
 	uvm-plan -D "$big" >/dev/null
-	if [ ! -e "$fresh/state/pipeline.mk" ] || [ "$(grep -c '^IN_' "$fresh/state/pipeline.mk")" -ne 16 ]; then
-		files "$fresh" "$n" 1 0
-		uvm-plan -D "$fresh" >/dev/null
-	fi
 	[ "$(grep -c '^IN_' "$big/state/pipeline.mk")" -eq 16 ] ||
 		{ echo "bench-plan: '$big' does not plan exactly the new group" >&2; exit 70; }
 	ntargets="- (skipped, -m $mmax)"
@@ -210,33 +247,7 @@ for n in $sizes; do
 		"$((16 * n + 16)) files in incoming/, done.idx $(wc -c <"$big/state/done.idx") bytes," \
 		"$nhidx hours retired; make-all: $ntargets targets" >>"$work/notes"
 	[ -n "$keep" ] || rm -rf "$big" ${mk:+"$mk"}
+	write
 done
-{
-	measure plan uvm-plan -D "$fresh"
-	measure make make -q --no-print-directory -C "$fresh" -f state/pipeline.mk
-	i=0
-	while [ $i -lt "$runs" ]; do elapsed cycle "$fresh" || true; i=$((i + 1)); done >"$work/c"
-	echo "cycle $(median <"$work/c") - -"
-} | while read -r what t c r; do echo "0 $what $t $c $r"; done >>"$rows"
-
-out=bench/results/plan.txt
-tmp=$out.tmp.$$
-{
-	bench_header "bench-plan: planning cost with N finished groups of history, one new group"
-	echo "# nproc: $(nproc); uname: $(uname -a)"
-	echo "# load average before measuring: $load (other work on the machine inflates wall times)"
-	cat "$work/notes"
-	echo "# median of $runs runs; cpu = user + system; rss = largest peak resident KB;"
-	echo "# groups 0 = a fresh deployment holding only the new group"
-	echo "#"
-	printf '%-8s %-10s %10s %10s %12s\n' groups what wall_s cpu_s peak_rss_kb
-	while read -r n what t c r; do
-		if [ "$c" = - ]; then
-			printf '%-8s %-10s %10.4f %10s %12s\n' "$n" "$what" "$t" - -
-		else
-			printf '%-8s %-10s %10.4f %10.4f %12s\n' "$n" "$what" "$t" "$c" "$r"
-		fi
-	done <"$rows"
-} >"$tmp"
-mv "$tmp" "$out"
 cat "$out"
+
