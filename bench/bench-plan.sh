@@ -37,7 +37,7 @@ mmax=10000
 runs=5
 keep=
 base=${TMPDIR:-/tmp}
-while getopts n:r:kd:h opt; do
+while getopts n:r:m:kd:h opt; do
 	case $opt in
 	n) sizes=$(echo "$OPTARG" | tr , ' ') ;;
 	r) runs=$OPTARG ;;
