@@ -1,34 +1,47 @@
 #!/bin/sh
 # bench-plan.sh: does a planning cycle cost the active work or the history?
 #
-# usage: bench/bench-plan.sh [-n groups] [-k] [-d dir]
+# usage: bench/bench-plan.sh [-n "groups..."] [-r runs] [-m max] [-k] [-d dir]
 #
-# Builds a deployment holding N finished groups (default 100,000, a year at
-# one group per 5 minutes): 16 empty subband files each in incoming/ (1.6M
-# names: inputs kept) and each group's final product, then one plan pass
-# retires them all into state/done.idx (timed once, reported). Then one new
-# group arrives, and the same single group goes into a fresh deployment,
-# the reference. For both, measured 5 times, median reported:
-#   - uvm-plan (steady state: the new group already planned, nothing changed),
-#   - make -q on the generated makefile (question mode: parse and check
-#     every target, run nothing; exit 1 since the group is still to make),
-#   - the CPU time (user + system) of each, which other load on the
-#     machine inflates less than the wall time, and its peak RSS,
-# and, as the floor for reading such a directory, `ls -U incoming`.
-# Results in bench/results/plan.txt. -k keeps the deployments; -d puts
-# them under dir (default $TMPDIR or /tmp). Creating 1.6M files takes a
-# minute or two; use -n 20000 on a slow disk.
+# For each history size N (default 1000 10000 100000; 100,000 is a year at
+# one group per 5 minutes) builds a deployment holding N finished groups:
+# 16 empty subband files each in incoming/ (inputs kept) and every product
+# rules/stages names, written in stage order (a table before the products
+# that read it, as the pipeline makes them), a valid qa.json (failed gate:
+# a blank mosaic) and each hour's mosaic after its groups. One plan pass
+# retires them all into state/done.idx and state/hours.idx (timed once;
+# the bench fails unless exactly N groups and every hour retire). Then one
+# new group arrives, and the same single group goes into a fresh
+# deployment, the reference. Measured (runs times, default 5; median wall
+# and CPU seconds, largest peak RSS):
+#   plan      uvm-plan, steady state (the new group already planned)
+#   make      make -q on the generated makefile (question mode: parse and
+#             check every target, run nothing)
+#   ls-U      `ls -U incoming`: the floor for reading the directory
+#   make-all  GNU make alone, -q over a makefile holding every product of
+#             the history as a target (the same targets and prerequisites
+#             as if finished groups stayed in the makefile): what the
+#             history would cost make without done.idx (up to -m groups,
+#             default 10000: make holds ~3 KB a target, 7 GB at 10^5)
+# and the cycle, plan + make -q as uvm-make runs them. Results in
+# bench/results/plan.txt. -k keeps the deployments; -d puts them under
+# dir (default $TMPDIR or /tmp). 10^5 groups is 1.6M files: a few minutes
+# to create on a loaded machine.
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 export PATH="$(pwd)/bin:$PATH"
-usage='usage: bench/bench-plan.sh [-n groups] [-k] [-d dir]'
-n=100000
+usage='usage: bench/bench-plan.sh [-n "groups..."] [-r runs] [-m max] [-k] [-d dir]'
+sizes="1000 10000 100000"
+mmax=10000
+runs=5
 keep=
 base=${TMPDIR:-/tmp}
-while getopts n:kd:h opt; do
+while getopts n:r:m:kd:h opt; do
 	case $opt in
-	n) n=$OPTARG ;;
+	n) sizes=$(echo "$OPTARG" | tr , ' ') ;;
+	r) runs=$OPTARG ;;
+	m) mmax=$OPTARG ;;
 	k) keep=1 ;;
 	d) base=$OPTARG ;;
 	h) echo "$usage"; exit 0 ;;
@@ -37,88 +50,98 @@ while getopts n:kd:h opt; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || { echo "$usage" >&2; exit 64; }
-case $n in '' | *[!0-9]*) echo "$usage" >&2; exit 64 ;; esac
+for n in $sizes $runs $mmax; do
+	case $n in '' | *[!0-9]*) echo "$usage" >&2; exit 64 ;; esac
+done
 [ -x bin/uvm-plan ] && [ -x bin/uvm-init ] || { echo "bench-plan: build first (make)" >&2; exit 69; }
 
 work=$(mktemp -d "$base/uvm-bench-plan.XXXXXX")
 cleanup() { [ -n "$keep" ] || rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-big=$work/big
-fresh=$work/fresh
-uvm-init "$big" >/dev/null
-uvm-init "$fresh" >/dev/null
+
+# The product templates of rules/stages, in stage order: "scope template"
+# per line (a stage's extra outputs after a comma included).
+awk '!/^#/ && NF >= 4 { n = split($2, p, ","); for (i = 1; i <= n; i++) print $4, p[i] }' \
+	rules/stages >"$work/products"
+grep -q ' products/{G}/qa.json$' "$work/products" && grep -q '^hour mosaics/{H}.fits$' "$work/products" ||
+	{ echo "bench-plan: rules/stages has no qa or hourly mosaic stage" >&2; exit 70; }
 
 # files DIR FIRST COUNT PRODUCTS: COUNT groups of 16 jittered subbands
 # (0..39 s apart; sb00 3 s after the first file), 300 s apart, starting at
-# group FIRST after 2024-10-24T00:00:00Z; PRODUCTS=1 also makes each
-# group's products/G/vis.uvh5. One perl process, no fork per file; the
-# empty inputs are hard links of a few seed files (a link is a directory
-# entry like any file: the planner reads names, and stats only the active
-# ones; ext4 allows 65000 links an inode, so a new seed every 50000).
+# group FIRST after 2024-10-24T00:00:00Z; PRODUCTS=1 also makes every
+# product of each group and the mosaic of each hour the groups complete.
+# One perl process, no fork per file; the empty inputs are hard links of a
+# few seed files (a link is a directory entry like any file: the planner
+# reads names, and stats only the active ones; ext4 allows 65000 links an
+# inode, so a new seed every 50000). With MAKEFILE set, writes there the
+# makefile of every product (make-all).
 files() {
 	perl -MPOSIX=strftime -e '
-		my ($dir, $first, $count, $prod, $work) = @ARGV;
+		my ($dir, $first, $count, $prod, $work, $mkf) = @ARGV;
 		my $t0 = 1729728000;
 		my ($seed, $nlink) = ("", 50000);
+		my (@tpl, %hour, @hours);
+		open(my $p, "<", "$work/products") or die "$work/products: $!";
+		while (<$p>) { chomp; push @tpl, [split / /] }
+		close($p);
+		my $mk;
+		if ($mkf) { open($mk, ">", $mkf) or die "$mkf: $!"; print $mk "all:\n" }
+		sub touch { my ($f, $text) = @_; open(my $h, ">", $f) or die "$f: $!"; print $h $text; close($h) or die "$f: $!" }
 		for my $i ($first .. $first + $count - 1) {
 			my $t = $t0 + 300 * $i;
 			for my $sb (0 .. 15) {
 				if ($nlink++ >= 50000) {
 					$seed = "$work/seed." . $i . "." . $sb;
-					open(my $h, ">", $seed) or die "$seed: $!";
-					close($h);
+					touch($seed, "");
 					$nlink = 1;
 				}
 				my $off = $sb == 0 ? 3 : $sb == 5 ? 0 : 5 + ($sb * 7) % 36;
 				my $f = strftime("%Y-%m-%dT%H:%M:%S", gmtime($t + $off)) . sprintf("_sb%02d.hdf5", $sb);
 				link($seed, "$dir/incoming/$f") or die "$f: $!";
 			}
-			if ($prod) {
-				my $g = strftime("%Y%m%dT%H%M%S", gmtime($t + 3));
-				mkdir("$dir/products/$g") or die "$g: $!";
-				# every product, so each group is finished and retires
-				for my $f ((map { sprintf("sb%02d.ok", $_) } 0 .. 15), "vis.uvh5", "cal.uvh5", "image.fits", "qa.json") {
-					open(my $h, ">", "$dir/products/$g/$f") or die "$g: $!";
-					close($h);
+			next unless $prod;
+			my $g = strftime("%Y%m%dT%H%M%S", gmtime($t + 3));
+			my $h = substr($g, 0, 11);
+			push @hours, $h unless $hour{$h}++;
+			mkdir("$dir/products/$g") or die "$g: $!";
+			my $prev = "";
+			for my $x (@tpl) {
+				my ($scope, $f) = @$x;
+				next if $scope eq "hour";
+				$f =~ s/\{G\}/$g/g;
+				my @fs = $scope eq "subband" ? map { my $s = $f; $s =~ s/\{S\}/sprintf("sb%02d", $_)/e; $s } 0 .. 15 : ($f);
+				for my $o (@fs) {
+					touch("$dir/$o", $o =~ /qa\.json$/ ?
+					    "{\"pass\": false, \"rms_jy\": null, \"reason\": \"bench-plan placeholder\"}\n" : "");
+					print $mk "$o:", ($prev ? " $prev" : ""), "\n" if $mk;
 				}
-				open(my $c, ">", "$dir/caltables/$g.cal.h5") or die "$g: $!";
-				close($c);
+				$prev = $fs[-1];
 			}
-		}' "$@" "$work"
+			print $mk "mosaics/$h.fits: products/$g/qa.json\n" if $mk;
+		}
+		if ($prod) {
+			# every hour: its mosaic, after its groups (the new group
+			# takes its hour out of hours.idx again)
+			for my $h (@hours) {
+				touch("$dir/mosaics/$h.fits", "");
+				print $mk "all: mosaics/$h.fits\n" if $mk;
+			}
+		}
+		if ($mk) { close($mk) or die "$mkf: $!" }' "$@" "$work" "${MAKEFILE:-}"
 }
 
-echo "bench-plan: creating $n finished groups ($((16 * n)) files) in $big" >&2
-t0=$(now_s)
-files "$big" 0 "$n" 1
-t1=$(now_s)
-create_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
-echo "bench-plan: created in ${create_s} s; retiring them (one plan pass)" >&2
-retire_s=$(elapsed uvm-plan -D "$big")
-ndone=$(wc -l <"$big/state/done.idx")
-[ "$ndone" -eq "$n" ] || { echo "bench-plan: done.idx has $ndone lines, want $n" >&2; exit 70; }
-
-# the new group: in both deployments
-files "$big" "$n" 1 0
-files "$fresh" "$n" 1 0
-uvm-plan -D "$big" >/dev/null
-uvm-plan -D "$fresh" >/dev/null
-for d in "$big" "$fresh"; do
-	[ "$(grep -c '^IN_' "$d/state/pipeline.mk")" -eq 16 ] ||
-		{ echo "bench-plan: '$d' does not plan exactly the new group" >&2; exit 70; }
-done
-
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-
-# measure NAME CMD...: 5 runs under GNU time; prints NAME, the median wall
-# seconds, the median CPU seconds (user + system: what the run itself costs,
-# whatever else the machine is doing) and the largest peak RSS (KB)
+# measure NAME CMD...: $runs runs under GNU time; prints NAME, the median
+# wall seconds, the median CPU seconds (user + system: what the run itself
+# costs, whatever else the machine is doing) and the largest peak RSS (KB)
 measure() {
 	name=$1
 	shift
 	: >"$work/m"
-	for i in 1 2 3 4 5; do
+	i=0
+	while [ $i -lt "$runs" ]; do
 		/usr/bin/time -f '%e %U %S %M' -o "$work/t" "$@" >/dev/null 2>&1 || true
 		tail -n 1 "$work/t" >>"$work/m"
+		i=$((i + 1))
 	done
 	printf '%s %s %s %s\n' "$name" "$(awk '{print $1}' "$work/m" | median)" \
 		"$(awk '{print $2 + $3}' "$work/m" | median)" "$(awk '{print $4}' "$work/m" | sort -n | tail -n 1)"
@@ -130,33 +153,101 @@ cycle() {
 	[ $? -le 1 ]
 }
 
-results=$( {
-	measure plan-big uvm-plan -D "$big"
-	measure plan-fresh uvm-plan -D "$fresh"
-	measure makeq-big make -q --no-print-directory -C "$big" -f state/pipeline.mk
-	measure makeq-fresh make -q --no-print-directory -C "$fresh" -f state/pipeline.mk
-	measure ls-U-big ls -U "$big/incoming"
-} )
-# plan + make -q together, as uvm-make runs them (wall time only)
-cyc_big=$(for i in 1 2 3 4 5; do elapsed cycle "$big" || true; done | median)
-cyc_fresh=$(for i in 1 2 3 4 5; do elapsed cycle "$fresh" || true; done | median)
-
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+rows=$work/rows
+: >"$rows"
+fresh=$work/fresh
+uvm-init "$fresh" >/dev/null
+# write: bench/results/plan.txt from the rows so far (after every size, so
+# a run stopped during the largest keeps the smaller ones)
 out=bench/results/plan.txt
-tmp=$out.tmp.$$
+write() {
+	tmp=$out.tmp.$$
+	{
+		bench_header "bench-plan: planning cost with N finished groups of history, one new group"
+		echo "# nproc: $(nproc); uname: $(uname -a)"
+		echo "# load average before measuring: $load (other work on the machine inflates wall times)"
+		echo "# reproduce: bench/bench-plan.sh -n \"$sizes\" -r $runs -m $mmax"
+		cat "$work/notes"
+		echo "# median of $runs runs; cpu = user + system; rss = largest peak resident KB;"
+		echo "# groups 0 = a fresh deployment holding only the new group"
+		echo "#"
+		printf '%-8s %-10s %10s %10s %12s\n' groups what wall_s cpu_s peak_rss_kb
+		while read -r n what t c r; do
+			if [ "$c" = - ]; then
+				printf '%-8s %-10s %10.4f %10s %12s\n' "$n" "$what" "$t" - -
+			else
+				printf '%-8s %-10s %10.4f %10.4f %12s\n' "$n" "$what" "$t" "$c" "$r"
+			fi
+		done <"$rows"
+	} >"$tmp"
+	mv "$tmp" "$out"
+}
+
+# the reference: a fresh deployment holding only the new group
+files "$fresh" 0 1 0
+uvm-plan -D "$fresh" >/dev/null
+[ "$(grep -c '^IN_' "$fresh/state/pipeline.mk")" -eq 16 ] ||
+	{ echo "bench-plan: '$fresh' does not plan exactly the new group" >&2; exit 70; }
+: >"$work/notes"
 {
-	bench_header "bench-plan: planning cost with a year of history vs none"
-	echo "# nproc: $(nproc); uname: $(uname -a)"
-	echo "# load average before measuring: $load (other work on the machine inflates wall times)"
-	echo "# history: $n finished groups, $((16 * n + 16)) files in incoming/, done.idx $(wc -c <"$big/state/done.idx") bytes"
-	echo "# setup: files created in $create_s s; the retiring plan pass took $(printf %.1f "$retire_s") s (once)"
-	echo "# steady state: one new group planned; median of 5 runs; RSS = peak resident KB"
-	echo "#"
-	printf '%-28s %10s %10s %12s\n' "what" "wall_s" "cpu_s" "peak_rss_kb"
-	echo "$results" | while read -r name t c r; do
-		printf '%-28s %10.4f %10.4f %12s\n' "$name" "$t" "$c" "$r"
-	done
-	printf '%-28s %10.4f %10s %12s\n' "cycle-big (plan + make -q)" "$cyc_big" "-" "-"
-	printf '%-28s %10.4f %10s %12s\n' "cycle-fresh (plan + make -q)" "$cyc_fresh" "-" "-"
-} >"$tmp"
-mv "$tmp" "$out"
+	measure plan uvm-plan -D "$fresh"
+	measure make make -q --no-print-directory -C "$fresh" -f state/pipeline.mk
+	i=0
+	while [ $i -lt "$runs" ]; do elapsed cycle "$fresh" || true; i=$((i + 1)); done >"$work/c"
+	echo "cycle $(median <"$work/c") - -"
+} | while read -r what t c r; do echo "0 $what $t $c $r"; done >>"$rows"
+
+
+for n in $sizes; do
+	big=$work/big$n
+	uvm-init "$big" >/dev/null
+	echo "bench-plan: creating $n finished groups ($((16 * n)) files) in $big" >&2
+	t0=$(now_s)
+	mk=
+	[ "$n" -le "$mmax" ] && mk=$work/all$n.mk
+	MAKEFILE=$mk files "$big" 0 "$n" 1
+	t1=$(now_s)
+	create_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+	echo "bench-plan: created in ${create_s} s; retiring them (one plan pass)" >&2
+	retire_s=$(elapsed uvm-plan -D "$big")
+	ndone=$(wc -l <"$big/state/done.idx" 2>/dev/null || echo 0)
+	[ "$ndone" -eq "$n" ] || { echo "bench-plan: done.idx has $ndone lines, want $n" >&2; exit 70; }
+	nhours=$(ls "$big/mosaics" | wc -l)
+	nhidx=$(wc -l <"$big/state/hours.idx")
+	[ "$nhidx" -eq "$nhours" ] || { echo "bench-plan: hours.idx has $nhidx lines, want $nhours" >&2; exit 70; }
+	[ "$(grep -c '^IN_' "$big/state/pipeline.mk" || true)" -eq 0 ] ||
+		{ echo "bench-plan: '$big' plans a finished group" >&2; exit 70; }
+
+	# the new group: in both deployments
+	files "$big" "$n" 1 0
+	uvm-plan -D "$big" >/dev/null
+	[ "$(grep -c '^IN_' "$big/state/pipeline.mk")" -eq 16 ] ||
+		{ echo "bench-plan: '$big' does not plan exactly the new group" >&2; exit 70; }
+	ntargets="- (skipped, -m $mmax)"
+	if [ -n "$mk" ]; then
+		ntargets=$(awk -F: '$1 != "all" { print $1 }' "$mk" | sort -u | wc -l)
+		make -q -C "$big" -f "$mk" all >/dev/null 2>&1 ||
+			{ echo "bench-plan: the make-all makefile is not up to date" >&2; exit 70; }
+	fi
+
+	echo "bench-plan: measuring at $n groups" >&2
+	{
+		measure plan uvm-plan -D "$big"
+		measure make make -q --no-print-directory -C "$big" -f state/pipeline.mk
+		measure ls-U ls -U "$big/incoming"
+		[ -z "$mk" ] || measure make-all make -q --no-print-directory -C "$big" -f "$mk" all
+		i=0
+		while [ $i -lt "$runs" ]; do elapsed cycle "$big" || true; i=$((i + 1)); done >"$work/c"
+		echo "cycle $(median <"$work/c") - -"
+	} | while read -r what t c r; do
+		echo "$n $what $t $c $r"
+	done >>"$rows"
+	echo "# $n groups: files created in $create_s s, retiring pass $(printf %.1f "$retire_s") s (once);" \
+		"$((16 * n + 16)) files in incoming/, done.idx $(wc -c <"$big/state/done.idx") bytes," \
+		"$nhidx hours retired; make-all: $ntargets targets" >>"$work/notes"
+	[ -n "$keep" ] || rm -rf "$big" ${mk:+"$mk"}
+	write
+done
 cat "$out"
+

@@ -1,11 +1,13 @@
 #!/bin/bash
 # bench-soak.sh: a long unattended stream under faults (issue 18).
 #
-# G small groups (default 500; 2 subbands of 6 antennas, a calibrator
-# transit in the first) are streamed a group at a time into a deployment
-# watched by uvm-watch, the way the correlator writes them (a temporary
-# name, then a rename). Every P groups (default 10) one fault, chosen at
-# random (seeded: -S), hits the stream or the machine:
+# G small groups (default 500; 4 subbands of 8 antennas, 4 channels, 3
+# integrations; a 3C48 transit in the first) are streamed a group at a
+# time into a deployment watched by uvm-watch, the way the correlator
+# writes them (a temporary name, then a rename). About every P groups
+# (default 10; the gap drawn in P/2..3P/2) one fault, chosen at random
+# (seeded: -S; the same seed gives the same faults at the same groups),
+# hits the stream or the machine:
 #   kill      SIGKILL of a job (a uvm-run the watcher's cycle started)
 #   diskfull  the deployment's file system filled (a filler file) for one
 #             group, then freed (needs root: the deployment on a tmpfs)
@@ -14,41 +16,60 @@
 #             group (expected: the copy quarantined, the group whole)
 #   slow      a subband written in place in two halves, 2 s apart
 #   wipe      the staging directory emptied (a reboot of its tmpfs)
-# (A truncated database is not injected yet: its recovery is a runbook,
-# uvm-audit then uvm-restore, not something the daemon does alone.)
-# The same stream, undisturbed, goes through a reference deployment.
+#   dbtrunc   the state database (state/pipeline.sqlite and its WAL)
+#             truncated to 0 bytes: the job history lost. Expected: the
+#             products still right, and the loss detected and reported
+#             (uvm-audit names the database); a silent loss is a failure.
+# The same stream, undisturbed, goes through a reference deployment, in
+# one batch. The sky is the calibrator catalogue within 5 deg of the
+# pointing (3C48 with -k, the rest with -P), so every group the planner finds a catalogue transit in has
+# that calibrator in its data, and nothing else (-N 0): uvm-sim adds its
+# random sources around every group's pointing, so a long stream
+# accumulates ~15 sources of 0.5-5 Jy a square degree (75 times the real
+# sky above 0.5 Jy), and from ~24 groups on they outshine 3C48 in its own
+# group, whose solve is then rightly rejected (100% of solutions flagged);
+# and with 3C48 alone, the groups of 0336+323, 3C93.1 and 0414+343 (all
+# within CAL_MAX_SEP_DEG of the pointing, 2-4 hours later) are planned as
+# calibrator groups whose solve finds no calibrator.
 #
-# At the end (the watcher stopped, the last cycles run by hand):
+# At the end (the watcher stopped, the inputs a full disk kept out fed
+# again, the last cycles run by hand):
 #   lost      inputs in neither incoming/ nor quarantine/ (want 0)
 #   unexpected quarantined inputs other than the corrupt and duplicate
 #             ones injected (want 0)
 #   temps     temporaries left (*.tmp.<pid>, want 0)
-#   differ    groups whose products differ from the reference run, not
-#             counting the corrupt ones (want 0)
-#   dead      dead-lettered targets (want 0)
-#   rss       the daemon's RSS at 10% of the stream and at the end (want
-#             within 10%)
-#   db, disk  database and deployment sizes
-# Known limit: from about 24 groups on, the simulated calibrator transit
-# of this stream is rejected by uvm-calsolve (96.5% of solutions flagged),
-# so neither run finishes and "differ" is meaningless; the stream needs a
-# sturdier calibrator before the 500-group run means anything. Checked
-# with -G 12 -P 4 -S 5 (a kill and a wipe): every figure as wanted.
+#   differ    products whose data differ from the reference run
+#             (bench/soak_compare.py: FITS data units and cards, HDF5
+#             datasets and attributes, JSON content; the groups and hours
+#             of corrupt subbands left out; want 0, and 0 missing)
+#   dead      dead-lettered targets (want 0: every fault here is transient
+#             or quarantined, none is a reason to give up on a target)
+#   rss       the daemon's RSS sampled after every group from 10% of the
+#             stream on: first, min, max (want max within 10% of first)
+#   dbtrunc   truncations injected and whether uvm-audit reported them
+#             (want every one reported)
+#   db, disk  database and deployment sizes at half and at the end, per
+#             group
 # Writes bench/results/soak.txt; exit 1 when a "want" does not hold.
-# Usage: bench-soak.sh [-G groups] [-P period] [-S seed]
+# Usage: bench-soak.sh [-G groups] [-P period] [-S seed] [-k]
 set -u
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-G=500 P=10 SEED=1
-while getopts G:P:S: o; do
+G=500 P=10 SEED=1 KEEP=
+usage="usage: bench-soak.sh [-G groups] [-P period] [-S seed] [-k]"
+while getopts G:P:S:k o; do
 	case $o in
-	G) G=$OPTARG ;; P) P=$OPTARG ;; S) SEED=$OPTARG ;;
-	*) echo "usage: bench-soak.sh [-G groups] [-P period] [-S seed]" >&2; exit 64 ;;
+	G) G=$OPTARG ;; P) P=$OPTARG ;; S) SEED=$OPTARG ;; k) KEEP=1 ;;
+	*) echo "$usage" >&2; exit 64 ;;
 	esac
 done
+for v in "$G" "$P" "$SEED"; do
+	case $v in '' | *[!0-9]*) echo "$usage" >&2; exit 64 ;; esac
+done
+[ "$P" -ge 2 ] || { echo "$usage" >&2; exit 64; }
 root=$(pwd)
 export PATH="$root/bin:$PATH"
-for p in uvm-init uvm-sim uvm-make uvm-watch uvm-plan; do
+for p in uvm-init uvm-sim uvm-make uvm-watch uvm-plan uvm-audit; do
 	command -v "$p" >/dev/null || { echo "bench-soak: build bin/$p first (make)" >&2; exit 66; }
 done
 RANDOM=$SEED
@@ -56,10 +77,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bench-soak.XXXXXX")
 wpid=
 cleanup() {
 	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
-	[ -n "${KEEP:-}" ] && { cp -a "$work/s" "$work/s.kept"; echo "kept $work" >&2; }
+	[ -n "$KEEP" ] && { cp -a "$work/s" "$work/s.kept"; echo "kept $work" >&2; }
 	mountpoint -q "$work/s" 2>/dev/null && umount "$work/s"
 	mountpoint -q "$work/stg" 2>/dev/null && umount "$work/stg"
-	[ -n "${KEEP:-}" ] || rm -rf "$work"
+	[ -n "$KEEP" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 NSUB=4
@@ -75,6 +96,7 @@ deploy() {
 	IMAGE_NPIX=64
 	IMAGE_NITER=50
 	IMAGE_FFTW_PLAN=estimate
+	QA_MAX_RMS_JY=1
 	CAL_MIN_SNR=3
 	CAL_MAX_FLAGGED=0.9
 	RETRY_BASE=0.2
@@ -91,8 +113,8 @@ deploy() {
 cycles() {
 	local i
 	for i in $(seq 1 240); do
-		if uvm-make -D "$1" -w 120 >/dev/null 2>&1; then
-			uvm-make -D "$1" -w 120 >/dev/null 2>&1   # retires what was made
+		if uvm-make -D "$1" -w 120 >>"$work/cycles.log" 2>&1; then
+			uvm-make -D "$1" -w 120 >>"$work/cycles.log" 2>&1   # retires what was made
 			grep -Eq '"state": "(ready|partial|waiting)"' "$1/state/plan.json" || return 0
 		fi
 		sleep 0.5
@@ -102,15 +124,18 @@ cycles() {
 
 # descendants PID: every process below PID
 descendants() {
-	local p c
+	local p
 	for p in $(ps -o pid= --ppid "$1"); do
 		echo "$p"
 		descendants "$p"
 	done
 }
 
-echo "bench-soak: $G groups, a fault every $P, seed $SEED, in $work" >&2
-uvm-sim -a 8 -s $NSUB -c 4 -t 3 -j 2 -S 7 -n 0.05 -K ops/calibrators.csv -k 3C48 -C 0 \
+elapsed_s() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
+
+echo "bench-soak: $G groups, a fault every ~$P, seed $SEED, in $work" >&2
+awk -F, '$1 != "3C48" && $3 > 28 && $3 < 38' ops/calibrators.csv >"$work/sky.csv"
+uvm-sim -a 8 -s $NSUB -c 4 -t 3 -j 2 -S 7 -n 0.05 -N 0 -P "$work/sky.csv" -K ops/calibrators.csv -k 3C48 -C 0 \
 	-g "$G" -o "$work/stream" >/dev/null || exit 70
 mapfile -t files < <(ls "$work/stream" | sort)
 
@@ -120,6 +145,7 @@ deploy "$work/r" "$work/rstg"
 cp "$work"/stream/* "$work/r/incoming/"
 cycles "$work/r" || echo "bench-soak: the reference did not settle" >&2
 t1=$(now_s)
+echo "bench-soak: reference done in $(elapsed_s "$t0" "$t1") s" >&2
 
 # the soak run: its own file system when we may mount one
 mkdir -p "$work/s" "$work/stg"
@@ -128,24 +154,29 @@ if mount -t tmpfs -o size=1g tmpfs "$work/s" 2>/dev/null; then onfs=1; fi
 mount -t tmpfs -o size=64m tmpfs "$work/stg" 2>/dev/null
 deploy "$work/s" "$work/stg"
 d=$work/s
+t1=$(now_s)
 uvm-watch -D "$d" -s 0.2 -d 0.3 -m 2 -r 5 >"$work/watch.out" 2>"$work/watch.log" &
 wpid=$!
-expect_q=0 corrupt_ids=() faults=() rss10= filler=
+expect_q=0 skip_ids=() faults=() filler= ntrunc=0
+rss_first= rss_min= rss_max= db_half= disk_half=
 feed_group() {  # feed_group K: the K-th group's files, temp name then rename
 	local k=$1 f
 	for f in "${files[@]:$((k * NSUB)):$NSUB}"; do
-		cp "$work/stream/$f" "$d/incoming/${f%.hdf5}_incomplete.hdf5"
-		mv "$d/incoming/${f%.hdf5}_incomplete.hdf5" "$d/incoming/$f"
+		cp "$work/stream/$f" "$d/incoming/${f%.hdf5}_incomplete.hdf5" &&
+			mv "$d/incoming/${f%.hdf5}_incomplete.hdf5" "$d/incoming/$f"
 	done
 }
+set -- kill corrupt duplicate slow wipe dbtrunc
+[ $onfs = 1 ] && set -- "$@" diskfull
+kinds=("$@")
+next=$((P / 2 + RANDOM % (P + 1)))
 for k in $(seq 0 $((G - 1))); do
 	[ -n "$filler" ] && { rm -f "$filler"; filler=; }
 	fault=
-	if [ "$k" -gt 0 ] && [ $((k % P)) -eq 0 ]; then
-		set -- kill corrupt duplicate slow wipe
-		[ $onfs = 1 ] && set -- "$@" diskfull
-		shift $((RANDOM % $#)); fault=$1
+	if [ "$k" -eq "$next" ]; then
+		fault=${kinds[$((RANDOM % ${#kinds[@]}))]}
 		faults+=("$k:$fault")
+		next=$((k + P / 2 + RANDOM % (P + 1)))
 	fi
 	gfiles=("${files[@]:$((k * NSUB)):$NSUB}")
 	case $fault in
@@ -153,9 +184,12 @@ for k in $(seq 0 $((G - 1))); do
 		f=${gfiles[1]}
 		head -c 5000 "$work/stream/$f" >"$d/incoming/${f%.hdf5}_incomplete.hdf5"
 		mv "$d/incoming/${f%.hdf5}_incomplete.hdf5" "$d/incoming/$f"
-		cp "$work/stream/${gfiles[0]}" "$d/incoming/"
+		for f in "${gfiles[@]}"; do [ "$f" = "${gfiles[1]}" ] || cp "$work/stream/$f" "$d/incoming/"; done
 		expect_q=$((expect_q + 1))
-		for f in "${gfiles[@]}"; do corrupt_ids+=("$(echo "${f%%_*}" | tr -d ':-')"); done ;;
+		for f in "${gfiles[@]}"; do
+			case $f in *_sb00.hdf5) gid=$(echo "${f%%_*}" | tr -d ':-') ;; esac
+		done
+		skip_ids+=("$gid" "${gid:0:11}") ;;
 	duplicate)
 		feed_group "$k"
 		f=${gfiles[0]}   # the same subband, one second earlier: sorts first
@@ -164,12 +198,13 @@ for k in $(seq 0 $((G - 1))); do
 		expect_q=$((expect_q + 1)) ;;
 	slow)
 		f=${gfiles[0]}
-		cp "$work/stream/${gfiles[1]}" "$d/incoming/"
+		for x in "${gfiles[@]:1}"; do cp "$work/stream/$x" "$d/incoming/"; done
 		sz=$(stat -c %s "$work/stream/$f")
 		( exec 3>"$d/incoming/$f"; head -c $((sz / 2)) "$work/stream/$f" >&3; sleep 2
 		  tail -c +$((sz / 2 + 1)) "$work/stream/$f" >&3 ) ;;
 	kill)
 		feed_group "$k"
+		victim=
 		for i in $(seq 1 50); do
 			victim=$(for p in $(descendants "$wpid"); do
 				[ "$(cat /proc/$p/comm 2>/dev/null)" = uvm-run ] && echo "$p"; done | tail -1)
@@ -180,6 +215,10 @@ for k in $(seq 0 $((G - 1))); do
 	wipe)
 		feed_group "$k"
 		rm -rf "${work:?}"/stg/* ;;
+	dbtrunc)
+		feed_group "$k"
+		truncate -s 0 "$d/state/pipeline.sqlite" "$d/state/pipeline.sqlite-wal" 2>/dev/null
+		ntrunc=$((ntrunc + 1)) ;;
 	diskfull)
 		filler=$d/state/filler
 		fallocate -l "$(( $(df --output=avail -B1 "$d" | tail -1) - 4096 ))" "$filler" 2>/dev/null ||
@@ -189,19 +228,39 @@ for k in $(seq 0 $((G - 1))); do
 		feed_group "$k" ;;
 	esac
 	sleep 0.3
-	[ "$k" -eq $((G / 10)) ] && rss10=$(awk '/VmRSS/{print $2}' /proc/$wpid/status)
+	if [ "$k" -ge $((G / 10)) ]; then
+		r=$(awk '/VmRSS/{print $2}' /proc/$wpid/status)
+		[ -n "$rss_first" ] || rss_first=$r rss_min=$r rss_max=$r
+		[ "$r" -lt "$rss_min" ] && rss_min=$r
+		[ "$r" -gt "$rss_max" ] && rss_max=$r
+	fi
+	if [ "$k" -eq $((G / 2)) ]; then
+		db_half=$(du -k "$d/state/pipeline.sqlite" | cut -f1)
+		disk_half=$(du -sk --exclude=filler "$d" | cut -f1)
+	fi
+	[ $((k % 50)) -eq 49 ] && echo "bench-soak: $((k + 1)) groups fed, $(ls "$d/products" | wc -l) with products" >&2
 done
 [ -n "$filler" ] && rm -f "$filler"
-# the inputs a full disk kept out (cp failed) are fed again, as a
-# correlator's retry would
+# the inputs a full disk kept out are fed again, as a correlator's retry
+# would (the half-copied temporaries it left are the correlator's, removed)
+rm -f "$d"/incoming/*_incomplete.hdf5
 for f in "${files[@]}"; do
 	[ -e "$d/incoming/$f" ] || [ -n "$(ls "$d/quarantine" | grep -F "$f")" ] || cp "$work/stream/$f" "$d/incoming/"
 done
-sleep 5
+# the watcher catches up: until the stream's last group is finished (a
+# bounded wait: at most 20 minutes)
+for f in "${files[@]:$(( (G - 1) * NSUB )):$NSUB}"; do
+	case $f in *_sb00.hdf5) last=$(echo "${f%%_*}" | tr -d ':-') ;; esac
+done
+for i in $(seq 1 1200); do
+	grep -q "^$last " "$d/state/done.idx" 2>/dev/null && break
+	sleep 1
+done
+t2=$(now_s)
 rss_end=$(awk '/VmRSS/{print $2}' /proc/$wpid/status)
 kill -TERM "$wpid"; wait "$wpid"; wpid=
 cycles "$d" || echo "bench-soak: the soak run did not settle" >&2
-t2=$(now_s)
+t3=$(now_s)
 
 # the checks
 lost=0
@@ -210,29 +269,41 @@ for f in "${files[@]}"; do
 done
 nq=$(ls "$d/quarantine" | grep -vc '\.reason$')
 unexpected=$((nq - expect_q))
-temps=$(find "$d" -name '*.tmp.[0-9]*' | wc -l)
-differ=0
-for g in $(ls "$work/r/products"); do
-	case " ${corrupt_ids[*]:-} " in *" $g "*) continue ;; esac
-	for f in image.fits qa.json; do
-		cmp -s "$work/r/products/$g/$f" "$d/products/$g/$f" || { differ=$((differ + 1)); break; }
-	done
-done
+temps=$(find "$d" "$work/stg" -name '*.tmp.[0-9]*' | wc -l)
+/usr/bin/python3 bench/soak_compare.py "$work/r" "$d" "${skip_ids[@]}" >"$work/compare.txt"
+cmpline=$(tail -1 "$work/compare.txt")
+differ=$(echo "$cmpline" | awk '{print $4 + $6}')
 dead=$(sqlite3 "$d/state/pipeline.sqlite" "select count(*) from targets where state = 'dead'")
+deadlist=$(sqlite3 -separator ' ' "$d/state/pipeline.sqlite" \
+	"select target, last_class, last_status from targets where state = 'dead'" | head -5)
+uvm-audit -D "$d" >"$work/audit.txt" 2>&1
+audit_rc=$?
+audit_classes=$(cut -f1 "$work/audit.txt" | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')
+detected=0
+grep -Eiq 'trunc|pipeline\.sqlite|database' "$work/audit.txt" && detected=1
 dbkb=$(du -k "$d/state/pipeline.sqlite" | cut -f1)
 diskkb=$(du -sk "$d" | cut -f1)
 rssok=1
-[ -n "$rss10" ] && [ $((rss_end * 100)) -gt $((rss10 * 110)) ] && rssok=0
+[ -n "$rss_first" ] && [ $((rss_max * 100)) -gt $((rss_first * 110)) ] && rssok=0
+ndone=$(wc -l <"$d/state/done.idx")
 mkdir -p bench/results
 {
-	bench_header "soak: $G groups, a fault every $P groups (seed $SEED)"
-	echo "faults: ${faults[*]:-none}"
-	printf 'reference run: %.1f s; soak run: %.1f s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
-		"$(awk -v a="$t1" -v b="$t2" 'BEGIN{print b-a}')"
-	echo "lost $lost, unexpected $unexpected (quarantined $nq, injected $expect_q), temps $temps"
-	echo "differ $differ (of $(ls "$work/r/products" | wc -l) groups), dead $dead"
-	echo "rss at 10%: ${rss10:-?} KB, at end: $rss_end KB"
-	echo "db $dbkb KB, deployment $diskkb KB"
+	bench_header "soak: $G groups, a fault about every $P groups (seed $SEED)"
+	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# reproduce: bench/bench-soak.sh -G $G -P $P -S $SEED"
+	echo "faults (${#faults[@]}): ${faults[*]:-none}"
+	echo "reference run (batch): $(elapsed_s "$t0" "$t1") s; soak run: $(elapsed_s "$t1" "$t2") s streaming" \
+		"+ $(elapsed_s "$t2" "$t3") s of final cycles; $(awk -v a="$t1" -v b="$t2" -v g="$G" 'BEGIN{printf "%.2f", (b-a)/g}') s a group"
+	echo "groups finished: $ndone of $G (reference $(wc -l <"$work/r/state/done.idx"))"
+	echo "lost $lost, unexpected quarantine $unexpected (quarantined $nq, injected $expect_q), temps $temps"
+	echo "products: $cmpline (want differ 0 missing 0)"
+	sed -n '/^\(differ\|missing\) /p' "$work/compare.txt" | head -5
+	echo "dead $dead${deadlist:+: $deadlist}"
+	echo "dbtrunc: $ntrunc injected, reported by uvm-audit: $([ $detected = 1 ] && echo yes || echo no)" \
+		"(audit exit $audit_rc; findings: ${audit_classes:-none})"
+	echo "rss after 10%: first ${rss_first:-?} KB, min ${rss_min:-?}, max ${rss_max:-?}; at end $rss_end KB"
+	echo "db ${db_half:-?} KB at half, $dbkb KB at end; deployment ${disk_half:-?} KB at half, $diskkb KB at end" \
+		"($(awk -v a="${disk_half:-0}" -v b="$diskkb" -v g="$G" 'BEGIN{printf "%.1f", (b-a)/(g-int(g/2))}') KB a group in the second half)"
 } | tee bench/results/soak.txt
 [ "$lost" -eq 0 ] && [ "$unexpected" -eq 0 ] && [ "$temps" -eq 0 ] && [ "$differ" -eq 0 ] &&
-	[ "$dead" -eq 0 ] && [ $rssok = 1 ]
+	[ "$dead" -eq 0 ] && [ $rssok = 1 ] && { [ "$ntrunc" -eq 0 ] || [ $detected = 1 ]; }

@@ -9,14 +9,15 @@
 
 load test_helper
 
-# finish_group G: every product of group G exists (verify reports of all
+# finish_group G [touch args]: every product of group G exists (verify reports of all
 # subbands, and every per-group product of the stage description), as
 # after a full run
 finish_group() {
-	local p=$d/products/$1 sb f
+	local g=$1 p=$d/products/$1 sb f
+	shift
 	mkdir -p "$p"
-	for sb in $(seq -w 0 15); do touch "$p/sb$sb.ok"; done
-	for f in $(group_products "$1"); do touch "$d/$f"; done
+	for sb in $(seq -w 0 15); do touch "$@" "$p/sb$sb.ok"; done
+	for f in $(group_products "$g"); do touch "$@" "$d/$f"; done
 }
 bats_require_minimum_version 1.5.0
 
@@ -503,4 +504,30 @@ mosaic_block() {
 	assert_output "mosaics/20251024T13.fits: \\
   products/20251024T130003/qa.json \\
   | mosaics/"
+}
+
+@test "uvm-plan: a calibrator group retires once its table and products exist; a table newer than them re-makes them first" {
+	# 3C48 (ops/calibrators.csv) transits OVRO at 07:16:34 UTC on
+	# 2025-10-25 (where uvm-sim -k 3C48 -C 0 puts its first group)
+	t=$(date -u -d 2025-10-25T07:16:12Z +%s)
+	g=20251025T071615
+	group "$t"
+	run -0 uvm-plan -D "$d"
+	grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk"
+	grep -qx "CAL_$g := caltables/$g.cal.h5" "$d/state/pipeline.mk"
+	now=$(date +%s)
+	finish_group "$g" -d "@$((now - 60))"
+	# the table made after the products that read it: they are re-made
+	touch -d "@$now" "$d/caltables/$g.cal.h5"
+	run -0 uvm-plan -D "$d"
+	[ ! -s "$d/state/done.idx" ]
+	grep -q "^products/$g/cal.uvh5:" "$d/state/pipeline.mk"
+	# the table older, as the pipeline makes it: the group retires
+	touch -d "@$((now - 120))" "$d/caltables/$g.cal.h5"
+	run -0 uvm-plan -D "$d" -v
+	assert_output "$g done 16/16 -"
+	grep -q "^$g " "$d/state/done.idx"
+	# out of the makefile but for its hour's mosaic, which reads its qa.json
+	! grep -Eq "^(IN_$g|CAL_$g|products/$g/)" "$d/state/pipeline.mk"
+	grep -A1 "^mosaics/20251025T07.fits:" "$d/state/pipeline.mk" | grep -qx "  products/$g/qa.json \\\\"
 }
