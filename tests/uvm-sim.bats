@@ -10,7 +10,7 @@ load test_helper
 
 USAGE_TEXT='usage: uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]
               [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]
-              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]
+              [-N nsrc] [-Y sky] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]
               [-j jitter_s] [-F fault] [-D defects] [-B beam] [-R truth.json] -o dir'
 
 NAME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}_sb[0-9]{2}\.hdf5$'
