@@ -2,7 +2,9 @@
 # bench-science.sh: the imaging figures a radio astronomer asks for, on a
 # simulated full-size DSA-110 group (96 antennas, 16 x 48 channels, 24
 # integrations; BENCH_SCIENCE_SMALL=1: 20 antennas of the old T, 4 x 48
-# channels, 6 integrations, for iterating): the 50 brightest sources of a
+# channels, 6 integrations, for iterating; BENCH_SCIENCE_MEDIUM=1: all 96
+# antennas, 16 x 16 channels, 12 integrations, the full-size image at a
+# sixth of the visibilities): the 50 brightest sources of a
 # sky drawn from the 1.4 GHz source counts out to the Airy beam's first
 # null (uvm-sim -Y counts), a 10 Jy source transiting at the group's
 # mid-time (the dynamic-range field), thermal noise from the radiometer
@@ -23,6 +25,9 @@ export PATH="$(pwd)/bin:$PATH"
 if [ "${BENCH_SCIENCE_SMALL:-0}" = 1 ]; then
 	size="-L uvh5 -a 20 -s 4 -c 48 -t 6"
 	out=bench/results/science-small.txt
+elif [ "${BENCH_SCIENCE_MEDIUM:-0}" = 1 ]; then
+	size="-s 16 -c 16 -t 12"
+	out=bench/results/science-medium.txt
 else
 	size=""
 	out=bench/results/science.txt
