@@ -1,7 +1,8 @@
 # image.mk: products/G/image.fits from the calibrated visibilities ($^)
-# (uvm-image reads its IMAGE_* settings from the deployment's config).
-# An image is kept even when only a mosaic needs it later.
+# and beside it image.pb.fits, the same image divided by the primary beam
+# (uvm-image reads its IMAGE_* and PB_* settings from the deployment's
+# config). An image is kept even when only a mosaic needs it later.
 .PRECIOUS: products/%/image.fits
 
 products/%/image.fits:
-	$(RUN) -s image -t $@ $(addprefix -i ,$^) -- uvm-image -o $@ $^
+	$(RUN) -s image -t $@ $(addprefix -i ,$^) -- uvm-image -p $(@D)/image.pb.fits -o $@ $^

@@ -1,5 +1,7 @@
-# qa.mk: products/G/qa.json, the image's ($<) measurements and quality
-# gate (uvm-qa exits 0 either way; "pass" in the report says which).
+# qa.mk: products/G/qa.json, the image's measurements and quality gate,
+# with the source catalogue ($<, sources.json beside the image) for its
+# counts and cross-match (uvm-qa exits 0 either way; "pass" in the report
+# says which).
 
 products/%/qa.json:
-	$(RUN) -s qa -t $@ -i $< -- uvm-qa -o $@ $<
+	$(RUN) -s qa -t $@ -i $(@D)/image.fits -- uvm-qa -o $@ $(@D)/image.fits

@@ -13,18 +13,21 @@
  *                  -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
- * Defaults: npix 2048; cell automatic (also with -c 0): a quarter of
- * lambda_min / longest baseline; niter 100000 components at most; gain
- * 0.1; threshold none (an absolute floor in Jy/beam when given); nmajor 6
- * major cycles at most; mgain 0.95 (each minor cycle CLEANs to 0.05 of its
- * starting peak); automask 0 and autothreshold 5 (sigma, the robust rms
- * of the residual: CLEAN to 5 sigma, no mask). The operators' WSClean
- * settings are -a 3 -A 0.5 -W briggs:0 (CLEAN everywhere down to 3 sigma,
- * then only on the pixels holding components down to 0.5 sigma, as
- * WSClean's -auto-mask 3 -auto-threshold 0.5): they need the image to
- * cover the primary beam, as sources outside it leave sidelobes that a
- * deep CLEAN turns into biased fluxes;
- * weighting natural ("uniform", "briggs", "briggs:R" too); plan
+ * Defaults: npix automatic (also with -n 0 or -n auto): the field covers
+ * the primary beam of model -b to its first null on both sides at the
+ * lowest frequency (7 deg for DSA-110's 4.65 m dishes at 1.31 GHz),
+ * rounded up to an FFT-friendly size, logged; cell automatic (also with
+ * -c 0): a quarter of lambda_min / longest baseline; niter 100000
+ * components at most; gain 0.1; threshold none (an absolute floor in
+ * Jy/beam when given); nmajor 6 major cycles at most; mgain 0.95 (each
+ * minor cycle CLEANs to 0.05 of its starting peak); weighting briggs:0,
+ * automask 5 and autothreshold 0.5 (sigma, the robust rms of the
+ * residual: CLEAN everywhere down to 5 sigma, then only on the pixels
+ * holding components down to 0.5 sigma, as WSClean's -auto-mask 5
+ * -auto-threshold 0.5). The operators run -a 3; on an image the size of
+ * the primary beam that seeds the mask with noise peaks (README,
+ * Imaging). -a 0 -A 5 is the former shallow default (no mask, 5 sigma);
+ * weightings "natural", "uniform", "briggs", "briggs:R"; plan
  * "measure" ("estimate" skips FFTW's measurements), wisdom
  * $UVM_HOME/state/fftw.wisdom when UVM_HOME is set (else none). With
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
@@ -104,7 +107,9 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 
 	switch (c) {
 	case 'n':
-		if (num(v, 16, 32768, &x) < 0 || x != floor(x) || (int)x % 2)
+		if (!strcmp(v, "auto"))
+			v = "0";
+		if (num(v, 0, 32768, &x) < 0 || x != floor(x) || (int)x % 2 || (x > 0 && x < 16))
 			return -1;
 		o->npix = (int)x;
 		return 0;

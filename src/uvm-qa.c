@@ -10,7 +10,12 @@
  * QA_MIN_DR, QA_MAX_BEAM_ARCSEC, QA_MIN_SOURCES, QA_MAX_FLAGGED; see
  * src/lib/sci/qa.h). When the image's directory holds the flag report
  * (flag.json) the report gains its flagged fraction and dead and bad
- * antennas ("flagging") and the gate checks the fraction.
+ * antennas ("flagging") and the gate checks the fraction. When it holds
+ * the source catalogue (sources.json, uvm-sources), the report's sources
+ * are the catalogue's, not local maxima ("sources_from": "catalogue"),
+ * and its cross-match with the reference catalogue ("crossmatch") joins
+ * the gate: flux ratio within XMATCH_MIN_RATIO..XMATCH_MAX_RATIO, median
+ * offset below XMATCH_MAX_OFFSET_BEAM beams.
  * With -o the report is written there as JSON, atomically; otherwise it
  * goes to stdout, as "key value" lines, or as JSON with -j (-j with -o
  * prints the JSON too).
@@ -76,6 +81,8 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	if (qa_flagging(r, argv[optind], err) < 0)
+		log_warn("%s", err);
+	if (qa_catalogue(r, argv[optind], err) < 0)
 		log_warn("%s", err);
 	qa_gate(r, have_cfg ? &cf : NULL);
 	js = qa_json(r, argv[optind]);

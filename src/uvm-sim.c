@@ -14,6 +14,17 @@
  * ripple; src/lib/sci/sim_defects.h), recorded in the truth with the
  * antennas by the numbers the files give them.
  *
+ * -N sources are drawn at random per group: with -Y uniform (default)
+ * log-uniform in 0.5-5 Jy within 0.75 of the beam's FWHM; with -Y counts
+ * the -N brightest of a realistic sky out to the first null of the beam
+ * at 1311.5 MHz (-Y counts:R: out to R degrees), fluxes from the 1.4 GHz
+ * source counts (sim_sky.c). -n is
+ * the rms of the real and imaginary parts of each polarisation's
+ * visibility (default 2 Jy), or "radiometer": SEFD / sqrt(2 dnu t_int)
+ * with the SEFD of a DSA-110 dish, 5800 Jy (T_sys 25 K over an effective
+ * area of 11.9 m^2: 4.65 m at 70% aperture efficiency), the channel width
+ * and the 12.88 s integration (2.3 Jy at the default 768 channels).
+ *
  * -L picks the file layout and array: "dsa110" (default) is what the
  * DSA-110 correlator writes today (shared/data/dsa110/LAYOUT.md) on the
  * real station list, nants of its 117 stations active; "dsa110-2021" the
@@ -42,7 +53,7 @@
 #define USAGE \
 	"uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]\n" \
 	"              [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]\n" \
-	"              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]\n" \
+	"              [-N nsrc] [-Y sky] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]\n" \
 	"              [-j jitter_s] [-F fault] [-D defects] [-B beam] [-R truth.json] -o dir"
 
 static int int_arg(const char *s, long lo, long hi, int *v)
@@ -96,7 +107,7 @@ int main(int argc, char **argv)
 		printf("usage: %s\n", USAGE);
 		return fsx_close_stdout();
 	}
-	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:n:G:p:j:F:D:B:R:o:")) != -1) {
+	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:Y:n:G:p:j:F:D:B:R:o:")) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 'L':
@@ -128,7 +139,20 @@ int main(int argc, char **argv)
 		case 'C': bad = int_arg(optarg, 0, 100000, &o.cal_group); break;
 		case 'N': bad = int_arg(optarg, 0, 100000, &o.nsrc); break;
 		case 'P': o.srcfile = optarg; break;
-		case 'n': bad = num_arg(optarg, &o.noise_jy) || o.noise_jy < 0; break;
+		case 'n':
+			if (!strcmp(optarg, "radiometer"))
+				o.noise_jy = -1;
+			else
+				bad = num_arg(optarg, &o.noise_jy) || o.noise_jy < 0;
+			break;
+		case 'Y':
+			o.sky_counts = !strncmp(optarg, "counts", 6);
+			if (o.sky_counts && optarg[6] == ':')
+				bad = num_arg(optarg + 7, &o.sky_radius_deg) || o.sky_radius_deg <= 0 ||
+				    o.sky_radius_deg > 90;
+			else
+				bad = o.sky_counts ? optarg[6] != 0 : strcmp(optarg, "uniform") != 0;
+			break;
 		case 'G': bad = num_arg(optarg, &o.gain_level) || o.gain_level < 0; break;
 		case 'p': bad = num_arg(optarg, &o.pace) || o.pace < 0; break;
 		case 'j': bad = num_arg(optarg, &o.jitter_s) || o.jitter_s < 0 || o.jitter_s > 3600; break;

@@ -78,7 +78,7 @@ setup() {
 	assert_line "uvm-run -D $d -s calapply -t products/$G/cal.uvh5 -i products/$G/smooth.uvh5 -- uvm-calapply -D $d -c caltables/$G.cal.h5 -o products/$G/cal.uvh5 products/$G/smooth.uvh5"
 	# calsolve still reads flag's; image still calapply's
 	assert_line "uvm-run -D $d -s calsolve -t caltables/$G.cal.h5 -i products/$G/flag.uvh5 -- uvm-calsolve -D $d -g $G -o caltables/$G.cal.h5 products/$G/flag.uvh5"
-	assert_line --partial "-s image -t products/$G/image.fits -i products/$G/cal.uvh5 -- uvm-image -o products/$G/image.fits products/$G/cal.uvh5"
+	assert_line --partial "-s image -t products/$G/image.fits -i products/$G/cal.uvh5 -- uvm-image -p products/$G/image.pb.fits -o products/$G/image.fits products/$G/cal.uvh5"
 	refute_output --partial "uvm-calapply -D $d -c caltables/$G.cal.h5 -o products/$G/cal.uvh5 products/$G/flag.uvh5"
 	# the generated edges, and the new product staged (.SECONDARY)
 	grep -qx "products/$G/smooth.uvh5: products/$G/flag.uvh5 \\\\" "$d/state/pipeline.mk"

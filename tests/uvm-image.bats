@@ -237,3 +237,34 @@ primary_data() {
 	  ($b | [.rms_jy, .peak_jy, .beam.bmaj_arcsec, .peak_pos.ra_deg]) as $y |
 	  [range(4) | (($x[.] - $y[.]) / $y[.] | fabs) < 1e-4] | all'
 }
+
+@test "uvm-image: the default field is the primary beam to its first null at the lowest frequency" {
+	uvm-sim -L uvh5 -a 6 -s 2 -c 4 -t 2 -G 0 -n 0.05 -N 0 -S 5 -o "$t/s" >/dev/null
+	fmin=$(/usr/bin/python3 -c 'import h5py, glob, sys
+print(min(h5py.File(f)["Header/freq_array"][:].min() for f in glob.glob(sys.argv[1] + "/*.hdf5")))' "$t/s")
+	for b in airy gauss; do
+		run -0 uvm-image -c 60 -i 0 -P estimate -b "$b" -o "$t/$b.fits" "$t"/s/*.hdf5
+		# Airy: first null 1.2197 lambda/D; Gaussian (FWHM 1.2 lambda/D):
+		# where it falls to 1%; both sides, in 60 arcsec cells, rounded up
+		# to the next even size with factors 2, 3, 5, 7 only
+		want=$(/usr/bin/python3 -c 'import math, sys
+lam = 299792458.0 / float(sys.argv[1])
+r = 1.2197 * lam / 4.65 if sys.argv[2] == "airy" else 1.2 * lam / 4.65 * math.sqrt(math.log(100) / (4 * math.log(2)))
+n = math.ceil(2 * r / math.radians(60 / 3600))
+def ok(m):
+    for p in (2, 3, 5, 7):
+        while m % p == 0: m //= p
+    return m == 1
+n += n % 2
+while not ok(n): n += 2
+print(n)' "$fmin" "$b")
+		assert_line --partial "info: image $want x $want of 60 arcsec"
+		[ "$(/usr/bin/python3 -c 'from astropy.io import fits; import sys; print(fits.getheader(sys.argv[1])["NAXIS1"])' "$t/$b.fits")" = "$want" ]
+	done
+	# -n still decides; 0 and auto are the default
+	run -0 uvm-image -n 64 -c 60 -i 0 -P estimate -o "$t/n.fits" "$t"/s/*.hdf5
+	refute_line --partial "info: image"
+	run -0 uvm-image -n auto -c 60 -i 0 -P estimate -o "$t/n.fits" "$t"/s/*.hdf5
+	assert_line --partial "info: image"
+	run -64 uvm-image -n 8 -o x.fits in.uvh5
+}

@@ -216,3 +216,34 @@ JSON
 	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/q.json"
 	jq -e '.flagging == null and .pass == false' "$t/q.json"
 }
+
+@test "uvm-qa: source catalogue beside the image: its sources are counted, its cross-match gates; an invalid one fails" {
+	mkdir -p "$t/G"
+	cp "$d/one.fits" "$t/G/image.fits"
+	# the truth sky as reference, its flux the apparent one (the image is
+	# not PB-corrected): the catalogue's one source matches it
+	jq -r '"# name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index",
+	  (.sources[] | "\(.name),\(.ra_deg),\(.dec_deg),\(.apparent_flux_jy[0]),1405,0")' \
+		"$d/one.json" >"$t/ref.csv"
+	uvm-sources -r "$t/ref.csv" -o "$t/G/sources.json" "$t/G/image.fits" 2>/dev/null
+	n=$(jq .n_sources "$t/G/sources.json")
+	[ "$n" -ge 1 ]
+	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/q.json"
+	cat "$t/q.json"
+	jq -e --argjson n "$n" '.sources_from == "catalogue" and .n_sources == $n and
+	    (.sources | length) == $n and .crossmatch.n_matched == 1 and
+	    (.crossmatch.flux_ratio - 1 | fabs) < 0.05 and .pass == true and
+	    ([.checks[].name] | index("xmatch_flux_ratio_min") and index("xmatch_offset_beam"))' "$t/q.json"
+	# a reference 1.5 times too bright: the flux-scale checks fail the gate
+	awk -F, -v OFS=, '/^#/ {print; next} {$4 *= 1.5; print}' "$t/ref.csv" >"$t/bright.csv"
+	uvm-sources -r "$t/bright.csv" -o "$t/G/sources.json" "$t/G/image.fits" 2>/dev/null
+	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/q.json"
+	jq -e '.pass == false and (.checks[] | select(.name == "xmatch_flux_ratio_min") | .pass == false)' "$t/q.json"
+	# hostile: not a catalogue (n_sources disagrees with the list)
+	printf '{"n_sources": 3, "sources": []}' >"$t/G/sources.json"
+	run -0 uvm-qa -j "$t/G/image.fits"
+	assert_line "uvm-qa: warning: '$t/G/sources.json': not a source catalogue"
+	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/q.json"
+	jq -e '.sources_from == "invalid catalogue" and .pass == false and
+	    (.checks[] | select(.name == "catalogue") | .pass == false)' "$t/q.json"
+}

@@ -10,7 +10,7 @@ load test_helper
 
 USAGE_TEXT='usage: uvm-sim [-L layout] [-a nants] [-s nsub] [-c nchan] [-t ntimes] [-g ngroups]
               [-d dec_deg] [-S seed] [-T start] [-K catalogue -k name -C group]
-              [-N nsrc] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]
+              [-N nsrc] [-Y sky] [-P sources] [-n noise_jy] [-G gain_level] [-p pace]
               [-j jitter_s] [-F fault] [-D defects] [-B beam] [-R truth.json] -o dir'
 
 NAME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}_sb[0-9]{2}\.hdf5$'
@@ -382,4 +382,26 @@ PY
 	# 2 x 12.88 s / 20 = 1.29 s
 	[ $(((t1 - t0) / 1000000)) -ge 1250 ]
 	[ $(((t1 - t0) / 1000000)) -lt 10000 ]
+}
+
+@test "-Y counts: the brightest sources of a counts sky out to the first null; -n radiometer: SEFD / sqrt(2 dnu t)" {
+	run -0 uvm-sim -a 2 -s 1 -c 4 -t 1 -Y counts -N 200 -n radiometer -R "$BATS_TEST_TMPDIR/t.json" \
+		-o "$BATS_TEST_TMPDIR/o"
+	t=$BATS_TEST_TMPDIR/t.json
+	# 4 channels over 187.5 MHz, 12.884902 s: 5800 / sqrt(2 x 46.875e6 x 12.884902)
+	jq -e '(.noise_jy / (5800 / (2 * 46.875e6 * 12.884902 | sqrt)) - 1 | fabs) < 1e-9' "$t"
+	# the counts (Hopkins et al. 2003, integrated apart in numpy) put 200
+	# sources above 38.1 mJy within the Airy first null at 1311.5 MHz
+	# (3.43 deg), and half of them (0.504) above twice that: the faintest
+	# drawn is just above S_min, the fraction within the binomial scatter
+	# (+-0.035)
+	jq -e '[.sources[].flux_jy] | min as $m | ($m > 0.0381 and $m < 0.042) and
+	    ((map(select(. > 0.0763)) | length) / length | . > 0.4 and . < 0.6)' "$t"
+	jq -e '.groups[0] as $g | (3.141592653589793 / 180) as $r | [.sources[] |
+	    ((.app_dec_deg[0] * $r | sin) * ($g.dec_deg * $r | sin) + (.app_dec_deg[0] * $r | cos) *
+	     ($g.dec_deg * $r | cos) * ((.app_ra_deg[0] - $g.app_ra_deg) * $r | cos)) | acos / $r]
+	    | max < 3.44 and max > 2.5' "$t"
+	run -64 uvm-sim -Y counts:0 -o "$BATS_TEST_TMPDIR/x"
+	run -64 uvm-sim -Y other -o "$BATS_TEST_TMPDIR/x"
+	run -64 uvm-sim -n loud -o "$BATS_TEST_TMPDIR/x"
 }

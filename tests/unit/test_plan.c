@@ -384,7 +384,7 @@ static int says(const char *err, const char *dir, const char *want)
 static void test_description(void)
 {
 	static const char *stagenames[] = {"verify", "combine", "flag", "calsolve", "calapply", "image",
-	    "qa", "mosaic", "smooth"};
+	    "sources", "qa", "mosaic", "smooth"};
 	static const char head[] =
 	    "# a comment, then the graph\n"
 	    "verify   products/{G}/{S}.ok     -        subband - disk keep  0 -\n"

@@ -407,3 +407,20 @@ int json_get_array(const char *js, const char *key,
 		v = ws(v + 1); /* the ',' */
 	}
 }
+
+int json_get_object(const char *js, const char *key, char **out)
+{
+	const char *v, *e;
+	int r = member(js, key, &v);
+
+	*out = NULL;
+	if (r <= 0)
+		return r;
+	if (!strncmp(v, "null", 4))
+		return 0;
+	if (*v != '{')
+		return -1;
+	e = value(v, 2); /* valid: member() checked the whole text */
+	*out = strndup(v, (size_t)(e - v));
+	return *out ? 1 : -1;
+}

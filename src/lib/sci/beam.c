@@ -26,6 +26,15 @@ double beam_pb(enum beam_model m, double theta, double freq_hz, double dish_m)
 	}
 }
 
+double beam_first_null(enum beam_model m, double freq_hz, double dish_m)
+{
+	double lambda = BEAM_C / freq_hz;
+
+	if (m == BEAM_GAUSS)
+		return 1.2 * lambda / dish_m * sqrt(log(100.0) / (4 * M_LN2));
+	return 1.2197 * lambda / dish_m;
+}
+
 int beam_parse(const char *s, enum beam_model *m)
 {
 	if (!strcmp(s, "airy"))

@@ -20,6 +20,13 @@ enum beam_model { BEAM_AIRY, BEAM_GAUSS };
 /* Power response (1 on the axis) at theta radians from it, frequency
  * freq_hz, dish diameter dish_m. */
 double beam_pb(enum beam_model m, double theta, double freq_hz, double dish_m);
+/*
+ * Radius (radians) out to which the dish sees the sky at freq_hz: the
+ * first null of the Airy pattern, 1.2197 lambda/D; the Gaussian has none,
+ * so where it falls to 1% (1.55 lambda/D for FWHM 1.2 lambda/D). The
+ * imager sizes its field to this at the lowest frequency.
+ */
+double beam_first_null(enum beam_model m, double freq_hz, double dish_m);
 /* "airy" or "gauss"; 0 or -1. */
 int beam_parse(const char *s, enum beam_model *m);
 const char *beam_name(enum beam_model m);

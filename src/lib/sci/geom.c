@@ -9,6 +9,7 @@
  */
 #include "sci/geom.h"
 #include "sci/astro.h"
+#include "sci/beam.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -208,10 +209,8 @@ void geom_lmn(double ra, double dec, double ra0, double dec0, double *l, double 
 
 double geom_pb(double sep, double freq_hz, double diam_m)
 {
-	double fwhm = GEOM_PB_FWHM_FACTOR * GEOM_C / freq_hz / diam_m;
-	double x = sep / fwhm;
-
-	return exp(-4 * M_LN2 * x * x);
+	/* the one implementation of each model is beam.c's */
+	return beam_pb(BEAM_GAUSS, sep, freq_hz, diam_m);
 }
 
 double geom_flux(double s0, double f0_hz, double alpha, double freq_hz)

@@ -73,7 +73,7 @@ double geom_sep(double ra1, double dec1, double ra2, double dec2);
 void geom_lmn(double ra, double dec, double ra0, double dec0, double *l, double *m, double *n);
 /* Primary beam power gain at angular distance sep from the pointing, for a
  * dish of diameter diam_m at freq_hz: exp(-4 ln2 (sep/FWHM)^2),
- * FWHM = GEOM_PB_FWHM_FACTOR * c / freq / diam. */
+ * FWHM = GEOM_PB_FWHM_FACTOR * c / freq / diam: beam.c's Gaussian model. */
 double geom_pb(double sep, double freq_hz, double diam_m);
 /* Flux density S0 (f/f0)^alpha. */
 double geom_flux(double s0, double f0_hz, double alpha, double freq_hz);

@@ -391,7 +391,7 @@ int img_fits_write(const char *path, const float *image, const float *resid,
 /* ---------------------------------------------------------------- job */
 
 struct img_opts {
-	int npix;                      /* image side (even) */
+	int npix;                      /* image side (even); 0: automatic */
 	double cell;                   /* radians, 0 = automatic */
 	double pad;                    /* uv grid side = pad x npix (>= 1) */
 	enum img_weighting weighting;
@@ -416,6 +416,16 @@ struct img_opts {
 void img_opts_default(struct img_opts *o);
 /* Automatic cell (radians): a quarter of lambda_min / longest baseline. */
 double img_auto_cell(const struct img_input *in);
+/*
+ * Automatic image side for pixels of cell radians: the field spans the
+ * primary beam (model m) to its first null on both sides at the lowest
+ * frequency, so that no source the dishes see is outside the image to
+ * leave uncleaned sidelobes; rounded up to an even FFT-friendly size
+ * (factors 2, 3, 5, 7), at most IMG_NPIX_MAX (then the field is smaller
+ * than the beam: a warning for the caller to log).
+ */
+#define IMG_NPIX_MAX 16384
+int img_auto_npix(const struct img_input *in, double cell, enum beam_model m);
 /* Parse "natural", "uniform", "briggs" or "briggs:R"; 0 or -1. */
 int img_parse_weighting(const char *s, enum img_weighting *w, double *robust);
 

@@ -27,6 +27,7 @@
 #include "core/fsx.h"
 #include "core/json.h"
 #include "sci/astro.h"
+#include "sci/beam.h"
 #include "sci/geom.h"
 #include "sci/img.h"
 #include "core/ids.h"
@@ -86,16 +87,10 @@ int mosaic_config(struct mosaic_opts *o, const struct cfg *c, char *err)
 
 double mosaic_beam(enum mosaic_beam b, double theta, double f_hz, double dish_m)
 {
-	double fwhm = GEOM_PB_FWHM_FACTOR * GEOM_C / (f_hz * dish_m);
-	if (b == MOSAIC_AIRY) {
-		/* (2 J1(x)/x)^2 is one half at x = 1.616340 */
-		double x = 2 * 1.616340 * theta / fwhm, a;
-		if (x < 1e-6)
-			return 1;
-		a = 2 * j1(x) / x;
-		return a * a;
-	}
-	return exp(-4 * M_LN2 * theta * theta / (fwhm * fwhm));
+	/* beam.c's models: the Airy pattern of the dish itself, as the
+	 * imager's -p and calibration use it, not one stretched to the
+	 * Gaussian's width */
+	return beam_pb(b == MOSAIC_AIRY ? BEAM_AIRY : BEAM_GAUSS, theta, f_hz, dish_m);
 }
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)

@@ -19,8 +19,9 @@
  * B_i the power beam of input i: the beam pointed at the meridian through
  * the group's integrations, averaged over the group's span (a drift scan's
  * beam moves on the sky while the group is recorded), either a Gaussian of
- * FWHM 1.2 c / (f D) (as the simulator's) or an Airy pattern
- * (2 J1(x) / x)^2 scaled to the same FWHM. Pixels whose weight sum w B^2
+ * FWHM 1.2 c / (f D) (as the simulator's) or the Airy pattern of a
+ * uniformly illuminated dish (beam.h: the models uvm-image -p uses).
+ * Pixels whose weight sum w B^2
  * is below the cutoff fraction of its maximum are blank (NaN). The
  * weight map is sum w B^2 [1/(Jy/beam)^2], the rms map 1 / sqrt(weight).
  *

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 #include <wcs.h>
 #include <wcshdr.h>
 
@@ -347,6 +348,93 @@ int qa_flagging(struct qa_result *r, const char *path, char *err)
 	return r->flag_state < 0 ? -1 : 0;
 }
 
+/* One catalogue entry (JSON object text, len bytes) into the list. */
+static int cat_entry(const char *elem, size_t len, void *arg)
+{
+	struct qa_result *r = arg;
+	char *t = strndup(elem, len);
+	struct qa_source q = {0};
+	int ok;
+
+	if (!t)
+		return -1;
+	ok = json_get_number(t, "ra_deg", &q.ra_deg) > 0 && json_get_number(t, "dec_deg", &q.dec_deg) > 0 &&
+	    json_get_number(t, "x", &q.x) > 0 && json_get_number(t, "y", &q.y) > 0 &&
+	    json_get_number(t, "peak_jy", &q.peak_jy) > 0 && json_get_number(t, "snr", &q.snr) > 0;
+	free(t);
+	if (!ok)
+		return -1;
+	r->nsrc++;
+	if (r->nlist < QA_MAXLIST) {
+		r->src[r->nlist++] = q;
+	} else if (q.peak_jy > r->src[QA_MAXLIST - 1].peak_jy) {
+		r->src[QA_MAXLIST - 1] = q;
+	} else {
+		return 0;
+	}
+	/* keep the list sorted by peak, brightest first */
+	for (int i = r->nlist - 1; i > 0 && r->src[i].peak_jy > r->src[i - 1].peak_jy; i--) {
+		struct qa_source x = r->src[i];
+		r->src[i] = r->src[i - 1];
+		r->src[i - 1] = x;
+	}
+	return 0;
+}
+
+int qa_catalogue(struct qa_result *r, const char *path, char *err)
+{
+	const char *slash = strrchr(path, '/');
+	char cat[PATH_MAX], *js = NULL, *xm = NULL;
+	int n = slash ? (int)(slash - path) : 0, rc = -1;
+	size_t len;
+	double v;
+
+	r->cat_state = r->xm_state = 0;
+	if (snprintf(cat, sizeof cat, "%.*s%ssources.json", n, path, slash ? "/" : "") >= (int)sizeof cat)
+		return 0;
+	if (access(cat, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	js = fsx_read_file(cat, &len);
+	if (!js) {
+		snprintf(err, QA_ERRLEN, "cannot read '%s': %s", cat, strerror(errno));
+		goto out;
+	}
+	r->nsrc = r->nlist = 0;
+	if (json_get_array(js, "sources", cat_entry, r) <= 0 ||
+	    json_get_number(js, "n_sources", &v) <= 0 || v != r->nsrc ||
+	    json_get_object(js, "crossmatch", &xm) < 0) {
+		snprintf(err, QA_ERRLEN, "'%s': not a source catalogue", cat);
+		r->nsrc = r->nlist = 0;
+		goto out;
+	}
+	if (xm) {
+		double a, b, c;
+		int p;
+
+		if (json_get_number(xm, "n_matched", &a) <= 0 || json_get_number(xm, "n_ref_detectable", &b) <= 0 ||
+		    json_get_number(xm, "n_spurious", &c) <= 0 || json_get_bool(xm, "pass", &p) <= 0 ||
+		    json_get_number(xm, "completeness", &r->xm.completeness) <= 0 ||
+		    json_get_number(xm, "spurious_fraction", &r->xm.spurious_frac) <= 0 ||
+		    json_get_number(xm, "flux_ratio", &r->xm.flux_ratio) <= 0 ||
+		    json_get_number(xm, "flux_scatter", &r->xm.flux_scatter) <= 0 ||
+		    json_get_number(xm, "offset_beam", &r->xm.offset_beam) <= 0) {
+			snprintf(err, QA_ERRLEN, "'%s': bad crossmatch", cat);
+			goto out;
+		}
+		r->xm.nmatch = (int)a;
+		r->xm.ndet = (int)b;
+		r->xm.nspur = (int)c;
+		r->xm.pass = p;
+		r->xm_state = 1;
+	}
+	rc = 0;
+out:
+	r->cat_state = rc < 0 ? -1 : 1;
+	free(js);
+	free(xm);
+	return rc;
+}
+
 static void check(struct qa_result *r, const char *name, double value, double limit, int le)
 {
 	struct qa_check *c;
@@ -386,6 +474,18 @@ void qa_gate(struct qa_result *r, const struct cfg *c)
 		check(r, "n_sources", r->nsrc, min_src, 0);
 	if (r->flag_state && max_flag > 0)
 		check(r, "flagged_fraction", r->flag_state > 0 ? r->flag.fraction : INFINITY, max_flag, 1);
+	if (r->cat_state < 0)
+		check(r, "catalogue", 0, 1, 0);
+	if (r->xm_state > 0) {
+		/* no match gives the sentinel -1 (uvm-sources): fails both */
+		double ratio = r->xm.nmatch > 0 ? r->xm.flux_ratio : NAN;
+		check(r, "xmatch_flux_ratio_min", isfinite(ratio) ? ratio : 0,
+		    c ? cfg_double(c, "XMATCH_MIN_RATIO", 0.8) : 0.8, 0);
+		check(r, "xmatch_flux_ratio_max", isfinite(ratio) ? ratio : INFINITY,
+		    c ? cfg_double(c, "XMATCH_MAX_RATIO", 1.2) : 1.2, 1);
+		check(r, "xmatch_offset_beam", r->xm.nmatch > 0 ? r->xm.offset_beam : INFINITY,
+		    c ? cfg_double(c, "XMATCH_MAX_OFFSET_BEAM", 0.2) : 0.2, 1);
+	}
 }
 
 /* The first kept names of v as a JSON array of strings on b. */
@@ -473,6 +573,22 @@ char *qa_json(const struct qa_result *r, const char *image)
 		buf_printf(&b, "}");
 	} else if (r->flag_state < 0)
 		buf_printf(&b, ",\n  \"flagging\": null");
+	if (r->cat_state)
+		buf_printf(&b, ",\n  \"sources_from\": \"%s\"", r->cat_state > 0 ? "catalogue" : "invalid catalogue");
+	if (r->xm_state > 0) {
+		buf_printf(&b, ",\n  \"crossmatch\": {\"n_ref_detectable\": %d, \"n_matched\": %d, "
+		    "\"n_spurious\": %d, \"completeness\": ", r->xm.ndet, r->xm.nmatch, r->xm.nspur);
+		num(&b, r->xm.completeness);
+		buf_printf(&b, ", \"spurious_fraction\": ");
+		num(&b, r->xm.spurious_frac);
+		buf_printf(&b, ", \"flux_ratio\": ");
+		num(&b, r->xm.nmatch > 0 ? r->xm.flux_ratio : NAN);
+		buf_printf(&b, ", \"flux_scatter\": ");
+		num(&b, r->xm.nmatch > 0 ? r->xm.flux_scatter : NAN);
+		buf_printf(&b, ", \"offset_beam\": ");
+		num(&b, r->xm.nmatch > 0 ? r->xm.offset_beam : NAN);
+		buf_printf(&b, "}");
+	}
 	buf_printf(&b, ",\n  \"checks\": [");
 	for (int i = 0; i < r->nchecks; i++) {
 		const struct qa_check *c = &r->checks[i];

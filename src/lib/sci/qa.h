@@ -27,6 +27,11 @@
  *                   exceed it (0: no check); only when the image's
  *                   directory holds the flag report (flag.json, see
  *                   qa_flagging); an unreadable or invalid report fails it
+ * With the source catalogue beside the image (qa_catalogue) the sources
+ * are its entries, and the gate adds its cross-match with the reference
+ * catalogue: median flux ratio within [XMATCH_MIN_RATIO, XMATCH_MAX_RATIO]
+ * (0.8, 1.2) and median offset below XMATCH_MAX_OFFSET_BEAM (0.2) beams;
+ * an unreadable catalogue fails the check "catalogue".
  * plus a fixed check that the image has finite, non-constant pixels.
  * A failed gate is a finding about the image, not an error: the report says
  * "pass": false and the program still exits 0 (the product exists and is
@@ -39,7 +44,7 @@
 #include "sci/flag_report.h"
 
 #define QA_ERRLEN 512
-#define QA_MAXCHECKS 8
+#define QA_MAXCHECKS 12
 #define QA_MAXLIST 200
 #define QA_DETECT_SIGMA 5.0
 
@@ -70,6 +75,15 @@ struct qa_result {
 	struct qa_source src[QA_MAXLIST];
 	int flag_state;          /* flag report: 0 none, 1 read (flag), -1 invalid */
 	struct flag_report flag;
+	/* the source catalogue beside the image (sources.json, uvm-sources):
+	 * 0 none, 1 read (nsrc and src are its entries), -1 invalid */
+	int cat_state;
+	int xm_state;            /* its cross-match: 0 none, 1 read */
+	struct {
+		int nmatch, ndet, nspur;
+		double completeness, spurious_frac, flux_ratio, flux_scatter, offset_beam;
+		int pass;
+	} xm;
 	int nchecks, pass;
 	struct qa_check checks[QA_MAXCHECKS];
 };
@@ -87,6 +101,16 @@ int qa_measure(const char *path, struct qa_result *r, int *status, char *err);
  * finding for the gate, not a failure of QA).
  */
 int qa_flagging(struct qa_result *r, const char *path, char *err);
+/*
+ * Read the source catalogue beside the image at path (its directory's
+ * sources.json, written by uvm-sources from the primary-beam-corrected
+ * image): its sources replace the local maxima qa_measure counted (an
+ * artefact is not a source), the brightest QA_MAXLIST listed, and its
+ * cross-match with the reference catalogue, if any, goes into r->xm. 0
+ * (none there: cat_state 0), or -1 with err when it is there but cannot
+ * be read or is not one (cat_state -1: a finding for the gate).
+ */
+int qa_catalogue(struct qa_result *r, const char *path, char *err);
 /* Fill r->checks and r->pass from the config c (NULL: defaults). */
 void qa_gate(struct qa_result *r, const struct cfg *c);
 /* The report as JSON (malloc'd, ends with a newline) or NULL (ENOMEM). */

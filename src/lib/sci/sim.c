@@ -512,24 +512,48 @@ bad:
 	return 0;
 }
 
-/* Add nsrc random sources around (ra0, dec0) within 0.75 FWHM at the band
- * centre, fluxes log-uniform in 0.5-5 Jy; 0 or -1 (memory). */
+/* Add nsrc random sources around (ra0, dec0): within 0.75 FWHM at the
+ * band centre, fluxes log-uniform in 0.5-5 Jy; or (sky_counts) drawn from
+ * the source counts out to the first null of the Airy beam at the band's
+ * lowest frequency (the edge of what any of the beam models sees), or
+ * sky_radius_deg when set (a small field for a fast test). 0 or
+ * -1 (memory). */
 static int random_sources(struct sim *s, int gi, double ra0, struct sim_rng *r)
 {
 	double fc = SIM_F_TOP_HZ - SIM_BAND_HZ / 2;
-	double fwhm = 1.2 * SIM_C / (fc * SIM_DIAM_M);
+	double fwhm = 1.2 * SIM_C / (fc * SIM_DIAM_M), smin;
 	struct sim_source *ns = realloc(s->src, sizeof *ns * (size_t)(s->nsrcs + s->o.nsrc + 1));
+	double *drawn = NULL;
 
 	if (!ns)
 		return -1;
 	s->src = ns;
+	if (s->o.sky_counts) {
+		double edge = s->o.sky_radius_deg > 0 ? s->o.sky_radius_deg * M_PI / 180 :
+		    beam_first_null(BEAM_AIRY, SIM_F_TOP_HZ - SIM_BAND_HZ, SIM_DIAM_M);
+
+		drawn = malloc(sizeof *drawn * 3 * (size_t)(s->o.nsrc + 1));
+		if (!drawn || sim_counts_draw(s->o.nsrc, edge, r, drawn, drawn + s->o.nsrc,
+			drawn + 2 * s->o.nsrc, &smin) < 0) {
+			free(drawn);
+			return -1;
+		}
+	}
 	for (int k = 0; k < s->o.nsrc; k++) {
 		struct sim_source *x = &s->src[s->nsrcs++];
-		double rad = 0.75 * fwhm * sqrt(sim_rng_uniform(r));
-		double pa = 2 * M_PI * sim_rng_uniform(r);
-		double l = rad * sin(pa), m = rad * cos(pa), n = sqrt(1 - l * l - m * m);
-		double d0 = s->dec;
+		double rad, pa, l, m, n, d0 = s->dec;
 
+		if (drawn) {
+			rad = drawn[s->o.nsrc + k];
+			pa = drawn[2 * s->o.nsrc + k];
+		} else {
+			rad = 0.75 * fwhm * sqrt(sim_rng_uniform(r));
+			pa = 2 * M_PI * sim_rng_uniform(r);
+		}
+		/* the former sky kept as it was drawn: small-angle l, m */
+		l = drawn ? sin(rad) * sin(pa) : rad * sin(pa);
+		m = drawn ? sin(rad) * cos(pa) : rad * cos(pa);
+		n = sqrt(1 - l * l - m * m);
 		memset(x, 0, sizeof *x);
 		snprintf(x->name, sizeof x->name, "sim%03d_%03d", gi, k);
 		/* Drawn about the CIRS meridian point, kept in ICRS. */
@@ -537,10 +561,11 @@ static int random_sources(struct sim *s, int gi, double ra0, struct sim_rng *r)
 		x->ra = fmod(ra0 + atan2(l, n * cos(d0) - m * sin(d0)) + 2 * M_PI, 2 * M_PI);
 		astro_cirs_to_icrs(sim_jd(s->groups[gi].start_unix + s->o.ntimes * SIM_TINT_S / 2),
 		    x->ra, x->dec, &x->ra, &x->dec);
-		x->flux_jy = 0.5 * pow(10.0, sim_rng_uniform(r));
+		x->flux_jy = drawn ? drawn[k] : 0.5 * pow(10.0, sim_rng_uniform(r));
 		x->ref_freq_hz = 1.4e9;
 		x->alpha = -0.7 + 0.2 * sim_rng_normal(r);
 	}
+	free(drawn);
 	return 0;
 }
 
@@ -616,7 +641,7 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 	if (o->nants < 1 || o->nants > 2048 || o->nsub < 1 || o->nsub > 100 || o->nchan < 1 ||
 	    o->nchan > 100000 || o->ntimes < 1 || o->ntimes > 100000 || o->ngroups < 1 ||
 	    o->ngroups > 100000 || fabs(o->dec_deg) > 90 || o->nsrc < 0 || o->nsrc > 100000 ||
-	    !(o->noise_jy >= 0) || !(o->gain_level >= 0) || !(o->pace >= 0) ||
+	    !(o->noise_jy >= 0 || o->noise_jy == -1) || !(o->gain_level >= 0) || !(o->pace >= 0) ||
 	    !(o->jitter_s >= 0) || o->jitter_s > 3600) {
 		snprintf(err, SIM_ERRLEN, "option value out of range");
 		return EX_USAGE;
@@ -628,6 +653,8 @@ int sim_init(struct sim *s, const struct sim_opts *o, char *err)
 	s->lon = SIM_LON_DEG * M_PI / 180;
 	s->dec = o->dec_deg * M_PI / 180;
 	s->chan_width = SIM_BAND_HZ / s->nfreq;
+	if (o->noise_jy < 0)
+		s->o.noise_jy = SIM_SEFD_JY / sqrt(2 * s->chan_width * SIM_TINT_S);
 	na = (size_t)o->nants;
 	nf = (size_t)s->nfreq;
 	s->freq = xcalloc(nf, sizeof(double), &bad);

@@ -96,8 +96,16 @@ struct sim_opts {
 	const char *calname;       /* -k */
 	int cal_group;             /* -C */
 	int nsrc;                  /* -N: random sources per group */
+	int sky_counts;            /* -Y counts: drawn from 1.4 GHz source
+				    * counts out to the beam's first null
+				    * (sim_counts_draw), else log-uniform
+				    * 0.5-5 Jy within 0.75 FWHM */
+	double sky_radius_deg;     /* -Y counts:R: out to R deg instead */
 	const char *srcfile;       /* -P: explicit sources, catalogue format */
-	double noise_jy, gain_level, pace, jitter_s;
+	double noise_jy;           /* -n; < 0: the radiometer equation,
+				    * SIM_SEFD_JY / sqrt(2 chan_width SIM_TINT_S),
+				    * set by sim_init */
+	double gain_level, pace, jitter_s;
 	int nfaults;
 	struct sim_fault faults[SIM_MAXFAULTS];
 	const char *truth;         /* -R or NULL */
@@ -226,6 +234,20 @@ int sim_visibilities(struct sim *s, int gi, int t, int sb, int nan_fault,
 /* Write the correlator-like stream, faults and truth; 0 or an exit status
  * (messages logged). Defined in sim_run.c. */
 int sim_run(struct sim *s);
+
+/* Euclidean-normalised 1.4 GHz differential source counts S^2.5 dN/dS
+ * (Jy^1.5 sr^-1) at s_jy (sim_sky.c: the form and its source). */
+double sim_counts_euclid(double s_jy);
+struct sim_rng;
+/*
+ * The nsrc brightest sources of a cap of the sky of the given radius
+ * (radians): *smin is the flux above which the counts expect nsrc sources
+ * there; flux[k] (Jy at 1.4 GHz) drawn from the counts above it, rad[k]
+ * (radians from the centre) uniform in solid angle, pa[k] uniform. 0, or
+ * -1 when out of memory.
+ */
+int sim_counts_draw(int nsrc, double radius, struct sim_rng *r, double *flux, double *rad,
+    double *pa, double *smin);
 
 /* Small deterministic generator (xoshiro256**) and normal deviates. */
 struct sim_rng { uint64_t s[4]; };

@@ -169,7 +169,7 @@ static void crossmatch(const struct src_catalog *c, struct wcsprm *w, const floa
 				bi = j;
 			}
 		}
-		if (bi < 0 || !(best < bm))
+		if (bi < 0 || !(best < bm) || !isfinite(c->s[bi].int_jy))
 			continue;
 		ratio[xm->nmatch] = c->s[bi].int_jy / fl;
 		off[xm->nmatch] = best;
@@ -399,6 +399,15 @@ static int put(char **b, size_t *len, size_t *cap, const char *fmt, ...)
 	return 0;
 }
 
+/* x formatted by fmt into buf, or "null" if it is not finite. */
+static void fmt_num(char *buf, size_t n, const char *fmt, double x)
+{
+	if (isfinite(x))
+		snprintf(buf, n, fmt, x);
+	else
+		snprintf(buf, n, "null");
+}
+
 char *sources_json(const struct src_catalog *c, const char *image, const struct src_xmatch *xm)
 {
 	size_t len = 0, cap = 4096;
@@ -419,12 +428,18 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 	    c->bmaj_arcsec, c->bmin_arcsec, c->bpa_deg, c->n);
 	for (int i = 0; i < c->n && !bad; i++) {
 		const struct src_entry *e = &c->s[i];
+		char pk[32], in[32], ie[32];
+
+		/* an aperture that reaches blanked pixels (a primary-beam-
+		 * corrected image's edge) has no integrated flux: null */
+		fmt_num(pk, sizeof pk, "%.6g", e->peak_jy);
+		fmt_num(in, sizeof in, "%.6g", e->int_jy);
+		fmt_num(ie, sizeof ie, "%.3g", e->int_err_jy);
 		bad |= put(&b, &len, &cap, "%s\n    {\"ra_deg\": %.7f, \"dec_deg\": %.7f, \"x\": %.3f, "
-		    "\"y\": %.3f, \"peak_jy\": %.6g, \"peak_err_jy\": %.3g, \"int_jy\": %.6g, "
-		    "\"int_err_jy\": %.3g, \"a_arcsec\": %.4g, \"b_arcsec\": %.4g, \"pa_deg\": %.4g, "
+		    "\"y\": %.3f, \"peak_jy\": %s, \"peak_err_jy\": %.3g, \"int_jy\": %s, "
+		    "\"int_err_jy\": %s, \"a_arcsec\": %.4g, \"b_arcsec\": %.4g, \"pa_deg\": %.4g, "
 		    "\"snr\": %.4g, \"flag\": %d}", i ? "," : "", e->ra_deg, e->dec_deg, e->x, e->y,
-		    e->peak_jy, e->peak_err_jy, e->int_jy, e->int_err_jy, e->a_arcsec, e->b_arcsec,
-		    e->pa_deg, e->snr, e->flag);
+		    pk, e->peak_err_jy, in, ie, e->a_arcsec, e->b_arcsec, e->pa_deg, e->snr, e->flag);
 	}
 	bad |= put(&b, &len, &cap, "%s]", c->n ? "\n  " : "");
 	if (xm) {

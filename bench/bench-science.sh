@@ -1,0 +1,70 @@
+#!/bin/sh
+# bench-science.sh: the imaging figures a radio astronomer asks for, on a
+# simulated full-size DSA-110 group (96 antennas, 16 x 48 channels, 24
+# integrations; BENCH_SCIENCE_SMALL=1: 20 antennas of the old T, 4 x 48
+# channels, 6 integrations, for iterating; BENCH_SCIENCE_MEDIUM=1: all 96
+# antennas, 16 x 16 channels, 12 integrations, the full-size image at a
+# sixth of the visibilities): the 50 brightest sources of a
+# sky drawn from the 1.4 GHz source counts out to the Airy beam's first
+# null (uvm-sim -Y counts), a 10 Jy source transiting at the group's
+# mid-time (the dynamic-range field), thermal noise from the radiometer
+# equation (SEFD 5800 Jy, -n radiometer), no gain errors, simulated with
+# the Gaussian beam (-B gauss) while the pipeline assumes Airy.
+#
+# uvm-image with its defaults (field sized to the first null, Briggs 0,
+# auto-mask, auto-threshold; -P estimate to skip planning), uvm-sources on
+# the flat and the primary-beam-corrected image, then
+# tests/science_eval.py judges them against the truth (thermal noise from
+# the radiometer noise and the weights, positions through astropy,
+# apparent fluxes from the simulator's documented beam). Writes
+# bench/results/science.txt (science-small.txt for the small field).
+set -eu
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+export PATH="$(pwd)/bin:$PATH"
+if [ "${BENCH_SCIENCE_SMALL:-0}" = 1 ]; then
+	size="-L uvh5 -a 20 -s 4 -c 48 -t 6"
+	out=bench/results/science-small.txt
+elif [ "${BENCH_SCIENCE_MEDIUM:-0}" = 1 ]; then
+	size="-s 16 -c 16 -t 12"
+	out=bench/results/science-medium.txt
+else
+	size=""
+	out=bench/results/science.txt
+fi
+tmp=$(mktemp -d "${BENCH_TMP:-/tmp}/uvm-bench-science.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+printf '%s\n' "# name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index" \
+	"BRIGHT10,150.0,33.16,10.0,1400,-0.7" >"$tmp/bright.csv"
+sim="$size -Y counts -N 50 -B gauss -n radiometer -G 0 -S 11 -K $tmp/bright.csv -k BRIGHT10"
+uvm-sim $sim -R "$tmp/truth.json" -o "$tmp/sim" >/dev/null
+img="-P estimate -p $tmp/pb.fits -o $tmp/img.fits"
+t0=$(now_s)
+/usr/bin/time -f "%M" -o "$tmp/rss" uvm-image $img "$tmp"/sim/*.hdf5 2>"$tmp/image.log"
+t1=$(now_s)
+uvm-sources -o "$tmp/flat.json" "$tmp/img.fits" 2>/dev/null
+uvm-sources -o "$tmp/pbs.json" "$tmp/pb.fits" 2>/dev/null
+/usr/bin/python3 tests/science_eval.py --truth "$tmp/truth.json" --image "$tmp/img.fits" \
+	--flat "$tmp/flat.json" --pb "$tmp/pbs.json" "$tmp"/sim/*.hdf5 2>/dev/null >"$tmp/eval.json"
+{
+	bench_header "imaging science figures on a simulated field"
+	echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# uvm-sim $sim (files: $(du -sh "$tmp/sim" | cut -f1))"
+	echo "# uvm-image $img (defaults otherwise): $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}') s wall, peak RSS $(($(cat "$tmp/rss") / 1024)) MB"
+	grep -h "info: image" "$tmp/image.log" | sed 's/^/# /'
+	jq -r '
+	  def r(x): if x == null then "null" else (x * 1000 | round / 1000 | tostring) end;
+	  def row(name; v; goal; ok): "\(name | . + " " * (44 - length))\(v | . + " " * (14 - length))\(goal | . + " " * (14 - length))\(if ok then "met" else "NOT MET" end)";
+	  "# figure                                    value         goal",
+	  row("residual rms / thermal (plain rms)"; r(.rms_over_thermal); "<= 1.5"; .rms_over_thermal <= 1.5),
+	  row("completeness above 5 sigma"; "\(.n_found_detectable)/\(.n_detectable)"; ">= 0.90"; (.completeness // 0) >= 0.9),
+	  row("spurious fraction"; "\(.n_spurious)/\(.n_catalogue)"; "< 0.01"; .spurious_fraction < 0.01),
+	  row("PB-corrected flux ratio (median, SNR>20)"; r(.pb_flux_ratio); "1 +- 0.05"; ((.pb_flux_ratio // 0) - 1 | fabs) <= 0.05),
+	  row("PB-corrected flux scatter"; r(.pb_flux_scatter); "-"; true),
+	  row("median position offset / beam"; r(.median_offset_beam); "<= 0.1"; (.median_offset_beam // 9) <= 0.1),
+	  row("flux-scale ratio (flat peak / apparent)"; r(.flux_scale_ratio); "1 +- 0.03"; ((.flux_scale_ratio // 0) - 1 | fabs) <= 0.03),
+	  row("dynamic range (peak / residual rms)"; (.dynamic_range | round | tostring); ">= 1e4"; .dynamic_range >= 1e4),
+	  "# thermal \(.thermal_jy * 1e6 | round) uJy/beam (natural \(.thermal_natural_jy * 1e6 | round)), residual rms \(.resid_rms_jy * 1e6 | round) (robust \(.resid_robust_rms_jy * 1e6 | round)), peak \(r(.peak_jy)) Jy",
+	  "# image \(.npix) px of \(r(.cell_arcsec)) arcsec (\(r(.field_deg)) deg), beam \(r(.bmaj_arcsec)) arcsec; truth \(.n_truth) sources, \(.n_pb) in the PB ratio, \(.n_flux_scale) in the flux scale",
+	  "# missed: \(.missed | map("\(.name) r=\(.r_deg) deg \(.snr) sigma") | join("; "))"' "$tmp/eval.json"
+} | tee "$out"
