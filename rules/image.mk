@@ -4,4 +4,4 @@
 .PRECIOUS: products/%/image.fits
 
 products/%/image.fits:
-	$(RUN) -s image -t $@ $(addprefix -i ,$^) -- uvm-image -o $@ $^
+	$(RUN) -s image -t $@ $(addprefix -i ,$(INPUTS)) -- uvm-image -o $@ $(INPUTS)

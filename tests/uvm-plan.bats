@@ -423,6 +423,7 @@ mosaic_block() {
 	assert_output "mosaics/20251024T12.fits: \\
   products/20251024T120003/qa.json \\
   products/20251024T120503/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 	grep -qx 'all: mosaics/20251024T12.fits' "$d/state/pipeline.mk"
 	! grep -q 'mosaics/20251024T13' "$d/state/pipeline.mk"
@@ -455,6 +456,7 @@ mosaic_block() {
 	assert_output "mosaics/20251024T12.fits: \\
   products/20251024T120003/qa.json \\
   products/20251024T120503/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 	# the mosaic is made: the hour is finished and leaves the makefile
 	touch "$d/mosaics/20251024T12.fits"
@@ -484,6 +486,7 @@ mosaic_block() {
 	run -0 mosaic_block 20251024T12
 	assert_output "mosaics/20251024T12.fits: \\
   products/20251024T120503/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 }
 
@@ -502,5 +505,6 @@ mosaic_block() {
 	run -0 mosaic_block 20251024T13
 	assert_output "mosaics/20251024T13.fits: \\
   products/20251024T130003/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 }

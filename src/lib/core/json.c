@@ -407,3 +407,19 @@ int json_get_array(const char *js, const char *key,
 		v = ws(v + 1); /* the ',' */
 	}
 }
+
+int json_get_object(const char *js, const char *key, char **out)
+{
+	const char *v, *e;
+	int r = member(js, key, &v);
+	if (r <= 0)
+		return r;
+	if (!strncmp(v, "null", 4))
+		return 0;
+	if (*v != '{')
+		return -1;
+	e = value(v, 1); /* valid: member() checked the whole text */
+	if (!(*out = strndup(v, (size_t)(e - v))))
+		return -1;
+	return 1;
+}

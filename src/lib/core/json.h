@@ -55,5 +55,8 @@ int json_get_string(const char *js, const char *key, char *out, size_t size);
  */
 int json_get_array(const char *js, const char *key,
     int (*each)(const char *elem, size_t len, void *arg), void *arg);
+/* Top-level object under key: a malloc'd copy of its text in *out (free
+ * it), itself a JSON object the json_get_* read. */
+int json_get_object(const char *js, const char *key, char **out);
 
 #endif

@@ -418,6 +418,8 @@ static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_e
 		if (e->action == RA_RETRY)
 			e->action = RA_NONE;
 	}
+	else if (e->action == RA_DONE)
+		run_record_provenance(&j->db, e->job_id, j->target, o->stage, o->inputs, o->ninputs);
 	return q;
 }
 
