@@ -132,7 +132,10 @@ static void test_record(void)
 	mkdir(p, 0755);
 	snprintf(p, sizeof p, "%s/state/settings", dir);
 	mkdir(p, 0755);
-	put("state/settings/image.conf", "IMAGE_NPIX=128\nPB_MODEL=airy\n");
+	/* the settings come from the deployment's config and the installation's
+	 * rules/stages (image: IMAGE_*,PB_MODEL), not from the planner's file */
+	put("state/settings/image.conf", "IMAGE_NPIX=1\n");
+	put("uvmake.conf", "IMAGE_NPIX=128\nPB_MODEL=airy\nQA_MIN_DR=3\n");
 	put("vis.uvh5", "0123456789");
 	snprintf(p, sizeof p, "%s/vis.uvh5", dir);
 	utimensat(AT_FDCWD, p, t, 0);
@@ -151,8 +154,10 @@ static void test_record(void)
 	    "record: the input relative to the deployment, 10 bytes, no time in a product");
 	ok(json_get_object(js, "settings", &set) == 1 &&
 		json_get_string(set, "IMAGE_NPIX", v, sizeof v) == 1 && !strcmp(v, "128") &&
-		json_get_string(set, "PB_MODEL", v, sizeof v) == 1 && !strcmp(v, "airy"),
-	    "record: the stage's settings file as an object");
+		json_get_string(set, "PB_MODEL", v, sizeof v) == 1 && !strcmp(v, "airy") &&
+		json_get_string(set, "IMAGE_GAIN", v, sizeof v) == 1 && !strcmp(v, "0.1") &&
+		json_get_string(set, "QA_MIN_DR", v, sizeof v) == 0,
+	    "record: the stage's settings as the config gives them (defaults too), no other key");
 	ok(json_is_null(js, "caltable") == 0 && json_get_string(js, "caltable", v, sizeof v) == 0,
 	    "record: no table until one is named");
 	ok(json_get_object(js, "libraries", &libs) == 1, "record: libraries");

@@ -186,23 +186,43 @@ static void libraries(struct buf *b)
 	buf_puts(b, "}");
 }
 
-/* The stage's settings file as a JSON object of its KEY=value lines. */
-static void settings(struct buf *b)
+/*
+ * The stage's settings as this process's config gives them (the keys of
+ * its line in rules/stages, their values in $UVM_HOME/uvmake.conf and the
+ * defaults: what the program itself read), as "KEY=value\n" lines;
+ * malloc'd, NULL when there is no stage, deployment or description.
+ */
+static char *settings_now(void)
 {
 	const char *home = getenv("UVM_HOME");
-	char rel[PATH_MAX], path[2 * PATH_MAX], *text = NULL;
+	struct stages *st;
+	struct cfg c;
+	char err[PATH_MAX + 256], *text = NULL;
+	size_t n;
+	int s;
+	if (!home || !*home || !P.stage[0] || !(st = malloc(sizeof *st)))
+		return NULL;
+	if (cfg_load(&c, home) == 0) {
+		if (stages_load_cfg(st, &c, err, sizeof err) == 0 && (s = stages_find(st, P.stage)) >= 0)
+			text = prov_settings_text(st, s, &c, &n);
+		cfg_free(&c);
+	}
+	free(st);
+	return text;
+}
+
+/* The settings as a JSON object of their KEY=value lines. */
+static void settings(struct buf *b)
+{
+	char *text = settings_now();
 	int first = 1;
 	buf_puts(b, "\"settings\":{");
-	if (home && *home && P.stage[0]) {
-		snprintf(path, sizeof path, "%s/%s", home, prov_settings_rel(P.stage, rel));
-		text = fsx_read_file(path, NULL);
-	}
 	for (char *l = text, *next; l && *l; l = next) {
 		char *eq;
 		next = strchr(l, '\n');
 		if (next)
 			*next++ = 0;
-		if (!(eq = strchr(l, '=')) || *l == '#')
+		if (!(eq = strchr(l, '=')))
 			continue;
 		*eq = 0;
 		buf_puts(b, first ? "" : ",");

@@ -3,9 +3,10 @@
  * here and nowhere else: the program and its version (prog_version), the
  * versions of the libraries it runs with (asked of the libraries
  * themselves), the stage ($UVM_STAGE, set by uvm-run) and that stage's
- * settings (state/settings/<stage>.conf of $UVM_HOME, written by the
- * planner from the keys column of rules/stages), the inputs with their
- * sizes, and the calibration table used (path and id).
+ * settings (the keys its line of rules/stages names, with the values the
+ * config of $UVM_HOME gives: what the program read; the planner writes the
+ * same text to state/settings/<stage>.conf), the inputs with their sizes,
+ * and the calibration table used (path and id).
  *
  * The record is a one-line JSON object. Products carry it (FITS HISTORY,
  * the UVH5 root attribute uvm_provenance, a "provenance" member of JSON
@@ -21,7 +22,7 @@
  *                                when under it
  *   caltable caltable_id         strings, present when a table was used
  *                                (directly, or by an input: prov_inherit)
- *   settings                     {"KEY": "value", ...} in the file's order
+ *   settings                     {"KEY": "value", ...} sorted by key
  *   made                         (job record only) ISO 8601 UTC
  *
  * Writers call prov_json(); programs declare their inputs and table first.
