@@ -91,7 +91,7 @@ assert w["provenance"]["caltable"] == "caltables/'"$G"'.cal.h5"
 p = json.load(sys.stdin)
 i = p["inputs"][0]
 assert i["path"] == "products/'"$G"'/cal.uvh5"
-assert p["product"]["caltable"] == "caltables/'"$G"'.cal.h5"
+assert p["target"] == "products/'"$G"'/image.fits" and "libraries" not in p
 print(datetime.datetime.fromisoformat(i["mtime"][:26]).replace(tzinfo=datetime.timezone.utc).timestamp())')
 	/usr/bin/python3 -c "assert $c > $t, ($c, $t)"
 }
@@ -189,7 +189,7 @@ assert qa["caltable"] == f"caltables/{G}.cal.h5"
 mos = fits_prov(f"mosaics/{H}.fits")
 check(mos, "uvm-mosaic", "mosaic", [f"products/{G}/qa.json"])
 EOF
-	# the job records: valid JSON with the inputs' times, and the product's record
+	# the job records: valid JSON with the inputs' times and the settings
 	sqlite3 state/pipeline.sqlite "select provenance from jobs where class='ok' and stage in ('combine','image','qa')" |
 		/usr/bin/python3 -c '
 import json, sys
@@ -197,7 +197,7 @@ rows = [json.loads(l) for l in sys.stdin]
 assert len(rows) == 3, len(rows)
 for p in rows:
     assert p["made"] and all(i["mtime"] for i in p["inputs"]), p
-    assert p["product"]["stage"] == p["stage"], p'
+    assert p["target"] and p["program"] == "uvm-run" and "settings" in p, p'
 }
 
 @test "uvm-why: -j, a write failure, and a run that changes nothing" {
@@ -210,7 +210,8 @@ import json, sys
 w = json.load(sys.stdin)
 assert w["target"] == "products/'"$G"'/qa.json" and w["stage"] == "qa"
 assert w["remake"] is False and w["reasons"] == [] and w["job"]["id"] > 0
-assert w["job"]["provenance"]["product"] == w["provenance"]'
+j = w["job"]["provenance"]
+assert j["target"] == w["target"] and j["settings"] == w["provenance"]["settings"], (j, w)'
 	run -0 uvm-why -D "$d" "mosaics/$H.fits"
 	assert_line "stage mosaic"
 	assert_line "input products/$G/qa.json $(stat -c %s "$d/products/$G/qa.json")"

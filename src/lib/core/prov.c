@@ -2,32 +2,24 @@
  * prov.c: the provenance record (contract in prov.h). One record per
  * process, because a program makes one product: the writers deep in the
  * library (FITS, UVH5, JSON reports) take it from here rather than have
- * every options struct carry it. The library versions are asked of the
- * libraries at run time, so the record names what actually ran, not what
- * the headers said at build time.
+ * every options struct carry it. What needs the external libraries (their
+ * versions, FITS cards) is in prov_ext.c, so that uvm-run, which records
+ * only the timed part, does not load them for every job.
  */
 #include "core/prov.h"
 
 #include <errno.h>
-#include <fftw3.h>
-#include <fitsio.h>
-#include <hdf5.h>
-#include <sep.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <wcslib/wcs.h>
 
 #include "core/buf.h"
 #include "core/fsx.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/prog.h"
-
-const char *eraVersion(void); /* erfaextra.h, not included by erfa.h */
 
 struct prov_in {
 	char *path;
@@ -155,37 +147,6 @@ void prov_lib(const char *name, const char *version)
 	json_str_buf(&P.libs, version);
 }
 
-static void libraries(struct buf *b)
-{
-	unsigned maj, min, rel;
-	float fv = 0;
-	int wv[3];
-	char v[64];
-	buf_puts(b, "\"libraries\":{\"hdf5\":");
-	if (H5get_libversion(&maj, &min, &rel) >= 0)
-		snprintf(v, sizeof v, "%u.%u.%u", maj, min, rel);
-	else
-		snprintf(v, sizeof v, "unknown");
-	json_str_buf(b, v);
-	fits_get_version(&fv);
-	snprintf(v, sizeof v, "%g", (double)fv);
-	buf_puts(b, ",\"cfitsio\":");
-	json_str_buf(b, v);
-	buf_puts(b, ",\"wcslib\":");
-	json_str_buf(b, wcslib_version(wv));
-	buf_puts(b, ",\"erfa\":");
-	json_str_buf(b, eraVersion());
-	buf_puts(b, ",\"sep\":");
-	json_str_buf(b, sep_version_string);
-	buf_puts(b, ",\"fftw\":");
-	json_str_buf(b, fftw_version);
-	buf_puts(b, ",\"sqlite\":");
-	json_str_buf(b, sqlite3_libversion());
-	if (P.libs.n)
-		buf_add(b, P.libs.p, P.libs.n);
-	buf_puts(b, "}");
-}
-
 /*
  * The stage's settings as this process's config gives them (the keys of
  * its line in rules/stages, their values in $UVM_HOME/uvmake.conf and the
@@ -245,7 +206,7 @@ static void iso(const struct timespec *t, char *out, size_t n)
 }
 
 /* The record into a malloc'd string; timed: with mtimes and "made". */
-static char *build(int timed)
+char *prov_build(int timed, void (*libs)(struct buf *))
 {
 	struct buf b = {0};
 	char t[48];
@@ -256,8 +217,13 @@ static char *build(int timed)
 	json_str_buf(&b, prog_version());
 	buf_puts(&b, ",\"stage\":");
 	json_str_buf(&b, P.stage);
-	buf_puts(&b, ",");
-	libraries(&b);
+	if (libs) {
+		buf_puts(&b, ",\"libraries\":{");
+		libs(&b);
+		if (P.libs.n)
+			buf_add(&b, P.libs.p, P.libs.n);
+		buf_puts(&b, "}");
+	}
 	buf_puts(&b, ",\"inputs\":[");
 	for (int i = 0; i < P.nin; i++) {
 		buf_puts(&b, i ? ",{\"path\":" : "{\"path\":");
@@ -291,16 +257,16 @@ static char *build(int timed)
 	return buf_take(&b);
 }
 
-const char *prov_json(void)
+const char *prov_cached(void (*libs)(struct buf *))
 {
 	if (!P.json)
-		P.json = build(0);
+		P.json = prov_build(0, libs);
 	return P.json;
 }
 
 char *prov_json_timed(void)
 {
-	return build(1);
+	return prov_build(1, NULL);
 }
 
 char *prov_settings_rel(const char *stage, char *buf)
@@ -329,65 +295,6 @@ char *prov_settings_text(const struct stages *st, int s, const struct cfg *c, si
 		buf_printf(&b, "%s=%s\n", v[i]->key, v[i]->val);
 	free(v);
 	*len = b.n;
-	return buf_take(&b);
-}
-
-#define FITS_TAG "UVMPROV "
-#define FITS_PIECE 63
-
-int prov_fits_write(fitsfile *f, int *status)
-{
-	const char *js = prov_json();
-	char line[FITS_PIECE + 16];
-	size_t n;
-	if (*status)
-		return *status;
-	if (!js)
-		return *status = MEMORY_ALLOCATION;
-	snprintf(line, sizeof line, "%s %s", log_prog(), prog_version());
-	fits_write_history(f, line, status);
-	snprintf(line, sizeof line, "made from %d input(s)%s%s", P.nin + P.nmore,
-	    P.caltable[0] ? ", table " : "", P.caltable);
-	fits_write_history(f, line, status);
-	for (const char *p = js; *p && !*status; p += n) {
-		size_t k = strlen(FITS_TAG);
-		n = strlen(p) < FITS_PIECE ? strlen(p) : FITS_PIECE;
-		memcpy(line, FITS_TAG, k);
-		for (size_t i = 0; i < n; i++)
-			line[k + i] = p[i] >= 32 && p[i] <= 126 ? p[i] : '?';
-		line[k + n] = '|';
-		line[k + n + 1] = 0;
-		fits_write_history(f, line, status);
-	}
-	return *status;
-}
-
-char *prov_fits_read(const char *path)
-{
-	fitsfile *f;
-	int st = 0, nkeys = 0;
-	char card[FLEN_CARD];
-	struct buf b = {0};
-	const char *tag = "HISTORY " FITS_TAG;
-	struct stat sb;
-	/* a plain name (no cfitsio extended syntax), a regular file (a FIFO
-	 * would block) */
-	if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || fits_open_diskfile(&f, path, READONLY, &st))
-		return NULL;
-	fits_get_hdrspace(f, &nkeys, NULL, &st);
-	for (int i = 1; i <= nkeys && !st; i++) {
-		char *bar;
-		if (fits_read_record(f, i, card, &st) || strncmp(card, tag, strlen(tag)))
-			continue;
-		if ((bar = strrchr(card, '|')))
-			buf_add(&b, card + strlen(tag), (size_t)(bar - card) - strlen(tag));
-	}
-	st = 0;
-	fits_close_file(f, &st);
-	if (!b.n || b.oom) {
-		buf_free(&b);
-		return NULL;
-	}
 	return buf_take(&b);
 }
 

@@ -13,7 +13,7 @@
  * reports) without times or job ids, so the same inputs still give the
  * same bytes (the suite compares products across runs); the job record
  * (uvm-run's jobs.provenance) adds the inputs' modification times and the
- * time the record was made. Members:
+ * time the record was made, and leaves out the libraries. Members:
  *
  *   program version stage        strings ("" when not run by uvm-run)
  *   libraries                    {"hdf5": "1.14.5", ...}
@@ -33,6 +33,7 @@
 #include <fitsio.h>
 #include <stddef.h>
 
+#include "core/buf.h"
 #include "core/cfg.h"
 #include "core/stages.h"
 
@@ -58,8 +59,8 @@ void prov_lib(const char *name, const char *version);
  * program, version, libraries, stage and settings.
  */
 const char *prov_json(void);
-/* The record with the inputs' mtimes and "made" (the job record), malloc'd;
- * NULL on ENOMEM. */
+/* The record with the inputs' mtimes and "made", without "libraries" (the
+ * job record: the product has them), malloc'd; NULL on ENOMEM. */
 char *prov_json_timed(void);
 /*
  * In a FITS header (the current HDU of f): a HISTORY line saying what made
@@ -73,6 +74,14 @@ int prov_fits_write(fitsfile *f, int *status);
 char *prov_fits_read(const char *path);
 /* Forget everything (tests; frees memory). */
 void prov_reset(void);
+/*
+ * For prov_ext.c: the record built now (timed: with the inputs' mtimes
+ * and "made"; libs, when given, writes the members of "libraries"),
+ * malloc'd; and the untimed one cached until the next change. NULL on
+ * ENOMEM.
+ */
+char *prov_build(int timed, void (*libs)(struct buf *));
+const char *prov_cached(void (*libs)(struct buf *));
 
 /*
  * The settings of stage s: "KEY=value\n" for every key of c its keys

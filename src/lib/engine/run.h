@@ -248,15 +248,9 @@ int rdb_start(struct run_db *d, const char *target, const char *grp, const char 
     const char *log, long long *job_id);
 /* The provenance of job job_id's product (a JSON text): 0 or -1. */
 int rdb_provenance(struct run_db *d, long long job_id, const char *json);
-/*
- * run_prov.c. The provenance record a uvmake program wrote into the
- * product at path (FITS HISTORY, the UVH5 attribute, a JSON report's
- * "provenance"; by the name's extension), malloc'd; NULL when none.
- */
-char *run_product_provenance(const char *path);
-/* Record in job job_id's row what its target was made from: this
- * process's timed record of stage and inputs, with the product's own
- * record as "product". A failure is logged as a warning only. */
+/* run_prov.c. Record in job job_id's row what its target was made from:
+ * this process's timed record of stage, settings and inputs (core/prov.h)
+ * with "target". A failure is logged as a warning only. */
 void run_record_provenance(struct run_db *d, long long job_id, const char *target,
     const char *stage, const char **inputs, int ninputs);
 /* End of an attempt (job row, target row, breaker, quarantine rows). */

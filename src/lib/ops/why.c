@@ -30,7 +30,7 @@
 #include "core/log.h"
 #include "core/prov.h"
 #include "core/stages.h"
-#include "engine/run.h"
+#include "uvh5/uvh5.h"
 
 #define WHY_DEPTH 16
 
@@ -146,11 +146,36 @@ static int kv_get(const char *text, const char *key, char *out, size_t size)
 	return 0;
 }
 
+static int ends_with(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+	return n >= k && !strcmp(s + n - k, suf);
+}
+
+/* The provenance record a uvmake program wrote into the product at path
+ * (FITS HISTORY, the UVH5 attribute, a JSON report's "provenance"; by the
+ * name's extension), malloc'd; NULL when none. */
+static char *product_provenance(const char *path)
+{
+	if (ends_with(path, ".fits"))
+		return prov_fits_read(path);
+	if (ends_with(path, ".uvh5") || ends_with(path, ".h5") || ends_with(path, ".hdf5"))
+		return uvh5_provenance(path);
+	if (ends_with(path, ".json")) {
+		char *text = fsx_read_file(path, NULL), *pv = NULL;
+		if (text && json_get_object(text, "provenance", &pv) != 1)
+			pv = NULL;
+		free(text);
+		return pv;
+	}
+	return NULL;
+}
+
 /* The settings target was made with (its provenance's "settings"), as
  * JSON text; NULL when it has no record. */
 static char *recorded_settings(const char *target)
 {
-	char *pv = run_product_provenance(target), *set = NULL;
+	char *pv = product_provenance(target), *set = NULL;
 	if (pv && json_get_object(pv, "settings", &set) != 1)
 		set = NULL;
 	free(pv);
@@ -497,7 +522,7 @@ int why_run(const struct cfg *c, const char *target, int json)
 	for (int i = 0; i < w.nr; i++)
 		pending |= w.r[i].kind == W_UNPLANNED;
 	remake |= planned && pending;
-	pv = exists ? run_product_provenance(t) : NULL;
+	pv = exists ? product_provenance(t) : NULL;
 	last_job(t, &j);
 	if (json)
 		print_json(&w, t, s, planned, remake, pv, &j);
