@@ -69,6 +69,21 @@ build/libuvm.a: $(LIB_OBJ)
 bin/uvm-%: build/obj/uvm-%.o build/libuvm.a
 	$(CC) $(CFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
 
+# The version every program prints (--version) and records in its
+# products' provenance: `git describe` of the tree, else the VERSION file
+# (a release tarball), else "unknown". The header is rewritten only when
+# the description changes, so only prog.c recompiles, and only then.
+VERSION_H := build/gen/uvm_version.h
+$(VERSION_H): FORCE
+	@mkdir -p $(@D); \
+	v=$$(git describe --always --dirty 2>/dev/null || cat VERSION 2>/dev/null || echo unknown); \
+	l="#define UVM_VERSION \"$$(printf %s "$$v" | tr -d '\\"')\""; \
+	[ "$$(cat $(VERSION_H) 2>/dev/null)" = "$$l" ] || echo "$$l" >$(VERSION_H)
+.PHONY: FORCE
+FORCE:
+build/obj/lib/core/prog.o build/san/obj/lib/core/prog.o: $(VERSION_H)
+build/obj/lib/core/prog.o build/san/obj/lib/core/prog.o: BASEFLAGS += -Ibuild/gen
+
 san: $(SANPROGS) $(UNITS)
 build/san/obj/%.o: src/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)

@@ -10,4 +10,4 @@
 # the wait shows in the status.
 
 products/%/cal.uvh5:
-	$(RUN) -s calapply -t $@ -i $< -- uvm-calapply -D $(UVM_HOME) $(addprefix -c ,$(filter-out $<,$^)) -o $@ $<
+	$(RUN) -s calapply -t $@ -i $< -- uvm-calapply -D $(UVM_HOME) $(addprefix -c ,$(filter-out $<,$(INPUTS))) -o $@ $<

@@ -21,6 +21,13 @@ MAKEFLAGS += -rR
 # recipes), so a file name is never re-read by a shell.
 RUN := uvm-run -D $(UVM_HOME)
 
+# A stage whose settings matter (the keys column of rules/stages) has
+# state/settings/<stage>.conf as a prerequisite of its products, so that a
+# changed setting re-makes them; recipes that pass all prerequisites on
+# take INPUTS, $^ without it. (Recursive, since $^ is the recipe's; it
+# costs nothing to read.)
+INPUTS = $(filter-out state/settings/%,$^)
+
 # Product directories: the planner gives each product an order-only
 # prerequisite on its directory (products/G/), made here on first use.
 %/:

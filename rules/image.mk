@@ -5,4 +5,4 @@
 .PRECIOUS: products/%/image.fits
 
 products/%/image.fits:
-	$(RUN) -s image -t $@ $(addprefix -i ,$^) -- uvm-image -p $(@D)/image.pb.fits -o $@ $^
+	$(RUN) -s image -t $@ $(addprefix -i ,$(INPUTS)) -- uvm-image -p $(@D)/image.pb.fits -o $@ $(INPUTS)

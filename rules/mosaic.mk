@@ -8,4 +8,4 @@
 # for ever.
 
 mosaics/%.fits:
-	$(RUN) -s mosaic -t $@ -g $* -- uvm-mosaic -b -H $* -o $@ $^
+	$(RUN) -s mosaic -t $@ -g $* -- uvm-mosaic -b -H $* -o $@ $(INPUTS)

@@ -40,6 +40,7 @@
 #include "core/prog.h"
 #include "uvh5/uvh5.h"
 #include "core/uvm.h"
+#include "core/prov.h"
 
 #define USAGE "uvm-calapply [-D home] [-c caltable] [-t threads] -o out vis.uvh5"
 
@@ -158,6 +159,8 @@ int main(int argc, char **argv)
 	else if (o.level == CAL_LEVEL_LAST)
 		log_err("alert: no calibration within %.0f h; using the last good table '%s' "
 		    "(%.1f h away)", maxage, table, age);
+	prov_input(vis);
+	prov_caltable(table, t.group);
 	o.vis = vis;
 	o.out = out;
 	o.table_name = table;

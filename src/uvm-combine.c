@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/prog.h"
 #include "core/uvm.h"
+#include "core/prov.h"
 
 #define USAGE "uvm-combine [-m missing] -o out file..."
 #define MAXMISSING 64
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		return EX_SOFTWARE;
 	}
+	prov_inputs(argv + optind, o.ninputs);
 	rc = combine_run(&o, blame, err);
 	if (rc) {
 		log_err("%s", err);

@@ -38,8 +38,11 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "core/uvm.h"
 #include "sci/flag.h"
+#include "core/prov.h"
+#include "sci/aoflag.h"
 
 #define USAGE "uvm-flag [-D home] [-s strategy] [-r report] [-x max_fraction] " \
 	"[-j threads] -o out vis.uvh5"
@@ -53,11 +56,7 @@ int main(int argc, char **argv)
 	const char *home = NULL, *xs = NULL, *js = NULL;
 	int c, rc;
 
-	log_init(argv[0]);
-	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	while ((c = getopt(argc, argv, "hD:s:r:x:j:o:")) != -1) {
 		switch (c) {
 		case 'h':
@@ -105,6 +104,8 @@ int main(int argc, char **argv)
 		log_err("cannot read strategy '%s': %s", o.strategy, strerror(errno));
 		return EX_UNAVAILABLE;
 	}
+	prov_inputs(argv + optind, 1);
+	prov_lib("aoflagger", aoflag_version());
 	rc = flag_run(&o, &tm, err);
 	if (rc) {
 		log_err("%s", err);

@@ -70,6 +70,8 @@
 #include "core/log.h"
 #include "core/prog.h"
 #include "core/uvm.h"
+#include "core/prov.h"
+#include "uvh5/uvh5.h"
 
 #define USAGE \
 	"uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t threshold_jy]\n" \
@@ -243,6 +245,13 @@ int main(int argc, char **argv)
 		len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", i ? " " : "", a);
 	}
 	o.argv_line = line;
+	/* the table the visibilities were calibrated with is the image's too */
+	prov_inputs(argv + optind, argc - optind);
+	for (int i = optind; i < argc; i++) {
+		char *pv = uvh5_provenance(argv[i]);
+		prov_inherit(pv);
+		free(pv);
+	}
 	st = img_run(&o, argv + optind, argc - optind, out);
 	fftwf_cleanup();
 	return st;

@@ -28,8 +28,14 @@
 #include "core/prog.h"
 #include "sci/mosaic.h"
 #include "core/uvm.h"
+#include "core/prov.h"
 
 #define USAGE "uvm-mosaic [-b] [-H hour] -o mosaic.fits qa.json..."
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 int main(int argc, char **argv)
 {
@@ -70,6 +76,9 @@ int main(int argc, char **argv)
 	o.blank_ok = blank;
 	if (hour)
 		snprintf(o.hour, sizeof o.hour, "%s", hour);
+	/* the same reports in any order make the same mosaic, provenance included */
+	qsort(argv + optind, (size_t)(argc - optind), sizeof *argv, by_name);
+	prov_inputs(argv + optind, argc - optind);
 	if (mosaic_make(&o, argv + optind, argc - optind, out, &nused, &nskip, &st, err) < 0) {
 		log_err("%s", err);
 		goto done;

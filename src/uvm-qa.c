@@ -39,6 +39,7 @@
 #include "core/prog.h"
 #include "sci/qa.h"
 #include "core/uvm.h"
+#include "core/prov.h"
 
 #define USAGE "uvm-qa [-j] [-o qa.json] image.fits"
 
@@ -75,6 +76,12 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		st = EX_OSERR;
 		goto done;
+	}
+	prov_inputs(argv + optind, 1);
+	{
+		char *pv = prov_fits_read(argv[optind]);
+		prov_inherit(pv);
+		free(pv);
 	}
 	if (qa_measure(argv[optind], r, &st, err) < 0) {
 		log_err("%s", err);

@@ -46,6 +46,7 @@
 
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "sci/sim.h"
 #include "sci/sim_defects.h"
 #include "core/uvm.h"
@@ -101,12 +102,8 @@ int main(int argc, char **argv)
 	double seed;
 	int c, st;
 
-	log_init(argv[0]);
+	prog_start(argc, argv, USAGE);
 	sim_opts_default(&o);
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
 	while ((c = getopt(argc, argv, "L:a:s:c:t:g:d:S:T:K:k:C:N:P:Y:n:G:p:j:F:D:B:R:o:")) != -1) {
 		int bad = 0;
 		switch (c) {

@@ -35,7 +35,9 @@
 #include "core/cfg.h"
 #include "core/fsx.h"
 #include "core/log.h"
+#include "core/prog.h"
 #include "sci/sources.h"
+#include "core/prov.h"
 
 #define USAGE "uvm-sources [-s sigma] [-a minarea] [-r reference.csv] -o sources.json image.fits"
 
@@ -60,11 +62,7 @@ int main(int argc, char **argv)
 	static char refbuf[4096];
 	char err[SOURCES_ERRLEN], *json;
 
-	log_init(argv[0]);
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: %s\n", USAGE);
-		return fsx_close_stdout();
-	}
+	prog_start(argc, argv, USAGE);
 	if (home && *home) {
 		struct cfg cf;
 		const char *v;
@@ -137,6 +135,7 @@ int main(int argc, char **argv)
 		log_err("reference: %s", err);
 		return st;
 	}
+	prov_inputs(argv + optind, 1);
 	if (sources_find(argv[optind], sigma, (int)area, ref, nref, &xm, &cat, &st, err) < 0) {
 		log_err("%s", err);
 		free(ref);

@@ -105,6 +105,6 @@ small_deploy() {
 # description (rules/stages), one path relative to the deployment a line;
 # so a test that fakes a finished group follows the graph as it is.
 group_products() {
-	awk -v g="$1" '!/^#/ && NF == 9 && $4 == "group" && $5 == "-" {
+	awk -v g="$1" '!/^#/ && (NF == 9 || NF == 10) && $4 == "group" && $5 == "-" {
 		split($2, t, ","); p = t[1]; gsub(/\{G\}/, g, p); print p }' "${2:-$UVM_ROOT/rules}/stages"
 }

@@ -424,6 +424,7 @@ mosaic_block() {
 	assert_output "mosaics/20251024T12.fits: \\
   products/20251024T120003/qa.json \\
   products/20251024T120503/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 	grep -qx 'all: mosaics/20251024T12.fits' "$d/state/pipeline.mk"
 	! grep -q 'mosaics/20251024T13' "$d/state/pipeline.mk"
@@ -456,6 +457,7 @@ mosaic_block() {
 	assert_output "mosaics/20251024T12.fits: \\
   products/20251024T120003/qa.json \\
   products/20251024T120503/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 	# the mosaic is made: the hour is finished and leaves the makefile
 	touch "$d/mosaics/20251024T12.fits"
@@ -485,6 +487,7 @@ mosaic_block() {
 	run -0 mosaic_block 20251024T12
 	assert_output "mosaics/20251024T12.fits: \\
   products/20251024T120503/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 }
 
@@ -503,6 +506,7 @@ mosaic_block() {
 	run -0 mosaic_block 20251024T13
 	assert_output "mosaics/20251024T13.fits: \\
   products/20251024T130003/qa.json \\
+  state/settings/mosaic.conf \\
   | mosaics/"
 }
 

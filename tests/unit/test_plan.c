@@ -430,8 +430,8 @@ static void test_description(void)
 		strstr(err, "/stages: no stage"),
 	    "no stage at all: refused");
 	ok(load_text(&st, dir, "verify products/{G}/{S}.ok - subband - disk keep 0\n", err,
-		   sizeof err) < 0 && says(err, dir, "1: 8 fields, want 9: name product inputs scope "
-		   "when staging retain slots role"),
+		   sizeof err) < 0 && says(err, dir, "1: 8 fields, want 9 or 10: name product inputs "
+		   "scope when staging retain slots role [keys]"),
 	    "a missing column: line 1");
 	{
 		char t[1024];
@@ -586,8 +586,8 @@ static void test_mosaic_hours(void)
 	ok(mk && strstr(mk, "include $(UVM_RULES)/mosaic.mk\n") &&
 		strstr(mk, "\nall: mosaics/20251024T12.fits\n") &&
 		strstr(mk, "mosaics/20251024T12.fits: \\\n  products/20251024T120003/qa.json \\\n"
-			   "  products/20251024T120503/qa.json \\\n  | mosaics/\n"),
-	    "a planned hour: in all, with exactly its reports as prerequisites");
+			   "  products/20251024T120503/qa.json \\\n  state/settings/mosaic.conf \\\n  | mosaics/\n"),
+	    "a planned hour: in all, with exactly its reports and the mosaic settings as prerequisites");
 	free(mk);
 	h.planned = 0;
 	mk = plan_makefile(&p, "/d", "/r", "incoming", &n);

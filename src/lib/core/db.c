@@ -52,6 +52,10 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN alert INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE targets ADD COLUMN defers INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX quarantine_target ON quarantine(target);",
+    /* 3 (uvm-run): jobs.provenance, what a successful job made its target
+     * from (core/prov.h: inputs with sizes and times, settings, version)
+     * and the product's own record; uvm-why reads it. */
+    "ALTER TABLE jobs ADD COLUMN provenance TEXT;",
 };
 
 #define NMIG ((int)(sizeof migrations / sizeof migrations[0]))

@@ -55,7 +55,6 @@ int json_get_string(const char *js, const char *key, char *out, size_t size);
  */
 int json_get_array(const char *js, const char *key,
     int (*each)(const char *elem, size_t len, void *arg), void *arg);
-
 /*
  * Top-level object under key: *out a malloc'd, NUL-terminated copy of its
  * text (a valid JSON object, for json_get_* in turn); NULL when absent or

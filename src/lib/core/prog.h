@@ -1,7 +1,7 @@
 /*
  * prog.h: the one program prologue. Every uvm-* program starts the same
  * way: its name for diagnostics, `-h`/`--help` printing the usage line on
- * stdout (exit 0), bad usage printing it on stderr (exit 64, log_usage),
+ * stdout (exit 0), `--version` its version, bad usage printing it on stderr (exit 64, log_usage),
  * the deployment's config from -D home or $UVM_HOME, and for programs cron
  * starts, a non-blocking lock whose being held is its own status, 76
  * (UVM_EX_BUSY), so cron's second run never waits or fails noisily.
@@ -17,6 +17,10 @@
  * EX_IOERR when stdout cannot be written (`uvm-x --help >/dev/full`).
  */
 void prog_start(int argc, char **argv, const char *usage);
+/* `--version` as the first argument does the same with "<program>
+ * <version>". The version is `git describe --always --dirty` of the tree
+ * built (else its VERSION file, else "unknown"), fixed at build time: */
+const char *prog_version(void);
 /* The same help, for an -h met later among the options: its exit status. */
 int prog_help(const char *usage);
 /* Load the deployment under home (NULL: $UVM_HOME, else ".") and check it

@@ -102,6 +102,17 @@ int stages_entry(const struct stages *st)
 	return -1;
 }
 
+int stages_key_matters(const struct stages *st, int s, const char *key)
+{
+	for (const char *p = st->v[s].keys; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n && p[n - 1] == '*' ? !strncmp(p, key, n - 1) : strlen(key) == n && !strncmp(p, key, n))
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 /* Template t with id and sb substituted, into buf (PATH_MAX). */
 static char *expand(const char *t, const char *id, int sb, char *buf)
 {
@@ -176,6 +187,14 @@ static int match(const char *t, const char *rel, char *id, int *sb)
 		}
 	}
 	return *rel == 0;
+}
+
+int stages_of_product(const struct stages *st, const char *rel, char *id, int *sb)
+{
+	for (int s = 0; s < st->n; s++)
+		if (match(st->v[s].product, rel, id, sb))
+			return s;
+	return -1;
 }
 
 int stages_also_of(const struct stages *st, const char *rel, char *target)
@@ -431,16 +450,43 @@ static int parse_options(struct parse *ps, struct stage *s, char **f)
 	return 0;
 }
 
+/* Field 10, keys, into s: '-' or KEY[*] patterns, comma-separated, each
+ * [A-Z][A-Z0-9_]*. 0, else fail()'s value. */
+static int parse_keys(struct parse *ps, struct stage *s, const char *f)
+{
+	const char *p = f;
+	if (!strcmp(f, "-"))
+		return 0;
+	if (strlen(f) >= sizeof s->keys)
+		return fail(ps, ps->line, "keys: longer than %zu bytes", sizeof s->keys - 1);
+	while (*p) {
+		size_t n = strcspn(p, ","), k = 0;
+		if (n && p[n - 1] == '*')
+			n--;
+		while (k < n && (isupper((unsigned char)p[k]) || (k && (isdigit((unsigned char)p[k]) ||
+			    p[k] == '_'))))
+			k++;
+		if (n == 0 || k != n || (p[n] != ',' && p[n] != '*' && p[n]) ||
+		    (p[n] == '*' && p[n + 1] && p[n + 1] != ','))
+			return fail(ps, ps->line, "keys '%s': want - or KEY[*],... ([A-Z][A-Z0-9_]*)", f);
+		p += n + (p[n] == '*');
+		if (*p == ',' && !*++p)
+			return fail(ps, ps->line, "keys '%s': an empty name", f);
+	}
+	snprintf(s->keys, sizeof s->keys, "%s", f);
+	return 0;
+}
+
 /* One stage line into st->v[st->n]: 0, else fail()'s value. */
 static int parse_line(struct parse *ps, char *text)
 {
 	struct stages *st = ps->st;
 	struct stage *s;
-	char *f[9];
-	int nf = fields(text, f, 9), rc;
-	if (nf != 9)
-		return fail(ps, ps->line, "%d fields, want 9: name product inputs scope when staging "
-		    "retain slots role", nf > 9 ? 10 : nf);
+	char *f[10];
+	int nf = fields(text, f, 10), rc;
+	if (nf != 9 && nf != 10)
+		return fail(ps, ps->line, "%d fields, want 9 or 10: name product inputs scope when "
+		    "staging retain slots role [keys]", nf > 10 ? 11 : nf);
 	if (st->n == STAGES_MAX)
 		return fail(ps, ps->line, "more than %d stages", STAGES_MAX);
 	s = &st->v[st->n];
@@ -451,6 +497,8 @@ static int parse_line(struct parse *ps, char *text)
 	if ((rc = parse_inputs_scope(ps, s, f)) != 0)
 		return rc;
 	if ((rc = parse_options(ps, s, f)) != 0)
+		return rc;
+	if (nf == 10 && (rc = parse_keys(ps, s, f[9])) != 0)
 		return rc;
 	if (s->scope == STAGE_HOUR) {
 		if (st->hour >= 0)

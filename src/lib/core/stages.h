@@ -3,8 +3,8 @@
  * RULES_DIR/stages (rules/stages of the installation by default; a
  * deployment can point RULES_DIR at a copy of rules/).
  *
- * One line per stage, nine whitespace-separated columns ('#' starts a
- * comment line; '-' is "none"):
+ * One line per stage, nine or ten whitespace-separated columns ('#' starts
+ * a comment line; '-' is "none"):
  *
  *   name     the stage: its recipe is the pattern rule in rules/<name>.mk,
  *            its jobs run as `uvm-run -s <name>`, its keys are SLOTS_<name>,
@@ -36,6 +36,11 @@
  *   slots    the default of SLOTS_<name> (0: no limit)
  *   role     '-' or `image`: the group's image (the status thumbnail, the
  *            image age and group latency metrics); at most one
+ *   keys     (optional) the config keys that matter to the stage's
+ *            products: comma-separated names, a trailing '*' matching a
+ *            prefix (IMAGE_*,PB_MODEL). The planner writes their values to
+ *            state/settings/<name>.conf, a prerequisite of the stage's
+ *            products, so changing one re-makes them and what reads them
  *
  * The parser is strict: a bad line, an unknown or duplicate name, a cycle,
  * a scope or template that do not fit fail the whole file with one message
@@ -55,6 +60,7 @@
 #define STAGES_NAMELEN 32
 #define STAGES_TMPLLEN 128
 #define STAGES_MAXALSO 2
+#define STAGES_KEYSLEN 256
 
 enum stage_scope { STAGE_SUBBAND, STAGE_GROUP, STAGE_HOUR };
 
@@ -77,6 +83,7 @@ struct stage {
 	long long retain_days;           /* the default of RETAIN_<CLASS>_DAYS */
 	long long slots;                 /* the default of SLOTS_<name> */
 	int image;                       /* role image */
+	char keys[STAGES_KEYSLEN];       /* "" none, else the patterns, comma-separated */
 	int line;                        /* in the file, for messages */
 };
 
@@ -111,6 +118,9 @@ int stages_rules_dir(const struct cfg *c, char *buf);
  */
 int stages_install_dir(char *buf);
 
+/* Does config key match one of stage s's keys patterns? */
+int stages_key_matters(const struct stages *st, int s, const char *key);
+
 /* The index of the stage called name, or -1. */
 int stages_find(const struct stages *st, const char *name);
 /*
@@ -124,6 +134,9 @@ char *stages_product(const struct stages *st, int s, const char *id, int sb, cha
  * else 0.
  */
 int stages_also_of(const struct stages *st, const char *rel, char *target);
+/* The stage whose product rel (relative to the deployment) is, with its
+ * group or hour id in id (IDS_LEN, core/ids.h) and subband in *sb; -1 when none. */
+int stages_of_product(const struct stages *st, const char *rel, char *id, int *sb);
 /* The first per-group stage whose first file beside its product is a JSON
  * report (flag: products/{G}/flag.json), or -1. */
 int stages_report(const struct stages *st);

@@ -14,6 +14,8 @@
 #include "engine/plan.h"
 #include "engine/plan_order.h"
 
+#include "core/prov.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +155,16 @@ static void dir_of(const char *path, char *dir)
 	dir[n] = 0;
 }
 
+/* Stage s's settings file (prov.h), after its inputs, when its settings
+ * matter: a changed one re-makes its products (and through make, what
+ * reads them). */
+static void settings_prereq(FILE *f, const struct stages *st, int s, const char *sep)
+{
+	char rel[PATH_MAX];
+	if (st->v[s].keys[0])
+		fprintf(f, "%s%s", sep, prov_settings_rel(st->v[s].name, rel));
+}
+
 /* The explicit rules of stage s for group g: the product, its inputs'
  * products in the order of the description, its directory order-only. */
 static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *g, int s)
@@ -186,6 +198,7 @@ static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *
 						fprintf(f, " \\\n  %s", plan_product(st, n, g, t, dep));
 			}
 		}
+		settings_prereq(f, st, s, " ");
 		fprintf(f, "%s| %s\n", per ? " " : " \\\n  ", dir[0] ? dir : "./");
 	}
 }
@@ -208,6 +221,7 @@ static void mosaic_rules(FILE *f, const struct plan *p)
 		    h->ninputs, prod, prod);
 		for (int k = 0; k < h->ninputs; k++)
 			fprintf(f, " \\\n  %s", h->inputs[k]);
+		settings_prereq(f, p->st, p->st->hour, " \\\n  ");
 		fprintf(f, " \\\n  | %s\n", dir[0] ? dir : "./");
 	}
 }

@@ -235,9 +235,7 @@ fail:
 	db_rollback(r->db);
 }
 
-/* Write path only when buf differs from its content; *changed tells.
- * 0, or -1 with errno. */
-static int write_if_changed(const char *path, const char *buf, size_t n, int *changed)
+int plan_write_if_changed(const char *path, const char *buf, size_t n, int *changed)
 {
 	size_t olen;
 	char *old = fsx_read_file(path, &olen);
@@ -480,6 +478,7 @@ static int resolve_dups(struct plan_ctx *r, const int *dup, int ndup)
 
 static int decide(struct plan_ctx *r)
 {
+	double since[STAGES_MAX];
 	struct plan *p = &r->p;
 	int *dup, ndup;
 	if (plan_group_files(p, &dup, &ndup) < 0)
@@ -489,6 +488,8 @@ static int decide(struct plan_ctx *r)
 		return -1;
 	}
 	free(dup);
+	if (plan_settings_since(r, since) < 0)
+		return -1;
 	p->next_wakeup = 0;
 	for (int i = 0; i < p->ngroups; i++) {
 		struct plan_group *g = &p->groups[i];
@@ -506,8 +507,9 @@ static int decide(struct plan_ctx *r)
 		plan_classify(p, g, ref);
 		plan_cal_choose(r, g);
 		/* finished with a fallback table while a covering one may still
-		 * come: kept in the makefile, so that table re-makes it */
-		if (finished(r, g) && !plan_cal_newer(r, g) &&
+		 * come, or before a setting of one of its stages changed: kept
+		 * in the makefile, so that table or setting re-makes it */
+		if (finished(r, g) && !plan_cal_newer(r, g) && !plan_settings_newer(r, g, since) &&
 		    !(g->cal_weak && plan_cal_cover_possible(r, g))) {
 			if (retire(r, g) < 0)
 				return -1;
@@ -581,8 +583,10 @@ static int outputs(struct plan_ctx *r, int nretired)
 		if (plan_done_save(&r->done, path) < 0)
 			goto fail;
 	}
+	if (plan_write_settings(r, path) < 0)
+		goto fail;
 	snprintf(path, sizeof path, "%s/pipeline.mk", r->state);
-	if (write_if_changed(path, mk, n, &changed) < 0)
+	if (plan_write_if_changed(path, mk, n, &changed) < 0)
 		goto fail;
 	free(mk);
 	mk = NULL;

@@ -89,4 +89,20 @@ int plan_cal_newer(const struct plan_ctx *r, const struct plan_group *g);
 int plan_cal_cover_possible(const struct plan_ctx *r, const struct plan_group *g);
 void plan_cal_free(struct plan_cal *k);
 
+/* Write path only when buf differs from its content; *changed tells.
+ * 0, or -1 with errno. */
+int plan_write_if_changed(const char *path, const char *buf, size_t n, int *changed);
+/*
+ * plan_settings.c. Write state/settings/<stage>.conf of every stage with
+ * keys when its text changed (a new file dated at the epoch: no change to
+ * re-make for): 0, or -1 with errno and the failing path in path.
+ */
+int plan_write_settings(struct plan_ctx *r, char *path);
+/* Since when each stage's settings stand, into since[STAGES_MAX]: the
+ * file's time, a time after every product when the config changed them
+ * since the file was written, 0 when none. 0, or -1 on ENOMEM. */
+int plan_settings_since(const struct plan_ctx *r, double *since);
+/* Is a product of g older than its stage's settings? */
+int plan_settings_newer(const struct plan_ctx *r, const struct plan_group *g, const double *since);
+
 #endif

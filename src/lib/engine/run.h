@@ -253,6 +253,13 @@ long rdb_running_pid(struct run_db *d, const char *target);
 int rdb_start(struct run_db *d, const char *target, const char *grp, const char *stage,
     const char *cmd, double started, int attempt, long pid, const char *host,
     const char *log, long long *job_id);
+/* The provenance of job job_id's product (a JSON text): 0 or -1. */
+int rdb_provenance(struct run_db *d, long long job_id, const char *json);
+/* run_prov.c. Record in job job_id's row what its target was made from:
+ * this process's timed record of stage, settings and inputs (core/prov.h)
+ * with "target". A failure is logged as a warning only. */
+void run_record_provenance(struct run_db *d, long long job_id, const char *target,
+    const char *stage, const char **inputs, int ninputs);
 /* End of an attempt (job row, target row, breaker, quarantine rows). */
 int rdb_end(struct run_db *d, const struct run_policy *p, const char *target, const char *grp,
     const char *stage, struct run_end *e);

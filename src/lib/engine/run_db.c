@@ -550,3 +550,17 @@ int rdb_quarantined_input(struct run_db *d, const struct cfg *c, const char *tar
 		return found;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? -1 : (fail(d), -2);
 }
+
+int rdb_provenance(struct run_db *d, long long job_id, const char *json)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(d->db, "UPDATE jobs SET provenance = ?2 WHERE id = ?1", -1, &s,
+	    NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(s, 1, job_id);
+		sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_OK ? 0 : -1;
+}

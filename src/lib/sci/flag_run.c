@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/fsx.h"
+#include "core/prov.h"
 #include "sci/aoflag.h"
 #include "uvh5/uvh5.h"
 
@@ -185,7 +186,9 @@ static int report_json(const struct flag_opts *o, const struct uvh5_header *h,
 		fprintf(f, "%s{\"ant_1\":%lld,\"ant_2\":%lld,\"flagged_fraction\":%.6f}", i ? "," : "",
 		    (long long)h->antenna_numbers[d->a1[bl[i].b]],
 		    (long long)h->antenna_numbers[d->a2[bl[i].b]], bl[i].f);
-	fputs("]}\n", f);
+	fputs("],\"provenance\":", f);
+	fputs(prov_json() ? prov_json() : "null", f);
+	fputs("}\n", f);
 	free(ant);
 	free(antn);
 	free(ch);

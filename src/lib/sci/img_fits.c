@@ -24,6 +24,7 @@
 #include <sysexits.h>
 
 #include "core/fsx.h"
+#include "core/prov.h"
 #include "sci/geom.h"
 
 #define DEG (180.0 / M_PI)
@@ -167,6 +168,7 @@ int img_fits_write(const char *path, const float *image, const float *resid,
 	fits_create_memfile(&f, &buf, &size, 2880 * 1024, realloc, &st);
 	fits_create_img(f, FLOAT_IMG, 4, naxes, &st);
 	put_keys(f, m, &st);
+	prov_fits_write(f, &st);
 	/* no DATE (time the file was written): an image is a function of its
 	 * inputs, and re-making it gives the same bytes */
 	fits_write_img(f, TFLOAT, 1, nel, (void *)image, &st);

@@ -25,6 +25,7 @@
 
 #include "core/cfg.h"
 #include "core/fsx.h"
+#include "core/prov.h"
 #include "core/json.h"
 #include "sci/astro.h"
 #include "sci/beam.h"
@@ -551,6 +552,7 @@ static int write_fits(const struct mosaic_opts *o, const struct grid *g, struct 
 			    in[i].rms, in[i].freq);
 		fits_write_history(f, line, &st);
 	}
+	prov_fits_write(f, &st);
 	fits_write_img(f, TFLOAT, 1, nel, (void *)mos, &st);
 	fits_create_img(f, FLOAT_IMG, 2, naxes, &st);
 	fits_update_key_str(f, "EXTNAME", "WEIGHT", "sum of w B^2", &st);

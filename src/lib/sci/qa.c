@@ -26,6 +26,7 @@
 #include "core/buf.h"
 #include "core/fsx.h"
 #include "core/json.h"
+#include "core/prov.h"
 #include "sci/img.h"
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)
@@ -600,7 +601,8 @@ char *qa_json(const struct qa_result *r, const char *image)
 		num(&b, c->limit);
 		buf_printf(&b, ", \"pass\": %s}", c->pass ? "true" : "false");
 	}
-	buf_printf(&b, "%s],\n  \"pass\": %s\n}\n", r->nchecks ? "\n  " : "", r->pass ? "true" : "false");
+	buf_printf(&b, "%s],\n  \"pass\": %s,\n  \"provenance\": %s\n}\n", r->nchecks ? "\n  " : "",
+	    r->pass ? "true" : "false", prov_json() ? prov_json() : "null");
 	return buf_take(&b);
 }
 

@@ -18,6 +18,7 @@
 #include <wcshdr.h>
 
 #include "core/fsx.h"
+#include "core/prov.h"
 #include "sci/img.h"
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)
@@ -456,6 +457,8 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		    xm->pass ? "true" : "false");
 #undef J
 	}
+	bad |= put(&b, &len, &cap, ",\n  \"provenance\": ");
+	bad |= put(&b, &len, &cap, prov_json() ? prov_json() : "null");
 	bad |= put(&b, &len, &cap, "\n}\n");
 	if (bad) {
 		free(b);

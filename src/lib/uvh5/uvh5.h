@@ -228,6 +228,9 @@ int uvh5_write_rows(uvh5_writer *w, int64_t row0, int64_t nrows,
 int uvh5_writer_commit(uvh5_writer *w, int *status, char *err);
 /* Close and remove the temporary. */
 void uvh5_writer_abort(uvh5_writer *w);
+/* The provenance JSON a uvmake writer recorded in path (its root attribute
+ * uvm_provenance, core/prov.h), malloc'd; NULL when none or unreadable. */
+char *uvh5_provenance(const char *path);
 
 /* Polarization code to name ("xx", "yy", "pI", ...), "?" if unknown. */
 const char *uvh5_pol_name(int64_t code);

@@ -30,6 +30,9 @@ void uvh5_fail(int *status, char *err, int st, const char *fmt, ...)
 /* A new enum type on native int8 with FALSE=0, TRUE=1 (h5py's bool);
  * caller closes it. Negative on failure. */
 hid_t uvh5_bool_type(void);
+/* Write this process's provenance (core/prov.h) as the root attribute
+ * uvm_provenance of file fid (uvh5_prov.c): 0, or -1 (HDF5 or memory). */
+int uvh5_put_provenance(hid_t fid);
 
 /* Reading context of the reader's two halves (uvh5_header.c, uvh5_data.c):
  * the open /Header group and where errors go. */

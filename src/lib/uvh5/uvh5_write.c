@@ -720,6 +720,12 @@ int uvh5_writer_commit(uvh5_writer *x, int *status, char *err)
 		uvh5_writer_abort(x);
 		return -1;
 	}
+	if (uvh5_put_provenance(x->fid) < 0) {
+		uvh5_h5_reason(reason, sizeof reason);
+		uvh5_fail(status, err, EX_IOERR, "cannot write '%s': provenance: %s", x->o.path, reason);
+		uvh5_writer_abort(x);
+		return -1;
+	}
 	if (close_all(x, reason, sizeof reason, &st) < 0) {
 		uvh5_fail(status, err, st == EX_DATAERR ? EX_IOERR : st, "cannot write '%s': %s",
 		    x->o.path, reason);
