@@ -51,7 +51,7 @@ sys.exit(0 if all(np.array_equal(a[i].data, b[i].data) for i in (0, 1)) else 1)'
 		uvm-sim -a 32 -s 2 -c 64 -t 2 -G 0 -n 0 -N 0 -d 54.57 -T 2025-10-24T12:00:00 \
 			-P $s.csv -o $s >/dev/null
 		for f in 1 16; do
-			uvm-image -n 768 -i 0 -f $f -P estimate -o $s$f.fits $s/*.hdf5 2>log.$s$f
+			uvm-image -n 768 -i 0 -W natural -f $f -P estimate -o $s$f.fits $s/*.hdf5 2>log.$s$f
 		done
 	done
 	grep -q 'averaging 16 channels of 1465 kHz' log.far16
