@@ -439,9 +439,9 @@ static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_e
 			e->action = RA_NONE;
 	} else {
 		run_endslot_drop(j->cfg.home, e->job_id);
+		if (e->action == RA_DONE)
+			run_record_provenance(&j->db, e->job_id, j->target, o->stage, o->inputs, o->ninputs);
 	}
-	else if (e->action == RA_DONE)
-		run_record_provenance(&j->db, e->job_id, j->target, o->stage, o->inputs, o->ninputs);
 	return q;
 }
 
