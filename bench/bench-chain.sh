@@ -4,8 +4,10 @@
 # integrations, ~97 MB a subband file; 3C48 transiting, so the group is
 # also a calibrator group). Each stage alone, with its wall time and peak
 # RSS: uvm-verify on the 16 files (sum of the walls, largest RSS),
-# uvm-combine, uvm-calsolve, uvm-calapply, uvm-image at NPIX (default
-# 2048) with FFTW MEASURE wisdom made beforehand, uvm-qa; then end to end
+# uvm-combine, uvm-flag, uvm-calsolve, uvm-calapply, uvm-image at NPIX
+# (default 2048, the deployment default; 0: the primary beam to its first
+# null) with the PB-corrected image and FFTW MEASURE wisdom made
+# beforehand, uvm-sources, uvm-qa; then end to end
 # through uvm-make (JOBS=2) for the same group as a TARGET group (its table
 # already registered, no calibrator catalogue): the 16 files copied into
 # incoming/, timed until qa.json exists. Reference in the same run:
@@ -79,14 +81,16 @@ while [ $r -lt "$reps" ]; do
 	done
 	echo "verify_x$nfiles $vw $vr" >>"$tmp/rec"
 	timed combine uvm-combine -o "$tmp/vis.uvh5" "$@"
-	timed calsolve uvm-calsolve -D "$tmp/home" -g "$g" -o "$tmp/home/caltables/$g.cal.h5" "$tmp/vis.uvh5"
-	timed calapply uvm-calapply -D "$tmp/home" -c "$tmp/home/caltables/$g.cal.h5" -o "$tmp/cal.uvh5" "$tmp/vis.uvh5"
-	timed image env UVM_DEBUG=1 uvm-image -n "$npix" -w "$tmp/wisdom" -o "$tmp/image.fits" "$tmp/cal.uvh5"
+	timed flag uvm-flag -D "$tmp/home" -r "$tmp/flag.json" -o "$tmp/flag.uvh5" "$tmp/vis.uvh5"
+	timed calsolve uvm-calsolve -D "$tmp/home" -g "$g" -o "$tmp/home/caltables/$g.cal.h5" "$tmp/flag.uvh5"
+	timed calapply uvm-calapply -D "$tmp/home" -c "$tmp/home/caltables/$g.cal.h5" -o "$tmp/cal.uvh5" "$tmp/flag.uvh5"
+	timed image env UVM_DEBUG=1 uvm-image -n "$npix" -w "$tmp/wisdom" -p "$tmp/image.pb.fits" -o "$tmp/image.fits" "$tmp/cal.uvh5"
 	# gridding: visibilities and cpu seconds from the debug log
 	sed -n 's/.*debug: gridded \([0-9]*\) visibilities: \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/grid_vis_per_cpu_s \1 \2 \3/p' \
 		"$tmp/err" | awk '{printf "%s %.0f %.2f\n", $1, $2 / $3, $4}' >>"$tmp/rec"
+	timed sources uvm-sources -o "$tmp/sources.json" "$tmp/image.pb.fits"
 	timed qa uvm-qa -o "$tmp/qa.json" "$tmp/image.fits"
-	rm -f "$tmp/vis.uvh5" "$tmp/cal.uvh5"
+	rm -f "$tmp/vis.uvh5" "$tmp/flag.uvh5" "$tmp/cal.uvh5"
 
 	# end to end: a fresh deployment, the table registered, the files land
 	e=$tmp/e2e
@@ -94,7 +98,8 @@ while [ $r -lt "$reps" ]; do
 	uvm-init "$e" >/dev/null
 	cp "$tmp/wisdom" "$e/state/fftw.wisdom"
 	uvm-combine -o "$tmp/vis.uvh5" "$@"
-	uvm-calsolve -D "$e" -g T0 -o "$e/caltables/T0.cal.h5" "$tmp/vis.uvh5" 2>>"$tmp/e2e.log" ||
+	uvm-flag -D "$e" -o "$tmp/flag.uvh5" "$tmp/vis.uvh5" 2>>"$tmp/e2e.log"
+	uvm-calsolve -D "$e" -g T0 -o "$e/caltables/T0.cal.h5" "$tmp/flag.uvh5" 2>>"$tmp/e2e.log" ||
 		{ echo "bench-chain: no table for the end-to-end run" >&2; tail -3 "$tmp/e2e.log" >&2; exit 1; }
 	# no calibrator catalogue from here on: the group is a target group
 	cat >>"$e/uvmake.conf" <<-CONF
@@ -105,7 +110,7 @@ while [ $r -lt "$reps" ]; do
 	CALIBRATORS=$tmp/none.csv
 	RULES_DIR=$root/rules
 	CONF
-	rm -f "$tmp/vis.uvh5"
+	rm -f "$tmp/vis.uvh5" "$tmp/flag.uvh5"
 	sync
 	t0=$(now_s)
 	cp "$@" "$e/incoming/"
@@ -138,20 +143,20 @@ med() { awk -v k="$1" -v c="$2" '$2 == k {print $(c + 2)}' "$tmp/all" | median 2
 	echo "# load average: at start $load0, at end $load1 (the machine is shared)"
 	echo "# medians of $reps runs; wall seconds; rss peak resident set in MB"
 	printf '%-28s %10s %8s\n' stage wall_s rss_MB
-	for k in cat_cold cat_warm "verify_x$nfiles" combine calsolve calapply image qa; do
+	for k in cat_cold cat_warm "verify_x$nfiles" combine flag calsolve calapply image sources qa; do
 		w=$(med "$k" 1)
 		[ "$w" = - ] && continue
 		k2=$(med "$k" 2)
 		printf '%-28s %10s %8s\n' "$k" "$w" "$(echo "$k2" | awk '{printf "%.0f", $1 / 1024}')"
 	done
-	s=$(for k in "verify_x$nfiles" combine calapply image qa; do med "$k" 1; done | awk '{s += $1} END {printf "%.2f", s}')
+	s=$(for k in "verify_x$nfiles" combine flag calapply image sources qa; do med "$k" 1; done | awk '{s += $1} END {printf "%.2f", s}')
 	printf '%-28s %10s\n' "sum (target group, serial)" "$s"
 	echo "# gridding: $(med grid_vis_per_cpu_s 1) visibilities per cpu second (per core), grid wall $(med grid_vis_per_cpu_s 2) s"
 	echo "# end to end through uvm-make (JOBS=2), target group, table registered:"
 	printf '%-28s %10s\n' "copy $nfiles files to incoming" "$(med e2e_copy 1)"
 	printf '%-28s %10s\n' "uvm-make (qa.json, mosaic)" "$(med e2e_make 1)"
 	printf '%-28s %10s\n' "total (copy + make)" "$(med e2e_total 1)"
-	for k in verify combine calapply image qa mosaic; do
+	for k in $(awk '!/^#/ && NF { print $1 }' rules/stages); do
 		w=$(med "e2e_job_$k" 1)
 		[ "$w" = - ] || printf '%-28s %10.2f  (sum of job walls in the wrapper records)\n' "  e2e $k" "$w"
 	done
