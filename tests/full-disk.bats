@@ -17,6 +17,7 @@ setup() {
 }
 
 teardown() {
+	cd "$BATS_TEST_TMPDIR"
 	umount "$MNT" 2>/dev/null || true
 }
 
@@ -116,5 +117,31 @@ job_filling_disk() {
 	[ "$(sql "select class || '|' || status from jobs where id = 3")" = "ok|0" ]
 	[ "$(sql "select count(*) from jobs where class = 'lost' or ended is null")" -eq 0 ]
 	[ -z "$(ls "$D/state/ends")" ]
+	umount "$MNT"
+}
+
+# Issue 18 item 1: a job that fails to write on a full disk is deferred,
+# not counted, whatever RETRY_MAX: a long fill dead-letters nothing, and
+# the target runs by itself once space is freed. The job fills the
+# deployment's disk to below DISK_MARGIN_MB (leaving the database room to
+# record it) and exits 74, as a writer does on ENOSPC.
+@test "a job failing 74 on a disk below its margin is deferred, not counted; it runs once space is freed" {
+	tiny_fs "$MNT" 8192 || skip "cannot mount tmpfs"
+	D=$MNT/d
+	uvm-init "$D" >/dev/null
+	printf 'DISK_MARGIN_MB=2\nRETRY_MAX=1\nRETRY_BASE=0\n' >>"$D/uvmake.conf"
+	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
+	cd "$D" # as make runs its recipes: targets are relative to the deployment
+	run -74 uvm-run -D "$D" -s verify -t products/G/a.ok -- sh -c '
+		free=$(df -k --output=avail "$0" | tail -1)
+		dd if=/dev/zero of="$0/fill" bs=1k count=$((free - 512)) 2>/dev/null
+		echo "cannot write: No space left on device" >&2; exit 74' "$MNT"
+	[ "$(sql "select state || '|' || last_class from targets where target = 'products/G/a.ok'")" = "deferred|disk" ]
+	[ "$(sql "select class from jobs where id = 1")" = disk ]
+	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
+	rm "$MNT/fill"
+	run -0 uvm-run -D "$D" -s verify -t products/G/a.ok -- true
+	[ "$(sql "select state from targets where target = 'products/G/a.ok'")" = ok ]
+	cd "$BATS_TEST_TMPDIR"
 	umount "$MNT"
 }

@@ -404,6 +404,18 @@ static struct run_qrow *conclude(struct job *j, struct run_proc *p, struct run_e
 		e->cls = RC_STAGING;
 		j->nostage = 1;
 		j->stage_failed = 0;
+	} else if (e->cls == RC_IOERR || e->cls == RC_CANTCREAT) {
+		/* a job that failed to write while the disk is below its margin
+		 * failed for want of space, as the preflight would have said:
+		 * deferred and not counted, so a long fill dead-letters nothing
+		 * and the work resumes by itself once space is freed */
+		char dir[PATH_MAX];
+		long long mb = free_mb(j, dir);
+		if (mb >= 0 && mb < j->pol.disk_margin_mb) {
+			e->cls = RC_DISK;
+			run_log_line(j->logfd, j->grp, "%lld MB free on '%s' (DISK_MARGIN_MB %lld):"
+			    " a failure for want of space, not counted", mb, dir, j->pol.disk_margin_mb);
+		}
 	}
 	run_decide(&j->pol, e->cls, attempt, drand48(), &d);
 	if (d.action == RA_QUARANTINE) {

@@ -29,7 +29,9 @@
  *   status), signal, timeout    retry with backoff: in place while the delay
  *                               is <= RETRY_INLINE_MAX, else deferred
  *   lost       a 'running' record whose process is gone (wrapper killed)
- *   disk       preflight found too little free space: deferred, not counted
+ *   disk       preflight found too little free space, or a job failed 73/74
+ *              with the disk below DISK_MARGIN_MB after it: deferred, not
+ *              counted
  *   breaker    the stage's circuit breaker is open: not run, not counted
  *   interrupted the wrapper got SIGTERM/SIGINT/SIGHUP: not counted
  *   resource   its stage slot or memory did not come free within
