@@ -165,8 +165,6 @@ static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
     const struct calapply_opts *o, const struct cal_table *t)
 {
 	char line[2048];
-	size_t hl, nl;
-	char *nh;
 
 	if (uvh5_header_copy(oh, h) < 0)
 		return -1;
@@ -175,15 +173,8 @@ static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
 	snprintf(line, sizeof line, "uvm-calapply: calibrated with '%s' (calibrator %s, "
 	    "group %s, level %s).", o->table_name, t->calibrator, t->group,
 	    cal_level_name(o->level));
-	hl = strlen(oh->history);
-	nl = hl + strlen(line) + 2;
-	nh = malloc(nl);
-	if (!nh)
+	if (uvh5_header_add_history(oh, line) < 0)
 		return -1;
-	snprintf(nh, nl, "%s%s%s", oh->history, hl && oh->history[hl - 1] != '\n' ? "\n" : "",
-	    line);
-	free(oh->history);
-	oh->history = nh;
 	if (uvh5_header_set_keyword(oh, "cal_table", o->table_name) < 0 ||
 	    uvh5_header_set_keyword(oh, "cal_calibrator", t->calibrator) < 0 ||
 	    uvh5_header_set_keyword(oh, "cal_group", t->group) < 0 ||

@@ -208,7 +208,6 @@ static int make_header(struct uvh5_header *oh, const struct uvh5_header *ref,
 {
 	int64_t nf = 0, j = 0;
 	char missing[256] = "", line[1024];
-	size_t hl;
 
 	for (int k = 0; k < n; k++)
 		nf += in[k].nf;
@@ -243,16 +242,8 @@ static int make_header(struct uvh5_header *oh, const struct uvh5_header *ref,
 	    "uvm-combine: %d subband files -> %lld channels ascending, %.6f-%.6f MHz%s%s.",
 	    n, (long long)nf, oh->freq_array[0] / 1e6, oh->freq_array[nf - 1] / 1e6,
 	    *missing ? "; missing subbands: " : "", missing);
-	hl = strlen(oh->history);
-	{
-		char *nh = malloc(hl + strlen(line) + 2);
-		if (!nh)
-			goto oom;
-		snprintf(nh, hl + strlen(line) + 2, "%s%s%s", oh->history,
-		    hl && oh->history[hl - 1] != '\n' ? "\n" : "", line);
-		free(oh->history);
-		oh->history = nh;
-	}
+	if (uvh5_header_add_history(oh, line) < 0)
+		goto oom;
 	{
 		char num[32];
 		snprintf(num, sizeof num, "%d", n);

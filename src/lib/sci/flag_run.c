@@ -241,23 +241,14 @@ static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
 {
 	char line[1024];
 	const char *base = strrchr(o->strategy, '/');
-	size_t hl, nl;
-	char *nh;
 
 	if (uvh5_header_copy(oh, h) < 0)
 		return -1;
 	base = base ? base + 1 : o->strategy;
 	snprintf(line, sizeof line, "uvm-flag: AOFlagger %s, strategy '%s'; flagged fraction %.4f.",
 	    aoflag_version(), base, fr);
-	hl = strlen(oh->history);
-	nl = hl + strlen(line) + 2;
-	nh = malloc(nl);
-	if (!nh)
+	if (uvh5_header_add_history(oh, line) < 0)
 		return -1;
-	snprintf(nh, nl, "%s%s%s", oh->history, hl && oh->history[hl - 1] != '\n' ? "\n" : "",
-	    line);
-	free(oh->history);
-	oh->history = nh;
 	snprintf(line, sizeof line, "%.6f", fr);
 	if (uvh5_header_set_keyword(oh, "flag_strategy", base) < 0 ||
 	    uvh5_header_set_keyword(oh, "flagged_fraction", line) < 0)

@@ -266,6 +266,20 @@ int uvh5_header_copy(struct uvh5_header *dst, const struct uvh5_header *src)
 	return 0;
 }
 
+int uvh5_header_add_history(struct uvh5_header *h, const char *line)
+{
+	const char *old = h->history ? h->history : "";
+	size_t hl = strlen(old), nl = hl + strlen(line) + 2;
+	char *nh = malloc(nl);
+
+	if (!nh)
+		return -1;
+	snprintf(nh, nl, "%s%s%s", old, hl && old[hl - 1] != '\n' ? "\n" : "", line);
+	free(h->history);
+	h->history = nh;
+	return 0;
+}
+
 int uvh5_header_set_keyword(struct uvh5_header *h, const char *name, const char *value)
 {
 	struct uvh5_keyword *k;

@@ -162,6 +162,9 @@ void uvh5_header_free(struct uvh5_header *h);
  * zeroed entries (n_phase_centers = Nphase) and history "".
  */
 int uvh5_header_alloc(struct uvh5_header *h);
+/* Append line to the history, on a line of its own; 0, or -1 with the
+ * history unchanged (no memory). */
+int uvh5_header_add_history(struct uvh5_header *h, const char *line);
 /* Set or add an extra keyword; 0 or -1. */
 int uvh5_header_set_keyword(struct uvh5_header *h, const char *name, const char *value);
 const char *uvh5_header_keyword(const struct uvh5_header *h, const char *name);
