@@ -383,17 +383,26 @@ int json_get_string(const char *js, const char *key, char *out, size_t size)
 	return fits ? 1 : -1;
 }
 
+/* Top-level member under key that must be an array or object (its first
+ * character open): 1 with *v at it, 0 absent or null, -1 another type or
+ * invalid text. */
+static int container(const char *js, const char *key, char open, const char **v)
+{
+	int r = member(js, key, v);
+	if (r <= 0)
+		return r;
+	if (!strncmp(*v, "null", 4))
+		return 0;
+	return **v == open ? 1 : -1;
+}
+
 int json_get_array(const char *js, const char *key,
     int (*each)(const char *elem, size_t len, void *arg), void *arg)
 {
 	const char *v, *e;
-	int r = member(js, key, &v);
+	int r = container(js, key, '[', &v);
 	if (r <= 0)
 		return r;
-	if (!strncmp(v, "null", 4))
-		return 0;
-	if (*v != '[')
-		return -1;
 	v = ws(v + 1);
 	if (*v == ']')
 		return 1;
@@ -411,15 +420,11 @@ int json_get_array(const char *js, const char *key,
 int json_get_object(const char *js, const char *key, char **out)
 {
 	const char *v, *e;
-	int r = member(js, key, &v);
+	int r = container(js, key, '{', &v);
 
 	*out = NULL;
 	if (r <= 0)
 		return r;
-	if (!strncmp(v, "null", 4))
-		return 0;
-	if (*v != '{')
-		return -1;
 	e = value(v, 2); /* valid: member() checked the whole text */
 	*out = strndup(v, (size_t)(e - v));
 	return *out ? 1 : -1;
