@@ -100,7 +100,7 @@ build/san/libuvm.a: $(SANLIB_OBJ)
 build/san/bin/uvm-%: build/san/obj/uvm-%.o build/san/libuvm.a
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
-build/san/tests/%: tests/unit/%.c build/san/libuvm.a $(HDRS) | deps-ok
+build/san/tests/%: tests/unit/%.c build/san/libuvm.a $(HDRS) tests/unit/tap.h | deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
 

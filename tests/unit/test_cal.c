@@ -34,16 +34,7 @@
 
 #include <hdf5.h>
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-	fflush(stdout);
-}
+#include "tap.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 

@@ -14,16 +14,7 @@
 
 #include "sci/cal_delay.h"
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-	fflush(stdout);
-}
+#include "tap.h"
 
 static unsigned long long rs = 0x9E3779B97F4A7C15ULL;
 

@@ -20,15 +20,7 @@
 #include "uvh5/uvh5.h"
 #include "core/uvm.h"
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-}
+#include "tap.h"
 
 #define NANT 4
 #define NT 3

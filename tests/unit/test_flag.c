@@ -20,16 +20,7 @@
 #include "sci/aoflag.h"
 #include "sci/flag.h"
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-	fflush(stdout);
-}
+#include "tap.h"
 
 static unsigned long long rs = 88172645463325252ULL;
 

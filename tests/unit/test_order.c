@@ -15,16 +15,7 @@
 
 #include "engine/plan_order.h"
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-	fflush(stdout);
-}
+#include "tap.h"
 
 /* group i starts at t0 + 300 i; state, calibrator flag */
 static void mk(struct plan_group *g, long long t, enum plan_state st, int cal)

@@ -23,16 +23,7 @@
 
 #include "uvh5/uvh5.h"
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-	fflush(stdout);
-}
+#include "tap.h"
 
 static uint64_t rng = 88172645463325252ull;
 

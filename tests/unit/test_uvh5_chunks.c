@@ -31,16 +31,7 @@
 #include <lzf.h>
 #endif
 
-static int ntest, nfail;
-
-static void ok(int cond, const char *name)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, name);
-	fflush(stdout);
-}
+#include "tap.h"
 
 static char tmpdir[] = "/tmp/test_uvh5_chunks.XXXXXX";
 
