@@ -17,11 +17,28 @@ setup() {
 
 @test "uvm-remake: usage and refusals" {
 	run -0 uvm-remake --help
-	assert_output "usage: uvm-remake [-D home] [-r] target..."
+	assert_output "usage: uvm-remake [-D home] [-r] [-w secs] target..."
+	run -64 uvm-remake -D "$d" -w soon "products/$g/qa.json"
 	run -64 uvm-remake -D "$d"
 	run -65 uvm-remake -D "$d" ../etc/passwd
 	run -65 uvm-remake -D "$d" /etc/passwd
 	run -65 uvm-remake -D "$d" 'products/$(touch x)/vis.uvh5'
+}
+
+@test "uvm-remake: a cycle holding the lock past -w gives 76 (busy), and nothing changes" {
+	cp "$d/state/done.idx" "$BATS_TEST_TMPDIR/done.before"
+	q=$d/products/$g/qa.json
+	before=$(stat -c '%i %Y' "$q")
+	# the holder ends when the test removes its file: no race on a sleep
+	: >"$BATS_TEST_TMPDIR/hold"
+	flock "$d/state/make.lock" sh -c 'while [ -e "$1" ]; do sleep 0.1; done' sh "$BATS_TEST_TMPDIR/hold" 3>&- &
+	holder=$!
+	for _ in $(seq 100); do flock -n "$d/state/make.lock" true || break; sleep 0.1; done
+	run -76 uvm-remake -D "$d" -w 1 "products/$g/qa.json"
+	rm -f "$BATS_TEST_TMPDIR/hold"
+	wait "$holder"
+	cmp "$d/state/done.idx" "$BATS_TEST_TMPDIR/done.before"
+	[ "$(stat -c '%i %Y' "$q")" = "$before" ]
 }
 
 @test "uvm-remake: one target of a finished group is re-made, identical, nothing else" {
