@@ -178,3 +178,13 @@ four_subbands() {
 	run -0 h5dump -d /Header/Nfreqs "$d/products/$G/vis.uvh5"
 	assert_output --partial "(0): 16"
 }
+
+@test "log lines escape a hostile name: no control byte reaches the terminal, no forged line" {
+	# ESC sequences (clear screen, window title), a newline forging a
+	# second log line, a C1 CSI byte, a backslash
+	h=$(printf 'a\033[2J\033]0;pwned\007b\nuvm-verify: forged\\c\302\233d')
+	run -66 --separate-stderr uvm-verify "$BATS_TEST_TMPDIR/$h"
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[ "$stderr" = "uvm-verify: cannot open '$BATS_TEST_TMPDIR/a\\x1b[2J\\x1b]0;pwned\\x07b\\nuvm-verify: forged\\\\c\\xc2\\x9bd': No such file or directory" ]
+	! printf '%s' "$stderr" | LC_ALL=C grep -q '[^ -~]'
+}

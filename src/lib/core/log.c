@@ -1,7 +1,10 @@
 /*
  * log.c: one-line, stamped diagnostics on stderr (contract in log.h).
  * Each line is written with a single write(2) so lines from concurrent jobs
- * sharing a log file never interleave mid-line.
+ * sharing a log file never interleave mid-line. The message is escaped as
+ * term.h says: it names files and targets that came from the file system,
+ * and an operator reads logs with tail(1) on a terminal, so a hostile name
+ * must neither act on the terminal nor forge a second line.
  */
 #include "core/log.h"
 
@@ -12,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/term.h"
 #include "core/uvm.h"
 
 static char prog[64] = "uvm";
@@ -37,7 +41,7 @@ const char *log_group(void) { return group; }
 
 void log_vmsg(const char *level, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[4096], msg[2048];
 	int n = 0;
 	if (stamp || group[0]) {
 		struct timeval tv;
@@ -53,13 +57,11 @@ void log_vmsg(const char *level, const char *fmt, va_list ap)
 	}
 	if (level && *level)
 		n += snprintf(line + n, sizeof line - (size_t)n, "%s: ", level);
-	if (n < (int)sizeof line)
-		n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-	if (n >= (int)sizeof line - 1)
+	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;
-	for (int i = 0; i < n; i++)
-		if (line[i] == '\n')
-			line[i] = ' ';
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	term_escape(msg, line + n, sizeof line - 1 - (size_t)n);
+	n += (int)strlen(line + n);
 	line[n++] = '\n';
 	if (write(2, line, (size_t)n) < 0) {
 		/* nowhere left to report it */

@@ -9,7 +9,8 @@
  * reason file removed, its quarantine row marked released, and its target
  * released as above. The database keeps the history (jobs, quarantine).
  * Names come from the file system and the database: they are printed
- * through term_escape, so a hostile name cannot drive the terminal.
+ * through term_escape (stdout here, the log lines in log.c), so a hostile
+ * name cannot drive the terminal.
  */
 
 #include "engine/run.h"
@@ -60,7 +61,7 @@ static int release_row(sqlite3 *db, sqlite3_stmt *s, int dry)
 	char et[ESC_LEN], es[64], ec[64];
 	term_escape(t, et, sizeof et);
 	if (!dry && release_target(db, t) < 0) {
-		log_err("cannot release '%s': %s", et, sqlite3_errmsg(db));
+		log_err("cannot release '%s': %s", t, sqlite3_errmsg(db));
 		return EX_IOERR;
 	}
 	printf("%s '%s' (was %s, class %s, %d attempt%s)\n", dry ? "would release" : "released",
@@ -102,17 +103,15 @@ static int targets(sqlite3 *db, const struct cfg *c, char **names, int n, int al
 		const char *t = strip_home(c, names[i]);
 		sqlite3_reset(s);
 		sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
-		char et[ESC_LEN];
-		term_escape(t, et, sizeof et);
 		if (sqlite3_step(s) != SQLITE_ROW) {
-			log_err("no record of target '%s'", et);
+			log_err("no record of target '%s'", t);
 			if (!rc)
 				rc = EX_NOINPUT;
 			continue;
 		}
 		const char *state = (const char *)sqlite3_column_text(s, 1);
 		if (strcmp(state, "dead") && strcmp(state, "deferred") && strcmp(state, "quarantined")) {
-			log_err("target '%s' is %s: nothing to release", et, state);
+			log_err("target '%s' is %s: nothing to release", t, state);
 			if (!rc)
 				rc = EX_NOINPUT;
 			continue;
@@ -146,7 +145,7 @@ static int restore_row(sqlite3 *db, const struct cfg *c, sqlite3_stmt *s, int dr
 	snprintf(dir, sizeof dir, "%s", dst);
 	if (fsx_mkdirs(dirname(dir), 0755) < 0 || quar_move_noreplace(src, dst) < 0) {
 		int e = errno;
-		log_err("cannot restore '%s' to '%s': %s", ep, eo, strerror(e));
+		log_err("cannot restore '%s' to '%s': %s", path, orig, strerror(e));
 		return e == EEXIST || e == EACCES || e == EROFS ? EX_CANTCREAT
 		    : e == ENOENT				   ? EX_NOINPUT
 								   : EX_IOERR;
@@ -210,8 +209,7 @@ static int quarantined(sqlite3 *db, const struct cfg *c, char **names, int n, in
 				rc = r;
 		}
 		if (!found) {
-			char en[ESC_LEN];
-			log_err("'%s' is not in quarantine", term_escape(names[i], en, sizeof en));
+			log_err("'%s' is not in quarantine", names[i]);
 			if (!rc)
 				rc = EX_NOINPUT;
 		}
