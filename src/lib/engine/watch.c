@@ -154,9 +154,6 @@ static void loop(struct watch *w, int sigfd)
 		if (now >= w->rewatch_at)
 			watch_add_watches(w, now);
 		if (!w->child && !w->stopping) {
-			watch_self_check(w, now);
-			if (w->reexec_why)
-				watch_reexec(w);
 			if (now >= w->wakeup_at) {
 				w->wakeup_at = NEVER;
 				watch_trigger(w, R_WAKEUP, 1, now);
@@ -166,6 +163,12 @@ static void loop(struct watch *w, int sigfd)
 				w->rescans++;
 				watch_trigger(w, R_RESCAN, 1, now);
 			}
+			/* an upgrade is noticed before the cycle it would run */
+			if (now >= watch_cycle_due(w))
+				w->self_check_at = 0;
+			watch_self_check(w, now);
+			if (w->reexec_why)
+				watch_reexec(w);
 			if (now >= watch_cycle_due(w))
 				watch_start_cycle(w, now);
 		}
