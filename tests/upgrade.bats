@@ -183,7 +183,7 @@ v2"
 	settle "$dep"
 	complete "$g"
 	# complete, and still planned: no cycle has planned since
-	! grep -q "^$g " "$dep/state/done.idx"
+	! grep -qs "^$g " "$dep/state/done.idx"
 	before=$(stamps)
 	# v3: rules/qa.mk has one more comment line
 	install_version v3

@@ -305,6 +305,7 @@ own_watch() {
 @test "uvm-watch: SIGHUP re-executes the daemon between cycles: same pid, a catch-up cycle, nothing missed" {
 	own_watch
 	v=$(uvm-watch --version | cut -d' ' -f2)
+	fds=$(ls "/proc/$wpid/fd" | wc -l)
 	# a slow cycle is running when SIGHUP comes: it finishes first
 	echo 1 >"$d/stub.sleep"
 	drop a.hdf5
@@ -323,6 +324,8 @@ own_watch() {
 	# the new image said so: started again, its start-up cycle ran
 	[ "$(grep -c "watching '$d/incoming'" "$d/watch.log")" -eq 2 ]
 	grep -q "cycle 1 started (startup" <(sed -n '/re-executing/,$p' "$d/watch.log")
+	# no descriptor leaked into the new image
+	[ "$(ls "/proc/$wpid/fd" | wc -l)" -eq "$fds" ]
 	stop_watch
 }
 

@@ -168,7 +168,7 @@ static void loop(struct watch *w, int sigfd)
 				w->self_check_at = 0;
 			watch_self_check(w, now);
 			if (w->reexec_why)
-				watch_reexec(w);
+				watch_reexec(w, sigfd);
 			if (now >= watch_cycle_due(w))
 				watch_start_cycle(w, now);
 		}

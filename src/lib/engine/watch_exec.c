@@ -7,9 +7,10 @@
  * arguments and environment: same pid (systemd's MainPID, a supervisor's
  * child), nothing to restart. Every descriptor is O_CLOEXEC; the service
  * manager's variables, which the daemon hides from its cycles, are put back
- * first; the signals it handles are blocked across the execve and unblocked
- * by the new image once its handlers are in place, so one that arrives in
- * between is delivered then, not lost to a default action. The new image
+ * first; the signals it handles are blocked from before the new file is
+ * tried until the new image's handlers are in place, so one that arrives in
+ * between is delivered then, neither lost with the old image's self-pipe
+ * nor taken by a default action. The new image
  * starts as any start does: watches armed, then a catch-up cycle, so
  * nothing that landed meanwhile is missed.
  *
@@ -21,6 +22,7 @@
 #include "engine/watch_priv.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,17 +126,31 @@ static void refuse(struct watch *w, const char *why)
 	w->reexec_why = NULL;
 }
 
-void watch_reexec(struct watch *w)
+void watch_reexec(struct watch *w, int sigfd)
 {
 	char ver[PATH_MAX + 64];
 	sigset_t handled, old;
+	struct pollfd pf = {.fd = sigfd, .events = POLLIN};
 	int e;
 	if (!w->self[0]) {
 		log_warn("not re-executing (%s): the program's path is unknown", w->reexec_why);
 		w->reexec_why = NULL;
 		return;
 	}
+	/* from here a signal stays pending (for the new image, or for this
+	 * one if it carries on); one already in the pipe is handled first */
+	sigemptyset(&handled);
+	sigaddset(&handled, SIGTERM);
+	sigaddset(&handled, SIGINT);
+	sigaddset(&handled, SIGHUP);
+	sigaddset(&handled, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &handled, &old);
+	if (poll(&pf, 1, 0) > 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
 	if (probe(w->self, ver, sizeof ver) < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		refuse(w, ver);
 		return;
 	}
@@ -144,12 +160,6 @@ void watch_reexec(struct watch *w)
 	watch_notify("RELOADING=1");
 	watch_notify_restore_env();
 	fflush(NULL);
-	sigemptyset(&handled);
-	sigaddset(&handled, SIGTERM);
-	sigaddset(&handled, SIGINT);
-	sigaddset(&handled, SIGHUP);
-	sigaddset(&handled, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &handled, &old);
 	execve(w->self, w->opt.argv, environ);
 	e = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -138,9 +138,10 @@ void watch_read_events(struct watch *w, double now);
 void watch_self_init(struct watch *w);
 /* Every few seconds: has the file at that path changed? Sets reexec_why. */
 void watch_self_check(struct watch *w, double now);
-/* Re-execute for reexec_why (no cycle may be running). Returns only when
- * the new file cannot run: logged, the old image carries on. */
-void watch_reexec(struct watch *w);
+/* Re-execute for reexec_why (no cycle may be running). Returns when the
+ * new file cannot run (logged, the old image carries on) or when a signal
+ * waits in the self-pipe sigfd (handled first; reexec_why still set). */
+void watch_reexec(struct watch *w, int sigfd);
 
 /* ---- watch_cycle.c ---- */
 /* Start a cycle for what is wanted, or wait LOCK_POLL when make.lock is
