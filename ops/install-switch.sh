@@ -11,6 +11,10 @@
 # and datadir/uvmake are relative links through current, made or replaced
 # (by rename, so never missing) only when they differ, and bindir links
 # through current to a program the new version no longer has are removed.
+# Over an install from before versions, its programs in bindir are
+# replaced the same way and its datadir/uvmake, which deployments' configs
+# name, is moved to datadir/uvmake.unversioned so that the link takes its
+# place (a deployment made by it then gets the new version's rules).
 # Then the versions beyond the newest `keep` (by install time) are removed
 # unless a process runs from them (its executable or command line under the
 # version's directory, as /proc shows them): a job started before an
@@ -76,10 +80,13 @@ for f in "$bindir"/uvm-*; do
 	[ -e "$f" ] || { ours "$f" "bin/${f##*/}" && rm -f "$f"; }
 done
 if [ -d "$datadir/uvmake" ] && [ ! -L "$datadir/uvmake" ]; then
-	echo "install-switch.sh: '$datadir/uvmake' is a directory (an earlier install's?): left alone, not linked to '$cur/share/uvmake'" >&2
-else
-	replace_link "$datadir/uvmake" "$(link_target "$datadir" "$cur/share/uvmake")"
+	# an install from before versions: deployments name its rules/, which
+	# from now on must lead to current's; kept aside, not removed
+	[ ! -e "$datadir/uvmake.unversioned" ] || { echo "install-switch.sh: cannot move '$datadir/uvmake' aside: '$datadir/uvmake.unversioned' exists" >&2; exit 1; }
+	mv -T "$datadir/uvmake" "$datadir/uvmake.unversioned"
+	echo "moved the unversioned '$datadir/uvmake' to '$datadir/uvmake.unversioned'"
 fi
+replace_link "$datadir/uvmake" "$(link_target "$datadir" "$cur/share/uvmake")"
 n=0
 for v in $(ls -t "$lib"); do
 	[ "$v" = current ] || [ "$v" = "$ver" ] || [ -L "$lib/$v" ] && continue

@@ -127,6 +127,20 @@ expected_bin() {
 	)
 }
 
+@test "install: over an install from before versions, its programs and share directory become links" {
+	d=$BATS_TEST_TMPDIR/dest
+	inst=$d$PREFIX
+	mkdir -p "$inst/bin" "$inst/share/uvmake/rules"
+	echo old >"$inst/bin/uvm-run"
+	echo old >"$inst/share/uvmake/rules/stages"
+	do_install "$d" || { cat "$d.log"; false; }
+	[ "$(readlink "$inst/bin/uvm-run")" = ../lib/uvmake/current/bin/uvm-run ]
+	[ "$(readlink "$inst/share/uvmake")" = ../lib/uvmake/current/share/uvmake ]
+	cmp "$UVM_ROOT/rules/stages" "$inst/share/uvmake/rules/stages"
+	[ "$(cat "$inst/share/uvmake.unversioned/rules/stages")" = old ]
+	grep -q "moved the unversioned '$inst/share/uvmake' to '$inst/share/uvmake.unversioned'" "$d.log"
+}
+
 @test "uninstall: removes exactly what install put, nothing of anyone else's" {
 	d=$BATS_TEST_TMPDIR/dest
 	do_install "$d" || { cat "$d.log"; false; }
