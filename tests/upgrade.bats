@@ -235,3 +235,23 @@ v2"
 	[ ! -e "$P/lib/uvmake" ] && [ ! -e "$P/share/uvmake" ]
 	[ -z "$(ls "$P/bin")" ]
 }
+
+@test "upgrade: a cycle runs one version throughout: v1's uvm-make runs v1's programs while current is v2" {
+	deploy 1
+	install_version v2
+	land 1
+	# the cycle a daemon of v1 started just before the switch
+	for i in $(seq 1 15); do
+		"$P/lib/uvmake/v1/bin/uvm-make" -D "$dep" -w 60 >/dev/null 2>&1 && break
+		sleep 1
+	done
+	complete "$(group 1)"
+	run sqlite3 "$dep/state/pipeline.sqlite" \
+		"SELECT DISTINCT json_extract(provenance, '$.version') FROM jobs"
+	assert_output v1
+	# the next cycle, through BINDIR, is v2's: nothing to re-make
+	run -0 uvm-make -D "$dep"
+	run sqlite3 "$dep/state/pipeline.sqlite" "SELECT count(*) FROM jobs WHERE
+		json_extract(provenance, '$.version') <> 'v1'"
+	assert_output 0
+}
