@@ -70,12 +70,14 @@ bin/uvm-%: build/obj/uvm-%.o build/libuvm.a
 	$(CC) $(CFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
 
 # The version every program prints (--version) and records in its
-# products' provenance: `git describe` of the tree, else the VERSION file
-# (a release tarball), else "unknown". The header is rewritten only when
+# products' provenance: VERSION_OVERRIDE when given (a package's version; a
+# test stamping two builds of one tree), else `git describe` of the tree,
+# else the VERSION file (a release tarball), else "unknown". The header is rewritten only when
 # the description changes, so only prog.c recompiles, and only then.
 VERSION_H := build/gen/uvm_version.h
 $(VERSION_H): FORCE
 	@mkdir -p $(@D); \
+	v='$(VERSION_OVERRIDE)'; [ -n "$$v" ] || \
 	v=$$(git describe --always --dirty 2>/dev/null || cat VERSION 2>/dev/null || echo unknown); \
 	l="#define UVM_VERSION \"$$(printf %s "$$v" | tr -d '\\"')\""; \
 	[ "$$(cat $(VERSION_H) 2>/dev/null)" = "$$l" ] || echo "$$l" >$(VERSION_H)
@@ -155,47 +157,55 @@ N ?= 10
 test-repeat:
 	@bench/test-repeat.sh $(N)
 
-# Installation: the -O2 programs (never the sanitizer build) and the
-# committed scripts into BINDIR; rules/ and the operations files (ops/ but
-# the build-time deps.sh) under DATADIR/uvmake, modes kept; the pages into
-# MANDIR/manN. DESTDIR is put before every path (staged installs,
-# packages). The programs look for rules/ and ops/ relative to themselves,
-# in BINDIR/../share/uvmake, so that an installed tree can be moved; hence
-# DATADIR must be BINDIR's sibling share/ (checked). No machine-wide
-# config is installed: each deployment has its own uvmake.conf (uvm-init).
-prefix_check = test "$(abspath $(BINDIR)/../share)" = "$(abspath $(DATADIR))" || \
-	{ echo "make: DATADIR '$(DATADIR)' must be BINDIR/../share: the programs find rules/ and ops/ there" >&2; exit 1; }
+# Installation, one tree per version so that an upgrade never touches what
+# runs: the -O2 programs (never the sanitizer build) and the committed
+# scripts into LIBDIR/<version>/bin/, rules/ and the operations files (ops/
+# but the build-time scripts) into LIBDIR/<version>/share/uvmake/, modes
+# kept; then ops/install-switch.sh renames a new LIBDIR/current link onto
+# that version (one rename: a cycle sees the old tree or the new one,
+# never a mix), makes BINDIR/uvm-* and DATADIR/uvmake links through
+# current (made once, stable: the daemon's re-exec and its cycles follow
+# them) and removes the versions beyond the newest KEEP that no process
+# runs. A program finds rules/ and ops/ beside its own resolved path, so a
+# job started before the switch keeps its version's files. The pages go to
+# MANDIR/manN (the newest version's). DESTDIR is put before every path
+# (staged installs, packages). No machine-wide config is installed: each
+# deployment has its own uvmake.conf (uvm-init).
 PREFIX  = /usr/local
 BINDIR  = $(PREFIX)/bin
 DATADIR = $(PREFIX)/share
 MANDIR  = $(DATADIR)/man
+LIBDIR  = $(PREFIX)/lib/uvmake
+KEEP    = 3
 INSTALL = install
 SCRIPTS  := $(filter-out $(PROGS),$(foreach f,$(wildcard bin/uvm-*),$(if $(findstring .tmp.,$f),,$f)))
 RULES    := $(sort $(wildcard rules/*))
-OPSFILES := $(filter-out ops/deps.sh,$(sort $(shell find ops -type f)))
+BUILDOPS := ops/deps.sh ops/install-switch.sh
+OPSFILES := $(filter-out $(BUILDOPS),$(sort $(shell find ops -type f)))
 MANPAGES := $(sort $(wildcard man/*.[1-9]))
-SHAREDIR  = $(DESTDIR)$(DATADIR)/uvmake
+# The version's directory name: the version the programs carry, with any
+# character but [A-Za-z0-9._+-] made '_'.
+INSTVER   = $$(sed -n 's/^\#define UVM_VERSION "\(.*\)"$$/\1/p' $(VERSION_H) | tr -c 'A-Za-z0-9._+\n-' _)
 
 install: all
-	@$(prefix_check)
-	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(SHAREDIR)/rules"
-	$(INSTALL) -m 0755 $(PROGS) $(SCRIPTS) "$(DESTDIR)$(BINDIR)"
-	$(INSTALL) -m 0644 $(RULES) "$(SHAREDIR)/rules"
-	@for f in $(OPSFILES); do m=0644; [ -x "$$f" ] && m=0755; \
-	  echo "$(INSTALL) -D -m $$m $$f $(SHAREDIR)/$$f"; \
-	  $(INSTALL) -D -m $$m "$$f" "$(SHAREDIR)/$$f" || exit 1; done
+	@v=$(INSTVER); [ -n "$$v" ] || { echo "make: no version in $(VERSION_H)" >&2; exit 1; }; \
+	  vd="$(DESTDIR)$(LIBDIR)/$$v"; sh="$$vd/share/uvmake"; set -e; \
+	  echo "installing version $$v into $$vd"; \
+	  $(INSTALL) -d "$$vd/bin" "$$sh/rules"; \
+	  $(INSTALL) -m 0755 $(PROGS) $(SCRIPTS) "$$vd/bin"; \
+	  $(INSTALL) -m 0644 $(RULES) "$$sh/rules"; \
+	  for f in $(OPSFILES); do m=0644; [ -x "$$f" ] && m=0755; \
+	    $(INSTALL) -D -m $$m "$$f" "$$sh/$$f"; done; \
+	  ops/install-switch.sh "$(DESTDIR)$(LIBDIR)" "$$v" "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(DATADIR)" $(KEEP)
 	@for p in $(MANPAGES); do d="$(DESTDIR)$(MANDIR)/man$${p##*.}"; \
 	  echo "$(INSTALL) -D -m 0644 $$p $$d/$${p#man/}"; \
 	  $(INSTALL) -D -m 0644 "$$p" "$$d/$${p#man/}" || exit 1; done
 
-# Exactly what install put: its files, then its own directories under
-# DATADIR/uvmake when nothing else is left in them.
+# Exactly what install put: the BINDIR and DATADIR links that lead into
+# LIBDIR, every version under LIBDIR, the pages.
 uninstall:
-	rm -f $(addprefix "$(DESTDIR)$(BINDIR)"/,$(notdir $(PROGS) $(SCRIPTS)))
-	rm -f $(addprefix "$(SHAREDIR)"/,$(RULES) $(OPSFILES))
+	ops/install-switch.sh -u "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(DATADIR)"
 	@for p in $(MANPAGES); do rm -f "$(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}"; done
-	@for d in $$(printf '%s\n' $(patsubst %/,%,$(sort $(dir $(RULES) $(OPSFILES)))) | sort -r); do \
-	  rmdir "$(SHAREDIR)/$$d" 2>/dev/null || true; done; rmdir "$(SHAREDIR)" 2>/dev/null || true
 
 # The Debian package (debian/), built by dpkg-buildpackage in a copy of
 # the tree's files (tracked and new, not ignored) under build/deb/, where

@@ -7,7 +7,8 @@
  * caltables/ mosaics/ quarantine/ state/ logs/, the database schema, and
  * uvmake.conf: the default config (every key with its meaning) plus
  * RULES_DIR and CALIBRATORS, the absolute paths of this installation's
- * rules/ and ops/calibrators.csv. An existing uvmake.conf is never
+ * rules/ and ops/calibrators.csv (through LIBDIR/current in a versioned
+ * installation, so that an upgrade brings the deployment its rules). An existing uvmake.conf is never
  * touched, even by a concurrent run (the new file is linked into place,
  * which fails if one appeared), so a re-run only creates what is missing.
  * Prints the deployment's absolute path.
@@ -30,6 +31,7 @@
 #include "core/fsx.h"
 #include "core/log.h"
 #include "core/prog.h"
+#include "core/stages.h"
 #include "engine/plan.h"
 #include "core/uvm.h"
 
@@ -79,6 +81,7 @@ static char *conf_text(const char *rules)
 		log_warn("calibrator catalogue '%s' not found: CALIBRATORS left unset", cal);
 		real[0] = 0;
 	}
+	stages_stable_path(real);
 	if (asprintf(&t,
 		"%s\n# This installation: make pattern rules (included by state/pipeline.mk)\n"
 		"# and the calibrator catalogue.\nRULES_DIR=%s\n%s%s%s",
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 		log_err("cannot find the rules directory of this installation");
 		return EX_UNAVAILABLE;
 	}
+	stages_stable_path(rules);
 	if (!plan_path_safe(rules)) {
 		log_err("cannot use rules directory '%s': its path has characters a makefile cannot hold", rules);
 		return EX_UNAVAILABLE;

@@ -23,8 +23,12 @@
  *
  * Foreground; logs to stderr with time stamps. SIGTERM/SIGINT: let the
  * running cycle finish, exit 0 (a second one passes SIGTERM to the cycle).
- * SIGHUP: reload the config. Status in state/watch.json; sd_notify READY,
- * STATUS and WATCHDOG when $NOTIFY_SOCKET is set (ops/uvm-watch.service).
+ * SIGHUP, or its own executable changing (an upgrade): once the running
+ * cycle is done, re-execute itself, same pid and arguments, which re-reads
+ * the config and starts with a catch-up cycle; a new executable that
+ * cannot run is logged and the old one carries on. Status in
+ * state/watch.json; sd_notify READY, STATUS, RELOADING and WATCHDOG when
+ * $NOTIFY_SOCKET is set (ops/uvm-watch.service).
  *
  * Exit status: 0 stopped by a signal; 64 usage; 65 malformed config;
  * 66 no deployment; 69 inotify unavailable; with -1, the cycle's status.
@@ -56,6 +60,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	prog_start(argc, argv, USAGE);
+	o.argv = argv;
 	while ((opt = getopt(argc, argv, "1D:c:s:d:m:r:h")) != -1) {
 		switch (opt) {
 		case '1': o.once = 1; break;

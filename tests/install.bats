@@ -39,17 +39,25 @@ expected_bin() {
 	d=$BATS_TEST_TMPDIR/dest
 	do_install "$d" || { cat "$d.log"; false; }
 	inst=$d$PREFIX
+	# one version's tree under lib/uvmake, current a link to it
+	v=$(sed -n 's/^#define UVM_VERSION "\(.*\)"$/\1/p' "$UVM_ROOT/build/gen/uvm_version.h" |
+		tr -c 'A-Za-z0-9._+\n-' _)
+	[ "$(ls "$inst/lib/uvmake" | sort)" = "$(printf '%s\n' "$v" current | sort)" ]
+	[ "$(readlink "$inst/lib/uvmake/current")" = "$v" ]
 	# bin/: exactly the programs and scripts, the -O2 build (not the
-	# sanitizer one), executable
+	# sanitizer one), executable, each a relative link through current
 	[ "$(ls "$inst/bin")" = "$(expected_bin | sort)" ]
+	[ "$(ls "$inst/lib/uvmake/$v/bin")" = "$(expected_bin | sort)" ]
 	for p in $(expected_bin); do
 		[ -x "$inst/bin/$p" ]
-		cmp "$UVM_ROOT/bin/$p" "$inst/bin/$p"
+		[ "$(readlink "$inst/bin/$p")" = "../lib/uvmake/current/bin/$p" ]
+		cmp "$UVM_ROOT/bin/$p" "$inst/lib/uvmake/$v/bin/$p"
 	done
-	# rules/ whole; ops/ but the build-time deps.sh, modes kept
+	[ "$(readlink "$inst/share/uvmake")" = ../lib/uvmake/current/share/uvmake ]
+	# rules/ whole; ops/ but the build-time deps.sh and install-switch.sh, modes kept
 	[ "$(cd "$inst/share/uvmake/rules" && ls)" = "$(cd "$UVM_ROOT/rules" && ls)" ]
 	[ "$(cd "$inst/share/uvmake" && find ops -type f | sort)" = \
-	  "$(cd "$UVM_ROOT" && find ops -type f ! -name deps.sh | sort)" ]
+	  "$(cd "$UVM_ROOT" && find ops -type f ! -name deps.sh ! -name install-switch.sh | sort)" ]
 	[ -x "$inst/share/uvmake/ops/hooks/mail.sh" ]
 	[ ! -x "$inst/share/uvmake/ops/alerts.conf" ]
 	# a page per man/ file in its section's directory, and nothing else
@@ -61,18 +69,19 @@ expected_bin() {
 	[ "$(ls "$d")" = opt ] && [ "$(ls "$d/opt")" = uvmake ]
 }
 
-@test "install: BINDIR, DATADIR and MANDIR move what they name; a DATADIR the programs cannot find is refused" {
+@test "install: BINDIR, DATADIR, MANDIR and LIBDIR move what they name" {
 	d=$BATS_TEST_TMPDIR/dest
-	do_install "$d" BINDIR=/usr/bin DATADIR=/usr/share MANDIR=/usr/man || { cat "$d.log"; false; }
+	do_install "$d" BINDIR=/usr/bin DATADIR=/srv/data MANDIR=/usr/man LIBDIR=/usr/lib/uvm \
+		|| { cat "$d.log"; false; }
 	[ -x "$d/usr/bin/uvm-run" ]
-	[ -f "$d/usr/share/uvmake/rules/stages" ]
+	[ "$(readlink "$d/usr/bin/uvm-run")" = ../lib/uvm/current/bin/uvm-run ]
+	[ -f "$d/srv/data/uvmake/rules/stages" ]
+	[ "$(readlink "$d/srv/data/uvmake")" = ../../usr/lib/uvm/current/share/uvmake ]
 	[ -f "$d/usr/man/man1/uvm-run.1" ]
 	[ ! -e "$d$PREFIX" ]
-	e=$BATS_TEST_TMPDIR/refused
-	run do_install "$e" DATADIR=/srv/data
-	[ "$status" -ne 0 ]
-	grep -q "DATADIR '/srv/data' must be BINDIR/../share" "$e.log"
-	[ ! -e "$e" ]
+	# the installed programs find their own tree's rules wherever DATADIR is
+	(unset UVM_ROOT; cd /; "$d/usr/bin/uvm-init" "$BATS_TEST_TMPDIR/dep" >/dev/null)
+	grep -qx "RULES_DIR=$d/usr/lib/uvm/current/share/uvmake/rules" "$BATS_TEST_TMPDIR/dep/uvmake.conf"
 }
 
 @test "install: with only the installed programs, a deployment makes a group's products" {
@@ -87,9 +96,10 @@ expected_bin() {
 		[ "$(command -v uvm-run)" = "$inst/bin/uvm-run" ]
 		[ "$(command -v uvm-make)" = "$inst/bin/uvm-make" ]
 		uvm-init "$dep" >/dev/null
-		# the config names the installation's rules and catalogue
-		grep -qx "RULES_DIR=$inst/share/uvmake/rules" "$dep/uvmake.conf"
-		grep -qx "CALIBRATORS=$inst/share/uvmake/ops/calibrators.csv" "$dep/uvmake.conf"
+		# the config names the installation's rules and catalogue,
+		# through current (the next version's are the deployment's)
+		grep -qx "RULES_DIR=$inst/lib/uvmake/current/share/uvmake/rules" "$dep/uvmake.conf"
+		grep -qx "CALIBRATORS=$inst/lib/uvmake/current/share/uvmake/ops/calibrators.csv" "$dep/uvmake.conf"
 		small_conf "$dep"
 		# one group with 3C48 transiting: every stage runs, calibration
 		# and flagging (the installed AOFlagger strategy) included
@@ -117,6 +127,20 @@ expected_bin() {
 	)
 }
 
+@test "install: over an install from before versions, its programs and share directory become links" {
+	d=$BATS_TEST_TMPDIR/dest
+	inst=$d$PREFIX
+	mkdir -p "$inst/bin" "$inst/share/uvmake/rules"
+	echo old >"$inst/bin/uvm-run"
+	echo old >"$inst/share/uvmake/rules/stages"
+	do_install "$d" || { cat "$d.log"; false; }
+	[ "$(readlink "$inst/bin/uvm-run")" = ../lib/uvmake/current/bin/uvm-run ]
+	[ "$(readlink "$inst/share/uvmake")" = ../lib/uvmake/current/share/uvmake ]
+	cmp "$UVM_ROOT/rules/stages" "$inst/share/uvmake/rules/stages"
+	[ "$(cat "$inst/share/uvmake.unversioned/rules/stages")" = old ]
+	grep -q "moved the unversioned '$inst/share/uvmake' to '$inst/share/uvmake.unversioned'" "$d.log"
+}
+
 @test "uninstall: removes exactly what install put, nothing of anyone else's" {
 	d=$BATS_TEST_TMPDIR/dest
 	do_install "$d" || { cat "$d.log"; false; }
@@ -131,7 +155,7 @@ expected_bin() {
 		{ cat "$d.log"; false; }
 	[ "$(installed_files "$d")" = "$(printf '%s\n' "${PREFIX#/}/bin/other-tool" \
 		"${PREFIX#/}/share/doc/other" "${PREFIX#/}/share/man/man1/other.1" | sort)" ]
-	[ ! -e "$inst/share/uvmake" ]
+	[ ! -e "$inst/share/uvmake" ] && [ ! -e "$inst/lib/uvmake" ]
 	# a second uninstall has nothing to remove and succeeds
 	make -C "$UVM_ROOT" --no-print-directory uninstall DESTDIR="$d" PREFIX="$PREFIX" >"$d.log" 2>&1
 }

@@ -535,3 +535,39 @@ mosaic_block() {
 	! grep -Eq "^(IN_$g|CAL_$g|products/$g/)" "$d/state/pipeline.mk"
 	grep -A1 "^mosaics/20251025T07.fits:" "$d/state/pipeline.mk" | grep -qx "  products/$g/qa.json \\\\"
 }
+
+@test "uvm-plan: settings files hold the recipes' SHA-256: a changed recipe re-makes its stage only; a file from before recipes keeps its time" {
+	cp -r "$UVM_ROOT/rules" "$BATS_TEST_TMPDIR/rules"
+	r=$BATS_TEST_TMPDIR/rules
+	sed -i "s|^RULES_DIR=.*|RULES_DIR=$r|" "$d/uvmake.conf"
+	group $T0 -d @$T0
+	g=20251024T120003
+	run -0 uvm-plan -D "$d"
+	# every stage has a file, keys or not, with sha256sum's digests of its
+	# recipe and common.mk; first written at the epoch (nothing to re-make)
+	for s in $(awk '!/^#/ && NF >= 9 { print $1 }' "$r/stages"); do
+		f=$d/state/settings/$s.conf
+		grep -qx "# recipe rules/$s.mk sha256 $(sha256sum <"$r/$s.mk" | cut -d' ' -f1)" "$f"
+		grep -qx "# recipe rules/common.mk sha256 $(sha256sum <"$r/common.mk" | cut -d' ' -f1)" "$f"
+		[ "$(stat -c %Y "$f")" -eq 0 ]
+	done
+	grep -q " state/settings/verify.conf " "$d/state/pipeline.mk"
+	finish_group $g
+	# a comment more in qa.mk: the group stays planned, qa.json (and what
+	# reads it) is re-made, nothing upstream
+	echo '# another comment' >>"$r/qa.mk"
+	run -0 uvm-plan -D "$d"
+	! grep -q "^$g " "$d/state/done.idx"
+	[ "$(stat -c %Y "$d/state/settings/qa.conf")" -gt 0 ]
+	run -1 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/qa.json"
+	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/image.fits"
+	# a settings file written before the recipes were in it (an upgrade
+	# from such a version): completed at its old time, nothing re-made
+	f=$d/state/settings/image.conf
+	grep -v '^# recipe' "$f" >"$f.old" && mv "$f.old" "$f"
+	touch -d @1000000000 "$f"
+	run -0 uvm-plan -D "$d"
+	grep -q '^# recipe rules/image.mk sha256 ' "$f"
+	[ "$(stat -c %Y "$f")" -eq 1000000000 ]
+	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/image.fits"
+}

@@ -277,12 +277,83 @@ stop_watch() {
 	wait_until 5 at_least 3
 	grep -q "cycle 3 started (event), pid [0-9]*: 1 new file 'new.hdf5'" "$d/watch.log"
 	status_is .incoming "$d/in2"
+	# SIGHUP: the daemon re-executes itself, which reads the config anew
 	kill -HUP "$wpid"
-	wait_until 5 grep -q "configuration reloaded (SIGHUP)" "$d/watch.log"
-	wait_until 5 at_least 4
+	wait_until 10 grep -q "re-executing: SIGHUP" "$d/watch.log"
+	wait_until 10 at_least 4
+	status_is .incoming "$d/in2"
 	# a malformed config is refused and the old one kept
 	echo 'BAD LINE' >>"$d/uvmake.conf"
 	wait_until 5 grep -q "keeping the previous configuration" "$d/watch.log"
+	kill -0 "$wpid"
+	stop_watch
+}
+
+# logged N TEXT: the daemon's log has N lines with TEXT
+logged() { [ "$(grep -c "$2" "$d/watch.log")" -eq "$1" ]; }
+
+# own_watch: a copy of the daemon in $BATS_TEST_TMPDIR/bin, started from
+# there (the path it re-executes and watches), with the stub
+own_watch() {
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cp "$(command -v uvm-watch)" "$BATS_TEST_TMPDIR/bin/.w" && mv "$BATS_TEST_TMPDIR/bin/.w" "$BATS_TEST_TMPDIR/bin/uvm-watch"
+	"$BATS_TEST_TMPDIR/bin/uvm-watch" -D "$d" -c "$stub" -s 0.3 -d 0.3 -r 300 >"$d/watch.out" 2>>"$d/watch.log" 3>&- &
+	wpid=$!
+	wait_until 10 at_least 1
+}
+
+@test "uvm-watch: SIGHUP re-executes the daemon between cycles: same pid, a catch-up cycle, nothing missed" {
+	own_watch
+	v=$(uvm-watch --version | cut -d' ' -f2)
+	fds=$(ls "/proc/$wpid/fd" | wc -l)
+	# a slow cycle is running when SIGHUP comes: it finishes first
+	echo 1 >"$d/stub.sleep"
+	drop a.hdf5
+	wait_until 10 [ -d "$d/stub.running" ]
+	kill -HUP "$wpid"
+	wait_until 10 grep -q "SIGHUP: re-executing once cycle 2 is done" "$d/watch.log"
+	# a file landing while the old image finishes is planned by the new one
+	drop b.hdf5
+	wait_until 15 grep -q "re-executing: SIGHUP, version $v -> $v" "$d/watch.log"
+	rm "$d/stub.sleep"
+	wait_until 15 done_has b.hdf5
+	wait_until 10 status_is .state idle
+	kill -0 "$wpid"
+	[ -f "$d/product" ] && [ "$(cat "$d/product")" = complete ]
+	! grep -q CONCURRENT "$d/cycles.log"
+	# the new image said so: started again, its start-up cycle ran
+	[ "$(grep -c "watching '$d/incoming'" "$d/watch.log")" -eq 2 ]
+	grep -q "cycle 1 started (startup" <(sed -n '/re-executing/,$p' "$d/watch.log")
+	# no descriptor leaked into the new image
+	[ "$(ls "/proc/$wpid/fd" | wc -l)" -eq "$fds" ]
+	stop_watch
+}
+
+@test "uvm-watch: a changed executable is re-executed; a broken one is refused and the daemon carries on" {
+	own_watch
+	v=$(uvm-watch --version | cut -d' ' -f2)
+	w=$BATS_TEST_TMPDIR/bin/uvm-watch
+	# a new file at the path (installed by rename): re-executed within seconds
+	cp "$w" "$w.new" && mv "$w.new" "$w"
+	wait_until 15 grep -q "re-executing: its executable changed, version $v -> $v" "$d/watch.log"
+	wait_until 10 at_least 2
+	# a broken one: one line, the old image goes on running cycles
+	printf '\177ELF broken\n' >"$w.new" && chmod +x "$w.new" && mv "$w.new" "$w"
+	wait_until 15 grep -Eq "cannot re-execute '$w': '$w --version' exited with status [0-9]+; carrying on as version $v\$" "$d/watch.log"
+	kill -0 "$wpid"
+	n=$(count end)
+	drop c.hdf5
+	wait_until 10 done_has c.hdf5
+	wait_until 10 at_least $((n + 1))
+	# not tried again until it changes; SIGHUP tries it and is refused again
+	[ "$(grep -c "cannot re-execute" "$d/watch.log")" -eq 1 ]
+	kill -HUP "$wpid"
+	wait_until 10 logged 2 "cannot re-execute"
+	kill -0 "$wpid"
+	# fixed: re-executed
+	cp "$(command -v uvm-watch)" "$w.new" && mv "$w.new" "$w"
+	wait_until 15 logged 2 "re-executing: its executable changed"
+	wait_until 10 status_is .state idle
 	kill -0 "$wpid"
 	stop_watch
 }

@@ -306,11 +306,11 @@ static void test_grouping(void)
 				    "sb10 sb11 sb12 sb13 sb14\nMISSING_20251024T120501 := sb00 sb15\n"),
 		    "partial group: SB_ and MISSING_");
 		ok(mk && !strstr(mk, "MISSING_20251024T120003"), "ready group: no MISSING_");
-		ok(mk && strstr(mk, "products/20251024T120501/sb07.ok: | products/20251024T120501/\n") &&
+		ok(mk && strstr(mk, "products/20251024T120501/sb07.ok: state/settings/verify.conf | products/20251024T120501/\n") &&
 			!strstr(mk, "products/20251024T120501/sb00.ok"),
 		    "per-subband targets for the present subbands only");
 		ok(mk && strstr(mk, "products/20251024T120501/vis.uvh5: \\\n  products/20251024T120501/sb01.ok") &&
-			strstr(mk, "  products/20251024T120501/sb14.ok \\\n  | products/20251024T120501/\n"),
+			strstr(mk, "  products/20251024T120501/sb14.ok state/settings/combine.conf \\\n  | products/20251024T120501/\n"),
 		    "combine target needs every present verify report");
 		free(mk);
 	}
@@ -529,9 +529,9 @@ static void test_description(void)
 		p.files = &(struct plan_file){.name = "2025-10-24T12:00:03_sb00.hdf5", .ts = 1761307203};
 		mk = plan_makefile(&p, "/d", dir, "incoming", &n);
 		ok(mk && strstr(mk, "\nproducts/20251024T120003/smooth.uvh5: products/20251024T120003/flag.uvh5"
-				    " \\\n  | products/20251024T120003/\n") &&
+				    " state/settings/smooth.conf \\\n  | products/20251024T120003/\n") &&
 			strstr(mk, "\nproducts/20251024T120003/cal.uvh5: products/20251024T120003/smooth.uvh5"
-				   " caltables/20251024T110003.cal.h5 \\\n  | products/20251024T120003/\n") &&
+				   " caltables/20251024T110003.cal.h5 state/settings/calapply.conf \\\n  | products/20251024T120003/\n") &&
 			strstr(mk, "include $(UVM_RULES)/smooth.mk\ninclude $(UVM_RULES)/calapply.mk\n"),
 		    "toy stage: its own rule on flag's product; calapply reads it, then the table");
 		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/qa.json\n"),

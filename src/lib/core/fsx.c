@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,5 +401,44 @@ int fsx_split(const char *path, char *dir, char *base)
 		errno = EINVAL;
 		return -1;
 	}
+	return 0;
+}
+
+void fsx_sha256_hex(const unsigned char *md, char hex[65])
+{
+	for (int i = 0; i < 32; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+	hex[64] = 0;
+}
+
+int fsx_sha256_file(const char *path, char hex[65])
+{
+	unsigned char buf[1 << 16], md[32];
+	unsigned int mdlen = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	EVP_MD_CTX *ctx;
+	ssize_t r;
+	if (fd < 0)
+		return -1;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	while ((r = read(fd, buf, sizeof buf)) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t)r);
+	if (r < 0) {
+		int e = errno;
+		EVP_MD_CTX_free(ctx);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	fsx_sha256_hex(md, hex);
 	return 0;
 }

@@ -84,4 +84,9 @@ int fsx_lock(const char *path, int nonblock);
  * not start (errno set).
  */
 int fsx_run(char *const argv[], char **out);
+/* Hex SHA-256 of a file into hex[65] (the backup manifest, the recipes'
+ * identity in the settings files). 0 or -1 with errno. */
+int fsx_sha256_file(const char *path, char hex[65]);
+/* The 32-byte digest md as 64 lowercase hex digits and a NUL in hex. */
+void fsx_sha256_hex(const unsigned char *md, char hex[65]);
 #endif

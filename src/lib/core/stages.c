@@ -60,6 +60,23 @@ int stages_install_dir(char *buf)
 	return -1;
 }
 
+int stages_stable_path(char *path)
+{
+	char *share = strstr(path, "/share/uvmake/"), *slash, ver[PATH_MAX], cur[PATH_MAX + 16];
+	char a[PATH_MAX], b[PATH_MAX], out[PATH_MAX];
+	if (!share)
+		return 0;
+	snprintf(ver, sizeof ver, "%.*s", (int)(share - path), path);
+	if (!(slash = strrchr(ver, '/')) || slash == ver || !strcmp(slash, "/current"))
+		return 0;
+	snprintf(cur, sizeof cur, "%.*s/current", (int)(slash - ver), ver);
+	if (!realpath(cur, a) || !realpath(ver, b) || strcmp(a, b) ||
+	    snprintf(out, sizeof out, "%s%s", cur, share) >= (int)sizeof out)
+		return 0;
+	memcpy(path, out, strlen(out) + 1);
+	return 1;
+}
+
 int stages_rules_dir(const struct cfg *c, char *buf)
 {
 	const char *r = cfg_str(c, "RULES_DIR", "");

@@ -118,6 +118,15 @@ int stages_rules_dir(const struct cfg *c, char *buf);
  */
 int stages_install_dir(char *buf);
 
+/*
+ * A path inside a versioned installation (LIBDIR/<version>/share/uvmake/...,
+ * make install) rewritten in place through LIBDIR/current when current
+ * leads to that version, so that a deployment's config names the files of
+ * whatever version is installed next rather than this one's; any other
+ * path is left as it is. 1 when rewritten, else 0.
+ */
+int stages_stable_path(char *path);
+
 /* Does config key match one of stage s's keys patterns? */
 int stages_key_matters(const struct stages *st, int s, const char *key);
 

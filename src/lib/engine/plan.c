@@ -155,14 +155,13 @@ static void dir_of(const char *path, char *dir)
 	dir[n] = 0;
 }
 
-/* Stage s's settings file (prov.h), after its inputs, when its settings
- * matter: a changed one re-makes its products (and through make, what
- * reads them). */
+/* Stage s's settings file (plan_settings.c: its settings and recipes),
+ * after its inputs: a changed one re-makes its products (and through make,
+ * what reads them). */
 static void settings_prereq(FILE *f, const struct stages *st, int s, const char *sep)
 {
 	char rel[PATH_MAX];
-	if (st->v[s].keys[0])
-		fprintf(f, "%s%s", sep, prov_settings_rel(st->v[s].name, rel));
+	fprintf(f, "%s%s", sep, prov_settings_rel(st->v[s].name, rel));
 }
 
 /* The explicit rules of stage s for group g: the product, its inputs'

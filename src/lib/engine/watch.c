@@ -76,6 +76,12 @@ static void handle_signals(struct watch *w, int fd, double now)
 				}
 				break;
 			case SIGHUP:
+				if (w->self[0] && !w->stopping) {
+					if (w->child)
+						log_info("SIGHUP: re-executing once cycle %ld is done", w->cycles);
+					w->reexec_why = "SIGHUP";
+					break;
+				}
 				watch_reload(w, "SIGHUP", now);
 				watch_trigger(w, R_CONFIG, 0, now);
 				break;
@@ -107,7 +113,13 @@ static int setup_signals(int *pipefd)
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return -1;
 	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	/* a re-executing image blocked them across execve (watch_exec.c) */
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	return sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 }
 
 static double min2(double a, double b) { return a < b ? a : b; }
@@ -116,6 +128,7 @@ static int poll_timeout(const struct watch *w, double now)
 {
 	double t = NEVER, ms;
 	if (!w->child && !w->stopping) {
+		t = min2(t, w->self_check_at);
 		t = min2(t, watch_cycle_due(w));
 		t = min2(t, w->next_rescan);
 		t = min2(t, w->wakeup_at);
@@ -150,6 +163,12 @@ static void loop(struct watch *w, int sigfd)
 				w->rescans++;
 				watch_trigger(w, R_RESCAN, 1, now);
 			}
+			/* an upgrade is noticed before the cycle it would run */
+			if (now >= watch_cycle_due(w))
+				w->self_check_at = 0;
+			watch_self_check(w, now);
+			if (w->reexec_why)
+				watch_reexec(w, sigfd);
 			if (now >= watch_cycle_due(w))
 				watch_start_cycle(w, now);
 		}
@@ -213,6 +232,7 @@ int watch_main(const struct watch_opt *opt)
 	cfg_path(&w.cfg, "state/plan.json", w.plan_path);
 	w.wd_interval = watch_notify_init();
 	w.wd_next = now;
+	watch_self_init(&w);
 	if (setup_signals(pipefd) < 0) {
 		log_err("cannot set up signal handling: %s", strerror(errno));
 		st = EX_SOFTWARE;

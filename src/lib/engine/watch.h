@@ -18,6 +18,7 @@
  *   watch_event.c triggers and debounce, settling, config, inotify watches
  *   watch_cycle.c the cycle command: start, reap, backoff, next_wakeup
  *   watch_status.c state/watch.json and the service manager's STATUS=
+ *   watch_exec.c  re-executing itself between cycles (SIGHUP, upgrade)
  *   watch_priv.h  the struct watch they share
  *   watch_util.c  small pure helpers, exposed for the unit tests: name
  *                 filter, seconds parsing, JSON text, the sd_notify datagram
@@ -37,11 +38,15 @@ struct watch_opt {
 	 * WATCH_MAX_DELAY, WATCH_RESCAN), else the built-in default */
 	double settle, debounce, maxdelay, rescan;
 	int once;            /* -1: one cycle, then exit with its status */
+	char **argv;         /* the command line, NULL-terminated, for re-execution;
+	                      * argv[0] the path it was started from (NULL: never) */
 };
 
 /*
  * Run the daemon until SIGTERM/SIGINT (after the running cycle finished),
- * or, with once, until the first cycle finished. Returns the exit status:
+ * or, with once, until the first cycle finished. Between cycles, on SIGHUP
+ * or when the file at argv[0] changes, it re-executes itself (watch_exec.c);
+ * without argv or with once, SIGHUP only reloads the config. Returns the exit status:
  * 0 stopped by a signal; with once the cycle's status (75 if stopped
  * before it ran); EX_NOINPUT no deployment; EX_DATAERR malformed config;
  * EX_UNAVAILABLE no inotify; EX_SOFTWARE signal set-up failed.
@@ -71,5 +76,8 @@ double watch_notify_init(void);
  * or when there is no socket, -1 with errno on failure. */
 int watch_notify(const char *msg);
 void watch_notify_close(void);
+/* Put back the variables watch_notify_init took from the environment (for
+ * an execve of the daemon itself, which must find them). */
+void watch_notify_restore_env(void);
 
 #endif

@@ -183,6 +183,7 @@ static void cycle_done(struct watch *w, int status, double now)
 			    w->cycles, status, uvm_exit_name(status), took, backoff);
 	}
 	read_wakeup(w, now);
+	w->self_check_at = w->self[0] ? 0 : NEVER;
 	w->next_rescan = w->rescan > 0 ? now + w->rescan : NEVER;
 	if (w->opt.once) {
 		w->stopping = 1;

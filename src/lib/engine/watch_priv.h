@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -85,6 +86,14 @@ struct watch {
 	double wd_interval, wd_next;
 	int stopping, nterm, exit_status;
 	double started;
+
+	/* re-execution (watch_exec.c): the path started from, the image
+	 * running, a file that failed to run, the pending reason */
+	char self[PATH_MAX];
+	struct stat image, bad;
+	int bad_known;
+	double self_check_at;
+	const char *reexec_why;
 };
 
 
@@ -122,6 +131,17 @@ void watch_apply_cfg(struct watch *w, double now);
 void watch_reload(struct watch *w, const char *why, double now);
 /* Drain the inotify descriptor and act on each event. */
 void watch_read_events(struct watch *w, double now);
+
+/* ---- watch_exec.c ---- */
+/* Where the daemon was started from (opt.argv[0], through PATH) and the
+ * image it runs; without them it never re-executes. */
+void watch_self_init(struct watch *w);
+/* Every few seconds: has the file at that path changed? Sets reexec_why. */
+void watch_self_check(struct watch *w, double now);
+/* Re-execute for reexec_why (no cycle may be running). Returns when the
+ * new file cannot run (logged, the old image carries on) or when a signal
+ * waits in the self-pipe sigfd (handled first; reexec_why still set). */
+void watch_reexec(struct watch *w, int sigfd);
 
 /* ---- watch_cycle.c ---- */
 /* Start a cycle for what is wanted, or wait LOCK_POLL when make.lock is

@@ -51,6 +51,8 @@ int watch_parse_secs(const char *s, double *out)
 static struct sockaddr_un notify_addr;
 static socklen_t notify_len;
 static int notify_fd = -1;
+static char *saved_env[3]; /* NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID */
+static const char *const env_names[3] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"};
 
 double watch_notify_init(void)
 {
@@ -75,9 +77,12 @@ double watch_notify_init(void)
 		if (!*end && v > 0 && ours)
 			interval = (double)v / 2e6;
 	}
-	unsetenv("NOTIFY_SOCKET");
-	unsetenv("WATCHDOG_USEC");
-	unsetenv("WATCHDOG_PID");
+	for (int i = 0; i < 3; i++) {
+		const char *v = getenv(env_names[i]);
+		free(saved_env[i]);
+		saved_env[i] = v ? strdup(v) : NULL;
+		unsetenv(env_names[i]);
+	}
 	return interval;
 }
 
@@ -94,6 +99,13 @@ int watch_notify(const char *msg)
 		notify_len) < 0)
 		return -1;
 	return 0;
+}
+
+void watch_notify_restore_env(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (saved_env[i])
+			setenv(env_names[i], saved_env[i], 1);
 }
 
 void watch_notify_close(void)

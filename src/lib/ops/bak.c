@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,46 +87,6 @@ fail:
 	return -1;
 }
 
-/* Contract in bak.h. */
-void bak_hex(const unsigned char *md, char hex[65])
-{
-	for (int i = 0; i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
-	hex[64] = 0;
-}
-
-int bak_sha256_file(const char *path, char hex[65])
-{
-	unsigned char buf[1 << 16], md[32];
-	unsigned int mdlen = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	EVP_MD_CTX *ctx;
-	ssize_t r;
-	if (fd < 0)
-		return -1;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(ctx);
-		close(fd);
-		errno = ENOMEM;
-		return -1;
-	}
-	while ((r = read(fd, buf, sizeof buf)) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)r);
-	if (r < 0) {
-		int e = errno;
-		EVP_MD_CTX_free(ctx);
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	bak_hex(md, hex);
-	return 0;
-}
-
 /* Growing text buffer for the manifest. */
 struct text {
 	char *s;
@@ -158,7 +117,7 @@ static int add_file(struct archive *a, const char *path, const char *name, struc
 	int fd;
 	ssize_t r;
 
-	if (bak_sha256_file(path, hex) < 0) {
+	if (fsx_sha256_file(path, hex) < 0) {
 		log_err("cannot read '%s': %s", path, strerror(errno));
 		return EX_IOERR;
 	}

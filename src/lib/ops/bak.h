@@ -23,10 +23,6 @@
 
 /* Copy a live SQLite database to dst (atomically). 0 or -1 after logging. */
 int bak_sqlite_copy(const char *src, const char *dst);
-/* Hex SHA-256 of a file into hex[65]. 0 or -1 with errno. */
-int bak_sha256_file(const char *path, char hex[65]);
-/* The 32-byte digest md as 64 lowercase hex digits and a NUL in hex. */
-void bak_hex(const unsigned char *md, char hex[65]);
 
 /*
  * Write the backup archive of deployment home into dir; *out gets its path

@@ -122,7 +122,7 @@ static int read_members(struct archive *a, const char *archive, struct member **
 			}
 			m = nmv;
 			m[nm].name = strdup(name);
-			bak_hex(md, m[nm].hex);
+			fsx_sha256_hex(md, m[nm].hex);
 			nm++;
 		}
 	}

@@ -6,8 +6,9 @@
  * row) say what the product was made from.
  *
  * JSON members (-j): target, stage, planned, remake (booleans), reasons
- * [{"why": "missing"|"newer"|"remade"|"setting"|"unplanned-setting",
- * "path", "than" (newer), "key", "old", "new" (settings)}], provenance
+ * [{"why": "missing"|"newer"|"remade"|"setting"|"unplanned-setting"|"recipe",
+ * "path" (the recipe's, rules/<stage>.mk, for "recipe"), "than" (newer), "key",
+ * "old", "new" (settings)}], provenance
  * (the product's record or null), job ({"id", "ended", "provenance"} or
  * null).
  */
@@ -34,9 +35,9 @@
 
 #define WHY_DEPTH 16
 
-enum why_kind { W_MISSING, W_NEWER, W_REMADE, W_SETTING, W_UNPLANNED };
+enum why_kind { W_MISSING, W_NEWER, W_REMADE, W_SETTING, W_UNPLANNED, W_RECIPE };
 static const char *const kind_name[] = {"missing", "newer", "remade", "setting",
-    "unplanned-setting"};
+    "unplanned-setting", "recipe"};
 
 struct reason {
 	enum why_kind kind;
@@ -183,10 +184,14 @@ static char *recorded_settings(const char *target)
 }
 
 /* Settings file path is newer than target: name each key whose value in it
- * differs from what target recorded. */
+ * differs from what target recorded; when none does, the file changed for
+ * the other thing it holds, the stage's recipe (plan_settings.c; the
+ * record has no hash to tell rules/<stage>.mk from rules/common.mk). */
 static void setting_changes(struct why *w, const char *target, const char *path)
 {
-	char *now = fsx_read_file(path, NULL), *rec = recorded_settings(target);
+	char *now = fsx_read_file(path, NULL), *rec = recorded_settings(target), recipe[PATH_MAX];
+	int before = w->nr;
+	const char *stage = path + strlen("state/settings/");
 	for (const char *l = now; rec && l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		char key[256], val[1024], old[1024];
 		size_t kl = strcspn(l, "=\n");
@@ -198,6 +203,10 @@ static void setting_changes(struct why *w, const char *target, const char *path)
 			snprintf(old, sizeof old, "-");
 		if (strcmp(old, val))
 			add(w, W_SETTING, key, old, val);
+	}
+	if (w->nr == before) {
+		snprintf(recipe, sizeof recipe, "rules/%.*s.mk", (int)strcspn(stage, "."), stage);
+		add(w, W_RECIPE, recipe, NULL, NULL);
 	}
 	free(now);
 	free(rec);
@@ -407,6 +416,8 @@ static void print_text(struct why *w, const char *t, int s, int planned, int rem
 			printf("because %s %s %s %s\n", kind_name[r->kind], r->a, dash(r->b), dash(r->c));
 		else if (r->kind == W_NEWER)
 			printf("because newer %s %s\n", r->a, r->b);
+		else if (r->kind == W_RECIPE)
+			printf("because recipe %s changed\n", r->a);
 		else
 			printf("because %s %s\n", kind_name[r->kind], r->a);
 	}
