@@ -62,7 +62,7 @@ field() {
 	/usr/bin/time -f "%M" -o "$d/rss" uvm-image $img "$d"/sim/*.hdf5 2>"$d/image.log"
 	t1=$(now_s)
 	uvm-sources -o "$d/flat.json" "$d/img.fits" 2>/dev/null
-	uvm-sources -o "$d/pbs.json" "$d/pb.fits" 2>/dev/null
+	uvm-sources -f "$d/img.fits" -o "$d/pbs.json" "$d/pb.fits" 2>/dev/null
 	/usr/bin/python3 tests/science_eval.py --truth "$d/truth.json" --image "$d/img.fits" \
 		--flat "$d/flat.json" --pb "$d/pbs.json" "$d"/sim/*.hdf5 2>/dev/null >"$d/eval.json"
 	du_sim=$(du -sh "$d/sim" | cut -f1)
