@@ -497,10 +497,11 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		bad |= (unsigned char)*p < 0x20 ? put(&b, &len, &cap, "\\u%04x", *p)
 		    : *p == '"' || *p == '\\' ? put(&b, &len, &cap, "\\%c", *p)
 		    : put(&b, &len, &cap, "%c", *p);
-	bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %.6g,\n  \"mesh_px\": %d,\n  \"freq_hz\": %.9g,\n"
+	bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %.6g,\n  \"mesh_px\": %d,\n"
+	    "  \"freq_hz\": %.9g,\n"
 	    "  \"beam\": {\"bmaj_arcsec\": %.6g, \"bmin_arcsec\": %.6g, \"bpa_deg\": %.4g},\n"
-	    "  \"n_sources\": %d,\n  \"sources\": [", c->rms_jy, c->mesh, isfinite(c->freq_hz) ? c->freq_hz : 0,
-	    c->bmaj_arcsec, c->bmin_arcsec, c->bpa_deg, c->n);
+	    "  \"n_sources\": %d,\n  \"sources\": [", c->rms_jy, c->mesh,
+	    isfinite(c->freq_hz) ? c->freq_hz : 0, c->bmaj_arcsec, c->bmin_arcsec, c->bpa_deg, c->n);
 	for (int i = 0; i < c->n && !bad; i++) {
 		const struct src_entry *e = &c->s[i];
 		char pk[32], in[32], ie[32], pb[32];
