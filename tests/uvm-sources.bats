@@ -143,6 +143,11 @@ ref() {
 	jq -e '.mesh_px >= 16 and all(.sources[]; .local_bkg_jy != null)' "$t/pb.json"
 	# without -f the beam is unknown
 	jq -e 'all(.sources[]; .pb == null)' "$d/src.json"
+	# a name cfitsio's extended syntax would read as an HDU selector is
+	# a plain name
+	cp "$d/img.fits" "$t/flat[1].fits"
+	run -0 uvm-sources -f "$t/flat[1].fits" -o "$t/h.json" "$d/pb.fits"
+	[ "$(jq -c '[.sources[].pb]' "$t/h.json")" = "$(jq -c '[.sources[].pb]' "$t/pb.json")" ]
 	# a flat image of another size, a missing one
 	uvm-image -n 640 -c 13 -P estimate -o "$t/small.fits" "$d"/sim/*.hdf5 2>/dev/null
 	run -65 uvm-sources -f "$t/small.fits" -o "$t/y.json" "$d/pb.fits"
