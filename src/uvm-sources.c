@@ -4,7 +4,7 @@
  * errors, shape, signal-to-noise; as JSON.
  *
  * usage: uvm-sources [-s sigma] [-a minarea] [-r reference.csv]
- *                    -o sources.json image.fits
+ *                    [-f flat.fits] -o sources.json image.fits
  *
  * Defaults: detection at 5 sigma of the local rms map, minimum area 5
  * pixels. With UVM_HOME set, uvmake.conf may set SOURCES_SIGMA,
@@ -20,6 +20,11 @@
  * primary-beam-corrected image) and scatter, median offsets, and a gate
  * ("pass") on the ratio and the offset; the "crossmatch" object of the
  * JSON. A failed gate is reported, not an error (exit 0).
+ *
+ * -f names the image before primary-beam correction when image.fits is
+ * the corrected one (uvm-image -p): each source then carries the primary
+ * beam at its peak ("pb"), which says how far out in the beam it is and
+ * what its flat flux was.
  *
  * Exit: 0 ok; 64 usage; 65 not a usable image; 66 image missing; 70 SEP
  * failure; 73/74 cannot write the output.
@@ -39,7 +44,9 @@
 #include "sci/sources.h"
 #include "core/prov.h"
 
-#define USAGE "uvm-sources [-s sigma] [-a minarea] [-r reference.csv] -o sources.json image.fits"
+#define USAGE \
+	"uvm-sources [-s sigma] [-a minarea] [-r reference.csv] [-f flat.fits]\n" \
+	"                   -o sources.json image.fits"
 
 static int num(const char *s, double lo, double hi, double *v)
 {
@@ -52,7 +59,7 @@ static int num(const char *s, double lo, double hi, double *v)
 
 int main(int argc, char **argv)
 {
-	const char *out = NULL, *home = getenv("UVM_HOME");
+	const char *out = NULL, *flat = NULL, *home = getenv("UVM_HOME");
 	double sigma = 5, area = 5, x;
 	int c, st = 0, nref = 0;
 	struct src_catalog cat;
@@ -103,7 +110,7 @@ int main(int argc, char **argv)
 		}
 		cfg_free(&cf);
 	}
-	while ((c = getopt(argc, argv, "s:a:r:o:")) != -1) {
+	while ((c = getopt(argc, argv, "s:a:r:f:o:")) != -1) {
 		switch (c) {
 		case 's':
 			if (num(optarg, 1, 1000, &x) < 0) {
@@ -125,6 +132,9 @@ int main(int argc, char **argv)
 		case 'r':
 			refpath = optarg;
 			break;
+		case 'f':
+			flat = optarg;
+			break;
 		default:
 			return log_usage(USAGE);
 		}
@@ -136,7 +146,7 @@ int main(int argc, char **argv)
 		return st;
 	}
 	prov_inputs(argv + optind, 1);
-	if (sources_find(argv[optind], sigma, (int)area, ref, nref, &xm, &cat, &st, err) < 0) {
+	if (sources_find(argv[optind], flat, sigma, (int)area, ref, nref, &xm, &cat, &st, err) < 0) {
 		log_err("%s", err);
 		free(ref);
 		return st;

@@ -152,6 +152,39 @@ def match(cat, truth_sc, radius_deg):
     return np.where(sep < radius_deg, idx, -1), sep
 
 
+def spurious_where(cat, mi, tsc, apparent, centre, n, bmaj, sig, pbf):
+    """Where the spurious catalogue entries are, to find their cause:
+    counts by class (within 20 beams of a truth source brighter than 100
+    sigma; where the simulator's beam is below 0.2; within 32 pixels of
+    the image edge; elsewhere) and the 10 of highest SNR with their
+    radius, local rms over thermal and nearest bright source."""
+    out = {"near_bright": 0, "beyond_pb": 0, "edge": 0, "elsewhere": 0, "worst": []}
+    bright = apparent > 100 * sig
+    rows = []
+    for j, s in enumerate(cat):
+        if mi[j] >= 0:
+            continue
+        c = SkyCoord(s["ra_deg"] * u.deg, s["dec_deg"] * u.deg)
+        r = c.separation(centre).deg
+        d = c.separation(tsc[bright]).deg if bright.any() else np.array([np.inf])
+        k = int(np.argmin(d))
+        x, y = s["x"] - 1, s["y"] - 1
+        if d[k] < 20 * bmaj:
+            cls = "near_bright"
+        elif pbf(math.radians(r)) < 0.2:
+            cls = "beyond_pb"
+        elif min(x, y, n - 1 - x, n - 1 - y) < 32:
+            cls = "edge"
+        else:
+            cls = "elsewhere"
+        out[cls] += 1
+        rows.append({"snr": s["snr"], "r_deg": round(r, 3), "class": cls,
+                     "rms_over_thermal": round(s["peak_err_jy"] / sig, 2),
+                     "bright_sep_beam": round(float(d[k] / bmaj), 1)})
+    out["worst"] = sorted(rows, key=lambda e: -e["snr"])[:10]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--truth", required=True)
@@ -247,6 +280,8 @@ def main():
                "apparent_mjy": round(float(apparent[k]) * 1e3, 2),
                "snr": round(float(apparent[k] / sig), 1)}
               for k in np.nonzero(det)[0] if int(k) not in matched]
+    spur = spurious_where(flat, mi, tsc, apparent, centre, n, bmaj, sig,
+                          lambda th: beam(a.sim_beam, th, freq))
     out = {
         "npix": n, "cell_arcsec": cell * 206264.806, "bmaj_arcsec": bmaj * 3600,
         "field_deg": n * cell * 180 / math.pi,
@@ -270,6 +305,7 @@ def main():
         "dynamic_range": float(np.nanmax(restored)) / rms_all,
         "truth_frame_check_arcsec": float(frame_check),
         "missed": missed,
+        "spurious_where": spur,
     }
     json.dump(out, sys.stdout, indent=1)
     print()

@@ -6,7 +6,8 @@
 
 load test_helper
 
-USAGE="usage: uvm-sources [-s sigma] [-a minarea] [-r reference.csv] -o sources.json image.fits"
+USAGE="usage: uvm-sources [-s sigma] [-a minarea] [-r reference.csv] [-f flat.fits]
+                   -o sources.json image.fits"
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
@@ -16,7 +17,7 @@ setup_file() {
 	# auto-threshold 0.5; the operators' auto-mask 3 lets noise and
 	# sidelobe peaks seed the mask, README "Imaging"): this 4.6 deg field
 	# holds all the sources
-	uvm-image -n 1280 -c 13 -P estimate -o "$d/img.fits" "$d"/sim/*.hdf5 2>/dev/null
+	uvm-image -n 1280 -c 13 -P estimate -p "$d/pb.fits" -o "$d/img.fits" "$d"/sim/*.hdf5 2>/dev/null
 	uvm-sources -o "$d/src.json" "$d/img.fits" 2>"$d/src.err"
 }
 
@@ -120,4 +121,37 @@ ref() {
 	echo "a,b,c" >"$t/bad.csv"
 	run -65 uvm-sources -r "$t/bad.csv" -o "$t/y.json" "$t/pb.fits"
 	run -66 uvm-sources -r "$t/none.csv" -o "$t/y.json" "$t/pb.fits"
+}
+
+@test "uvm-sources -f: each source's primary beam is the simulator's (apparent / intrinsic flux), its local rms and background are the maps'" {
+	run -0 uvm-sources -f "$d/img.fits" -o "$t/pb.json" "$d/pb.fits"
+	# the truth's beam: apparent flux (the simulator's Airy beam averaged
+	# over the group) over the intrinsic flux at the image frequency
+	run jq -n --slurpfile t "$d/truth.json" --slurpfile c "$t/pb.json" '
+	  $c[0].freq_hz as $f | (3.141592653589793 / 180) as $rad | $c[0].beam.bmaj_arcsec as $bm |
+	  [$t[0].sources[] | . as $s
+	   | ($s.apparent_flux_jy[0] / ($s.flux_jy * pow($f / $s.ref_freq_hz; $s.spectral_index))) as $truth
+	   | [$c[0].sources[] | select((((.ra_deg - $s.ra_deg) * (($s.dec_deg * $rad) | cos) * 3600) as $a
+	      | ((.dec_deg - $s.dec_deg) * 3600) as $b | ($a * $a + $b * $b) | sqrt) < $bm)]
+	   | select(length > 0) | {truth: $truth, pb: .[0].pb, rms: .[0].local_rms_jy, err: .[0].peak_err_jy}]'
+	echo "$output"
+	# not vacuous: several sources, spread over the beam
+	jq -e 'length >= 6 and (map(.truth) | min) < 0.6' <<<"$output"
+	jq -e 'all(.[]; (.pb / .truth - 1 | fabs) < 0.03 and .rms > 0 and .rms == .err)' <<<"$output"
+	# the rms map follows the correction: higher where the beam is low
+	jq -e 'min_by(.pb).rms > 1.5 * max_by(.pb).rms' <<<"$output"
+	jq -e '.mesh_px >= 16 and all(.sources[]; .local_bkg_jy != null)' "$t/pb.json"
+	# without -f the beam is unknown
+	jq -e 'all(.sources[]; .pb == null)' "$d/src.json"
+	# a name cfitsio's extended syntax would read as an HDU selector is
+	# a plain name
+	cp "$d/img.fits" "$t/flat[1].fits"
+	run -0 uvm-sources -f "$t/flat[1].fits" -o "$t/h.json" "$d/pb.fits"
+	[ "$(jq -c '[.sources[].pb]' "$t/h.json")" = "$(jq -c '[.sources[].pb]' "$t/pb.json")" ]
+	# a flat image of another size, a missing one
+	uvm-image -n 640 -c 13 -P estimate -o "$t/small.fits" "$d"/sim/*.hdf5 2>/dev/null
+	run -65 uvm-sources -f "$t/small.fits" -o "$t/y.json" "$d/pb.fits"
+	assert_output --partial "not an image of 1280 x 1280 pixels"
+	run -66 uvm-sources -f "$t/none.fits" -o "$t/y.json" "$d/pb.fits"
+	[ ! -e "$t/y.json" ]
 }

@@ -203,14 +203,74 @@ out:
 	free(ddec);
 }
 
-int sources_find(const char *path, double thresh, int minarea, const struct src_ref *ref,
-    int nref, struct src_xmatch *xm, struct src_catalog *c, int *status, char *err)
+/*
+ * The image before primary-beam correction (sources_find's flat): opened
+ * without cfitsio's extended file-name syntax, a regular file with an
+ * image of nx x ny in its primary HDU. The open file, or NULL with err
+ * and *status (66 missing, 65 otherwise).
+ */
+static fitsfile *open_flat(const char *path, long nx, long ny, int *status, char *err)
+{
+	struct stat sb;
+	fitsfile *f = NULL;
+	int st = 0, naxis = 0;
+	long nax[9] = {0};
+
+	if (stat(path, &sb) < 0) {
+		fail(status, err, errno == ENOENT ? EX_NOINPUT : EX_DATAERR, "cannot read '%s': %s",
+		    path, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fail(status, err, EX_DATAERR, "'%s': not a regular file", path);
+		return NULL;
+	}
+	if (fits_open_diskfile(&f, path, READONLY, &st) || fits_get_img_dim(f, &naxis, &st) ||
+	    naxis < 2 || naxis > 9 || fits_get_img_size(f, naxis, nax, &st) || nax[0] != nx ||
+	    nax[1] != ny) {
+		fail(status, err, EX_DATAERR, "'%s': not an image of %ld x %ld pixels", path, nx, ny);
+		st = 0;
+		if (f)
+			fits_close_file(f, &st);
+		return NULL;
+	}
+	return f;
+}
+
+/* Pixel (x, y) (0-based) of the first plane of f's image; NaN if it
+ * cannot be read. */
+static double pixel(fitsfile *f, int x, int y)
+{
+	long fp[9] = {x + 1, y + 1, 1, 1, 1, 1, 1, 1, 1};
+	double v = NAN;
+	int st = 0, anynul = 0;
+
+	if (fits_read_pix(f, TDOUBLE, fp, 1, NULL, &v, &anynul, &st))
+		return NAN;
+	return v;
+}
+
+/* Background tile side in pixels: SOURCES_MESH_BEAMS beams, at least 16
+ * pixels and at most a quarter of the image. */
+static int mesh_px(double bmaj_arcsec, double cell_arcsec, long nx, long ny)
+{
+	long m = lround(SOURCES_MESH_BEAMS * bmaj_arcsec / cell_arcsec);
+	long lim = (nx < ny ? nx : ny) / 4;
+
+	if (m > lim)
+		m = lim;
+	return m < 16 ? 16 : (int)m;
+}
+
+int sources_find(const char *path, const char *flat, double thresh, int minarea,
+    const struct src_ref *ref, int nref, struct src_xmatch *xm, struct src_catalog *c,
+    int *status, char *err)
 {
 	size_t len, msize, np;
 	char *buf = NULL, *hdr = NULL;
 	void *mem;
-	fitsfile *f = NULL;
-	int st = 0, naxis = 0, nkeys = 0, nrej = 0, nwcs = 0, rc = -1, anynul, se;
+	fitsfile *f = NULL, *ff = NULL;
+	int st = 0, naxis = 0, nkeys = 0, nrej = 0, nwcs = 0, rc = -1, anynul, se, mesh;
 	long nax[9] = {0};
 	struct wcsprm *w = NULL;
 	float *img = NULL, *rms = NULL;
@@ -269,6 +329,9 @@ int sources_find(const char *path, double thresh, int minarea, const struct src_
 	}
 	/* beam area in pixels: the sum of a Jy/beam image over a point source */
 	beam_pix = M_PI * c->bmaj_arcsec * c->bmin_arcsec / (4 * M_LN2) / (cell * cell);
+	if (flat && !(ff = open_flat(flat, nax[0], nax[1], status, err)))
+		goto out;
+	mesh = c->mesh = mesh_px(c->bmaj_arcsec, cell, nax[0], nax[1]);
 
 	memset(&im, 0, sizeof im);
 	im.data = img;
@@ -276,7 +339,7 @@ int sources_find(const char *path, double thresh, int minarea, const struct src_
 	im.w = (int)nax[0];
 	im.h = (int)nax[1];
 	im.noise_type = SEP_NOISE_NONE;
-	if ((se = sep_background(&im, 64, 64, 3, 3, 0.0, &bkg)) != 0 ||
+	if ((se = sep_background(&im, mesh, mesh, 3, 3, 0.0, &bkg)) != 0 ||
 	    (se = sep_bkg_rmsarray(bkg, rms, SEP_TFLOAT)) != 0 ||
 	    (se = sep_bkg_subarray(bkg, img, SEP_TFLOAT)) != 0) {
 		fail(status, err, EX_SOFTWARE, "SEP background: error %d", se);
@@ -324,6 +387,14 @@ int sources_find(const char *path, double thresh, int minarea, const struct src_
 		e->peak_jy = pk;
 		e->peak_err_jy = rms[pi];
 		e->snr = rms[pi] > 0 ? pk / rms[pi] : 0;
+		e->rms_jy = rms[pi];
+		e->bkg_jy = sep_bkg_pix(bkg, xp, yp);
+		/* the corrected image is flat / pb, pixel by pixel */
+		e->pb = NAN;
+		if (ff) {
+			double raw = pixel(f, xp, yp);
+			e->pb = raw != 0 ? pixel(ff, xp, yp) / raw : NAN;
+		}
 		/* integrated flux: the ellipse of 3 times the object's shape,
 		 * at least the restoring beam's */
 		{
@@ -367,6 +438,9 @@ out:
 	st = 0;
 	if (f)
 		fits_close_file(f, &st);
+	st = 0;
+	if (ff)
+		fits_close_file(ff, &st);
 	free(buf);
 	free(img);
 	free(rms);
@@ -423,24 +497,28 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		bad |= (unsigned char)*p < 0x20 ? put(&b, &len, &cap, "\\u%04x", *p)
 		    : *p == '"' || *p == '\\' ? put(&b, &len, &cap, "\\%c", *p)
 		    : put(&b, &len, &cap, "%c", *p);
-	bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %.6g,\n  \"freq_hz\": %.9g,\n"
+	bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %.6g,\n  \"mesh_px\": %d,\n"
+	    "  \"freq_hz\": %.9g,\n"
 	    "  \"beam\": {\"bmaj_arcsec\": %.6g, \"bmin_arcsec\": %.6g, \"bpa_deg\": %.4g},\n"
-	    "  \"n_sources\": %d,\n  \"sources\": [", c->rms_jy, isfinite(c->freq_hz) ? c->freq_hz : 0,
-	    c->bmaj_arcsec, c->bmin_arcsec, c->bpa_deg, c->n);
+	    "  \"n_sources\": %d,\n  \"sources\": [", c->rms_jy, c->mesh,
+	    isfinite(c->freq_hz) ? c->freq_hz : 0, c->bmaj_arcsec, c->bmin_arcsec, c->bpa_deg, c->n);
 	for (int i = 0; i < c->n && !bad; i++) {
 		const struct src_entry *e = &c->s[i];
-		char pk[32], in[32], ie[32];
+		char pk[32], in[32], ie[32], pb[32];
 
 		/* an aperture that reaches blanked pixels (a primary-beam-
 		 * corrected image's edge) has no integrated flux: null */
 		fmt_num(pk, sizeof pk, "%.6g", e->peak_jy);
 		fmt_num(in, sizeof in, "%.6g", e->int_jy);
 		fmt_num(ie, sizeof ie, "%.3g", e->int_err_jy);
+		fmt_num(pb, sizeof pb, "%.4f", e->pb);
 		bad |= put(&b, &len, &cap, "%s\n    {\"ra_deg\": %.7f, \"dec_deg\": %.7f, \"x\": %.3f, "
 		    "\"y\": %.3f, \"peak_jy\": %s, \"peak_err_jy\": %.3g, \"int_jy\": %s, "
 		    "\"int_err_jy\": %s, \"a_arcsec\": %.4g, \"b_arcsec\": %.4g, \"pa_deg\": %.4g, "
-		    "\"snr\": %.4g, \"flag\": %d}", i ? "," : "", e->ra_deg, e->dec_deg, e->x, e->y,
-		    pk, e->peak_err_jy, in, ie, e->a_arcsec, e->b_arcsec, e->pa_deg, e->snr, e->flag);
+		    "\"snr\": %.4g, \"local_rms_jy\": %.3g, \"local_bkg_jy\": %.3g, \"pb\": %s, "
+		    "\"flag\": %d}", i ? "," : "", e->ra_deg, e->dec_deg, e->x, e->y, pk,
+		    e->peak_err_jy, in, ie, e->a_arcsec, e->b_arcsec, e->pa_deg, e->snr, e->rms_jy,
+		    e->bkg_jy, pb, e->flag);
 	}
 	bad |= put(&b, &len, &cap, "%s]", c->n ? "\n  " : "");
 	if (xm) {

@@ -1,14 +1,19 @@
 /*
  * sources.h: source finding on a restored image with SEP (the C core of
  * Source Extractor, Debian libsep-dev): background and rms maps
- * (sep_background, 64-pixel tiles), detection above a threshold in units
- * of the local rms (sep_extract, no filter: the restored image is already
+ * (sep_background, tiles of SOURCES_MESH_BEAMS restoring beams, median-
+ * filtered over 3 x 3 tiles: small enough that the artefacts around a
+ * bright source raise the local rms there, as PyBDSF's and Aegean's rms
+ * boxes do), detection above a threshold in units of the local rms
+ * (sep_extract, no filter: the restored image is already
  * smooth on the beam scale), and per source its ICRS position (barycentre,
  * through the image's WCS, wcslib), peak flux (sub-pixel fit of the peak,
  * img_peak_fit) and integrated flux (sum in the ellipse of 3 x the
  * object's shape, divided by the beam area and by the 98.9% of a Gaussian
  * inside it) with errors from the rms map,
- * and its shape (a, b, theta).
+ * its shape (a, b, theta), the local background and rms at its peak, and
+ * the primary beam there when the image before primary-beam correction is
+ * given.
  */
 #ifndef UVM_SOURCES_H
 #define UVM_SOURCES_H
@@ -16,6 +21,7 @@
 #include <stddef.h>
 
 #define SOURCES_ERRLEN 512
+#define SOURCES_MESH_BEAMS 8           /* background tile side, in BMAJ */
 
 struct src_entry {
 	double ra_deg, dec_deg, x, y;  /* ICRS; FITS pixels (1-based) */
@@ -23,6 +29,8 @@ struct src_entry {
 	double int_jy, int_err_jy;     /* Jy */
 	double a_arcsec, b_arcsec, pa_deg; /* shape: semi-axes (1 sigma), PA from N through E */
 	double snr;                    /* peak / local rms */
+	double rms_jy, bkg_jy;         /* local rms and background at the peak */
+	double pb;                     /* primary beam at the peak, NaN if unknown */
 	int flag;                      /* SEP's extraction flags */
 };
 
@@ -30,6 +38,7 @@ struct src_catalog {
 	int n;
 	struct src_entry *s;
 	double rms_jy;                 /* SEP's global rms */
+	int mesh;                      /* background tile side, pixels */
 	double bmaj_arcsec, bmin_arcsec, bpa_deg;
 	double freq_hz;
 	long nx, ny;
@@ -71,11 +80,15 @@ struct src_xmatch {
 /*
  * Find the sources of the FITS image at path above thresh sigma (rms map),
  * minimum area minarea pixels; with ref (nref entries), cross-match into
- * *xm too (its gate fields set by the caller). 0, or -1 with err and
- * *status (66 missing, 65 not a usable image, 70 SEP failure).
+ * *xm too (its gate fields set by the caller). flat, if not NULL, is the
+ * same image before primary-beam correction (uvm-image's output beside
+ * its -p one; same size): each source's pb is flat / image at its peak
+ * pixel. 0, or -1 with err and *status (66 missing, 65 not a usable image
+ * or flat not of the same size, 70 SEP failure).
  */
-int sources_find(const char *path, double thresh, int minarea, const struct src_ref *ref,
-    int nref, struct src_xmatch *xm, struct src_catalog *c, int *status, char *err);
+int sources_find(const char *path, const char *flat, double thresh, int minarea,
+    const struct src_ref *ref, int nref, struct src_xmatch *xm, struct src_catalog *c,
+    int *status, char *err);
 void sources_free(struct src_catalog *c);
 /* The catalogue as JSON (malloc'd, NUL-terminated), image path named,
  * with the cross-match if xm is not NULL. */
