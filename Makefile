@@ -20,10 +20,19 @@ CC      ?= gcc
 CXX     ?= g++
 PKGS    := hdf5
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
-          -Wno-format-truncation
+          -Wno-format-truncation -Wformat-security
 BASEFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Isrc/lib -I/usr/include/liblzf \
           -I/usr/include/wcslib $(PKG_CFLAGS)
+# The caller's flags (dpkg-buildflags exports CPPFLAGS, CFLAGS, CXXFLAGS and
+# LDFLAGS; a person may set them on the command line) come first on every
+# line, the project's own after them, so -Werror and the warnings above
+# always hold. CFLAGS and CXXFLAGS are the -O2 build's optimisation; the
+# sanitizer build keeps SANFLAGS but takes CPPFLAGS and LDFLAGS (include
+# and library paths, hardening: -Wl,-z,relro,-z,now) as well.
 CFLAGS  ?= -O2
+CXXFLAGS ?= $(CFLAGS)
+CPPFLAGS ?=
+LDFLAGS ?=
 # The one C++ file (src/lib/sci/aoflag.cc, AOFlagger's C++ API behind a C
 # interface) gets the same warnings, less the C-only one.
 CXXFLAGS_BASE = -std=c++17 -g $(filter-out -Wstrict-prototypes,$(WARN)) -Isrc/lib $(PKG_CFLAGS)
@@ -56,18 +65,18 @@ all: $(PROGS)
 
 build/obj/%.o: src/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BASEFLAGS) -c -o $@ $<
 build/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BASEFLAGS) -c -o $@ $<
 build/obj/lib/%.o: src/lib/%.cc $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) -c -o $@ $<
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(CXXFLAGS_BASE) -c -o $@ $<
 build/libuvm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 bin/uvm-%: build/obj/uvm-%.o build/libuvm.a
-	$(CC) $(CFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
 
 # The version every program prints (--version) and records in its
 # products' provenance: `git describe` of the tree, else the VERSION file
