@@ -96,27 +96,28 @@ build/obj/lib/core/prog.o build/san/obj/lib/core/prog.o: BASEFLAGS += -Ibuild/ge
 san: $(SANPROGS) $(UNITS)
 build/san/obj/%.o: src/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
 build/san/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
 build/san/obj/lib/%.o: src/lib/%.cc $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) -c -o $@ $<
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_BASE) $(SANFLAGS) -c -o $@ $<
 build/san/libuvm.a: $(SANLIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 build/san/bin/uvm-%: build/san/obj/uvm-%.o build/san/libuvm.a
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
 build/san/tests/%: tests/unit/%.c build/san/libuvm.a $(HDRS) tests/unit/tap.h | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
 
-# deps-ok: fail early, with the command to run, when a library is missing.
+# deps-ok: fail early, with the command to run, when something building
+# needs is missing (compiler, pkg-config, libraries; not the test tools).
 .PHONY: deps-ok
 deps-ok:
-	@ops/deps.sh --check
+	@ops/deps.sh --check build
 
 deps:
 	@ops/deps.sh
