@@ -208,15 +208,21 @@ uninstall:
 	  rmdir "$(SHAREDIR)/$$d" 2>/dev/null || true; done; rmdir "$(SHAREDIR)" 2>/dev/null || true
 
 # The Debian package (debian/), built by dpkg-buildpackage in a copy of
-# the tree's files (tracked and new, not ignored) under build/deb/, where
-# the .deb lands; debhelper and dpkg-dev are its own build dependencies,
-# not the project's (make deps leaves them out).
+# the tree's files (tracked and new, not ignored) under DEBDIR, where the
+# .deb lands; debhelper and dpkg-dev are its own build dependencies, not
+# the project's (make deps leaves them out). The copy gets a VERSION file,
+# the tree's `git describe`, for a build where git cannot see the tree.
+# dpkg-buildpackage exports the hardening flags of debian/rules
+# (dpkg-buildflags) as CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS.
+DEBDIR = build/deb
 deb:
 	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
 	  { echo "make deb: needs dpkg-dev and debhelper: as root, apt-get install -y dpkg-dev debhelper" >&2; exit 1; }
-	@v=$$(dpkg-parsechangelog -S Version) && d=build/deb/uvmake-$$v && rm -rf "$$d" && mkdir -p "$$d" && \
+	@v=$$(dpkg-parsechangelog -S Version) && d="$(DEBDIR)/uvmake-$$v" && rm -rf "$$d" && mkdir -p "$$d" && \
+	  rm -f "$(DEBDIR)"/uvmake_* && \
 	  git ls-files -z -co --exclude-standard | xargs -0 cp -P --parents -t "$$d" && \
-	  (cd "$$d" && dpkg-buildpackage -us -uc -b) && ls build/deb/*.deb
+	  { git describe --always --dirty 2>/dev/null || cat VERSION 2>/dev/null || echo "$$v"; } >"$$d/VERSION" && \
+	  (cd "$$d" && dpkg-buildpackage -us -uc -b) && ls "$(DEBDIR)"/uvmake_*.deb
 
 clean:
 	rm -rf build bin/uvm-*.tmp.* $(PROGS)
