@@ -11,7 +11,7 @@
 #           checks exactly this before the first compile; debian/control's
 #           Build-Depends, less debhelper, is the same list)
 #   run     what the programs and shell programs call at run time besides
-#           their libraries (make, flock, awk, rclone; jq and sqlite3 for
+#           their libraries (make, flock, rclone; jq and sqlite3 for
 #           uvm-demo); the package's Depends and Recommends
 #   test    the suite and the demo's checks (bats, Python with astropy,
 #           h5dump, mandoc, Prometheus' promtool, chromium, Slurm...)
@@ -23,7 +23,7 @@ set -eu
 BUILD="gcc g++ make pkg-config libhdf5-dev libsqlite3-dev libarchive-dev liblzf-dev
 libfftw3-dev libcfitsio-dev wcslib-dev libpng-dev libssl-dev aoflagger-dev liberfa-dev
 libsep-dev"
-RUN="make util-linux mawk rclone jq sqlite3"
+RUN="make util-linux rclone jq sqlite3"
 TEST="bats bats-assert bats-support hdf5-tools hdf5-plugin-lzf valgrind time procps
 parallel prometheus chromium slurm-wlm munge python3-astropy python3-numpy python3-h5py
 mandoc"
