@@ -20,10 +20,19 @@ CC      ?= gcc
 CXX     ?= g++
 PKGS    := hdf5
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
-          -Wno-format-truncation
+          -Wno-format-truncation -Wformat-security
 BASEFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Isrc/lib -I/usr/include/liblzf \
           -I/usr/include/wcslib $(PKG_CFLAGS)
+# The caller's flags (dpkg-buildflags exports CPPFLAGS, CFLAGS, CXXFLAGS and
+# LDFLAGS; a person may set them on the command line) come first on every
+# line, the project's own after them, so -Werror and the warnings above
+# always hold. CFLAGS and CXXFLAGS are the -O2 build's optimisation; the
+# sanitizer build keeps SANFLAGS but takes CPPFLAGS and LDFLAGS (include
+# and library paths, hardening: -Wl,-z,relro,-z,now) as well.
 CFLAGS  ?= -O2
+CXXFLAGS ?= $(CFLAGS)
+CPPFLAGS ?=
+LDFLAGS ?=
 # The one C++ file (src/lib/sci/aoflag.cc, AOFlagger's C++ API behind a C
 # interface) gets the same warnings, less the C-only one.
 CXXFLAGS_BASE = -std=c++17 -g $(filter-out -Wstrict-prototypes,$(WARN)) -Isrc/lib $(PKG_CFLAGS)
@@ -56,18 +65,18 @@ all: $(PROGS)
 
 build/obj/%.o: src/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BASEFLAGS) -c -o $@ $<
 build/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(BASEFLAGS) -c -o $@ $<
 build/obj/lib/%.o: src/lib/%.cc $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_BASE) $(CFLAGS) -c -o $@ $<
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(CXXFLAGS_BASE) -c -o $@ $<
 build/libuvm.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 bin/uvm-%: build/obj/uvm-%.o build/libuvm.a
-	$(CC) $(CFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libuvm.a $(LDLIBS)
 
 # The version every program prints (--version) and records in its
 # products' provenance: VERSION_OVERRIDE when given (a package's version; a
@@ -89,27 +98,28 @@ build/obj/lib/core/prog.o build/san/obj/lib/core/prog.o: BASEFLAGS += -Ibuild/ge
 san: $(SANPROGS) $(UNITS)
 build/san/obj/%.o: src/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
 build/san/obj/lib/%.o: src/lib/%.c $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(SANFLAGS) -c -o $@ $<
 build/san/obj/lib/%.o: src/lib/%.cc $(HDRS) | deps-ok
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS_BASE) $(SANFLAGS) -c -o $@ $<
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_BASE) $(SANFLAGS) -c -o $@ $<
 build/san/libuvm.a: $(SANLIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 build/san/bin/uvm-%: build/san/obj/uvm-%.o build/san/libuvm.a
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
 build/san/tests/%: tests/unit/%.c build/san/libuvm.a $(HDRS) tests/unit/tap.h | deps-ok
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/san/libuvm.a $(LDLIBS)
 
-# deps-ok: fail early, with the command to run, when a library is missing.
+# deps-ok: fail early, with the command to run, when something building
+# needs is missing (compiler, pkg-config, libraries; not the test tools).
 .PHONY: deps-ok
 deps-ok:
-	@ops/deps.sh --check
+	@ops/deps.sh --check build
 
 deps:
 	@ops/deps.sh
@@ -208,15 +218,21 @@ uninstall:
 	@for p in $(MANPAGES); do rm -f "$(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}"; done
 
 # The Debian package (debian/), built by dpkg-buildpackage in a copy of
-# the tree's files (tracked and new, not ignored) under build/deb/, where
-# the .deb lands; debhelper and dpkg-dev are its own build dependencies,
-# not the project's (make deps leaves them out).
+# the tree's files (tracked and new, not ignored) under DEBDIR, where the
+# .deb lands; debhelper and dpkg-dev are its own build dependencies, not
+# the project's (make deps leaves them out). The copy gets a VERSION file,
+# the tree's `git describe`, for a build where git cannot see the tree.
+# dpkg-buildpackage exports the hardening flags of debian/rules
+# (dpkg-buildflags) as CPPFLAGS, CFLAGS, CXXFLAGS and LDFLAGS.
+DEBDIR = build/deb
 deb:
 	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
 	  { echo "make deb: needs dpkg-dev and debhelper: as root, apt-get install -y dpkg-dev debhelper" >&2; exit 1; }
-	@v=$$(dpkg-parsechangelog -S Version) && d=build/deb/uvmake-$$v && rm -rf "$$d" && mkdir -p "$$d" && \
+	@v=$$(dpkg-parsechangelog -S Version) && d="$(DEBDIR)/uvmake-$$v" && rm -rf "$$d" && mkdir -p "$$d" && \
+	  rm -f "$(DEBDIR)"/uvmake_* && \
 	  git ls-files -z -co --exclude-standard | xargs -0 cp -P --parents -t "$$d" && \
-	  (cd "$$d" && dpkg-buildpackage -us -uc -b) && ls build/deb/*.deb
+	  { git describe --always --dirty 2>/dev/null || cat VERSION 2>/dev/null || echo "$$v"; } >"$$d/VERSION" && \
+	  (cd "$$d" && dpkg-buildpackage -us -uc -b) && ls "$(DEBDIR)"/uvmake_*.deb
 
 clean:
 	rm -rf build bin/uvm-*.tmp.* $(PROGS)

@@ -200,13 +200,14 @@ static int report_json(const struct flag_opts *o, const struct uvh5_header *h,
 	return 0;
 }
 
-/* Baseline antenna indices and the combined layout check; 0 or -1. */
+/* Baseline antenna indices and the combined layout check; 0 or -1 with
+ * the reason in err (UVH5_ERRLEN bytes, the caller's reader buffer). */
 static int layout(const struct uvh5_header *h, int *a1, int *a2, char *err)
 {
 	int64_t nb = h->Nbls;
 
 	if (nb <= 0 || h->Ntimes <= 0 || h->Nblts != nb * h->Ntimes) {
-		snprintf(err, FLAG_ERRLEN, "Nblts %lld is not Nbls x Ntimes (%lld x %lld)",
+		snprintf(err, UVH5_ERRLEN, "Nblts %lld is not Nbls x Ntimes (%lld x %lld)",
 		    (long long)h->Nblts, (long long)nb, (long long)h->Ntimes);
 		return -1;
 	}
@@ -219,7 +220,7 @@ static int layout(const struct uvh5_header *h, int *a1, int *a2, char *err)
 				a2[b] = (int)i;
 		}
 		if (a1[b] < 0 || a2[b] < 0) {
-			snprintf(err, FLAG_ERRLEN, "baseline %lld: antenna not in the antenna list",
+			snprintf(err, UVH5_ERRLEN, "baseline %lld: antenna not in the antenna list",
 			    (long long)b);
 			return -1;
 		}
@@ -228,7 +229,7 @@ static int layout(const struct uvh5_header *h, int *a1, int *a2, char *err)
 		int64_t b = r % nb, t0 = r - b;
 		if (h->ant_1_array[r] != h->ant_1_array[b] || h->ant_2_array[r] != h->ant_2_array[b] ||
 		    h->time_array[r] != h->time_array[t0]) {
-			snprintf(err, FLAG_ERRLEN, "rows are not in time blocks of the same %lld "
+			snprintf(err, UVH5_ERRLEN, "rows are not in time blocks of the same %lld "
 			    "baselines (row %lld)", (long long)nb, (long long)r);
 			return -1;
 		}

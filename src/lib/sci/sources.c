@@ -536,7 +536,7 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 #undef J
 	}
 	bad |= put(&b, &len, &cap, ",\n  \"provenance\": ");
-	bad |= put(&b, &len, &cap, prov_json() ? prov_json() : "null");
+	bad |= put(&b, &len, &cap, "%s", prov_json() ? prov_json() : "null");
 	bad |= put(&b, &len, &cap, "\n}\n");
 	if (bad) {
 		free(b);
