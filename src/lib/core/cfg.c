@@ -170,7 +170,7 @@ const char cfg_default_text[] =
     "# seconds after its end; grid pixels and cell (0: derived from the\n"
     "# inputs), and the blanking cutoff on the weight, as a fraction of its\n"
     "# maximum. The beam is PB_MODEL's (MOSAIC_BEAM and MOSAIC_DISH_M are no\n"
-    "# longer read).\n"
+    "# longer read). Each mosaic gets its source catalogue (SOURCES_*, XMATCH_*).\n"
     "MOSAIC_HOURS=1\n"
     "MOSAIC_DELAY=1800\n"
     "MOSAIC_NPIX=0\n"

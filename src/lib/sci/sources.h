@@ -71,8 +71,10 @@ struct src_xmatch {
 /*
  * Find the sources of the FITS image at path above thresh sigma (rms map),
  * minimum area minarea pixels; with ref (nref entries), cross-match into
- * *xm too (its gate fields set by the caller). 0, or -1 with err and
- * *status (66 missing, 65 not a usable image, 70 SEP failure).
+ * *xm too (its gate fields set by the caller). A wholly blank (NaN)
+ * image, the mosaic of an hour where no image passed QA, gives an empty
+ * catalogue. 0, or -1 with err and *status (66 missing, 65 not a usable
+ * image, 70 SEP failure).
  */
 int sources_find(const char *path, double thresh, int minarea, const struct src_ref *ref,
     int nref, struct src_xmatch *xm, struct src_catalog *c, int *status, char *err);
