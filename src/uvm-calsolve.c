@@ -23,7 +23,9 @@
  * solutions flagged), CAL_MIN_SNR (10, median raw solution SNR) and
  * CAL_MIN_GOOD_ANTPOL (0.9, fraction of antenna-polarizations with data
  * that have good solutions; the failed ones are named with the reason),
- * CAL_THREADS (0: online CPUs; also uvm-calapply's).
+ * CAL_THREADS (0: online CPUs; also uvm-calapply's), and PB_MODEL (taper:
+ * the primary beam that makes the calibrator's apparent flux, the images'
+ * one; sci/beam.h).
  *
  * A solution that fails the gate is not a bad input (the data may image
  * well with another table): no table is written (an older one at that
@@ -50,6 +52,7 @@
 #include "sci/cal_catalog.h"
 #include "sci/cal_registry.h"
 #include "sci/cal_table.h"
+#include "sci/beam.h"
 #include "sci/calsolve.h"
 #include "core/cfg.h"
 #include "core/fsx.h"
@@ -178,6 +181,12 @@ int main(int argc, char **argv)
 	so.refant = (long)cfg_int(&c, "CAL_REFANT", -1);
 	so.validity_hours = cfg_double(&c, "CAL_VALIDITY_HOURS", CAL_DEFAULT_VALIDITY_HOURS);
 	so.nthreads = (int)(nthreads >= 0 ? nthreads : cfg_int(&c, "CAL_THREADS", 0));
+	if (beam_parse(cfg_str(&c, "PB_MODEL", "taper"), &so.beam) < 0) {
+		log_err("bad PB_MODEL '%s' in the config (taper, airy or gauss)",
+		    cfg_str(&c, "PB_MODEL", ""));
+		rc = EX_USAGE;
+		goto out;
+	}
 	if (so.interval < 1 || so.max_iter < 1 || !(so.tol > 0) || !(so.validity_hours > 0)) {
 		log_err("bad CAL_INTERVAL, CAL_MAX_ITER, CAL_TOL or CAL_VALIDITY_HOURS in the config");
 		rc = EX_USAGE;

@@ -8,7 +8,8 @@
  * the others are skipped and listed with the reason in the product's
  * HISTORY. -H gives the hour (YYYYMMDDTHH; default: the hour of the first
  * image used), whose mid-time meridian is the grid centre. The MOSAIC_*
- * settings come from uvmake.conf when UVM_HOME names a deployment (see
+ * settings and PB_MODEL (the images' primary beam, which the mosaic
+ * weights by) come from uvmake.conf when UVM_HOME names a deployment (see
  * src/lib/mosaic.h for the science). With -b, an hour where no image
  * passed gets a blank mosaic (every pixel NaN, NINPUT 0, the skips in its
  * HISTORY) instead of exit 69: the pipeline uses it so that such an hour

@@ -25,6 +25,11 @@
  * area of 11.9 m^2: 4.65 m at 70% aperture efficiency), the channel width
  * and the 12.88 s integration (2.3 Jy at the default 768 channels).
  *
+ * -B is the sky's primary beam, apart from the pipeline's PB_MODEL:
+ * "taper" (default) the tapered, blocked 4.65 m dish integrated
+ * numerically (sim_beam.c), "airy" or "gauss" beam.c's models, so that a
+ * test can simulate with one model and image with another.
+ *
  * -L picks the file layout and array: "dsa110" (default) is what the
  * DSA-110 correlator writes today (shared/data/dsa110/LAYOUT.md) on the
  * real station list, nants of its 117 stations active; "dsa110-2021" the

@@ -30,9 +30,10 @@ sources() {
 }
 
 # group DEC: a real-layout group (32 of the 117 stations, 2 subbands),
-# noise- and gain-free, with the sources of src.csv.
+# noise- and gain-free, with the sources of src.csv, through the Gaussian
+# beam tests/astro_ref.py models the visibilities with.
 group() {
-	uvm-sim -a 32 -s 2 -c 16 -t 6 -G 0 -n 0 -N 0 -d "$1" -T 2025-10-24T12:00:00 \
+	uvm-sim -a 32 -s 2 -c 16 -t 6 -G 0 -n 0 -N 0 -B gauss -d "$1" -T 2025-10-24T12:00:00 \
 		-P src.csv -R t.json -o g >/dev/null
 }
 

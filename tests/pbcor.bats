@@ -7,11 +7,13 @@
 
 load test_helper
 
-# Twelve random sources out to the beam's edge, simulated with the Airy
-# beam (the pipeline's default) and with the Gaussian one.
+# Twelve random sources out to the beam's edge, simulated with the
+# simulator's tapered dish (its default: the aperture integrated
+# numerically), the Airy beam and the Gaussian one; imaged with the
+# pipeline's default model (the same tapered dish, in closed form).
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
-	for b in airy gauss; do
+	for b in taper airy gauss; do
 		uvm-sim -B $b -L uvh5 -a 20 -s 2 -c 8 -t 6 -G 0 -n 0.05 -N 12 -S 3 \
 			-R "$d/truth_$b.json" -o "$d/sim_$b" >/dev/null
 		uvm-image -W natural -n 1280 -c 13 -P estimate -p "$d/pb_$b.fits" \
@@ -28,8 +30,8 @@ pbcheck() {
 	/usr/bin/python3 "$BATS_TEST_DIRNAME/pbcheck.py" "$@"
 }
 
-@test "pbcor: Airy sky, Airy correction: the pipeline's beam is the simulator's (2%) at every source down to 0.2" {
-	run -0 pbcheck "$d/pb_airy.fits" "$d/img_airy.fits" "$d/truth_airy.json"
+@test "pbcor: the simulator's dish, the default correction: the pipeline's beam is the simulator's (2%) at every source down to 0.2" {
+	run -0 pbcheck "$d/pb_taper.fits" "$d/img_taper.fits" "$d/truth_taper.json"
 	echo "$output"
 	# enough sources, some far down the beam: the check is not vacuous
 	jq -e 'length >= 6 and (map(.pb_sim) | min) < 0.4' <<<"$output"
@@ -44,13 +46,13 @@ p = fits.open(sys.argv[1])[0].data.squeeze()
 f = fits.open(sys.argv[2])[0].data.squeeze()
 ok = np.isfinite(p)
 b = f[ok] / p[ok]
-print(ok.mean(), b.min())' "$d/pb_airy.fits" "$d/img_airy.fits"
+print(ok.mean(), b.min())' "$d/pb_taper.fits" "$d/img_taper.fits"
 	echo "$output"
 	read -r frac bmin <<<"$output"
 	# a 4.6 deg image at 1.4 GHz reaches past the 20% level in the corners
 	jq -ne "$frac > 0.3 and $frac < 0.999 and $bmin >= 0.199"
 	uvm-image -W natural -n 256 -c 60 -P estimate -x 0.5 -p "$t/pb.fits" -o "$t/img.fits" \
-		"$d/sim_airy"/*.hdf5 2>/dev/null
+		"$d/sim_taper"/*.hdf5 2>/dev/null
 	run -0 /usr/bin/python3 -c '
 import sys, numpy as np
 from astropy.io import fits
@@ -61,7 +63,18 @@ print((f[ok] / p[ok]).min())' "$t/pb.fits" "$t/img.fits"
 	jq -ne "$output >= 0.499 and $output < 0.55"
 }
 
-@test "pbcor: a Gaussian sky corrected with the Airy beam is caught (> 10% off); with -b gauss it is right" {
+@test "pbcor: an Airy sky corrected with the default tapered dish is caught (> 5% off); with -b airy it is right" {
+	run -0 pbcheck "$d/pb_airy.fits" "$d/img_airy.fits" "$d/truth_airy.json"
+	echo "$output"
+	jq -e 'length >= 6 and ([.[] | (.ratio - 1 | fabs)] | max) > 0.05' <<<"$output"
+	uvm-image -W natural -n 1280 -c 13 -P estimate -b airy -p "$t/pb.fits" -o "$t/img.fits" \
+		"$d/sim_airy"/*.hdf5 2>/dev/null
+	run -0 pbcheck "$t/pb.fits" "$t/img.fits" "$d/truth_airy.json"
+	echo "$output"
+	jq -e 'length >= 6 and all(.[]; (.ratio - 1 | fabs) < 0.02)' <<<"$output"
+}
+
+@test "pbcor: a Gaussian sky corrected with the default tapered dish is caught (> 10% off); with -b gauss it is right" {
 	run -0 pbcheck "$d/pb_gauss.fits" "$d/img_gauss.fits" "$d/truth_gauss.json"
 	echo "$output"
 	jq -e 'length >= 6 and ([.[] | (.ratio - 1 | fabs)] | max) > 0.10' <<<"$output"

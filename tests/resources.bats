@@ -283,7 +283,7 @@ products/$g3/qa.json"
 	settle "$D"
 	uvm-make -D "$D" -w 60 >/dev/null 2>&1     # retires the finished groups
 	[ "$(wc -l <"$D/state/done.idx")" -eq 2 ]
-	H=$(ls "$D/mosaics")
+	H=$(ls "$D/mosaics" | grep '\.fits$')
 	[ -n "$H" ]
 	# a reboot empties the staging tmpfs: every staged link now dangles
 	rm -rf "${S:?}"/*
@@ -303,7 +303,7 @@ products/$g3/qa.json"
 	sql() { sqlite3 "$D/state/pipeline.sqlite" "$@"; }
 	[ "$(sql "select count(*) from jobs where status = 64")" -eq 0 ]
 	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
-	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G3%' and stage != 'mosaic'")" -eq 0 ]
+	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G3%' and stage not in ('mosaic', 'msources')")" -eq 0 ]
 	[ "$(sqlite3 "$D/state/pipeline.sqlite" "select count(*) from jobs where stage = 'mosaic' and class = 'ok'")" -eq 2 ]
 	[ "$(wc -l <"$D/state/done.idx")" -eq 3 ]
 	[ -z "$(ls "$D/quarantine")" ]
@@ -326,7 +326,7 @@ products/$g3/qa.json"
 	settle "$D"
 	uvm-make -D "$D" -w 60 >/dev/null 2>&1     # retires the finished groups
 	[ "$(wc -l <"$D/state/done.idx")" -eq 2 ]
-	H=$(ls "$D/mosaics")
+	H=$(ls "$D/mosaics" | grep '\.fits$')
 	[ "$(find "$D/products" -type l | wc -l)" -ge 1 ]
 	mv "$BATS_TEST_TMPDIR/g3"/* "$D/incoming/"
 	settle "$D"
@@ -345,6 +345,6 @@ products/$g3/qa.json"
 	[ "$(ok_jobs "$D" combine)" -eq 4 ]
 	[ "$(sql "select count(*) from jobs where status = 64")" -eq 0 ]
 	[ "$(sql "select count(*) from targets where state = 'dead'")" -eq 0 ]
-	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G4%' and stage != 'mosaic'")" -eq 0 ]
+	[ "$(sql "select count(*) from jobs where id > $last and target not like '%$G4%' and stage not in ('mosaic', 'msources')")" -eq 0 ]
 	[ "$(wc -l <"$D/state/done.idx")" -eq 4 ]
 }

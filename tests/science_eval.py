@@ -12,8 +12,9 @@ here is computed independently of the code under test:
     cell): sigma_I = noise sqrt(sum w_eff^2 / w) / sum w_eff;
   * positions: the CIRS positions the data hold (truth app_ra/app_dec at
     the group's mid-time) converted to ICRS by astropy;
-  * apparent fluxes: S(f) times the simulator's documented beam (Gaussian
-    of FWHM 1.2 lambda/D, or Airy), averaged over the band and the drift
+  * apparent fluxes: S(f) times the simulator's documented beam (the
+    tapered dish integrated here from its aperture, Airy or Gaussian; the
+    truth file's, or --sim-beam), averaged over the band and the drift
     of the pointing during the group (separations by astropy).
 
 Prints one JSON object of figures.
@@ -56,8 +57,31 @@ def j1(x):
     return (y.sum(axis=1) - 0.5 * (y[:, 0] + y[:, -1])) * (t[1] - t[0]) / np.pi
 
 
-def beam(model, theta, f):
+def j0(x):
+    """Bessel J0 by its integral (1/pi) int_0^pi cos(x sin t) dt."""
+    t = np.linspace(0, np.pi, 129)
+    y = np.cos(np.atleast_1d(x)[..., None] * np.sin(t))
+    return (y.sum(axis=-1) - 0.5 * (y[..., 0] + y[..., -1])) * (t[1] - t[0]) / np.pi
+
+
+def taper_beam(theta, f, edge_db, block_m):
+    """The simulator's default dish (uvm-sim -B taper), from its documented
+    physics rather than its code: the power pattern of a circular aperture
+    of diameter DISH illuminated by c + (1 - c)(1 - rho^2), c the edge
+    taper, blocked out to block_m, by direct integration (trapezoid in
+    rho) of E(u) = int g(rho) J0(u rho) rho drho, normalised on the axis."""
+    c = 10 ** (edge_db / 20)
+    rho = np.linspace(block_m / DISH, 1, 801)
+    g = (c + (1 - c) * (1 - rho ** 2)) * rho
+    u = np.pi * DISH * np.sin(abs(theta)) * np.atleast_1d(f) / C
+    e = np.trapz(g * j0(u[:, None] * rho[None, :]), rho, axis=1) / np.trapz(g, rho)
+    return e ** 2
+
+
+def beam(model, theta, f, tel=None):
     lam = C / f
+    if model == "taper":
+        return taper_beam(theta, f, tel["beam_edge_taper_db"], tel["beam_blockage_m"])
     if model == "gauss":
         fwhm = 1.2 * lam / DISH
         return np.exp(-4 * math.log(2) * (theta / fwhm) ** 2)
@@ -191,7 +215,8 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--flat", required=True, help="uvm-sources on the flat image")
     ap.add_argument("--pb", required=True, help="uvm-sources on the PB-corrected image")
-    ap.add_argument("--sim-beam", default="gauss")
+    ap.add_argument("--sim-beam", default="truth",
+                    help="the simulator's beam: taper, airy, gauss (default: the truth file's)")
     ap.add_argument("--weighting", default="briggs:0")
     ap.add_argument("--sigma", type=float, default=5.0)
     ap.add_argument("--pb-cut", type=float, default=0.2)
@@ -202,6 +227,9 @@ def main():
     iers.conf.auto_download = False
 
     truth = json.load(open(a.truth))
+    tel = truth["telescope"]
+    if a.sim_beam == "truth":
+        a.sim_beam = tel.get("beam_model", "gauss")
     hdr = fits.getheader(a.image, 0)
     resid = fits.getdata(a.image, "RESIDUAL").astype(np.float64).squeeze()
     restored = fits.getdata(a.image, 0).astype(np.float64).squeeze()
@@ -249,7 +277,7 @@ def main():
                   math.cos(app.ra[k].rad - ra_p))
             th = math.acos(max(-1, min(1, cs)))
             sf = s["flux_jy"] * (fsub / s["ref_freq_hz"]) ** s["spectral_index"]
-            acc += np.mean(sf * beam(a.sim_beam, th, fsub))
+            acc += np.mean(sf * beam(a.sim_beam, th, fsub, tel))
         apparent[k] = acc / len(times)
 
     # inside the image, 5 pixels from its edge
@@ -304,6 +332,7 @@ def main():
         "peak_jy": float(np.nanmax(restored)),
         "dynamic_range": float(np.nanmax(restored)) / rms_all,
         "truth_frame_check_arcsec": float(frame_check),
+        "sim_beam": a.sim_beam,
         "missed": missed,
         "spurious_where": spur,
     }

@@ -80,8 +80,10 @@ slurm_jobs() {
 
 # wrapper_jobs DIR: the same from the wrapper's own job records
 wrapper_jobs() {
+	# each stage's program is uvm-<stage>, but for the mosaic's catalogue
+	# (stage msources), which is uvm-sources
 	sqlite3 "$1/state/pipeline.sqlite" \
-		"select 'uvm-' || stage || ' ' || status || ':0' from jobs" | sort
+		"select 'uvm-' || replace(stage, 'msources', 'sources') || ' ' || status || ':0' from jobs" | sort
 }
 
 @test "slurm: the one-node cluster runs a job step with the caller's environment" {

@@ -9,6 +9,7 @@
 # qa.json), well below a single image's.
 
 load test_helper
+bats_require_minimum_version 1.5.0
 
 USAGE="usage: uvm-mosaic [-b] [-H hour] -o mosaic.fits qa.json..."
 
@@ -196,13 +197,31 @@ key() {
 	assert_output "uvm-mosaic: no usable input, 1 of 1 bad: '$t/g/qa.json': image: not a FITS file"
 	run -64 uvm-mosaic -b -H 20251024T13x -o "$t/m.fits" "$d/n/$(ls "$d/n" | head -1)/qa.json"
 	mkdir "$t/h"
-	echo 'MOSAIC_BEAM=flat' >"$t/h/uvmake.conf"
+	echo 'PB_MODEL=flat' >"$t/h/uvmake.conf"
 	run -64 env UVM_HOME="$t/h" uvm-mosaic -o "$t/m.fits" "$d"/n/*/qa.json
-	assert_output "uvm-mosaic: bad MOSAIC_BEAM 'flat' (gaussian or airy)"
-	echo 'MOSAIC_BEAM=airy' >"$t/h/uvmake.conf"
+	assert_output "uvm-mosaic: bad PB_MODEL 'flat' (taper, airy or gauss)"
+	echo 'PB_MODEL=airy' >"$t/h/uvmake.conf"
 	run -0 env UVM_HOME="$t/h" uvm-mosaic -o "$t/m.fits" "$d"/n/*/qa.json
 	run header "$t/m.fits"
 	assert_line --regexp "^PBTYPE  = 'airy    '"
+	[ ! -e "$t/nothere" ]
+	no_temps "$t"
+}
+
+@test "uvm-mosaic: a config from before PB_MODEL: MOSAIC_BEAM and MOSAIC_DISH_M still work, named once, the images' beam used" {
+	mkdir "$t/h"
+	# what uvm-init wrote then: the same beam as PB_MODEL's is silent
+	printf 'MOSAIC_BEAM=airy\nMOSAIC_DISH_M=4.65\nPB_MODEL=airy\n' >"$t/h/uvmake.conf"
+	run -0 --separate-stderr env UVM_HOME="$t/h" uvm-mosaic -o "$t/m.fits" "$d"/n/*/qa.json
+	[ -z "$stderr" ]
+	# another beam or dish: the images' model wins, and the log says so
+	printf 'MOSAIC_BEAM=gaussian\nMOSAIC_DISH_M=5\n' >"$t/h/uvmake.conf"
+	run -0 --separate-stderr env UVM_HOME="$t/h" uvm-mosaic -o "$t/m.fits" "$d"/n/*/qa.json
+	[ "$stderr" = "uvm-mosaic: warning: MOSAIC_BEAM=gaussian is no longer used: mosaics use PB_MODEL (taper), the images' beam; remove the key
+uvm-mosaic: warning: MOSAIC_DISH_M is no longer used: mosaics use the images' 4.65 m dish; remove the key" ]
+	run header "$t/m.fits"
+	assert_line --regexp "^PBTYPE  = 'taper   '"
+	assert_line --regexp "^DISHDIAM= +4.65"
 	[ ! -e "$t/nothere" ]
 	no_temps "$t"
 }

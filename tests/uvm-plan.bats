@@ -434,6 +434,10 @@ mosaic_block() {
 	# make runs the wrapper on exactly these reports, the hour as group
 	run make -n --no-print-directory -C "$d" -f state/pipeline.mk mosaics/20251024T12.fits
 	assert_line "uvm-run -D $d -s mosaic -t mosaics/20251024T12.fits -g 20251024T12 -- uvm-mosaic -b -H 20251024T12 -o mosaics/20251024T12.fits products/20251024T120003/qa.json products/20251024T120503/qa.json"
+	# and the mosaic's catalogue, on the mosaic alone, after it
+	grep -qx 'all: mosaics/20251024T12.sources.json' "$d/state/pipeline.mk"
+	run make -n --no-print-directory -C "$d" -f state/pipeline.mk mosaics/20251024T12.sources.json
+	assert_line "uvm-run -D $d -s msources -t mosaics/20251024T12.sources.json -g 20251024T12 -- uvm-sources -o mosaics/20251024T12.sources.json mosaics/20251024T12.fits"
 	# a group of the hour still waiting for subbands holds the mosaic back
 	sub $((T0 + 600)) 0
 	run -0 uvm-plan -D "$d"
@@ -459,9 +463,16 @@ mosaic_block() {
   products/20251024T120503/qa.json \\
   state/settings/mosaic.conf \\
   | mosaics/"
-	# the mosaic is made: the hour is finished and leaves the makefile
+	# the mosaic is made: its catalogue is still to make (the next
+	# per-hour stage, on the mosaic alone)
 	touch "$d/mosaics/20251024T12.fits"
 	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk mosaics/20251024T12.fits
+	run -0 uvm-plan -D "$d"
+	grep -qx 'all: mosaics/20251024T12.sources.json' "$d/state/pipeline.mk"
+	grep -qx 'mosaics/20251024T12.sources.json: mosaics/20251024T12.fits \\' "$d/state/pipeline.mk"
+	! grep -qx 20251024T12 "$d/state/hours.idx"
+	# and made: the hour is finished and leaves the makefile
+	touch "$d/mosaics/20251024T12.sources.json"
 	run -0 uvm-plan -D "$d"
 	! grep -q 'mosaics/20251024T12' "$d/state/pipeline.mk"
 	grep -qx 20251024T12 "$d/state/hours.idx"

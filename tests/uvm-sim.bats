@@ -199,10 +199,17 @@ PY
 	       if (NR%2==0 && ($1 > 1e-4 || $1 < -1e-4)) exit 1 }' <(h5vals out/*.hdf5 /Data/visdata)
 	# apparent flux in the truth: at the phase centre, no attenuation
 	awk -v a="$(jq -r '.sources[0].apparent_flux_jy[0]' t.json)" 'BEGIN{exit !(a > 2.2499 && a < 2.2501)}'
-	# a source 20 degrees away is outside the beam: nothing but the autos
+	# a source 20 degrees away is outside the Gaussian beam (no sidelobes):
+	# nothing but the autos
 	printf 'FAR,%s,53.16,100,1400,0\n' "$ra" > far.csv
-	uvm-sim -a 5 -s 1 -c 2 -t 1 -N 0 -G 0 -n 0 -P far.csv -o far
+	uvm-sim -a 5 -s 1 -c 2 -t 1 -N 0 -G 0 -n 0 -B gauss -P far.csv -o far
 	awk '{ if ($1 != 0 && $1 != 5800 && ($1 > 1e-6 || $1 < -1e-6)) exit 1 }' <(h5vals far/*.hdf5 /Data/visdata)
+	# the dish (default) sees it in its far sidelobes, at their level:
+	# the tapered aperture's power pattern there is about 1e-4 (5e-4 at most)
+	uvm-sim -a 5 -s 1 -c 2 -t 1 -N 0 -G 0 -n 0 -P far.csv -o farsl
+	# (the autocorrelations, 5800 Jy of SEFD, carry it too)
+	awk '{ if ($1 > 1000 ? $1 > 5800.05 : ($1 > 5e-2 || $1 < -5e-2)) exit 1 }' <(h5vals farsl/*.hdf5 /Data/visdata)
+	! awk '{ if ($1 < 1000 && ($1 > 1e-6 || $1 < -1e-6)) exit 1 }' <(h5vals farsl/*.hdf5 /Data/visdata)
 }
 
 @test "uvw = pos(ant_2) - pos(ant_1): u is the east offset, |uvw| is the baseline length" {

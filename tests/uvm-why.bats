@@ -80,7 +80,7 @@ assert w["provenance"]["caltable"] == "caltables/'"$G"'.cal.h5"
 '
 	uvm-make -D "$d" >/dev/null 2>&1
 	after=$(stamps)
-	[ "$(changed "$before" "$after")" = "caltables/$G.cal.h5 mosaics/$H.fits products/$G/cal.uvh5 products/$G/image.fits products/$G/image.pb.fits products/$G/qa.json products/$G/sources.json " ]
+	[ "$(changed "$before" "$after")" = "caltables/$G.cal.h5 mosaics/$H.fits mosaics/$H.sources.json products/$G/cal.uvh5 products/$G/image.fits products/$G/image.pb.fits products/$G/qa.json products/$G/sources.json " ]
 	run -0 uvm-why -D "$d" "products/$G/image.fits"
 	assert_line "verdict up-to-date"
 	assert_line "table caltables/$G.cal.h5 $G"
@@ -115,7 +115,7 @@ print(datetime.datetime.fromisoformat(i["mtime"][:26]).replace(tzinfo=datetime.t
 	run -0 uvm-why -D "$d" "products/$G/cal.uvh5"
 	uvm-make -D "$d" >/dev/null 2>&1
 	after=$(stamps)
-	[ "$(changed "$before" "$after")" = "mosaics/$H.fits products/$G/image.fits products/$G/image.pb.fits products/$G/qa.json products/$G/sources.json " ]
+	[ "$(changed "$before" "$after")" = "mosaics/$H.fits mosaics/$H.sources.json products/$G/image.fits products/$G/image.pb.fits products/$G/qa.json products/$G/sources.json " ]
 	# the setting took effect, and the image records it
 	/usr/bin/python3 -c '
 from astropy.io import fits
@@ -141,7 +141,7 @@ assert h["NAXIS1"] == 96, h["NAXIS1"]'
 	run -0 uvm-why -D "$d" "products/$G/vis.uvh5"
 	uvm-make -D "$d" >/dev/null 2>&1
 	after=$(stamps)
-	[ "$(changed "$before" "$after")" = "caltables/$G.cal.h5 mosaics/$H.fits products/$G/cal.uvh5 products/$G/flag.json products/$G/flag.uvh5 products/$G/image.fits products/$G/image.pb.fits products/$G/qa.json products/$G/sources.json " ]
+	[ "$(changed "$before" "$after")" = "caltables/$G.cal.h5 mosaics/$H.fits mosaics/$H.sources.json products/$G/cal.uvh5 products/$G/flag.json products/$G/flag.uvh5 products/$G/image.fits products/$G/image.pb.fits products/$G/qa.json products/$G/sources.json " ]
 }
 
 @test "uvm-why: provenance in the FITS header, the UVH5 attribute and the reports lists the real inputs" {

@@ -514,7 +514,23 @@ static void test_beam_models(void)
 	    beam_pb(BEAM_AIRY, 0.5145 * ld, f, D), beam_pb(BEAM_AIRY, 1.2197 * ld, f, D));
 	ok(fabs(beam_pb(BEAM_GAUSS, 0.6 * ld, f, D) - 0.5) < 1e-9, "Gaussian: 1/2 at 0.6 lambda/D");
 	ok(beam_parse("airy", &m) == 0 && m == BEAM_AIRY && beam_parse("gauss", &m) == 0 &&
-	    m == BEAM_GAUSS && beam_parse("cosine", &m) < 0, "beam model names parse");
+	    m == BEAM_GAUSS && beam_parse("taper", &m) == 0 && m == BEAM_TAPER &&
+	    beam_parse("cosine", &m) < 0, "beam model names parse");
+	/* the tapered dish against its aperture integrated directly (numpy,
+	 * trapezoid on 801 radii, J0 by its integral: tests/science_eval.py's
+	 * taper_beam): 0.91977 at 0.5 deg, 0.45010 at 1.5, 0.07298 at 2.5 */
+	ok(fabs(beam_pb(BEAM_TAPER, 0.5 * M_PI / 180, f, D) - 0.91977) < 1e-4 &&
+	    fabs(beam_pb(BEAM_TAPER, 1.5 * M_PI / 180, f, D) - 0.45010) < 1e-4 &&
+	    fabs(beam_pb(BEAM_TAPER, 2.5 * M_PI / 180, f, D) - 0.07298) < 1e-4 &&
+	    beam_pb(BEAM_TAPER, 0, f, D) == 1,
+	    "tapered dish: %.5f, %.5f, %.5f at 0.5, 1.5, 2.5 deg (direct integration: 0.91977, "
+	    "0.45010, 0.07298)", beam_pb(BEAM_TAPER, 0.5 * M_PI / 180, f, D),
+	    beam_pb(BEAM_TAPER, 1.5 * M_PI / 180, f, D), beam_pb(BEAM_TAPER, 2.5 * M_PI / 180, f, D));
+	{
+		double z = beam_first_null(BEAM_TAPER, f, D);
+		ok(beam_pb(BEAM_TAPER, z, f, D) < 1e-10 && beam_pb(BEAM_TAPER, 0.95 * z, f, D) > 1e-4 &&
+		    z > 1.2197 * ld, "tapered dish: first null at %.4f lambda/D, beyond Airy's", z / ld);
+	}
 }
 
 static void test_rms(void)

@@ -384,7 +384,7 @@ static int says(const char *err, const char *dir, const char *want)
 static void test_description(void)
 {
 	static const char *stagenames[] = {"verify", "combine", "flag", "calsolve", "calapply", "image",
-	    "sources", "qa", "mosaic", "smooth"};
+	    "sources", "qa", "mosaic", "msources", "smooth"};
 	static const char head[] =
 	    "# a comment, then the graph\n"
 	    "verify   products/{G}/{S}.ok     -        subband - disk keep  0 -\n"
@@ -475,6 +475,18 @@ static void test_description(void)
 			says(err, dir, "4: per-hour stage 'mosaic': want exactly one per-group input made "
 				       "for every group"),
 		    "a per-hour stage on per-subband products: refused");
+		snprintf(t, sizeof t, "%smosaic mosaics/{H}.fits combine hour - disk keep 0 -\n"
+				     "msources mosaics/{H}.sources.json combine hour - disk keep 0 -\n", head);
+		ok(load_text(&st, dir, t, err, sizeof err) < 0 &&
+			says(err, dir, "5: per-hour stage 'msources': want exactly one per-hour input "
+				       "(only the first, 'mosaic', reads per-group products)"),
+		    "a second per-hour stage on per-group products: refused");
+		snprintf(t, sizeof t, "%smosaic mosaics/{H}.fits combine hour - disk keep 0 -\n"
+				     "msources mosaics/{H}.sources.json mosaic hour - disk keep 0 - SOURCES_*\n",
+		    head);
+		ok(load_text(&st, dir, t, err, sizeof err) == 0 && st.hour == 2 &&
+			st.v[3].scope == STAGE_HOUR && st.v[3].in[0].stage == 2,
+		    "a per-hour stage on the mosaic (its catalogue): loads, the mosaic stays the first");
 		snprintf(t, sizeof t, "%ssmooth products/{G}/../x - subband - disk keep 0 -\n", head);
 		ok(load_text(&st, dir, t, err, sizeof err) < 0 && strstr(err, "/stages:4: product"),
 		    "a product outside the deployment: refused");

@@ -123,14 +123,15 @@ static void test_dft(void)
 					d[k] = s.ecef[3 * a2 + k] - s.ecef[3 * a1 + k];
 				uvw_ecef(d, H, s.dec, uvw);
 				for (int q = 0; q < s.nsrcs; q++) {
-					double lmn[3], th, fwhm, a;
+					double lmn[3], th, a;
 					/* the simulator's CIRS place (checked against
 					 * astropy in astrometry.bats) */
 					lmn_vec(s.src[q].ra_app, s.src[q].dec_app, lst, s.dec, lmn);
 					th = acos(lmn[2]);
-					fwhm = 1.2 * SIM_C / f / SIM_DIAM_M;
+					/* the simulator's default dish, in beam.c's
+					 * closed form (sim_beam.c integrates it) */
 					a = s.src[q].flux_jy * pow(f / s.src[q].ref_freq_hz, s.src[q].alpha) *
-					    exp(-4 * log(2) * th * th / (fwhm * fwhm));
+					    beam_pb(BEAM_TAPER, th, f, SIM_DIAM_M);
 					/* File convention (pyuvdata, DSA-110 writer):
 					 * exp(+2 pi i b.(s - s0) / lambda), b = pos2 - pos1. */
 					sum += a * cexp(+2 * M_PI * I * (uvw[0] * lmn[0] + uvw[1] * lmn[1] +
@@ -459,8 +460,33 @@ static void test_faults_rng(void)
 	    "ziggurat normal deviates: mean 0, variance 1, tails");
 }
 
+/* The simulator's dish (sim_beam.c: the aperture integrated numerically,
+ * tabulated and interpolated) against beam.c's closed form of the same
+ * aperture, code they do not share, from the axis to 40 deg and across
+ * the band; and -B airy is beam.c's Airy pattern. */
+static void test_beam(void)
+{
+	double worst = 0;
+
+	sim_beam_use(BEAM_TAPER);
+	for (double f = 1.3115e9; f <= 1.4995e9; f += 0.047e9)
+		for (double d = 0; d <= 40; d += 0.0137) {
+			double th = d * M_PI / 180;
+			double e = fabs(sim_beam(th, f) - beam_pb(BEAM_TAPER, th, f, SIM_DIAM_M));
+			if (e > worst)
+				worst = e;
+		}
+	ok(worst < 1e-6, "sim beam (numerical aperture) = beam.c's closed form to 1e-6");
+	sim_beam_use(BEAM_AIRY);
+	ok(sim_beam(0.02, 1.4e9) == beam_pb(BEAM_AIRY, 0.02, 1.4e9, SIM_DIAM_M) &&
+	    sim_beam(0.02, 1.4e9) < beam_pb(BEAM_TAPER, 0.02, 1.4e9, SIM_DIAM_M),
+	    "sim -B airy: beam.c's Airy, narrower than the tapered dish");
+	sim_beam_use(BEAM_TAPER);
+}
+
 int main(void)
 {
+	test_beam();
 	test_dft();
 	test_centre();
 	test_uvw();

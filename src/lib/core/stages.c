@@ -517,12 +517,8 @@ static int parse_line(struct parse *ps, char *text)
 		return rc;
 	if (nf == 10 && (rc = parse_keys(ps, s, f[9])) != 0)
 		return rc;
-	if (s->scope == STAGE_HOUR) {
-		if (st->hour >= 0)
-			return fail(ps, ps->line, "a second per-hour stage (the first: '%s')",
-			    st->v[st->hour].name);
+	if (s->scope == STAGE_HOUR && st->hour < 0)
 		st->hour = st->n;
-	}
 	st->n++;
 	return 0;
 }
@@ -563,11 +559,18 @@ static int resolve(struct parse *ps)
 				    s->name, nm);
 			}
 		}
-		if (s->scope == STAGE_HOUR &&
+		if (i == st->hour &&
 		    (s->nin != 1 || s->in[0].chosen || st->v[s->in[0].stage].scope != STAGE_GROUP ||
 			st->v[s->in[0].stage].calibrator))
 			return fail(ps, s->line, "per-hour stage '%s': want exactly one per-group input "
 			    "made for every group", s->name);
+		/* the per-hour stages after the first work on its products
+		 * (the mosaic's catalogue): one per-hour input each */
+		if (s->scope == STAGE_HOUR && i != st->hour &&
+		    (s->nin != 1 || st->v[s->in[0].stage].scope != STAGE_HOUR))
+			return fail(ps, s->line, "per-hour stage '%s': want exactly one per-hour input "
+			    "(only the first, '%s', reads per-group products)", s->name,
+			    st->v[st->hour].name);
 	}
 	return 0;
 }

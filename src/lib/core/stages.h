@@ -24,8 +24,9 @@
  *            (CAL_<G>: the group's own table, else another group's, else
  *            none). '-': none, the stage reads the incoming files (IN_<G>/sbNN).
  *   scope    subband (one product per present subband of a group), group,
- *            or hour (one product per mosaic hour; at most one such stage,
- *            with exactly one per-group input)
+ *            or hour (one product per mosaic hour; the first such stage,
+ *            the mosaic, has exactly one per-group input, each later one
+ *            exactly one per-hour input: the mosaic's catalogue)
  *   when     '-' every group, or `calibrator`: only groups in which a
  *            catalogue calibrator transits
  *   staging  tmpfs (its product may be written to STAGING_DIR behind a
@@ -90,7 +91,7 @@ struct stage {
 struct stages {
 	struct stage v[STAGES_MAX];
 	int n;
-	int hour;                        /* the per-hour stage, -1 none */
+	int hour;                        /* the first per-hour stage, -1 none */
 	int image;                       /* the stage of role image, -1 none */
 	int chosen;                      /* the stage chosen: names, -1 none */
 	char path[PATH_MAX];             /* the file read */

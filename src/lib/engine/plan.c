@@ -202,10 +202,28 @@ static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *
 	}
 }
 
+/* The later per-hour stages of hour id (the mosaic's catalogue): each
+ * product on its per-hour input's, in all. */
+static void hour_chain_rules(FILE *f, const struct stages *st, const char *id)
+{
+	char prod[PATH_MAX], in[PATH_MAX], dir[PATH_MAX];
+	for (int s = 0; s < st->n; s++) {
+		if (st->v[s].scope != STAGE_HOUR || s == st->hour)
+			continue;
+		stages_product(st, s, id, 0, prod);
+		stages_product(st, st->v[s].in[0].stage, id, 0, in);
+		dir_of(prod, dir);
+		fprintf(f, "all: %s\n%s: %s", prod, prod, in);
+		settings_prereq(f, st, s, " \\\n  ");
+		fprintf(f, " \\\n  | %s\n", dir[0] ? dir : "./");
+	}
+}
+
 /*
  * The per-hour stage's products (plan_mosaic.c): mosaics/H.fits depends on
  * exactly its input's products of the hour's groups (their qa.json), so a
- * re-made image re-makes it; each is added to all by a rule line of its own.
+ * re-made image re-makes it; each is added to all by a rule line of its own,
+ * and so are the later per-hour stages' products made from it.
  */
 static void mosaic_rules(FILE *f, const struct plan *p)
 {
@@ -222,6 +240,7 @@ static void mosaic_rules(FILE *f, const struct plan *p)
 			fprintf(f, " \\\n  %s", h->inputs[k]);
 		settings_prereq(f, p->st, p->st->hour, " \\\n  ");
 		fprintf(f, " \\\n  | %s\n", dir[0] ? dir : "./");
+		hour_chain_rules(f, p->st, h->id);
 	}
 }
 

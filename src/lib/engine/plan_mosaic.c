@@ -237,6 +237,27 @@ static void hour_free(struct plan_hour *hr)
 	hr->ninputs = 0;
 }
 
+/* 1 when every later per-hour stage's product of hour id (the mosaic's
+ * catalogue) exists and is not older than its per-hour input. */
+static int chain_made(const struct stages *stg, int homefd, const char *id)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+	for (int s = 0; s < stg->n; s++) {
+		if (stg->v[s].scope != STAGE_HOUR || s == stg->hour)
+			continue;
+		stages_product(stg, s, id, 0, path);
+		if (fstatat(homefd, path, &a, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		stages_product(stg, stg->v[s].in[0].stage, id, 0, path);
+		if (fstatat(homefd, path, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    a.st_mtim.tv_sec < b.st_mtim.tv_sec ||
+		    (a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec < b.st_mtim.tv_nsec))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Examine the hour starting at s: fill hr; *finished when it is finished.
  * 0 or -1 (ENOMEM).
@@ -296,7 +317,8 @@ static int examine(const struct plan *p, const struct plan_doneidx *d, int homef
 	if (hr->ninputs == 0 ||
 	    (fstatat(homefd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		(st.st_mtim.tv_sec > newest.tv_sec ||
-		    (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec >= newest.tv_nsec))))
+		    (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec >= newest.tv_nsec)) &&
+		chain_made(p->st, homefd, hr->id)))
 		*finished = 1;
 	return 0;
 }

@@ -19,6 +19,7 @@
  * bit-identical for any number of threads.
  */
 #include "sci/calsolve.h"
+#include "sci/beam.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -126,6 +127,7 @@ void calsolve_defaults(struct calsolve_opts *o)
 	o->validity_hours = 24;
 	o->refant = -1;
 	o->diam_m = GEOM_DISH_DIAM_M;
+	o->beam = BEAM_TAPER;
 	o->nthreads = 0;
 }
 
@@ -305,7 +307,7 @@ static int calibrator(struct solver *s, double *transit_jd)
 	cal_source_apparent(s->cal, tmid, &s->ra_c, &s->dec_c);   /* ICRS -> CIRS */
 	*transit_jd = tmid + geom_wrap_pi(s->ra_c - lst_at(s, tmid)) / (2 * GEOM_PI * SIDEREAL);
 	sep = geom_sep(s->ra_c, s->dec_c, lst_at(s, tmid), s->dec_p);
-	if (geom_pb(sep, fmid, s->o->diam_m) < 1e-3) {
+	if (beam_pb(s->o->beam, sep, fmid, s->o->diam_m) < 1e-3) {
 		char m[256];
 		snprintf(m, sizeof m, "calibrator '%s' is %.2f deg from the pointing at mid-time, "
 		    "outside the beam", s->cal->name, sep / GEOM_DEG);
@@ -419,7 +421,7 @@ static void prepare(struct solver *s, int ti)
 	}
 	for (int f = 0; f < s->nf; f++)
 		s->model[f] = cal_source_flux(s->cal, h->freq_array[f]) *
-		    geom_pb(sep, h->freq_array[f], s->o->diam_m);
+		    beam_pb(s->o->beam, sep, h->freq_array[f], s->o->diam_m);
 }
 
 /*

@@ -9,7 +9,7 @@
  *     recomputed from the antenna positions and the integration's LST, and
  *     V' = V exp(2 pi i (w_cal - w_centre) f / c).
  *  2. Model: the calibrator alone at the phase centre, S(f) A(theta, f),
- *     with S the catalogue spectrum and A the primary beam (geom_pb) at the
+ *     with S the catalogue spectrum and A the primary beam (PB_MODEL, beam.h) at the
  *     calibrator's distance from the pointing at that integration.
  *  3. Delays (a first pass over the file): per baseline, channel and
  *     polarization, sums over time of the rephased visibilities, from
@@ -46,6 +46,8 @@
 #ifndef UVM_CALSOLVE_H
 #define UVM_CALSOLVE_H
 
+#include "sci/beam.h"
+
 #include "sci/cal_catalog.h"
 #include "sci/cal_table.h"
 
@@ -63,6 +65,8 @@ struct calsolve_opts {
 	double validity_hours;           /* window centred on the transit */
 	long refant;                     /* antenna number, -1: automatic */
 	double diam_m;                   /* dish diameter for the beam */
+	enum beam_model beam;            /* PB_MODEL: the calibrator's apparent
+	                                    flux is its spectrum times it */
 	int nthreads;                    /* <= 0: online CPUs (at most
 	                                    CAL_MAX_THREADS); the table is the
 	                                    same bit for bit for any count */

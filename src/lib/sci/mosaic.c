@@ -27,6 +27,7 @@
 #include "core/fsx.h"
 #include "core/prov.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "sci/astro.h"
 #include "sci/beam.h"
 #include "sci/geom.h"
@@ -63,35 +64,33 @@ struct grid {
 
 int mosaic_config(struct mosaic_opts *o, const struct cfg *c, char *err)
 {
-	const char *b = c ? cfg_str(c, "MOSAIC_BEAM", "gaussian") : "gaussian";
+	const char *b = c ? cfg_str(c, "PB_MODEL", "taper") : "taper";
+	const char *old = c ? cfg_str(c, "MOSAIC_BEAM", "") : "";
+	enum beam_model was;
+
 	memset(o, 0, sizeof *o);
 	o->hours = c ? (int)cfg_int(c, "MOSAIC_HOURS", 1) : 1;
 	o->npix = c ? (int)cfg_int(c, "MOSAIC_NPIX", 0) : 0;
 	o->cell_arcsec = c ? cfg_double(c, "MOSAIC_CELL_ARCSEC", 0) : 0;
-	o->dish_m = c ? cfg_double(c, "MOSAIC_DISH_M", GEOM_DISH_DIAM_M) : GEOM_DISH_DIAM_M;
 	o->cutoff = c ? cfg_double(c, "MOSAIC_PB_CUTOFF", 0.1) : 0.1;
-	if (!strcmp(b, "gaussian"))
-		o->beam = MOSAIC_GAUSSIAN;
-	else if (!strcmp(b, "airy"))
-		o->beam = MOSAIC_AIRY;
-	else
-		return snprintf(err, MOSAIC_ERRLEN, "bad MOSAIC_BEAM '%s' (gaussian or airy)", b), -1;
+	if (beam_parse(b, &o->beam) < 0)
+		return snprintf(err, MOSAIC_ERRLEN, "bad PB_MODEL '%s' (taper, airy or gauss)", b), -1;
+	/* MOSAIC_BEAM and MOSAIC_DISH_M, which configs written before the one
+	 * model hold: mosaics divide by the images' beam whatever they say,
+	 * and a value that would have differed is named once a mosaic */
+	if (*old && (beam_parse(old, &was) < 0 || was != o->beam))
+		log_warn("MOSAIC_BEAM=%s is no longer used: mosaics use PB_MODEL (%s), the "
+			 "images' beam; remove the key", old, beam_name(o->beam));
+	if (c && cfg_double(c, "MOSAIC_DISH_M", BEAM_DISH_M) != BEAM_DISH_M)
+		log_warn("MOSAIC_DISH_M is no longer used: mosaics use the images' %.2f m dish; "
+			 "remove the key", BEAM_DISH_M);
 	if (o->hours < 1 || o->hours > 24 || 24 % o->hours)
 		return snprintf(err, MOSAIC_ERRLEN, "bad MOSAIC_HOURS (a divisor of 24)"), -1;
 	if (o->npix < 0 || o->npix > MOSAIC_MAXNPIX || o->npix % 2)
 		return snprintf(err, MOSAIC_ERRLEN, "bad MOSAIC_NPIX (even, 0..%d)", MOSAIC_MAXNPIX), -1;
-	if (!(o->cell_arcsec >= 0) || !(o->dish_m > 0) || !(o->cutoff >= 0 && o->cutoff < 1))
-		return snprintf(err, MOSAIC_ERRLEN,
-			   "bad MOSAIC_CELL_ARCSEC, MOSAIC_DISH_M or MOSAIC_PB_CUTOFF"), -1;
+	if (!(o->cell_arcsec >= 0) || !(o->cutoff >= 0 && o->cutoff < 1))
+		return snprintf(err, MOSAIC_ERRLEN, "bad MOSAIC_CELL_ARCSEC or MOSAIC_PB_CUTOFF"), -1;
 	return 0;
-}
-
-double mosaic_beam(enum mosaic_beam b, double theta, double f_hz, double dish_m)
-{
-	/* beam.c's models: the Airy pattern of the dish itself, as the
-	 * imager's -p and calibration use it, not one stretched to the
-	 * Gaussian's width */
-	return beam_pb(b == MOSAIC_AIRY ? BEAM_AIRY : BEAM_GAUSS, theta, f_hz, dish_m);
 }
 
 static int fail(int *status, char *err, int st, const char *fmt, ...)
@@ -431,7 +430,7 @@ static int accumulate(const struct mosaic_opts *o, const struct grid *g, const s
 				double dx = u[0] - in->ptg[q][0], dy = u[1] - in->ptg[q][1],
 				       dz = u[2] - in->ptg[q][2];
 				double chord = sqrt(dx * dx + dy * dy + dz * dz);
-				b += mosaic_beam(o->beam, 2 * asin(fmin(chord / 2, 1)), in->freq, o->dish_m);
+				b += beam_pb(o->beam, 2 * asin(fmin(chord / 2, 1)), in->freq, BEAM_DISH_M);
 			}
 			b /= in->nptg;
 			num[y * g->nx + x0 + k] += in->w * b * v;
@@ -536,9 +535,8 @@ static int write_fits(const struct mosaic_opts *o, const struct grid *g, struct 
 	fits_update_key_dbl(f, "BPA", bpa, 8, "[deg]", &st);
 	fits_update_key_lng(f, "NINPUT", nused, "images used", &st);
 	fits_update_key_lng(f, "NSKIPPED", n - nused, "reports skipped (HISTORY says why)", &st);
-	fits_update_key_str(f, "PBTYPE", o->beam == MOSAIC_AIRY ? "airy" : "gaussian",
-	    "primary beam, FWHM 1.2 c/(f D)", &st);
-	fits_update_key_dbl(f, "DISHDIAM", o->dish_m, 6, "[m]", &st);
+	fits_update_key_str(f, "PBTYPE", beam_name(o->beam), "primary beam (PB_MODEL, beam.h)", &st);
+	fits_update_key_dbl(f, "DISHDIAM", BEAM_DISH_M, 6, "[m]", &st);
 	fits_update_key_dbl(f, "PBCUTOFF", o->cutoff, 6, "blank where weight < PBCUTOFF*WTMAX", &st);
 	fits_update_key_dbl(f, "WTMAX", wmax, 10, "[(Jy/beam)^-2] largest weight", &st);
 	fits_update_key_str(f, "INTERP", "lanczos3", "reprojection interpolation", &st);

@@ -18,9 +18,9 @@
  *   M = sum w_i B_i I_i / sum w_i B_i^2,  w_i = 1 / rms_i^2,
  * B_i the power beam of input i: the beam pointed at the meridian through
  * the group's integrations, averaged over the group's span (a drift scan's
- * beam moves on the sky while the group is recorded), either a Gaussian of
- * FWHM 1.2 c / (f D) (as the simulator's) or the Airy pattern of a
- * uniformly illuminated dish (beam.h: the models uvm-image -p uses).
+ * beam moves on the sky while the group is recorded), of the model PB_MODEL
+ * names (beam.h: the one the images' -p correction and calibration use;
+ * the tapered dish by default).
  * Pixels whose weight sum w B^2
  * is below the cutoff fraction of its maximum are blank (NaN). The
  * weight map is sum w B^2 [1/(Jy/beam)^2], the rms map 1 / sqrt(weight).
@@ -33,29 +33,28 @@
 #ifndef UVM_MOSAIC_H
 #define UVM_MOSAIC_H
 
+#include "sci/beam.h"
+
 #define MOSAIC_ERRLEN 512
 #define MOSAIC_MARGIN 0.05   /* fraction of each input side left out */
 #define MOSAIC_MAXNPIX 16384
-
-enum mosaic_beam { MOSAIC_GAUSSIAN, MOSAIC_AIRY };
 
 struct mosaic_opts {
 	char hour[16];       /* "YYYYMMDDTHH", "" = from the first input used */
 	int hours;           /* hours per mosaic (divides 24) */
 	int npix;            /* 0: derived from the inputs */
 	double cell_arcsec;  /* 0: the finest input cell */
-	enum mosaic_beam beam;
-	double dish_m;
+	enum beam_model beam; /* PB_MODEL */
 	double cutoff;       /* blank below cutoff * max weight */
 	int blank_ok;        /* no input passing: write a blank mosaic */
 };
 
-/* Defaults, then the MOSAIC_* keys of the deployment config c (NULL: none).
- * 0, or -1 with err naming the bad key. */
+/* Defaults, then the MOSAIC_* keys and PB_MODEL of the deployment config c
+ * (NULL: none). 0, or -1 with err naming the bad key. MOSAIC_BEAM and
+ * MOSAIC_DISH_M, of configs written before PB_MODEL was the one model,
+ * are ignored with a warning on stderr when they would have differed. */
 struct cfg;
 int mosaic_config(struct mosaic_opts *o, const struct cfg *c, char *err);
-/* Power beam at angle theta (radians) for frequency f_hz. */
-double mosaic_beam(enum mosaic_beam b, double theta, double f_hz, double dish_m);
 
 /*
  * Build the mosaic of the reports qa[0..n-1] into out. 0, or -1 with err

@@ -309,20 +309,6 @@ double sim_lst(double unix_s, double lon)
 	return astro_local_era2(2440587.5 + days, (unix_s - days * 86400.0) / 86400.0, lon);
 }
 
-/* The simulated sky's beam: its own choice (uvm-sim -B), so that a test
- * can simulate with one model and image with another. */
-static enum beam_model sim_beam_model = BEAM_GAUSS;
-
-void sim_beam_use(enum beam_model m)
-{
-	sim_beam_model = m;
-}
-
-double sim_beam(double theta, double freq_hz)
-{
-	return beam_pb(sim_beam_model, theta, freq_hz, SIM_DIAM_M);
-}
-
 double sim_flux(const struct sim_source *src, double freq_hz)
 {
 	return src->flux_jy * pow(freq_hz / src->ref_freq_hz, src->alpha);

@@ -13,7 +13,7 @@
  *                           exp(+2 pi i (u l + v m + w (n - 1))) + noise)
  *
  * with uvw = pos(ant_2) - pos(ant_1) in the frame of (HA = 0, Dec = pointing)
- * and A the power beam (Gaussian of FWHM 1.2 lambda / D, or Airy: -B).
+ * and A the power beam (-B: the tapered dish of sim_beam.c by default, Airy or Gaussian).
  *
  * The sign, from the sources: pyuvdata defines the baseline as
  * pos(ant_2) - pos(ant_1) and its phase() multiplies the data by
@@ -208,11 +208,13 @@ double sim_lst(double unix_s, double lon);
 double sim_jd(double unix_s);
 /* Fill x's CIRS position for the mid-time of group gi (cached). */
 void sim_apparent(const struct sim *s, struct sim_source *x, int gi);
-/* Power beam (sim_beam_use: Gaussian of FWHM 1.2 lambda/D by default, or
- * Airy) at angular distance theta (rad) from the pointing. */
+/* Power beam at angular distance theta (rad) from the pointing (sim_beam.c:
+ * by default the tapered dish integrated numerically, or beam.c's Airy or
+ * Gaussian). */
 double sim_beam(double theta, double freq_hz);
-/* The model sim_beam uses from now on (default BEAM_GAUSS). */
+/* The model sim_beam uses from now on (default BEAM_TAPER), and its name. */
 void sim_beam_use(enum beam_model m);
+const char *sim_beam_name(void);
 /* Flux density of src at freq (no beam). */
 double sim_flux(const struct sim_source *src, double freq_hz);
 /* Complex gain at freq and t_rel seconds after the reference time. */

@@ -760,7 +760,10 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 	    " uvw = pos(ant_2) - pos(ant_1) in metres for (HA 0, Dec dec_deg) (meridian phasing,"
 	    " phase centre RA = LST of each integration), u,v,w in wavelengths in the exponent,"
 	    " l towards east; autocorrelations |g|^2 (sum_s S_s A_s + sefd_jy + real noise);"
-	    " A = Gaussian power beam exp(-4 ln2 theta^2 / fwhm^2), fwhm = 1.2 c / (f D);"
+	    " A = the power beam of telescope.beam_model (taper: |E(u)/E(0)|^2, E(u) = int_b^1 g(rho)"
+	    " J0(u rho) rho drho, u = pi D sin(theta) f / c, g = c_edge + (1 - c_edge)(1 - rho^2),"
+	    " c_edge = 10^(beam_edge_taper_db/20), b = beam_blockage_m / D; airy: (2 J1(u)/u)^2;"
+	    " gauss: exp(-4 ln2 theta^2 / fwhm^2), fwhm = 1.2 c / (f D));"
 	    " S(f) = flux_jy (f / ref_freq_hz)^spectral_index; positions treated as apparent"
 	    " (no precession); LST = mean sidereal time 18.697374558 + 24.06570982441908"
 	    " (JD - 2451545) hours + longitude");
@@ -773,6 +776,11 @@ static int write_truth(const struct sim *s, const struct hostile_rec *hr, int nh
 	jkey(f, "altitude_m", SIM_ALT_M);
 	fputc(',', f);
 	jkey(f, "dish_diameter_m", SIM_DIAM_M);
+	fputc(',', f);
+	fprintf(f, "\"beam_model\":\"%s\",", sim_beam_name());
+	jkey(f, "beam_edge_taper_db", BEAM_TAPER_DB);
+	fputc(',', f);
+	jkey(f, "beam_blockage_m", BEAM_BLOCK_M);
 	fputc(',', f);
 	jkey(f, "beam_fwhm_factor", 1.2);
 	fputc(',', f);

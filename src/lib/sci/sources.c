@@ -294,7 +294,7 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 		return fail(status, err, EX_DATAERR, "'%s': not a FITS file", path);
 	}
 	if (fits_get_img_dim(f, &naxis, &st) || naxis < 2 || naxis > 9 ||
-	    fits_get_img_size(f, naxis, nax, &st) || nax[0] < 16 || nax[1] < 16 ||
+	    fits_get_img_size(f, naxis, nax, &st) || nax[0] < 1 || nax[1] < 1 ||
 	    nax[0] > 65536 || nax[1] > 65536) {
 		fail(status, err, EX_DATAERR, "'%s': the primary HDU is not an image", path);
 		goto out;
@@ -310,6 +310,24 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 		fail(status, err, EX_DATAERR, "'%s': cannot read the image data", path);
 		goto out;
 	}
+	{
+		/* a blank image (a mosaic of an hour where no image passed QA)
+		 * has no sources: an empty catalogue, not bad data */
+		size_t k = 0;
+		while (k < np && !isfinite(img[k]))
+			k++;
+		if (k == np) {
+			c->nx = nax[0];
+			c->ny = nax[1];
+			c->freq_hz = key_dbl(f, "FREQ");
+			rc = 0;
+			goto out;
+		}
+	}
+	if (nax[0] < 16 || nax[1] < 16) {
+		fail(status, err, EX_DATAERR, "'%s': the primary HDU is not an image", path);
+		goto out;
+	}
 	if (fits_hdr2str(f, 1, NULL, 0, &hdr, &nkeys, &st) ||
 	    wcspih(hdr, nkeys, WCSHDR_all, 0, &nrej, &nwcs, &w) || nwcs < 1 || wcsset(w) ||
 	    w->lng != 0 || w->lat != 1) {
@@ -321,7 +339,8 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	c->bmaj_arcsec = key_dbl(f, "BMAJ") * 3600;
 	c->bmin_arcsec = key_dbl(f, "BMIN") * 3600;
 	c->bpa_deg = key_dbl(f, "BPA");
-	c->freq_hz = w->spec >= 0 ? w->crval[w->spec] : NAN;
+	/* a mosaic has no spectral axis: its FREQ card (mosaic.c) */
+	c->freq_hz = w->spec >= 0 ? w->crval[w->spec] : key_dbl(f, "FREQ");
 	cell = fabs(w->cdelt[1]) * 3600;
 	if (!(c->bmaj_arcsec > 0) || !(c->bmin_arcsec > 0) || !(cell > 0)) {
 		fail(status, err, EX_DATAERR, "'%s': no restoring beam (BMAJ, BMIN)", path);

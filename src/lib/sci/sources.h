@@ -83,8 +83,10 @@ struct src_xmatch {
  * *xm too (its gate fields set by the caller). flat, if not NULL, is the
  * same image before primary-beam correction (uvm-image's output beside
  * its -p one; same size): each source's pb is flat / image at its peak
- * pixel. 0, or -1 with err and *status (66 missing, 65 not a usable image
- * or flat not of the same size, 70 SEP failure).
+ * pixel. A wholly blank (NaN) image, the mosaic of an hour where no image
+ * passed QA, gives an empty catalogue. 0, or -1 with err and *status (66
+ * missing, 65 not a usable image or flat not of the same size, 70 SEP
+ * failure).
  */
 int sources_find(const char *path, const char *flat, double thresh, int minarea,
     const struct src_ref *ref, int nref, struct src_xmatch *xm, struct src_catalog *c,
