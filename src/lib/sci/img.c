@@ -28,6 +28,14 @@
 #define KB_OS 1024
 #define KB_BETA 13.0
 
+/* The PSF for the minor cycles: 2n x 2n up to this image side (exact
+ * Högbom: a component reaches every pixel), with a grid of its own; beyond
+ * it, n x n off a grid the size of the visibility grid, on the same FFT
+ * plan (Clark's patch, a component reaching n/2 each way: at the whole
+ * primary beam, 6720 pixels, the 2n grid alone would be 1.4 GB and a
+ * quarter of the FFT time). The deployment's 2048 is exact. */
+#define PSF_EXACT_MAX 2048
+
 void img_opts_default(struct img_opts *o)
 {
 	memset(o, 0, sizeof *o);
@@ -320,7 +328,7 @@ static int *active_set(const float *r, int n, double win, double *level, int *na
  */
 static int deconvolve(const struct img_opts *o, struct img_input *in, struct img_grid *g,
     const struct img_fft *fft, const double *corr, double norm, float *resid, const float *psf,
-    float *model, int n, struct img_clean *tot, int *st, char *err)
+    int np, float *model, int n, struct img_clean *tot, int *st, char *err)
 {
 	int budget = o->niter, nmajor = 0, masked = 0, nidx = 0, *idx = NULL;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0;
@@ -373,8 +381,9 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 		c.gain = o->gain;
 		c.threshold = fmax(stop, (1 - o->mgain) * peak);
 		c.window = win;
+		c.nthreads = in->nthreads;
 		if (masked) {
-			img_hogbom_masked(resid, psf, model, n, idx, nidx, &c);
+			img_hogbom_masked(resid, psf, np, model, n, idx, nidx, &c);
 		} else {
 			int na, *act = active_set(resid, n, win, &c.threshold, &na);
 			if (!act) {
@@ -383,7 +392,7 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 				free(idx);
 				return -1;
 			}
-			img_hogbom_masked(resid, psf, model, n, act, na, &c);
+			img_hogbom_masked(resid, psf, np, model, n, act, na, &c);
 			free(act);
 		}
 		budget -= c.done;
@@ -477,7 +486,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	struct img_fft fftp = {0};
 	struct img_vstore store = {0};
 	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int n = o->npix, ng, ngp, st = 0, loaded = 0, saved = 0;
+	int n = o->npix, ng, ngp, np, st = 0, loaded = 0, saved = 0;
 	char err[IMG_ERRLEN];
 	double *corr = NULL, *corrp = NULL, cell, norm;
 	float *dirty = NULL, *psf = NULL, *model = NULL, *restored = NULL;
@@ -513,9 +522,10 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	}
 	nn = (size_t)n * n;
 	ng = fft_size((int)ceil(n * (o->pad >= 1 ? o->pad : 1)));
-	ngp = fft_size(2 * n);
+	np = n <= PSF_EXACT_MAX ? 2 * n : n;
+	ngp = np == 2 * n ? fft_size(2 * n) : ng;
 	corr = malloc(sizeof *corr * (size_t)n);
-	corrp = malloc(sizeof *corrp * (size_t)n * 2);
+	corrp = malloc(sizeof *corrp * (size_t)np);
 	if (!corr || !corrp || img_kernel_init(&k, KB_SUPPORT, KB_OS, KB_BETA) < 0 ||
 	    img_grid_init(&g, ng, ngp, cell, &k, o->weighting, o->robust) < 0) {
 		log_err("out of memory for %d x %d and %d x %d grids", ng, ng, ngp, ngp);
@@ -523,11 +533,11 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		goto out;
 	}
 	img_kernel_correction(&k, ng, n, corr);
-	img_kernel_correction(&k, ngp, 2 * n, corrp);
+	img_kernel_correction(&k, ngp, np, corrp);
 	if (nthreads < 1)
 		nthreads = 1;
 	img_fft_threads(nthreads);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < (ngp == ng ? 1 : 2); i++) {
 		struct img_fft *f = i ? &fftp : &fft;
 		int side = i ? ngp : ng;
 
@@ -582,20 +592,20 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		log_warn("%lld of %lld visibilities fall outside the uv grid (cell %.3g arcsec too "
 			 "coarse?)", g.nout, g.nout + g.nvis, cell / GEOM_DEG * 3600);
 
+	/* the model and the restored image once the PSF grid is freed: the
+	 * peak memory is the grids' */
 	dirty = malloc(sizeof *dirty * nn);
-	psf = malloc(sizeof *psf * nn * 4);
-	model = calloc(nn, sizeof *model);
-	restored = malloc(sizeof *restored * nn);
-	if (!dirty || !psf || !model || !restored) {
+	psf = malloc(sizeof *psf * (size_t)np * np);
+	if (!dirty || !psf) {
 		log_err("out of memory for %d x %d images", n, n);
 		st = EX_OSERR;
 		goto out;
 	}
 	img_fft_exec(&fft, g.vis);
 	img_grid_to_image(g.vis, ng, n, corr, g.sumw, dirty);
-	img_fft_exec(&fftp, g.psf);
-	img_grid_to_image(g.psf, ngp, 2 * n, corrp, g.sumw, psf);
-	norm = psf[(size_t)n * 2 * n + n];
+	img_fft_exec(ngp == ng ? &fft : &fftp, g.psf);
+	img_grid_to_image(g.psf, ngp, np, corrp, g.sumw, psf);
+	norm = psf[(size_t)(np / 2) * np + np / 2];
 	log_debug("transformed: %s", lap());
 	if (!(norm > 0)) {
 		log_err("the PSF has no positive peak");
@@ -604,7 +614,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	}
 	for (size_t i = 0; i < nn; i++)
 		dirty[i] = (float)(dirty[i] / norm);
-	for (size_t i = 0; i < 4 * nn; i++)
+	for (size_t i = 0; i < (size_t)np * np; i++)
 		psf[i] = (float)(psf[i] / norm);
 	m.nvis = g.nvis;
 	m.sumw = g.sumw;
@@ -614,14 +624,20 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	fftwf_free(g.psf);
 	g.psf = NULL;
 	img_fft_free(&fftp);
-	if (img_fit_beam(psf, 2 * n, cell, &m.beam) < 0) {
+	if (!(model = calloc(nn, sizeof *model))) {
+		log_err("out of memory for %d x %d images", n, n);
+		st = EX_OSERR;
+		goto out;
+	}
+	if (img_fit_beam(psf, np, cell, &m.beam) < 0) {
 		log_err("cannot fit a restoring beam: the PSF has no main lobe (uv coverage too "
 			"sparse, or pixels of %.3g arcsec too coarse)", cell / GEOM_DEG * 3600);
 		st = EX_DATAERR;
 		goto out;
 	}
 	log_debug("beam fitted: %s", lap());
-	if (deconvolve(o, &in, &g, &fft, corr, norm, dirty, psf, model, n, &m.clean, &st, err) < 0) {
+	if (deconvolve(o, &in, &g, &fft, corr, norm, dirty, psf, np, model, n, &m.clean, &st,
+		err) < 0) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -629,6 +645,13 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	log_debug("major cycles: degrid %.2f s cpu, %.2f s wall; grid %.2f s cpu, %.2f s wall; "
 		  "fft %.2f s cpu, %.2f s wall (first gridding included; %d threads)", g.prep_cpu,
 	    g.prep_wall, g.spread_cpu, g.spread_wall, batch_fft_cpu, batch_fft_wall, nthreads);
+	free(psf);
+	psf = NULL;
+	if (!(restored = malloc(sizeof *restored * nn))) {
+		log_err("out of memory for %d x %d images", n, n);
+		st = EX_OSERR;
+		goto out;
+	}
 	memcpy(restored, dirty, sizeof *restored * nn);
 	img_restore(restored, model, n, cell, &m.beam);
 
