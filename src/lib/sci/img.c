@@ -254,6 +254,27 @@ static int major_cycle(struct img_input *in, struct img_grid *g, const struct im
 	return 0;
 }
 
+/*
+ * Clark's bound for a PSF patch (np < 2n): the largest |PSF| in the
+ * patch's outer band (offsets beyond 3/8 of its side from the peak), the
+ * level of the sidelobes a component leaves unsubtracted beyond the
+ * patch; a minor cycle must stop above that fraction of its peak, or it
+ * would CLEAN them. 0 for the exact 2n PSF.
+ */
+static double patch_far_sidelobe(const float *psf, int np, int n)
+{
+	int h = np / 2, edge = 3 * np / 8;
+	double m = 0;
+
+	if (np >= 2 * n)
+		return 0;
+	for (int y = 0; y < np; y++)
+		for (int x = 0; x < np; x++)
+			if (abs(x - h) >= edge || abs(y - h) >= edge)
+				m = fmax(m, fabs(psf[(size_t)y * np + x]));
+	return m;
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
 	float x = *(const float *)a, y = *(const float *)b;
@@ -332,8 +353,11 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 {
 	int budget = o->niter, nmajor = 0, masked = 0, nidx = 0, *idx = NULL;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0;
+	double far = patch_far_sidelobe(psf, np, n);
 
 	memset(tot, 0, sizeof *tot);
+	if (far > 0)
+		log_debug("PSF patch %d x %d: sidelobes up to %.3g of the peak at its edge", np, np, far);
 	tot->niter = o->niter;
 	tot->gain = o->gain;
 	tot->window = win;
@@ -379,7 +403,7 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 			break;
 		c.niter = budget;
 		c.gain = o->gain;
-		c.threshold = fmax(stop, (1 - o->mgain) * peak);
+		c.threshold = fmax(stop, fmax(1 - o->mgain, far) * peak);
 		c.window = win;
 		c.nthreads = in->nthreads;
 		if (masked) {
@@ -411,69 +435,6 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 	}
 	free(idx);
 	return 0;
-}
-
-/*
- * The group's effective primary beam at every pixel: the power beam of
- * model o->beam averaged over the integrations (the pointing drifts along
- * RA with the sky's rotation, at the pointing declination) and over the
- * band (8 frequencies from fmin to fmax), on a grid of every 8th pixel
- * interpolated bilinearly (the beam varies over degrees, a pixel is
- * arcseconds). Pixel directions by the inverse SIN projection about the
- * phase centre (the w-term's PV shift, arcseconds, is ignored here).
- */
-static void primary_beam(const struct img_opts *o, const struct img_input *in, int n,
-    double cell, float *pb)
-{
-	int step = 8, nc = n / step + 2, nt = 12, nf = 8;
-	float *c = malloc(sizeof *c * (size_t)nc * nc);
-	double span = (in->jd_last - in->jd_first) * 2 * M_PI * 1.00273781191135448;
-
-	if (!c) {
-		for (size_t i = 0; i < (size_t)n * n; i++)
-			pb[i] = NAN;
-		return;
-	}
-	for (int j = 0; j < nc; j++)
-		for (int i = 0; i < nc; i++) {
-			double l = -(i * step - n / 2) * cell, m = (j * step - n / 2) * cell;
-			double r2 = l * l + m * m, nn, dec, dra, acc = 0;
-
-			if (r2 >= 1) {
-				c[(size_t)j * nc + i] = 0;
-				continue;
-			}
-			nn = sqrt(1 - r2);
-			dec = asin(m * cos(in->dec0) + nn * sin(in->dec0));
-			dra = atan2(l, nn * cos(in->dec0) - m * sin(in->dec0));
-			for (int t = 0; t < nt; t++) {
-				/* pointing hour angle offset at the middle of the t-th
-				 * of nt equal slices of the group (RA grows with time) */
-				double da = dra - span * ((t + 0.5) / nt - 0.5);
-				double cs = sin(dec) * sin(in->dec0) + cos(dec) * cos(in->dec0) * cos(da);
-				double th = acos(fmax(-1, fmin(1, cs)));
-
-				for (int f = 0; f < nf; f++) {
-					double fr = in->fmin + (in->fmax - in->fmin) * (f + 0.5) / nf;
-					acc += beam_pb(o->beam, th, fr, BEAM_DISH_M);
-				}
-			}
-			c[(size_t)j * nc + i] = (float)(acc / (nt * nf));
-		}
-	for (int y = 0; y < n; y++) {
-		int j = y / step;
-		double fy = (double)(y - j * step) / step;
-
-		for (int x = 0; x < n; x++) {
-			int i = x / step;
-			double fx = (double)(x - i * step) / step;
-			const float *r0 = c + (size_t)j * nc + i, *r1 = r0 + nc;
-
-			pb[(size_t)y * n + x] = (float)((1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) +
-			    fy * ((1 - fx) * r1[0] + fx * r1[1]));
-		}
-	}
-	free(c);
 }
 
 int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char *out)
@@ -709,7 +670,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 			st = EX_OSERR;
 			goto out;
 		}
-		primary_beam(o, &in, n, cell, pb);
+		img_primary_beam(o, &in, n, cell, pb);
 		for (size_t i = 0; i < nn; i++)
 			pb[i] = pb[i] >= o->pb_cut ? restored[i] / pb[i] : NAN;
 		snprintf(hp, sizeof hp, "primary-beam corrected: %s beam of a %.2f m dish averaged "

@@ -436,6 +436,17 @@ int img_auto_npix(const struct img_input *in, double cell, enum beam_model m);
 int img_parse_weighting(const char *s, enum img_weighting *w, double *robust);
 
 /*
+ * The group's effective primary beam at every pixel: the power beam of
+ * model o->beam averaged over the integrations (the pointing drifts along
+ * RA with the sky's rotation, at the pointing declination) and over the
+ * band (8 frequencies from fmin to fmax), on a grid of every 8th pixel
+ * interpolated bilinearly (the beam varies over degrees, a pixel is
+ * arcseconds). Pixel directions by the inverse SIN projection about the
+ * phase centre (the w-term's PV shift, arcseconds, is ignored here).
+ */
+void img_primary_beam(const struct img_opts *o, const struct img_input *in, int n,
+    double cell, float *pb);
+/*
  * The uvm-image job: open paths, grid, FFT, CLEAN, restore, write out.
  * Returns 0 or an exit status (65 no unflagged data / bad input, 66, 70,
  * 73, 74), after logging one error line.
