@@ -169,14 +169,14 @@ med() { awk -v k="$1" -v c="$2" '$2 == k {print $(c + 2)}' "$tmp/all" | median 2
 	echo "# group: $nfiles subband files, $bytes bytes (uvm-sim defaults, 3C48 transiting); image $isize, MEASURE wisdom"
 	echo "# load average: at start $load0, at end $load1 (the machine is shared)"
 	echo "# medians of $reps runs; wall seconds; rss peak resident set in MB"
-	printf '%-28s %10s %8s %6s\n' stage wall_s rss_MB cpu%
+	printf '%-28s %10s %8s %6s %7s\n' stage wall_s rss_MB cpu% cpu_s
 	for k in cat_cold cat_warm "verify_x$nfiles" combine flag calsolve calapply image sources qa; do
 		w=$(med "$k" 1)
 		[ "$w" = - ] && continue
 		k2=$(med "$k" 2)
 		c=$(awk -v k="$k" '$2 == k && $3 > 0 && NF >= 5 {print 100 * $5 / $3}' "$tmp/all" | median 2>/dev/null || echo -)
-		printf '%-28s %10s %8s %6s\n' "$k" "$w" "$(echo "$k2" | awk '{printf "%.0f", $1 / 1024}')" \
-			"$(echo "$c" | awk '$1 == "-" {print; next} {printf "%.0f", $1}')"
+		printf '%-28s %10s %8s %6s %7s\n' "$k" "$w" "$(echo "$k2" | awk '{printf "%.0f", $1 / 1024}')" \
+			"$(echo "$c" | awk '$1 == "-" {print; next} {printf "%.0f", $1}')" "$(med "$k" 3)"
 	done
 	s=$(for k in "verify_x$nfiles" combine flag calapply image sources qa; do med "$k" 1; done | awk '{s += $1} END {printf "%.2f", s}')
 	printf '%-28s %10s\n' "sum (target group, serial)" "$s"
@@ -190,13 +190,13 @@ med() { awk -v k="$1" -v c="$2" '$2 == k {print $(c + 2)}' "$tmp/all" | median 2
 		printf '%-28s %10s\n' "copy $nfiles files to incoming" "$(med "e2e_${kind}_copy" 1)"
 		printf '%-28s %10s\n' "uvm-make (qa.json, mosaic)" "$(med "e2e_${kind}_make" 1)"
 		printf '%-28s %10s\n' "total (copy + make)" "$(med "e2e_${kind}_total" 1)"
-		printf '%-28s %10s %8s %6s  (jobs of the stage, from the wrapper records)\n' "" wall_s rss_MB cpu%
+		printf '%-28s %10s %8s %6s %7s  (jobs of the stage, from the wrapper records)\n' "" wall_s rss_MB cpu% cpu_s
 		for k in $(awk '!/^#/ && NF { print $1 }' rules/stages); do
 			w=$(med "e2e_${kind}_job_$k" 1)
 			[ "$w" = - ] && continue
 			c=$(awk -v k="e2e_${kind}_job_$k" '$2 == k && $3 > 0 {print 100 * $5 / $3}' "$tmp/all" | median 2>/dev/null || echo -)
-			printf '%-28s %10.2f %8.0f %6s\n' "  e2e $k" "$w" "$(med "e2e_${kind}_job_$k" 2 | awk '{print $1 / 1024}')" \
-				"$(echo "$c" | awk '$1 == "-" {print; next} {printf "%.0f", $1}')"
+			printf '%-28s %10.2f %8.0f %6s %7.1f\n' "  e2e $k" "$w" "$(med "e2e_${kind}_job_$k" 2 | awk '{print $1 / 1024}')" \
+				"$(echo "$c" | awk '$1 == "-" {print; next} {printf "%.0f", $1}')" "$(med "e2e_${kind}_job_$k" 3)"
 		done
 		tot=$(med "e2e_${kind}_total" 1)
 		lim=60
