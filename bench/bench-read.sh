@@ -7,8 +7,11 @@
 # From page cache (one warm-up read first), runs `cat file >/dev/null` and
 # `uvm-dump -d file` (header, then every row one integration at a time with
 # visibilities converted to complex float, flags and nsamples decompressed,
-# checksums summed) `runs` times each (default 5) and reports the medians,
-# their ratio, the decoded data rate and uvm-dump's peak RSS. It generates
+# checksums summed) and `uvm-verify -q file` (the pipeline's first job on
+# every subband: every check of the header and of every sample) `runs`
+# times each (default 5), interleaved, and reports the medians of the wall
+# and of the CPU (user + system: steadier on a shared machine), their
+# ratios to cat's, the decoded data rate and the peak RSS. It generates
 # nothing: give it a file (e.g. one subband written by uvm-sim), or set
 # UVM_BENCH_FILE; with neither it says so and exits 0, so `make bench`
 # still runs the others. Results in bench/results/read.txt.
@@ -38,35 +41,60 @@ command -v uvm-dump >/dev/null || { echo "bench-read: uvm-dump not built (make)"
 uvm-dump -d "$file" >/dev/null # checks the file, warms the cache
 cat "$file" >/dev/null
 
-i=0 cats= dumps=
+# wallcpu CMD...: "wall cpu" seconds of one run (GNU time's CPU has 10 ms
+# steps: the command runs 5 times and the sums are divided)
+tf=${TMPDIR:-/tmp}/bench-read.$$
+wallcpu() {
+	/usr/bin/time -f '%e %U %S' -o "$tf" sh -c 'for k in 1 2 3 4 5; do "$@" >/dev/null || exit 1; done' sh "$@" ||
+		{ echo "bench-read: $* failed" >&2; exit 70; }
+	awk '{printf "%.4f %.4f\n", $1 / 5, ($2 + $3) / 5}' "$tf"
+}
+uvm-verify -q "$file" || { echo "bench-read: uvm-verify rejects '$file'" >&2; exit 65; }
+: >"$tf.all"
+i=0
 while [ $i -lt "$runs" ]; do
-	cats="$cats $(elapsed cat "$file")"
-	dumps="$dumps $(elapsed uvm-dump -d "$file")"
+	echo "cat $(wallcpu cat "$file")" >>"$tf.all"
+	echo "dump $(wallcpu uvm-dump -d "$file")" >>"$tf.all"
+	echo "verify $(wallcpu uvm-verify -q "$file")" >>"$tf.all"
 	i=$((i + 1))
 done
-cat_s=$(echo "$cats" | tr ' ' '\n' | grep . | median)
-dump_s=$(echo "$dumps" | tr ' ' '\n' | grep . | median)
+col() { awk -v k="$1" -v c="$2" '$1 == k {print $c}' "$tf.all" | median; }
+cat_s=$(col cat 2) cat_cpu=$(col cat 3)
+dump_s=$(col dump 2) dump_cpu=$(col dump 3)
+verify_s=$(col verify 2) verify_cpu=$(col verify 3)
+rm -f "$tf" "$tf.all"
 bytes=$(wc -c <"$file")
 eval "$(uvm-dump "$file" | awk -F= '$1 == "Nblts" || $1 == "Nfreqs" || $1 == "Npols" { print $1 "=" $2 }')"
 # decoded bytes: complex64 + flag byte + float32 nsamples per sample
 decoded=$((Nblts * Nfreqs * Npols * 13))
 if [ -x /usr/bin/time ]; then
 	rss=$(peak_rss_kb uvm-dump -d "$file")
+	vrss=$(peak_rss_kb uvm-verify -q "$file")
 else
-	rss=n/a
+	rss=n/a vrss=n/a
 fi
 
 out=bench/results/read.txt
 mkdir -p bench/results
 {
-	bench_header "bench-read: uvm-dump -d vs cat, from page cache, median of $runs"
+	bench_header "bench-read: uvm-dump -d and uvm-verify vs cat, from page cache, median of $runs"
+	echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: the CPU ratios are the steadier)"
 	echo "# file: $file ($bytes bytes; Nblts=$Nblts Nfreqs=$Nfreqs Npols=$Npols)"
-	awk -v c="$cat_s" -v d="$dump_s" -v b="$bytes" -v x="$decoded" -v r="$rss" 'BEGIN {
+	echo "# reproduce: bench/bench-read.sh -r $runs FILE (a subband of uvm-sim's defaults)"
+	awk -v c="$cat_s" -v cc="$cat_cpu" -v d="$dump_s" -v dc="$dump_cpu" -v v="$verify_s" \
+	    -v vc="$verify_cpu" -v b="$bytes" -v x="$decoded" -v r="$rss" -v vr="$vrss" 'BEGIN {
 		printf "cat_s=%.4f\n", c
+		printf "cat_cpu_s=%.4f\n", cc
 		printf "cat_MBps=%.0f\n", b / c / 1e6
 		printf "dump_s=%.4f\n", d
+		printf "dump_cpu_s=%.4f\n", dc
 		printf "dump_decoded_MBps=%.0f\n", x / d / 1e6
 		printf "ratio_dump_over_cat=%.2f\n", d / c
 		printf "dump_peak_rss_kb=%s\n", r
+		printf "verify_s=%.4f\n", v
+		printf "verify_cpu_s=%.4f\n", vc
+		printf "ratio_verify_over_cat=%.2f (goal 2, aim 1.5)\n", v / c
+		printf "ratio_verify_cpu_over_cat_cpu=%.2f\n", (cc > 0) ? vc / cc : 0
+		printf "verify_peak_rss_kb=%s\n", vr
 	}'
 } | tee "$out"

@@ -252,6 +252,22 @@ static void test_catalog(void)
 	}
 	ok(!cal_catalog_transit(&c, tj + 0.01, tj + 0.02, -118.2825, 33.16, 3, NULL),
 	    "transit: none in a window after it");
+	{
+		/* group-long windows (309 s) with the transit 10 s inside
+		 * either end, or 10 s outside: the planner's calls, where
+		 * sources far from transit are skipped before their apparent
+		 * place; the day-long search above skips none */
+		double g = 309 / 86400.0, e = 10 / 86400.0, t1 = 0, t2 = 0;
+		const struct cal_source *a1 = cal_catalog_transit(&c, tj - e, tj - e + g, -118.2825,
+		    33.16, 3, &t1);
+		const struct cal_source *a2 = cal_catalog_transit(&c, tj + e - g, tj + e, -118.2825,
+		    33.16, 3, &t2);
+
+		ok(a1 && a2 && fabs(t1 - tj) * 86400 < 1e-3 && fabs(t2 - tj) * 86400 < 1e-3 &&
+			!cal_catalog_transit(&c, tj + e, tj + e + g, -118.2825, 33.16, 3, NULL) &&
+			!cal_catalog_transit(&c, tj - e - g, tj - e, -118.2825, 33.16, 3, NULL),
+		    "transit: a group-long window finds it 10 s inside either end, not 10 s outside");
+	}
 	ok(!cal_catalog_transit(&c, lo, lo + 1, -118.2825, 60, 3, NULL),
 	    "transit: none far from the pointing declination");
 	cal_catalog_free(&c);

@@ -147,6 +147,7 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 {
 	const double sidereal = 1.00273781191135448; /* sidereal days per solar day */
 	double mid = (jd0 + jd1) / 2, lst = geom_lst(mid, lon_deg), best = HUGE_VAL;
+	double half = GEOM_PI * sidereal * (jd1 - jd0); /* hour angle, transit to an end */
 	const struct cal_source *found = NULL;
 	double best_app = -1;
 
@@ -156,6 +157,14 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 
 		if (s->flux_jy < c->min_flux_jy || fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
 			continue;       /* precession moves sources by < 1 deg */
+		/* nor by more than 0.1 rad in RA below 80 deg of declination
+		 * within a century of J2000 (< 11 s of RA a year): a source
+		 * that far from transit in its catalogue RA cannot transit
+		 * in the group, and the apparent place (ERFA's nutation,
+		 * 3/4 of a planning pass over a long history) is not needed */
+		if (fabs(s->dec_deg) < 80 && fabs(mid - 2451545.0) < 36525 &&
+		    fabs(geom_wrap_pi(s->ra_deg * GEOM_DEG - lst)) > half + 0.1)
+			continue;
 		cal_source_apparent(s, mid, &ra, &dec);
 		dha = geom_wrap_pi(ra - lst);
 		t = mid + dha / (2 * GEOM_PI) / sidereal;

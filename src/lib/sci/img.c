@@ -28,6 +28,14 @@
 #define KB_OS 1024
 #define KB_BETA 13.0
 
+/* The PSF for the minor cycles: 2n x 2n up to this image side (exact
+ * Högbom: a component reaches every pixel), with a grid of its own; beyond
+ * it, n x n off a grid the size of the visibility grid, on the same FFT
+ * plan (Clark's patch, a component reaching n/2 each way: at the whole
+ * primary beam, 6720 pixels, the 2n grid alone would be 1.4 GB and a
+ * quarter of the FFT time). The deployment's 2048 is exact. */
+#define PSF_EXACT_MAX 2048
+
 void img_opts_default(struct img_opts *o)
 {
 	memset(o, 0, sizeof *o);
@@ -246,6 +254,27 @@ static int major_cycle(struct img_input *in, struct img_grid *g, const struct im
 	return 0;
 }
 
+/*
+ * Clark's bound for a PSF patch (np < 2n): the largest |PSF| in the
+ * patch's outer band (offsets beyond 3/8 of its side from the peak), the
+ * level of the sidelobes a component leaves unsubtracted beyond the
+ * patch; a minor cycle must stop above that fraction of its peak, or it
+ * would CLEAN them. 0 for the exact 2n PSF.
+ */
+static double patch_far_sidelobe(const float *psf, int np, int n)
+{
+	int h = np / 2, edge = 3 * np / 8;
+	double m = 0;
+
+	if (np >= 2 * n)
+		return 0;
+	for (int y = 0; y < np; y++)
+		for (int x = 0; x < np; x++)
+			if (abs(x - h) >= edge || abs(y - h) >= edge)
+				m = fmax(m, fabs(psf[(size_t)y * np + x]));
+	return m;
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
 	float x = *(const float *)a, y = *(const float *)b;
@@ -320,12 +349,15 @@ static int *active_set(const float *r, int n, double win, double *level, int *na
  */
 static int deconvolve(const struct img_opts *o, struct img_input *in, struct img_grid *g,
     const struct img_fft *fft, const double *corr, double norm, float *resid, const float *psf,
-    float *model, int n, struct img_clean *tot, int *st, char *err)
+    int np, float *model, int n, struct img_clean *tot, int *st, char *err)
 {
 	int budget = o->niter, nmajor = 0, masked = 0, nidx = 0, *idx = NULL;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0;
+	double far = patch_far_sidelobe(psf, np, n);
 
 	memset(tot, 0, sizeof *tot);
+	if (far > 0)
+		log_debug("PSF patch %d x %d: sidelobes up to %.3g of the peak at its edge", np, np, far);
 	tot->niter = o->niter;
 	tot->gain = o->gain;
 	tot->window = win;
@@ -371,10 +403,11 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 			break;
 		c.niter = budget;
 		c.gain = o->gain;
-		c.threshold = fmax(stop, (1 - o->mgain) * peak);
+		c.threshold = fmax(stop, fmax(1 - o->mgain, far) * peak);
 		c.window = win;
+		c.nthreads = in->nthreads;
 		if (masked) {
-			img_hogbom_masked(resid, psf, model, n, idx, nidx, &c);
+			img_hogbom_masked(resid, psf, np, model, n, idx, nidx, &c);
 		} else {
 			int na, *act = active_set(resid, n, win, &c.threshold, &na);
 			if (!act) {
@@ -383,7 +416,7 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 				free(idx);
 				return -1;
 			}
-			img_hogbom_masked(resid, psf, model, n, act, na, &c);
+			img_hogbom_masked(resid, psf, np, model, n, act, na, &c);
 			free(act);
 		}
 		budget -= c.done;
@@ -404,69 +437,6 @@ static int deconvolve(const struct img_opts *o, struct img_input *in, struct img
 	return 0;
 }
 
-/*
- * The group's effective primary beam at every pixel: the power beam of
- * model o->beam averaged over the integrations (the pointing drifts along
- * RA with the sky's rotation, at the pointing declination) and over the
- * band (8 frequencies from fmin to fmax), on a grid of every 8th pixel
- * interpolated bilinearly (the beam varies over degrees, a pixel is
- * arcseconds). Pixel directions by the inverse SIN projection about the
- * phase centre (the w-term's PV shift, arcseconds, is ignored here).
- */
-static void primary_beam(const struct img_opts *o, const struct img_input *in, int n,
-    double cell, float *pb)
-{
-	int step = 8, nc = n / step + 2, nt = 12, nf = 8;
-	float *c = malloc(sizeof *c * (size_t)nc * nc);
-	double span = (in->jd_last - in->jd_first) * 2 * M_PI * 1.00273781191135448;
-
-	if (!c) {
-		for (size_t i = 0; i < (size_t)n * n; i++)
-			pb[i] = NAN;
-		return;
-	}
-	for (int j = 0; j < nc; j++)
-		for (int i = 0; i < nc; i++) {
-			double l = -(i * step - n / 2) * cell, m = (j * step - n / 2) * cell;
-			double r2 = l * l + m * m, nn, dec, dra, acc = 0;
-
-			if (r2 >= 1) {
-				c[(size_t)j * nc + i] = 0;
-				continue;
-			}
-			nn = sqrt(1 - r2);
-			dec = asin(m * cos(in->dec0) + nn * sin(in->dec0));
-			dra = atan2(l, nn * cos(in->dec0) - m * sin(in->dec0));
-			for (int t = 0; t < nt; t++) {
-				/* pointing hour angle offset at the middle of the t-th
-				 * of nt equal slices of the group (RA grows with time) */
-				double da = dra - span * ((t + 0.5) / nt - 0.5);
-				double cs = sin(dec) * sin(in->dec0) + cos(dec) * cos(in->dec0) * cos(da);
-				double th = acos(fmax(-1, fmin(1, cs)));
-
-				for (int f = 0; f < nf; f++) {
-					double fr = in->fmin + (in->fmax - in->fmin) * (f + 0.5) / nf;
-					acc += beam_pb(o->beam, th, fr, BEAM_DISH_M);
-				}
-			}
-			c[(size_t)j * nc + i] = (float)(acc / (nt * nf));
-		}
-	for (int y = 0; y < n; y++) {
-		int j = y / step;
-		double fy = (double)(y - j * step) / step;
-
-		for (int x = 0; x < n; x++) {
-			int i = x / step;
-			double fx = (double)(x - i * step) / step;
-			const float *r0 = c + (size_t)j * nc + i, *r1 = r0 + nc;
-
-			pb[(size_t)y * n + x] = (float)((1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) +
-			    fy * ((1 - fx) * r1[0] + fx * r1[1]));
-		}
-	}
-	free(c);
-}
-
 int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char *out)
 {
 	struct img_input in;
@@ -477,7 +447,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	struct img_fft fftp = {0};
 	struct img_vstore store = {0};
 	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int n = o->npix, ng, ngp, st = 0, loaded = 0, saved = 0;
+	int n = o->npix, ng, ngp, np, st = 0, loaded = 0, saved = 0;
 	char err[IMG_ERRLEN];
 	double *corr = NULL, *corrp = NULL, cell, norm;
 	float *dirty = NULL, *psf = NULL, *model = NULL, *restored = NULL;
@@ -513,9 +483,10 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	}
 	nn = (size_t)n * n;
 	ng = fft_size((int)ceil(n * (o->pad >= 1 ? o->pad : 1)));
-	ngp = fft_size(2 * n);
+	np = n <= PSF_EXACT_MAX ? 2 * n : n;
+	ngp = np == 2 * n ? fft_size(2 * n) : ng;
 	corr = malloc(sizeof *corr * (size_t)n);
-	corrp = malloc(sizeof *corrp * (size_t)n * 2);
+	corrp = malloc(sizeof *corrp * (size_t)np);
 	if (!corr || !corrp || img_kernel_init(&k, KB_SUPPORT, KB_OS, KB_BETA) < 0 ||
 	    img_grid_init(&g, ng, ngp, cell, &k, o->weighting, o->robust) < 0) {
 		log_err("out of memory for %d x %d and %d x %d grids", ng, ng, ngp, ngp);
@@ -523,11 +494,11 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		goto out;
 	}
 	img_kernel_correction(&k, ng, n, corr);
-	img_kernel_correction(&k, ngp, 2 * n, corrp);
+	img_kernel_correction(&k, ngp, np, corrp);
 	if (nthreads < 1)
 		nthreads = 1;
 	img_fft_threads(nthreads);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < (ngp == ng ? 1 : 2); i++) {
 		struct img_fft *f = i ? &fftp : &fft;
 		int side = i ? ngp : ng;
 
@@ -582,20 +553,20 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		log_warn("%lld of %lld visibilities fall outside the uv grid (cell %.3g arcsec too "
 			 "coarse?)", g.nout, g.nout + g.nvis, cell / GEOM_DEG * 3600);
 
+	/* the model and the restored image once the PSF grid is freed: the
+	 * peak memory is the grids' */
 	dirty = malloc(sizeof *dirty * nn);
-	psf = malloc(sizeof *psf * nn * 4);
-	model = calloc(nn, sizeof *model);
-	restored = malloc(sizeof *restored * nn);
-	if (!dirty || !psf || !model || !restored) {
+	psf = malloc(sizeof *psf * (size_t)np * np);
+	if (!dirty || !psf) {
 		log_err("out of memory for %d x %d images", n, n);
 		st = EX_OSERR;
 		goto out;
 	}
 	img_fft_exec(&fft, g.vis);
 	img_grid_to_image(g.vis, ng, n, corr, g.sumw, dirty);
-	img_fft_exec(&fftp, g.psf);
-	img_grid_to_image(g.psf, ngp, 2 * n, corrp, g.sumw, psf);
-	norm = psf[(size_t)n * 2 * n + n];
+	img_fft_exec(ngp == ng ? &fft : &fftp, g.psf);
+	img_grid_to_image(g.psf, ngp, np, corrp, g.sumw, psf);
+	norm = psf[(size_t)(np / 2) * np + np / 2];
 	log_debug("transformed: %s", lap());
 	if (!(norm > 0)) {
 		log_err("the PSF has no positive peak");
@@ -604,7 +575,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	}
 	for (size_t i = 0; i < nn; i++)
 		dirty[i] = (float)(dirty[i] / norm);
-	for (size_t i = 0; i < 4 * nn; i++)
+	for (size_t i = 0; i < (size_t)np * np; i++)
 		psf[i] = (float)(psf[i] / norm);
 	m.nvis = g.nvis;
 	m.sumw = g.sumw;
@@ -614,14 +585,20 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	fftwf_free(g.psf);
 	g.psf = NULL;
 	img_fft_free(&fftp);
-	if (img_fit_beam(psf, 2 * n, cell, &m.beam) < 0) {
+	if (!(model = calloc(nn, sizeof *model))) {
+		log_err("out of memory for %d x %d images", n, n);
+		st = EX_OSERR;
+		goto out;
+	}
+	if (img_fit_beam(psf, np, cell, &m.beam) < 0) {
 		log_err("cannot fit a restoring beam: the PSF has no main lobe (uv coverage too "
 			"sparse, or pixels of %.3g arcsec too coarse)", cell / GEOM_DEG * 3600);
 		st = EX_DATAERR;
 		goto out;
 	}
 	log_debug("beam fitted: %s", lap());
-	if (deconvolve(o, &in, &g, &fft, corr, norm, dirty, psf, model, n, &m.clean, &st, err) < 0) {
+	if (deconvolve(o, &in, &g, &fft, corr, norm, dirty, psf, np, model, n, &m.clean, &st,
+		err) < 0) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -629,6 +606,13 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	log_debug("major cycles: degrid %.2f s cpu, %.2f s wall; grid %.2f s cpu, %.2f s wall; "
 		  "fft %.2f s cpu, %.2f s wall (first gridding included; %d threads)", g.prep_cpu,
 	    g.prep_wall, g.spread_cpu, g.spread_wall, batch_fft_cpu, batch_fft_wall, nthreads);
+	free(psf);
+	psf = NULL;
+	if (!(restored = malloc(sizeof *restored * nn))) {
+		log_err("out of memory for %d x %d images", n, n);
+		st = EX_OSERR;
+		goto out;
+	}
 	memcpy(restored, dirty, sizeof *restored * nn);
 	img_restore(restored, model, n, cell, &m.beam);
 
@@ -686,7 +670,7 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 			st = EX_OSERR;
 			goto out;
 		}
-		primary_beam(o, &in, n, cell, pb);
+		img_primary_beam(o, &in, n, cell, pb);
 		for (size_t i = 0; i < nn; i++)
 			pb[i] = pb[i] >= o->pb_cut ? restored[i] / pb[i] : NAN;
 		snprintf(hp, sizeof hp, "primary-beam corrected: %s beam of a %.2f m dish averaged "

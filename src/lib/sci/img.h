@@ -219,6 +219,7 @@ struct img_clean {
 			     * residual, re-estimated every 100 iterations
 			     * and when the peak reaches it */
 	double window;      /* search only |x - n/2|, |y - n/2| < window n/2 */
+	int nthreads;       /* img_hogbom_masked: 2 or more shares a large mask */
 	/* results */
 	int done;           /* iterations performed */
 	double flux;        /* total CLEAN flux, Jy */
@@ -237,10 +238,15 @@ void img_hogbom(float *resid, const float *psf, float *model, int n, struct img_
  * Högbom CLEAN restricted to the nidx pixels idx[] (y n + x) of a mask:
  * the search and the subtraction touch only those pixels (the rest of
  * resid is left as it was: a Cotton-Schwab major cycle recomputes it from
- * the visibilities). c->threshold is absolute (no automatic one here).
+ * the visibilities). psf is np x np with its peak 1 at (np/2, np/2): with
+ * np = 2n it reaches every pixel from every other (exact Högbom); smaller,
+ * it is Clark's PSF patch, and pixels beyond it from a component are not
+ * updated by it (the major cycle's residual is exact either way).
+ * c->threshold is absolute (no automatic one here); with c->nthreads > 1
+ * a large mask is shared by two threads, with the same result.
  */
-void img_hogbom_masked(float *resid, const float *psf, float *model, int n, const int *idx,
-    int nidx, struct img_clean *c);
+void img_hogbom_masked(float *resid, const float *psf, int np, float *model, int n,
+    const int *idx, int nidx, struct img_clean *c);
 /*
  * image += model convolved with the Gaussian beam b, normalised to a peak
  * of 1 per Jy (Jy/beam); pixel size cell radians.
@@ -429,6 +435,17 @@ int img_auto_npix(const struct img_input *in, double cell, enum beam_model m);
 /* Parse "natural", "uniform", "briggs" or "briggs:R"; 0 or -1. */
 int img_parse_weighting(const char *s, enum img_weighting *w, double *robust);
 
+/*
+ * The group's effective primary beam at every pixel: the power beam of
+ * model o->beam averaged over the integrations (the pointing drifts along
+ * RA with the sky's rotation, at the pointing declination) and over the
+ * band (8 frequencies from fmin to fmax), on a grid of every 8th pixel
+ * interpolated bilinearly (the beam varies over degrees, a pixel is
+ * arcseconds). Pixel directions by the inverse SIN projection about the
+ * phase centre (the w-term's PV shift, arcseconds, is ignored here).
+ */
+void img_primary_beam(const struct img_opts *o, const struct img_input *in, int n,
+    double cell, float *pb);
 /*
  * The uvm-image job: open paths, grid, FFT, CLEAN, restore, write out.
  * Returns 0 or an exit status (65 no unflagged data / bad input, 66, 70,

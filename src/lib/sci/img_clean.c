@@ -399,12 +399,77 @@ void img_restore(float *image, const float *model, int n, double cell, const str
 	free(st);
 }
 
-void img_hogbom_masked(float *r, const float *psf, float *model, int n, const int *idx,
+/* One thread's share of a masked CLEAN iteration: subtract comp x the
+ * PSF patch centred on (bx, by) from v[i0, i1) (offsets outside the patch
+ * untouched), and find the largest |v| there afterwards (*best, *at). */
+struct msub {
+	float *v;
+	const int *xy;
+	const float *psf;
+	int np, bx, by, i0, i1, at;
+	float comp, best;
+};
+
+static void msub_run(struct msub *a)
+{
+	const int h = a->np / 2, bx = a->bx, by = a->by;
+	const float comp = a->comp, *psf = a->psf;
+	const size_t np = (size_t)a->np;
+	float best = 0;
+	int at = a->i0;
+
+	for (int i = a->i0; i < a->i1; i++) {
+		unsigned dx = (unsigned)(a->xy[2 * i] - bx + h);
+		unsigned dy = (unsigned)(a->xy[2 * i + 1] - by + h);
+		float f;
+
+		/* unsigned compare: an offset of -h..h-1 is inside the patch */
+		if (comp != 0 && dx < np && dy < np)
+			a->v[i] -= comp * psf[dy * np + dx];
+		f = fabsf(a->v[i]);
+		if (f > best) {
+			best = f;
+			at = i;
+		}
+	}
+	a->best = best;
+	a->at = at;
+}
+
+/* The worker of a two-thread masked CLEAN: runs the second half of each
+ * iteration's subtraction while the caller runs the first; a barrier
+ * before (the component is chosen) and after (both maxima known). */
+struct mpool {
+	pthread_barrier_t start, done;
+	struct msub *job;
+	int stop;
+};
+
+static void *mworker(void *arg)
+{
+	struct mpool *p = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&p->start);
+		if (p->stop)
+			return NULL;
+		msub_run(p->job);
+		pthread_barrier_wait(&p->done);
+	}
+}
+
+/* Below this many pixels an iteration is too short to share. */
+#define MASKED_MT_MIN 20000
+
+void img_hogbom_masked(float *r, const float *psf, int np, float *model, int n, const int *idx,
     int nidx, struct img_clean *c)
 {
 	float *v = malloc(sizeof *v * (size_t)(nidx > 0 ? nidx : 1));
 	int *xy = malloc(sizeof *xy * 2 * (size_t)(nidx > 0 ? nidx : 1));
-	size_t n2 = 2 * (size_t)n;
+	struct msub part[2];
+	struct mpool pool;
+	pthread_t th;
+	int mt = 0;
 
 	c->done = 0;
 	c->flux = 0;
@@ -417,15 +482,42 @@ void img_hogbom_masked(float *r, const float *psf, float *model, int n, const in
 		xy[2 * i] = idx[i] % n;
 		xy[2 * i + 1] = idx[i] / n;
 	}
-	for (int it = 0;; it++) {
-		int b = 0;
-		float best = 0, comp;
-
-		for (int i = 0; i < nidx; i++)
-			if (fabsf(v[i]) > best) {
-				best = fabsf(v[i]);
-				b = i;
+	for (int t = 0; t < 2; t++)
+		part[t] = (struct msub){ .v = v, .xy = xy, .psf = psf, .np = np,
+			.i0 = t ? nidx / 2 : 0, .i1 = t ? nidx : nidx / 2 };
+	if (nidx >= MASKED_MT_MIN && c->nthreads > 1) {
+		pool.job = &part[1];
+		pool.stop = 0;
+		if (pthread_barrier_init(&pool.start, NULL, 2) == 0) {
+			if (pthread_barrier_init(&pool.done, NULL, 2) == 0) {
+				if (pthread_create(&th, NULL, mworker, &pool) == 0)
+					mt = 1;
+				else
+					pthread_barrier_destroy(&pool.done);
 			}
+			if (!mt)
+				pthread_barrier_destroy(&pool.start);
+		}
+	}
+	/* iteration 0 only searches (comp 0); each later one subtracts the
+	 * previous component and searches in the same pass over v */
+	part[0].comp = part[1].comp = 0;
+	part[0].bx = part[1].bx = part[0].by = part[1].by = 0;
+	for (int it = 0;; it++) {
+		float best, comp;
+		int b;
+
+		if (mt) {
+			pthread_barrier_wait(&pool.start);
+			msub_run(&part[0]);
+			pthread_barrier_wait(&pool.done);
+		} else {
+			msub_run(&part[0]);
+			msub_run(&part[1]);
+		}
+		/* ties go to the lower index, as a single pass would */
+		b = part[1].best > part[0].best ? part[1].at : part[0].at;
+		best = fabsf(v[b]);
 		c->last = best;
 		if (it >= c->niter || !(best > c->threshold))
 			break;
@@ -433,11 +525,18 @@ void img_hogbom_masked(float *r, const float *psf, float *model, int n, const in
 		model[idx[b]] += comp;
 		c->flux += comp;
 		c->done++;
-		for (int i = 0; i < nidx; i++) {
-			size_t py = (size_t)(xy[2 * i + 1] - xy[2 * b + 1] + n);
-			size_t px = (size_t)(xy[2 * i] - xy[2 * b] + n);
-			v[i] -= comp * psf[py * n2 + px];
+		for (int t = 0; t < 2; t++) {
+			part[t].comp = comp;
+			part[t].bx = xy[2 * b];
+			part[t].by = xy[2 * b + 1];
 		}
+	}
+	if (mt) {
+		pool.stop = 1;
+		pthread_barrier_wait(&pool.start);
+		pthread_join(th, NULL);
+		pthread_barrier_destroy(&pool.start);
+		pthread_barrier_destroy(&pool.done);
 	}
 	for (int i = 0; i < nidx; i++)
 		r[idx[i]] = v[i];

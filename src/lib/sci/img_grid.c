@@ -265,19 +265,25 @@ void img_grid_add(struct img_grid *g, double u, double v, float complex V, float
 	g->nvis++;
 }
 
+/* The grid column of image column x (the image's l grows to the east,
+ * the grid's u index the other way; both centred, wrapped modulo ng):
+ * (n/2 - x) mod ng, for 0 <= x < n <= ng. */
+static inline int grid_col(int x, int n, int ng)
+{
+	return x <= n / 2 ? n / 2 - x : ng + n / 2 - x;
+}
+
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
     double norm, float *img)
 {
 	for (int y = 0; y < n; y++) {
-		int km = ((y - n / 2) % ng + ng) % ng;
+		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
 		const float complex *row = t + (size_t)km * ng;
 		double cy = corr[y] * norm;
+		float *out = img + (size_t)y * n;
 
-		for (int x = 0; x < n; x++) {
-			int kl = ((n / 2 - x) % ng + ng) % ng;
-
-			img[(size_t)y * n + x] = (float)(crealf(row[kl]) / (corr[x] * cy));
-		}
+		for (int x = 0; x < n; x++)
+			out[x] = (float)(crealf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
 	}
 }
 
@@ -287,16 +293,13 @@ void img_model_grid(const float *model, int n, int ng, const double *corr, float
 {
 	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
 	for (int y = 0; y < n; y++) {
-		int km = ((y - n / 2) % ng + ng) % ng;
+		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
 		float complex *row = buf + (size_t)km * ng;
+		const float *in = model + (size_t)y * n;
 
-		for (int x = 0; x < n; x++) {
-			float f = model[(size_t)y * n + x];
-			int kl = ((n / 2 - x) % ng + ng) % ng;
-
-			if (f != 0)
-				row[kl] = (float)(f / (corr[x] * corr[y]));
-		}
+		for (int x = 0; x < n; x++)
+			if (in[x] != 0)
+				row[grid_col(x, n, ng)] = (float)(in[x] / (corr[x] * corr[y]));
 	}
 }
 

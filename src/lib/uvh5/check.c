@@ -8,6 +8,7 @@
 #include "uvh5/check.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,130 @@ static uint64_t le(const unsigned char *b, int n)
 }
 
 /*
+ * The data pass: a reader thread (the only one calling libhdf5 meanwhile)
+ * fills one of two buffers of block rows while this thread checks the
+ * other, so a file costs about the larger of its read and its check, not
+ * their sum. A read error is reported after the rows before it are
+ * checked, as a single pass would. 0, or -1 (out of memory: status set).
+ */
+struct rbuf {
+	float complex *vis;
+	uint8_t *flags;
+	float *ns;
+	int64_t row, n;
+	int full, rc, st;
+	char err[UVH5_ERRLEN];
+};
+
+struct reader {
+	uvh5_file *f;
+	int64_t nblts, block;
+	struct rbuf b[2];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+};
+
+static void *read_blocks(void *arg)
+{
+	struct reader *q = arg;
+	int k = 0;
+
+	for (int64_t row = 0; row < q->nblts; k ^= 1) {
+		struct rbuf *b = &q->b[k];
+		int64_t n = q->nblts - row < q->block ? q->nblts - row : q->block;
+
+		int stop;
+
+		pthread_mutex_lock(&q->mu);
+		while (b->full && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		stop = q->stop;
+		pthread_mutex_unlock(&q->mu);
+		if (stop)
+			break;
+		b->row = row;
+		b->n = n;
+		b->st = 0;
+		b->rc = uvh5_read_rows(q->f, row, n, b->vis, b->flags, b->ns, &b->st, b->err);
+		pthread_mutex_lock(&q->mu);
+		b->full = 1;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		if (b->rc < 0)
+			break;
+		row += n;
+	}
+	return NULL;
+}
+
+static int data_pass(uvh5_file *f, const struct uvh5_header *h, int64_t block,
+    struct chk_data *d, struct chk_report *r, const char *path)
+{
+	struct reader q = { .f = f, .nblts = h->Nblts, .block = block };
+	size_t m = (size_t)(block * h->Nfreqs * h->Npols);
+	pthread_t th;
+	int e = 0, k = 0;
+
+	for (int i = 0; i < 2; i++) {
+		q.b[i].vis = malloc(m * sizeof *q.b[i].vis);
+		q.b[i].flags = malloc(m);
+		q.b[i].ns = malloc(m * sizeof *q.b[i].ns);
+		if (!q.b[i].vis || !q.b[i].flags || !q.b[i].ns)
+			e = -1;
+	}
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	if (e == 0 && pthread_create(&th, NULL, read_blocks, &q) != 0)
+		e = -1;
+	if (e < 0) {
+		chk_error(r, "out of memory for %lld rows of data", (long long)block);
+		r->status = EX_OSERR;
+		goto out;
+	}
+	for (int64_t row = 0; row < h->Nblts; k ^= 1) {
+		struct rbuf *b = &q.b[k];
+
+		pthread_mutex_lock(&q.mu);
+		while (!b->full)
+			pthread_cond_wait(&q.cv, &q.mu);
+		pthread_mutex_unlock(&q.mu);
+		if (b->rc < 0) {
+			int prev = r->status;
+
+			strip_path(b->err, path);
+			chk_error(r, "%s", b->err);
+			/* A chunk that does not decompress is damaged content, not a
+			 * failing disk: whatever status the reader gave, it is bad data.
+			 * Other read failures leave the file unverified: retry. */
+			if (prev == 0 && b->st != EX_DATAERR && !strstr(b->err, "filter"))
+				r->status = b->st;
+			break;
+		}
+		chk_data_rows(d, b->row, b->n, b->vis, b->flags, b->ns);
+		row += b->n;
+		pthread_mutex_lock(&q.mu);
+		b->full = 0;
+		pthread_cond_broadcast(&q.cv);
+		pthread_mutex_unlock(&q.mu);
+	}
+	pthread_mutex_lock(&q.mu);
+	q.stop = 1;
+	pthread_cond_broadcast(&q.cv);
+	pthread_mutex_unlock(&q.mu);
+	pthread_join(th, NULL);
+out:
+	pthread_mutex_destroy(&q.mu);
+	pthread_cond_destroy(&q.cv);
+	for (int i = 0; i < 2; i++) {
+		free(q.b[i].vis);
+		free(q.b[i].flags);
+		free(q.b[i].ns);
+	}
+	return e;
+}
+
+/*
  * libhdf5 calls a file "truncated" whenever it is shorter than the
  * end-of-file address in its superblock: bytes missing, or the address
  * itself damaged. Tell the two apart by reading that address (HDF5 file
@@ -140,10 +265,7 @@ int chk_file(const char *path, struct chk_report *r)
 	uvh5_file *f;
 	const struct uvh5_header *h;
 	struct chk_data d;
-	int64_t per, block, row, n;
-	float complex *vis = NULL;
-	uint8_t *flags = NULL;
-	float *ns = NULL;
+	int64_t per, block;
 
 	chk_init(r);
 	f = uvh5_open(path, &st, err);
@@ -171,36 +293,11 @@ int chk_file(const char *path, struct chk_report *r)
 		block = 1;
 	if (block > h->Nblts)
 		block = h->Nblts;
-	vis = malloc((size_t)(block * per) * sizeof *vis);
-	flags = malloc((size_t)(block * per));
-	ns = malloc((size_t)(block * per) * sizeof *ns);
-	if (!vis || !flags || !ns) {
-		chk_error(r, "out of memory for %lld rows of data", (long long)block);
-		r->status = EX_OSERR;
-		goto done;
-	}
 	chk_data_begin(&d, h);
-	for (row = 0; row < h->Nblts; row += n) {
-		n = h->Nblts - row < block ? h->Nblts - row : block;
-		if (uvh5_read_rows(f, row, n, vis, flags, ns, &st, err) < 0) {
-			int prev = r->status;
-
-			strip_path(err, path);
-			chk_error(r, "%s", err);
-			/* A chunk that does not decompress is damaged content, not a
-			 * failing disk: whatever status the reader gave, it is bad data.
-			 * Other read failures leave the file unverified: retry. */
-			if (prev == 0 && st != EX_DATAERR && !strstr(err, "filter"))
-				r->status = st;
-			break;
-		}
-		chk_data_rows(&d, row, n, vis, flags, ns);
-	}
+	if (data_pass(f, h, block, &d, r, path) < 0)
+		goto done;
 	chk_data_end(&d, r);
 done:
-	free(vis);
-	free(flags);
-	free(ns);
 	uvh5_close(f);
 	return r->status;
 }

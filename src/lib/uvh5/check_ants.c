@@ -139,10 +139,27 @@ static int64_t ant_ranks(const struct uvh5_header *h, struct chk_report *r, cons
     int64_t u, int64_t nbad, int32_t *r1, int32_t *r2)
 {
 	int64_t n = h->Nblts, i, missing = 0, first_missing = 0;
+	/* antenna numbers below 64 Ki (every real array's): the ranks from
+	 * a direct table, not two binary searches a row (1/10 of a verify) */
+	int64_t top = u > 0 && tab[0].num >= 0 && tab[u - 1].num < 65536 ? tab[u - 1].num : -1;
+	int32_t *dense = top >= 0 ? malloc((size_t)(top + 1) * sizeof *dense) : NULL;
 
+	if (dense) {
+		for (int64_t v = 0; v <= top; v++)
+			dense[v] = -1;
+		for (int64_t k = 0; k < u; k++)
+			dense[tab[k].num] = (int32_t)ant_rank(tab, u, tab[k].num);
+	}
 	for (i = 0; i < n; i++) {
-		r1[i] = (int32_t)ant_rank(tab, u, h->ant_1_array[i]);
-		r2[i] = (int32_t)ant_rank(tab, u, h->ant_2_array[i]);
+		int64_t a1 = h->ant_1_array[i], a2 = h->ant_2_array[i];
+
+		if (dense) {
+			r1[i] = a1 >= 0 && a1 <= top ? dense[a1] : -1;
+			r2[i] = a2 >= 0 && a2 <= top ? dense[a2] : -1;
+		} else {
+			r1[i] = (int32_t)ant_rank(tab, u, a1);
+			r2[i] = (int32_t)ant_rank(tab, u, a2);
+		}
 		if (r1[i] < 0 || r2[i] < 0) {
 			if (missing++ == 0)
 				first_missing = r1[i] < 0 ? h->ant_1_array[i] : h->ant_2_array[i];
@@ -163,6 +180,7 @@ static int64_t ant_ranks(const struct uvh5_header *h, struct chk_report *r, cons
 			chk_warn(r, "antenna_numbers out of range [0, 2147483647]: %lld entries "
 			    "(placeholders no row uses)", (long long)nbad);
 	}
+	free(dense);
 	if (missing)
 		chk_error(r, "antenna %lld (in ant_1_array/ant_2_array) is not in antenna_numbers: "
 		    "%lld rows", (long long)first_missing, (long long)missing);
