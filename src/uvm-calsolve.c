@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 	so.refant = (long)cfg_int(&c, "CAL_REFANT", -1);
 	so.validity_hours = cfg_double(&c, "CAL_VALIDITY_HOURS", CAL_DEFAULT_VALIDITY_HOURS);
 	so.nthreads = (int)(nthreads >= 0 ? nthreads : cfg_int(&c, "CAL_THREADS", 0));
-	if (beam_parse(cfg_str(&c, "PB_MODEL", "taper"), &so.beam) < 0) {
+	if (beam_parse(cfg_str(&c, "PB_MODEL", "airy"), &so.beam) < 0) {
 		log_err("bad PB_MODEL '%s' in the config (taper, airy or gauss)",
 		    cfg_str(&c, "PB_MODEL", ""));
 		rc = EX_USAGE;

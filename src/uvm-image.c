@@ -43,9 +43,9 @@
  * image does not depend on it).
  *
  * -p writes the primary-beam-corrected image too: the restored image
- * divided by the beam of model -b ("taper", the default: a 4.65 m dish
- * with a -4 dB edge taper and 0.5 m central blockage; "airy": uniformly
- * illuminated; "gauss": FWHM 1.2 lambda/D; beam.h) averaged over
+ * divided by the beam of model -b ("airy", the default: a uniformly
+ * illuminated 4.65 m dish; "taper": the dish with a -4 dB edge taper and
+ * 0.5 m central blockage; "gauss": FWHM 1.2 lambda/D; beam.h) averaged over
  * the group's drift and band, blank (NaN) where that beam is below -x of
  * its peak (default 0.2).
  *

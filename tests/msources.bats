@@ -15,7 +15,9 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR/home k g
 	local sim="-L uvh5 -a 20 -s 2 -c 8 -t 6 -g 3 -G 0 -T 2025-10-24T12:28:00"
 	mkdir -p "$d/mosaics"
-	uvm-sim $sim -n 0.05 -N 12 -S 3 -R "$BATS_FILE_TMPDIR/truth.json" -o "$BATS_FILE_TMPDIR/sim" >/dev/null
+	# an Airy sky: the pipeline's default model (this checks the mosaic
+	# catalogue, not the beam: tests/pbcor.bats does that)
+	uvm-sim $sim -B airy -n 0.05 -N 12 -S 3 -R "$BATS_FILE_TMPDIR/truth.json" -o "$BATS_FILE_TMPDIR/sim" >/dev/null
 	# the truth as the reference catalogue, in the calibrator format
 	jq -r '"# name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index",
 	  (.sources[] | "\(.name),\(.ra_deg),\(.dec_deg),\(.flux_jy),\(.ref_freq_hz / 1e6),\(.spectral_index)")' \

@@ -217,10 +217,10 @@ key() {
 	# another beam or dish: the images' model wins, and the log says so
 	printf 'MOSAIC_BEAM=gaussian\nMOSAIC_DISH_M=5\n' >"$t/h/uvmake.conf"
 	run -0 --separate-stderr env UVM_HOME="$t/h" uvm-mosaic -o "$t/m.fits" "$d"/n/*/qa.json
-	[ "$stderr" = "uvm-mosaic: warning: MOSAIC_BEAM=gaussian is no longer used: mosaics use PB_MODEL (taper), the images' beam; remove the key
+	[ "$stderr" = "uvm-mosaic: warning: MOSAIC_BEAM=gaussian is no longer used: mosaics use PB_MODEL (airy), the images' beam; remove the key
 uvm-mosaic: warning: MOSAIC_DISH_M is no longer used: mosaics use the images' 4.65 m dish; remove the key" ]
 	run header "$t/m.fits"
-	assert_line --regexp "^PBTYPE  = 'taper   '"
+	assert_line --regexp "^PBTYPE  = 'airy    '"
 	assert_line --regexp "^DISHDIAM= +4.65"
 	[ ! -e "$t/nothere" ]
 	no_temps "$t"

@@ -100,8 +100,8 @@ ref() {
 
 @test "uvm-sources -r: PB-corrected catalogue against the truth sky: flux scale 1.00 +/- 0.03, offsets < 0.1 beam, complete; a wrong beam fails the gate" {
 	ref "$d/truth.json" >"$t/ref.csv"
-	# the field's Airy sky corrected with the Airy model (-b: not the
-	# default tapered dish)
+	# the field's Airy sky corrected with the Airy model (-b: the default,
+	# said explicitly)
 	uvm-image -W natural -a 3 -A 0.5 -n 1280 -c 13 -P estimate -b airy -p "$t/pb.fits" -o "$t/img.fits" \
 		"$d"/sim/*.hdf5 2>/dev/null
 	run -0 uvm-sources -r "$t/ref.csv" -o "$t/x.json" "$t/pb.fits"

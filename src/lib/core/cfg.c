@@ -143,7 +143,7 @@ const char cfg_default_text[] =
     "IMAGE_AUTOTHRESHOLD=0.5\n"
     "IMAGE_WEIGHTING=briggs:0\n"
     "IMAGE_FFTW_PLAN=measure\n"
-    "PB_MODEL=taper\n"
+    "PB_MODEL=airy\n"
     "IMAGE_PB_CUT=0.2\n"
     "# Channels averaged before gridding (0: the most that keeps bandwidth\n"
     "# smearing under 1% at the primary beam's half-power radius) and the\n"

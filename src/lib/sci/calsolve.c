@@ -127,7 +127,7 @@ void calsolve_defaults(struct calsolve_opts *o)
 	o->validity_hours = 24;
 	o->refant = -1;
 	o->diam_m = GEOM_DISH_DIAM_M;
-	o->beam = BEAM_TAPER;
+	o->beam = BEAM_AIRY;
 	o->nthreads = 0;
 }
 

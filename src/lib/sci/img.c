@@ -60,7 +60,7 @@ void img_opts_default(struct img_opts *o)
 	o->nmajor = 6;
 	o->automask = 5;
 	o->autothreshold = 0.5;
-	o->beam = BEAM_TAPER;
+	o->beam = BEAM_AIRY;
 	o->pb_cut = 0.2;
 	o->fft_flags = FFTW_MEASURE;
 }

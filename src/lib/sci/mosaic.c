@@ -64,7 +64,7 @@ struct grid {
 
 int mosaic_config(struct mosaic_opts *o, const struct cfg *c, char *err)
 {
-	const char *b = c ? cfg_str(c, "PB_MODEL", "taper") : "taper";
+	const char *b = c ? cfg_str(c, "PB_MODEL", "airy") : "airy";
 	const char *old = c ? cfg_str(c, "MOSAIC_BEAM", "") : "";
 	enum beam_model was;
 
