@@ -506,11 +506,16 @@ static int decide(struct plan_ctx *r)
 		}
 		plan_classify(p, g, ref);
 		plan_cal_choose(r, g);
-		/* finished with a fallback table while a covering one may still
-		 * come, or before a setting of one of its stages changed: kept
-		 * in the makefile, so that table or setting re-makes it */
+	}
+	for (int i = 0; i < p->ngroups; i++) {
+		struct plan_group *g = &p->groups[i];
+		if (g->state == PS_DONE)
+			continue;
+		/* finished while a better table may still come, or before a
+		 * setting of one of its stages changed: kept in the makefile,
+		 * so that table or setting re-makes it */
 		if (finished(r, g) && !plan_cal_newer(r, g) && !plan_settings_newer(r, g, since) &&
-		    !(g->cal_weak && plan_cal_cover_possible(r, g))) {
+		    !plan_cal_better_possible(r, g)) {
 			if (retire(r, g) < 0)
 				return -1;
 			continue;
