@@ -43,6 +43,8 @@ struct ctx {
 	sqlite3 *db;        /* pipeline.sqlite, NULL when unusable */
 	sqlite3_stmt *made; /* is a target recorded as made? */
 	double oldest_run;  /* start of the oldest running job (0: none) */
+	double pruned;      /* products older need no record: retention pruned
+	                     * the job history before it (JOBS_KEEP_DAYS; 0) */
 	char *retained;     /* logs/retain.log text, or NULL */
 	struct stages *st;  /* the stage description (NULL: unreadable) */
 };
@@ -308,7 +310,7 @@ static void check_entry(struct ctx *x, const char *path, const char *rel, const 
 			f->repaired = unlink(path) == 0 || errno == ENOENT;
 		return;
 	}
-	if (!products || !x->made)
+	if (!products || !x->made || (double)sb.st_mtime < x->pruned)
 		return;
 	/* a file a stage writes beside its product (a report) is made with it */
 	char target[PATH_MAX];
@@ -563,6 +565,9 @@ static void check_quarantine(struct ctx *x)
 int audit_run(struct cfg *c, int repair, struct audit *a)
 {
 	struct ctx x = {.c = c, .a = a, .repair = repair};
+	double keep = cfg_double(c, "JOBS_KEEP_DAYS", 30);
+	if (keep > 0)
+		x.pruned = (double)time(NULL) - keep * 86400;
 	char p[PATH_MAX];
 
 	check_databases(&x);
