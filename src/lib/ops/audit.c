@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -452,8 +453,13 @@ static int reregister(struct ctx *x, sqlite3 **reg, const char *path, const char
 	cal_entry_from_table(&e, &t, rel, t.group, x->c);
 	if (!*reg)
 		*reg = cal_registry_open(x->c->home);
-	if (*reg && cal_registry_put(*reg, &e) == 0)
+	/* dated now, as uvm-calsolve dates a table it registers: a group
+	 * calibrated while it was unregistered is older, and is re-made */
+	if (*reg && cal_registry_put(*reg, &e) == 0) {
 		rc = 0;
+		if (utimensat(AT_FDCWD, path, NULL, 0) < 0)
+			log_warn("cannot date '%s' after its registration: %s", rel, strerror(errno));
+	}
 	cal_table_free(&t);
 	return rc;
 }
