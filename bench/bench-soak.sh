@@ -62,7 +62,9 @@
 #             stream on: first, min, max (want max within 10% of first)
 #   dbtrunc   truncations injected, how many the audit right after
 #             reported (want all), and the restores that followed
-#   db, disk  database and deployment sizes at 1/4, 1/2, 3/4 and the end
+#   db, disk  database and deployment sizes at 1/4, 1/2, 3/4, the end of
+#             the catch-up, and after one more retention pass RETAIN_S
+#             later (as cron's next run)
 #   held      groups finished but still planned at the end: a nearer
 #             calibrator transit lies beyond the stream's end, so a table
 #             may still come (the reference holds the same ones)
@@ -310,6 +312,11 @@ rss_end=$(awk '/VmRSS/{print $2}' /proc/$wpid/status)
 kill -TERM "$wpid"; wait "$wpid"; wpid=
 cycles "$d" || echo "bench-soak: the soak run did not settle" >&2
 t3=$(now_s)
+# the catch-up's history, as the next cron retention finds it
+dbpre=$(du -k "$d/state/pipeline.sqlite" | cut -f1)
+diskpre=$(du -sk "$d" | cut -f1)
+sleep "$RETAIN_S"
+uvm-retain -D "$d" >>"$work/retain.log" 2>&1
 
 # the checks
 lost=0
@@ -356,7 +363,8 @@ mkdir -p bench/results
 		"state/pipeline.sqlite), $nrestore restored from the latest backup and audited -r"
 	echo "final audit: exit $audit_rc; findings: ${audit_classes:-none}"
 	echo "rss after 10%: first ${rss_first:-?} KB, min ${rss_min:-?}, max ${rss_max:-?}; at end $rss_end KB"
-	echo "db KB at 1/4, 1/2, 3/4, end: ${dbq[*]:-? ? ?} $dbkb; deployment KB: ${diskq[*]:-? ? ?} $diskkb" \
+	echo "db KB at 1/4, 1/2, 3/4, end of the catch-up, after a retention pass: ${dbq[*]:-? ? ?} $dbpre $dbkb;" \
+		"deployment KB: ${diskq[*]:-? ? ?} $diskpre $diskkb" \
 		"($(awk -v a="${diskq[1]:-0}" -v b="$diskkb" -v g="$G" 'BEGIN{printf "%.1f", (b-a)/(g-int(g/2))}') KB a group in the second half)"
 } | tee bench/results/soak.txt
 [ "$lost" -eq 0 ] && [ "$unexpected" -eq 0 ] && [ "$temps" -eq 0 ] && [ "$differ" -eq 0 ] &&
