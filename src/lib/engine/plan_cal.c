@@ -120,15 +120,23 @@ static int transit_pending(const struct plan_ctx *r, double t, long long newest)
 	long long tol = cfg_int(r->c, "GROUP_TOLERANCE", 20);
 	double wait = cfg_double(r->c, "CAL_WAIT_HOURS", 6) * 3600.0;
 
+	int held = 0;
+
 	if ((double)newest > t + wait)
 		return 0;
+	/* every active group whose window holds it (windows of jittered
+	 * groups overlap, and a stray file moves a group's start): pending if
+	 * one is an unsolved calibrator group */
 	for (int i = 0; i < r->p.ngroups; i++) {
 		const struct plan_group *c = &r->p.groups[i];
-		if ((double)c->first <= t && t <= (double)(c->first + gs))
-			return c->state != PS_DONE && c->state != PS_INCOMPLETE && c->calibrator &&
-			    !c->cal_settled;
+		if ((double)c->first <= t && t <= (double)(c->first + gs)) {
+			held = 1;
+			if (c->state != PS_DONE && c->state != PS_INCOMPLETE && c->calibrator &&
+			    !c->cal_settled)
+				return 1;
+		}
 	}
-	if (plan_done_find(&r->done, (long long)t, tol))
+	if (held || plan_done_find(&r->done, (long long)t, tol))
 		return 0;
 	return (double)newest <= t + (double)(gs + tol);
 }
