@@ -537,7 +537,9 @@ mosaic_block() {
 	run -0 uvm-plan -D "$d"
 	[ ! -s "$d/state/done.idx" ]
 	grep -q "^products/$g/cal.uvh5:" "$d/state/pipeline.mk"
-	# the table older, as the pipeline makes it: the group retires
+	# the table older, as the pipeline makes it (after its input, before
+	# what reads it): the group retires
+	touch -d "@$((now - 180))" "$d/products/$g"/{sb*.ok,vis.uvh5,flag.uvh5,flag.json}
 	touch -d "@$((now - 120))" "$d/caltables/$g.cal.h5"
 	run -0 uvm-plan -D "$d" -v
 	assert_output "$g done 16/16 -"
@@ -581,4 +583,21 @@ mosaic_block() {
 	grep -q '^# recipe rules/image.mk sha256 ' "$f"
 	[ "$(stat -c %Y "$f")" -eq 1000000000 ]
 	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/image.fits"
+}
+
+@test "uvm-plan: a re-make cut short (a product older than its input) keeps the group planned until make finishes it" {
+	group $T0
+	g=20251024T120003
+	now=$(date +%s)
+	finish_group "$g" -d "@$((now - 60))"
+	# a cycle stopped after calapply re-made cal.uvh5, before the image
+	touch -d "@$now" "$d/products/$g/cal.uvh5"
+	run -0 uvm-plan -D "$d"
+	[ ! -s "$d/state/done.idx" ]
+	grep -q "^products/$g/image.fits: products/$g/cal.uvh5" "$d/state/pipeline.mk"
+	# make finished it: every product as new as its inputs; it retires
+	finish_group "$g" -d "@$now"
+	run -0 uvm-plan -D "$d" -v
+	assert_output "$g done 16/16 -"
+	grep -q "^$g " "$d/state/done.idx"
 }

@@ -85,8 +85,10 @@ void plan_cal_choose(struct plan_ctx *r, struct plan_group *g);
 /* Is g's chosen table newer than the products that read it (so g is not
  * finished: make re-makes them)? */
 int plan_cal_newer(const struct plan_ctx *r, const struct plan_group *g);
-/* May a table whose validity covers g still appear? */
-int plan_cal_cover_possible(const struct plan_ctx *r, const struct plan_group *g);
+/* May a better table for g still appear (a nearer calibrator transit
+ * whose group is not finished, within limits: plan_cal.c)? Needs
+ * plan_cal_choose run on every active group first. */
+int plan_cal_better_possible(const struct plan_ctx *r, const struct plan_group *g);
 void plan_cal_free(struct plan_cal *k);
 
 /* Write path only when buf differs from its content; *changed tells.
