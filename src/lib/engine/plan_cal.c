@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/fsx.h"
 #include "core/log.h"
 #include "sci/cal_registry.h"
 #include "sci/geom.h"
@@ -69,16 +71,58 @@ void plan_cal_choose(struct plan_ctx *r, struct plan_group *g)
 	}
 }
 
-/* Is the table named for g newer than a product that reads it (a better
- * table appeared since: make re-makes them, so g is not finished)? The
- * product is looked at as a name (lstat): a staged product's link dates
- * from when it was made. */
+char *plan_cal_stamp_rel(const struct plan_group *g, char *rel)
+{
+	snprintf(rel, PATH_MAX, "state/chosen/%s", g->id);
+	return rel;
+}
+
+/*
+ * The choice's stamp: state/chosen/<G> holds the path of the table chosen
+ * for g and is rewritten only when the choice changes, so its time is
+ * when it last changed (a first one is dated at the epoch: nothing to
+ * re-make). It is a prerequisite beside the table itself because a
+ * table's time alone cannot say that a product was made with another
+ * one: a calibrator group's table registered during the make run that
+ * also calibrated its neighbour with the table planned before is older
+ * than the neighbour's product, which make would then keep; the new
+ * choice's stamp is newer, and the neighbour is re-made as in a batch
+ * run. Nothing to do when no stage reads a chosen table or none is
+ * chosen. 0, or -1 with errno.
+ */
+int plan_cal_stamp(struct plan_ctx *r, const struct plan_group *g)
+{
+	char rel[PATH_MAX], path[PATH_MAX], line[PATH_MAX + 1];
+	struct timespec t[2] = {{0, 0}, {0, 0}};
+	int changed, existed;
+	size_t n;
+
+	if (r->st.chosen < 0 || !g->cal[0])
+		return 0;
+	cfg_path(r->c, plan_cal_stamp_rel(g, rel), path);
+	existed = access(path, F_OK) == 0;
+	if (!existed && fsx_mkdirs(cfg_path(r->c, "state/chosen", rel), 0755) < 0)
+		return -1;
+	n = (size_t)snprintf(line, sizeof line, "%s\n", g->cal);
+	if (plan_write_if_changed(path, line, n, &changed) < 0)
+		return -1;
+	return !existed && utimensat(AT_FDCWD, path, t, 0) < 0 ? -1 : 0;
+}
+
+/* Is the table named for g, or the choice of it (plan_cal_stamp), newer
+ * than a product that reads it (a better table appeared since: make
+ * re-makes them, so g is not finished)? The product is looked at as a
+ * name (lstat): a staged product's link dates from when it was made. */
 int plan_cal_newer(const struct plan_ctx *r, const struct plan_group *g)
 {
 	char prod[PATH_MAX];
-	struct stat t, v;
+	struct stat t, v, c;
 	if (!g->cal[0] || fstatat(r->homefd, g->cal, &t, 0) < 0)
 		return 0;
+	if (fstatat(r->homefd, plan_cal_stamp_rel(g, prod), &c, 0) == 0 &&
+	    (c.st_mtim.tv_sec > t.st_mtim.tv_sec ||
+		(c.st_mtim.tv_sec == t.st_mtim.tv_sec && c.st_mtim.tv_nsec > t.st_mtim.tv_nsec)))
+		t = c;
 	for (int s = 0; s < r->st.n; s++) {
 		int reads = 0;
 		for (int k = 0; k < r->st.v[s].nin; k++)

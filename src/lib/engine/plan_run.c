@@ -136,7 +136,7 @@ static int inputs_newer(const struct plan_ctx *r, const struct plan_group *g)
 static int retire(struct plan_ctx *r, struct plan_group *g)
 {
 	struct plan_done e;
-	char state[32], missing[512];
+	char state[32], missing[512], state_rel[PATH_MAX];
 	memset(&e, 0, sizeof e);
 	memcpy(e.id, g->id, PLAN_IDLEN);
 	e.first = g->first;
@@ -158,6 +158,9 @@ static int retire(struct plan_ctx *r, struct plan_group *g)
 			return -1;
 	g->state = PS_DONE;
 	g->retired = 1;
+	/* the choice's stamp: a group put back (uvm-remake) gets a new one */
+	if (unlinkat(r->homefd, plan_cal_stamp_rel(g, state_rel), 0) < 0 && errno != ENOENT)
+		return -1;
 	return plan_done_add(&r->done, &e);
 }
 
@@ -545,6 +548,8 @@ static int decide(struct plan_ctx *r)
 		}
 		plan_classify(p, g, ref);
 		plan_cal_choose(r, g);
+		if (plan_cal_stamp(r, g) < 0)
+			return -1;
 	}
 	for (int i = 0; i < p->ngroups; i++) {
 		struct plan_group *g = &p->groups[i];
