@@ -18,10 +18,22 @@
 #   wipe      the staging directory emptied (a reboot of its tmpfs)
 #   dbtrunc   the state database (state/pipeline.sqlite and its WAL)
 #             truncated to 0 bytes: the job history lost. Expected: the
-#             products still right, and the loss detected and reported
-#             (uvm-audit names the database); a silent loss is a failure.
+#             loss detected (uvm-audit run right after exits 65 naming
+#             state/pipeline.sqlite; a silent loss is a failure), the
+#             programs refusing to re-create it empty, and the runbook of
+#             ops/RECOVERY.md, run as an operator would (the watcher
+#             stopped, uvm-restore of the latest backup, uvm-audit -r, the
+#             watcher started again), bringing the stream back with the
+#             products still right. A backup is taken every 25 groups
+#             (uvm-backup, as cron would), into a directory beside the
+#             deployment.
+# Retention runs every 10 groups (uvm-retain, as cron would) with short
+# limits, so that its plateau shows within the run: inputs, the staged
+# intermediates (vis, flag, cal) and the job history (records and logs)
+# of finished groups go RETAIN_S seconds (default 120; -R) after they
+# were made or last run; images and the kept products stay.
 # The same stream, undisturbed, goes through a reference deployment, in
-# one batch. The sky is the calibrator catalogue within 5 deg of the
+# one batch (no retention). The sky is the calibrator catalogue within 5 deg of the
 # pointing (3C48 with -k, the rest with -P), so every group the planner finds a catalogue transit in has
 # that calibrator in its data, and nothing else (-N 0): uvm-sim adds its
 # random sources around every group's pointing, so a long stream
@@ -34,7 +46,9 @@
 #
 # At the end (the watcher stopped, the inputs a full disk kept out fed
 # again, the last cycles run by hand):
-#   lost      inputs in neither incoming/ nor quarantine/ (want 0)
+#   lost      inputs in neither incoming/ nor quarantine/ nor removed by
+#             retention after their group finished (logs/retain.log)
+#             (want 0)
 #   unexpected quarantined inputs other than the corrupt and duplicate
 #             ones injected (want 0)
 #   temps     temporaries left (*.tmp.<pid>, want 0)
@@ -46,30 +60,34 @@
 #             or quarantined, none is a reason to give up on a target)
 #   rss       the daemon's RSS sampled after every group from 10% of the
 #             stream on: first, min, max (want max within 10% of first)
-#   dbtrunc   truncations injected and whether uvm-audit reported them
-#             (want every one reported)
-#   db, disk  database and deployment sizes at half and at the end, per
-#             group
+#   dbtrunc   truncations injected, how many the audit right after
+#             reported (want all), and the restores that followed
+#   db, disk  database and deployment sizes at 1/4, 1/2, 3/4, the end of
+#             the catch-up, and after one more retention pass RETAIN_S
+#             later (as cron's next run)
+#   held      groups finished but still planned at the end: a nearer
+#             calibrator transit lies beyond the stream's end, so a table
+#             may still come (the reference holds the same ones)
 # Writes bench/results/soak.txt; exit 1 when a "want" does not hold.
-# Usage: bench-soak.sh [-G groups] [-P period] [-S seed] [-k]
+# Usage: bench-soak.sh [-G groups] [-P period] [-S seed] [-R seconds] [-k]
 set -u
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-G=500 P=10 SEED=1 KEEP=
-usage="usage: bench-soak.sh [-G groups] [-P period] [-S seed] [-k]"
-while getopts G:P:S:k o; do
+G=500 P=10 SEED=1 KEEP= RETAIN_S=120
+usage="usage: bench-soak.sh [-G groups] [-P period] [-S seed] [-R seconds] [-k]"
+while getopts G:P:S:R:k o; do
 	case $o in
-	G) G=$OPTARG ;; P) P=$OPTARG ;; S) SEED=$OPTARG ;; k) KEEP=1 ;;
+	G) G=$OPTARG ;; P) P=$OPTARG ;; S) SEED=$OPTARG ;; R) RETAIN_S=$OPTARG ;; k) KEEP=1 ;;
 	*) echo "$usage" >&2; exit 64 ;;
 	esac
 done
-for v in "$G" "$P" "$SEED"; do
+for v in "$G" "$P" "$SEED" "$RETAIN_S"; do
 	case $v in '' | *[!0-9]*) echo "$usage" >&2; exit 64 ;; esac
 done
 [ "$P" -ge 2 ] || { echo "$usage" >&2; exit 64; }
 root=$(pwd)
 export PATH="$root/bin:$PATH"
-for p in uvm-init uvm-sim uvm-make uvm-watch uvm-plan uvm-audit; do
+for p in uvm-init uvm-sim uvm-make uvm-watch uvm-plan uvm-audit uvm-retain uvm-backup uvm-restore; do
 	command -v "$p" >/dev/null || { echo "bench-soak: build bin/$p first (make)" >&2; exit 66; }
 done
 RANDOM=$SEED
@@ -104,18 +122,27 @@ deploy() {
 	DISK_MARGIN_MB=0
 	STAGING_DIR=$2
 	STAGING_MAX_PERCENT=100
+	BACKUP_DIR=$work/backups
 	CONF
 }
 
-# cycles DIR: uvm-make until a cycle succeeds with no group left ready,
-# partial or waiting (a partial group waits PARTIAL_TIMEOUT), at most 240
-# cycles half a second apart
+# unmade DIR: the planned groups (ready, partial or waiting: a partial
+# group waits PARTIAL_TIMEOUT) without a qa.json; a finished group held
+# for a nearer calibrator's table has one
+unmade() {
+	jq -r '.groups[] | select(.state == "ready" or .state == "partial" or .state == "waiting") | .id' \
+		"$1/state/plan.json" | while read -r g; do [ -e "$1/products/$g/qa.json" ] || echo "$g"; done
+}
+
+# cycles DIR: uvm-make until two cycles in a row succeed (the second makes
+# what a table registered by the first changed) and no planned group is
+# left unmade, at most 240 times half a second apart
 cycles() {
 	local i
 	for i in $(seq 1 240); do
-		if uvm-make -D "$1" -w 120 >>"$work/cycles.log" 2>&1; then
-			uvm-make -D "$1" -w 120 >>"$work/cycles.log" 2>&1   # retires what was made
-			grep -Eq '"state": "(ready|partial|waiting)"' "$1/state/plan.json" || return 0
+		if uvm-make -D "$1" -w 120 >>"$work/cycles.log" 2>&1 &&
+			uvm-make -D "$1" -w 120 >>"$work/cycles.log" 2>&1; then
+			[ -z "$(unmade "$1")" ] && return 0
 		fi
 		sleep 0.5
 	done
@@ -153,12 +180,18 @@ onfs=0
 if mount -t tmpfs -o size=1g tmpfs "$work/s" 2>/dev/null; then onfs=1; fi
 mount -t tmpfs -o size=64m tmpfs "$work/stg" 2>/dev/null
 deploy "$work/s" "$work/stg"
+days=$(awk -v s="$RETAIN_S" 'BEGIN{printf "%.6f", s / 86400}')
+printf '%s\n' RETAIN_INPUT_DAYS=$days RETAIN_VIS_DAYS=$days RETAIN_FLAG_DAYS=$days \
+	RETAIN_CAL_DAYS=$days JOBS_KEEP_DAYS=$days >>"$work/s/uvmake.conf"
 d=$work/s
 t1=$(now_s)
-uvm-watch -D "$d" -s 0.2 -d 0.3 -m 2 -r 5 >"$work/watch.out" 2>"$work/watch.log" &
-wpid=$!
-expect_q=0 skip_ids=() faults=() filler= ntrunc=0
-rss_first= rss_min= rss_max= db_half= disk_half=
+start_watch() {
+	uvm-watch -D "$d" -s 0.2 -d 0.3 -m 2 -r 5 >>"$work/watch.out" 2>>"$work/watch.log" &
+	wpid=$!
+}
+start_watch
+expect_q=0 skip_ids=() faults=() filler= ntrunc=0 ndetect=0 nrestore=0
+rss_first= rss_min= rss_max= sizes=() dbq=() diskq=()
 feed_group() {  # feed_group K: the K-th group's files, temp name then rename
 	local k=$1 f
 	for f in "${files[@]:$((k * NSUB)):$NSUB}"; do
@@ -218,7 +251,19 @@ for k in $(seq 0 $((G - 1))); do
 	dbtrunc)
 		feed_group "$k"
 		truncate -s 0 "$d/state/pipeline.sqlite" "$d/state/pipeline.sqlite-wal" 2>/dev/null
-		ntrunc=$((ntrunc + 1)) ;;
+		ntrunc=$((ntrunc + 1))
+		# the operator: the audit, then the runbook (ops/RECOVERY.md)
+		uvm-audit -D "$d" >"$work/audit.$k.txt" 2>&1
+		arc=$?
+		[ $arc = 65 ] && grep -q "^database	state/pipeline.sqlite	" "$work/audit.$k.txt" &&
+			ndetect=$((ndetect + 1))
+		kill -TERM "$wpid"; wait "$wpid"
+		last_bak=$(ls "$work/backups" 2>/dev/null | grep '\.tar' | sort | tail -1)
+		if [ -n "$last_bak" ] && uvm-restore -D "$d" "$last_bak" >>"$work/restore.log" 2>&1; then
+			uvm-audit -D "$d" -r >>"$work/restore.log" 2>&1
+			nrestore=$((nrestore + 1))
+		fi
+		start_watch ;;
 	diskfull)
 		filler=$d/state/filler
 		fallocate -l "$(( $(df --output=avail -B1 "$d" | tail -1) - 4096 ))" "$filler" 2>/dev/null ||
@@ -234,18 +279,24 @@ for k in $(seq 0 $((G - 1))); do
 		[ "$r" -lt "$rss_min" ] && rss_min=$r
 		[ "$r" -gt "$rss_max" ] && rss_max=$r
 	fi
-	if [ "$k" -eq $((G / 2)) ]; then
-		db_half=$(du -k "$d/state/pipeline.sqlite" | cut -f1)
-		disk_half=$(du -sk --exclude=filler "$d" | cut -f1)
-	fi
+	[ $((k % 25)) -eq 1 ] && uvm-backup -D "$d" >>"$work/backup.log" 2>&1
+	[ $((k % 10)) -eq 9 ] && uvm-retain -D "$d" >>"$work/retain.log" 2>&1
+	for q in 1 2 3; do
+		if [ "$k" -eq $((G * q / 4)) ]; then
+			dbq+=("$(du -k "$d/state/pipeline.sqlite" | cut -f1)")
+			diskq+=("$(du -sk --exclude=filler "$d" | cut -f1)")
+		fi
+	done
 	[ $((k % 50)) -eq 49 ] && echo "bench-soak: $((k + 1)) groups fed, $(ls "$d/products" | wc -l) with products" >&2
 done
 [ -n "$filler" ] && rm -f "$filler"
 # the inputs a full disk kept out are fed again, as a correlator's retry
 # would (the half-copied temporaries it left are the correlator's, removed)
 rm -f "$d"/incoming/*_incomplete.hdf5
+retained() { grep -qF " remove incoming/$1 " "$d/logs/retain.log" 2>/dev/null; }
 for f in "${files[@]}"; do
-	[ -e "$d/incoming/$f" ] || [ -n "$(ls "$d/quarantine" | grep -F "$f")" ] || cp "$work/stream/$f" "$d/incoming/"
+	[ -e "$d/incoming/$f" ] || [ -n "$(ls "$d/quarantine" | grep -F "$f")" ] || retained "$f" ||
+		cp "$work/stream/$f" "$d/incoming/"
 done
 # the watcher catches up: until the stream's last group is finished (a
 # bounded wait: at most 20 minutes)
@@ -253,7 +304,7 @@ for f in "${files[@]:$(( (G - 1) * NSUB )):$NSUB}"; do
 	case $f in *_sb00.hdf5) last=$(echo "${f%%_*}" | tr -d ':-') ;; esac
 done
 for i in $(seq 1 1200); do
-	grep -q "^$last " "$d/state/done.idx" 2>/dev/null && break
+	[ -e "$d/products/$last/qa.json" ] && break
 	sleep 1
 done
 t2=$(now_s)
@@ -261,10 +312,17 @@ rss_end=$(awk '/VmRSS/{print $2}' /proc/$wpid/status)
 kill -TERM "$wpid"; wait "$wpid"; wpid=
 cycles "$d" || echo "bench-soak: the soak run did not settle" >&2
 t3=$(now_s)
+# the catch-up's history, as the next cron retention finds it
+dbpre=$(du -k "$d/state/pipeline.sqlite" | cut -f1)
+diskpre=$(du -sk "$d" | cut -f1)
+sleep "$RETAIN_S"
+uvm-retain -D "$d" >>"$work/retain.log" 2>&1
 
 # the checks
 lost=0
+nretained=0
 for f in "${files[@]}"; do
+	if retained "$f"; then nretained=$((nretained + 1)); continue; fi
 	[ -e "$d/incoming/$f" ] || [ -n "$(ls "$d/quarantine" | grep -F "$f")" ] || lost=$((lost + 1))
 done
 nq=$(ls "$d/quarantine" | grep -vc '\.reason$')
@@ -279,10 +337,10 @@ deadlist=$(sqlite3 -separator ' ' "$d/state/pipeline.sqlite" \
 uvm-audit -D "$d" >"$work/audit.txt" 2>&1
 audit_rc=$?
 audit_classes=$(cut -f1 "$work/audit.txt" | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')
-detected=0
-grep -Eiq 'trunc|pipeline\.sqlite|database' "$work/audit.txt" && detected=1
 dbkb=$(du -k "$d/state/pipeline.sqlite" | cut -f1)
 diskkb=$(du -sk "$d" | cut -f1)
+nheld=$(jq '[.groups[] | select(.state != "done")] | length' "$d/state/plan.json")
+rheld=$(jq '[.groups[] | select(.state != "done")] | length' "$work/r/state/plan.json")
 rssok=1
 [ -n "$rss_first" ] && [ $((rss_max * 100)) -gt $((rss_first * 110)) ] && rssok=0
 ndone=$(wc -l <"$d/state/done.idx")
@@ -290,20 +348,24 @@ mkdir -p bench/results
 {
 	bench_header "soak: $G groups, a fault about every $P groups (seed $SEED)"
 	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# reproduce: bench/bench-soak.sh -G $G -P $P -S $SEED"
+	echo "# reproduce: bench/bench-soak.sh -G $G -P $P -S $SEED -R $RETAIN_S"
 	echo "faults (${#faults[@]}): ${faults[*]:-none}"
 	echo "reference run (batch): $(elapsed_s "$t0" "$t1") s; soak run: $(elapsed_s "$t1" "$t2") s streaming" \
 		"+ $(elapsed_s "$t2" "$t3") s of final cycles; $(awk -v a="$t1" -v b="$t2" -v g="$G" 'BEGIN{printf "%.2f", (b-a)/g}') s a group"
-	echo "groups finished: $ndone of $G (reference $(wc -l <"$work/r/state/done.idx"))"
-	echo "lost $lost, unexpected quarantine $unexpected (quarantined $nq, injected $expect_q), temps $temps"
+	echo "groups retired: $ndone of $G (reference $(wc -l <"$work/r/state/done.idx")); held for a nearer" \
+		"calibrator beyond the stream's end: $nheld (reference $rheld); unmade: $(unmade "$d" | wc -l)"
+	echo "lost $lost, unexpected quarantine $unexpected (quarantined $nq, injected $expect_q), temps $temps;" \
+		"inputs removed by retention after their group finished: $nretained"
 	echo "products: $cmpline (want differ 0 missing 0)"
 	sed -n '/^\(differ\|missing\) /p' "$work/compare.txt" | head -5
 	echo "dead $dead${deadlist:+: $deadlist}"
-	echo "dbtrunc: $ntrunc injected, reported by uvm-audit: $([ $detected = 1 ] && echo yes || echo no)" \
-		"(audit exit $audit_rc; findings: ${audit_classes:-none})"
+	echo "dbtrunc: $ntrunc injected, $ndetect reported by the audit right after (exit 65, database" \
+		"state/pipeline.sqlite), $nrestore restored from the latest backup and audited -r"
+	echo "final audit: exit $audit_rc; findings: ${audit_classes:-none}"
 	echo "rss after 10%: first ${rss_first:-?} KB, min ${rss_min:-?}, max ${rss_max:-?}; at end $rss_end KB"
-	echo "db ${db_half:-?} KB at half, $dbkb KB at end; deployment ${disk_half:-?} KB at half, $diskkb KB at end" \
-		"($(awk -v a="${disk_half:-0}" -v b="$diskkb" -v g="$G" 'BEGIN{printf "%.1f", (b-a)/(g-int(g/2))}') KB a group in the second half)"
+	echo "db KB at 1/4, 1/2, 3/4, end of the catch-up, after a retention pass: ${dbq[*]:-? ? ?} $dbpre $dbkb;" \
+		"deployment KB: ${diskq[*]:-? ? ?} $diskpre $diskkb" \
+		"($(awk -v a="${diskq[1]:-0}" -v b="$diskkb" -v g="$G" 'BEGIN{printf "%.1f", (b-a)/(g-int(g/2))}') KB a group in the second half)"
 } | tee bench/results/soak.txt
 [ "$lost" -eq 0 ] && [ "$unexpected" -eq 0 ] && [ "$temps" -eq 0 ] && [ "$differ" -eq 0 ] &&
-	[ "$dead" -eq 0 ] && [ $rssok = 1 ] && { [ "$ntrunc" -eq 0 ] || [ $detected = 1 ]; }
+	[ "$dead" -eq 0 ] && [ $rssok = 1 ] && [ "$ndetect" -eq "$ntrunc" ] && [ -z "$(unmade "$d")" ]

@@ -12,7 +12,8 @@ out, as "created"), JSON reports parsed (keys naming a time of
 processing left out). Files are products/<G>/{image.fits,qa.json,
 flag.json,*.uvh5}, caltables/*.h5 and mosaics/*.fits; a product a
 retention or staging wipe removed from either side (a dangling link) is
-counted as not compared. SKIP are group ids (and hours, YYYYMMDDTHH)
+counted as not compared, and so is one RUN's retention removed (listed
+in RUN/logs/retain.log). SKIP are group ids (and hours, YYYYMMDDTHH)
 whose products are expected to differ (a corrupt subband was injected).
 
 Prints "compared N differ D missing M skipped S" and one line per
@@ -91,6 +92,16 @@ def main():
         print(__doc__.split("\n")[2], file=sys.stderr)
         return 64
     ref, run, skip = sys.argv[1], sys.argv[2], set(sys.argv[3:])
+    # what retention removed from the run (logs/retain.log: "T remove REL ...")
+    retained = set()
+    try:
+        with open(os.path.join(run, "logs", "retain.log")) as f:
+            for line in f:
+                w = line.split()
+                if len(w) > 2 and w[1] == "remove":
+                    retained.add(w[2])
+    except FileNotFoundError:
+        pass
     files = []
     for g in sorted(os.listdir(os.path.join(ref, "products"))):
         for f in sorted(os.listdir(os.path.join(ref, "products", g))):
@@ -111,8 +122,8 @@ def main():
             ns += 1  # removed on the reference side (a dangling staged link)
             continue
         if not os.path.exists(b):
-            if os.path.islink(b):
-                ns += 1  # staged, then wiped or retained away
+            if os.path.islink(b) or rel in retained:
+                ns += 1  # staged, then wiped; or retained away
                 continue
             nm += 1
             print("missing", rel)

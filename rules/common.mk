@@ -23,10 +23,11 @@ RUN := uvm-run -D $(UVM_HOME)
 
 # A stage whose settings matter (the keys column of rules/stages) has
 # state/settings/<stage>.conf as a prerequisite of its products, so that a
-# changed setting re-makes them; recipes that pass all prerequisites on
-# take INPUTS, $^ without it. (Recursive, since $^ is the recipe's; it
-# costs nothing to read.)
-INPUTS = $(filter-out state/settings/%,$^)
+# changed setting re-makes them; so has a stage that reads a chosen table
+# state/chosen/<G> beside the table (the choice, rewritten when it
+# changes). Recipes that pass all prerequisites on take INPUTS, $^ without
+# those. (Recursive, since $^ is the recipe's; it costs nothing to read.)
+INPUTS = $(filter-out state/settings/% state/chosen/%,$^)
 
 # Product directories: the planner gives each product an order-only
 # prerequisite on its directory (products/G/), made here on first use.

@@ -41,12 +41,14 @@
  * 73 cannot create the table, 74 I/O error, 75 registry busy (retry).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sci/cal_catalog.h"
@@ -235,6 +237,11 @@ int main(int argc, char **argv)
 		}
 	} else {
 		recorded = 1;
+		/* dated after its registration: a group calibrated between the
+		 * write and the registration (with another table, as this one
+		 * was not yet chosen) is older than it, and is re-made */
+		if (!e.reason[0] && utimensat(AT_FDCWD, out, NULL, 0) < 0)
+			log_warn("cannot date '%s' after its registration: %s", out, strerror(errno));
 	}
 	if (!rc) {
 		char why[1024];

@@ -8,6 +8,8 @@
  * RETAIN_CAL_DAYS, RETAIN_IMAGE_DAYS with the installation's), their
  * inputs after RETAIN_INPUT_DAYS, and the oldest removable files under disk
  * pressure (RETAIN_MIN_FREE_MB); archives them first with RETAIN_ARCHIVE.
+ * The job history of finished groups (records, logs) goes after
+ * JOBS_KEEP_DAYS, dead letters and quarantine records kept.
  * The rules are in ops/retain.h. -n prints what would go and changes
  * nothing; -v prints each removal.
  *

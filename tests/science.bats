@@ -63,6 +63,13 @@ setup_file() {
 	# one sidereal day earlier (its table is stale for the target)
 	sim_stream -g 2 -S 7 -R "$d/stream.json" -o "$d/stream"
 	sim_stream -g 1 -S 8 -T 2025-10-24T00:00:00 -R "$d/early.json" -o "$d/early"
+	# lag: 0336+323 transits in group 0 of "near"; 3C93.1 12 min later in
+	# group 3 of "later", whose group 0 is the target (2 min before it),
+	# both at the deployment's pointing
+	uvm-sim -a 8 -s 4 -c 4 -t 3 -j 2 -n 0.05 -N 0 -d 33.16 -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k 0336+323 -g 1 -S 9 -R "$d/near.json" -o "$d/near" >/dev/null
+	uvm-sim -a 8 -s 4 -c 4 -t 3 -j 2 -n 0.05 -N 0 -d 33.16 -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k 3C93.1 -C 3 -g 4 -S 9 -R "$d/later.json" -o "$d/later" >/dev/null
 }
 
 setup() {
@@ -212,5 +219,53 @@ cal_of() {
 	run cal_of "$h" "$tgt"
 	assert_output "ok caltables/$cal.cal.h5"
 	[ "$h/products/$tgt/qa.json" -nt "$t/qa.stale" ]
+	no_temps "$h"
+}
+
+@test "science: lag: a target finished before its nearer calibrator's group arrives is re-made with that table, as in a batch run" {
+	a=$(jq -r '.groups[0].id' "$d/near.json")
+	tgt=$(jq -r '.groups[0].id' "$d/later.json")
+	c=$(jq -r '.groups[3].id' "$d/later.json")
+	[ "$(jq -r '.groups[0].calibrator' "$d/near.json")" = 0336+323 ]
+	[ "$(jq -r '.groups[3].calibrator' "$d/later.json")" = 3C93.1 ]
+	# the stream: 0336+323's group, then the target, finished with its
+	# table (level ok: 14 min from it, inside the 24 h window) while
+	# 3C93.1's group, 2 min after the target, has not arrived
+	h=$t/s
+	deploy "$h"
+	land "$h" "$d/near.json" 0
+	settle "$h"
+	land "$h" "$d/later.json" 0
+	settle "$h"
+	settle "$h"
+	run cal_of "$h" "$tgt"
+	assert_output "ok caltables/$a.cal.h5"
+	[ -f "$h/products/$tgt/qa.json" ]
+	# still planned after the cycle that would retire it: a nearer table
+	# may come
+	run -1 grep -q "^$tgt " "$h/state/done.idx"
+	# 3C93.1's group arrives: solved, and the target re-made with its table
+	land "$h" "$d/later.json" 3
+	settle "$h"
+	# the cycle after the table's names it for the target (re-made); the
+	# one after that retires the target
+	settle "$h"
+	settle "$h"
+	run -0 sqlite3 "$h/state/calibration.sqlite" "select status from caltables where grp = '$c'"
+	assert_output good
+	run cal_of "$h" "$tgt"
+	assert_output "ok caltables/$c.cal.h5"
+	grep -q "^$tgt " "$h/state/done.idx"
+	# the same three groups at once: the same products, byte for byte
+	b=$t/b
+	deploy "$b"
+	land "$b" "$d/near.json" 0
+	land "$b" "$d/later.json" 0
+	land "$b" "$d/later.json" 3
+	settle "$b"
+	settle "$b"
+	run cal_of "$b" "$tgt"
+	assert_output "ok caltables/$c.cal.h5"
+	diff <(products "$b") <(products "$h")
 	no_temps "$h"
 }

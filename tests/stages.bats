@@ -82,7 +82,7 @@ setup() {
 	refute_output --partial "uvm-calapply -D $d -c caltables/$G.cal.h5 -o products/$G/cal.uvh5 products/$G/flag.uvh5"
 	# the generated edges, and the new product staged (.SECONDARY)
 	grep -qx "products/$G/smooth.uvh5: products/$G/flag.uvh5 state/settings/smooth.conf \\\\" "$d/state/pipeline.mk"
-	grep -qx "products/$G/cal.uvh5: products/$G/smooth.uvh5 caltables/$G.cal.h5 state/settings/calapply.conf \\\\" "$d/state/pipeline.mk"
+	grep -qx "products/$G/cal.uvh5: products/$G/smooth.uvh5 caltables/$G.cal.h5 state/chosen/$G state/settings/calapply.conf \\\\" "$d/state/pipeline.mk"
 	grep -qx "include \$(UVM_RULES)/smooth.mk" "$d/state/pipeline.mk"
 	grep -qx "  products/$G/smooth.uvh5 \\\\" "$d/state/pipeline.mk"
 	sed -n '/^\.SECONDARY:/,/^$/p' "$d/state/pipeline.mk" | grep -q "products/$G/smooth.uvh5"

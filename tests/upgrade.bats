@@ -168,7 +168,7 @@ v2"
 	after=$(stamps)
 	grep -q "products/$g1/qa.json" <<<"$before"
 	[ "$(LC_ALL=C comm -23 <(grep -v ^mosaics/ <<<"$before") <(echo "$after"))" = "" ]
-	[ "$(ls "$dep/mosaics")" = "$(cut -c1-11 <<<"$g1").fits" ]
+	[ "$(ls "$dep/mosaics" | tr '\n' ' ')" = "$(cut -c1-11 <<<"$g1").fits $(cut -c1-11 <<<"$g1").sources.json " ]
 	run sqlite3 "$dep/state/pipeline.sqlite" "SELECT count(*) FROM jobs WHERE stage = 'mosaic'
 		AND status = 0 AND json_extract(provenance, '$.version') = 'v2'"
 	[ "$output" -ge 1 ]
@@ -194,11 +194,13 @@ v2"
 	run -0 uvm-why -D "$dep" "products/$g/image.fits"
 	settle "$dep"
 	after=$(stamps)
-	# exactly the report and the mosaics that read it are new files
+	# exactly the report, and the mosaics that read it and their
+	# catalogues, are new files
 	changed=$(LC_ALL=C comm -13 <(echo "$before") <(echo "$after") | cut -d' ' -f1)
 	expected=$( (echo "products/$g/qa.json"
 		cd "$dep" && for m in mosaics/*.fits; do
-			h=${m#mosaics/}; grep -qx "${h%.fits}" state/hours.idx 2>/dev/null || echo "$m"
+			h=${m#mosaics/}; grep -qx "${h%.fits}" state/hours.idx 2>/dev/null ||
+				printf '%s\n' "$m" "${m%.fits}.sources.json"
 		done) | LC_ALL=C sort)
 	[ "$changed" = "$expected" ]
 	[ "$(wc -l <<<"$before")" -eq "$(wc -l <<<"$after")" ]

@@ -537,7 +537,9 @@ mosaic_block() {
 	run -0 uvm-plan -D "$d"
 	[ ! -s "$d/state/done.idx" ]
 	grep -q "^products/$g/cal.uvh5:" "$d/state/pipeline.mk"
-	# the table older, as the pipeline makes it: the group retires
+	# the table older, as the pipeline makes it (after its input, before
+	# what reads it): the group retires
+	touch -d "@$((now - 180))" "$d/products/$g"/{sb*.ok,vis.uvh5,flag.uvh5,flag.json}
 	touch -d "@$((now - 120))" "$d/caltables/$g.cal.h5"
 	run -0 uvm-plan -D "$d" -v
 	assert_output "$g done 16/16 -"
@@ -581,4 +583,70 @@ mosaic_block() {
 	grep -q '^# recipe rules/image.mk sha256 ' "$f"
 	[ "$(stat -c %Y "$f")" -eq 1000000000 ]
 	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/image.fits"
+}
+
+@test "uvm-plan: a re-make cut short (a product older than its input) keeps the group planned until make finishes it" {
+	group $T0
+	g=20251024T120003
+	now=$(date +%s)
+	finish_group "$g" -d "@$((now - 60))"
+	# a cycle stopped after calapply re-made cal.uvh5, before the image
+	touch -d "@$now" "$d/products/$g/cal.uvh5"
+	run -0 uvm-plan -D "$d"
+	[ ! -s "$d/state/done.idx" ]
+	grep -q "^products/$g/image.fits: products/$g/cal.uvh5" "$d/state/pipeline.mk"
+	# make finished it: every product as new as its inputs; it retires
+	finish_group "$g" -d "@$now"
+	run -0 uvm-plan -D "$d" -v
+	assert_output "$g done 16/16 -"
+	grep -q "^$g " "$d/state/done.idx"
+}
+
+# reg GROUP TRANSIT_MJD MTIME: a good table of GROUP, valid 12 h either
+# side of its transit, in the calibration registry (the schema of
+# src/lib/sci/cal_registry.c, migration 1), and its file dated MTIME
+reg() {
+	mkdir -p "$d/caltables"
+	touch -d "@$3" "$d/caltables/$1.cal.h5"
+	sqlite3 "$d/state/calibration.sqlite" "PRAGMA user_version" >/dev/null
+	sqlite3 "$d/state/calibration.sqlite" \
+		"CREATE TABLE IF NOT EXISTS caltables (id INTEGER PRIMARY KEY,
+		  path TEXT NOT NULL, grp TEXT NOT NULL UNIQUE, calibrator TEXT NOT NULL,
+		  transit_mjd REAL NOT NULL, mjd_start REAL NOT NULL, mjd_end REAL NOT NULL,
+		  frac_flagged REAL, median_snr REAL, residual_rms REAL, created REAL NOT NULL,
+		  status TEXT NOT NULL CHECK (status IN ('good', 'rejected')), reason TEXT NOT NULL DEFAULT '');
+		 CREATE INDEX IF NOT EXISTS caltables_status ON caltables(status, transit_mjd);
+		 PRAGMA user_version = 1;
+		 INSERT INTO caltables (path, grp, calibrator, transit_mjd, mjd_start, mjd_end,
+		  frac_flagged, median_snr, residual_rms, created, status)
+		 VALUES ('caltables/$1.cal.h5', '$1', 'X', $2, $2 - 0.5, $2 + 0.5, 0, 50, 0.01, $3, 'good')"
+}
+
+@test "uvm-plan: a nearer table registered during the make run that used the old one still re-makes the group (the choice is a prerequisite)" {
+	group $T0 -d @$T0
+	g=20251024T120003
+	mjd=$(jq -n "$T0 / 86400 + 40587")
+	now=$(date +%s)
+	# the only table when the group is planned: 3 h before it
+	reg 20251024T090000 "$(jq -n "$mjd - 0.125")" $((now - 600))
+	run -0 uvm-plan -D "$d"
+	grep -qx "CAL_$g := caltables/20251024T090000.cal.h5" "$d/state/pipeline.mk"
+	grep -qx "caltables/20251024T090000.cal.h5" "$d/state/chosen/$g"
+	[ "$(stat -c %Y "$d/state/chosen/$g")" -eq 0 ]
+	# a nearer calibrator's table is registered (10 min after the group)
+	# while the same make run calibrates the group with the old one: the
+	# new table is older than the group's products
+	reg 20251024T121000 "$(jq -n "$mjd + 0.007")" $((now - 300))
+	finish_group "$g" -d "@$((now - 60))"
+	run -0 uvm-plan -D "$d"
+	grep -qx "CAL_$g := caltables/20251024T121000.cal.h5" "$d/state/pipeline.mk"
+	grep -qx "caltables/20251024T121000.cal.h5" "$d/state/chosen/$g"
+	# not finished: make re-makes what read the old table
+	[ ! -s "$d/state/done.idx" ]
+	run -1 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/cal.uvh5"
+	# once re-made, the group retires and its stamp goes
+	finish_group "$g"
+	run -0 uvm-plan -D "$d"
+	grep -q "^$g " "$d/state/done.idx"
+	[ ! -e "$d/state/chosen/$g" ]
 }

@@ -167,3 +167,80 @@ setup() {
 	[ -f /etc/hostname ]
 	grep -q "remove products/$G1/cal.uvh5 100000 bytes (age)" "$d/logs/retain.log"
 }
+
+# job rows: jobs TARGET GROUP STATE AGE_DAYS...: the target's row in state
+# STATE and one job per age (days ago), oldest first
+jobs() {
+	local t=$1 g=$2 s=$3 a now
+	shift 3
+	now=$(date +%s)
+	for a in "$@"; do
+		sqlite3 "$d/state/pipeline.sqlite" "insert into jobs (target, grp, stage, command, started, ended,
+		    status, class, attempt) values ('$t', '$g', 'x', 'true', $now - $a * 86400 - 10,
+		    $now - $a * 86400, 0, 'ok', 1)"
+	done
+	sqlite3 "$d/state/pipeline.sqlite" "insert into targets (target, grp, stage, state, updated)
+	    values ('$t', '$g', 'x', '$s', $now - ${a:-0} * 86400)"
+}
+
+count() { sqlite3 "$d/state/pipeline.sqlite" "select count(*) from $1"; }
+
+@test "uvm-retain: the job history of finished groups goes after JOBS_KEEP_DAYS; dead letters, quarantine and last jobs stay" {
+	G4=20251020T130003   # finished, old, a dead letter
+	printf '%s 0 0\n' $G4 >>"$d/state/done.idx"
+	jobs products/$G1/vis.uvh5 $G1 ok 41 40
+	jobs products/$G1/qa.json $G1 ok 40
+	jobs products/$G2/vis.uvh5 $G2 ok 3 2
+	jobs products/$G3/vis.uvh5 $G3 ok 45 40      # not finished: its last job stays
+	jobs products/$G4/vis.uvh5 $G4 ok 40
+	jobs products/$G4/image.fits $G4 dead 42 41 40
+	sqlite3 "$d/state/pipeline.sqlite" "insert into groups (grp, first_seen, nsub, state, updated)
+	    values ('$G1', 0, 16, 'done', 0), ('$G2', 0, 16, 'done', 0)"
+	sqlite3 "$d/state/pipeline.sqlite" "insert into quarantine (path, original, reason, at)
+	    values ('quarantine/x.hdf5', 'incoming/x.hdf5', 'bad', 0)"
+	mkdir -p "$d/logs/$G1" "$d/logs/$G2"
+	echo log >"$d/logs/$G1/combine.log"
+	echo log >"$d/logs/$G2/combine.log"
+	# -n: says which groups' records would go, changes nothing
+	run -0 uvm-retain -D "$d" -n
+	assert_line "jobs of $G1"
+	refute_line "jobs of $G2"
+	refute_line "jobs of $G4"
+	[ "$(count jobs)" = 10 ] && [ -f "$d/logs/$G1/combine.log" ]
+	run -0 uvm-retain -D "$d"
+	assert_output --partial "pruned the job records and logs of 1 group(s) older than 30 days"
+	run -0 sqlite3 "$d/state/pipeline.sqlite" "select target, count(*) from jobs group by target order by target"
+	assert_output "$(printf '%s\n' "products/$G4/image.fits|3" "products/$G4/vis.uvh5|1" \
+		"products/$G2/vis.uvh5|2" "products/$G3/vis.uvh5|1")"
+	run -0 sqlite3 "$d/state/pipeline.sqlite" "select target from targets where grp = '$G1'"
+	assert_output ""
+	run -0 sqlite3 "$d/state/pipeline.sqlite" "select grp from groups"
+	assert_output "$G2"
+	[ "$(count quarantine)" = 1 ]
+	[ ! -e "$d/logs/$G1" ] && [ -f "$d/logs/$G2/combine.log" ]
+	# again: nothing more goes
+	run -0 uvm-retain -D "$d"
+	[ "$(count jobs)" = 7 ]
+	# 0 keeps the history forever
+	echo JOBS_KEEP_DAYS=0 >>"$d/uvmake.conf"
+	jobs products/$G2/qa.json $G2 ok 400
+	run -0 uvm-retain -D "$d"
+	[ "$(count jobs)" = 8 ]
+}
+
+@test "uvm-retain: the database file shrinks when the pruned history frees a quarter of it" {
+	now=$(date +%s)
+	sqlite3 "$d/state/pipeline.sqlite" "with recursive n(i) as (select 1 union all select i + 1 from n where i < 2000)
+	    insert into jobs (target, grp, stage, command, started, ended, status, class, attempt, provenance)
+	    select 'products/$G1/t' || i, '$G1', 'x', 'true', $now - 40 * 86400, $now - 40 * 86400, 0, 'ok', 1,
+	    printf('%.500c', 'p') from n"
+	sqlite3 "$d/state/pipeline.sqlite" "pragma wal_checkpoint(truncate)" >/dev/null
+	before=$(stat -c %s "$d/state/pipeline.sqlite")
+	[ "$before" -gt 1000000 ]
+	run -0 uvm-retain -D "$d"
+	[ "$(count jobs)" = 0 ]
+	sqlite3 "$d/state/pipeline.sqlite" "pragma wal_checkpoint(truncate)" >/dev/null
+	after=$(stat -c %s "$d/state/pipeline.sqlite")
+	echo "before $before after $after"
+	[ "$after" -lt $((before / 4)) ]
+}

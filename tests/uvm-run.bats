@@ -284,6 +284,13 @@ open(sys.argv[1], 'w').close()" "$T"
 	[ "$(runs)" -eq 0 ]
 	run sql "select class, status from jobs where target like '%/c'"
 	assert_output "breaker|75"
+	# refused again (a watcher's every cycle): the same row, kept current,
+	# not a row per refusal
+	first=$(sql "select id || ' ' || started from jobs where target like '%/c'")
+	run -75 uvm-run -D "$D" -s image -t products/$G/c -- "$J" "$C" products/$G/c 0
+	run -75 uvm-run -D "$D" -s image -t products/$G/c -- "$J" "$C" products/$G/c 0
+	run sql "select count(*), id, started > ${first#* } from jobs where target like '%/c'"
+	assert_output "1|${first%% *}|1"
 	# other stages are not affected
 	run -0 wrap -- "$J" "$BATS_TEST_TMPDIR/other" "$T" 0
 	# a live trial holds the half-open state; a dead one's claim is freed

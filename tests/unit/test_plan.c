@@ -543,7 +543,8 @@ static void test_description(void)
 		ok(mk && strstr(mk, "\nproducts/20251024T120003/smooth.uvh5: products/20251024T120003/flag.uvh5"
 				    " state/settings/smooth.conf \\\n  | products/20251024T120003/\n") &&
 			strstr(mk, "\nproducts/20251024T120003/cal.uvh5: products/20251024T120003/smooth.uvh5"
-				   " caltables/20251024T110003.cal.h5 state/settings/calapply.conf \\\n  | products/20251024T120003/\n") &&
+				   " caltables/20251024T110003.cal.h5 state/chosen/20251024T120003"
+				   " state/settings/calapply.conf \\\n  | products/20251024T120003/\n") &&
 			strstr(mk, "include $(UVM_RULES)/smooth.mk\ninclude $(UVM_RULES)/calapply.mk\n"),
 		    "toy stage: its own rule on flag's product; calapply reads it, then the table");
 		ok(mk && strstr(mk, "all: \\\n  products/20251024T120003/qa.json\n"),

@@ -182,7 +182,7 @@ static void stage_rules(FILE *f, const struct plan *p, const struct plan_group *
 			if (st->v[s].in[k].chosen) {
 				/* the table chosen for g (CAL_<G>), any group's */
 				if (g->cal[0])
-					fprintf(f, " %s", g->cal);
+					fprintf(f, " %s state/chosen/%s", g->cal, g->id);
 				continue;
 			}
 			if (!plan_stage_applies(st, n, g))

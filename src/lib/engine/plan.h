@@ -164,6 +164,10 @@ struct plan_group {
 	                          * input of rules/stages), "" if none */
 	int cal_weak;            /* cal is a fallback (stale or last good), not a
 	                          * table whose validity covers the group */
+	double cal_transit;      /* Unix time of cal's calibrator transit (0: own
+	                          * table or none) */
+	int cal_settled;         /* a calibrator group whose solve is registered
+	                          * (good or rejected) */
 	int retired;             /* finished: final products found in this run */
 };
 

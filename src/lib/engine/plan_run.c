@@ -89,6 +89,45 @@ static int finished(const struct plan_ctx *r, const struct plan_group *g)
 }
 
 /*
+ * Is a product of g older than one of its inputs' products (lstat: a
+ * staged product's link dates from when it was made)? Then a re-make was
+ * cut short (a cycle stopped between a stage and the ones that read it),
+ * and make finishes it: g is not finished.
+ */
+static int inputs_newer(const struct plan_ctx *r, const struct plan_group *g)
+{
+	char prod[PATH_MAX], dep[PATH_MAX];
+	struct stat a, b;
+	for (int s = 0; s < r->st.n; s++) {
+		int per = plan_stage_per_sub(&r->st, s);
+		if (!plan_stage_applies(&r->st, s, g))
+			continue;
+		for (int sb = 0; sb < (per ? r->p.par.nsub : 1); sb++) {
+			if (per && g->file[sb] < 0)
+				continue;
+			if (fstatat(r->homefd, plan_product(&r->st, s, g, sb, prod), &a, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			for (int k = 0; k < r->st.v[s].nin; k++) {
+				int n = r->st.v[s].in[k].stage, pn = plan_stage_per_sub(&r->st, n);
+				if (r->st.v[s].in[k].chosen || !plan_stage_applies(&r->st, n, g))
+					continue;
+				for (int t = 0; t < (pn ? r->p.par.nsub : 1); t++) {
+					if (pn && (g->file[t] < 0 || (per && t != sb)))
+						continue;
+					if (fstatat(r->homefd, plan_product(&r->st, n, g, t, dep), &b,
+						AT_SYMLINK_NOFOLLOW) == 0 &&
+					    (b.st_mtim.tv_sec > a.st_mtim.tv_sec ||
+						(b.st_mtim.tv_sec == a.st_mtim.tv_sec &&
+						    b.st_mtim.tv_nsec > a.st_mtim.tv_nsec)))
+						return 1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Retire g (its final products exist): a done-index entry whose missing set
  * is what the product was made without: the list recorded when it was
  * planned as partial, else the subbands absent now. Present files of that
@@ -97,7 +136,7 @@ static int finished(const struct plan_ctx *r, const struct plan_group *g)
 static int retire(struct plan_ctx *r, struct plan_group *g)
 {
 	struct plan_done e;
-	char state[32], missing[512];
+	char state[32], missing[512], state_rel[PATH_MAX];
 	memset(&e, 0, sizeof e);
 	memcpy(e.id, g->id, PLAN_IDLEN);
 	e.first = g->first;
@@ -119,6 +158,9 @@ static int retire(struct plan_ctx *r, struct plan_group *g)
 			return -1;
 	g->state = PS_DONE;
 	g->retired = 1;
+	/* the choice's stamp: a group put back (uvm-remake) gets a new one */
+	if (unlinkat(r->homefd, plan_cal_stamp_rel(g, state_rel), 0) < 0 && errno != ENOENT)
+		return -1;
 	return plan_done_add(&r->done, &e);
 }
 
@@ -506,11 +548,18 @@ static int decide(struct plan_ctx *r)
 		}
 		plan_classify(p, g, ref);
 		plan_cal_choose(r, g);
-		/* finished with a fallback table while a covering one may still
-		 * come, or before a setting of one of its stages changed: kept
-		 * in the makefile, so that table or setting re-makes it */
-		if (finished(r, g) && !plan_cal_newer(r, g) && !plan_settings_newer(r, g, since) &&
-		    !(g->cal_weak && plan_cal_cover_possible(r, g))) {
+		if (plan_cal_stamp(r, g) < 0)
+			return -1;
+	}
+	for (int i = 0; i < p->ngroups; i++) {
+		struct plan_group *g = &p->groups[i];
+		if (g->state == PS_DONE)
+			continue;
+		/* finished while a better table may still come, or before a
+		 * setting of one of its stages changed: kept in the makefile,
+		 * so that table or setting re-makes it */
+		if (finished(r, g) && !inputs_newer(r, g) && !plan_cal_newer(r, g) &&
+		    !plan_settings_newer(r, g, since) && !plan_cal_better_possible(r, g)) {
 			if (retire(r, g) < 0)
 				return -1;
 			continue;

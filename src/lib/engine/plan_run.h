@@ -85,8 +85,15 @@ void plan_cal_choose(struct plan_ctx *r, struct plan_group *g);
 /* Is g's chosen table newer than the products that read it (so g is not
  * finished: make re-makes them)? */
 int plan_cal_newer(const struct plan_ctx *r, const struct plan_group *g);
-/* May a table whose validity covers g still appear? */
-int plan_cal_cover_possible(const struct plan_ctx *r, const struct plan_group *g);
+/* state/chosen/<G>, the choice of g's table as a prerequisite (rewritten
+ * when it changes; contract in plan_cal.c), and its path relative to the
+ * deployment into rel (PATH_MAX bytes). */
+int plan_cal_stamp(struct plan_ctx *r, const struct plan_group *g);
+char *plan_cal_stamp_rel(const struct plan_group *g, char *rel);
+/* May a better table for g still appear (a nearer calibrator transit
+ * whose group is not finished, within limits: plan_cal.c)? Needs
+ * plan_cal_choose run on every active group first. */
+int plan_cal_better_possible(const struct plan_ctx *r, const struct plan_group *g);
 void plan_cal_free(struct plan_cal *k);
 
 /* Write path only when buf differs from its content; *changed tells.

@@ -201,7 +201,7 @@ int run_pid_alive(long pid);
  * BEGIN IMMEDIATE transaction; all return -1 after logging on failure. */
 enum { RDB_TARGET, RDB_BREAKER, RDB_OPEN_JOBS, RDB_CLOSE_LOST, RDB_INS_JOB, RDB_UPS_TARGET,
 	RDB_END_JOB, RDB_END_TARGET, RDB_UPS_BREAKER, RDB_INS_QUAR, RDB_REFUSAL, RDB_QUAR_OF,
-	RDB_CLOSE_ENDED, RDB_NSTMT };
+	RDB_CLOSE_ENDED, RDB_REFUSAL_AGAIN, RDB_NSTMT };
 struct run_db {
 	sqlite3 *db;
 	sqlite3_stmt *st[RDB_NSTMT];

@@ -65,6 +65,11 @@ static const char *const sql[RDB_NSTMT] = {
 		    " class, attempt, pid, host, note) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7,"
 		    " ?8, ?9, ?10, ?11)",
     [RDB_QUAR_OF] = "SELECT original FROM quarantine WHERE target = ?1 AND released IS NULL",
+    /* the same refusal again (the target's last job is one of its class):
+     * that row says when it was last refused, instead of a row per cycle */
+    [RDB_REFUSAL_AGAIN] = "UPDATE jobs SET started = ?5, ended = ?5, attempt = ?8, pid = ?9,"
+		    " host = ?10, note = ?11 WHERE id = (SELECT max(id) FROM jobs WHERE target = ?1)"
+		    " AND class = ?7 AND status = ?6 AND stage = ?3",
 };
 
 double run_now(void)
@@ -491,7 +496,9 @@ int rdb_refusal(struct run_db *d, const struct run_policy *p, const char *target
 	sqlite3_stmt *s;
 	if (db_begin(d->db) < 0)
 		return -1;
-	if (!(s = stmt(d, RDB_REFUSAL)))
+	/* an open breaker refuses every cycle (a watcher's: several a
+	 * second) until it cools down: one row per target, kept current */
+	if (!(s = stmt(d, c == RC_BREAKER ? RDB_REFUSAL_AGAIN : RDB_REFUSAL)))
 		goto fail;
 	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, grp, -1, SQLITE_STATIC);
@@ -506,6 +513,25 @@ int rdb_refusal(struct run_db *d, const struct run_policy *p, const char *target
 	sqlite3_bind_text(s, 11, note, -1, SQLITE_STATIC);
 	if (done(d, s) < 0)
 		goto fail;
+	if (c == RC_BREAKER && sqlite3_changes(d->db) == 0) {
+		/* not refused just before: a row of its own */
+		sqlite3_stmt *ins = stmt(d, RDB_REFUSAL);
+		if (!ins)
+			goto fail;
+		sqlite3_bind_text(ins, 1, target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, grp, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, stage, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, cmd, -1, SQLITE_STATIC);
+		sqlite3_bind_double(ins, 5, now);
+		sqlite3_bind_int(ins, 6, run_class_exit(c, 0));
+		sqlite3_bind_text(ins, 7, run_class_name(c), -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 8, attempt);
+		sqlite3_bind_int64(ins, 9, (long long)getpid());
+		sqlite3_bind_text(ins, 10, host, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 11, note, -1, SQLITE_STATIC);
+		if (done(d, ins) < 0)
+			goto fail;
+	}
 	if (c == RC_DISK &&
 	    put_target(d, target, grp, stage, "deferred", attempt - 1, c, run_class_exit(c, 0),
 		next_at, note, defers, now) < 0)

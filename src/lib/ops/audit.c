@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -43,6 +44,8 @@ struct ctx {
 	sqlite3 *db;        /* pipeline.sqlite, NULL when unusable */
 	sqlite3_stmt *made; /* is a target recorded as made? */
 	double oldest_run;  /* start of the oldest running job (0: none) */
+	double pruned;      /* products older need no record: retention pruned
+	                     * the job history before it (JOBS_KEEP_DAYS; 0) */
 	char *retained;     /* logs/retain.log text, or NULL */
 	struct stages *st;  /* the stage description (NULL: unreadable) */
 };
@@ -308,7 +311,7 @@ static void check_entry(struct ctx *x, const char *path, const char *rel, const 
 			f->repaired = unlink(path) == 0 || errno == ENOENT;
 		return;
 	}
-	if (!products || !x->made)
+	if (!products || !x->made || (double)sb.st_mtime < x->pruned)
 		return;
 	/* a file a stage writes beside its product (a report) is made with it */
 	char target[PATH_MAX];
@@ -450,8 +453,13 @@ static int reregister(struct ctx *x, sqlite3 **reg, const char *path, const char
 	cal_entry_from_table(&e, &t, rel, t.group, x->c);
 	if (!*reg)
 		*reg = cal_registry_open(x->c->home);
-	if (*reg && cal_registry_put(*reg, &e) == 0)
+	/* dated now, as uvm-calsolve dates a table it registers: a group
+	 * calibrated while it was unregistered is older, and is re-made */
+	if (*reg && cal_registry_put(*reg, &e) == 0) {
 		rc = 0;
+		if (utimensat(AT_FDCWD, path, NULL, 0) < 0)
+			log_warn("cannot date '%s' after its registration: %s", rel, strerror(errno));
+	}
 	cal_table_free(&t);
 	return rc;
 }
@@ -563,6 +571,9 @@ static void check_quarantine(struct ctx *x)
 int audit_run(struct cfg *c, int repair, struct audit *a)
 {
 	struct ctx x = {.c = c, .a = a, .repair = repair};
+	double keep = cfg_double(c, "JOBS_KEEP_DAYS", 30);
+	if (keep > 0)
+		x.pruned = (double)time(NULL) - keep * 86400;
 	char p[PATH_MAX];
 
 	check_databases(&x);

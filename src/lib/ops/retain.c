@@ -173,11 +173,11 @@ static void product_cands(struct cands *cs, const struct cfg *c, const struct st
 	for (int k = 0; k < st->n; k++) {
 		char rel[PATH_MAX], key[STAGES_NAMELEN + 16];
 		struct stat sb;
-		long long days;
+		double days;
 		if (!st->v[k].retain[0] || st->v[k].scope != STAGE_GROUP)
 			continue; /* kept */
 		class_key(st->v[k].retain, key, sizeof key);
-		days = cfg_int(c, key, st->v[k].retain_days);
+		days = cfg_double(c, key, (double)st->v[k].retain_days);
 		stages_product(st, k, g, 0, rel);
 		snprintf(path, sizeof path, "%s/%s", c->home, rel);
 		if (lstat(path, &sb) < 0)
@@ -187,7 +187,7 @@ static void product_cands(struct cands *cs, const struct cfg *c, const struct st
 			if (!staging_ok || !realpath(path, real) || strncmp(real, staging, strlen(staging)) ||
 			    real[strlen(staging)] != '/' || stat(real, &sb) < 0 || !S_ISREG(sb.st_mode))
 				continue;
-			if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400) {
+			if (days > 0 && difftime(now, sb.st_mtime) > days * 86400) {
 				push(cs, c->home, rel, &sb, "age");
 				snprintf(cs->v[cs->n - 1].link, PATH_MAX, "%s", path);
 				snprintf(cs->v[cs->n - 1].path, PATH_MAX, "%s", real);
@@ -196,7 +196,7 @@ static void product_cands(struct cands *cs, const struct cfg *c, const struct st
 		}
 		if (!S_ISREG(sb.st_mode))
 			continue;
-		if (days > 0 && difftime(now, sb.st_mtime) > (double)days * 86400)
+		if (days > 0 && difftime(now, sb.st_mtime) > days * 86400)
 			push(cs, c->home, rel, &sb, "age");
 		else if (pressure)
 			push(cs, c->home, rel, &sb, "disk");
@@ -209,7 +209,7 @@ static void product_cands(struct cands *cs, const struct cfg *c, const struct st
  * (0: inputs are kept).
  */
 static void input_cands(struct cands *cs, const struct cfg *c, const char *incoming, const char *g,
-    time_t now, long long input_days)
+    time_t now, double input_days)
 {
 	char path[PATH_MAX];
 	/* inputs of a finished group: names within the group's minute range */
@@ -229,7 +229,7 @@ static void input_cands(struct cands *cs, const struct cfg *c, const char *incom
 			snprintf(path, sizeof path, "%s/%s", incoming, e->d_name);
 			if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 				continue;
-			if (difftime(now, sb.st_mtime) > (double)input_days * 86400) {
+			if (difftime(now, sb.st_mtime) > input_days * 86400) {
 				snprintf(rel, sizeof rel, "%s/%s", cfg_str(c, "INCOMING", "incoming"), e->d_name);
 				push(cs, c->home, rel, &sb, "age");
 				if (incoming[0] == '/' && strncmp(incoming, c->home, strlen(c->home)))
@@ -284,7 +284,7 @@ int retain_run(const struct cfg *c, const struct stages *st, const struct retain
 	struct cands cs = {0};
 	char path[PATH_MAX], **done;
 
-	long long input_days = cfg_int(c, "RETAIN_INPUT_DAYS", 0);
+	double input_days = cfg_double(c, "RETAIN_INPUT_DAYS", 0);
 	long long min_free = cfg_int(c, "RETAIN_MIN_FREE_MB", 0) * 1048576LL;
 	long long free_b = fsx_free_bytes(cfg_path(c, "products", path));
 	int pressure = min_free > 0 && free_b >= 0 && free_b < min_free;
@@ -323,6 +323,9 @@ int retain_run(const struct cfg *c, const struct stages *st, const struct retain
 	}
 	if (pressure && free_b + freed < min_free)
 		log_warn("disk still below RETAIN_MIN_FREE_MB after removing everything removable");
+	int jrc = retain_jobs(c, done, ndone, o, now);
+	if (!rc)
+		rc = jrc;
 	for (int i = 0; i < ndone; i++)
 		free(done[i]);
 	free(done);

@@ -19,6 +19,9 @@
  * RETAIN_MIN_FREE_MB free, the oldest removable files go first, whatever
  * their age, until it is back above.
  *
+ * The job history (records in the state database, logs/<G>/) goes after
+ * JOBS_KEEP_DAYS (retain_jobs, below). Every *_DAYS key may be a fraction.
+ *
  * Only groups listed in state/done.idx (every final product made) are
  * touched, so no input still to be processed and no product a later stage
  * still needs is ever removed; quarantine/ is never touched; and the
@@ -48,5 +51,23 @@ struct retain_opts {
  * write the archive, the log or remove a file.
  */
 int retain_run(const struct cfg *c, const struct stages *st, const struct retain_opts *o, time_t now);
+
+/*
+ * The job history's retention (retain_db.c), run by retain_run: the
+ * records (jobs, targets, groups rows) and logs/<G>/ of the finished
+ * groups in done[0..ndone) whose last job ended more than JOBS_KEEP_DAYS
+ * (default 30, fractions allowed, 0 keeps forever) before now are removed,
+ * unless a target of the group is dead-lettered, quarantined or otherwise
+ * not ok; of the other records, jobs that old go except the last job of
+ * each target and every job of a dead or quarantined target. The
+ * quarantine table is never touched. The database is compacted (VACUUM)
+ * when a quarter of it is free. With o->dry it prints "jobs of G" for
+ * each group that would go and changes nothing; with o->verbose the same
+ * for each that went. Returns 0; EX_UNAVAILABLE when the database cannot
+ * be opened (history lost, logged); EX_IOERR when a statement, the
+ * compaction or a log removal fails.
+ */
+int retain_jobs(const struct cfg *c, char *const *done, int ndone, const struct retain_opts *o,
+    time_t now);
 
 #endif

@@ -142,6 +142,28 @@ double cal_source_flux(const struct cal_source *s, double freq_hz)
 	return geom_flux(s->flux_jy, s->ref_freq_hz, s->alpha, freq_hz);
 }
 
+/*
+ * The transit of s nearest mid (lst: the local sidereal time at mid) into
+ * *t, and its apparent flux at 1.4 GHz (flux x primary beam) into *app;
+ * 0 when s is too weak or its CIRS declination is beyond max_sep_deg of
+ * dec_deg.
+ */
+static int source_transit(const struct cal_catalog *c, const struct cal_source *s, double mid,
+    double lst, double dec_deg, double max_sep_deg, double *t, double *app)
+{
+	const double sidereal = 1.00273781191135448; /* sidereal days per solar day */
+	double ra, dec;
+
+	if (s->flux_jy < c->min_flux_jy || fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
+		return 0;       /* precession moves sources by < 1 deg */
+	cal_source_apparent(s, mid, &ra, &dec);
+	if (fabs(dec / GEOM_DEG - dec_deg) > max_sep_deg)
+		return 0;
+	*t = mid + geom_wrap_pi(ra - lst) / (2 * GEOM_PI) / sidereal;
+	*app = s->flux_jy * geom_pb(fabs(dec / GEOM_DEG - dec_deg) * GEOM_DEG, 1.4e9, GEOM_DISH_DIAM_M);
+	return 1;
+}
+
 const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double jd0,
     double jd1, double lon_deg, double dec_deg, double max_sep_deg, double *transit_jd)
 {
@@ -153,25 +175,18 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 
 	for (int i = 0; i < c->n; i++) {
 		const struct cal_source *s = &c->src[i];
-		double ra, dec, dha, t, app;
+		double t, app;
 
-		if (s->flux_jy < c->min_flux_jy || fabs(s->dec_deg - dec_deg) > max_sep_deg + 1)
-			continue;       /* precession moves sources by < 1 deg */
-		/* nor by more than 0.1 rad in RA below 80 deg of declination
-		 * within a century of J2000 (< 11 s of RA a year): a source
-		 * that far from transit in its catalogue RA cannot transit
-		 * in the group, and the apparent place (ERFA's nutation,
+		/* a source more than 0.1 rad of RA beyond the group's hour-angle
+		 * span in its catalogue RA cannot transit in the group (below 80
+		 * deg of declination, within a century of J2000, precession moves
+		 * RA by < 11 s a year), and its apparent place (ERFA's nutation,
 		 * 3/4 of a planning pass over a long history) is not needed */
 		if (fabs(s->dec_deg) < 80 && fabs(mid - 2451545.0) < 36525 &&
 		    fabs(geom_wrap_pi(s->ra_deg * GEOM_DEG - lst)) > half + 0.1)
 			continue;
-		cal_source_apparent(s, mid, &ra, &dec);
-		dha = geom_wrap_pi(ra - lst);
-		t = mid + dha / (2 * GEOM_PI) / sidereal;
-		if (fabs(dec / GEOM_DEG - dec_deg) > max_sep_deg || t < jd0 || t > jd1)
+		if (!source_transit(c, s, mid, lst, dec_deg, max_sep_deg, &t, &app) || t < jd0 || t > jd1)
 			continue;
-		app = s->flux_jy * geom_pb(fabs(dec / GEOM_DEG - dec_deg) * GEOM_DEG, 1.4e9,
-		    GEOM_DISH_DIAM_M);
 		if (app > best_app * (1 + 1e-9) ||
 		    (app > best_app * (1 - 1e-9) && fabs(t - mid) < best)) {
 			best_app = app;
@@ -182,4 +197,19 @@ const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double
 		}
 	}
 	return found;
+}
+
+int cal_catalog_transits(const struct cal_catalog *c, double jd0, double jd1, double lon_deg,
+    double dec_deg, double max_sep_deg, double *transit_jd, int max)
+{
+	double mid = (jd0 + jd1) / 2, lst = geom_lst(mid, lon_deg);
+	int n = 0;
+
+	for (int i = 0; i < c->n; i++) {
+		double t, app;
+		if (source_transit(c, &c->src[i], mid, lst, dec_deg, max_sep_deg, &t, &app) &&
+		    t >= jd0 && t <= jd1 && n < max)
+			transit_jd[n++] = t;
+	}
+	return n;
 }

@@ -57,5 +57,13 @@ double cal_source_flux(const struct cal_source *s, double freq_hz);
  */
 const struct cal_source *cal_catalog_transit(const struct cal_catalog *c, double jd0,
     double jd1, double lon_deg, double dec_deg, double max_sep_deg, double *transit_jd);
+/*
+ * Every transit of the same kind (a source of c, at least c->min_flux_jy,
+ * within max_sep_deg of dec_deg) between jd0 and jd1, a window of at most
+ * a day (each source's transit nearest its middle): up to max times into
+ * transit_jd, in catalogue order. Returns how many were stored.
+ */
+int cal_catalog_transits(const struct cal_catalog *c, double jd0, double jd1, double lon_deg,
+    double dec_deg, double max_sep_deg, double *transit_jd, int max);
 
 #endif
