@@ -288,11 +288,12 @@ accept_corpus() {
 	# Options end at the first operand: a later "-j.hdf5" is a file.
 	run -0 uvm-verify "./a b.hdf5" -j.hdf5
 	assert_output ''
-	# A bad file with a newline in its name: still one line on stderr.
+	# A bad file with a newline in its name: still one line on stderr,
+	# the newline escaped (the name can be read back from it)
 	printf 'junk' >$'bad\nname.hdf5'
 	run -65 uvm-verify $'bad\nname.hdf5'
 	[ "${#lines[@]}" -eq 1 ]
-	assert_output "uvm-verify: 'bad name.hdf5': invalid: not an HDF5 file"
+	assert_output "uvm-verify: 'bad\\nname.hdf5': invalid: not an HDF5 file"
 	no_temps .
 }
 
