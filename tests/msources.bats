@@ -85,6 +85,9 @@ check() {
 	UVM_HOME=$t/h uvm-mosaic -b -H 20251024T12 -o "$t/m.fits" "$t"/p/*/qa.json 2>/dev/null
 	run -0 uvm-sources -o "$t/m.sources.json" "$t/m.fits"
 	jq -e '.n_sources == 0 and .sources == []' "$t/m.sources.json"
+	# no rms or beam on a blank image: null, not C's "nan" (the soak's
+	# comparison, Python's json, refused one)
+	strict_json "$t/m.sources.json"
 	no_temps "$t"
 }
 

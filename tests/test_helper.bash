@@ -108,3 +108,13 @@ group_products() {
 	awk -v g="$1" '!/^#/ && (NF == 9 || NF == 10) && $4 == "group" && $5 == "-" {
 		split($2, t, ","); p = t[1]; gsub(/\{G\}/, g, p); print p }' "${2:-$UVM_ROOT/rules}/stages"
 }
+
+# strict_json FILE: FILE is JSON as RFC 8259 has it (no NaN, Infinity or
+# C's "nan"/"inf", which Python's and most readers' parsers refuse)
+strict_json() {
+	/usr/bin/python3 -c '
+import json, sys
+def bad(c):
+    raise ValueError("not JSON: " + c)
+json.load(open(sys.argv[1]), parse_constant=bad)' "$1"
+}

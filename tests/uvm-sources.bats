@@ -105,6 +105,8 @@ ref() {
 	uvm-image -W natural -a 3 -A 0.5 -n 1280 -c 13 -P estimate -b airy -p "$t/pb.fits" -o "$t/img.fits" \
 		"$d"/sim/*.hdf5 2>/dev/null
 	run -0 uvm-sources -r "$t/ref.csv" -o "$t/x.json" "$t/pb.fits"
+	# blanked pixels near the PB cut reach some sources' meshes: still JSON
+	strict_json "$t/x.json"
 	jq -c .crossmatch "$t/x.json"
 	jq -e '.crossmatch | .n_ref_detectable >= 8 and .completeness >= 0.9 and
 	       (.flux_ratio - 1 | fabs) < 0.03 and .offset_beam < 0.1 and .pass' "$t/x.json"

@@ -516,28 +516,46 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		bad |= (unsigned char)*p < 0x20 ? put(&b, &len, &cap, "\\u%04x", *p)
 		    : *p == '"' || *p == '\\' ? put(&b, &len, &cap, "\\%c", *p)
 		    : put(&b, &len, &cap, "%c", *p);
-	bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %.6g,\n  \"mesh_px\": %d,\n"
-	    "  \"freq_hz\": %.9g,\n"
-	    "  \"beam\": {\"bmaj_arcsec\": %.6g, \"bmin_arcsec\": %.6g, \"bpa_deg\": %.4g},\n"
-	    "  \"n_sources\": %d,\n  \"sources\": [", c->rms_jy, c->mesh,
-	    isfinite(c->freq_hz) ? c->freq_hz : 0, c->bmaj_arcsec, c->bmin_arcsec, c->bpa_deg, c->n);
+	{
+		/* a blank image (an hour's mosaic with nothing in it) has no
+		 * rms or beam: null, never C's "nan", which is not JSON */
+		char rms[32], bj[32], bn[32], bp[32];
+
+		fmt_num(rms, sizeof rms, "%.6g", c->rms_jy);
+		fmt_num(bj, sizeof bj, "%.6g", c->bmaj_arcsec);
+		fmt_num(bn, sizeof bn, "%.6g", c->bmin_arcsec);
+		fmt_num(bp, sizeof bp, "%.4g", c->bpa_deg);
+		bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %s,\n  \"mesh_px\": %d,\n"
+		    "  \"freq_hz\": %.9g,\n"
+		    "  \"beam\": {\"bmaj_arcsec\": %s, \"bmin_arcsec\": %s, \"bpa_deg\": %s},\n"
+		    "  \"n_sources\": %d,\n  \"sources\": [", rms, c->mesh,
+		    isfinite(c->freq_hz) ? c->freq_hz : 0, bj, bn, bp, c->n);
+	}
 	for (int i = 0; i < c->n && !bad; i++) {
 		const struct src_entry *e = &c->s[i];
-		char pk[32], in[32], ie[32], pb[32];
+		char pk[32], pe[32], in[32], ie[32], pb[32], sa[32], sb[32], pa[32], sn[32], lr[32],
+		    lb[32];
 
-		/* an aperture that reaches blanked pixels (a primary-beam-
-		 * corrected image's edge) has no integrated flux: null */
+		/* an aperture or a local mesh that reaches blanked pixels (a
+		 * primary-beam-corrected image's edge) has no value there: null,
+		 * never C's "nan", which is not JSON */
 		fmt_num(pk, sizeof pk, "%.6g", e->peak_jy);
+		fmt_num(pe, sizeof pe, "%.3g", e->peak_err_jy);
 		fmt_num(in, sizeof in, "%.6g", e->int_jy);
 		fmt_num(ie, sizeof ie, "%.3g", e->int_err_jy);
 		fmt_num(pb, sizeof pb, "%.4f", e->pb);
+		fmt_num(sa, sizeof sa, "%.4g", e->a_arcsec);
+		fmt_num(sb, sizeof sb, "%.4g", e->b_arcsec);
+		fmt_num(pa, sizeof pa, "%.4g", e->pa_deg);
+		fmt_num(sn, sizeof sn, "%.4g", e->snr);
+		fmt_num(lr, sizeof lr, "%.3g", e->rms_jy);
+		fmt_num(lb, sizeof lb, "%.3g", e->bkg_jy);
 		bad |= put(&b, &len, &cap, "%s\n    {\"ra_deg\": %.7f, \"dec_deg\": %.7f, \"x\": %.3f, "
-		    "\"y\": %.3f, \"peak_jy\": %s, \"peak_err_jy\": %.3g, \"int_jy\": %s, "
-		    "\"int_err_jy\": %s, \"a_arcsec\": %.4g, \"b_arcsec\": %.4g, \"pa_deg\": %.4g, "
-		    "\"snr\": %.4g, \"local_rms_jy\": %.3g, \"local_bkg_jy\": %.3g, \"pb\": %s, "
+		    "\"y\": %.3f, \"peak_jy\": %s, \"peak_err_jy\": %s, \"int_jy\": %s, "
+		    "\"int_err_jy\": %s, \"a_arcsec\": %s, \"b_arcsec\": %s, \"pa_deg\": %s, "
+		    "\"snr\": %s, \"local_rms_jy\": %s, \"local_bkg_jy\": %s, \"pb\": %s, "
 		    "\"flag\": %d}", i ? "," : "", e->ra_deg, e->dec_deg, e->x, e->y, pk,
-		    e->peak_err_jy, in, ie, e->a_arcsec, e->b_arcsec, e->pa_deg, e->snr, e->rms_jy,
-		    e->bkg_jy, pb, e->flag);
+		    pe, in, ie, sa, sb, pa, sn, lr, lb, pb, e->flag);
 	}
 	bad |= put(&b, &len, &cap, "%s]", c->n ? "\n  " : "");
 	if (xm) {
@@ -548,7 +566,7 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		    "\"flux_scatter\": %.4g,\n    \"offset_arcsec\": %.4g, \"offset_beam\": %.4g, "
 		    "\"dra_arcsec\": %.4g, \"ddec_arcsec\": %.4g,\n    \"gate\": {\"flux_ratio\": "
 		    "[%.3g, %.3g], \"max_offset_beam\": %.3g}, \"pass\": %s}", xm->nref_in, xm->ndet,
-		    xm->nmatch, xm->nspur, J(xm->completeness), xm->spurious_frac, J(xm->flux_ratio),
+		    xm->nmatch, xm->nspur, J(xm->completeness), J(xm->spurious_frac), J(xm->flux_ratio),
 		    J(xm->flux_scatter), J(xm->offset_arcsec), J(xm->offset_beam), J(xm->dra_arcsec),
 		    J(xm->ddec_arcsec), xm->min_ratio, xm->max_ratio, xm->max_offset_beam,
 		    xm->pass ? "true" : "false");
