@@ -41,6 +41,9 @@ for t in debootstrap dpkg-buildpackage dh chroot mount umount; do
 done
 
 ROOT=${1:-$(mktemp -d "${TMPDIR:-/tmp}/uvm-debootstrap.XXXXXX")}
+# the root of a system: mktemp's 0700 would keep every user but root out
+# of it (chroot --userspec then cannot even run env)
+chmod 0755 "$ROOT"
 SUITE=bookworm
 WAIT_S=${WAIT_S:-600}
 OUT=bench/results/debootstrap.txt
