@@ -170,6 +170,7 @@ step "user, home, templates, nothing enabled" check_install
 # pick_calibrator CATALOGUE: the name and declination of the brightest
 # calibrator of 5 Jy or more north of -20 deg that crossed the meridian of
 # DSA-110 (OVRO, longitude -118.2834 deg) 15 minutes to 2.5 hours ago
+# and in an hour that has ended, so that the hour's mosaic is due
 # (fainter ones share the field with the sky's brightest sources, and the
 # 8-antenna solution fails the flagged-fraction gate); sidereal
 # time from the GMST polynomial's linear term, good to seconds over
@@ -179,9 +180,11 @@ step "user, home, templates, nothing enabled" check_install
 pick_calibrator() {
 	awk -F, -v now="$(date -u +%s)" '
 		BEGIN { d = (now - 946728000) / 86400; gmst = 18.697374558 + 24.06570982441908 * d
+			# in an hour that is over (its mosaic due: MOSAIC_DELAY=60 below)
+			lo = (now % 3600) / 3600 + 3 / 60; if (lo < 0.25) lo = 0.25
 			lst = ((gmst * 15 - 118.2834) % 360 + 360) % 360 }
 		!/^#/ && $4 >= 5 && $3 > -20 { ha = ((lst - $2) % 360 + 360) % 360 / 15
-			if (ha >= 0.25 && ha <= 2.5 && $4 > best) { best = $4; name = $1; dec = $3 } }
+			if (ha >= lo && ha <= 2.5 && $4 > best) { best = $4; name = $1; dec = $3 } }
 		END { if (name == "") exit 1; print name, dec } ' "$1"
 }
 read -r cal cal_dec <<<"$(pick_calibrator ops/calibrators.csv)"
@@ -190,7 +193,7 @@ fact "stream: 2 groups x 4 subbands, 8 antennas, 4 channels, 3 integrations, the
 
 step "uvm-init (as uvmake)" as_uvmake "uvm-init $DEP && printf '%s\n' SUBBANDS=4 PARTIAL_MIN=3 \
 	GROUP_TOLERANCE=20 GROUP_SECONDS=39 IMAGE_NPIX=128 IMAGE_FFTW_PLAN=estimate CAL_MIN_SNR=3 \
-	CAL_MAX_FLAGGED=0.9 RETRY_UNAVAILABLE_BASE=1 RETRY_BASE=0 POINTING_DEC_DEG=$cal_dec >>$DEP/uvmake.conf"
+	CAL_MAX_FLAGGED=0.9 RETRY_UNAVAILABLE_BASE=1 RETRY_BASE=0 MOSAIC_DELAY=60 POINTING_DEC_DEG=$cal_dec >>$DEP/uvmake.conf"
 
 # The daemon as the unit starts it, short timers; the stream, paced 10x,
 # from three hours ago: uvm-sim puts the calibrator's transit after -T.
