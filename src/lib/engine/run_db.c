@@ -497,40 +497,27 @@ int rdb_refusal(struct run_db *d, const struct run_policy *p, const char *target
 	if (db_begin(d->db) < 0)
 		return -1;
 	/* an open breaker refuses every cycle (a watcher's: several a
-	 * second) until it cools down: one row per target, kept current */
-	if (!(s = stmt(d, c == RC_BREAKER ? RDB_REFUSAL_AGAIN : RDB_REFUSAL)))
-		goto fail;
-	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, grp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, stage, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, cmd, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 5, now);
-	sqlite3_bind_int(s, 6, run_class_exit(c, 0));
-	sqlite3_bind_text(s, 7, run_class_name(c), -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 8, attempt);
-	sqlite3_bind_int64(s, 9, (long long)getpid());
-	sqlite3_bind_text(s, 10, host, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 11, note, -1, SQLITE_STATIC);
-	if (done(d, s) < 0)
-		goto fail;
-	if (c == RC_BREAKER && sqlite3_changes(d->db) == 0) {
-		/* not refused just before: a row of its own */
-		sqlite3_stmt *ins = stmt(d, RDB_REFUSAL);
-		if (!ins)
+	 * second) until it cools down: one row per target, kept current
+	 * (the refusal just before updated); otherwise, or when there was
+	 * none, a row of its own. The two statements bind the same columns. */
+	for (int again = c == RC_BREAKER; again >= 0; again--) {
+		if (!(s = stmt(d, again ? RDB_REFUSAL_AGAIN : RDB_REFUSAL)))
 			goto fail;
-		sqlite3_bind_text(ins, 1, target, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, grp, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, stage, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 4, cmd, -1, SQLITE_STATIC);
-		sqlite3_bind_double(ins, 5, now);
-		sqlite3_bind_int(ins, 6, run_class_exit(c, 0));
-		sqlite3_bind_text(ins, 7, run_class_name(c), -1, SQLITE_STATIC);
-		sqlite3_bind_int(ins, 8, attempt);
-		sqlite3_bind_int64(ins, 9, (long long)getpid());
-		sqlite3_bind_text(ins, 10, host, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 11, note, -1, SQLITE_STATIC);
-		if (done(d, ins) < 0)
+		sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, grp, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, stage, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, cmd, -1, SQLITE_STATIC);
+		sqlite3_bind_double(s, 5, now);
+		sqlite3_bind_int(s, 6, run_class_exit(c, 0));
+		sqlite3_bind_text(s, 7, run_class_name(c), -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 8, attempt);
+		sqlite3_bind_int64(s, 9, (long long)getpid());
+		sqlite3_bind_text(s, 10, host, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 11, note, -1, SQLITE_STATIC);
+		if (done(d, s) < 0)
 			goto fail;
+		if (again && sqlite3_changes(d->db) > 0)
+			break;
 	}
 	if (c == RC_DISK &&
 	    put_target(d, target, grp, stage, "deferred", attempt - 1, c, run_class_exit(c, 0),
