@@ -99,7 +99,8 @@ int main(int argc, char **argv)
 	if (*h)
 		cfg_path(&c, h, hook); /* relative to the deployment unless absolute */
 	struct alert_opts o = {
-		.hook = hook, .renotify = cfg_double(&c, "ALERT_RENOTIFY", 3600), .dry_run = dry,
+		.hook = hook, .renotify = cfg_double(&c, "ALERT_RENOTIFY", 3600),
+		.keep_days = cfg_double(&c, "ALERT_HISTORY_DAYS", 365), .dry_run = dry,
 		.out = (dry || !*hook) ? stdout : NULL,
 	};
 	if (dry) {

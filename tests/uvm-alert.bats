@@ -38,6 +38,24 @@ sent() { if [ -f "$d/notified.jsonl" ]; then wc -l <"$d/notified.jsonl"; else ec
 	assert_output --partial "is not a deployment"
 }
 
+@test "uvm-alert: the history keeps ALERT_HISTORY_DAYS, the active episode stays" {
+	printf 'ALERT_HOOK=hook.sh\nALERT_RENOTIFY=100\nALERT_HISTORY_DAYS=0.01\n' >"$d/uvmake.conf"
+	run -0 at 1000
+	run -0 at 1010                      # firing
+	for t in 1110 1210 1310 1410; do run -0 at $t; done
+	run -0 sqlite3 "$d/state/alerts.sqlite" "select group_concat(event || '@' || cast(at as int), ' ') from alert_history"
+	assert_output "firing@1010 renotify@1110 renotify@1210 renotify@1310 renotify@1410"
+	run -0 at 1900                      # 864 s kept: what is older than 1036 goes
+	run -0 sqlite3 "$d/state/alerts.sqlite" "select group_concat(event || '@' || cast(at as int), ' ') from alert_history"
+	assert_output "renotify@1110 renotify@1210 renotify@1310 renotify@1410 renotify@1900"
+	run -0 sqlite3 "$d/state/alerts.sqlite" "select cast(firing_since as int) from alert_state where name = 'high'"
+	assert_output 1010                  # the episode itself is not history
+	printf 'ALERT_HOOK=hook.sh\nALERT_RENOTIFY=100\nALERT_HISTORY_DAYS=0\n' >"$d/uvmake.conf"
+	run -0 at 90000                     # 0 keeps everything
+	run -0 sqlite3 "$d/state/alerts.sqlite" "select count(*) from alert_history"
+	assert_output 6
+}
+
 @test "uvm-alert: bad and missing rules files are 65 and 66" {
 	printf 'x test_metric >> 3 10 warning\n' >"$d/bad.conf"
 	run -65 uvm-alert -D "$d" -r "$d/bad.conf"

@@ -350,6 +350,13 @@ own_watch() {
 	kill -HUP "$wpid"
 	wait_until 10 logged 2 "cannot re-execute"
 	kill -0 "$wpid"
+	# one that hangs on --version: killed after 10 s, refused, no process left
+	printf '#!/bin/sh\nexec sleep 600 # uvm-hang-probe\n' >"$w.new" && chmod +x "$w.new" && mv "$w.new" "$w"
+	wait_until 30 grep -q "cannot re-execute '$w': '$w --version' did not answer within 10 s; carrying on as version $v" "$d/watch.log"
+	kill -0 "$wpid"
+	! pgrep -f "uvm-hang-probe" >/dev/null
+	drop d.hdf5
+	wait_until 10 done_has d.hdf5
 	# fixed: re-executed
 	cp "$(command -v uvm-watch)" "$w.new" && mv "$w.new" "$w"
 	wait_until 15 logged 2 "re-executing: its executable changed"

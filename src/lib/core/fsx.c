@@ -13,12 +13,14 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -332,12 +334,55 @@ int fsx_lock(const char *path, int nonblock)
 
 int fsx_run(char *const argv[], char **out)
 {
-	int p[2], st;
+	return fsx_run_timeout(argv, out, 0);
+}
+
+/* Milliseconds from now to the monotonic deadline (-1: none). */
+static int ms_left(const struct timespec *end)
+{
+	struct timespec now;
+	if (end->tv_sec == 0 && end->tv_nsec == 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double ms = (double)(end->tv_sec - now.tv_sec) * 1e3 + (double)(end->tv_nsec - now.tv_nsec) / 1e6;
+	return ms <= 0 ? 0 : ms > 1e9 ? 1000000000 : (int)ms + 1;
+}
+
+/* Append r bytes to the growing buffer (*buf, *n of *cap); a failed
+ * allocation drops them. */
+static void out_append(char **buf, size_t *n, size_t *cap, const char *tmp, size_t r)
+{
+	if (*n + r + 1 > *cap) {
+		size_t nc = (*cap + r + 1) * 2;
+		char *nb = realloc(*buf, nc);
+		if (!nb)
+			return;
+		*buf = nb;
+		*cap = nc;
+	}
+	memcpy(*buf + *n, tmp, r);
+	*n += r;
+	(*buf)[*n] = 0;
+}
+
+int fsx_run_timeout(char *const argv[], char **out, double timeout)
+{
+	struct timespec end = {0, 0};
+	int p[2], st, timed_out = 0;
 	pid_t pid;
 	size_t n = 0, cap = 0;
 	char *buf = NULL;
 	if (out)
 		*out = NULL;
+	if (timeout > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += (time_t)timeout;
+		end.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+		if (end.tv_nsec >= 1000000000L) {
+			end.tv_sec++;
+			end.tv_nsec -= 1000000000L;
+		}
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
 	pid = fork();
@@ -354,24 +399,22 @@ int fsx_run(char *const argv[], char **out)
 	close(p[1]);
 	for (;;) {
 		char tmp[4096];
+		struct pollfd pf = {.fd = p[0], .events = POLLIN};
+		int pr = poll(&pf, 1, ms_left(&end));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			timed_out = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
 		ssize_t r = read(p[0], tmp, sizeof tmp);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		if (out) {
-			if (n + (size_t)r + 1 > cap) {
-				size_t nc = (cap + (size_t)r + 1) * 2;
-				char *nb = realloc(buf, nc);
-				if (!nb)
-					continue;
-				buf = nb;
-				cap = nc;
-			}
-			memcpy(buf + n, tmp, (size_t)r);
-			n += (size_t)r;
-			buf[n] = 0;
-		}
+		if (out)
+			out_append(&buf, &n, &cap, tmp, (size_t)r);
 	}
 	close(p[0]);
 	while (waitpid(pid, &st, 0) < 0)
@@ -379,6 +422,11 @@ int fsx_run(char *const argv[], char **out)
 			free(buf);
 			return -1;
 		}
+	if (timed_out) {
+		free(buf);
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	if (out)
 		*out = buf ? buf : strdup("");
 	else

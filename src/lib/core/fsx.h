@@ -84,6 +84,12 @@ int fsx_lock(const char *path, int nonblock);
  * not start (errno set).
  */
 int fsx_run(char *const argv[], char **out);
+/*
+ * fsx_run with a limit: a child still running after timeout seconds (> 0;
+ * 0 is no limit) is killed (SIGKILL), reaped, and the call returns -1
+ * with errno ETIMEDOUT, *out NULL.
+ */
+int fsx_run_timeout(char *const argv[], char **out, double timeout);
 /* Hex SHA-256 of a file into hex[65] (the backup manifest, the recipes'
  * identity in the settings files). 0 or -1 with errno. */
 int fsx_sha256_file(const char *path, char hex[65]);

@@ -35,6 +35,7 @@
 #include "core/prog.h"
 
 #define SELF_CHECK 2.0 /* s between stats of the daemon's own path */
+#define PROBE_TIMEOUT 10 /* s a new binary has to answer --version */
 
 extern char **environ;
 
@@ -98,13 +99,17 @@ void watch_self_check(struct watch *w, double now)
 }
 
 /* The version `path --version` prints into v (n bytes): 0, or -1 with the
- * reason in v. */
+ * reason in v. The probe runs with the signals blocked and the cycle
+ * stopped: a new binary that hangs is killed after PROBE_TIMEOUT seconds
+ * and refused like one that fails. */
 static int probe(const char *path, char *v, size_t n)
 {
 	char *argv[] = {(char *)path, "--version", NULL}, *out = NULL, *sp;
-	int rc = fsx_run(argv, &out);
+	int rc = fsx_run_timeout(argv, &out, PROBE_TIMEOUT);
 	if (rc != 0 || !out || !(sp = strchr(out, ' ')) || sp[1] == '\n' || !sp[1]) {
-		if (rc < 0)
+		if (rc < 0 && errno == ETIMEDOUT)
+			snprintf(v, n, "'%s --version' did not answer within %d s", path, PROBE_TIMEOUT);
+		else if (rc < 0)
 			snprintf(v, n, "%s", strerror(errno));
 		else
 			snprintf(v, n, "'%s --version' exited with status %d", path, rc);

@@ -625,6 +625,27 @@ static int forget_removed(sqlite3 *db, const struct alert_rule *r, int nr, doubl
 	return 0;
 }
 
+/* Delete the history events older than days before now (none when
+ * days <= 0): 0 or -1 after logging. */
+static int prune_history(sqlite3 *db, double now, double days)
+{
+	sqlite3_stmt *st;
+	if (!(days > 0))
+		return 0;
+	if (sqlite3_prepare_v2(db, "DELETE FROM alert_history WHERE at < ?1", -1, &st, NULL) != SQLITE_OK) {
+		log_err("database error: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_double(st, 1, now - days * 86400);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_err("database error: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
 int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct alert_metrics *ms,
     double now, const struct alert_opts *o)
 {
@@ -671,7 +692,11 @@ int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct ale
 		if (!o->dry_run && save_episode(db, &r[i], v, &e) < 0)
 			return -1;
 	}
-	return o->dry_run ? failed : forget_removed(db, r, nr, now) < 0 ? -1 : failed;
+	if (o->dry_run)
+		return failed;
+	if (forget_removed(db, r, nr, now) < 0 || prune_history(db, now, o->keep_days) < 0)
+		return -1;
+	return failed;
 }
 
 int alert_ack(sqlite3 *db, const char *name, double now)

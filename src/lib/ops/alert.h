@@ -113,13 +113,15 @@ sqlite3 *alert_db_open(const char *path, int ro);
 struct alert_opts {
 	const char *hook;     /* program or NULL/"" for none */
 	double renotify;      /* seconds */
+	double keep_days;     /* history older than this goes; <= 0 keeps all */
 	int dry_run;          /* evaluate and print, change nothing, no hook */
 	FILE *out;            /* notifications as JSON lines, or NULL */
 };
 
 /*
  * Evaluate every rule against ms at time now, update the episodes in db and
- * notify. Returns 0, 1 when some hook failed (the notification is retried
+ * notify; then drop history events older than o->keep_days (a rule that
+ * stays firing adds a reminder every o->renotify seconds, for ever). Returns 0, 1 when some hook failed (the notification is retried
  * on the next run), or -1 on a database error (logged).
  */
 int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct alert_metrics *ms,
