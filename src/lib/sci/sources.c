@@ -351,6 +351,15 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	if (flat && !(ff = open_flat(flat, nax[0], nax[1], status, err)))
 		goto out;
 	mesh = c->mesh = mesh_px(c->bmaj_arcsec, cell, nax[0], nax[1]);
+	/* without a flat image the file is not read again: let it go before
+	 * SEP's arrays are made (a mosaic's file holds three images) */
+	if (!ff) {
+		st = 0;
+		fits_close_file(f, &st);
+		f = NULL;
+		free(buf);
+		buf = NULL;
+	}
 
 	memset(&im, 0, sizeof im);
 	im.data = img;
@@ -368,9 +377,19 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	im.noise = rms;
 	im.ndtype = SEP_TFLOAT;
 	im.noise_type = SEP_NOISE_STDDEV;
-	sep_set_extract_pixstack(np > 300000 ? np : 300000);
-	if ((se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0,
-		 SEP_FILTER_CONV, 32, 0.005, 1, 1.0, &cat)) != 0) {
+	/* SEP links its whole pixel stack up front: a stack of every pixel
+	 * of a 6720^2 mosaic is ~1.5 GB resident. A 64th of the image holds
+	 * any sky (the pixels above the threshold at once); a stack that
+	 * fills is an error, and only then is the whole image tried */
+	sep_set_extract_pixstack(np / 64 > 300000 ? np / 64 : 300000);
+	se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0, SEP_FILTER_CONV,
+	    32, 0.005, 1, 1.0, &cat);
+	if (se != 0 && np / 64 > 300000) {
+		sep_set_extract_pixstack(np);
+		se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0,
+		    SEP_FILTER_CONV, 32, 0.005, 1, 1.0, &cat);
+	}
+	if (se != 0) {
 		fail(status, err, EX_SOFTWARE, "SEP extraction: error %d", se);
 		goto out;
 	}
