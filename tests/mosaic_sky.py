@@ -170,8 +170,13 @@ def main():
     for k in range(0, len(args), 2):
         key = args[k].lstrip("-")
         a[key] = type(a[key])(args[k + 1])
-    if a["ra"] < 0:   # the meridian at OVRO at mid-time (mean sidereal time)
-        a["ra"] = (280.46061837 + 360.98564736629 * (a["mjd"] + 2400000.5 - 2451545.0) - 118.2834) % 360
+    if a["ra"] < 0:   # the meridian at OVRO at mid-time (mean sidereal time, equinox of date), in ICRS
+        from astropy.coordinates import FK5, SkyCoord
+        from astropy.time import Time
+        import astropy.units as u
+        lst = (280.46061837 + 360.98564736629 * (a["mjd"] + 2400000.5 - 2451545.0) - 118.2834) % 360
+        a["ra"] = float(SkyCoord(ra=lst * u.deg, dec=a["dec"] * u.deg,
+                                 frame=FK5(equinox=Time(a["mjd"], format="mjd"))).icrs.ra.deg)
     make(sys.argv[2], a)
 
 
