@@ -97,6 +97,17 @@ static void one(double dec, double dra, enum beam_model model, const char *what)
 	    "%s dec %+.0f, %.1f deg of RA off: step %d, mapping within %.2g px (< 0.005), beam %.2g "
 	    "(< 2e-4)", what, dec, dra, m.step, epx, eb);
 	ok(epx < 0.005 && eb < 2e-4 && m.step >= 4, name);
+	{       /* one thread and three: the same control points and checks */
+		struct mos_map m1;
+		int same = mosaic_map_build(&m1, &g, &in, model, x0, x0 + n - 1, y0, y0 + n - 1, 3) == 0 &&
+		    m1.step == m.step && m1.err_px == m.err_px && m1.err_beam == m.err_beam &&
+		    m1.gx == m.gx && m1.gy == m.gy &&
+		    !memcmp(m1.v, m.v, (size_t)(m.gx * m.gy * 3) * sizeof *m.v);
+		snprintf(name, sizeof name, "%s dec %+.0f: the map is the same on 2 and 3 threads", what,
+		    dec);
+		ok(same, name);
+		mosaic_map_free(&m1);
+	}
 	mosaic_map_free(&m);
 	wcsfree(&g.w);
 	wcsfree(&iw);

@@ -385,16 +385,137 @@ static int by_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * The hour's grid for the usable inputs (first: the first of them, -1
+ * for none): the hour (given or the first input's), the mid-hour
+ * meridian, the finest cell, and a size covering every input unless
+ * fixed; each input's box on it. 0, or -1 with err and *status.
+ */
+static int choose_grid(const struct mosaic_opts *o, struct input *in, int n, int first,
+    struct grid *g, int *status, char *err)
+{
+	double mdx = 0, mdy = 0;
+
+	/* the hour: given, or the one holding the first input's mid-time */
+	if (o->hour[0]) {
+		if (ids_parse_hour(o->hour, o->hours, &g->start) < 0) {
+			fail(status, err, EX_USAGE, "bad hour '%s' (YYYYMMDDTHH, a multiple of %d hours)",
+			    o->hour, o->hours);
+			return -1;
+		}
+	} else if (first >= 0) {
+		long long t = (long long)floor((in[first].mjd_avg - 40587.0) * 86400.0);
+		g->start = t - ((t % (o->hours * 3600LL)) + o->hours * 3600LL) % (o->hours * 3600LL);
+	} else {
+		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate, and no hour given (-H)");
+		return -1;
+	}
+	g->dec = first >= 0 ? in[first].dec0 : 0;
+	{       /* the mid-hour meridian (CIRS), as an ICRS position */
+		double jd = (double)(g->start + o->hours * 1800LL) / 86400.0 + 2440587.5, ra, dec;
+		astro_cirs_to_icrs(jd, geom_lst(jd, GEOM_OVRO_LON_DEG), g->dec * D2R, &ra, &dec);
+		g->ra = ra / D2R;
+	}
+	g->cell = o->cell_arcsec / 3600;
+	for (int i = 0; i < n && !o->cell_arcsec; i++)
+		if (!in[i].why[0] && (g->cell == 0 || in[i].cell < g->cell))
+			g->cell = in[i].cell;
+	if (g->cell == 0)
+		g->cell = 60.0 / 3600;
+	g->nx = g->ny = o->npix ? o->npix : 2;
+	if (grid_wcs(g) < 0) {
+		fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (!in[i].why[0] && extent(g, &in[i], &mdx, &mdy) < 0) {
+			fail(status, err, EX_DATAERR, "'%s': does not project onto the hour's grid", in[i].image);
+			return -1;
+		}
+	if (!o->npix && first >= 0) {
+		g->nx = 2 * (long)ceil(mdx + 1);
+		g->ny = 2 * (long)ceil(mdy + 1);
+		if (g->nx > MOSAIC_MAXNPIX || g->ny > MOSAIC_MAXNPIX) {
+			fail(status, err, EX_DATAERR, "the inputs span %ld x %ld pixels (at most %d)", g->nx, g->ny,
+			    MOSAIC_MAXNPIX);
+			return -1;
+		}
+		wcsfree(&g->w);
+		if (grid_wcs(g) < 0) {
+			fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
+			return -1;
+		}
+		mdx = mdy = 0;
+		for (int i = 0; i < n; i++)
+			if (!in[i].why[0])
+				extent(g, &in[i], &mdx, &mdy);
+	}
+	return 0;
+}
+
+/*
+ * The sums over the grid: w B^2 of every usable input first, then the
+ * cut thr = cutoff x the largest weight (*wmax), then w B I of each input
+ * where the weight reaches thr, one input's pixels read at a time.
+ * 0, or -1 with err and *status.
+ */
+static int sum_inputs(const struct mosaic_opts *o, const struct grid *g, struct input *in, int n,
+    float *num, float *den, double *thrp, double *wmaxp, int *status, char *err)
+{
+	struct mos_map *maps = calloc((size_t)(n ? n : 1), sizeof *maps);
+	size_t np = (size_t)g->nx * (size_t)g->ny;
+	double wmax = 0, thr;
+	int nth = mosaic_threads(), rc = -1;
+
+	if (!maps)
+		return fail(status, err, EX_OSERR, "out of memory");
+	/* the weights first: where the mosaic will be blank is then known */
+	for (int i = 0; i < n; i++) {
+		if (in[i].why[0])
+			continue;
+		if (mosaic_map_build(&maps[i], g, &in[i], o->beam, in[i].bx0, in[i].bx1, in[i].by0,
+		    in[i].by1, nth) < 0 || mosaic_den(&maps[i], &in[i], g, den, nth) < 0) {
+			fail(status, err, EX_OSERR, "out of memory");
+			goto done;
+		}
+		log_debug("'%s': control points every %d pixels, interpolation within %.2g pixel and "
+			  "%.2g in the beam", in[i].image, maps[i].step, maps[i].err_px, maps[i].err_beam);
+	}
+	for (size_t k = 0; k < np; k++)
+		if (den[k] > wmax)
+			wmax = den[k];
+	thr = o->cutoff * wmax;
+	for (int i = 0; i < n; i++) {
+		if (in[i].why[0])
+			continue;
+		if (read_pixels(&in[i], status, err) < 0)
+			goto done;
+		if (mosaic_num(&maps[i], &in[i], g, num, den, thr, nth) < 0) {
+			fail(status, err, EX_OSERR, "out of memory");
+			goto done;
+		}
+		mosaic_map_free(&maps[i]);
+		drop(&in[i]);
+	}
+	*thrp = thr;
+	*wmaxp = wmax;
+	rc = 0;
+done:
+	for (int i = 0; i < n; i++)
+		mosaic_map_free(&maps[i]);
+	free(maps);
+	return rc;
+}
+
 int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, int *nused,
     int *nskip, int *status, char *err)
 {
 	struct input *in = calloc((size_t)(n ? n : 1), sizeof *in);
 	char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
 	struct grid g;
-	double wmax = 0, thr, mdx = 0, mdy = 0;
+	double wmax = 0, thr = 0;
 	float *num = NULL, *den = NULL;
-	struct mos_map *maps = NULL;
-	int rc = -1, first = -1, nbad = 0, nth = mosaic_threads();
+	int rc = -1, first = -1, nbad = 0;
 	size_t np;
 	char e2[IMG_ERRLEN];
 
@@ -437,96 +558,17 @@ int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, 
 		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate (%d skipped)", n);
 		goto out;
 	}
-	/* the hour: given, or the one holding the first input's mid-time */
-	if (o->hour[0]) {
-		if (ids_parse_hour(o->hour, o->hours, &g.start) < 0) {
-			fail(status, err, EX_USAGE, "bad hour '%s' (YYYYMMDDTHH, a multiple of %d hours)",
-			    o->hour, o->hours);
-			goto out;
-		}
-	} else if (first >= 0) {
-		long long t = (long long)floor((in[first].mjd_avg - 40587.0) * 86400.0);
-		g.start = t - ((t % (o->hours * 3600LL)) + o->hours * 3600LL) % (o->hours * 3600LL);
-	} else {
-		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate, and no hour given (-H)");
+	if (choose_grid(o, in, n, first, &g, status, err) < 0)
 		goto out;
-	}
-	g.dec = first >= 0 ? in[first].dec0 : 0;
-	{       /* the mid-hour meridian (CIRS), as an ICRS position */
-		double jd = (double)(g.start + o->hours * 1800LL) / 86400.0 + 2440587.5, ra, dec;
-		astro_cirs_to_icrs(jd, geom_lst(jd, GEOM_OVRO_LON_DEG), g.dec * D2R, &ra, &dec);
-		g.ra = ra / D2R;
-	}
-	g.cell = o->cell_arcsec / 3600;
-	for (int i = 0; i < n && !o->cell_arcsec; i++)
-		if (!in[i].why[0] && (g.cell == 0 || in[i].cell < g.cell))
-			g.cell = in[i].cell;
-	if (g.cell == 0)
-		g.cell = 60.0 / 3600;
-	g.nx = g.ny = o->npix ? o->npix : 2;
-	if (grid_wcs(&g) < 0) {
-		fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		if (!in[i].why[0] && extent(&g, &in[i], &mdx, &mdy) < 0) {
-			fail(status, err, EX_DATAERR, "'%s': does not project onto the hour's grid", in[i].image);
-			goto out;
-		}
-	if (!o->npix && first >= 0) {
-		g.nx = 2 * (long)ceil(mdx + 1);
-		g.ny = 2 * (long)ceil(mdy + 1);
-		if (g.nx > MOSAIC_MAXNPIX || g.ny > MOSAIC_MAXNPIX) {
-			fail(status, err, EX_DATAERR, "the inputs span %ld x %ld pixels (at most %d)", g.nx, g.ny,
-			    MOSAIC_MAXNPIX);
-			goto out;
-		}
-		wcsfree(&g.w);
-		if (grid_wcs(&g) < 0) {
-			fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
-			goto out;
-		}
-		mdx = mdy = 0;
-		for (int i = 0; i < n; i++)
-			if (!in[i].why[0])
-				extent(&g, &in[i], &mdx, &mdy);
-	}
 	np = (size_t)g.nx * (size_t)g.ny;
 	num = calloc(np, sizeof *num);
 	den = calloc(np, sizeof *den);
-	maps = calloc((size_t)(n ? n : 1), sizeof *maps);
-	if (!num || !den || !maps) {
+	if (!num || !den) {
 		fail(status, err, EX_OSERR, "out of memory for a %ld x %ld mosaic", g.nx, g.ny);
 		goto out;
 	}
-	/* the weights first: where the mosaic will be blank is then known */
-	for (int i = 0; i < n; i++) {
-		if (in[i].why[0])
-			continue;
-		if (mosaic_map_build(&maps[i], &g, &in[i], o->beam, in[i].bx0, in[i].bx1, in[i].by0,
-		    in[i].by1, nth) < 0 || mosaic_den(&maps[i], &in[i], &g, den, nth) < 0) {
-			fail(status, err, EX_OSERR, "out of memory");
-			goto out;
-		}
-		log_debug("'%s': control points every %d pixels, interpolation within %.2g pixel and "
-			  "%.2g in the beam", in[i].image, maps[i].step, maps[i].err_px, maps[i].err_beam);
-	}
-	for (size_t k = 0; k < np; k++)
-		if (den[k] > wmax)
-			wmax = den[k];
-	thr = o->cutoff * wmax;
-	for (int i = 0; i < n; i++) {
-		if (in[i].why[0])
-			continue;
-		if (read_pixels(&in[i], status, err) < 0)
-			goto out;
-		if (mosaic_num(&maps[i], &in[i], &g, num, den, thr, nth) < 0) {
-			fail(status, err, EX_OSERR, "out of memory");
-			goto out;
-		}
-		mosaic_map_free(&maps[i]);
-		drop(&in[i]);
-	}
+	if (sum_inputs(o, &g, in, n, num, den, &thr, &wmax, status, err) < 0)
+		goto out;
 	rc = mosaic_write(o, &g, in, n, num, den, thr, wmax, out, status, err);
 out:
 	for (int i = 0; in && i < n; i++)
@@ -535,9 +577,6 @@ out:
 		wcsfree(&g.w);
 	free(in);
 	free(sorted);
-	for (int i = 0; maps && i < n; i++)
-		mosaic_map_free(&maps[i]);
-	free(maps);
 	free(num);
 	free(den);
 	return rc;

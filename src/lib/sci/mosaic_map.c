@@ -190,63 +190,89 @@ struct build {
 	double err_px[16], err_b[16];
 };
 
-/* The control points of rows t, t + nth, ... and the check points of the
- * cells above them. */
-static int build_rows(void *ctx, int t, int nth)
+/* Scratch for n points of exact_n: xy, its scratch, values, statuses. */
+struct scratch {
+	double *xy, *s, *v;
+	int *st;
+};
+
+static int scratch_new(struct scratch *k, long n)
+{
+	k->xy = malloc((size_t)n * 2 * sizeof *k->xy);
+	k->s = malloc((size_t)n * 8 * sizeof *k->s);
+	k->v = malloc((size_t)n * 3 * sizeof *k->v);
+	k->st = malloc((size_t)n * sizeof *k->st);
+	return k->xy && k->s && k->v && k->st ? 0 : -1;
+}
+
+static void scratch_free(struct scratch *k)
+{
+	free(k->xy), free(k->s), free(k->v), free(k->st);
+}
+
+/* The control points of rows t, t + nth, ... */
+static int node_rows(void *ctx, int t, int nth)
 {
 	struct build *bd = ctx;
 	struct mos_map *m = bd->m;
-	long n = 3 * m->gx;
-	double *xy = malloc((size_t)n * 2 * sizeof *xy), *s = malloc((size_t)n * 8 * sizeof *s);
-	double *v = malloc((size_t)n * 3 * sizeof *v);
-	int *st = malloc((size_t)n * sizeof *st);
-	bd->err_px[t] = bd->err_b[t] = 0;
-	if (!xy || !s || !v || !st) {
-		free(xy), free(s), free(v), free(st);
-		return -1;
-	}
-	for (long r = t; r < m->gy; r += nth) {
-		double y = (double)(m->y0 + r * m->step);
+	struct scratch k;
+	int rc = scratch_new(&k, m->gx);
+	for (long r = t; rc == 0 && r < m->gy; r += nth) {
 		for (long i = 0; i < m->gx; i++) {
-			xy[2 * i] = (double)(m->x0 + i * m->step);
-			xy[2 * i + 1] = y;
+			k.xy[2 * i] = (double)(m->x0 + i * m->step);
+			k.xy[2 * i + 1] = (double)(m->y0 + r * m->step);
 		}
-		exact_n(m->g, m->in, m->model, bd->t, (int)m->gx, xy, m->v + 3 * r * m->gx, s, st);
+		exact_n(m->g, m->in, m->model, bd->t, (int)m->gx, k.xy, m->v + 3 * r * m->gx, k.s, k.st);
 	}
-	/* check: the middles of the cells, of their lower and left sides
-	 * (a field with f_xx = -f_yy is exact at the middle, not there) */
-	for (long r = t; r + 1 < m->gy && m->step > 1; r += nth) {
+	scratch_free(&k);
+	return rc;
+}
+
+/*
+ * The check points of the cells between control rows r and r + 1 (r = t,
+ * t + nth, ...; every control point made before): the middles of the
+ * cells and of their lower and left sides (a field with f_xx = -f_yy is
+ * exact at the middle, not there), exact against interpolated. The beam's
+ * error is relative to the beam (to 0.1 of the peak below that): the
+ * mosaic's relative error.
+ */
+static int check_rows(void *ctx, int t, int nth)
+{
+	struct build *bd = ctx;
+	struct mos_map *m = bd->m;
+	struct scratch k;
+	int rc = scratch_new(&k, 3 * m->gx);
+	bd->err_px[t] = bd->err_b[t] = 0;
+	for (long r = t; rc == 0 && r + 1 < m->gy && m->step > 1; r += nth) {
 		const double *a = m->v + 3 * r * m->gx, *c = a + 3 * m->gx;
 		double y = (double)(m->y0 + r * m->step), h = m->step / 2.0;
-		long k = 0;
+		long q = 0;
 		for (long i = 0; i + 1 < m->gx; i++) {
 			double x = (double)(m->x0 + i * m->step);
-			xy[2 * k] = x + h, xy[2 * k + 1] = y + h, k++;
-			xy[2 * k] = x + h, xy[2 * k + 1] = y, k++;
-			xy[2 * k] = x, xy[2 * k + 1] = y + h, k++;
+			k.xy[2 * q] = x + h, k.xy[2 * q + 1] = y + h, q++;
+			k.xy[2 * q] = x + h, k.xy[2 * q + 1] = y, q++;
+			k.xy[2 * q] = x, k.xy[2 * q + 1] = y + h, q++;
 		}
-		exact_n(m->g, m->in, m->model, bd->t, (int)k, xy, v, s, st);
+		exact_n(m->g, m->in, m->model, bd->t, (int)q, k.xy, k.v, k.s, k.st);
 		for (long i = 0; i + 1 < m->gx; i++)
-			for (int q = 0; q < 3; q++) {
-				const double *e = v + 3 * (3 * i + q);
+			for (int w = 0; w < 3; w++)
 				for (int c3 = 0; c3 < 3; c3++) {
+					const double *e = k.v + 3 * (3 * i + w);
 					double p00 = a[3 * i + c3], p10 = a[3 * (i + 1) + c3], p01 = c[3 * i + c3],
 					       p11 = c[3 * (i + 1) + c3], est, d;
-					est = q == 0 ? (p00 + p10 + p01 + p11) / 4 : q == 1 ? (p00 + p10) / 2 : (p00 + p01) / 2;
+					est = w == 0 ? (p00 + p10 + p01 + p11) / 4 :
+					    w == 1 ? (p00 + p10) / 2 : (p00 + p01) / 2;
 					if (!isfinite(est) || !isfinite(e[c3]))
 						continue; /* off the sky: never used */
-					/* the beam's error relative to the beam (to 0.1
-					 * of the peak): the mosaic's relative error */
 					d = fabs(est - e[c3]) / (c3 < 2 ? 1 : fmax(fabs(e[c3]), 0.1));
 					if (c3 < 2 && d > bd->err_px[t])
 						bd->err_px[t] = d;
 					if (c3 == 2 && d > bd->err_b[t])
 						bd->err_b[t] = d;
 				}
-			}
 	}
-	free(xy), free(s), free(v), free(st);
-	return 0;
+	scratch_free(&k);
+	return rc;
 }
 
 int mosaic_map_build(struct mos_map *m, const struct grid *g, const struct input *in,
@@ -269,7 +295,8 @@ int mosaic_map_build(struct mos_map *m, const struct grid *g, const struct input
 		free(m->v);
 		m->v = malloc((size_t)(m->gx * m->gy * 3) * sizeof *m->v);
 		bd.m = m;
-		if (!m->v || par(nth, build_rows, &bd) < 0) {
+		/* every control point first: a cell's check reads two rows */
+		if (!m->v || par(nth, node_rows, &bd) < 0 || par(nth, check_rows, &bd) < 0) {
 			mosaic_map_free(m);
 			free(t);
 			errno = ENOMEM;
