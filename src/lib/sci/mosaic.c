@@ -258,8 +258,9 @@ static void drop(struct input *in)
 
 /*
  * Read the pixels of in's image (loaded before by load) into in->pix:
- * 32-bit floats are byte-swapped where they lie in the file's buffer,
- * other types converted by cfitsio. 0, or -1 with err and *status when
+ * 32-bit floats are byte-swapped where they lie in the file's buffer and
+ * 64-bit ones (uvm-image writes doubles) made floats there, other types
+ * converted by cfitsio. 0, or -1 with err and *status when
  * the file is gone or no longer the image it was.
  */
 static int read_pixels(struct input *in, int *status, char *err)
@@ -298,6 +299,19 @@ static int read_pixels(struct input *in, int *status, char *err)
 		for (LONGLONG k = 0; k < nel; k++)
 			u[k] = __builtin_bswap32(u[k]);
 		in->pix = (float *)u;
+	} else if (bitpix == DOUBLE_IMG && !scaled && ds + nel * 8 <= (LONGLONG)len) {
+		/* to float in place: float k lands at or before double k */
+		const char *d = in->buf + ds;
+		float *p = (float *)(in->buf + ds);
+		for (LONGLONG k = 0; k < nel; k++) {
+			uint64_t u;
+			double v;
+			memcpy(&u, d + 8 * k, 8);
+			u = __builtin_bswap64(u);
+			memcpy(&v, &u, 8);
+			p[k] = (float)v;
+		}
+		in->pix = p;
 	} else {
 		float nul = NAN, *p = malloc((size_t)nel * sizeof *p);
 		int any;
