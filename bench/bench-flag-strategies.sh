@@ -9,6 +9,9 @@
 #             once, the mask given to both polarizations
 #   joint4    joint with 4 iterations
 #   nosir     shipped without the scale-invariant rank operator
+#   allmasked sumthreshold_masked (input flags as missing data, generic
+#             code) in every pass, not only the last (the strategy before)
+#   nomasked  the vectorised sumthreshold in every pass, the last too
 # each run by uvm-flag -j 2 on groups simulated with every defect
 # (uvm-sim -a 32 -D all, 768 channels, 24 integrations, seeds 3 and 5) and
 # scored against the injected truth (tests/flag-score.sh). Time: AOFlagger
@@ -45,7 +48,10 @@ awk '
 		print "    end"; next }
 	{ print }' "$S" >"$tmp/joint.lua"
 sed 's/local iteration_count = 3/local iteration_count = 4/' "$tmp/joint.lua" >"$tmp/joint4.lua"
-for v in it4 it2 nosir joint; do
+sed 's/aoflagger.sumthreshold(data, level,/aoflagger.sumthreshold_masked(data, kept, level,/' "$S" >"$tmp/allmasked.lua"
+sed 's/aoflagger.sumthreshold_masked(data, kept, base_threshold,/aoflagger.sumthreshold(data, base_threshold,/' \
+	"$S" >"$tmp/nomasked.lua"
+for v in it4 it2 nosir joint allmasked nomasked; do
 	! cmp -s "$S" "$tmp/$v.lua" || { echo "bench-flag-strategies: variant $v not made" >&2; exit 1; }
 done
 
@@ -58,7 +64,7 @@ done
 	bench_header "AOFlagger strategy variants (bench/bench-flag-strategies.sh)"
 	echo "# load before: $load0; groups: uvm-sim -a ${ANTS:-32} -D all, seeds ${SEEDS:-3 5}"
 	printf '%-8s %5s %12s %8s %8s %8s\n' variant seed aoflagger_s cpu_s recall false
-	for v in ${VARIANTS:-shipped it4 it2 joint joint4 nosir}; do
+	for v in ${VARIANTS:-shipped allmasked nomasked it4 it2 joint joint4 nosir}; do
 		for seed in ${SEEDS:-3 5}; do
 			/usr/bin/time -f '%U %S' -o "$tmp/time" uvm-flag -j 2 -s "$tmp/$v.lua" \
 				-o "$tmp/out.uvh5" "$tmp/vis$seed.uvh5" >"$tmp/line" 2>"$tmp/err" ||

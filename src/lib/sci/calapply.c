@@ -347,7 +347,8 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 		rc = s ? s : EX_CANTCREAT;
 		goto out;
 	}
-	ap.scale2 = gain_scale(t) * gain_scale(t);
+	ap.scale2 = gain_scale(t);
+	ap.scale2 *= ap.scale2; /* one sort of the table, not two */
 	for (int i = 0; i < nth; i++) {
 		double complex *g = sh[i].ap.g;
 		uint8_t *gf = sh[i].ap.gflag;

@@ -1,20 +1,21 @@
 /*
- * mosaic.c: the hourly linear mosaic (contract and science in mosaic.h).
+ * mosaic.c: the hourly linear mosaic (contract and science in mosaic.h):
+ * the inputs, the grid, and the order of the work.
  *
- * Every input is read whole into memory (fsx_read_file, then cfitsio on
- * the memory copy, so a file name never meets cfitsio's extended syntax)
- * before the grid is chosen, because the grid covers them all. The mosaic
- * is then built one input at a time, one mosaic row at a time: wcslib maps
- * the row's span that the input can cover to the sky and into the input's
- * pixels in one call each, and the sums w B I and w B^2 are accumulated in
- * double precision.
+ * Each input's header is read first (the grid covers them all); its
+ * pixels are read again, one input at a time, only when they are added,
+ * so an hour of twelve 6720^2 images never holds more than one. The sums
+ * are float grids: w B^2 of every input first (mosaic_map.c, cheap), so
+ * that the interpolation of each input's pixels, the costly part, is done
+ * only where the mosaic will not be blank.
  */
-#include "sci/mosaic.h"
+#include "sci/mosaic_int.h"
 
 #include <errno.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,31 +37,7 @@
 
 #define D2R (GEOM_PI / 180.0)
 #define SIDEREAL_DEG_S (360.98564736629 / 86400.0)
-#define NBEAM 9          /* beam samples across a group's span */
 #define EDGE_SAMPLES 32  /* points per side when finding an input's extent */
-#define LZ_A 3           /* Lanczos kernel half-width (taps 2 LZ_A) */
-
-struct input {
-	const char *qa;
-	char image[PATH_MAX];
-	char why[256];        /* reason skipped, "" when used */
-	int bad;              /* skipped for bad data (not a failed gate) */
-	double rms, w;
-	float *pix;
-	long nx, ny;
-	struct wcsprm *wcs;   /* celestial axes only */
-	double freq, ra0, dec0, telapse, mjd_avg, bmaj, bmin, bpa, cell;
-	double ptg[NBEAM][3]; /* pointing unit vectors through the group */
-	int nptg;
-	long bx0, bx1, by0, by1; /* mosaic pixels it may cover (0-based) */
-};
-
-struct grid {
-	struct wcsprm w;
-	long nx, ny;
-	double ra, dec, cell; /* degrees */
-	long long start;      /* hour start, epoch */
-};
 
 int mosaic_config(struct mosaic_opts *o, const struct cfg *c, char *err)
 {
@@ -204,19 +181,6 @@ static int load(struct input *in, int *status, char *err)
 	}
 	in->nx = naxes[0];
 	in->ny = naxes[1];
-	in->pix = malloc((size_t)in->nx * (size_t)in->ny * sizeof *in->pix);
-	if (!in->pix) {
-		snprintf(in->why, sizeof in->why, "image: out of memory");
-		goto out;
-	}
-	{
-		float nul = NAN;
-		int any;
-		if (fits_read_img(f, TFLOAT, 1, (LONGLONG)in->nx * in->ny, &nul, in->pix, &any, &st)) {
-			snprintf(in->why, sizeof in->why, "image: unreadable pixels");
-			goto out;
-		}
-	}
 	if (fits_hdr2str(f, 1, NULL, 0, &hdr, &nkeys, &st) ||
 	    wcspih(hdr, nkeys, WCSHDR_all, 0, &nrej, &nwcs, &all) || nwcs < 1 || wcsset(all) ||
 	    all->lng < 0 || all->lat < 0) {
@@ -249,9 +213,9 @@ static int load(struct input *in, int *status, char *err)
 		snprintf(in->why, sizeof in->why, "image: bad TELAPSE or cell");
 		goto out;
 	}
-	/* the beam follows the meridian through the group: NBEAM pointings
+	/* the beam follows the meridian through the group: MOSAIC_NBEAM pointings
 	 * spread evenly over its span (one when the span is unknown) */
-	in->nptg = in->telapse > 0 ? NBEAM : 1;
+	in->nptg = in->telapse > 0 ? MOSAIC_NBEAM : 1;
 	for (int k = 0; k < in->nptg; k++) {
 		double dt = in->nptg > 1 ? ((k + 0.5) / in->nptg - 0.5) * in->telapse : 0;
 		unit(in->ra0 + dt * SIDEREAL_DEG_S, in->dec0, in->ptg[k]);
@@ -272,15 +236,100 @@ out:
 	return 0;
 }
 
+/* Let go of in's pixels (inside the file's buffer when there is one). */
+static void drop_pixels(struct input *in)
+{
+	if (!in->buf)
+		free(in->pix);
+	free(in->buf);
+	in->buf = NULL;
+	in->pix = NULL;
+}
+
 static void drop(struct input *in)
 {
-	free(in->pix);
-	in->pix = NULL;
+	drop_pixels(in);
 	if (in->wcs) {
 		wcsfree(in->wcs);
 		free(in->wcs);
 		in->wcs = NULL;
 	}
+}
+
+/*
+ * Read the pixels of in's image (loaded before by load) into in->pix:
+ * 32-bit floats are byte-swapped where they lie in the file's buffer and
+ * 64-bit ones (uvm-image writes doubles) made floats there, other types
+ * converted by cfitsio. 0, or -1 with err and *status when
+ * the file is gone or no longer the image it was.
+ */
+static int read_pixels(struct input *in, int *status, char *err)
+{
+	size_t len, msize;
+	void *mem;
+	fitsfile *f = NULL;
+	int st = 0, naxis = 0, bitpix = 0, scaled;
+	long naxes[4] = {1, 1, 1, 1};
+	LONGLONG hs, ds, de, nel = (LONGLONG)in->nx * in->ny;
+	double bs = 1, bz = 0;
+
+	in->buf = fsx_read_file(in->image, &len);
+	if (!in->buf)
+		return fail(status, err, EX_NOINPUT, "cannot open '%s': %s", in->image, strerror(errno));
+	mem = in->buf;
+	msize = len;
+	if (fits_open_memfile(&f, "image.fits", READONLY, &mem, &msize, 0, NULL, &st) ||
+	    fits_get_img_param(f, 4, &bitpix, &naxis, naxes, &st) || naxes[0] != in->nx ||
+	    naxes[1] != in->ny || fits_get_hduaddrll(f, &hs, &ds, &de, &st)) {
+		if (f) {
+			st = 0;
+			fits_close_file(f, &st);
+		}
+		drop_pixels(in);
+		return fail(status, err, EX_DATAERR, "'%s' changed while the mosaic was made", in->image);
+	}
+	st = 0;
+	fits_read_key_dbl(f, "BSCALE", &bs, NULL, &st);
+	st = 0;
+	fits_read_key_dbl(f, "BZERO", &bz, NULL, &st);
+	st = 0;
+	scaled = bs != 1 || bz != 0;
+	if (bitpix == FLOAT_IMG && !scaled && ds + nel * 4 <= (LONGLONG)len) {
+		uint32_t *u = (uint32_t *)(in->buf + ds); /* ds: a multiple of 2880 */
+		for (LONGLONG k = 0; k < nel; k++)
+			u[k] = __builtin_bswap32(u[k]);
+		in->pix = (float *)u;
+	} else if (bitpix == DOUBLE_IMG && !scaled && ds + nel * 8 <= (LONGLONG)len) {
+		/* to float in place: float k lands at or before double k */
+		const char *d = in->buf + ds;
+		float *p = (float *)(in->buf + ds);
+		for (LONGLONG k = 0; k < nel; k++) {
+			uint64_t u;
+			double v;
+			memcpy(&u, d + 8 * k, 8);
+			u = __builtin_bswap64(u);
+			memcpy(&v, &u, 8);
+			p[k] = (float)v;
+		}
+		in->pix = p;
+	} else {
+		float nul = NAN, *p = malloc((size_t)nel * sizeof *p);
+		int any;
+		if (!p || fits_read_img(f, TFLOAT, 1, nel, &nul, p, &any, &st)) {
+			int why = p ? EX_DATAERR : EX_OSERR;
+			st = 0;
+			fits_close_file(f, &st);
+			free(p);
+			drop_pixels(in);
+			return fail(status, err, why, "'%s': unreadable pixels", in->image);
+		}
+		free(in->buf);
+		in->buf = NULL;
+		in->pix = p;
+	}
+	st = 0;
+	fits_close_file(f, &st);
+	return 0;
 }
 
 /* The mosaic's WCS: SIN at (ra, dec), cell degrees, nx x ny. 0 or -1. */
@@ -345,252 +394,131 @@ static int extent(struct grid *g, struct input *in, double *dx, double *dy)
 	return 0;
 }
 
-/*
- * Lanczos-3 weights k[0..5] for the taps at offsets -2..3 from the pixel
- * below a point f (0 <= f < 1) past it, normalised to sum 1 (so a constant
- * stays constant). Lanczos rather than bilinear: the restored beam is only
- * ~3 pixels wide, and bilinear interpolation lowers a peak between pixels
- * by up to ~10%.
- */
-static void lanczos(double f, double *k)
-{
-	double sum = 0;
-	for (int i = 0; i < 2 * LZ_A; i++) {
-		double x = f - (i - LZ_A + 1);
-		k[i] = fabs(x) < 1e-12 ? 1 : LZ_A * sin(GEOM_PI * x) * sin(GEOM_PI * x / LZ_A) /
-		    (GEOM_PI * GEOM_PI * x * x);
-		sum += k[i];
-	}
-	for (int i = 0; i < 2 * LZ_A; i++)
-		k[i] /= sum;
-}
-
-/*
- * Add input in to the sums over the grid: for each mosaic pixel it covers
- * (inside its margin, every kernel tap finite), the Lanczos-3
- * interpolated value I,
- * the group-averaged beam B, num += w B I and den += w B^2. 0 or -1 (ENOMEM).
- */
-static int accumulate(const struct mosaic_opts *o, const struct grid *g, const struct input *in,
-    double *num, double *den)
-{
-	long x0 = in->bx0 < 0 ? 0 : in->bx0, x1 = in->bx1 >= g->nx ? g->nx - 1 : in->bx1;
-	long y0 = in->by0 < 0 ? 0 : in->by0, y1 = in->by1 >= g->ny ? g->ny - 1 : in->by1;
-	long n = x1 - x0 + 1, m0 = (long)(MOSAIC_MARGIN * in->nx), m1 = (long)(MOSAIC_MARGIN * in->ny);
-	double *pix, *img, *phi, *theta, *world, *ipix;
-	int *st, rc = -1;
-	if (n <= 0 || y1 < y0)
-		return 0;
-	pix = malloc((size_t)n * 2 * sizeof *pix);
-	img = malloc((size_t)n * 2 * sizeof *img);
-	world = malloc((size_t)n * 2 * sizeof *world);
-	ipix = malloc((size_t)n * 2 * sizeof *ipix);
-	phi = malloc((size_t)n * sizeof *phi);
-	theta = malloc((size_t)n * sizeof *theta);
-	st = malloc((size_t)n * sizeof *st);
-	if (!pix || !img || !world || !ipix || !phi || !theta || !st)
-		goto out;
-	for (long y = y0; y <= y1; y++) {
-		for (long k = 0; k < n; k++) {
-			pix[2 * k] = (double)(x0 + k + 1);
-			pix[2 * k + 1] = (double)(y + 1);
-		}
-		/* a status of 8/9 flags bad points per coordinate (st[k] != 0);
-		 * those are skipped below, the rest are valid */
-		wcsp2s((struct wcsprm *)&g->w, (int)n, 2, pix, img, phi, theta, world, st);
-		for (long k = 0; k < n; k++)
-			if (st[k])
-				world[2 * k] = world[2 * k + 1] = NAN;
-		wcss2p(in->wcs, (int)n, 2, world, phi, theta, img, ipix, st);
-		for (long k = 0; k < n; k++) {
-			double px = ipix[2 * k] - 1, py = ipix[2 * k + 1] - 1, v, b = 0, u[3];
-			double kx[2 * LZ_A], ky[2 * LZ_A];
-			long ix, iy;
-			if (st[k] || !isfinite(px) || !isfinite(py) || px < m0 || py < m1 ||
-			    px > in->nx - 1 - m0 || py > in->ny - 1 - m1)
-				continue;
-			ix = (long)floor(px);
-			iy = (long)floor(py);
-			if (ix - LZ_A + 1 < 0 || iy - LZ_A + 1 < 0 || ix + LZ_A >= in->nx || iy + LZ_A >= in->ny)
-				continue;
-			lanczos(px - ix, kx);
-			lanczos(py - iy, ky);
-			v = 0;
-			for (int j = 0; j < 2 * LZ_A; j++) {
-				const float *p = in->pix + (iy - LZ_A + 1 + j) * in->nx + ix - LZ_A + 1;
-				double row = 0;
-				for (int i = 0; i < 2 * LZ_A; i++)
-					row += kx[i] * p[i];
-				v += ky[j] * row;
-			}
-			if (!isfinite(v))
-				continue;
-			unit(world[2 * k], world[2 * k + 1], u);
-			for (int q = 0; q < in->nptg; q++) {
-				double dx = u[0] - in->ptg[q][0], dy = u[1] - in->ptg[q][1],
-				       dz = u[2] - in->ptg[q][2];
-				double chord = sqrt(dx * dx + dy * dy + dz * dz);
-				b += beam_pb(o->beam, 2 * asin(fmin(chord / 2, 1)), in->freq, BEAM_DISH_M);
-			}
-			b /= in->nptg;
-			num[y * g->nx + x0 + k] += in->w * b * v;
-			den[y * g->nx + x0 + k] += in->w * b * b;
-		}
-	}
-	rc = 0;
-out:
-	free(pix);
-	free(img);
-	free(world);
-	free(ipix);
-	free(phi);
-	free(theta);
-	free(st);
-	return rc;
-}
-
-/* s with bytes outside printable ASCII (and the quote) as \xNN into out. */
-static void printable(const char *s, char *out, size_t n)
-{
-	size_t k = 0;
-	for (; *s && k + 5 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c > 0x7e || c == '\\' || c == '\'')
-			k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
-		else
-			out[k++] = (char)c;
-	}
-	out[k] = 0;
-}
-
-static void put_wcs(fitsfile *f, const struct grid *g, int *st)
-{
-	fits_update_key_str(f, "CTYPE1", "RA---SIN", NULL, st);
-	fits_update_key_dbl(f, "CRVAL1", g->ra, 15, "[deg] meridian at the hour's mid-time", st);
-	fits_update_key_dbl(f, "CDELT1", -g->cell, 15, "[deg]", st);
-	fits_update_key_dbl(f, "CRPIX1", g->w.crpix[0], 10, NULL, st);
-	fits_update_key_str(f, "CUNIT1", "deg", NULL, st);
-	fits_update_key_str(f, "CTYPE2", "DEC--SIN", NULL, st);
-	fits_update_key_dbl(f, "CRVAL2", g->dec, 15, "[deg] pointing declination", st);
-	fits_update_key_dbl(f, "CDELT2", g->cell, 15, "[deg]", st);
-	fits_update_key_dbl(f, "CRPIX2", g->w.crpix[1], 10, NULL, st);
-	fits_update_key_str(f, "CUNIT2", "deg", NULL, st);
-	fits_update_key_dbl(f, "LONPOLE", 180.0, 6, NULL, st);
-	fits_update_key_str(f, "RADESYS", "ICRS", NULL, st);
-}
-
-/* Build the FITS file in memory and write it to out atomically. */
-static int write_fits(const struct mosaic_opts *o, const struct grid *g, struct input *in, int n,
-    const float *mos, const float *wt, const float *rms, double wmax, const char *out,
-    int *status, char *err)
-{
-	fitsfile *f = NULL;
-	int st = 0, nused = 0;
-	long naxes[2] = {g->nx, g->ny};
-	LONGLONG nel = (LONGLONG)g->nx * g->ny, hs, ds, de;
-	void *buf = malloc(2880 * 16);
-	size_t size = 2880 * 16;
-	char d[32], line[PATH_MAX + 400], esc[PATH_MAX * 4 + 1], hour[IDS_LEN], msg[FLEN_ERRMSG];
-	double freq = 0, bmaj = 0, bmin = 0, bpa = 0;
-	struct fsx_out fo;
-
-	if (!buf)
-		return fail(status, err, EX_OSERR, "out of memory for the FITS mosaic");
-	for (int i = 0; i < n; i++)
-		if (!in[i].why[0]) {
-			nused++;
-			freq += in[i].freq;
-			bmaj += in[i].bmaj;
-			bmin += in[i].bmin;
-			bpa += in[i].bpa;
-		}
-	if (nused) {
-		freq /= nused;
-		bmaj /= nused;
-		bmin /= nused;
-		bpa /= nused;
-	}
-	ids_hour_id(g->start, hour);
-	fits_create_memfile(&f, &buf, &size, 2880 * 1024, realloc, &st);
-	fits_create_img(f, FLOAT_IMG, 2, naxes, &st);
-	fits_update_key_str(f, "BTYPE", "Intensity", NULL, &st);
-	fits_update_key_str(f, "BUNIT", "Jy/beam", "primary-beam corrected", &st);
-	snprintf(line, sizeof line, "mosaic %s", hour);
-	fits_update_key_str(f, "OBJECT", line, NULL, &st);
-	fits_update_key_str(f, "TELESCOP", "DSA-110", NULL, &st);
-	fits_update_key_str(f, "ORIGIN", "uvmake uvm-mosaic", NULL, &st);
-	fits_update_key_str(f, "MOSHOUR", hour, "uvmake hour id (UTC)", &st);
-	fits_update_key_lng(f, "MOSHOURS", o->hours, "hours per mosaic", &st);
-	geom_iso((double)g->start / 86400.0 + 2440587.5, d);
-	d[strcspn(d, "Z")] = 0;
-	fits_update_key_str(f, "DATE-OBS", d, "start of the hour (UTC)", &st);
-	fits_update_key_dbl(f, "MJD-OBS", (double)g->start / 86400.0 + 40587.0, 10, NULL, &st);
-	geom_iso((double)(g->start + o->hours * 1800LL) / 86400.0 + 2440587.5, d);
-	d[strcspn(d, "Z")] = 0;
-	fits_update_key_str(f, "DATE-AVG", d, "mid-time: grid centre RA = LST", &st);
-	put_wcs(f, g, &st);
-	fits_update_key_dbl(f, "FREQ", freq, 12, "[Hz] mean frequency of the inputs", &st);
-	fits_update_key_dbl(f, "BMAJ", bmaj, 10, "[deg] mean restoring beam of the inputs", &st);
-	fits_update_key_dbl(f, "BMIN", bmin, 10, "[deg]", &st);
-	fits_update_key_dbl(f, "BPA", bpa, 8, "[deg]", &st);
-	fits_update_key_lng(f, "NINPUT", nused, "images used", &st);
-	fits_update_key_lng(f, "NSKIPPED", n - nused, "reports skipped (HISTORY says why)", &st);
-	fits_update_key_str(f, "PBTYPE", beam_name(o->beam), "primary beam (PB_MODEL, beam.h)", &st);
-	fits_update_key_dbl(f, "DISHDIAM", BEAM_DISH_M, 6, "[m]", &st);
-	fits_update_key_dbl(f, "PBCUTOFF", o->cutoff, 6, "blank where weight < PBCUTOFF*WTMAX", &st);
-	fits_update_key_dbl(f, "WTMAX", wmax, 10, "[(Jy/beam)^-2] largest weight", &st);
-	fits_update_key_str(f, "INTERP", "lanczos3", "reprojection interpolation", &st);
-	fits_write_history(f, "uvm-mosaic: M = sum w B I / sum w B^2, w = 1/rms^2 from qa.json", &st);
-	for (int i = 0; i < n; i++) {
-		printable(in[i].why[0] ? in[i].qa : in[i].image, esc, sizeof esc);
-		if (in[i].why[0])
-			snprintf(line, sizeof line, "skipped %s: %s", esc, in[i].why);
-		else
-			snprintf(line, sizeof line, "used %s: rms %.6g Jy/beam, freq %.9g Hz", esc,
-			    in[i].rms, in[i].freq);
-		fits_write_history(f, line, &st);
-	}
-	prov_fits_write(f, &st);
-	fits_write_img(f, TFLOAT, 1, nel, (void *)mos, &st);
-	fits_create_img(f, FLOAT_IMG, 2, naxes, &st);
-	fits_update_key_str(f, "EXTNAME", "WEIGHT", "sum of w B^2", &st);
-	fits_update_key_str(f, "BUNIT", "(Jy/beam)**-2", NULL, &st);
-	put_wcs(f, g, &st);
-	fits_write_img(f, TFLOAT, 1, nel, (void *)wt, &st);
-	fits_create_img(f, FLOAT_IMG, 2, naxes, &st);
-	fits_update_key_str(f, "EXTNAME", "RMS", "expected noise, 1/sqrt(WEIGHT)", &st);
-	fits_update_key_str(f, "BUNIT", "Jy/beam", NULL, &st);
-	put_wcs(f, g, &st);
-	fits_write_img(f, TFLOAT, 1, nel, (void *)rms, &st);
-	fits_flush_file(f, &st);
-	fits_get_hduaddrll(f, &hs, &ds, &de, &st);
-	fits_close_file(f, &st);
-	if (st) {
-		fits_get_errstatus(st, msg);
-		free(buf);
-		return fail(status, err, EX_SOFTWARE, "cannot build the FITS mosaic: %s", msg);
-	}
-	de = (de + 2879) / 2880 * 2880;
-	if ((size_t)de > size)
-		de = (LONGLONG)size;
-	if (fsx_reserve(&fo, out, 0644) < 0) {
-		int e = errno;
-		free(buf);
-		return fail(status, err, fsx_exit_for_errno(e), "cannot create '%s': %s", out, strerror(e));
-	}
-	if (fsx_write_all(fo.fd, buf, (size_t)de) < 0 || fsx_commit(&fo) < 0) {
-		int e = errno;
-		fsx_abort(&fo);
-		free(buf);
-		return fail(status, err, fsx_exit_for_errno(e), "cannot write '%s': %s", out, strerror(e));
-	}
-	free(buf);
-	return 0;
-}
-
 static int by_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The hour's grid for the usable inputs (first: the first of them, -1
+ * for none): the hour (given or the first input's), the mid-hour
+ * meridian, the finest cell, and a size covering every input unless
+ * fixed; each input's box on it. 0, or -1 with err and *status.
+ */
+static int choose_grid(const struct mosaic_opts *o, struct input *in, int n, int first,
+    struct grid *g, int *status, char *err)
+{
+	double mdx = 0, mdy = 0;
+
+	/* the hour: given, or the one holding the first input's mid-time */
+	if (o->hour[0]) {
+		if (ids_parse_hour(o->hour, o->hours, &g->start) < 0) {
+			fail(status, err, EX_USAGE, "bad hour '%s' (YYYYMMDDTHH, a multiple of %d hours)",
+			    o->hour, o->hours);
+			return -1;
+		}
+	} else if (first >= 0) {
+		long long t = (long long)floor((in[first].mjd_avg - 40587.0) * 86400.0);
+		g->start = t - ((t % (o->hours * 3600LL)) + o->hours * 3600LL) % (o->hours * 3600LL);
+	} else {
+		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate, and no hour given (-H)");
+		return -1;
+	}
+	g->dec = first >= 0 ? in[first].dec0 : 0;
+	{       /* the mid-hour meridian (CIRS), as an ICRS position */
+		double jd = (double)(g->start + o->hours * 1800LL) / 86400.0 + 2440587.5, ra, dec;
+		astro_cirs_to_icrs(jd, geom_lst(jd, GEOM_OVRO_LON_DEG), g->dec * D2R, &ra, &dec);
+		g->ra = ra / D2R;
+	}
+	g->cell = o->cell_arcsec / 3600;
+	for (int i = 0; i < n && !o->cell_arcsec; i++)
+		if (!in[i].why[0] && (g->cell == 0 || in[i].cell < g->cell))
+			g->cell = in[i].cell;
+	if (g->cell == 0)
+		g->cell = 60.0 / 3600;
+	g->nx = g->ny = o->npix ? o->npix : 2;
+	if (grid_wcs(g) < 0) {
+		fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (!in[i].why[0] && extent(g, &in[i], &mdx, &mdy) < 0) {
+			fail(status, err, EX_DATAERR, "'%s': does not project onto the hour's grid", in[i].image);
+			return -1;
+		}
+	if (!o->npix && first >= 0) {
+		g->nx = 2 * (long)ceil(mdx + 1);
+		g->ny = 2 * (long)ceil(mdy + 1);
+		if (g->nx > MOSAIC_MAXNPIX || g->ny > MOSAIC_MAXNPIX) {
+			fail(status, err, EX_DATAERR, "the inputs span %ld x %ld pixels (at most %d)", g->nx, g->ny,
+			    MOSAIC_MAXNPIX);
+			return -1;
+		}
+		wcsfree(&g->w);
+		if (grid_wcs(g) < 0) {
+			fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
+			return -1;
+		}
+		mdx = mdy = 0;
+		for (int i = 0; i < n; i++)
+			if (!in[i].why[0])
+				extent(g, &in[i], &mdx, &mdy);
+	}
+	return 0;
+}
+
+/*
+ * The sums over the grid: w B^2 of every usable input first, then the
+ * cut thr = cutoff x the largest weight (*wmax), then w B I of each input
+ * where the weight reaches thr, one input's pixels read at a time.
+ * 0, or -1 with err and *status.
+ */
+static int sum_inputs(const struct mosaic_opts *o, const struct grid *g, struct input *in, int n,
+    float *num, float *den, double *thrp, double *wmaxp, int *status, char *err)
+{
+	struct mos_map *maps = calloc((size_t)(n ? n : 1), sizeof *maps);
+	size_t np = (size_t)g->nx * (size_t)g->ny;
+	double wmax = 0, thr;
+	int nth = mosaic_threads(), rc = -1;
+
+	if (!maps)
+		return fail(status, err, EX_OSERR, "out of memory");
+	/* the weights first: where the mosaic will be blank is then known */
+	for (int i = 0; i < n; i++) {
+		if (in[i].why[0])
+			continue;
+		if (mosaic_map_build(&maps[i], g, &in[i], o->beam, in[i].bx0, in[i].bx1, in[i].by0,
+		    in[i].by1, nth) < 0 || mosaic_den(&maps[i], &in[i], g, den, nth) < 0) {
+			fail(status, err, EX_OSERR, "out of memory");
+			goto done;
+		}
+		log_debug("'%s': control points every %d pixels, interpolation within %.2g pixel and "
+			  "%.2g in the beam", in[i].image, maps[i].step, maps[i].err_px, maps[i].err_beam);
+	}
+	for (size_t k = 0; k < np; k++)
+		if (den[k] > wmax)
+			wmax = den[k];
+	thr = o->cutoff * wmax;
+	for (int i = 0; i < n; i++) {
+		if (in[i].why[0])
+			continue;
+		if (read_pixels(&in[i], status, err) < 0)
+			goto done;
+		if (mosaic_num(&maps[i], &in[i], g, num, den, thr, nth) < 0) {
+			fail(status, err, EX_OSERR, "out of memory");
+			goto done;
+		}
+		mosaic_map_free(&maps[i]);
+		drop(&in[i]);
+	}
+	*thrp = thr;
+	*wmaxp = wmax;
+	rc = 0;
+done:
+	for (int i = 0; i < n; i++)
+		mosaic_map_free(&maps[i]);
+	free(maps);
+	return rc;
 }
 
 int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, int *nused,
@@ -599,8 +527,8 @@ int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, 
 	struct input *in = calloc((size_t)(n ? n : 1), sizeof *in);
 	char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
 	struct grid g;
-	double *num = NULL, *den = NULL, wmax = 0, mdx = 0, mdy = 0;
-	float *mos = NULL, *wt = NULL, *rms = NULL;
+	double wmax = 0, thr = 0;
+	float *num = NULL, *den = NULL;
 	int rc = -1, first = -1, nbad = 0;
 	size_t np;
 	char e2[IMG_ERRLEN];
@@ -644,89 +572,18 @@ int mosaic_make(const struct mosaic_opts *o, char **qa, int n, const char *out, 
 		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate (%d skipped)", n);
 		goto out;
 	}
-	/* the hour: given, or the one holding the first input's mid-time */
-	if (o->hour[0]) {
-		if (ids_parse_hour(o->hour, o->hours, &g.start) < 0) {
-			fail(status, err, EX_USAGE, "bad hour '%s' (YYYYMMDDTHH, a multiple of %d hours)",
-			    o->hour, o->hours);
-			goto out;
-		}
-	} else if (first >= 0) {
-		long long t = (long long)floor((in[first].mjd_avg - 40587.0) * 86400.0);
-		g.start = t - ((t % (o->hours * 3600LL)) + o->hours * 3600LL) % (o->hours * 3600LL);
-	} else {
-		fail(status, err, EX_UNAVAILABLE, "no input passed the quality gate, and no hour given (-H)");
+	if (choose_grid(o, in, n, first, &g, status, err) < 0)
 		goto out;
-	}
-	g.dec = first >= 0 ? in[first].dec0 : 0;
-	{       /* the mid-hour meridian (CIRS), as an ICRS position */
-		double jd = (double)(g.start + o->hours * 1800LL) / 86400.0 + 2440587.5, ra, dec;
-		astro_cirs_to_icrs(jd, geom_lst(jd, GEOM_OVRO_LON_DEG), g.dec * D2R, &ra, &dec);
-		g.ra = ra / D2R;
-	}
-	g.cell = o->cell_arcsec / 3600;
-	for (int i = 0; i < n && !o->cell_arcsec; i++)
-		if (!in[i].why[0] && (g.cell == 0 || in[i].cell < g.cell))
-			g.cell = in[i].cell;
-	if (g.cell == 0)
-		g.cell = 60.0 / 3600;
-	g.nx = g.ny = o->npix ? o->npix : 2;
-	if (grid_wcs(&g) < 0) {
-		fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		if (!in[i].why[0] && extent(&g, &in[i], &mdx, &mdy) < 0) {
-			fail(status, err, EX_DATAERR, "'%s': does not project onto the hour's grid", in[i].image);
-			goto out;
-		}
-	if (!o->npix && first >= 0) {
-		g.nx = 2 * (long)ceil(mdx + 1);
-		g.ny = 2 * (long)ceil(mdy + 1);
-		if (g.nx > MOSAIC_MAXNPIX || g.ny > MOSAIC_MAXNPIX) {
-			fail(status, err, EX_DATAERR, "the inputs span %ld x %ld pixels (at most %d)", g.nx, g.ny,
-			    MOSAIC_MAXNPIX);
-			goto out;
-		}
-		wcsfree(&g.w);
-		if (grid_wcs(&g) < 0) {
-			fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
-			goto out;
-		}
-		mdx = mdy = 0;
-		for (int i = 0; i < n; i++)
-			if (!in[i].why[0])
-				extent(&g, &in[i], &mdx, &mdy);
-	}
 	np = (size_t)g.nx * (size_t)g.ny;
 	num = calloc(np, sizeof *num);
 	den = calloc(np, sizeof *den);
-	mos = malloc(np * sizeof *mos);
-	wt = malloc(np * sizeof *wt);
-	rms = malloc(np * sizeof *rms);
-	if (!num || !den || !mos || !wt || !rms) {
+	if (!num || !den) {
 		fail(status, err, EX_OSERR, "out of memory for a %ld x %ld mosaic", g.nx, g.ny);
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		if (in[i].why[0])
-			continue;
-		if (accumulate(o, &g, &in[i], num, den) < 0) {
-			fail(status, err, EX_OSERR, "out of memory");
-			goto out;
-		}
-		drop(&in[i]);
-	}
-	for (size_t k = 0; k < np; k++)
-		if (den[k] > wmax)
-			wmax = den[k];
-	for (size_t k = 0; k < np; k++) {
-		int blank = !(den[k] > 0) || den[k] < o->cutoff * wmax;
-		mos[k] = blank ? NAN : (float)(num[k] / den[k]);
-		wt[k] = (float)den[k];
-		rms[k] = blank ? NAN : (float)(1 / sqrt(den[k]));
-	}
-	rc = write_fits(o, &g, in, n, mos, wt, rms, wmax, out, status, err);
+	if (sum_inputs(o, &g, in, n, num, den, &thr, &wmax, status, err) < 0)
+		goto out;
+	rc = mosaic_write(o, &g, in, n, num, den, thr, wmax, out, status, err);
 out:
 	for (int i = 0; in && i < n; i++)
 		drop(&in[i]);
@@ -736,8 +593,5 @@ out:
 	free(sorted);
 	free(num);
 	free(den);
-	free(mos);
-	free(wt);
-	free(rms);
 	return rc;
 }

@@ -17,7 +17,6 @@
 #include <wcs.h>
 #include <wcshdr.h>
 
-#include "core/fsx.h"
 #include "core/prov.h"
 #include "sci/img.h"
 
@@ -266,9 +265,8 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
     const struct src_ref *ref, int nref, struct src_xmatch *xm, struct src_catalog *c,
     int *status, char *err)
 {
-	size_t len, msize, np;
-	char *buf = NULL, *hdr = NULL;
-	void *mem;
+	size_t np;
+	char *hdr = NULL;
 	fitsfile *f = NULL, *ff = NULL;
 	int st = 0, naxis = 0, nkeys = 0, nrej = 0, nwcs = 0, rc = -1, anynul, se, mesh;
 	long nax[9] = {0};
@@ -281,16 +279,21 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	double cell, beam_pix;
 
 	memset(c, 0, sizeof *c);
-	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-		return fail(status, err, EX_DATAERR, "'%s': not a regular file", path);
-	buf = fsx_read_file(path, &len);
-	if (!buf)
+	/* cfitsio's disk-file open (no extended file-name syntax) reads the
+	 * primary HDU only: a mosaic's file holds three images. A symbolic
+	 * link is refused, as an input read whole would be (O_NOFOLLOW) */
+	if (lstat(path, &sb) < 0)
 		return fail(status, err, errno == ENOENT ? EX_NOINPUT : EX_DATAERR,
 		    "cannot read '%s': %s", path, strerror(errno));
-	mem = buf;
-	msize = len;
-	if (len < 2880 || fits_open_memfile(&f, "image.fits", READONLY, &mem, &msize, 0, NULL, &st)) {
-		free(buf);
+	if (S_ISLNK(sb.st_mode))
+		return fail(status, err, EX_DATAERR, "cannot read '%s': %s", path, strerror(ELOOP));
+	if (!S_ISREG(sb.st_mode))
+		return fail(status, err, EX_DATAERR, "'%s': not a regular file", path);
+	if (sb.st_size < 2880 || fits_open_diskfile(&f, path, READONLY, &st)) {
+		if (f) {
+			st = 0;
+			fits_close_file(f, &st);
+		}
 		return fail(status, err, EX_DATAERR, "'%s': not a FITS file", path);
 	}
 	if (fits_get_img_dim(f, &naxis, &st) || naxis < 2 || naxis > 9 ||
@@ -351,6 +354,13 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	if (flat && !(ff = open_flat(flat, nax[0], nax[1], status, err)))
 		goto out;
 	mesh = c->mesh = mesh_px(c->bmaj_arcsec, cell, nax[0], nax[1]);
+	/* without a flat image the file is not read again: let cfitsio's
+	 * buffers go before SEP's arrays are made */
+	if (!ff) {
+		st = 0;
+		fits_close_file(f, &st);
+		f = NULL;
+	}
 
 	memset(&im, 0, sizeof im);
 	im.data = img;
@@ -368,9 +378,19 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	im.noise = rms;
 	im.ndtype = SEP_TFLOAT;
 	im.noise_type = SEP_NOISE_STDDEV;
-	sep_set_extract_pixstack(np > 300000 ? np : 300000);
-	if ((se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0,
-		 SEP_FILTER_CONV, 32, 0.005, 1, 1.0, &cat)) != 0) {
+	/* SEP links its whole pixel stack up front: a stack of every pixel
+	 * of a 6720^2 mosaic is ~1.5 GB resident. A 64th of the image holds
+	 * any sky (the pixels above the threshold at once); a stack that
+	 * fills is an error, and only then is the whole image tried */
+	sep_set_extract_pixstack(np / 64 > 300000 ? np / 64 : 300000);
+	se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0, SEP_FILTER_CONV,
+	    32, 0.005, 1, 1.0, &cat);
+	if (se != 0 && np / 64 > 300000) {
+		sep_set_extract_pixstack(np);
+		se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0,
+		    SEP_FILTER_CONV, 32, 0.005, 1, 1.0, &cat);
+	}
+	if (se != 0) {
 		fail(status, err, EX_SOFTWARE, "SEP extraction: error %d", se);
 		goto out;
 	}
@@ -460,7 +480,6 @@ out:
 	st = 0;
 	if (ff)
 		fits_close_file(ff, &st);
-	free(buf);
 	free(img);
 	free(rms);
 	if (rc < 0)
