@@ -64,7 +64,10 @@ void img_opts_default(struct img_opts *o)
 	o->beam = BEAM_AIRY;
 	o->pb_cut = 0.2;
 	o->fft_flags = FFTW_MEASURE;
-	o->channels_out = 1;
+	/* joined-channel CLEAN of 4 sub-bands, spectra of 2 terms: on the
+	 * small array's snapshot of a source 2 deg east the local dynamic
+	 * range goes from 387 to 3535 (bench/results/offaxis.txt) */
+	o->channels_out = 4;
 	o->spec_terms = 2;
 }
 
