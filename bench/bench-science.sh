@@ -81,7 +81,8 @@ field() {
 	  "# figure                                    value         goal",
 	  row("residual rms / thermal (plain rms)"; r(.rms_over_thermal); "<= 1.5"; .rms_over_thermal <= 1.5),
 	  row("completeness above 5 sigma"; "\(.n_found_detectable)/\(.n_detectable)"; ">= 0.90"; (.completeness // 0) >= 0.9),
-	  row("spurious fraction"; "\(.n_spurious)/\(.n_catalogue)"; "< 0.01"; .spurious_fraction < 0.01),
+	  row("spurious fraction (flat image, all of it)"; "\(.n_spurious)/\(.n_catalogue)"; "< 0.01"; .spurious_fraction < 0.01),
+	  row("spurious fraction (product: PB-corrected)"; "\(.n_spurious_pb)/\(.n_catalogue_pb)"; "< 0.01"; .spurious_fraction_pb < 0.01),
 	  row("PB-corrected flux ratio (median, SNR>20)"; r(.pb_flux_ratio); "1 +- 0.05"; ((.pb_flux_ratio // 0) - 1 | fabs) <= 0.05),
 	  row("PB-corrected flux scatter"; r(.pb_flux_scatter); "-"; true),
 	  row("median position offset / beam"; r(.median_offset_beam); "<= 0.1"; (.median_offset_beam // 9) <= 0.1),
@@ -91,6 +92,7 @@ field() {
 	  "# image \(.npix) px of \(r(.cell_arcsec)) arcsec (\(r(.field_deg)) deg), beam \(r(.bmaj_arcsec)) arcsec; truth \(.n_truth) sources, \(.n_pb) in the PB ratio, \(.n_flux_scale) in the flux scale",
 	  "# missed: \(.missed | map("\(.name) r=\(.r_deg) deg \(.snr) sigma") | join("; "))",
 	  "# spurious: \(.spurious_where | "\(.near_bright) within 20 beams of a >100 sigma source, \(.beyond_pb) beyond PB 0.2, \(.edge) at the edge, \(.elsewhere) elsewhere")",
+	  "# spurious in the product catalogue: \(.spurious_where_pb | "\(.near_bright) near a >100 sigma source, \(.beyond_pb) beyond PB 0.2, \(.elsewhere) elsewhere")",
 	  (.spurious_where.worst[] | "#   snr \(r(.snr)) r=\(.r_deg) deg \(.class), local rms \(.rms_over_thermal) x thermal, \(.bright_sep_beam) beams from a bright source")' "$d/eval.json"
 }
 
