@@ -309,11 +309,11 @@ def main():
                "snr": round(float(apparent[k] / sig), 1)}
               for k in np.nonzero(det)[0] if int(k) not in matched]
     spur = spurious_where(flat, mi, tsc, apparent, centre, n, bmaj, sig,
-                          lambda th: beam(a.sim_beam, th, freq))
+                          lambda th: beam(a.sim_beam, th, freq, tel))
     # the product: the pipeline's catalogue is the corrected image's
     # (blank where the pipeline's beam is below its cut)
     pspur = spurious_where(pbc, pmi, tsc, apparent, centre, n, bmaj, sig,
-                           lambda th: beam(a.sim_beam, th, freq))
+                           lambda th: beam(a.sim_beam, th, freq, tel))
     npspur = int((pmi < 0).sum()) if len(pbc) else 0
     out = {
         "npix": n, "cell_arcsec": cell * 206264.806, "bmaj_arcsec": bmaj * 3600,
