@@ -20,6 +20,9 @@
  *                wisdom kept in a file written atomically;
  *   img_clean.c  Högbom CLEAN, Gaussian fit of the PSF main lobe, restoring,
  *                robust (MAD) rms;
+ *   img_mfclean.c joined-channel CLEAN of sub-band images on a mask (the
+ *                one-band masked Högbom is its simplest case);
+ *   img_deconv.c the sub-band images and the Cotton-Schwab loop;
  *   img_fits.c   FITS output through cfitsio in memory and fsx on disk, with
  *                a celestial WCS (RA---SIN/DEC--SIN, plus FREQ and STOKES);
  *   img.c        the whole uvm-image job (img_run).
