@@ -42,7 +42,8 @@
  * and major-cycle prediction, the peaks found on their weighted sum,
  * each component's spectrum a polynomial of -F terms (-fit-spectral-pol)
  * fitted to the sub-band values at the peak. The product is their
- * weighted sum, the MFS image, as with -C 1 (one band, no spectrum).
+ * weighted sum, the MFS image, as with -C 1 (the default: one band, no
+ * spectrum).
  *
  * -f averages chanavg channels before gridding (0, the default: the most
  * that keeps bandwidth smearing below 1% of a source's peak at the
