@@ -10,7 +10,9 @@
 # first order), how many integrations (1: no time variation at all), the
 # source's spectral index (-3.15: what the Gaussian beam's narrowing with
 # frequency makes of a -0.74 source 2 deg out), and channel averaging
-# (-f 1: none). Figures: the peak, the residual rms within 60 pixels
+# (-f 1: none), and the deconvolution: -C 1 is one band (a flat
+# component per pixel, main before joined-channel CLEAN), the default
+# -C 4 -F 2 CLEANs 4 sub-bands jointly with 2-term spectra. Figures: the peak, the residual rms within 60 pixels
 # (7 arcmin) of it and over the image, their ratio (the local dynamic
 # range) and the catalogue entries uvm-sources finds (1 is right).
 # Writes bench/results/offaxis.txt.
@@ -34,20 +36,22 @@ case_row() {
 	uvm-sim -L uvh5 -a 20 -s 4 -c 48 -t "$nt" -N 0 -n 0.05 -G 0 -S 11 -B gauss \
 		-K "$d/c0.csv" -k C0 -P "$d/s.csv" -o "$d/sim" >/dev/null
 	# shellcheck disable=SC2086
-	uvm-image -P estimate $iopt -o "$d/img.fits" "$d"/sim/*.hdf5 2>/dev/null
+	/usr/bin/time -f "%e %M" -o "$d/time" uvm-image -P estimate $iopt -o "$d/img.fits" \
+		"$d"/sim/*.hdf5 2>/dev/null
 	uvm-sources -o "$d/cat.json" "$d/img.fits" 2>/dev/null
-	/usr/bin/python3 - "$d" "$label" <<'PY'
+	/usr/bin/python3 - "$d" "$label" "$(cat "$d/time")" <<'PY'
 import json, sys
 import numpy as np
 from astropy.io import fits
-d, label = sys.argv[1], sys.argv[2]
+d, label, (wall, rss) = sys.argv[1], sys.argv[2], sys.argv[3].split()
 img = fits.getdata(d + "/img.fits", 0).astype(float).squeeze()
 res = fits.getdata(d + "/img.fits", "RESIDUAL").astype(float).squeeze()
 y, x = np.unravel_index(np.nanargmax(img), img.shape)
 near = res[max(0, y - 60):y + 60, max(0, x - 60):x + 60]
 pk, rn, rg = img[y, x], near.std(), res.std()
 n = json.load(open(d + "/cat.json"))["n_sources"]
-print(f"{label:<40}{pk:8.3f}{rn * 1e3:10.2f}{rg * 1e3:10.2f}{pk / rn:10.0f}{n:6d}")
+print(f"{label:<44}{pk:8.3f}{rn * 1e3:10.2f}{rg * 1e3:10.2f}{pk / rn:10.0f}{n:6d}"
+      f"{float(wall):8.0f}{int(rss) // 1024:8d}")
 PY
 	rm -rf "$d"
 }
@@ -55,11 +59,16 @@ PY
 {
 	bench_header "CLEAN around one bright source: on and off axis, time, spectrum, averaging"
 	echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# case                                    peak Jy  rms near   rms all    pk/rms  cat"
-	echo "#                                                  mJy/beam   mJy/beam"
+	echo "# case                                        peak Jy  rms near   rms all    pk/rms  cat  wall s  RSS MB"
+	echo "#                                                      mJy/beam   mJy/beam"
 	case_row "centre, alpha -0.74, 1 integration" 1 "" "S,150.0,33.16,4.15,1400,-0.744"
+	case_row "centre, alpha -3.15, 1 integration, -C 1" 1 "-C 1" "S,150.0,33.16,4.15,1400,-3.15"
 	case_row "centre, alpha -3.15, 1 integration" 1 "" "S,150.0,33.16,4.15,1400,-3.15"
+	case_row "2 deg east, 1 integration, -C 1" 1 "-C 1" "S,152.389,33.16,13.65,1400,-0.744"
 	case_row "2 deg east, 1 integration" 1 "" "S,152.389,33.16,13.65,1400,-0.744"
+	case_row "2 deg east, 1 integration, -F 3" 1 "-F 3" "S,152.389,33.16,13.65,1400,-0.744"
+	case_row "2 deg east, 1 integration, -C 8" 1 "-C 8" "S,152.389,33.16,13.65,1400,-0.744"
+	case_row "2 deg east, 6 integrations, -C 1" 6 "-C 1" "S,152.389,33.16,13.65,1400,-0.744"
 	case_row "2 deg east, 6 integrations" 6 "" "S,152.389,33.16,13.65,1400,-0.744"
 	case_row "2 deg north, 6 integrations" 6 "" "S,150.0,35.16,13.65,1400,-0.744"
 	case_row "2 deg east, 6 integrations, -f 1" 6 "-f 1" "S,152.389,33.16,13.65,1400,-0.744"

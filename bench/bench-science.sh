@@ -16,8 +16,13 @@
 #     meridian there; the dynamic range is judged here. (A 10 Jy source
 #     in the sidelobes would be dimmed by the beam to below a Jy.)
 # Both with thermal noise from the radiometer equation (SEFD 5800 Jy,
-# -n radiometer), no gain errors, simulated with the Gaussian beam
-# (-B gauss) while the pipeline assumes Airy.
+# -n radiometer), no gain errors, simulated with the tapered dish
+# (-B taper: the 4.65 m dish with an edge taper and central blockage,
+# integrated numerically, sim_beam.c) while the pipeline assumes Airy: a
+# beam different from the pipeline's, as the issue asks, but a physically
+# plausible one. (Until 2026-12-06 it was the Gaussian, which differs from
+# Airy by 55% at 1.5 deg: no primary-beam correction could match that,
+# and checking one against it was never the point.)
 #
 # uvm-image with its defaults (field sized to the first null, Briggs 0,
 # auto-mask, auto-threshold; -P estimate to skip planning), uvm-sources on
@@ -55,7 +60,7 @@ field() {
 	shift
 	d=$tmp/$name
 	mkdir "$d"
-	sim="$size -Y counts -N 50 -B gauss -n radiometer -G 0 -S 11 $*"
+	sim="$size -Y counts -N 50 -B taper -n radiometer -G 0 -S 11 $*"
 	uvm-sim $sim -R "$d/truth.json" -o "$d/sim" >/dev/null
 	img="-P estimate -p $d/pb.fits -o $d/img.fits"
 	t0=$(now_s)
@@ -76,7 +81,8 @@ field() {
 	  "# figure                                    value         goal",
 	  row("residual rms / thermal (plain rms)"; r(.rms_over_thermal); "<= 1.5"; .rms_over_thermal <= 1.5),
 	  row("completeness above 5 sigma"; "\(.n_found_detectable)/\(.n_detectable)"; ">= 0.90"; (.completeness // 0) >= 0.9),
-	  row("spurious fraction"; "\(.n_spurious)/\(.n_catalogue)"; "< 0.01"; .spurious_fraction < 0.01),
+	  row("spurious fraction (flat image, all of it)"; "\(.n_spurious)/\(.n_catalogue)"; "< 0.01"; .spurious_fraction < 0.01),
+	  row("spurious fraction (product: PB-corrected)"; "\(.n_spurious_pb)/\(.n_catalogue_pb)"; "< 0.01"; .spurious_fraction_pb < 0.01),
 	  row("PB-corrected flux ratio (median, SNR>20)"; r(.pb_flux_ratio); "1 +- 0.05"; ((.pb_flux_ratio // 0) - 1 | fabs) <= 0.05),
 	  row("PB-corrected flux scatter"; r(.pb_flux_scatter); "-"; true),
 	  row("median position offset / beam"; r(.median_offset_beam); "<= 0.1"; (.median_offset_beam // 9) <= 0.1),
@@ -86,6 +92,7 @@ field() {
 	  "# image \(.npix) px of \(r(.cell_arcsec)) arcsec (\(r(.field_deg)) deg), beam \(r(.bmaj_arcsec)) arcsec; truth \(.n_truth) sources, \(.n_pb) in the PB ratio, \(.n_flux_scale) in the flux scale",
 	  "# missed: \(.missed | map("\(.name) r=\(.r_deg) deg \(.snr) sigma") | join("; "))",
 	  "# spurious: \(.spurious_where | "\(.near_bright) within 20 beams of a >100 sigma source, \(.beyond_pb) beyond PB 0.2, \(.edge) at the edge, \(.elsewhere) elsewhere")",
+	  "# spurious in the product catalogue: \(.spurious_where_pb | "\(.near_bright) near a >100 sigma source, \(.beyond_pb) beyond PB 0.2, \(.elsewhere) elsewhere")",
 	  (.spurious_where.worst[] | "#   snr \(r(.snr)) r=\(.r_deg) deg \(.class), local rms \(.rms_over_thermal) x thermal, \(.bright_sep_beam) beams from a bright source")' "$d/eval.json"
 }
 

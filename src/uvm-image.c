@@ -10,6 +10,7 @@
  *                  [-t threshold_jy] [-M nmajor] [-m mgain] [-a automask]
  *                  [-A autothreshold] [-p pbcor.fits] [-b beam] [-x pb_cut]
  *                  [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]
+ *                  [-C channels_out] [-F terms]
  *                  -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
@@ -33,8 +34,16 @@
  * UVM_HOME set, uvmake.conf may set IMAGE_NPIX, IMAGE_CELL_ARCSEC,
  * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_NMAJOR, IMAGE_MGAIN,
  * IMAGE_AUTOMASK, IMAGE_AUTOTHRESHOLD, IMAGE_WEIGHTING and
- * IMAGE_FFTW_PLAN, PB_MODEL, IMAGE_PB_CUT, IMAGE_CHAN_AVG and
- * IMAGE_THREADS; flags win.
+ * IMAGE_FFTW_PLAN, PB_MODEL, IMAGE_PB_CUT, IMAGE_CHAN_AVG,
+ * IMAGE_THREADS, IMAGE_CHANNELS_OUT and IMAGE_SPECTRAL_TERMS; flags win.
+ *
+ * -C CLEANs channels_out sub-bands of equal frequency span jointly
+ * (WSClean's -channels-out -join-channels): each its own dirty image, PSF
+ * and major-cycle prediction, the peaks found on their weighted sum,
+ * each component's spectrum a polynomial of -F terms (-fit-spectral-pol)
+ * fitted to the sub-band values at the peak. The product is their
+ * weighted sum, the MFS image, as with -C 1 (the default: one band, no
+ * spectrum).
  *
  * -f averages chanavg channels before gridding (0, the default: the most
  * that keeps bandwidth smearing below 1% of a source's peak at the
@@ -79,6 +88,7 @@
 	"                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]\n" \
 	"                 [-p pbcor.fits] [-b beam] [-x pb_cut]\n" \
 	"                 [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]\n" \
+	"                 [-C channels_out] [-F terms]\n" \
 	"                 -o image.fits vis.uvh5..."
 
 /* Parse a number in [lo, hi]; 0 or -1. */
@@ -173,6 +183,12 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 			return -1;
 		*(c == 'f' ? &o->chan_avg : &o->threads) = (int)x;
 		return 0;
+	case 'C':
+	case 'F':
+		if (num(v, 1, c == 'C' ? IMG_SUB_MAX : IMG_TERMS_MAX, &x) < 0 || x != floor(x))
+			return -1;
+		*(c == 'C' ? &o->channels_out : &o->spec_terms) = (int)x;
+		return 0;
 	}
 	return -1;
 }
@@ -195,6 +211,7 @@ int main(int argc, char **argv)
 			{"IMAGE_NMAJOR", 'M'}, {"IMAGE_MGAIN", 'm'}, {"IMAGE_AUTOMASK", 'a'},
 			{"IMAGE_AUTOTHRESHOLD", 'A'}, {"PB_MODEL", 'b'}, {"IMAGE_PB_CUT", 'x'},
 			{"IMAGE_CHAN_AVG", 'f'}, {"IMAGE_THREADS", 'j'},
+			{"IMAGE_CHANNELS_OUT", 'C'}, {"IMAGE_SPECTRAL_TERMS", 'F'},
 		};
 		struct cfg cf;
 
@@ -212,7 +229,7 @@ int main(int argc, char **argv)
 		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
 			wisdom = wpath;
 	}
-	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:f:j:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:f:j:C:F:")) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;

@@ -79,3 +79,32 @@ sys.exit(0 if all(np.array_equal(a[i].data, b[i].data) for i in (0, 1)) else 1)'
 	run -64 uvm-image -n 128 -j x -o c.fits g/*.hdf5
 	[ ! -e c.fits ]
 }
+
+# CHANOUT and SPECTERM of a FITS file, as "C T".
+chanout() {
+	/usr/bin/python3 -c 'from astropy.io import fits; import sys
+h = fits.getheader(sys.argv[1]); print(h["CHANOUT"], h["SPECTERM"])' "$1"
+}
+
+@test "image-store: -C and -F take IMAGE_CHANNELS_OUT and IMAGE_SPECTRAL_TERMS, flags win; empty sub-bands dropped; bad values are 64" {
+	uvm-sim -a 8 -s 2 -c 8 -t 2 -G 0 -n 0.1 -N 2 -o g >/dev/null
+	uvm-image -n 128 -P estimate -o d.fits g/*.hdf5 2>/dev/null
+	# one band by default: one term
+	[ "$(chanout d.fits)" = "1 1" ]
+	mkdir home
+	printf 'IMAGE_CHANNELS_OUT=3\nIMAGE_SPECTRAL_TERMS=1\n' >home/uvmake.conf
+	UVM_HOME=$PWD/home uvm-image -n 128 -P estimate -f 1 -o a.fits g/*.hdf5 2>/dev/null
+	[ "$(chanout a.fits)" = "3 1" ]
+	UVM_HOME=$PWD/home uvm-image -n 128 -P estimate -f 1 -C 1 -F 3 -o b.fits g/*.hdf5 2>log
+	# one band: one term, whatever -F asks
+	[ "$(chanout b.fits)" = "1 1" ]
+	grep -q '1 sub-band(s) with data, 1 spectral term(s)' log
+	# two averaged bins (one a file) in 4 sub-bands: the middle two are empty
+	uvm-image -n 128 -P estimate -f 8 -C 4 -o e.fits g/*.hdf5 2>log
+	[ "$(chanout e.fits)" = "2 2" ]
+	grep -q '2 sub-band(s) with data, 2 spectral term(s)' log
+	run -64 uvm-image -n 128 -C 0 -o c.fits g/*.hdf5
+	run -64 uvm-image -n 128 -C 17 -o c.fits g/*.hdf5
+	run -64 uvm-image -n 128 -F 5 -o c.fits g/*.hdf5
+	[ ! -e c.fits ]
+}

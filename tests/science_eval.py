@@ -309,7 +309,12 @@ def main():
                "snr": round(float(apparent[k] / sig), 1)}
               for k in np.nonzero(det)[0] if int(k) not in matched]
     spur = spurious_where(flat, mi, tsc, apparent, centre, n, bmaj, sig,
-                          lambda th: beam(a.sim_beam, th, freq))
+                          lambda th: beam(a.sim_beam, th, freq, tel))
+    # the product: the pipeline's catalogue is the corrected image's
+    # (blank where the pipeline's beam is below its cut)
+    pspur = spurious_where(pbc, pmi, tsc, apparent, centre, n, bmaj, sig,
+                           lambda th: beam(a.sim_beam, th, freq, tel))
+    npspur = int((pmi < 0).sum()) if len(pbc) else 0
     out = {
         "npix": n, "cell_arcsec": cell * 206264.806, "bmaj_arcsec": bmaj * 3600,
         "field_deg": n * cell * 180 / math.pi,
@@ -322,6 +327,9 @@ def main():
         "completeness": ncomp / ndet if ndet else None,
         "n_catalogue": len(flat), "n_spurious": nspur,
         "spurious_fraction": nspur / len(flat) if flat else 0.0,
+        "n_catalogue_pb": len(pbc), "n_spurious_pb": npspur,
+        "spurious_fraction_pb": npspur / len(pbc) if pbc else 0.0,
+        "spurious_where_pb": pspur,
         "median_offset_beam": float(np.median(offs)) if len(offs) else None,
         "flux_scale_ratio": float(np.median(scale)) if scale else None,
         "n_flux_scale": len(scale),

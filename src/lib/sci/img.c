@@ -6,6 +6,7 @@
  * PSF, fit the restoring beam, CLEAN, restore, and write the FITS product.
  */
 #include "sci/img.h"
+#include "sci/img_int.h"
 
 #include <errno.h>
 #include <fftw3.h>
@@ -63,6 +64,14 @@ void img_opts_default(struct img_opts *o)
 	o->beam = BEAM_AIRY;
 	o->pb_cut = 0.2;
 	o->fft_flags = FFTW_MEASURE;
+	/* one band: joined channels (-C 4) take the small array's snapshot
+	 * of a source 2 deg east from 387 to 3535 (bench/results/offaxis.txt)
+	 * and improve every figure of the full-size counts field, but on
+	 * uvm-sources.bats's 20-antenna field with 4 channels a sub-band a
+	 * 42-sigma source's peak reads 8% high (1.00 with one band), which
+	 * is not understood yet */
+	o->channels_out = 1;
+	o->spec_terms = 2;
 }
 
 double img_auto_cell(const struct img_input *in)
@@ -133,20 +142,6 @@ static int out_dir_check(const char *path, char *err)
 	return 0;
 }
 
-/* CPU (all threads) and wall seconds now, for the phase timings. */
-static void batch_clock(double *cpu, double *wall)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	*cpu = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	*wall = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The major cycles' FFT seconds (cpu, wall), for the debug summary. */
-static double batch_fft_cpu, batch_fft_wall;
-
 /*
  * Half-power radius (radians) of beam model m at frequency f: where the
  * power response falls to 1/2, by bisection (both models fall
@@ -187,256 +182,6 @@ static const char *weighting_name(enum img_weighting w)
 	return w == IMG_NATURAL ? "natural" : w == IMG_UNIFORM ? "uniform" : "briggs";
 }
 
-/* Largest |r| over the window (fraction win of the side) around the centre. */
-static double window_peak(const float *r, int n, double win)
-{
-	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
-	int x1 = h + hw > n ? n : h + hw;
-	double p = 0;
-
-	for (int y = x0; y < x1; y++)
-		for (int x = x0; x < x1; x++) {
-			double a = fabs(r[(size_t)y * n + x]);
-			if (a > p)
-				p = a;
-		}
-	return p;
-}
-
-static double image_rms(const float *r, int n)
-{
-	size_t nn = (size_t)n * n, stride = nn > 2000000 ? nn / 1000003 : 1;
-	double s = img_robust_rms(r, nn, stride);
-
-	return isfinite(s) ? s : 0;
-}
-
-/*
- * One Cotton-Schwab major cycle: the model's uv grid (FFT of model /
- * grid correction), then every visibility of the store again, minus the
- * model degridded at its (u, v), gridded with its weight (on the store's
- * threads), transformed: resid becomes the exact residual image of the
- * data, not the minor cycle's PSF-shifted approximation of it.
- */
-static int major_cycle(struct img_input *in, struct img_grid *g, const struct img_fft *fft,
-    const double *corr, double norm, const float *model, float *resid, int n, int *st, char *err)
-{
-	size_t ng2 = (size_t)g->ng * g->ng;
-	float complex *mg = fftwf_malloc(sizeof *mg * ng2);
-	double c0, w0, c1, w1;
-
-	if (!mg) {
-		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
-		*st = EX_OSERR;
-		return -1;
-	}
-	batch_clock(&c0, &w0);
-	img_model_grid(model, n, g->ng, corr, mg);
-	img_fft_exec(fft, mg);
-	batch_clock(&c1, &w1);
-	batch_fft_cpu += c1 - c0;
-	batch_fft_wall += w1 - w0;
-	if (img_grid_store(g, in->store, mg, in->nthreads) < 0) {
-		fftwf_free(mg);
-		snprintf(err, IMG_ERRLEN, "out of memory or threads for the major cycle");
-		*st = EX_OSERR;
-		return -1;
-	}
-	fftwf_free(mg);
-	batch_clock(&c0, &w0);
-	img_fft_exec(fft, g->vis);
-	batch_clock(&c1, &w1);
-	batch_fft_cpu += c1 - c0;
-	batch_fft_wall += w1 - w0;
-	img_grid_to_image(g->vis, g->ng, n, corr, g->sumw, resid);
-	for (size_t i = 0; i < (size_t)n * n; i++)
-		resid[i] = (float)(resid[i] / norm);
-	return 0;
-}
-
-/*
- * Clark's bound for a PSF patch (np < 2n): the largest |PSF| in the
- * patch's outer band (offsets beyond 3/8 of its side from the peak), the
- * level of the sidelobes a component leaves unsubtracted beyond the
- * patch; a minor cycle must stop above that fraction of its peak, or it
- * would CLEAN them. 0 for the exact 2n PSF.
- */
-static double patch_far_sidelobe(const float *psf, int np, int n)
-{
-	int h = np / 2, edge = 3 * np / 8;
-	double m = 0;
-
-	if (np >= 2 * n)
-		return 0;
-	for (int y = 0; y < np; y++)
-		for (int x = 0; x < np; x++)
-			if (abs(x - h) >= edge || abs(y - h) >= edge)
-				m = fmax(m, fabs(psf[(size_t)y * np + x]));
-	return m;
-}
-
-static int cmp_desc(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/*
- * The minor cycle's pixels (Clark's idea, Högbom's loop): those of the
- * window with |r| above *level, at most ACTIVE_MAX of them (*level is
- * raised to the largest |r| left out). Between major cycles only these
- * are searched and updated, with the exact 2n PSF: a minor cycle stops at
- * *level anyway, and the major cycle recomputes the whole residual.
- * Returns the indices (malloc'd) and their number in *na; NULL if out of
- * memory.
- */
-#define ACTIVE_MAX 100000
-static int *active_set(const float *r, int n, double win, double *level, int *na)
-{
-	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
-	int x1 = h + hw > n ? n : h + hw, m = 0, cap = 1024, *idx = malloc(sizeof *idx * 1024);
-
-	*na = 0;
-	if (!idx)
-		return NULL;
-	for (int y = x0; y < x1; y++)
-		for (int x = x0; x < x1; x++) {
-			size_t i = (size_t)y * n + x;
-			if (!(fabsf(r[i]) > *level))
-				continue;
-			if (m == cap) {
-				int *t = realloc(idx, sizeof *idx * (size_t)(cap *= 2));
-				if (!t) {
-					free(idx);
-					return NULL;
-				}
-				idx = t;
-			}
-			idx[m++] = (int)i;
-		}
-	if (m > ACTIVE_MAX) {
-		float *a = malloc(sizeof *a * (size_t)m);
-		int k = 0;
-		if (!a) {
-			free(idx);
-			return NULL;
-		}
-		for (int i = 0; i < m; i++)
-			a[i] = fabsf(r[idx[i]]);
-		qsort(a, (size_t)m, sizeof *a, cmp_desc);
-		*level = a[ACTIVE_MAX];
-		for (int i = 0; i < m; i++)
-			if (fabsf(r[idx[i]]) > *level)
-				idx[k++] = idx[i];
-		m = k;
-		free(a);
-	}
-	*na = m;
-	return idx;
-}
-
-/*
- * Deconvolution, as WSClean's auto-masking runs it: minor cycles (Högbom
- * on the image with the 2n PSF) each down to (1 - mgain) of the peak they
- * started from, or to automask sigma, then a major cycle; once the peak is
- * below automask sigma, the mask is the pixels holding components and
- * CLEAN goes on there only, down to autothreshold sigma (sigma: robust
- * rms of the residual, re-measured after every major cycle) or the
- * absolute threshold if larger. At most o->nmajor major cycles and
- * o->niter components in all; the residual left is always a major
- * cycle's. 0, or -1 with err and *st.
- */
-static int deconvolve(const struct img_opts *o, struct img_input *in, struct img_grid *g,
-    const struct img_fft *fft, const double *corr, double norm, float *resid, const float *psf,
-    int np, float *model, int n, struct img_clean *tot, int *st, char *err)
-{
-	int budget = o->niter, nmajor = 0, masked = 0, nidx = 0, *idx = NULL;
-	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0;
-	double far = patch_far_sidelobe(psf, np, n);
-
-	memset(tot, 0, sizeof *tot);
-	if (far > 0)
-		log_debug("PSF patch %d x %d: sidelobes up to %.3g of the peak at its edge", np, np, far);
-	tot->niter = o->niter;
-	tot->gain = o->gain;
-	tot->window = win;
-	for (;;) {
-		double sigma = image_rms(resid, n), peak = 0, stop, fin;
-		struct img_clean c = {0};
-
-		fin = fmax(floor_thr, o->autothreshold * sigma);
-		if (!masked) {
-			peak = window_peak(resid, n, win);
-			/* 10% above the level counts as reached: a minor cycle
-			 * stops at it and the major cycle's exact residual is a
-			 * little higher; another full pass for a few dozen
-			 * components would cost more than it gains */
-			if (o->automask > 0 && peak <= 1.1 * fmax(fin, o->automask * sigma)) {
-				size_t nn = (size_t)n * n;
-				masked = 1;
-				for (size_t i = 0; i < nn; i++)
-					nidx += model[i] != 0;
-				idx = malloc(sizeof *idx * (size_t)(nidx ? nidx : 1));
-				if (!idx) {
-					snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
-					*st = EX_OSERR;
-					return -1;
-				}
-				nidx = 0;
-				for (size_t i = 0; i < nn; i++)
-					if (model[i] != 0)
-						idx[nidx++] = (int)i;
-			}
-		}
-		if (masked) {
-			peak = 0;
-			for (int i = 0; i < nidx; i++)
-				peak = fmax(peak, fabs(resid[idx[i]]));
-		}
-		stop = masked || o->automask <= 0 ? fin : fmax(fin, o->automask * sigma);
-		tot->last = peak;
-		tot->used_threshold = stop;
-		log_debug("major %d: peak %.4g Jy/beam, rms %.4g, stop at %.4g%s, %d components",
-		    nmajor, peak, sigma, stop, masked ? " (masked)" : "", tot->done);
-		if (!(peak > stop) || budget <= 0 || nmajor >= o->nmajor)
-			break;
-		c.niter = budget;
-		c.gain = o->gain;
-		c.threshold = fmax(stop, fmax(1 - o->mgain, far) * peak);
-		c.window = win;
-		c.nthreads = in->nthreads;
-		if (masked) {
-			img_hogbom_masked(resid, psf, np, model, n, idx, nidx, &c);
-		} else {
-			int na, *act = active_set(resid, n, win, &c.threshold, &na);
-			if (!act) {
-				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
-				*st = EX_OSERR;
-				free(idx);
-				return -1;
-			}
-			img_hogbom_masked(resid, psf, np, model, n, act, na, &c);
-			free(act);
-		}
-		budget -= c.done;
-		tot->done += c.done;
-		tot->flux += c.flux;
-		if (c.done == 0)
-			break;
-		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
-		    lap());
-		if (major_cycle(in, g, fft, corr, norm, model, resid, n, st, err) < 0) {
-			free(idx);
-			return -1;
-		}
-		nmajor++;
-		log_debug("major %d done: %s", nmajor, lap());
-	}
-	free(idx);
-	return 0;
-}
-
 int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char *out)
 {
 	struct img_input in;
@@ -449,8 +194,11 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	int n = o->npix, ng, ngp, np, st = 0, loaded = 0, saved = 0;
 	char err[IMG_ERRLEN];
-	double *corr = NULL, *corrp = NULL, cell, norm;
-	float *dirty = NULL, *psf = NULL, *model = NULL, *restored = NULL;
+	double *corr = NULL, *corrp = NULL, cell;
+	const float *dirty, *model;
+	float *psf = NULL, *restored = NULL;
+	struct img_subs sb = {0};
+	int fit;
 	size_t nn;
 	char h[6][512];
 	const char *wisdom = o->wisdom;
@@ -536,12 +284,13 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 		    store.nseg ? store.seg[0].nchan : 0, store.avg, store.nsamples,
 		    (double)store.nvis * (sizeof *store.V + sizeof *store.w) / 1e6, lap());
 	}
-	if (img_grid_store(&g, &store, NULL, nthreads) < 0) {
-		log_err("out of memory or threads for gridding");
-		st = EX_OSERR;
+	if (img_subs_make(o, &store, &g, nthreads, &fft, ngp == ng ? NULL : &fftp, corr, corrp, n,
+		np, &sb, &st, err) < 0) {
+		log_err("%s", err);
 		goto out;
 	}
-	log_debug("gridded %lld visibilities: %s", g.nvis, lap());
+	log_debug("gridded and transformed %lld visibilities in %d sub-band(s): %s", g.nvis,
+	    sb.sp.nsub, lap());
 	if (g.nvis == 0 || !(g.sumw > 0)) {
 		log_err("no unflagged cross-correlation data in %d file%s (%lld rows, %lld flagged, "
 			"%lld non-finite, %lld outside the uv grid)", nfiles, nfiles > 1 ? "s" : "",
@@ -552,66 +301,64 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	if (g.nout > 0)
 		log_warn("%lld of %lld visibilities fall outside the uv grid (cell %.3g arcsec too "
 			 "coarse?)", g.nout, g.nout + g.nvis, cell / GEOM_DEG * 3600);
-
-	/* the model and the restored image once the PSF grid is freed: the
-	 * peak memory is the grids' */
-	dirty = malloc(sizeof *dirty * nn);
-	psf = malloc(sizeof *psf * (size_t)np * np);
-	if (!dirty || !psf) {
-		log_err("out of memory for %d x %d images", n, n);
-		st = EX_OSERR;
-		goto out;
-	}
-	img_fft_exec(&fft, g.vis);
-	img_grid_to_image(g.vis, ng, n, corr, g.sumw, dirty);
-	img_fft_exec(ngp == ng ? &fft : &fftp, g.psf);
-	img_grid_to_image(g.psf, ngp, np, corrp, g.sumw, psf);
-	norm = psf[(size_t)(np / 2) * np + np / 2];
-	log_debug("transformed: %s", lap());
-	if (!(norm > 0)) {
-		log_err("the PSF has no positive peak");
-		st = EX_SOFTWARE;
-		goto out;
-	}
-	for (size_t i = 0; i < nn; i++)
-		dirty[i] = (float)(dirty[i] / norm);
-	for (size_t i = 0; i < (size_t)np * np; i++)
-		psf[i] = (float)(psf[i] / norm);
 	m.nvis = g.nvis;
 	m.sumw = g.sumw;
 	m.freq = g.sumwf / g.sumw;
+	m.channels_out = sb.sp.nsub;
+	m.spec_terms = sb.sp.nterms;
+	if (sb.sp.nsub != (o->channels_out < 1 ? 1 : o->channels_out) ||
+	    sb.sp.nterms != (o->spec_terms < 1 ? 1 : o->spec_terms))
+		log_info("joined-channel CLEAN: %d sub-band(s) with data, %d spectral term(s)",
+		    sb.sp.nsub, sb.sp.nterms);
 	/* the PSF grid is done with; the visibility grid and its plan serve
 	 * the major cycles */
 	fftwf_free(g.psf);
 	g.psf = NULL;
 	img_fft_free(&fftp);
-	if (!(model = calloc(nn, sizeof *model))) {
-		log_err("out of memory for %d x %d images", n, n);
+	/* the restoring beam of the MFS PSF, the sub-bands' weighted sum */
+	psf = sb.sp.nsub == 1 ? sb.psf[0] : malloc(sizeof *psf * (size_t)np * np);
+	if (!psf) {
+		log_err("out of memory for %d x %d images", np, np);
 		st = EX_OSERR;
 		goto out;
 	}
-	if (img_fit_beam(psf, np, cell, &m.beam) < 0) {
+	for (size_t i = 0; sb.sp.nsub > 1 && i < (size_t)np * np; i++) {
+		float acc = 0;
+		for (int b = 0; b < sb.sp.nsub; b++)
+			acc += (float)sb.sp.w[b] * sb.psf[b][i];
+		psf[i] = acc;
+	}
+	fit = img_fit_beam(psf, np, cell, &m.beam);
+	if (sb.sp.nsub > 1)
+		free(psf);
+	psf = NULL;
+	if (fit < 0) {
 		log_err("cannot fit a restoring beam: the PSF has no main lobe (uv coverage too "
 			"sparse, or pixels of %.3g arcsec too coarse)", cell / GEOM_DEG * 3600);
 		st = EX_DATAERR;
 		goto out;
 	}
 	log_debug("beam fitted: %s", lap());
-	if (deconvolve(o, &in, &g, &fft, corr, norm, dirty, psf, np, model, n, &m.clean, &st,
-		err) < 0) {
+	if (img_deconvolve(o, &in, &g, &fft, corr, &sb, n, &m.clean, &st, err) < 0) {
 		log_err("%s", err);
 		goto out;
 	}
 	log_debug("cleaned: %s", lap());
-	log_debug("major cycles: degrid %.2f s cpu, %.2f s wall; grid %.2f s cpu, %.2f s wall; "
-		  "fft %.2f s cpu, %.2f s wall (first gridding included; %d threads)", g.prep_cpu,
-	    g.prep_wall, g.spread_cpu, g.spread_wall, batch_fft_cpu, batch_fft_wall, nthreads);
-	free(psf);
-	psf = NULL;
+	log_debug("major cycles: degrid %.2f s cpu, %.2f s wall; grid %.2f s cpu, %.2f s wall "
+		  "(first gridding included; %d threads)", g.prep_cpu, g.prep_wall, g.spread_cpu,
+	    g.spread_wall, nthreads);
 	if (!(restored = malloc(sizeof *restored * nn))) {
 		log_err("out of memory for %d x %d images", n, n);
 		st = EX_OSERR;
 		goto out;
+	}
+	dirty = sb.mfs;
+	if (sb.sp.nterms == 1 && sb.sp.mfs[0] == 1) {
+		model = sb.model[0];
+	} else {
+		/* the MFS model, in the first sub-band's residual: done with */
+		model = sb.resid[0];
+		img_subs_mfs_model(&sb, n, sb.resid[0]);
 	}
 	memcpy(restored, dirty, sizeof *restored * nn);
 	img_restore(restored, model, n, cell, &m.beam);
@@ -648,9 +395,10 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	    "image %d, cell %.4f arcsec", weighting_name(o->weighting),
 	    o->weighting == IMG_BRIGGS ? " (robust set)" : "", KB_SUPPORT, KB_BETA, ng, n,
 	    cell / GEOM_DEG * 3600);
-	snprintf(h[4], sizeof h[4], "Cotton-Schwab CLEAN (Hogbom minor cycles, mgain %g, auto-mask "
-	    "%g, auto-threshold %g sigma): %d iterations, gain %g, threshold %.4g Jy/beam, %.6g Jy",
-	    o->mgain, o->automask, o->autothreshold, m.clean.done, m.clean.gain,
+	snprintf(h[4], sizeof h[4], "Cotton-Schwab CLEAN (Hogbom minor cycles joined over %d "
+	    "sub-band(s), spectral polynomial of %d term(s), mgain %g, auto-mask %g, auto-threshold "
+	    "%g sigma): %d iterations, gain %g, threshold %.4g Jy/beam, %.6g Jy", m.channels_out,
+	    m.spec_terms, o->mgain, o->automask, o->autothreshold, m.clean.done, m.clean.gain,
 	    m.clean.used_threshold, m.clean.flux);
 	snprintf(h[5], sizeof h[5], "w-term: array plane as SIN PV2_1=%.6g PV2_2=%.6g", in.xi, in.eta);
 	for (int i = 0; i < 6; i++)
@@ -686,9 +434,9 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	}
 	log_debug("written: %s", lap());
 	log_info("'%s': %dx%d, cell %.3g arcsec, %lld vis, beam %.3g x %.3g arcsec pa %.1f, "
-		 "clean %d iter %.4g Jy", out, n, n, cell / GEOM_DEG * 3600, m.nvis,
+		 "clean %d iter %.4g Jy, %d sub-band(s) joined, %d spectral term(s)", out, n, n, cell / GEOM_DEG * 3600, m.nvis,
 	    m.beam.bmaj / GEOM_DEG * 3600, m.beam.bmin / GEOM_DEG * 3600, m.beam.bpa / GEOM_DEG,
-	    m.clean.done, m.clean.flux);
+	    m.clean.done, m.clean.flux, m.channels_out, m.spec_terms);
 	st = 0;
 out:
 	img_fft_free(&fft);
@@ -699,9 +447,7 @@ out:
 	free(corrp);
 	img_input_close(&in);
 	free(corr);
-	free(dirty);
-	free(psf);
-	free(model);
+	img_subs_free(&sb);
 	free(restored);
 	return st;
 }

@@ -20,6 +20,9 @@
  *                wisdom kept in a file written atomically;
  *   img_clean.c  Högbom CLEAN, Gaussian fit of the PSF main lobe, restoring,
  *                robust (MAD) rms;
+ *   img_mfclean.c joined-channel CLEAN of sub-band images on a mask (the
+ *                one-band masked Högbom is its simplest case);
+ *   img_deconv.c the sub-band images and the Cotton-Schwab loop;
  *   img_fits.c   FITS output through cfitsio in memory and fsx on disk, with
  *                a celestial WCS (RA---SIN/DEC--SIN, plus FREQ and STOKES);
  *   img.c        the whole uvm-image job (img_run).
@@ -100,6 +103,10 @@ struct img_grid {
 	enum img_weighting weighting;
 	double robust;
 	double f2;                 /* Briggs: (5 10^-R)^2 / (sum dens^2 / sum dens) */
+	int dens_fixed;            /* the density is the first gridding's: later
+				    * ones (other sub-bands) weight by it too */
+	double sel_lo, sel_hi;     /* sel_hi > 0: grid only visibilities of
+				    * frequency in [sel_lo, sel_hi) Hz */
 	double sumw, sumwf;        /* sum of weights, and of weight x frequency */
 	long long nvis, nout;      /* gridded; outside a grid (skipped) */
 	/* img_grid_store*: seconds spent (cpu summed over threads, wall) in
@@ -155,7 +162,11 @@ void img_grid_residual(struct img_grid *g, float complex *vis2, const float comp
  * grid gets w V and the PSF grid w, and the weight sums and counts are
  * set (as img_grid_add would; uniform/Briggs density pass included);
  * with mg (a model grid as for img_degrid), the visibility grid gets
- * w (V - model) only. Grids are overwritten. Each thread owns interleaved
+ * w (V - model) only. Only the visibilities of g's frequency selection
+ * (sel_lo, sel_hi) are gridded; the density (uniform/Briggs) is that of
+ * the first call on g, over the whole store, whatever its selection (the
+ * sub-bands of a joined-channel image are weighted as the whole band, so
+ * that they add up to its image). Grids are overwritten. Each thread owns interleaved
  * strips of grid rows and adds to them in visibility order, so the grids
  * are bit-identical whatever nthreads. 0, or -1 (ENOMEM, EAGAIN).
  */
@@ -247,6 +258,40 @@ void img_hogbom(float *resid, const float *psf, float *model, int n, struct img_
  */
 void img_hogbom_masked(float *resid, const float *psf, int np, float *model, int n,
     const int *idx, int nidx, struct img_clean *c);
+/*
+ * Joined-channel (multi-frequency) CLEAN, as WSClean's -join-channels
+ * -fit-spectral-pol: nsub sub-band residuals are CLEANed together. The
+ * peak is searched on their weighted sum (weights w[b], summing to 1:
+ * the MFS image); the nsub values at the peak are fitted, weighted by
+ * w, with a polynomial of nterms terms in x = f / fref - 1 (fref the
+ * weighted mean of the sub-band frequencies f[b]); gain x the fitted
+ * value at each sub-band, times that sub-band's PSF, is subtracted from
+ * its residual, and gain x the polynomial's coefficients are added to the
+ * nterms model images (model of sub-band b = sum_t basis[b][t] model_t).
+ * With nsub 1 and nterms 1 it is Högbom's CLEAN. img_spec_init fills fit
+ * and basis; 0, or -1 if the fit is degenerate (fewer distinct
+ * frequencies than terms).
+ */
+#define IMG_SUB_MAX 16
+#define IMG_TERMS_MAX 4
+struct img_spec {
+	int nsub, nterms;
+	double f[IMG_SUB_MAX], w[IMG_SUB_MAX], fref;
+	double basis[IMG_SUB_MAX][IMG_TERMS_MAX];  /* x_b^t */
+	double fit[IMG_TERMS_MAX][IMG_SUB_MAX];    /* coefficients from values */
+	double mfs[IMG_TERMS_MAX];                 /* MFS model = sum_t mfs[t] model_t */
+};
+int img_spec_init(struct img_spec *sp, int nsub, const double *f, const double *w, int nterms);
+/*
+ * The joined CLEAN restricted to the nidx pixels idx[] of a mask, as
+ * img_hogbom_masked: resid[b] and psf[b] (np x np, peak 1 at the centre)
+ * per sub-band, mfs the weighted sum of the residuals (may be resid[0]
+ * when nsub is 1), model[t] the term images; all n x n except the PSFs.
+ * Only the masked pixels are searched and updated (mfs too).
+ */
+void img_mfclean_masked(float *const *resid, float *mfs, const float *const *psf, int np,
+    float *const *model, int n, const int *idx, int nidx, const struct img_spec *sp,
+    struct img_clean *c);
 /*
  * image += model convolved with the Gaussian beam b, normalised to a peak
  * of 1 per Jy (Jy/beam); pixel size cell radians.
@@ -375,6 +420,7 @@ struct img_meta {
 	long long nvis;
 	double sumw;
 	struct img_clean clean;
+	int channels_out, spec_terms;  /* sub-bands CLEANed jointly, fit terms */
 	const char *history[32];       /* NULL-terminated extra HISTORY lines */
 };
 
@@ -417,6 +463,8 @@ struct img_opts {
 	const char *argv_line;         /* command line for the history */
 	int chan_avg;                  /* channels averaged before gridding; 0: automatic */
 	int threads;                   /* gridding and FFT threads; 0: online CPUs */
+	int channels_out;              /* joined-channel sub-bands (1: MFS CLEAN) */
+	int spec_terms;                /* their spectral polynomial's terms */
 };
 
 void img_opts_default(struct img_opts *o);

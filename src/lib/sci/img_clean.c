@@ -10,6 +10,7 @@
  * (linear least squares on log values) to the PSF main lobe.
  */
 #include "sci/img.h"
+#include "sci/img_int.h"
 #include "core/stats.h"
 
 #include <math.h>
@@ -43,9 +44,7 @@ double img_robust_rms(const float *x, size_t n, size_t stride)
 	return 1.482602218505602 * mad;
 }
 
-/* Solve the k x k system a x = b in place (partial pivoting); -1 if
- * singular. a is row-major k x k. */
-static int solve(double *a, double *b, int k)
+int img_solve(double *a, double *b, int k)
 {
 	for (int c = 0; c < k; c++) {
 		int p = c;
@@ -130,7 +129,7 @@ int img_fit_beam(const float *psf, int n, double cell, struct img_beam *b)
 	}
 	free(stack);
 	free(seen);
-	if (np < 6 || solve(ata, atb, 4) < 0)
+	if (np < 6 || img_solve(ata, atb, 4) < 0)
 		return -1;
 	A = atb[1];
 	B = atb[2];
@@ -191,7 +190,7 @@ int img_peak_fit(const float *a, int n, int x, int y, double *px, double *py, do
 				atb[p] += row[p] * val;
 			}
 		}
-	if (solve(ata, atb, 6) < 0)
+	if (img_solve(ata, atb, 6) < 0)
 		return -1;
 	/* gradient zero: [2d e; e 2f] (dx, dy) = -(b, c) */
 	det = 4 * atb[3] * atb[5] - atb[4] * atb[4];
@@ -399,148 +398,12 @@ void img_restore(float *image, const float *model, int n, double cell, const str
 	free(st);
 }
 
-/* One thread's share of a masked CLEAN iteration: subtract comp x the
- * PSF patch centred on (bx, by) from v[i0, i1) (offsets outside the patch
- * untouched), and find the largest |v| there afterwards (*best, *at). */
-struct msub {
-	float *v;
-	const int *xy;
-	const float *psf;
-	int np, bx, by, i0, i1, at;
-	float comp, best;
-};
-
-static void msub_run(struct msub *a)
-{
-	const int h = a->np / 2, bx = a->bx, by = a->by;
-	const float comp = a->comp, *psf = a->psf;
-	const size_t np = (size_t)a->np;
-	float best = 0;
-	int at = a->i0;
-
-	for (int i = a->i0; i < a->i1; i++) {
-		unsigned dx = (unsigned)(a->xy[2 * i] - bx + h);
-		unsigned dy = (unsigned)(a->xy[2 * i + 1] - by + h);
-		float f;
-
-		/* unsigned compare: an offset of -h..h-1 is inside the patch */
-		if (comp != 0 && dx < np && dy < np)
-			a->v[i] -= comp * psf[dy * np + dx];
-		f = fabsf(a->v[i]);
-		if (f > best) {
-			best = f;
-			at = i;
-		}
-	}
-	a->best = best;
-	a->at = at;
-}
-
-/* The worker of a two-thread masked CLEAN: runs the second half of each
- * iteration's subtraction while the caller runs the first; a barrier
- * before (the component is chosen) and after (both maxima known). */
-struct mpool {
-	pthread_barrier_t start, done;
-	struct msub *job;
-	int stop;
-};
-
-static void *mworker(void *arg)
-{
-	struct mpool *p = arg;
-
-	for (;;) {
-		pthread_barrier_wait(&p->start);
-		if (p->stop)
-			return NULL;
-		msub_run(p->job);
-		pthread_barrier_wait(&p->done);
-	}
-}
-
-/* Below this many pixels an iteration is too short to share. */
-#define MASKED_MT_MIN 20000
-
 void img_hogbom_masked(float *r, const float *psf, int np, float *model, int n, const int *idx,
     int nidx, struct img_clean *c)
 {
-	float *v = malloc(sizeof *v * (size_t)(nidx > 0 ? nidx : 1));
-	int *xy = malloc(sizeof *xy * 2 * (size_t)(nidx > 0 ? nidx : 1));
-	struct msub part[2];
-	struct mpool pool;
-	pthread_t th;
-	int mt = 0;
+	static const double one = 1;
+	struct img_spec sp;
 
-	c->done = 0;
-	c->flux = 0;
-	c->last = 0;
-	c->used_threshold = c->threshold;
-	if (!v || !xy || nidx <= 0)
-		goto out;
-	for (int i = 0; i < nidx; i++) {
-		v[i] = r[idx[i]];
-		xy[2 * i] = idx[i] % n;
-		xy[2 * i + 1] = idx[i] / n;
-	}
-	for (int t = 0; t < 2; t++)
-		part[t] = (struct msub){ .v = v, .xy = xy, .psf = psf, .np = np,
-			.i0 = t ? nidx / 2 : 0, .i1 = t ? nidx : nidx / 2 };
-	if (nidx >= MASKED_MT_MIN && c->nthreads > 1) {
-		pool.job = &part[1];
-		pool.stop = 0;
-		if (pthread_barrier_init(&pool.start, NULL, 2) == 0) {
-			if (pthread_barrier_init(&pool.done, NULL, 2) == 0) {
-				if (pthread_create(&th, NULL, mworker, &pool) == 0)
-					mt = 1;
-				else
-					pthread_barrier_destroy(&pool.done);
-			}
-			if (!mt)
-				pthread_barrier_destroy(&pool.start);
-		}
-	}
-	/* iteration 0 only searches (comp 0); each later one subtracts the
-	 * previous component and searches in the same pass over v */
-	part[0].comp = part[1].comp = 0;
-	part[0].bx = part[1].bx = part[0].by = part[1].by = 0;
-	for (int it = 0;; it++) {
-		float best, comp;
-		int b;
-
-		if (mt) {
-			pthread_barrier_wait(&pool.start);
-			msub_run(&part[0]);
-			pthread_barrier_wait(&pool.done);
-		} else {
-			msub_run(&part[0]);
-			msub_run(&part[1]);
-		}
-		/* ties go to the lower index, as a single pass would */
-		b = part[1].best > part[0].best ? part[1].at : part[0].at;
-		best = fabsf(v[b]);
-		c->last = best;
-		if (it >= c->niter || !(best > c->threshold))
-			break;
-		comp = (float)(c->gain * v[b]);
-		model[idx[b]] += comp;
-		c->flux += comp;
-		c->done++;
-		for (int t = 0; t < 2; t++) {
-			part[t].comp = comp;
-			part[t].bx = xy[2 * b];
-			part[t].by = xy[2 * b + 1];
-		}
-	}
-	if (mt) {
-		pool.stop = 1;
-		pthread_barrier_wait(&pool.start);
-		pthread_join(th, NULL);
-		pthread_barrier_destroy(&pool.start);
-		pthread_barrier_destroy(&pool.done);
-	}
-	for (int i = 0; i < nidx; i++)
-		r[idx[i]] = v[i];
-out:
-	free(v);
-	free(xy);
+	img_spec_init(&sp, 1, &one, &one, 1);
+	img_mfclean_masked(&r, r, &psf, np, &model, n, idx, nidx, &sp, c);
 }

@@ -127,6 +127,10 @@ static void put_keys(fitsfile *f, const struct img_meta *m, int *st)
 	fits_update_key_dbl(f, "CLNTHR", m->clean.used_threshold, 8, "[Jy/beam] CLEAN threshold", st);
 	fits_update_key_dbl(f, "CLNGAIN", m->clean.gain, 6, "CLEAN loop gain", st);
 	fits_update_key_dbl(f, "CLNRES", m->clean.last, 8, "[Jy/beam] |peak residual| at stop", st);
+	fits_update_key_lng(f, "CHANOUT", m->channels_out > 0 ? m->channels_out : 1,
+	    "sub-bands CLEANed jointly (MFS image)", st);
+	fits_update_key_lng(f, "SPECTERM", m->spec_terms > 0 ? m->spec_terms : 1,
+	    "terms of the components' spectral polynomial", st);
 	for (int i = 0; i < 32 && m->history[i]; i++)
 		put_history(f, m->history[i], st);
 }

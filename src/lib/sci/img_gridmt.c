@@ -46,6 +46,7 @@ struct pass {
 	pthread_cond_t cv;
 	int go, abort;
 	size_t nchunk, *cseg, *cr0, *cr1;  /* chunks: segment, rows */
+	unsigned char *segin;     /* per segment: a channel in the selection */
 	struct place *pv, *pp;    /* per visibility of the chunk: vis, PSF grid */
 	float complex *x;         /* value to spread on the vis grid */
 	float *wt;                /* weight (PSF grid) */
@@ -117,7 +118,8 @@ static void prepare(struct pass *p, int t, size_t c, size_t i0, size_t i1)
 		float w = p->s->w[o];
 
 		p->pv[i].cv = -1;
-		if (!(w > 0))
+		if (!(w > 0) || (g->sel_hi > 0 && !(sg->freq[j] >= g->sel_lo &&
+		    sg->freq[j] < g->sel_hi)))
 			continue;
 		if (!img_grid_inside(g, u, v)) {
 			p->nout[t]++;
@@ -185,6 +187,8 @@ static void work(struct pass *p, int t)
 		const struct img_vseg *sg = &p->s->seg[p->cseg[c]];
 		size_t n = (p->cr1[c] - p->cr0[c]) * (size_t)sg->nchan;
 
+		if (!p->segin[p->cseg[c]])
+			continue;       /* every thread skips it: barriers still pair */
 		c0 = now(CLOCK_THREAD_CPUTIME_ID);
 		prepare(p, t, c, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt);
 		c1 = now(CLOCK_THREAD_CPUTIME_ID);
@@ -325,6 +329,12 @@ int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float c
 	}
 	if (chunks(&p, &cap) < 0)
 		goto out;
+	if (!(p.segin = calloc((size_t)(s->nseg > 0 ? s->nseg : 1), 1)))
+		goto out;
+	for (int i = 0; i < s->nseg; i++)
+		for (int j = 0; j < s->seg[i].nchan; j++)
+			p.segin[i] |= !(g->sel_hi > 0) || (s->seg[i].freq[j] >= g->sel_lo &&
+			    s->seg[i].freq[j] < g->sel_hi);
 	p.pv = malloc(sizeof *p.pv * cap);
 	p.pp = mg ? NULL : malloc(sizeof *p.pp * cap);
 	p.x = malloc(sizeof *p.x * cap);
@@ -334,7 +344,7 @@ int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float c
 	if (!mg) {
 		/* uniform/Briggs: the density of the weights, serially (one add a
 		 * visibility and its conjugate) */
-		for (int i = 0; g->dens && i < s->nseg; i++) {
+		for (int i = 0; g->dens && !g->dens_fixed && i < s->nseg; i++) {
 			const struct img_vseg *sg = &s->seg[i];
 			for (size_t r = sg->row0; r < sg->row0 + sg->nrow; r++)
 				for (int j = 0; j < sg->nchan; j++) {
@@ -344,7 +354,9 @@ int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float c
 						img_grid_density(g, s->u[r] * f, s->v[r] * f, w);
 				}
 		}
-		img_grid_density_done(g);
+		if (!g->dens_fixed)
+			img_grid_density_done(g);
+		g->dens_fixed = 1;
 		g->sumw = g->sumwf = 0;
 		g->nvis = g->nout = 0;
 	}
@@ -364,6 +376,7 @@ int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float c
 out:
 	if (rc < 0)
 		errno = ENOMEM;
+	free(p.segin);
 	free(p.cseg);
 	free(p.cr0);
 	free(p.cr1);

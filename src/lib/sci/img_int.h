@@ -40,4 +40,49 @@ float img_grid_weight(const struct img_grid *g, double u, double v, float w);
 /* Is (u, v) inside both grids, kernel included? */
 int img_grid_inside(const struct img_grid *g, double u, double v);
 
+/* Solve the k x k system a x = b in place (a row-major, partial
+ * pivoting; x in b); -1 if singular. */
+int img_solve(double *a, double *b, int k);
+
+/*
+ * The sub-band images of a joined-channel deconvolution (img_deconv.c):
+ * per kept sub-band (one with data) its frequency selection, weight sum,
+ * PSF peak, residual and PSF (np x np, peak 1); the term models; the MFS
+ * residual (the weighted sum; resid[0] itself with one sub-band).
+ */
+struct img_subs {
+	struct img_spec sp;
+	int np;
+	double lo[IMG_SUB_MAX], hi[IMG_SUB_MAX];
+	double sumw[IMG_SUB_MAX], norm[IMG_SUB_MAX];
+	long long nvis[IMG_SUB_MAX];
+	float *resid[IMG_SUB_MAX], *psf[IMG_SUB_MAX], *model[IMG_TERMS_MAX];
+	float *mfs;
+};
+/*
+ * Grid, transform and normalise the o->channels_out sub-bands of the
+ * store (equal spans of frequency between the lowest and the highest
+ * averaged channel; 1: the whole band, unselected) one after the other on
+ * g (vis and psf grids; fftp NULL: the PSF grid shares fft), dropping
+ * those without data; g's counts and weight sums become the totals. Then
+ * the spectral fit (o->spec_terms terms, at most one per kept sub-band)
+ * and zeroed term models. 0, or -1 with err and *st (an empty store is
+ * not an error here: the caller checks g->nvis).
+ */
+int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct img_grid *g,
+    int nthreads, const struct img_fft *fft, const struct img_fft *fftp, const double *corr,
+    const double *corrp, int n, int np, struct img_subs *sb, int *st, char *err);
+void img_subs_free(struct img_subs *sb);
+/* The MFS model (sum_t mfs[t] model_t) into out (n x n). */
+void img_subs_mfs_model(const struct img_subs *sb, int n, float *out);
+/*
+ * Cotton-Schwab deconvolution of the sub-bands with joined-channel
+ * minor cycles (img.c's contract for the loop: auto-mask, then the mask
+ * down to auto-threshold). Afterwards every residual is a major cycle's
+ * and mfs their weighted sum; the PSFs are freed. 0, or -1 with err, *st.
+ */
+int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct img_grid *g,
+    const struct img_fft *fft, const double *corr, struct img_subs *sb, int n,
+    struct img_clean *tot, int *st, char *err);
+
 #endif

@@ -1,0 +1,517 @@
+/*
+ * img_deconv.c: the deconvolution of uvm-image (contracts in img_int.h):
+ * the sub-band dirty images and PSFs of a joined-channel image, and the
+ * Cotton-Schwab loop around the joined minor cycles (img_mfclean.c).
+ *
+ * Every sub-band is gridded on the same grids, one after the other, and
+ * transformed with the same FFT plans, so a joined image costs the
+ * memory of one set of grids plus, per sub-band, a residual and a PSF
+ * (n x n floats each beyond PSF_EXACT_MAX, where the PSF is Clark's
+ * patch); the term models are a few more images, not one per sub-band.
+ * A major cycle predicts each sub-band's model (its polynomial evaluated
+ * at the sub-band's frequency) into that sub-band's visibilities only
+ * (the store's frequency selection), so the visibilities are degridded
+ * once per cycle in all, whatever the number of sub-bands. One sub-band
+ * is today's MFS CLEAN, bit for bit.
+ */
+#include "sci/img.h"
+#include "sci/img_int.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "core/log.h"
+
+/* CPU (all threads) and wall seconds now, for the phase timings. */
+static void batch_clock(double *cpu, double *wall)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	*cpu = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*wall = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The major cycles' FFT seconds (cpu, wall), for the debug summary. */
+static double batch_fft_cpu, batch_fft_wall;
+
+/* Largest |r| over the window (fraction win of the side) around the centre. */
+static double window_peak(const float *r, int n, double win)
+{
+	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
+	int x1 = h + hw > n ? n : h + hw;
+	double p = 0;
+
+	for (int y = x0; y < x1; y++)
+		for (int x = x0; x < x1; x++) {
+			double a = fabs(r[(size_t)y * n + x]);
+			if (a > p)
+				p = a;
+		}
+	return p;
+}
+
+static double image_rms(const float *r, int n)
+{
+	size_t nn = (size_t)n * n, stride = nn > 2000000 ? nn / 1000003 : 1;
+	double s = img_robust_rms(r, nn, stride);
+
+	return isfinite(s) ? s : 0;
+}
+
+void img_subs_free(struct img_subs *sb)
+{
+	for (int b = 0; b < IMG_SUB_MAX; b++) {
+		if (sb->mfs == sb->resid[b])
+			sb->mfs = NULL;
+		free(sb->resid[b]);
+		free(sb->psf[b]);
+		sb->resid[b] = sb->psf[b] = NULL;
+	}
+	for (int t = 0; t < IMG_TERMS_MAX; t++) {
+		free(sb->model[t]);
+		sb->model[t] = NULL;
+	}
+	free(sb->mfs);
+	sb->mfs = NULL;
+}
+
+void img_subs_mfs_model(const struct img_subs *sb, int n, float *out)
+{
+	size_t nn = (size_t)n * n;
+
+	for (size_t i = 0; i < nn; i++) {
+		double v = 0;
+		for (int t = 0; t < sb->sp.nterms; t++)
+			v += sb->sp.mfs[t] * sb->model[t][i];
+		out[i] = (float)v;
+	}
+}
+
+/* The weighted sum of the sub-band residuals into sb->mfs (nothing to do
+ * with one sub-band: it is the residual). */
+static void mfs_sum(struct img_subs *sb, int n)
+{
+	size_t nn = (size_t)n * n;
+
+	if (sb->sp.nsub == 1)
+		return;
+	for (size_t i = 0; i < nn; i++) {
+		float acc = 0;
+		for (int b = 0; b < sb->sp.nsub; b++)
+			acc += (float)sb->sp.w[b] * sb->resid[b][i];
+		sb->mfs[i] = acc;
+	}
+}
+
+/* The store's lowest and highest averaged-channel frequencies. */
+static void store_span(const struct img_vstore *s, double *lo, double *hi)
+{
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (int i = 0; i < s->nseg; i++)
+		for (int j = 0; j < s->seg[i].nchan; j++) {
+			*lo = fmin(*lo, s->seg[i].freq[j]);
+			*hi = fmax(*hi, s->seg[i].freq[j]);
+		}
+}
+
+/* Sub-band k's dirty image and PSF off g's grids, normalised by the
+ * PSF's peak; 0, or -1 (out of memory, or no positive PSF peak) with err
+ * and *st. */
+static int sub_images(struct img_grid *g, const struct img_fft *fft, const struct img_fft *fftp,
+    const double *corr, const double *corrp, int n, int np, struct img_subs *sb, int k,
+    int *st, char *err)
+{
+	size_t nn = (size_t)n * n, npp = (size_t)np * np;
+	double norm;
+
+	sb->resid[k] = malloc(sizeof *sb->resid[k] * nn);
+	sb->psf[k] = malloc(sizeof *sb->psf[k] * npp);
+	if (!sb->resid[k] || !sb->psf[k]) {
+		snprintf(err, IMG_ERRLEN, "out of memory for %d x %d images", n, n);
+		*st = EX_OSERR;
+		return -1;
+	}
+	img_fft_exec(fft, g->vis);
+	img_grid_to_image(g->vis, g->ng, n, corr, g->sumw, sb->resid[k]);
+	img_fft_exec(fftp ? fftp : fft, g->psf);
+	img_grid_to_image(g->psf, g->ngp, np, corrp, g->sumw, sb->psf[k]);
+	norm = sb->psf[k][(size_t)(np / 2) * np + np / 2];
+	if (!(norm > 0)) {
+		snprintf(err, IMG_ERRLEN, "the PSF has no positive peak");
+		*st = EX_SOFTWARE;
+		return -1;
+	}
+	for (size_t i = 0; i < nn; i++)
+		sb->resid[k][i] = (float)(sb->resid[k][i] / norm);
+	for (size_t i = 0; i < npp; i++)
+		sb->psf[k][i] = (float)(sb->psf[k][i] / norm);
+	sb->norm[k] = norm;
+	return 0;
+}
+
+int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct img_grid *g,
+    int nthreads, const struct img_fft *fft, const struct img_fft *fftp, const double *corr,
+    const double *corrp, int n, int np, struct img_subs *sb, int *st, char *err)
+{
+	int want = o->channels_out < 1 ? 1 : o->channels_out, k = 0, nterms;
+	double flo, fhi, f[IMG_SUB_MAX], sumw = 0, sumwf = 0;
+	long long nvis = 0, nout = 0;
+
+	memset(sb, 0, sizeof *sb);
+	sb->np = np;
+	if (want > IMG_SUB_MAX)
+		want = IMG_SUB_MAX;
+	store_span(s, &flo, &fhi);
+	for (int b = 0; b < want; b++) {
+		/* edges half-way between bins never cut one: a bin is in
+		 * exactly one sub-band */
+		g->sel_lo = b == 0 ? -INFINITY : flo + (fhi - flo) * b / want;
+		g->sel_hi = want == 1 ? 0 : b == want - 1 ? INFINITY : flo + (fhi - flo) * (b + 1) / want;
+		if (img_grid_store(g, s, NULL, nthreads) < 0) {
+			snprintf(err, IMG_ERRLEN, "out of memory or threads for gridding");
+			*st = EX_OSERR;
+			return -1;
+		}
+		nvis += g->nvis;
+		nout += g->nout;
+		if (g->nvis == 0 || !(g->sumw > 0))
+			continue;
+		sumw += g->sumw;
+		sumwf += g->sumwf;
+		sb->lo[k] = g->sel_lo;
+		sb->hi[k] = g->sel_hi;
+		sb->sumw[k] = g->sumw;
+		sb->nvis[k] = g->nvis;
+		f[k] = g->sumwf / g->sumw;
+		if (sub_images(g, fft, fftp, corr, corrp, n, np, sb, k, st, err) < 0)
+			return -1;
+		log_debug("sub-band %d: %.3f MHz, %lld visibilities, weight %.4g", b, f[k] / 1e6,
+		    g->nvis, g->sumw);
+		k++;
+	}
+	g->nvis = nvis;
+	g->nout = nout;
+	g->sumw = sumw;
+	g->sumwf = sumwf;
+	g->sel_lo = g->sel_hi = 0;
+	if (k == 0)
+		return 0;
+	nterms = o->spec_terms < 1 ? 1 : o->spec_terms > k ? k : o->spec_terms;
+	while (img_spec_init(&sb->sp, k, f, sb->sumw, nterms) < 0 && nterms > 1)
+		nterms--;
+	sb->mfs = k == 1 ? sb->resid[0] : malloc(sizeof *sb->mfs * (size_t)n * n);
+	for (int t = 0; t < nterms; t++)
+		if (!(sb->model[t] = calloc((size_t)n * n, sizeof *sb->model[t])))
+			sb->mfs = k == 1 ? NULL : (free(sb->mfs), NULL);
+	if (!sb->mfs) {
+		snprintf(err, IMG_ERRLEN, "out of memory for %d x %d images", n, n);
+		*st = EX_OSERR;
+		return -1;
+	}
+	mfs_sum(sb, n);
+	return 0;
+}
+
+/*
+ * One Cotton-Schwab major cycle: for each sub-band, its model's uv grid
+ * (FFT of the model at its frequency / grid correction), then its
+ * visibilities of the store again, minus the model degridded at their
+ * (u, v), gridded with their weights (on the store's threads),
+ * transformed: the residuals become the exact residual images of the
+ * data, not the minor cycle's PSF-shifted approximations of them.
+ */
+static int major_cycle(const struct img_input *in, struct img_grid *g, const struct img_fft *fft,
+    const double *corr, struct img_subs *sb, int n, int *st, char *err)
+{
+	size_t ng2 = (size_t)g->ng * g->ng, nn = (size_t)n * n;
+	float complex *mg = fftwf_malloc(sizeof *mg * ng2);
+	const struct img_spec *sp = &sb->sp;
+	double c0, w0, c1, w1;
+
+	if (!mg) {
+		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
+		*st = EX_OSERR;
+		return -1;
+	}
+	for (int b = 0; b < sp->nsub; b++) {
+		const float *model = sb->model[0];
+
+		if (sp->nterms > 1 || sp->basis[b][0] != 1) {
+			/* the sub-band's model where its residual goes next */
+			for (size_t i = 0; i < nn; i++) {
+				double v = 0;
+				for (int t = 0; t < sp->nterms; t++)
+					v += sp->basis[b][t] * sb->model[t][i];
+				sb->resid[b][i] = (float)v;
+			}
+			model = sb->resid[b];
+		}
+		batch_clock(&c0, &w0);
+		img_model_grid(model, n, g->ng, corr, mg);
+		img_fft_exec(fft, mg);
+		batch_clock(&c1, &w1);
+		batch_fft_cpu += c1 - c0;
+		batch_fft_wall += w1 - w0;
+		g->sel_lo = sb->lo[b];
+		g->sel_hi = sb->hi[b];
+		if (img_grid_store(g, in->store, mg, in->nthreads) < 0) {
+			fftwf_free(mg);
+			snprintf(err, IMG_ERRLEN, "out of memory or threads for the major cycle");
+			*st = EX_OSERR;
+			return -1;
+		}
+		batch_clock(&c0, &w0);
+		img_fft_exec(fft, g->vis);
+		batch_clock(&c1, &w1);
+		batch_fft_cpu += c1 - c0;
+		batch_fft_wall += w1 - w0;
+		img_grid_to_image(g->vis, g->ng, n, corr, sb->sumw[b], sb->resid[b]);
+		for (size_t i = 0; i < nn; i++)
+			sb->resid[b][i] = (float)(sb->resid[b][i] / sb->norm[b]);
+	}
+	g->sel_lo = g->sel_hi = 0;
+	fftwf_free(mg);
+	mfs_sum(sb, n);
+	return 0;
+}
+
+/*
+ * Clark's PSF patch (np < 2n), made safe for Högbom, and its bound.
+ * The PSF is a positive-definite function of the offset (the transform
+ * of non-negative weights), which is what makes Högbom's loop converge:
+ * each component lowers sum(model x (PSF * model)) / 2 - model . dirty.
+ * Cut off at the patch's edge it is not (the snapshot PSF of the T has
+ * ridges of 0.2 out there), and CLEAN on a mask spread over the field
+ * then diverges (main, 2026-12-06: the small array's 2-deg-east case went
+ * to 5e11 Jy/beam). Multiplied by the separable triangle (1 - |dx|/h)
+ * (1 - |dy|/h), h = np/2, whose transform (sinc^2 x sinc^2) is
+ * non-negative, it is positive-definite again (Schur's product
+ * theorem) and falls to 0 at the edge. The minor cycle then misses
+ * PSF x (1 - triangle) within the patch and the PSF beyond it: their
+ * largest |value| (returned; 0 for the exact 2n PSF, left alone) is the
+ * fraction of a minor cycle's peak it must stop above.
+ */
+static double patch_taper(float *psf, int np, int n)
+{
+	int h = np / 2;
+	double m = 0;
+
+	if (np >= 2 * n)
+		return 0;
+	for (int y = 0; y < np; y++) {
+		double wy = 1 - fabs((double)(y - h)) / h;
+		for (int x = 0; x < np; x++) {
+			double w = wy * (1 - fabs((double)(x - h)) / h);
+			float *p = &psf[(size_t)y * np + x];
+			m = fmax(m, fabs(*p) * (1 - w));
+			*p = (float)(*p * w);
+		}
+	}
+	return m;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * The minor cycle's pixels (Clark's idea, Högbom's loop): those of the
+ * window with |r| above *level, at most ACTIVE_MAX of them (*level is
+ * raised to the largest |r| left out). Between major cycles only these
+ * are searched and updated, with the exact 2n PSF: a minor cycle stops at
+ * *level anyway, and the major cycle recomputes the whole residual.
+ * Returns the indices (malloc'd) and their number in *na; NULL if out of
+ * memory.
+ */
+#define ACTIVE_MAX 100000
+static int *active_set(const float *r, int n, double win, double *level, int *na)
+{
+	int h = n / 2, hw = (int)(win * n / 2), x0 = h - hw < 0 ? 0 : h - hw;
+	int x1 = h + hw > n ? n : h + hw, m = 0, cap = 1024, *idx = malloc(sizeof *idx * 1024);
+
+	*na = 0;
+	if (!idx)
+		return NULL;
+	for (int y = x0; y < x1; y++)
+		for (int x = x0; x < x1; x++) {
+			size_t i = (size_t)y * n + x;
+			if (!(fabsf(r[i]) > *level))
+				continue;
+			if (m == cap) {
+				int *t = realloc(idx, sizeof *idx * (size_t)(cap *= 2));
+				if (!t) {
+					free(idx);
+					return NULL;
+				}
+				idx = t;
+			}
+			idx[m++] = (int)i;
+		}
+	if (m > ACTIVE_MAX) {
+		float *a = malloc(sizeof *a * (size_t)m);
+		int k = 0;
+		if (!a) {
+			free(idx);
+			return NULL;
+		}
+		for (int i = 0; i < m; i++)
+			a[i] = fabsf(r[idx[i]]);
+		qsort(a, (size_t)m, sizeof *a, cmp_desc);
+		*level = a[ACTIVE_MAX];
+		for (int i = 0; i < m; i++)
+			if (fabsf(r[idx[i]]) > *level)
+				idx[k++] = idx[i];
+		m = k;
+		free(a);
+	}
+	*na = m;
+	return idx;
+}
+
+/* The mask: the pixels where any term model is not 0 (*nidx of them,
+ * malloc'd), or NULL if out of memory. */
+static int *model_mask(const struct img_subs *sb, int n, int *nidx)
+{
+	size_t nn = (size_t)n * n;
+	int m = 0, *idx = NULL;
+
+	for (int pass = 0; pass < 2; pass++) {
+		m = 0;
+		for (size_t i = 0; i < nn; i++) {
+			int on = 0;
+			for (int t = 0; t < sb->sp.nterms; t++)
+				on |= sb->model[t][i] != 0;
+			if (on && pass)
+				idx[m] = (int)i;
+			m += on;
+		}
+		if (!pass && !(idx = malloc(sizeof *idx * (size_t)(m ? m : 1))))
+			return NULL;
+	}
+	*nidx = m;
+	return idx;
+}
+
+/* "W s wall" since the previous call, for the debug timings. */
+static const char *lap(void)
+{
+	static double last;
+	static char buf[32];
+	double cpu, wall;
+
+	batch_clock(&cpu, &wall);
+	snprintf(buf, sizeof buf, "%.2f s wall", last > 0 ? wall - last : 0);
+	last = wall;
+	return buf;
+}
+
+/*
+ * Deconvolution, as WSClean's auto-masking runs it: minor cycles (joined
+ * Högbom on the MFS image, each sub-band with its PSF) each down to
+ * (1 - mgain) of the peak they started from, or to automask sigma, then a
+ * major cycle; once the peak is below automask sigma, the mask is the
+ * pixels holding components and CLEAN goes on there only, down to
+ * autothreshold sigma (sigma: robust rms of the MFS residual, re-measured
+ * after every major cycle) or the absolute threshold if larger. At most
+ * o->nmajor major cycles and o->niter components in all.
+ */
+int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct img_grid *g,
+    const struct img_fft *fft, const double *corr, struct img_subs *sb, int n,
+    struct img_clean *tot, int *st, char *err)
+{
+	int budget = o->niter, nmajor = 0, nidx = 0, *idx = NULL, np = sb->np;
+	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0, far = 0;
+	float *resid = sb->mfs;
+
+	for (int b = 0; b < sb->sp.nsub; b++)
+		far = fmax(far, patch_taper(sb->psf[b], np, n));
+	memset(tot, 0, sizeof *tot);
+	if (far > 0)
+		log_debug("PSF patch %d x %d, tapered: sidelobes missed up to %.3g of the peak", np, np,
+		    far);
+	tot->niter = o->niter;
+	tot->gain = o->gain;
+	tot->window = win;
+	lap();
+	for (;;) {
+		double sigma = image_rms(resid, n), peak = 0, stop, fin;
+		struct img_clean c = {0};
+
+		fin = fmax(floor_thr, o->autothreshold * sigma);
+		if (!idx) {
+			peak = window_peak(resid, n, win);
+			/* 10% above the level counts as reached: a minor cycle
+			 * stops at it and the major cycle's exact residual is a
+			 * little higher; another full pass for a few dozen
+			 * components would cost more than it gains */
+			if (o->automask > 0 && peak <= 1.1 * fmax(fin, o->automask * sigma) &&
+			    !(idx = model_mask(sb, n, &nidx))) {
+				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
+				*st = EX_OSERR;
+				return -1;
+			}
+		}
+		if (idx) {
+			peak = 0;
+			for (int i = 0; i < nidx; i++)
+				peak = fmax(peak, fabs(resid[idx[i]]));
+		}
+		stop = idx || o->automask <= 0 ? fin : fmax(fin, o->automask * sigma);
+		tot->last = peak;
+		tot->used_threshold = stop;
+		log_debug("major %d: peak %.4g Jy/beam, rms %.4g, stop at %.4g%s, %d components",
+		    nmajor, peak, sigma, stop, idx ? " (masked)" : "", tot->done);
+		if (!(peak > stop) || budget <= 0 || nmajor >= o->nmajor)
+			break;
+		c.niter = budget;
+		c.gain = o->gain;
+		c.threshold = fmax(stop, fmax(1 - o->mgain, far) * peak);
+		c.window = win;
+		c.nthreads = in->nthreads;
+		if (idx) {
+			img_mfclean_masked(sb->resid, resid, (const float *const *)sb->psf, np, sb->model,
+			    n, idx, nidx, &sb->sp, &c);
+		} else {
+			int na, *act = active_set(resid, n, win, &c.threshold, &na);
+			if (!act) {
+				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
+				*st = EX_OSERR;
+				return -1;
+			}
+			img_mfclean_masked(sb->resid, resid, (const float *const *)sb->psf, np, sb->model,
+			    n, act, na, &sb->sp, &c);
+			free(act);
+		}
+		budget -= c.done;
+		tot->done += c.done;
+		tot->flux += c.flux;
+		if (c.done == 0)
+			break;
+		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
+		    lap());
+		if (major_cycle(in, g, fft, corr, sb, n, st, err) < 0) {
+			free(idx);
+			return -1;
+		}
+		nmajor++;
+		log_debug("major %d done: %s", nmajor, lap());
+	}
+	free(idx);
+	for (int b = 0; b < sb->sp.nsub; b++) {
+		free(sb->psf[b]);
+		sb->psf[b] = NULL;
+	}
+	log_debug("major cycles: fft %.2f s cpu, %.2f s wall", batch_fft_cpu, batch_fft_wall);
+	return 0;
+}
