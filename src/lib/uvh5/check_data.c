@@ -54,6 +54,7 @@ static void count_slow(const uint32_t *bits, const uint8_t *flags, int64_t i0, i
 		}
 }
 
+__attribute__((target_clones("avx2", "default")))
 void chk_data_rows(struct chk_data *d, int64_t row0, int64_t nrows,
     const float complex *vis, const uint8_t *flags, const float *nsamples)
 {
