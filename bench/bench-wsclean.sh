@@ -28,7 +28,7 @@
 # VIS; NPIX (default mode); WSCLEAN_ARGS replaces WSClean's deconvolution
 # options (see below); ABOUT (with VIS: how it was made, for the record);
 # BENCH_TMP (default /work/tmp-bench); KEEP=1 keeps
-# the data. Runs whatever bin/uvm-image is built. Needs the Debian packages
+# the data; OUT another results file. Runs whatever bin/uvm-image is built. Needs the Debian packages
 # wsclean and python3-casacore (ops/deps.sh).
 set -eu
 cd "$(dirname "$0")/.."
@@ -37,9 +37,9 @@ root=$(pwd)
 export PATH="$root/bin:$PATH" UVM_ROOT="$root"
 full=${FULLBEAM:-0}
 if [ "$full" = 1 ]; then
-	out=bench/results/wsclean-fullbeam.txt
+	out=${OUT:-bench/results/wsclean-fullbeam.txt}
 else
-	out=bench/results/wsclean.txt
+	out=${OUT:-bench/results/wsclean.txt}
 fi
 mkdir -p "${BENCH_TMP:-/work/tmp-bench}"
 tmp=$(mktemp -d "${BENCH_TMP:-/work/tmp-bench}/wsclean.XXXXXX")
@@ -124,8 +124,10 @@ nmaj=$(grep -c 'debug: major [0-9]* done' "$tmp/uvm-image.log" || true)
 # would need hundreds of w-layers over 7 degrees, and no w-correction at
 # all is wrong there).
 ws_args=${WSCLEAN_ARGS:--weight briggs 0 -auto-mask 3 -auto-threshold 0.5 -mgain 0.8 -niter 1000000 -nmiter 12 -use-wgridder}
+# (its reordered copies of the data in $tmp: beside the MS, two runs on
+# one MS would overwrite each other's)
 timed wsclean wsclean -size "$npix" "$npix" -scale "${cell}asec" $ws_args -j 2 \
-	-no-update-model-required -name "$tmp/ws" "$ms"
+	-no-update-model-required -temp-dir "$tmp" -name "$tmp/ws" "$ms"
 read -r w_wall w_cpu w_rss <"$tmp/wsclean.res"
 ws_img=$tmp/ws-image.fits ws_res=$tmp/ws-residual.fits
 [ -f "$ws_img" ] || ws_img=$tmp/ws-MFS-image.fits ws_res=$tmp/ws-MFS-residual.fits
@@ -145,7 +147,7 @@ uvm-sources -o "$tmp/ws.json" "$ws_img" 2>/dev/null
 	echo "# load average: before $load0, at end $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared)"
 	echo "# uvm-image of $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'): uvm-image $uimg"
 	echo "# (the paths are this run's temporary directory)"
-	echo "# wsclean -size $npix $npix -scale ${cell}asec $ws_args -j 2 -no-update-model-required"
+	echo "# wsclean -size $npix $npix -scale ${cell}asec $ws_args -j 2 -no-update-model-required -temp-dir TMP"
 	echo "# reproduce: $([ "$full" = 1 ] && echo "FULLBEAM=1 ")bench/bench-wsclean.sh"
 	printf 'uvm-image  wall %6.1f s  cpu %6.1f s  peak rss %5d MB  (%d major cycles)\n' "$u_wall" \
 		"$u_cpu" "$u_rss" "$nmaj"
