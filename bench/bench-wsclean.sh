@@ -117,8 +117,9 @@ else
 fi
 timed uvm-image env UVM_DEBUG=1 uvm-image $uimg "$vis"
 read -r u_wall u_cpu u_rss <"$tmp/uvm-image.res"
-cell=$(sed -n 's/.*of \([0-9.]*\) arcsec.*/\1/p' "$tmp/uvm-image.log" | tail -1)
-npix=$(sed -n 's/.*info: image \([0-9]*\) x .*/\1/p' "$tmp/uvm-image.log" | tail -1)
+# the size and cell uvm-image chose (its last info line: "NxN, cell C arcsec")
+cell=$(sed -n 's/.*cell \([0-9.]*\) arcsec.*/\1/p' "$tmp/uvm-image.log" | tail -1)
+npix=$(sed -n "s/.*': \([0-9]*\)x[0-9]*, cell .*/\1/p" "$tmp/uvm-image.log" | tail -1)
 nmaj=$(grep -c 'debug: major [0-9]* done' "$tmp/uvm-image.log" || true)
 # The operators' settings; the w-gridder (WSClean's default w-stacking
 # would need hundreds of w-layers over 7 degrees, and no w-correction at
