@@ -209,6 +209,50 @@ def spurious_where(cat, mi, tsc, apparent, centre, n, bmaj, sig, pbf):
     return out
 
 
+def truth_sky(truth, vis_paths, centre, freq, sim_beam):
+    """The simulator's sources as the data hold them: their ICRS positions
+    (the truth's CIRS positions at the group's mid-time through astropy),
+    intrinsic fluxes at freq, and apparent fluxes (through the simulator's
+    beam sim_beam, averaged over the band and the drift of the pointing,
+    the phase centre `centre` at mid-time). Returns (sources, ICRS
+    SkyCoord, intrinsic, apparent, largest offset from the truth's own
+    ICRS positions in arcsec)."""
+    tel = truth["telescope"]
+    times, fr = [], []
+    for p in vis_paths:
+        with h5py.File(p, "r") as h:
+            times.append(np.unique(h["Header"]["time_array"][:]))
+            fr.append(np.asarray(h["Header"]["freq_array"][:]).reshape(-1))
+    times = np.unique(np.concatenate(times))
+    tmid = 0.5 * (times.min() + times.max())
+    fr = np.concatenate(fr)
+    fsub = np.linspace(fr.min(), fr.max(), 9)
+    cirs = CIRS(obstime=Time(tmid, format="jd", scale="utc"))
+    # pointing: the phase centre in CIRS at mid-time, drifting in RA
+    pc = centre.transform_to(cirs)
+    src = [s for s in truth["sources"]]
+    app = SkyCoord(ra=[s["app_ra_deg"][0] for s in src] * u.deg,
+                   dec=[s["app_dec_deg"][0] for s in src] * u.deg, frame=cirs)
+    tsc = app.transform_to(ICRS())
+    sim_sc = SkyCoord([s["ra_deg"] for s in src] * u.deg, [s["dec_deg"] for s in src] * u.deg)
+    frame_check = tsc.separation(sim_sc).arcsec.max() if src else 0.0
+    intrinsic = np.array([s["flux_jy"] * (freq / s["ref_freq_hz"]) ** s["spectral_index"]
+                          for s in src])
+    apparent = np.zeros(len(src))
+    for k, s in enumerate(src):
+        acc = 0.0
+        for t in times:
+            ra_p = pc.ra.rad + 2 * np.pi * SIDEREAL * (t - tmid)
+            cs = (math.sin(app.dec[k].rad) * math.sin(pc.dec.rad) +
+                  math.cos(app.dec[k].rad) * math.cos(pc.dec.rad) *
+                  math.cos(app.ra[k].rad - ra_p))
+            th = math.acos(max(-1, min(1, cs)))
+            sf = s["flux_jy"] * (fsub / s["ref_freq_hz"]) ** s["spectral_index"]
+            acc += np.mean(sf * beam(sim_beam, th, fsub, tel))
+        apparent[k] = acc / len(times)
+    return src, tsc, intrinsic, apparent, frame_check
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--truth", required=True)
@@ -243,42 +287,7 @@ def main():
 
     sig, sig_nat, tmid = thermal(a.vis, truth["noise_jy"], cell, n, robust, wt[0],
                                  math.radians(hdr["CRVAL2"]))
-    t_mid = Time(tmid, format="jd", scale="utc")
-    cirs = CIRS(obstime=t_mid)
-    # pointing: the phase centre in CIRS at mid-time, drifting in RA
-    pc = centre.transform_to(cirs)
-    times = []
-    for p in a.vis:
-        with h5py.File(p, "r") as h:
-            times.append(np.unique(h["Header"]["time_array"][:]))
-    times = np.unique(np.concatenate(times))
-    fr = []
-    for p in a.vis:
-        with h5py.File(p, "r") as h:
-            fr.append(np.asarray(h["Header"]["freq_array"][:]).reshape(-1))
-    fr = np.concatenate(fr)
-    fsub = np.linspace(fr.min(), fr.max(), 9)
-
-    src = [s for s in truth["sources"]]
-    app = SkyCoord(ra=[s["app_ra_deg"][0] for s in src] * u.deg,
-                   dec=[s["app_dec_deg"][0] for s in src] * u.deg, frame=cirs)
-    tsc = app.transform_to(ICRS())
-    sim_sc = SkyCoord([s["ra_deg"] for s in src] * u.deg, [s["dec_deg"] for s in src] * u.deg)
-    frame_check = tsc.separation(sim_sc).arcsec.max() if src else 0.0
-    intrinsic = np.array([s["flux_jy"] * (freq / s["ref_freq_hz"]) ** s["spectral_index"]
-                          for s in src])
-    apparent = np.zeros(len(src))
-    for k, s in enumerate(src):
-        acc = 0.0
-        for t in times:
-            ra_p = pc.ra.rad + 2 * np.pi * SIDEREAL * (t - tmid)
-            cs = (math.sin(app.dec[k].rad) * math.sin(pc.dec.rad) +
-                  math.cos(app.dec[k].rad) * math.cos(pc.dec.rad) *
-                  math.cos(app.ra[k].rad - ra_p))
-            th = math.acos(max(-1, min(1, cs)))
-            sf = s["flux_jy"] * (fsub / s["ref_freq_hz"]) ** s["spectral_index"]
-            acc += np.mean(sf * beam(a.sim_beam, th, fsub, tel))
-        apparent[k] = acc / len(times)
+    src, tsc, intrinsic, apparent, frame_check = truth_sky(truth, a.vis, centre, freq, a.sim_beam)
 
     # inside the image, 5 pixels from its edge
     from astropy.wcs import WCS

@@ -202,6 +202,21 @@ accept_corpus() {
 	[ "$(printf '%s\n' "$output" | grep -c ': invalid: ')" -eq 4 ]
 }
 
+@test "many blocks on both threads: the simulator's NaNs in every integration counted, the first in file order" {
+	# -t 40: 40 integrations of 21 rows, one block each, claimed by two
+	# threads in turn; nan puts two unflagged samples in row 1 of each
+	# integration (the documented fault), so 80 in all, the first in row 1,
+	# and the three other subbands stay clean.
+	sim_small -t 40 -F nan:0 -o g
+	run -65 --separate-stderr uvm-verify -j "$(sbfile g 0)"
+	[ "$(jget "$output" .counts.rows_read)" -eq 840 ]
+	[ "$(jget "$output" .counts.samples)" -eq 6720 ]
+	[ "$(jget "$output" .counts.nonfinite_unflagged)" -eq 80 ]
+	[ "$(jget "$output" '.errors[0]')" = "non-finite unflagged visibilities: 80 samples (first at row 1, channel 0, pol xx)" ]
+	run -0 uvm-verify g/*_sb0[123].hdf5
+	assert_output ''
+}
+
 @test "exit 66 for a missing file, 74 for an unreadable one (a directory); worst status wins" {
 	run -66 uvm-verify nope.uvh5
 	assert_output "uvm-verify: cannot open 'nope.uvh5': No such file or directory"

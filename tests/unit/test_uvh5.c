@@ -517,7 +517,7 @@ static void test_samples(const char *dir)
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char path[4096], err[UVH5_ERRLEN], name[300];
-	int nfiles = 0;
+	int nfiles = 0, npread = 0;
 
 	ok(d != NULL, "sample directory readable");
 	if (!d) {
@@ -569,8 +569,27 @@ static void test_samples(const char *dir)
 				good = 0;
 		ok(good && memcmp(v1, v2, n * sizeof *v1) == 0 && memcmp(f1, f2, n) == 0 &&
 		    memcmp(n1, n2, n * sizeof *n1) == 0, name);
+		/* Rows read by file offset, where the layout allows, in blocks
+		 * of 7 from the end backwards: the same bytes again. */
+		if (uvh5_can_pread(f)) {
+			npread++;
+			memset(v2, 0x5a, n * sizeof *v2);
+			memset(f2, 0x5a, n);
+			memset(n2, 0x5a, n * sizeof *n2);
+			good = 1;
+			for (row = h->Nblts; good && row > 0; row -= blk) {
+				blk = row < 7 ? row : 7;
+				if (uvh5_pread_rows(f, row - blk, blk, v2 + (row - blk) * per,
+				    f2 + (row - blk) * per, n2 + (row - blk) * per, &st, err) < 0)
+					good = 0;
+			}
+			snprintf(name, sizeof name, "same by file offset: %s", e->d_name);
+			ok(good && memcmp(v1, v2, n * sizeof *v1) == 0 && memcmp(f1, f2, n) == 0 &&
+			    memcmp(n1, n2, n * sizeof *n1) == 0, name);
+		}
 		/* libhdf5's own chunk path gives the same bytes as ours. */
 		uvh5_set_direct(f, 0);
+		ok(!uvh5_can_pread(f), "no reading by offset once direct reading is off");
 		memset(v2, 0x5a, n * sizeof *v2);
 		memset(f2, 0x5a, n);
 		memset(n2, 0x5a, n * sizeof *n2);
@@ -588,6 +607,9 @@ static void test_samples(const char *dir)
 	}
 	closedir(d);
 	ok(nfiles == 12, "twelve sample files");
+	/* pyuvdata compresses flags and nsamples: none is read by offset in
+	 * full (their plain visdata are, by uvh5_read_rows: compared above) */
+	ok(npread == 0, "no sample file read by file offset in full");
 }
 
 static int copy_prefix(const char *src, const char *dst, long keep, long flip_at, int nflip)
@@ -750,6 +772,33 @@ static void test_dsa110_layout(void)
 	good = uvh5_read_rows(f, 0, h.Nblts, vis2, fl2, ns2, &st, err) == 0 &&
 	    !memcmp(vis, vis2, n * sizeof *vis) && !memcmp(fl, fl2, n);
 	ok(good, "dsa110: data bits survive the 4-D layout");
+	/* uncompressed, one chunk of whole rows: by file offset, from the last
+	 * rows backwards in blocks of 4, the written bits */
+	ok(uvh5_can_pread(f), "dsa110: readable by file offset");
+	memset(vis2, 0xa5, n * sizeof *vis2);
+	memset(fl2, 0xa5, n);
+	memset(ns2, 0xa5, n * sizeof *ns2);
+	for (k = h.Nblts; good && k > 0; k -= 4) {
+		int64_t b = k < 4 ? k : 4, at = (k - b) * h.Nfreqs * h.Npols;
+
+		good = uvh5_pread_rows(f, k - b, b, vis2 + at, fl2 + at, ns2 + at, &st, err) == 0;
+	}
+	ok(good && !memcmp(vis, vis2, n * sizeof *vis) && !memcmp(fl, fl2, n) &&
+	    !memcmp(ns, ns2, n * sizeof *ns), "dsa110: the same bits by file offset");
+	ok(uvh5_pread_rows(f, h.Nblts - 2, 3, vis2, fl2, ns2, &st, err) < 0 && st == EX_SOFTWARE,
+	    "dsa110: reading by offset past Nblts is refused");
+	{
+		uvh5_file *cut;
+
+		snprintf(cmd, sizeof cmd, "cp '%s' '%s.cut'", path, path);
+		snprintf(why, sizeof why, "%s.cut", path);
+		cut = system(cmd) == 0 ? uvh5_open(why, &st, err) : NULL;
+		ok(cut && truncate(why, 4096) == 0 &&
+		    uvh5_pread_rows(cut, 0, 2, vis2, fl2, ns2, &st, err) < 0 && st == EX_DATAERR &&
+		    strstr(err, "unexpected end of file") && strstr(err, "visdata"),
+		    "dsa110: a file cut short under the reader is an error, not garbage");
+		uvh5_close(cut);
+	}
 	ok(uvh5_pointing(g, &ra, &dec, why, sizeof why) == UVH5_PT_MERIDIAN && dec == 0.95241,
 	    "pointing: extra_keywords/phase_center_dec in radians");
 	/* without the keyword: the scalar; without both: refused */

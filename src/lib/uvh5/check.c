@@ -3,12 +3,11 @@
  * the report (messages, counts, its JSON) and chk_file, which opens a file,
  * explains why it cannot be read (a truncated HDF5 file says so), and runs
  * the header checks (check_header.c, check_ants.c) and the data checks
- * (check_data.c) over it.
+ * (check_data.c) over it, both threads at once (check_pass.c).
  */
-#include "uvh5/check.h"
+#include "uvh5/check_priv.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +51,7 @@ void chk_warn(struct chk_report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Remove the file name from a reader message (our line already names the
- * file): a leading "cannot read 'path': " and " in 'path'". */
-static void strip_path(char *msg, const char *path)
+void chk_strip_path(char *msg, const char *path)
 {
 	size_t n = strlen(path) + 32;
 	char *pat = malloc(n), *p;
@@ -78,130 +75,6 @@ static uint64_t le(const unsigned char *b, int n)
 	while (n-- > 0)
 		v = v << 8 | b[n];
 	return v;
-}
-
-/*
- * The data pass: a reader thread (the only one calling libhdf5 meanwhile)
- * fills one of two buffers of block rows while this thread checks the
- * other, so a file costs about the larger of its read and its check, not
- * their sum. A read error is reported after the rows before it are
- * checked, as a single pass would. 0, or -1 (out of memory: status set).
- */
-struct rbuf {
-	float complex *vis;
-	uint8_t *flags;
-	float *ns;
-	int64_t row, n;
-	int full, rc, st;
-	char err[UVH5_ERRLEN];
-};
-
-struct reader {
-	uvh5_file *f;
-	int64_t nblts, block;
-	struct rbuf b[2];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
-};
-
-static void *read_blocks(void *arg)
-{
-	struct reader *q = arg;
-	int k = 0;
-
-	for (int64_t row = 0; row < q->nblts; k ^= 1) {
-		struct rbuf *b = &q->b[k];
-		int64_t n = q->nblts - row < q->block ? q->nblts - row : q->block;
-
-		int stop;
-
-		pthread_mutex_lock(&q->mu);
-		while (b->full && !q->stop)
-			pthread_cond_wait(&q->cv, &q->mu);
-		stop = q->stop;
-		pthread_mutex_unlock(&q->mu);
-		if (stop)
-			break;
-		b->row = row;
-		b->n = n;
-		b->st = 0;
-		b->rc = uvh5_read_rows(q->f, row, n, b->vis, b->flags, b->ns, &b->st, b->err);
-		pthread_mutex_lock(&q->mu);
-		b->full = 1;
-		pthread_cond_broadcast(&q->cv);
-		pthread_mutex_unlock(&q->mu);
-		if (b->rc < 0)
-			break;
-		row += n;
-	}
-	return NULL;
-}
-
-static int data_pass(uvh5_file *f, const struct uvh5_header *h, int64_t block,
-    struct chk_data *d, struct chk_report *r, const char *path)
-{
-	struct reader q = { .f = f, .nblts = h->Nblts, .block = block };
-	size_t m = (size_t)(block * h->Nfreqs * h->Npols);
-	pthread_t th;
-	int e = 0, k = 0;
-
-	for (int i = 0; i < 2; i++) {
-		q.b[i].vis = malloc(m * sizeof *q.b[i].vis);
-		q.b[i].flags = malloc(m);
-		q.b[i].ns = malloc(m * sizeof *q.b[i].ns);
-		if (!q.b[i].vis || !q.b[i].flags || !q.b[i].ns)
-			e = -1;
-	}
-	pthread_mutex_init(&q.mu, NULL);
-	pthread_cond_init(&q.cv, NULL);
-	if (e == 0 && pthread_create(&th, NULL, read_blocks, &q) != 0)
-		e = -1;
-	if (e < 0) {
-		chk_error(r, "out of memory for %lld rows of data", (long long)block);
-		r->status = EX_OSERR;
-		goto out;
-	}
-	for (int64_t row = 0; row < h->Nblts; k ^= 1) {
-		struct rbuf *b = &q.b[k];
-
-		pthread_mutex_lock(&q.mu);
-		while (!b->full)
-			pthread_cond_wait(&q.cv, &q.mu);
-		pthread_mutex_unlock(&q.mu);
-		if (b->rc < 0) {
-			int prev = r->status;
-
-			strip_path(b->err, path);
-			chk_error(r, "%s", b->err);
-			/* A chunk that does not decompress is damaged content, not a
-			 * failing disk: whatever status the reader gave, it is bad data.
-			 * Other read failures leave the file unverified: retry. */
-			if (prev == 0 && b->st != EX_DATAERR && !strstr(b->err, "filter"))
-				r->status = b->st;
-			break;
-		}
-		chk_data_rows(d, b->row, b->n, b->vis, b->flags, b->ns);
-		row += b->n;
-		pthread_mutex_lock(&q.mu);
-		b->full = 0;
-		pthread_cond_broadcast(&q.cv);
-		pthread_mutex_unlock(&q.mu);
-	}
-	pthread_mutex_lock(&q.mu);
-	q.stop = 1;
-	pthread_cond_broadcast(&q.cv);
-	pthread_mutex_unlock(&q.mu);
-	pthread_join(th, NULL);
-out:
-	pthread_mutex_destroy(&q.mu);
-	pthread_cond_destroy(&q.cv);
-	for (int i = 0; i < 2; i++) {
-		free(q.b[i].vis);
-		free(q.b[i].flags);
-		free(q.b[i].ns);
-	}
-	return e;
 }
 
 /*
@@ -271,7 +144,7 @@ int chk_file(const char *path, struct chk_report *r)
 	f = uvh5_open(path, &st, err);
 	if (!f) {
 		if (st == EX_DATAERR) {
-			strip_path(err, path);
+			chk_strip_path(err, path);
 			explain_truncation(path, err, sizeof err);
 		}
 		chk_error(r, "%s", err);
@@ -279,8 +152,6 @@ int chk_file(const char *path, struct chk_report *r)
 		return r->status;
 	}
 	h = uvh5_header(f);
-	if (chk_header(h, r) < 0)
-		goto done;
 	per = h->Nfreqs * h->Npols;
 	/* Blocks of 64 Ki samples (~0.8 MB with flags and nsamples) stay in
 	 * the L2 cache from the read to the check; blocks of whole
@@ -294,7 +165,7 @@ int chk_file(const char *path, struct chk_report *r)
 	if (block > h->Nblts)
 		block = h->Nblts;
 	chk_data_begin(&d, h);
-	if (data_pass(f, h, block, &d, r, path) < 0)
+	if (chk_pass(f, h, block, &d, r, path) < 0)
 		goto done;
 	chk_data_end(&d, r);
 done:

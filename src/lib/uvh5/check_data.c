@@ -54,6 +54,7 @@ static void count_slow(const uint32_t *bits, const uint8_t *flags, int64_t i0, i
 		}
 }
 
+__attribute__((target_clones("avx2", "default")))
 void chk_data_rows(struct chk_data *d, int64_t row0, int64_t nrows,
     const float complex *vis, const uint8_t *flags, const float *nsamples)
 {
@@ -140,6 +141,23 @@ void chk_data_rows(struct chk_data *d, int64_t row0, int64_t nrows,
 		d->badns += nbadns;
 	}
 	d->next_row = row0 + nrows;
+}
+
+void chk_data_merge(struct chk_data *d, const struct chk_data *b)
+{
+	if (d->first_nonfinite < 0)
+		d->first_nonfinite = b->first_nonfinite;
+	if (d->first_autoimag < 0)
+		d->first_autoimag = b->first_autoimag;
+	if (d->first_badns < 0)
+		d->first_badns = b->first_badns;
+	d->nonfinite += b->nonfinite;
+	d->nonfinite_flagged += b->nonfinite_flagged;
+	d->flagged += b->flagged;
+	d->autoimag += b->autoimag;
+	d->badns += b->badns;
+	d->worst_autoimag = fmax(d->worst_autoimag, b->worst_autoimag);
+	d->next_row = b->next_row;
 }
 
 /* "row R, channel C, pol P" of flat sample index s. */

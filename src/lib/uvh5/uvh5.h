@@ -196,8 +196,22 @@ int uvh5_read_rows(uvh5_file *f, int64_t row0, int64_t nrows,
     float complex *vis, uint8_t *flags, float *nsamples, int *status, char *err);
 void uvh5_close(uvh5_file *f);
 /*
+ * Whether uvh5_pread_rows can read f: its three /Data datasets stored
+ * uncompressed, as complex64 {r,i}, h5py bool (or uint8) and float32,
+ * contiguous or in chunks holding whole rows, and direct reading on.
+ */
+int uvh5_can_pread(const uvh5_file *f);
+/*
+ * uvh5_read_rows for such a file without libhdf5 (pread(2) on its
+ * descriptor): several threads may call it at once, while no thread calls
+ * libhdf5 on f. Same output and errors as uvh5_read_rows; EX_SOFTWARE if
+ * !uvh5_can_pread(f) or the rows are out of range.
+ */
+int uvh5_pread_rows(const uvh5_file *f, int64_t row0, int64_t nrows,
+    float complex *vis, uint8_t *flags, float *nsamples, int *status, char *err);
+/*
  * on = 0 makes uvh5_read_rows leave every dataset to libhdf5's own chunk
- * path instead of decoding split chunks itself (for tests and benchmarks:
+ * path instead of decoding split chunks or reading rows by offset itself (for tests and benchmarks:
  * both paths must give the same bytes). Default on.
  */
 void uvh5_set_direct(uvh5_file *f, int on);

@@ -26,6 +26,13 @@ struct uvh5_dset {
 	unsigned char *bandbuf; /* nband decoded chunks */
 	unsigned char *raw;     /* one stored chunk */
 	size_t rawcap;
+	/* File-offset path (uvh5_raw.c): */
+	int byoffset;           /* rows are read with pread(2) */
+	int rawfd;              /* libhdf5's descriptor of the file */
+	size_t rowbytes;        /* bytes of one row, stored = memory */
+	int64_t rawrows;        /* rows a chunk (all rows: contiguous) */
+	int64_t nraw;           /* chunks */
+	uint64_t *rawaddr;      /* file offset of each chunk */
 };
 
 /*
@@ -40,6 +47,26 @@ void uvh5_chunk_setup(struct uvh5_dset *ds);
  * call). 0, or -1 with the error (path and /Data/name in it) reported.
  */
 int uvh5_chunk_read(struct uvh5_dset *ds, const char *path, const char *name, int64_t row0,
+    int64_t nrows, void *out, int *status, char *err);
+
+/*
+ * Whether rows of file fid can be read by file offset (sec2 driver, no
+ * user block): 1 with libhdf5's descriptor in *fd and the file's size in
+ * *size, else 0.
+ */
+int uvh5_raw_file(hid_t fid, int *fd, uint64_t *size);
+/*
+ * Decide whether ds takes the file-offset path (ds->byoffset): stored type
+ * equal to the memory type, no filter, contiguous or chunked by whole rows,
+ * every chunk written, of its full size and inside the fsize bytes of fd.
+ */
+void uvh5_raw_setup(struct uvh5_dset *ds, int fd, uint64_t fsize);
+/*
+ * Read rows [row0,row0+nrows) of ds (ds->byoffset set) into out with pread(2):
+ * safe in several threads at once. 0, or -1 with the error (EX_IOERR
+ * for a failing read, EX_DATAERR for a file shorter than its chunks).
+ */
+int uvh5_raw_read(const struct uvh5_dset *ds, const char *path, const char *name, int64_t row0,
     int64_t nrows, void *out, int *status, char *err);
 
 #endif

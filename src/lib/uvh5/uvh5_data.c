@@ -11,6 +11,8 @@
  * libhdf5 copies chunk data to memory in runs as long as the chunk's
  * innermost extent, one element at a time for h5py's automatic chunks
  * (the correlator's): those datasets are read by uvh5_chunk.c instead.
+ * Datasets whose rows are plain runs of bytes in the file are read by
+ * offset (uvh5_raw.c), which uvh5_pread_rows also offers to threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -289,7 +291,8 @@ static uvh5_file *open_file(const char *path, int *status, char *err)
 static int open_datasets(struct uvh5_rd *r, uvh5_file *f)
 {
 	hid_t data = H5Gopen2(f->fid, "Data", H5P_DEFAULT);
-	int rc = -1;
+	int rc = -1, fd;
+	uint64_t fsize;
 
 	if (data < 0) {
 		H5Eclear2(H5E_DEFAULT);
@@ -310,6 +313,11 @@ static int open_datasets(struct uvh5_rd *r, uvh5_file *f)
 	uvh5_chunk_setup(&f->vis);
 	uvh5_chunk_setup(&f->flg);
 	uvh5_chunk_setup(&f->nsm);
+	if (uvh5_raw_file(f->fid, &fd, &fsize)) {
+		uvh5_raw_setup(&f->vis, fd, fsize);
+		uvh5_raw_setup(&f->flg, fd, fsize);
+		uvh5_raw_setup(&f->nsm, fd, fsize);
+	}
 	rc = 0;
 out:
 	H5Gclose(data);
@@ -377,6 +385,8 @@ static int read_block(uvh5_file *f, struct uvh5_dset *ds, const char *name, int6
 
 	if (ds->direct && !f->no_direct)
 		return uvh5_chunk_read(ds, f->path, name, row0, nrows, buf, status, err);
+	if (ds->byoffset && !f->no_direct)
+		return uvh5_raw_read(ds, f->path, name, row0, nrows, buf, status, err);
 	for (k = 0; k < ds->ndim; k++)
 		count[k] = ds->dims[k];
 	start[0] = (hsize_t)row0;
@@ -435,6 +445,33 @@ int uvh5_read_rows(uvh5_file *f, int64_t row0, int64_t nrows,
 	return 0;
 }
 
+int uvh5_can_pread(const uvh5_file *f)
+{
+	return f->vis.byoffset && f->flg.byoffset && f->nsm.byoffset && !f->no_direct;
+}
+
+int uvh5_pread_rows(const uvh5_file *f, int64_t row0, int64_t nrows,
+    float complex *vis, uint8_t *flags, float *nsamples, int *status, char *err)
+{
+	size_t n = (size_t)nrows * (size_t)f->h.Nfreqs * (size_t)f->h.Npols;
+
+	if (!uvh5_can_pread(f) || row0 < 0 || nrows < 0 || row0 > f->h.Nblts ||
+	    nrows > f->h.Nblts - row0) {
+		uvh5_fail(status, err, EX_SOFTWARE, "rows %lld+%lld of '%s' cannot be read by offset",
+		    (long long)row0, (long long)nrows, f->path);
+		return -1;
+	}
+	if ((vis && uvh5_raw_read(&f->vis, f->path, "visdata", row0, nrows, vis, status, err) < 0) ||
+	    (flags && uvh5_raw_read(&f->flg, f->path, "flags", row0, nrows, flags, status, err) < 0) ||
+	    (nsamples && uvh5_raw_read(&f->nsm, f->path, "nsamples", row0, nrows, nsamples, status,
+	    err) < 0))
+		return -1;
+	if (flags && f->flg.normalise)
+		for (size_t i = 0; i < n; i++)
+			flags[i] = flags[i] != 0;
+	return 0;
+}
+
 void uvh5_set_direct(uvh5_file *f, int on)
 {
 	f->no_direct = !on;
@@ -444,6 +481,7 @@ static void close_dset(struct uvh5_dset *d)
 {
 	free(d->bandbuf);
 	free(d->raw);
+	free(d->rawaddr);
 	if (d->mtype >= 0)
 		H5Tclose(d->mtype);
 	if (d->fspace >= 0)
