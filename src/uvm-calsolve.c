@@ -239,7 +239,11 @@ int main(int argc, char **argv)
 		recorded = 1;
 		/* dated after its registration: a group calibrated between the
 		 * write and the registration (with another table, as this one
-		 * was not yet chosen) is older than it, and is re-made */
+		 * was not yet chosen) is older than it, and is re-made. The
+		 * registry is closed first: closing checkpoints its WAL, the
+		 * registration's last write */
+		sqlite3_close(db);
+		db = NULL;
 		if (!e.reason[0] && utimensat(AT_FDCWD, out, NULL, 0) < 0)
 			log_warn("cannot date '%s' after its registration: %s", out, strerror(errno));
 	}
