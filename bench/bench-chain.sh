@@ -149,7 +149,7 @@ while [ $r -lt "$reps" ]; do
 	timed calapply uvm-calapply -D "$tmp/home" -c "$tmp/home/caltables/$g.cal.h5" -o "$tmp/cal.uvh5" "$tmp/flag.uvh5"
 	timed image env UVM_DEBUG=1 uvm-image -n "$npix" -w "$tmp/wisdom" -p "$tmp/image.pb.fits" -o "$tmp/image.fits" "$tmp/cal.uvh5"
 	# gridding: visibilities and cpu seconds from the debug log
-	sed -n 's/.*debug: gridded \([0-9]*\) visibilities: \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/grid_vis_per_cpu_s \1 \2 \3/p' \
+	sed -n 's/.*debug: gridded and transformed \([0-9]*\) visibilities in [0-9]* sub-band(s): \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/grid_vis_per_cpu_s \1 \2 \3/p' \
 		"$tmp/err" | awk '{printf "%s %.0f %.2f\n", $1, $2 / $3, $4}' >>"$tmp/rec"
 	timed sources uvm-sources -o "$tmp/sources.json" "$tmp/image.pb.fits"
 	timed qa uvm-qa -o "$tmp/qa.json" "$tmp/image.fits"
@@ -180,7 +180,7 @@ med() { awk -v k="$1" -v c="$2" '$2 == k {print $(c + 2)}' "$tmp/all" | median 2
 	done
 	s=$(for k in "verify_x$nfiles" combine flag calapply image sources qa; do med "$k" 1; done | awk '{s += $1} END {printf "%.2f", s}')
 	printf '%-28s %10s\n' "sum (target group, serial)" "$s"
-	echo "# gridding: $(med grid_vis_per_cpu_s 1) visibilities per cpu second (per core), grid wall $(med grid_vis_per_cpu_s 2) s"
+	echo "# first gridding pass with its FFTs: $(med grid_vis_per_cpu_s 1) visibilities per cpu second (per core), wall $(med grid_vis_per_cpu_s 2) s"
 	for kind in $e2e_kinds; do
 		if [ "$kind" = target ]; then
 			echo "# end to end through uvm-make (JOBS=2), target group, table registered:"
