@@ -577,13 +577,17 @@ static int notify(const struct alert_rule *r, const char *state, double value, d
 	return rc;
 }
 
-/* Run a statement with one text parameter ?1; 0 or -1 after logging. */
-static int db_exec_name(sqlite3 *db, const char *sql, const char *name)
+/* Run a statement with one parameter ?1: the text name, or the number
+ * num when name is NULL; 0 or -1 after logging. */
+static int db_exec1(sqlite3 *db, const char *sql, const char *name, double num)
 {
 	sqlite3_stmt *st;
 	int rc = SQLITE_ERROR;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (name)
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_double(st, 1, num);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
@@ -619,7 +623,7 @@ static int forget_removed(sqlite3 *db, const struct alert_rule *r, int nr, doubl
 		snprintf(x.name, sizeof x.name, "%s", gone[i]);
 		snprintf(x.level, sizeof x.level, "info");
 		if (history(db, &x, "removed", NAN, now) < 0 ||
-		    db_exec_name(db, "DELETE FROM alert_state WHERE name = ?1", gone[i]) < 0)
+		    db_exec1(db, "DELETE FROM alert_state WHERE name = ?1", gone[i], 0) < 0)
 			return -1;
 	}
 	return 0;
@@ -629,21 +633,9 @@ static int forget_removed(sqlite3 *db, const struct alert_rule *r, int nr, doubl
  * days <= 0): 0 or -1 after logging. */
 static int prune_history(sqlite3 *db, double now, double days)
 {
-	sqlite3_stmt *st;
 	if (!(days > 0))
 		return 0;
-	if (sqlite3_prepare_v2(db, "DELETE FROM alert_history WHERE at < ?1", -1, &st, NULL) != SQLITE_OK) {
-		log_err("database error: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_bind_double(st, 1, now - days * 86400);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		log_err("database error: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	return 0;
+	return db_exec1(db, "DELETE FROM alert_history WHERE at < ?1", NULL, now - days * 86400);
 }
 
 int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct alert_metrics *ms,
@@ -665,7 +657,7 @@ int alert_eval(sqlite3 *db, const struct alert_rule *r, int nr, const struct ale
 					return -1;
 			}
 			if (e.exists && !o->dry_run &&
-			    db_exec_name(db, "DELETE FROM alert_state WHERE name = ?1", r[i].name) < 0)
+			    db_exec1(db, "DELETE FROM alert_state WHERE name = ?1", r[i].name, 0) < 0)
 				return -1;
 			continue;
 		}
