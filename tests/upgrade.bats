@@ -167,7 +167,9 @@ v2"
 	# one product re-made, for the groups that came after it
 	after=$(stamps)
 	grep -q "products/$g1/qa.json" <<<"$before"
-	[ "$(LC_ALL=C comm -23 <(grep -v ^mosaics/ <<<"$before") <(echo "$after"))" = "" ]
+	remade=$(LC_ALL=C comm -23 <(grep -v ^mosaics/ <<<"$before") <(echo "$after"))
+	echo "re-made since the switch: ${remade:-none}" >&2   # shown when the test fails
+	[ "$remade" = "" ]
 	[ "$(ls "$dep/mosaics" | tr '\n' ' ')" = "$(cut -c1-11 <<<"$g1").fits $(cut -c1-11 <<<"$g1").sources.json " ]
 	run sqlite3 "$dep/state/pipeline.sqlite" "SELECT count(*) FROM jobs WHERE stage = 'mosaic'
 		AND status = 0 AND json_extract(provenance, '$.version') = 'v2'"
