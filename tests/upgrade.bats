@@ -107,8 +107,10 @@ land() {
 }
 
 # stamps: "path inode mtime" of every product and calibration table, sorted
+# (not the temporaries of a job still writing: they are renamed away)
 stamps() {
-	(cd "$dep" && find products caltables mosaics -type f -printf '%p %i %T@\n' | LC_ALL=C sort)
+	(cd "$dep" && find products caltables mosaics -type f ! -name '*.tmp.[0-9]*' \
+		-printf '%p %i %T@\n' | LC_ALL=C sort)
 }
 
 # deploy N: install v1, a small deployment, N simulated groups (3C48
