@@ -549,6 +549,34 @@ mosaic_block() {
 	grep -A1 "^mosaics/20251025T07.fits:" "$d/state/pipeline.mk" | grep -qx "  products/$g/qa.json \\\\"
 }
 
+@test "uvm-plan: a calibrator transits at the declination the group's files point at (verify's report), not at POINTING_DEC_DEG" {
+	# 3C147 (dec 49.85) transits in the group; the config's pointing is
+	# the default 33.16, 16.7 deg away
+	small_conf "$d"
+	uvm-sim -a 8 -s 4 -c 4 -t 3 -S 7 -n 0.05 -K "$UVM_ROOT/ops/calibrators.csv" \
+		-k 3C147 -C 0 -g 1 -o "$in" >/dev/null
+	f=$(cd "$in" && ls *_sb00.hdf5)
+	g=$(sed 's/_sb00\.hdf5$//' <<<"$f" | tr -d ':-')
+	# before verify ran: the config's declination, no calibrator
+	run -0 uvm-plan -D "$d"
+	grep -q "^products/$g/sb00.ok:" "$d/state/pipeline.mk"
+	! grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk"
+	# verify's report of one subband (the recipe's command) says where the
+	# files point: a calibrator group, its own table chosen
+	mkdir -p "$d/products/$g"
+	uvm-verify -q -o "$d/products/$g/sb00.ok" "$in/$f"
+	run jq -r '.pointing.kind + " " + (.pointing.dec_deg * 100 | round | tostring)' \
+		"$d/products/$g/sb00.ok"
+	assert_output "meridian 4986"
+	run -0 uvm-plan -D "$d"
+	grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk"
+	grep -qx "CAL_$g := caltables/$g.cal.h5" "$d/state/pipeline.mk"
+	# a report without a pointing (an older verify's) leaves the config's
+	echo '{"file":"x","valid":true,"status":0}' >"$d/products/$g/sb00.ok"
+	run -0 uvm-plan -D "$d"
+	! grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk"
+}
+
 @test "uvm-plan: settings files hold the recipes' SHA-256: a changed recipe re-makes its stage only; a file from before recipes keeps its time" {
 	cp -r "$UVM_ROOT/rules" "$BATS_TEST_TMPDIR/rules"
 	r=$BATS_TEST_TMPDIR/rules

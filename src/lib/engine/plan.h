@@ -159,6 +159,7 @@ struct plan_group {
 	int nunsettled;          /* of them still being written: the group
 	                          * waits, whatever its deadline */
 	enum plan_state state;
+	double dec_deg;          /* its pointing declination (plan_cal) */
 	int calibrator;          /* a catalogue calibrator transits in it (plan_cal) */
 	char cal[256];           /* CAL_<G>: the table chosen for it (the chosen:
 	                          * input of rules/stages), "" if none */

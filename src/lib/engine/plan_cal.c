@@ -14,20 +14,67 @@
  * transit is pending (plan_cal_better_possible), that table always gets
  * the chance: the products do not depend on how far processing lags. A
  * missing catalogue only means no calibrator groups (logged once per run).
+ *
+ * The transit is looked for at the declination the group's own files
+ * point at, as uvm-verify found it in their headers (its report's
+ * pointing), so a re-pointed telescope needs no change of config:
+ * POINTING_DEC_DEG stands in only until the group's first verify report
+ * exists, and a group planned on it is re-planned (make re-makes what the
+ * new choice changes) once the report says otherwise. The planner reads
+ * the small JSON reports, never the HDF5 files: a hostile input stays in
+ * the verify job that was given a timeout for it.
  */
 #include "engine/plan_run.h"
 
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fsx.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "sci/cal_registry.h"
 #include "sci/geom.h"
+
+/* g's pointing declination, degrees: from the first of its verify reports
+ * that exists (a file whose pointing cannot be told is refused by verify
+ * and has none), else POINTING_DEC_DEG. */
+static double group_dec(const struct plan_ctx *r, const struct plan_group *g)
+{
+	int e = stages_entry(&r->st);
+	char rel[PATH_MAX], *slash;
+	struct stat st;
+	double dec = cfg_double(r->c, "POINTING_DEC_DEG", 33.16), v;
+
+	if (e < 0)
+		return dec;
+	/* the planner runs every cycle: one stat while verify has not run */
+	slash = strrchr(plan_product(&r->st, e, g, 0, rel), '/');
+	if (slash)
+		*slash = 0;
+	if (!slash || fstatat(r->homefd, rel, &st, 0) < 0)
+		return dec;
+	for (int sb = 0; sb < PLAN_MAXSUB; sb++) {
+		char path[PATH_MAX], *js, *pt = NULL;
+
+		if (g->file[sb] < 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", r->c->home, plan_product(&r->st, e, g, sb, rel));
+		if (!(js = fsx_read_file(path, NULL)))
+			continue;
+		if (json_get_object(js, "pointing", &pt) == 1 && json_get_number(pt, "dec_deg", &v) == 1 &&
+		    fabs(v) <= 90)
+			dec = v;
+		free(pt);
+		free(js);
+		break;
+	}
+	return dec;
+}
 
 void plan_cal_choose(struct plan_ctx *r, struct plan_group *g)
 {
@@ -46,9 +93,9 @@ void plan_cal_choose(struct plan_ctx *r, struct plan_group *g)
 		if (k->loaded < 0)
 			log_warn("no calibrator catalogue, no calibrator groups: %s", err);
 	}
+	g->dec_deg = group_dec(r, g);
 	g->calibrator = k->loaded > 0 &&
-	    cal_catalog_transit(&k->cat, jd0, jd1, GEOM_OVRO_LON_DEG,
-		cfg_double(r->c, "POINTING_DEC_DEG", 33.16),
+	    cal_catalog_transit(&k->cat, jd0, jd1, GEOM_OVRO_LON_DEG, g->dec_deg,
 	    cfg_double(r->c, "CAL_MAX_SEP_DEG", 1.6), &transit) != NULL;
 	g->cal[0] = 0;
 	g->cal_weak = 0;
@@ -216,7 +263,7 @@ int plan_cal_better_possible(const struct plan_ctx *r, const struct plan_group *
 		return 0;
 	n = cal_catalog_transits(&r->cal.cat, (mid - reach) / 86400.0 + 2440587.5,
 	    (mid + reach) / 86400.0 + 2440587.5, GEOM_OVRO_LON_DEG,
-	    cfg_double(r->c, "POINTING_DEC_DEG", 33.16), cfg_double(r->c, "CAL_MAX_SEP_DEG", 1.6),
+	    g->dec_deg, cfg_double(r->c, "CAL_MAX_SEP_DEG", 1.6),
 	    t, (int)(sizeof t / sizeof t[0]));
 	for (int i = 0; i < n; i++)
 		if (transit_pending(r, (t[i] - 2440587.5) * 86400.0, newest))

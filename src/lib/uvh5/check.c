@@ -29,6 +29,7 @@ void chk_init(struct chk_report *r)
 	memset(r, 0, sizeof *r);
 	r->Nblts = r->Nbls = r->Ntimes = r->Nfreqs = r->Npols = r->Nspws = -1;
 	r->Nphase = r->Nants_data = r->Nants_telescope = -1;
+	r->pointing = -1;
 }
 
 void chk_error(struct chk_report *r, const char *fmt, ...)
@@ -217,6 +218,13 @@ char *chk_report_json(const struct chk_report *r, const char *path)
 		buf_printf(&b, "\"nonfinite_unflagged\":%lld,\"nonfinite_flagged\":%lld,"
 		    "\"auto_imag\":%lld}", (long long)r->nonfinite_unflagged,
 		    (long long)r->nonfinite_flagged, (long long)r->auto_imag);
+		/* where the data point, for the planner's calibrator choice */
+		if (r->pointing == UVH5_PT_FIXED)
+			buf_printf(&b, ",\"pointing\":{\"kind\":\"fixed\",\"ra_deg\":%.9g,"
+			    "\"dec_deg\":%.9g}", r->point_ra_deg, r->point_dec_deg);
+		else if (r->pointing >= 0)
+			buf_printf(&b, ",\"pointing\":{\"kind\":\"%s\",\"dec_deg\":%.9g}",
+			    r->pointing == UVH5_PT_MERIDIAN ? "meridian" : "zenith", r->point_dec_deg);
 	} else {
 		buf_puts(&b, ",\"counts\":{}");
 	}

@@ -86,6 +86,8 @@ struct chk_report {
 	int64_t nonfinite_unflagged;
 	int64_t nonfinite_flagged;
 	int64_t auto_imag;            /* unflagged auto samples not real */
+	int pointing;                 /* enum uvh5_pointing_kind, -1 unknown */
+	double point_ra_deg, point_dec_deg; /* ra only for UVH5_PT_FIXED */
 };
 
 /* Zero r (status 0, no messages, counts unset). */

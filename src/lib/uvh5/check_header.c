@@ -283,8 +283,15 @@ int chk_header(const struct uvh5_header *h, struct chk_report *r)
 		char why[256];
 		double ra, dec;
 
-		if (uvh5_pointing(h, &ra, &dec, why, sizeof why) < 0)
+		int k = uvh5_pointing(h, &ra, &dec, why, sizeof why);
+
+		if (k < 0) {
 			chk_error(r, "cannot determine the pointing: %s", why);
+		} else {
+			r->pointing = k;
+			r->point_ra_deg = ra * 180 / M_PI;
+			r->point_dec_deg = dec * 180 / M_PI;
+		}
 	}
 	if (chk_antennas_uvw(h, r) < 0 || check_freqs(h, r) < 0 || check_times(h, r) < 0)
 		e = -1;
