@@ -332,7 +332,8 @@ static int read_pixels(struct input *in, int *status, char *err)
 	return 0;
 }
 
-/* The mosaic's WCS: SIN at (ra, dec), cell degrees, nx x ny. 0 or -1. */
+/* The mosaic's WCS: SIN at (ra, dec) on pixel (cx, cy), cell degrees,
+ * nx x ny. 0 or -1. */
 static int grid_wcs(struct grid *g)
 {
 	struct wcsprm *w = &g->w;
@@ -347,8 +348,8 @@ static int grid_wcs(struct grid *g)
 	w->crval[1] = g->dec;
 	w->cdelt[0] = -g->cell;
 	w->cdelt[1] = g->cell;
-	w->crpix[0] = (double)(g->nx / 2 + 1);
-	w->crpix[1] = (double)(g->ny / 2 + 1);
+	w->crpix[0] = g->cx;
+	w->crpix[1] = g->cy;
 	w->lonpole = 180;
 	strcpy(w->radesys, "ICRS");
 	w->equinox = 2000;
@@ -356,12 +357,13 @@ static int grid_wcs(struct grid *g)
 }
 
 /*
- * Mosaic pixel extent (offsets from the reference pixel, and the 0-based
- * bounding box once the size is known) of input in: its border inside the
- * margin, sampled and mapped through the sky. -1 when a border point does
- * not project (beyond the SIN hemisphere).
+ * Mosaic pixel extent of input in (its border inside the margin, sampled
+ * and mapped through the sky): the offsets from the reference pixel,
+ * widening box (min x, max x, min y, max y), and in's 0-based bounding box
+ * on the grid as it stands. -1 when a border point does not project
+ * (beyond the SIN hemisphere).
  */
-static int extent(struct grid *g, struct input *in, double *dx, double *dy)
+static int extent(struct grid *g, struct input *in, double *box)
 {
 	long m0 = (long)(MOSAIC_MARGIN * in->nx), m1 = (long)(MOSAIC_MARGIN * in->ny);
 	double xlo = 1 + m0, xhi = in->nx - m0, ylo = 1 + m1, yhi = in->ny - m1;
@@ -377,15 +379,15 @@ static int extent(struct grid *g, struct input *in, double *dx, double *dy)
 				return -1;
 			out[0] -= g->w.crpix[0];
 			out[1] -= g->w.crpix[1];
-			if (fabs(out[0]) > *dx)
-				*dx = fabs(out[0]);
-			if (fabs(out[1]) > *dy)
-				*dy = fabs(out[1]);
 			minx = fmin(minx, out[0]);
 			maxx = fmax(maxx, out[0]);
 			miny = fmin(miny, out[1]);
 			maxy = fmax(maxy, out[1]);
 		}
+	box[0] = fmin(box[0], minx);
+	box[1] = fmax(box[1], maxx);
+	box[2] = fmin(box[2], miny);
+	box[3] = fmax(box[3], maxy);
 	/* 0-based mosaic pixels, a pixel of slack each way */
 	in->bx0 = (long)floor(minx + g->w.crpix[0] - 1) - 1;
 	in->bx1 = (long)ceil(maxx + g->w.crpix[0] - 1) + 1;
@@ -402,13 +404,16 @@ static int by_str(const void *a, const void *b)
 /*
  * The hour's grid for the usable inputs (first: the first of them, -1
  * for none): the hour (given or the first input's), the mid-hour
- * meridian, the finest cell, and a size covering every input unless
- * fixed; each input's box on it. 0, or -1 with err and *status.
+ * meridian as the projection's centre, the finest cell, and, unless the
+ * size is fixed (then centred), the bounding box of every input: the
+ * centre need not be on the grid, so a group at the start of the hour
+ * costs its own width, not twice its distance from mid-hour. Each
+ * input's box on it. 0, or -1 with err and *status.
  */
 static int choose_grid(const struct mosaic_opts *o, struct input *in, int n, int first,
     struct grid *g, int *status, char *err)
 {
-	double mdx = 0, mdy = 0;
+	double box[4] = {1e300, -1e300, 1e300, -1e300};
 
 	/* the hour: given, or the one holding the first input's mid-time */
 	if (o->hour[0]) {
@@ -437,32 +442,40 @@ static int choose_grid(const struct mosaic_opts *o, struct input *in, int n, int
 	if (g->cell == 0)
 		g->cell = 60.0 / 3600;
 	g->nx = g->ny = o->npix ? o->npix : 2;
+	g->cx = (double)(g->nx / 2 + 1);
+	g->cy = (double)(g->ny / 2 + 1);
 	if (grid_wcs(g) < 0) {
 		fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
 		return -1;
 	}
 	for (int i = 0; i < n; i++)
-		if (!in[i].why[0] && extent(g, &in[i], &mdx, &mdy) < 0) {
+		if (!in[i].why[0] && extent(g, &in[i], box) < 0) {
 			fail(status, err, EX_DATAERR, "'%s': does not project onto the hour's grid", in[i].image);
 			return -1;
 		}
 	if (!o->npix && first >= 0) {
-		g->nx = 2 * (long)ceil(mdx + 1);
-		g->ny = 2 * (long)ceil(mdy + 1);
-		if (g->nx > MOSAIC_MAXNPIX || g->ny > MOSAIC_MAXNPIX) {
-			fail(status, err, EX_DATAERR, "the inputs span %ld x %ld pixels (at most %d)", g->nx, g->ny,
-			    MOSAIC_MAXNPIX);
+		/* offsets lo..hi from the old reference pixel, a pixel of
+		 * slack each way, on pixels 1..n */
+		double lox = floor(box[0]) - 1, loy = floor(box[2]) - 1;
+
+		g->nx = (long)(ceil(box[1]) + 1 - lox) + 1;
+		g->ny = (long)(ceil(box[3]) + 1 - loy) + 1;
+		if (g->nx > MOSAIC_MAXSPAN || g->ny > MOSAIC_MAXSPAN ||
+		    (double)g->nx * (double)g->ny > (double)MOSAIC_MAXNPIX * MOSAIC_MAXNPIX) {
+			fail(status, err, EX_DATAERR, "the inputs span %ld x %ld pixels (at most %d a side, "
+			    "%d squared in all)", g->nx, g->ny, MOSAIC_MAXSPAN, MOSAIC_MAXNPIX);
 			return -1;
 		}
+		g->cx = 1 - lox;
+		g->cy = 1 - loy;
 		wcsfree(&g->w);
 		if (grid_wcs(g) < 0) {
 			fail(status, err, EX_SOFTWARE, "cannot set up the mosaic grid");
 			return -1;
 		}
-		mdx = mdy = 0;
 		for (int i = 0; i < n; i++)
 			if (!in[i].why[0])
-				extent(g, &in[i], &mdx, &mdy);
+				extent(g, &in[i], box);
 	}
 	return 0;
 }

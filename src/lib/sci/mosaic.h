@@ -37,7 +37,8 @@
 
 #define MOSAIC_ERRLEN 512
 #define MOSAIC_MARGIN 0.05   /* fraction of each input side left out */
-#define MOSAIC_MAXNPIX 16384
+#define MOSAIC_MAXNPIX 16384  /* MOSAIC_NPIX; and the most pixels, squared */
+#define MOSAIC_MAXSPAN 65536  /* a side of a derived grid (an hour is long) */
 
 struct mosaic_opts {
 	char hour[16];       /* "YYYYMMDDTHH", "" = from the first input used */

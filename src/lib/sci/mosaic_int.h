@@ -37,6 +37,7 @@ struct input {
 struct grid {
 	struct wcsprm w;
 	long nx, ny;
+	double cx, cy;        /* reference pixel (FITS, 1-based) */
 	double ra, dec, cell; /* degrees */
 	long long start;      /* hour start, epoch */
 };
