@@ -269,7 +269,8 @@ int64_t uvh5_writer_chunk_rows(const uvh5_writer *w);
  * uvh5_create fixed in w and calls no libhdf5 function, so any number of
  * threads may encode at once while another writes. Rows that are not one
  * whole chunk (row0 a multiple of the chunk rows, nrows the chunk rows or
- * the rest of the file) are kept as given for uvh5_write_rows. 0, or -1
+ * the rest of the file), and any rows of the DSA-110 layout, are kept as
+ * given for uvh5_write_rows. 0, or -1
  * with EX_SOFTWARE (rows out of range) or EX_OSERR (memory).
  */
 int uvh5_encode_rows(const uvh5_writer *w, int64_t row0, int64_t nrows,

@@ -8,14 +8,15 @@
  * chunk of each dataset as the filter pipeline stores it (the same LZF
  * call as the filter in uvh5_lzf.c; a chunk LZF cannot shrink is stored
  * as is with the optional filter marked skipped, as libhdf5 does, and
- * found out sooner: see pack), touching no libhdf5 state, so workers can
- * encode while one thread writes the finished chunks with
- * H5Dwrite_chunk. Whole
- * chunks only: the last, short of rows, is padded with zeros to the
- * chunk's shape, and anything else goes through uvh5_write_rows. Data are
- * stored in the file's types (little-endian float32 pairs, int8 bools,
- * little-endian float32), which are the memory bytes on a little-endian
- * machine; elsewhere every write takes uvh5_write_rows.
+ * found out sooner: see compressible), touching no libhdf5 state, so
+ * workers can encode while one thread writes the finished chunks with
+ * H5Dwrite_chunk. Whole chunks only: the last, short of rows, is padded
+ * with zeros to the chunk's shape; anything else, and the DSA-110 layout
+ * (no filter to take off the writing thread), goes through
+ * uvh5_write_rows. Data are stored in the file's types (little-endian
+ * float32 pairs, int8 bools, little-endian float32), which are the memory
+ * bytes on a little-endian machine; elsewhere every write takes
+ * uvh5_write_rows.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ int uvh5_encode_rows(const uvh5_writer *x, int64_t row0, int64_t nrows,
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 	return 0;
 #endif
-	if (nrows == 0 || row0 % x->crows != 0 ||
+	if (!x->lzf || nrows == 0 || row0 % x->crows != 0 ||
 	    (nrows != x->crows && row0 + nrows != x->Nblts) || nrows > x->crows)
 		return 0;
 	n = (size_t)nrows * row;
@@ -143,17 +144,8 @@ int uvh5_encode_rows(const uvh5_writer *x, int64_t row0, int64_t nrows,
 	e->chunk[0] = v;
 	e->chunk_n[0] = cn * sizeof *vis;
 	e->mask[0] = 0;
-	if (x->lzf) {
-		if (pack(e, 1, B_CFLG, f, cn) < 0 ||
-		    pack(e, 2, B_CNSM, s, cn * sizeof *nsamples) < 0)
-			goto nomem;
-	} else {
-		e->chunk[1] = f;
-		e->chunk_n[1] = cn;
-		e->chunk[2] = s;
-		e->chunk_n[2] = cn * sizeof *nsamples;
-		e->mask[1] = e->mask[2] = 0;
-	}
+	if (pack(e, 1, B_CFLG, f, cn) < 0 || pack(e, 2, B_CNSM, s, cn * sizeof *nsamples) < 0)
+		goto nomem;
 	e->direct = 1;
 	return 0;
 nomem:
