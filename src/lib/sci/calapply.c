@@ -42,7 +42,7 @@ struct applier {
 	int *tab_pol;      /* data pol -> table pol, -1 */
 	double scale2;     /* (median |g|)^2: weights scale as |g1 g2| / scale2, squared */
 	double cur;        /* time the gains below are for */
-	double complex *g; /* [a][f][p] */
+	double complex *g; /* [a][f][p], of a gain set (struct gset) */
 	uint8_t *gflag;
 };
 
@@ -82,8 +82,8 @@ int calapply_gain_at(const struct cal_table *t, int64_t ta, int64_t tf, int64_t 
 	return 0;
 }
 
-/* Gains for data time jd into ap->g / gflag (calapply_gain_at). */
-static void gains_at(struct applier *ap, double jd)
+/* Gains for data time jd into g / gflag (calapply_gain_at). */
+static void gains_at(const struct applier *ap, double jd, double complex *g, uint8_t *gflag)
 {
 	for (int a = 0; a < ap->n; a++)
 		for (int f = 0; f < ap->nf; f++)
@@ -91,11 +91,10 @@ static void gains_at(struct applier *ap, double jd)
 				size_t k = ((size_t)a * ap->nf + f) * ap->np + p;
 				int ta = ap->tab_ant[a], tf = ap->tab_chan[f], tp = ap->tab_pol[p];
 
-				ap->g[k] = 0;
-				ap->gflag[k] = ta < 0 || tf < 0 || tp < 0 ||
-				    calapply_gain_at(ap->t, ta, tf, tp, jd, &ap->g[k]) < 0;
+				g[k] = 0;
+				gflag[k] = ta < 0 || tf < 0 || tp < 0 ||
+				    calapply_gain_at(ap->t, ta, tf, tp, jd, &g[k]) < 0;
 			}
-	ap->cur = jd;
 }
 
 /* Median amplitude of the usable gains (1 if none): the scale of the
@@ -199,10 +198,23 @@ struct slot {
 	struct uvh5_encoded enc;
 };
 
+/* The gains of one data time, shared by the workers: computed once by the
+ * first that needs them (a worker holds at most one set, so nth + 1 sets
+ * always leave one free). */
+struct gset {
+	double jd;             /* NAN: none yet */
+	int users, ready;
+	double complex *g;
+	uint8_t *gflag;
+};
+
 struct pool {
 	pthread_mutex_t mu;
 	pthread_cond_t work;   /* a block read, or stop */
 	pthread_cond_t done;   /* a block calibrated, or a worker failed */
+	pthread_cond_t gready; /* a gain set computed or let go */
+	struct gset *gs;
+	int ngs;
 	struct slot *slot;
 	int nslot;
 	int64_t nblk, next_calc;
@@ -211,13 +223,62 @@ struct pool {
 };
 
 struct worker {
-	struct applier ap;     /* own gains; tables shared */
+	struct applier ap;     /* gains of the set held */
 	struct pool *pool;
+	struct gset *held;
 	long long samples, before, after;
 	int started, status;
 	char err[UVH5_ERRLEN];
 	pthread_t th;
 };
+
+/* Point wk's gains at the set for data time jd, letting go of the one
+ * held: an existing set, else computed here into a free one. */
+static void take_gains(struct worker *wk, double jd)
+{
+	struct pool *p = wk->pool;
+	struct gset *mine;
+
+	pthread_mutex_lock(&p->mu);
+	if (wk->held) {
+		wk->held->users--;
+		wk->held = NULL;
+		pthread_cond_broadcast(&p->gready);
+	}
+	for (;;) {
+		struct gset *spare = NULL;
+
+		mine = NULL;
+		for (int i = 0; i < p->ngs && !mine; i++) {
+			if (p->gs[i].jd == jd)
+				mine = &p->gs[i];
+			else if (!p->gs[i].users && !spare)
+				spare = &p->gs[i];
+		}
+		if (mine && mine->ready) {
+			mine->users++;
+			break;
+		}
+		if (!mine && spare) {
+			mine = spare;
+			mine->jd = jd;
+			mine->ready = 0;
+			mine->users = 1;
+			pthread_mutex_unlock(&p->mu);
+			gains_at(&wk->ap, jd, mine->g, mine->gflag);
+			pthread_mutex_lock(&p->mu);
+			mine->ready = 1;
+			pthread_cond_broadcast(&p->gready);
+			break;
+		}
+		pthread_cond_wait(&p->gready, &p->mu);
+	}
+	wk->held = mine;
+	pthread_mutex_unlock(&p->mu);
+	wk->ap.g = mine->g;
+	wk->ap.gflag = mine->gflag;
+	wk->ap.cur = jd;
+}
 
 /* Calibrate rows [0, nr) of a block starting at file row r0 in place.
  * Gains are in the model's convention, files hold its conjugate (sim.h):
@@ -233,7 +294,7 @@ static void apply_rows(struct worker *wk, int64_t r0, int64_t nr, float complex 
 		int a = -1, c = -1;
 
 		if (!(ap->h->time_array[rr] == ap->cur))
-			gains_at(ap, ap->h->time_array[rr]);
+			take_gains(wk, ap->h->time_array[rr]);
 		for (int i = 0; i < ap->n; i++) {
 			if (ap->h->antenna_numbers[i] == ap->h->ant_1_array[rr])
 				a = i;
@@ -364,6 +425,7 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.done, NULL);
+	pthread_cond_init(&p.gready, NULL);
 	if (nth <= 0)
 		nth = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	nth = nth < 1 ? 1 : nth > MAX_THREADS ? MAX_THREADS : nth;
@@ -402,12 +464,17 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 		if (!p.slot[i].vis || !p.slot[i].flags || !p.slot[i].ns)
 			goto nomem;
 	}
-	for (int i = 0; i < nth; i++) {
-		wk[i].ap.g = malloc(sizeof *wk[i].ap.g * (size_t)ap.n * row);
-		wk[i].ap.gflag = malloc((size_t)ap.n * row);
-		if (!wk[i].ap.g || !wk[i].ap.gflag)
+	p.ngs = nth + 1;
+	p.gs = calloc((size_t)p.ngs, sizeof *p.gs);
+	for (int i = 0; p.gs && i < p.ngs; i++) {
+		p.gs[i].jd = NAN;
+		p.gs[i].g = malloc(sizeof *p.gs[i].g * (size_t)ap.n * row);
+		p.gs[i].gflag = malloc((size_t)ap.n * row);
+		if (!p.gs[i].g || !p.gs[i].gflag)
 			goto nomem;
 	}
+	if (!p.gs)
+		goto nomem;
 	if (match(&ap, st) < 0) {
 		snprintf(err, CAL_ERRLEN, "table '%s' shares no antenna, channel or polarization "
 		    "with '%s'", o->table_name, o->vis);
@@ -429,12 +496,7 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 	ap.scale2 = gain_scale(t);
 	ap.scale2 *= ap.scale2; /* one sort of the table, not two */
 	for (int i = 0; i < nth; i++) {
-		double complex *g = wk[i].ap.g;
-		uint8_t *gf = wk[i].ap.gflag;
-
 		wk[i].ap = ap;
-		wk[i].ap.g = g;
-		wk[i].ap.gflag = gf;
 		wk[i].ap.cur = NAN;
 		wk[i].pool = &p;
 		wk[i].started = pthread_create(&wk[i].th, NULL, work, &wk[i]) == 0;
@@ -485,10 +547,11 @@ out:
 	free(ap.tab_ant);
 	free(ap.tab_chan);
 	free(ap.tab_pol);
-	for (int i = 0; wk && i < nth; i++) {
-		free(wk[i].ap.g);
-		free(wk[i].ap.gflag);
+	for (int i = 0; p.gs && i < p.ngs; i++) {
+		free(p.gs[i].g);
+		free(p.gs[i].gflag);
 	}
+	free(p.gs);
 	free(wk);
 	for (int i = 0; p.slot && i < p.nslot; i++) {
 		free(p.slot[i].vis);
@@ -499,6 +562,7 @@ out:
 	free(p.slot);
 	pthread_cond_destroy(&p.work);
 	pthread_cond_destroy(&p.done);
+	pthread_cond_destroy(&p.gready);
 	pthread_mutex_destroy(&p.mu);
 	return rc;
 }
