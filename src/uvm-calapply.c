@@ -7,8 +7,9 @@
  *                deployment chooses one for the data's mid-time through
  *                the fallback chain of cal_choose (cal_registry.h)
  *   -D home      deployment (default $UVM_HOME, else .)
- *   -t threads   threads (default CAL_THREADS, 0: online CPUs); the output
- *                is the same for any number
+ *   -t threads   worker threads (default CAL_THREADS, 0: online CPUs)
+ *                beside the one reading and writing; the output is the
+ *                same for any number
  *
  * The table used and its fallback level (ok, stale, last-good) go into the
  * output's history and extra keywords (cal_table, cal_level, ...) and to

@@ -7,7 +7,8 @@
 # fallback chain (ok, stale, last-good, none) with rows written directly
 # in SQLite; solution flags and channels without gains propagate as flags;
 # bad or missing inputs 65/66 (blame file naming a corrupt table); a full
-# file system 74 without temporary; an idempotent re-run.
+# file system 74 without temporary, also in the middle of the data while
+# workers encode; an idempotent re-run.
 
 bats_require_minimum_version 1.5.0
 load test_helper
@@ -281,6 +282,23 @@ make_registry() {
 	run -0 uvm-calapply -c "$D/G1.cal.h5" -o out.uvh5 "$D/cal.uvh5"
 	uvm-dump -d out.uvh5 | diff first -
 	no_temps .
+}
+
+@test "a full file system in the middle of the data: 74 naming the rows, no temporary, on 1 and 3 threads" {
+	MNT=$BATS_TEST_TMPDIR/mnt
+	# the header fits in 96 KiB (~70), the 6 blocks of data do not (~175
+	# in all); each size
+	# fails at a later block, while workers are encoding the next ones
+	for k in 96 112 128 144; do
+		tiny_fs "$MNT" $k || skip "cannot mount tmpfs"
+		for t in 1 3; do
+			run -74 uvm-calapply -t $t -c "$D/G1.cal.h5" -o "$MNT/out.uvh5" "$D/cal.uvh5"
+			assert_output --regexp "cannot write '/Data/visdata' rows [0-9]+-[0-9]+ of '$MNT/out.uvh5': No space left on device"
+			no_temps "$MNT"
+			[ ! -e "$MNT/out.uvh5" ]
+		done
+		umount "$MNT"
+	done
 }
 
 @test "threads: the same bytes on 1, 2 and 3 threads, block after block" {

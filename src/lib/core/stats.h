@@ -12,5 +12,7 @@
  * expected O(n), no allocation. Reorders x; values must not be NaN.
  */
 float stats_kth(float *x, size_t n, size_t k);
+/* The same for doubles. */
+double stats_kth_d(double *x, size_t n, size_t k);
 
 #endif

@@ -6,11 +6,15 @@
  * (antenna, channel, polarization) array indexed like the data, with a
  * flag byte, so the inner loop over rows is two lookups and a division.
  *
- * Threads: the rows of a block are shared among o->nthreads workers, each
- * with its own gain array (rows are independent, so the output is the
- * same for any number), and the blocks go through three buffers so that
- * the calling thread reads block k+1 and writes block k-1 while the
- * workers compute block k (the HDF5 calls all stay in the calling thread).
+ * Threads: the calling thread only reads and writes; o->nthreads workers
+ * each take a whole block (one chunk of the output) in turn, calibrate it
+ * with their own gain array and encode it as stored (flags and nsamples
+ * LZF-compressed: uvh5_encode_rows), so that compression, a third of the
+ * work when it ran inside libhdf5's H5Dwrite on the calling thread, runs
+ * on every core while the calling thread reads the next blocks and
+ * writes the finished ones with H5Dwrite_chunk. Rows are independent and
+ * blocks are written in order, so the output is the same bytes for any
+ * number of workers.
  */
 #include "sci/calapply.h"
 
@@ -23,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/stats.h"
 #include "sci/geom.h"
 #include "uvh5/uvh5.h"
 
@@ -37,7 +42,7 @@ struct applier {
 	int *tab_pol;      /* data pol -> table pol, -1 */
 	double scale2;     /* (median |g|)^2: weights scale as |g1 g2| / scale2, squared */
 	double cur;        /* time the gains below are for */
-	double complex *g; /* [a][f][p] */
+	double complex *g; /* [a][f][p], of a gain set (struct gset) */
 	uint8_t *gflag;
 };
 
@@ -77,8 +82,8 @@ int calapply_gain_at(const struct cal_table *t, int64_t ta, int64_t tf, int64_t 
 	return 0;
 }
 
-/* Gains for data time jd into ap->g / gflag (calapply_gain_at). */
-static void gains_at(struct applier *ap, double jd)
+/* Gains for data time jd into g / gflag (calapply_gain_at). */
+static void gains_at(const struct applier *ap, double jd, double complex *g, uint8_t *gflag)
 {
 	for (int a = 0; a < ap->n; a++)
 		for (int f = 0; f < ap->nf; f++)
@@ -86,18 +91,10 @@ static void gains_at(struct applier *ap, double jd)
 				size_t k = ((size_t)a * ap->nf + f) * ap->np + p;
 				int ta = ap->tab_ant[a], tf = ap->tab_chan[f], tp = ap->tab_pol[p];
 
-				ap->g[k] = 0;
-				ap->gflag[k] = ta < 0 || tf < 0 || tp < 0 ||
-				    calapply_gain_at(ap->t, ta, tf, tp, jd, &ap->g[k]) < 0;
+				g[k] = 0;
+				gflag[k] = ta < 0 || tf < 0 || tp < 0 ||
+				    calapply_gain_at(ap->t, ta, tf, tp, jd, &g[k]) < 0;
 			}
-	ap->cur = jd;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return (a > b) - (a < b);
 }
 
 /* Median amplitude of the usable gains (1 if none): the scale of the
@@ -113,8 +110,8 @@ static double gain_scale(const struct cal_table *t)
 		if (usable(t, c))
 			v[m++] = cabs(t->gains[c]);
 	if (m) {
-		qsort(v, m, sizeof *v, cmp_double);
-		med = v[m / 2] > 0 ? v[m / 2] : 1;
+		med = stats_kth_d(v, m, m / 2);
+		med = med > 0 ? med : 1;
 	}
 	free(v);
 	return med;
@@ -183,33 +180,121 @@ static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
 	return 0;
 }
 
-/* One worker's share of a block: rows [r_lo, r_hi) of the block starting
- * at file row r0, and its counts. */
-struct share {
-	struct applier ap;             /* own gains; tables shared */
-	int unstarted;                 /* no thread: block_join runs it */
+/*
+ * The blocks of rows on their way: block k lives in slot k % nslot, is
+ * read there by the calling thread (FREE -> READ), calibrated and encoded
+ * by a worker (READ -> BUSY -> DONE) and written by the calling thread
+ * (DONE -> FREE). Workers take blocks in order, the calling thread writes
+ * them in order; all fields below the mutex are guarded by it.
+ */
+enum { SLOT_FREE, SLOT_READ, SLOT_BUSY, SLOT_DONE };
+
+struct slot {
+	int state;
+	int64_t k, r0, nr;
 	float complex *vis;
 	uint8_t *flags;
 	float *ns;
-	int64_t r0, r_lo, r_hi;
+	struct uvh5_encoded enc;
+};
+
+/* The gains of one data time, shared by the workers: computed once by the
+ * first that needs them (a worker holds at most one set, so nth + 1 sets
+ * always leave one free). */
+struct gset {
+	double jd;             /* NAN: none yet */
+	int users, ready;
+	double complex *g;
+	uint8_t *gflag;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work;   /* a block read, or stop */
+	pthread_cond_t done;   /* a block calibrated, or a worker failed */
+	pthread_cond_t gready; /* a gain set computed or let go */
+	struct gset *gs;
+	int ngs;
+	struct slot *slot;
+	int nslot;
+	int64_t nblk, next_calc;
+	int stop, failed;
+	const uvh5_writer *w;
+};
+
+struct worker {
+	struct applier ap;     /* gains of the set held */
+	struct pool *pool;
+	struct gset *held;
 	long long samples, before, after;
+	int started, status;
+	char err[UVH5_ERRLEN];
 	pthread_t th;
 };
 
-/* Calibrate the share's rows in place. Gains are in the model's
- * convention, files hold its conjugate (sim.h): V_file / (conj(g_1) g_2). */
-static void *apply_rows(void *arg)
+/* Point wk's gains at the set for data time jd, letting go of the one
+ * held: an existing set, else computed here into a free one. */
+static void take_gains(struct worker *wk, double jd)
 {
-	struct share *sh = arg;
-	struct applier *ap = &sh->ap;
+	struct pool *p = wk->pool;
+	struct gset *mine;
+
+	pthread_mutex_lock(&p->mu);
+	if (wk->held) {
+		wk->held->users--;
+		wk->held = NULL;
+		pthread_cond_broadcast(&p->gready);
+	}
+	for (;;) {
+		struct gset *spare = NULL;
+
+		mine = NULL;
+		for (int i = 0; i < p->ngs && !mine; i++) {
+			if (p->gs[i].jd == jd)
+				mine = &p->gs[i];
+			else if (!p->gs[i].users && !spare)
+				spare = &p->gs[i];
+		}
+		if (mine && mine->ready) {
+			mine->users++;
+			break;
+		}
+		if (!mine && spare) {
+			mine = spare;
+			mine->jd = jd;
+			mine->ready = 0;
+			mine->users = 1;
+			pthread_mutex_unlock(&p->mu);
+			gains_at(&wk->ap, jd, mine->g, mine->gflag);
+			pthread_mutex_lock(&p->mu);
+			mine->ready = 1;
+			pthread_cond_broadcast(&p->gready);
+			break;
+		}
+		pthread_cond_wait(&p->gready, &p->mu);
+	}
+	wk->held = mine;
+	pthread_mutex_unlock(&p->mu);
+	wk->ap.g = mine->g;
+	wk->ap.gflag = mine->gflag;
+	wk->ap.cur = jd;
+}
+
+/* Calibrate rows [0, nr) of a block starting at file row r0 in place.
+ * Gains are in the model's convention, files hold its conjugate (sim.h):
+ * V_file / (conj(g_1) g_2). */
+static void apply_rows(struct worker *wk, int64_t r0, int64_t nr, float complex *vis,
+    uint8_t *flags, float *ns)
+{
+	struct applier *ap = &wk->ap;
 	size_t row = (size_t)ap->nf * ap->np;
 
-	for (int64_t r = sh->r_lo; r < sh->r_hi; r++) {
-		int64_t rr = sh->r0 + r;
+	for (int64_t r = 0; r < nr; r++) {
+		int64_t rr = r0 + r;
 		int a = -1, c = -1;
 
 		if (!(ap->h->time_array[rr] == ap->cur))
-			gains_at(ap, ap->h->time_array[rr]);
+			take_gains(wk, ap->h->time_array[rr]);
 		for (int i = 0; i < ap->n; i++) {
 			if (ap->h->antenna_numbers[i] == ap->h->ant_1_array[rr])
 				a = i;
@@ -221,51 +306,102 @@ static void *apply_rows(void *arg)
 			int bad = a < 0 || c < 0 || ap->gflag[(size_t)a * row + k] ||
 			    ap->gflag[(size_t)c * row + k];
 
-			sh->samples++;
-			sh->before += sh->flags[d] != 0;
+			wk->samples++;
+			wk->before += flags[d] != 0;
 			if (bad) {
-				sh->vis[d] = 0;
-				sh->flags[d] = 1;
+				vis[d] = 0;
+				flags[d] = 1;
 			} else {
 				double complex gg = conj(ap->g[(size_t)a * row + k]) *
 				    ap->g[(size_t)c * row + k];
 				double wr = cabs(gg) / ap->scale2;
 
-				sh->vis[d] = (float complex)((double complex)sh->vis[d] / gg);
+				vis[d] = (float complex)((double complex)vis[d] / gg);
 				/* the noise of V / (conj(g1) g2) scales as 1 / |g1 g2| */
-				sh->ns[d] = (float)(sh->ns[d] * wr * wr);
+				ns[d] = (float)(ns[d] * wr * wr);
 			}
-			sh->after += sh->flags[d] != 0;
+			wk->after += flags[d] != 0;
 		}
 	}
+}
+
+/* A worker: calibrate and encode the blocks read, in order, until every
+ * block is taken or the pool stops; an encoding failure stops the pool. */
+static void *work(void *arg)
+{
+	struct worker *wk = arg;
+	struct pool *p = wk->pool;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop && p->next_calc < p->nblk) {
+		struct slot *s = &p->slot[p->next_calc % p->nslot];
+		int rc;
+
+		if (s->state != SLOT_READ || s->k != p->next_calc) {
+			pthread_cond_wait(&p->work, &p->mu);
+			continue;
+		}
+		s->state = SLOT_BUSY;
+		p->next_calc++;
+		pthread_mutex_unlock(&p->mu);
+		apply_rows(wk, s->r0, s->nr, s->vis, s->flags, s->ns);
+		rc = uvh5_encode_rows(p->w, s->r0, s->nr, s->vis, s->flags, s->ns, &s->enc,
+		    &wk->status, wk->err);
+		pthread_mutex_lock(&p->mu);
+		s->state = SLOT_DONE;
+		if (rc < 0)
+			p->failed = p->stop = 1;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* Start the workers on nr rows from file row r0 in the given buffers (the
- * last share runs in the caller at join time); rows are cut evenly. */
-static void block_start(struct share *sh, int nth, int64_t r0, int64_t nr,
-    float complex *vis, uint8_t *flags, float *ns)
+/*
+ * The calling thread's part: read each block into its slot and write the
+ * calibrated blocks in order, never waiting while there is a block to
+ * write or a free slot to read into. 0, or -1 with *s and e from the
+ * failed read or write (or p->failed set by a worker); the pool is
+ * stopped either way.
+ */
+static int stream(struct pool *p, uvh5_file *f, uvh5_writer *w, int64_t b, int64_t nblts,
+    int *s, char *e)
 {
-	for (int i = 0; i < nth; i++) {
-		sh[i].r0 = r0;
-		sh[i].r_lo = nr * i / nth;
-		sh[i].r_hi = nr * (i + 1) / nth;
-		sh[i].vis = vis;
-		sh[i].flags = flags;
-		sh[i].ns = ns;
-		sh[i].unstarted = i < nth - 1 &&
-		    pthread_create(&sh[i].th, NULL, apply_rows, &sh[i]) != 0;
-	}
-}
+	int64_t nread = 0, nwritten = 0;
+	int rc = 0;
 
-static void block_join(struct share *sh, int nth)
-{
-	apply_rows(&sh[nth - 1]);
-	for (int i = 0; i < nth - 1; i++)
-		if (sh[i].unstarted)
-			apply_rows(&sh[i]);
-		else
-			pthread_join(sh[i].th, NULL);
+	pthread_mutex_lock(&p->mu);
+	while (nwritten < p->nblk && !p->failed) {
+		struct slot *ws = &p->slot[nwritten % p->nslot], *rs = &p->slot[nread % p->nslot];
+
+		if (ws->state == SLOT_DONE && ws->k == nwritten) {
+			pthread_mutex_unlock(&p->mu);
+			rc = uvh5_write_encoded(w, &ws->enc, s, e);
+			pthread_mutex_lock(&p->mu);
+			if (rc < 0)
+				break;
+			ws->state = SLOT_FREE;
+			nwritten++;
+		} else if (nread < p->nblk && rs->state == SLOT_FREE) {
+			rs->k = nread;
+			rs->r0 = nread * b;
+			rs->nr = nblts - rs->r0 < b ? nblts - rs->r0 : b;
+			pthread_mutex_unlock(&p->mu);
+			rc = uvh5_read_rows(f, rs->r0, rs->nr, rs->vis, rs->flags, rs->ns, s, e);
+			pthread_mutex_lock(&p->mu);
+			if (rc < 0)
+				break;
+			rs->state = SLOT_READ;
+			nread++;
+			pthread_cond_broadcast(&p->work);
+		} else {
+			pthread_cond_wait(&p->done, &p->mu);
+		}
+	}
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	return rc < 0 || p->failed ? -1 : 0;
 }
 
 int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
@@ -273,27 +409,31 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 {
 	struct applier ap;
 	struct uvh5_header oh;
-	struct share *sh = NULL;
+	struct pool p;
+	struct worker *wk = NULL;
 	uvh5_file *f = NULL;
 	uvh5_writer *w = NULL;
-	float complex *vis[3] = {NULL};
-	uint8_t *flags[3] = {NULL};
-	float *ns[3] = {NULL};
 	char e[UVH5_ERRLEN];
-	int s = 0, rc = 0, nth = o->nthreads, running = 0;
-	int64_t b, nblts, nblk;
+	int s = 0, rc = 0, nth = o->nthreads, nstarted = 0;
+	int64_t b, nblts;
 	size_t row;
 
 	memset(&ap, 0, sizeof ap);
 	memset(&oh, 0, sizeof oh);
+	memset(&p, 0, sizeof p);
 	memset(st, 0, sizeof *st);
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.work, NULL);
+	pthread_cond_init(&p.done, NULL);
+	pthread_cond_init(&p.gready, NULL);
 	if (nth <= 0)
 		nth = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	nth = nth < 1 ? 1 : nth > MAX_THREADS ? MAX_THREADS : nth;
 	f = uvh5_open(o->vis, &s, e);
 	if (!f) {
 		snprintf(err, CAL_ERRLEN, "%s", e);
-		return s ? s : EX_DATAERR;
+		rc = s ? s : EX_DATAERR;
+		goto out;
 	}
 	ap.t = t;
 	ap.h = uvh5_header(f);
@@ -302,116 +442,127 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 	ap.np = (int)ap.h->Npols;
 	nblts = ap.h->Nblts;
 	row = (size_t)ap.nf * ap.np;
-	b = (o->block_bytes > 0 ? o->block_bytes : 2L << 20) / (long)(row * sizeof *vis[0]);
+	b = (o->block_bytes > 0 ? o->block_bytes : 2L << 20) / (long)(row * sizeof(float complex));
 	if (b > ap.h->Nbls)
 		b = ap.h->Nbls;
 	if (b < 1)
 		b = 1;
-	nblk = (nblts + b - 1) / b;
 	ap.tab_ant = malloc(sizeof(int) * (size_t)ap.n);
 	ap.tab_chan = malloc(sizeof(int) * (size_t)ap.nf);
 	ap.tab_pol = malloc(sizeof(int) * (size_t)ap.np);
-	sh = calloc((size_t)nth, sizeof *sh);
-	for (int i = 0; i < 3; i++) {
-		vis[i] = malloc(sizeof *vis[i] * (size_t)b * row);
-		flags[i] = malloc((size_t)b * row);
-		ns[i] = malloc(sizeof *ns[i] * (size_t)b * row);
-		if (!vis[i] || !flags[i] || !ns[i])
-			rc = EX_SOFTWARE;
+	wk = calloc((size_t)nth, sizeof *wk);
+	/* a block being read, one being written and one for each worker,
+	 * and one more so that neither side waits for the other's turn */
+	p.nslot = nth + 3;
+	p.slot = calloc((size_t)p.nslot, sizeof *p.slot);
+	if (!ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !wk || !p.slot)
+		goto nomem;
+	for (int i = 0; i < p.nslot; i++) {
+		p.slot[i].vis = malloc(sizeof *p.slot[i].vis * (size_t)b * row);
+		p.slot[i].flags = malloc((size_t)b * row);
+		p.slot[i].ns = malloc(sizeof *p.slot[i].ns * (size_t)b * row);
+		if (!p.slot[i].vis || !p.slot[i].flags || !p.slot[i].ns)
+			goto nomem;
 	}
-	for (int i = 0; sh && i < nth; i++) {
-		sh[i].ap.g = malloc(sizeof *sh[i].ap.g * (size_t)ap.n * row);
-		sh[i].ap.gflag = malloc((size_t)ap.n * row);
-		if (!sh[i].ap.g || !sh[i].ap.gflag)
-			rc = EX_SOFTWARE;
+	p.ngs = nth + 1;
+	p.gs = calloc((size_t)p.ngs, sizeof *p.gs);
+	for (int i = 0; p.gs && i < p.ngs; i++) {
+		p.gs[i].jd = NAN;
+		p.gs[i].g = malloc(sizeof *p.gs[i].g * (size_t)ap.n * row);
+		p.gs[i].gflag = malloc((size_t)ap.n * row);
+		if (!p.gs[i].g || !p.gs[i].gflag)
+			goto nomem;
 	}
-	if (rc || !ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !sh) {
-		snprintf(err, CAL_ERRLEN, "out of memory");
-		rc = EX_SOFTWARE;
-		goto out;
-	}
+	if (!p.gs)
+		goto nomem;
 	if (match(&ap, st) < 0) {
 		snprintf(err, CAL_ERRLEN, "table '%s' shares no antenna, channel or polarization "
 		    "with '%s'", o->table_name, o->vis);
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (out_header(&oh, ap.h, o, t) < 0) {
-		snprintf(err, CAL_ERRLEN, "out of memory");
-		rc = EX_SOFTWARE;
-		goto out;
-	}
+	if (out_header(&oh, ap.h, o, t) < 0)
+		goto nomem;
 	w = uvh5_create(o->out, &oh, b, &s, e);
 	if (!w) {
 		snprintf(err, CAL_ERRLEN, "%s", e);
 		rc = s ? s : EX_CANTCREAT;
 		goto out;
 	}
+	/* blocks of whole chunks: each is encoded by one worker */
+	b = uvh5_writer_chunk_rows(w);
+	p.nblk = (nblts + b - 1) / b;
+	p.w = w;
 	ap.scale2 = gain_scale(t);
 	ap.scale2 *= ap.scale2; /* one sort of the table, not two */
 	for (int i = 0; i < nth; i++) {
-		double complex *g = sh[i].ap.g;
-		uint8_t *gf = sh[i].ap.gflag;
-
-		sh[i].ap = ap;
-		sh[i].ap.g = g;
-		sh[i].ap.gflag = gf;
-		sh[i].ap.cur = NAN;
+		wk[i].ap = ap;
+		wk[i].ap.cur = NAN;
+		wk[i].pool = &p;
+		wk[i].started = pthread_create(&wk[i].th, NULL, work, &wk[i]) == 0;
+		nstarted += wk[i].started;
 	}
-	/* block k lives in buffer k % 3: read k+1 and write k-1 while the
-	 * workers compute k */
-	if (nblk && uvh5_read_rows(f, 0, nblts < b ? nblts : b, vis[0], flags[0], ns[0], &s, e) < 0)
-		goto ioerr;
-	for (int64_t k = 0; k < nblk; k++) {
-		int64_t r0 = k * b, nr = nblts - r0 < b ? nblts - r0 : b;
-		int cur = (int)(k % 3), nxt = (int)((k + 1) % 3), prv = (int)((k + 2) % 3);
-
-		block_start(sh, nth, r0, nr, vis[cur], flags[cur], ns[cur]);
-		running = 1;
-		if (k > 0 && uvh5_write_rows(w, r0 - b, b, vis[prv], flags[prv], ns[prv], &s, e) < 0)
-			goto ioerr;
-		if (k + 1 < nblk && uvh5_read_rows(f, r0 + b, nblts - r0 - b < b ? nblts - r0 - b : b,
-		    vis[nxt], flags[nxt], ns[nxt], &s, e) < 0)
-			goto ioerr;
-		block_join(sh, nth);
-		running = 0;
-		if (k == nblk - 1 && uvh5_write_rows(w, r0, nr, vis[cur], flags[cur], ns[cur], &s,
-		    e) < 0)
-			goto ioerr;
+	if (!nstarted) {
+		snprintf(err, CAL_ERRLEN, "cannot start a thread");
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	if (stream(&p, f, w, b, nblts, &s, e) < 0) {
+		rc = s ? s : EX_IOERR;
+		snprintf(err, CAL_ERRLEN, "%s", e);
+		for (int i = 0; i < nth; i++)
+			if (p.failed && wk[i].status) {
+				rc = EX_SOFTWARE;
+				snprintf(err, CAL_ERRLEN, "%s", wk[i].err);
+			}
 	}
 	for (int i = 0; i < nth; i++) {
-		st->samples += sh[i].samples;
-		st->flagged_before += sh[i].before;
-		st->flagged_after += sh[i].after;
+		if (wk[i].started)
+			pthread_join(wk[i].th, NULL);
+		wk[i].started = 0;
+		st->samples += wk[i].samples;
+		st->flagged_before += wk[i].before;
+		st->flagged_after += wk[i].after;
 	}
+	if (rc)
+		goto out;
 	if (uvh5_writer_commit(w, &s, e) < 0) {
 		snprintf(err, CAL_ERRLEN, "%s", e);
 		rc = s ? s : EX_IOERR;
 	}
 	w = NULL;
 	goto out;
-ioerr:
-	if (running)
-		block_join(sh, nth);
-	snprintf(err, CAL_ERRLEN, "%s", e);
-	rc = s ? s : EX_IOERR;
+nomem:
+	snprintf(err, CAL_ERRLEN, "out of memory");
+	rc = EX_SOFTWARE;
 out:
+	for (int i = 0; wk && i < nth; i++)
+		if (wk[i].started)
+			pthread_join(wk[i].th, NULL);
 	if (w)
 		uvh5_writer_abort(w);
 	uvh5_header_free(&oh);
-	uvh5_close(f);
+	if (f)
+		uvh5_close(f);
 	free(ap.tab_ant);
 	free(ap.tab_chan);
 	free(ap.tab_pol);
-	for (int i = 0; sh && i < nth; i++) {
-		free(sh[i].ap.g);
-		free(sh[i].ap.gflag);
+	for (int i = 0; p.gs && i < p.ngs; i++) {
+		free(p.gs[i].g);
+		free(p.gs[i].gflag);
 	}
-	free(sh);
-	for (int i = 0; i < 3; i++) {
-		free(vis[i]);
-		free(flags[i]);
-		free(ns[i]);
+	free(p.gs);
+	free(wk);
+	for (int i = 0; p.slot && i < p.nslot; i++) {
+		free(p.slot[i].vis);
+		free(p.slot[i].flags);
+		free(p.slot[i].ns);
+		uvh5_encoded_free(&p.slot[i].enc);
 	}
+	free(p.slot);
+	pthread_cond_destroy(&p.work);
+	pthread_cond_destroy(&p.done);
+	pthread_cond_destroy(&p.gready);
+	pthread_mutex_destroy(&p.mu);
 	return rc;
 }

@@ -17,9 +17,10 @@
  * set to zero. The output keeps every header field, sets vis_units "Jy",
  * appends a history line and records the table, the calibrator, the
  * table's group and the fallback level in the extra keywords cal_table,
- * cal_calibrator, cal_group, cal_level. Data stream in blocks of rows, as
- * in combine.c, computed on nthreads threads while the next block is read
- * and the previous one written.
+ * cal_calibrator, cal_group, cal_level. Data stream in blocks of rows
+ * (one output chunk each), calibrated and compressed on nthreads worker
+ * threads while the calling thread reads the next blocks and writes the
+ * finished ones.
  */
 #ifndef UVM_CALAPPLY_H
 #define UVM_CALAPPLY_H
@@ -33,8 +34,8 @@ struct calapply_opts {
 	const char *table_name;   /* as recorded (path given or chosen) */
 	enum cal_level level;     /* recorded */
 	long block_bytes;         /* 0: 2 MiB of visibilities per block */
-	int nthreads;             /* <= 0: online CPUs; the output is the same
-	                             for any number */
+	int nthreads;             /* workers, <= 0: online CPUs; the output is
+	                             the same for any number */
 };
 
 struct calapply_stats {

@@ -241,6 +241,48 @@ uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
 int uvh5_write_rows(uvh5_writer *w, int64_t row0, int64_t nrows,
     const float complex *vis, const uint8_t *flags, const float *nsamples,
     int *status, char *err);
+/*
+ * Rows encoded for the writer's direct chunk path: one chunk of each
+ * /Data dataset as it is stored (flags and nsamples LZF-compressed with the
+ * filter's own fallback, stored as is when LZF cannot shrink the chunk or
+ * any of 32 KiB at its start, middle and end; the last chunk padded with zeros to the full chunk
+ * shape). Zero-initialise; buffers are kept for the next use until
+ * uvh5_encoded_free. The caller's row buffers must stay unchanged until
+ * the rows are written.
+ */
+struct uvh5_encoded {
+	int64_t row0, nrows;
+	int direct;                     /* 0: written by uvh5_write_rows */
+	const float complex *vis;       /* the caller's rows */
+	const uint8_t *flags;
+	const float *nsamples;
+	const void *chunk[3];           /* visdata, flags, nsamples as stored */
+	size_t chunk_n[3];
+	unsigned mask[3];               /* filter mask: 1 = stored uncompressed */
+	void *buf[5];                   /* owned */
+	size_t cap[5];
+};
+/* Rows per chunk of w (the rows uvh5_encode_rows takes at once). */
+int64_t uvh5_writer_chunk_rows(const uvh5_writer *w);
+/*
+ * Encode rows [row0, row0+nrows) for uvh5_write_encoded. Reads only what
+ * uvh5_create fixed in w and calls no libhdf5 function, so any number of
+ * threads may encode at once while another writes. Rows that are not one
+ * whole chunk (row0 a multiple of the chunk rows, nrows the chunk rows or
+ * the rest of the file), and any rows of the DSA-110 layout, are kept as
+ * given for uvh5_write_rows. 0, or -1
+ * with EX_SOFTWARE (rows out of range) or EX_OSERR (memory).
+ */
+int uvh5_encode_rows(const uvh5_writer *w, int64_t row0, int64_t nrows,
+    const float complex *vis, const uint8_t *flags, const float *nsamples,
+    struct uvh5_encoded *e, int *status, char *err);
+/*
+ * Write encoded rows, which must be the next rows in order
+ * (H5Dwrite_chunk); errors as uvh5_write_rows. The file holds the same
+ * datasets, filters, chunks and values as with uvh5_write_rows.
+ */
+int uvh5_write_encoded(uvh5_writer *w, const struct uvh5_encoded *e, int *status, char *err);
+void uvh5_encoded_free(struct uvh5_encoded *e);
 /* Close, fsync and rename into place; 0 or -1 (temporary removed). */
 int uvh5_writer_commit(uvh5_writer *w, int *status, char *err);
 /* Close and remove the temporary. */

@@ -174,7 +174,7 @@ static size_t lzf_filter(unsigned flags, size_t ncd, const unsigned cd[],
 		out = H5allocate_memory(outsize, 0);
 		if (!out)
 			return 0;
-		n = UVH5_LZF_COMPRESS(*buf, (unsigned)nbytes, out, (unsigned)outsize);
+		n = uvh5_lzf_encode(*buf, nbytes, out, outsize);
 		if (n == 0) {
 			H5free_memory(out);
 			return 0;
@@ -201,6 +201,13 @@ static size_t lzf_filter(unsigned flags, size_t ncd, const unsigned cd[],
 	*buf = out;
 	*buf_size = outsize;
 	return n;
+}
+
+size_t uvh5_lzf_encode(const void *in, size_t n, void *out, size_t outn)
+{
+	if (n < 2 || n > 0xffffffffu)
+		return 0;
+	return UVH5_LZF_COMPRESS(in, (unsigned)n, out, (unsigned)(outn < n ? outn : n));
 }
 
 int uvh5_lzf_decode(const void *in, size_t n, void *out, size_t outn)

@@ -79,6 +79,10 @@ int uvh5_rd_arr(struct uvh5_rd *r, const char *name, int64_t n, int is_int, void
 /* Read the whole header below r->hdr into h; 0 or -1 with r's error set. */
 int uvh5_read_header(struct uvh5_rd *r, struct uvh5_header *h);
 
+/* Compress in[0..n) as the LZF filter stores a chunk: the block's size,
+ * or 0 when it does not fit in min(outn, n) bytes (the chunk is then
+ * stored as is). Thread-safe, deterministic. */
+size_t uvh5_lzf_encode(const void *in, size_t n, void *out, size_t outn);
 /* Decompress one LZF block of n bytes into exactly outn bytes; 0 or -1. */
 int uvh5_lzf_decode(const void *in, size_t n, void *out, size_t outn);
 

@@ -24,20 +24,7 @@
 
 #include "core/fsx.h"
 #include "uvh5/uvh5_priv.h"
-
-struct uvh5_writer {
-	struct fsx_out o;
-	int reserved;
-	hid_t fid;
-	hid_t vis, flg, nsm;
-	hid_t fs_vis, fs_flg, fs_nsm;
-	hid_t vis_mt, bool_t, mspace;
-	hsize_t mspace_n;
-	int64_t Nblts, Nfreqs, Npols, next_row;
-	int ndim;           /* 3, or 4 for the DSA-110 layout (spw axis of 1) */
-	uint8_t *scratch;
-	size_t scratch_n;
-};
+#include "uvh5/uvh5_wpriv.h"
 
 /* Writing context for header helpers. */
 struct wr {
@@ -556,6 +543,8 @@ uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
 	/* A chunk must stay under libhdf5's 4 GiB limit. */
 	while (crows > 1 && crows * (hsize_t)h->Nfreqs * (hsize_t)h->Npols * 8 >= ((hsize_t)1 << 32))
 		crows /= 2;
+	x->crows = (int64_t)crows;
+	x->lzf = x->ndim == 3;
 	data = H5Gcreate2(x->fid, "Data", H5P_DEFAULT, w.gcpl, H5P_DEFAULT);
 	if (data < 0) {
 		wfail(&w, "/Data");
@@ -564,10 +553,9 @@ uvh5_writer *uvh5_create(const char *path, const struct uvh5_header *h,
 	/* The DSA-110 writer compresses nothing. */
 	x->vis = w_data(&w, data, "visdata", vft, h, crows, 0, x->ndim);
 	if (x->vis >= 0)
-		x->flg = w_data(&w, data, "flags", x->bool_t, h, crows, x->ndim == 3, x->ndim);
+		x->flg = w_data(&w, data, "flags", x->bool_t, h, crows, x->lzf, x->ndim);
 	if (x->flg >= 0)
-		x->nsm = w_data(&w, data, "nsamples", H5T_IEEE_F32LE, h, crows, x->ndim == 3,
-		    x->ndim);
+		x->nsm = w_data(&w, data, "nsamples", H5T_IEEE_F32LE, h, crows, x->lzf, x->ndim);
 	if (x->nsm < 0)
 		goto fail;
 	x->fs_vis = H5Dget_space(x->vis);
