@@ -506,7 +506,7 @@ static void test_degrid(void)
 		tot += fabsf(fl[s]);
 	}
 	img_model_grid(model, n, ng, corr, mg);
-	img_fft_model(&f, mg);
+	img_fft_exec(&f, mg);
 	b.cap = nv;
 	b.u = malloc(sizeof *b.u * nv);
 	b.v = malloc(sizeof *b.v * nv);
@@ -699,7 +699,7 @@ static void test_store_threads(void)
 	model[64 * n + 64] = 1;
 	model[30 * n + 90] = 0.5f;
 	img_model_grid(model, n, ng, corr, mg);
-	img_fft_model(&f, mg);
+	img_fft_exec(&f, mg);
 	ref = fftwf_malloc(sizeof *ref * nn);
 	for (int t = 0; t < 3; t++) {
 		img_grid_store(&g[1], &s, mg, t + 1);

@@ -145,8 +145,8 @@ struct img_vis_batch {
  * Degridding, for Cotton-Schwab major cycles. img_model_grid places the
  * model image (n x n, Jy per pixel), divided by the grid correction corr
  * (img_kernel_correction(k, ng, n)), on the ng x ng buffer buf the way
- * img_grid_to_image reads an image off a grid; transforming buf with
- * img_fft_model makes it the model's uv grid. img_degrid
+ * img_grid_to_image reads an image off a grid; transforming buf with the
+ * backward plan (img_fft_exec) makes it the model's uv grid. img_degrid
  * interpolates that grid with the gridding kernel at (pu, pv) cells: the
  * model visibility sum M(l, m) exp(-2 pi i (u l + v m)).
  */
@@ -180,10 +180,9 @@ void img_grid_residual(struct img_grid *g, float complex *vis2, const float comp
 int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float complex *mg,
     int nthreads);
 /*
- * Transformed grid (img_fft_exec: the real image, rows of 2 ng floats,
- * twice the real part of the full grid's backward transform) -> centred
- * n x n image: img[y*n + x] = t[m][l] / (2 corr[x] corr[y] norm) for the
- * pixel's (l, m), corr from img_kernel_correction(k, ng, n).
+ * Transformed grid (FFTW backward, in place) -> centred n x n image:
+ * img[y*n + x] = Re(t[m][l]) / (corr[x] corr[y] norm) for the pixel's
+ * (l, m), corr from img_kernel_correction(k, ng, n).
  */
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
     double norm, float *img);
@@ -191,9 +190,7 @@ void img_grid_to_image(const float complex *t, int ng, int n, const double *corr
 /* --------------------------------------------------------------- fft */
 
 /*
- * The imager's transforms of an ng x ng complex buffer, in place, planned
- * once: the grid's image (folded onto half the plane, complex-to-real)
- * and a model image's uv grid (real-to-complex). flags is
+ * An in-place complex ng x ng backward transform planned once. flags is
  * FFTW_MEASURE or FFTW_ESTIMATE (fftw3.h); wisdom (path or NULL) is
  * imported first when readable (*loaded = 1) and, when planning added to
  * it, exported back atomically through fsx (*saved = 1; -1 if that failed,
@@ -202,18 +199,13 @@ void img_grid_to_image(const float complex *t, int ng, int n, const double *corr
  * (EX_SOFTWARE) if FFTW cannot plan.
  */
 struct img_fft {
-	void *plan, *fwd;          /* complex-to-real, real-to-complex */
+	void *plan;
 	int ng;
 };
 int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
     const char *wisdom, int *loaded, int *saved, int *status, char *err);
-/* Grid buf (fftwf_malloc'd, ng x ng, each visibility gridded once) ->
- * in place, the real image img_grid_to_image reads; buf's other half is
- * left undefined. */
+/* Transform buf (fftwf_malloc'd, ng x ng) in place with the plan. */
 void img_fft_exec(const struct img_fft *f, float complex *buf);
-/* Model buf (as img_model_grid leaves it) -> in place, its whole uv grid
- * (the backward transform of the real image) for img_degrid. */
-void img_fft_model(const struct img_fft *f, float complex *buf);
 void img_fft_free(struct img_fft *f);
 /* Plans made from now on run on n threads (FFTW's threads; 1: none). */
 void img_fft_threads(int n);

@@ -256,7 +256,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		}
 		batch_clock(&c0, &w0);
 		img_model_grid(model, n, g->ng, corr, mg);
-		img_fft_model(fft, mg);
+		img_fft_exec(fft, mg);
 		batch_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;

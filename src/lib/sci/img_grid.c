@@ -279,16 +279,14 @@ static inline int grid_col(int x, int n, int ng)
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
     double norm, float *img)
 {
-	const float *re = (const float *)t;
-
 	for (int y = 0; y < n; y++) {
 		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
-		const float *row = re + (size_t)km * 2 * ng;
-		double cy = corr[y] * norm * 2;
+		const float complex *row = t + (size_t)km * ng;
+		double cy = corr[y] * norm;
 		float *out = img + (size_t)y * n;
 
 		for (int x = 0; x < n; x++)
-			out[x] = (float)(row[grid_col(x, n, ng)] / (corr[x] * cy));
+			out[x] = (float)(crealf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
 	}
 }
 
@@ -296,12 +294,10 @@ void img_grid_to_image(const float complex *t, int ng, int n, const double *corr
 
 void img_model_grid(const float *model, int n, int ng, const double *corr, float complex *buf)
 {
-	float *re = (float *)buf;
-
 	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
 	for (int y = 0; y < n; y++) {
 		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
-		float *row = re + (size_t)km * 2 * ng;
+		float complex *row = buf + (size_t)km * ng;
 		const float *in = model + (size_t)y * n;
 
 		for (int x = 0; x < n; x++)
