@@ -709,6 +709,12 @@ static void test_store_threads(void)
 			same_r &= !memcmp(ref, g[1].vis, sizeof *ref * nn);
 	}
 	ok(same_r, "residual grids (degridded model subtracted) bit-identical on 1, 2, 3 threads");
+	/* the weights remembered from the first pass against worked out afresh */
+	for (size_t i = 0; g[1].wvis && i < s.nvis; i++)
+		g[1].wvis[i] = -1;
+	img_grid_store(&g[1], &s, mg, 2);
+	ok(g[1].wvis && !memcmp(ref, g[1].vis, sizeof *ref * nn),
+	    "residual grid with the remembered weights = with the weights worked out again");
 	fftwf_free(ref);
 	img_fft_free(&f);
 	fftwf_free(mg);

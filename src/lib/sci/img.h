@@ -113,6 +113,11 @@ struct img_grid {
 	 * the per-visibility pass (weights, kernel offsets, degridding) and
 	 * in spreading onto the grids; accumulated over calls */
 	double prep_cpu, prep_wall, spread_cpu, spread_wall;
+	/* img_grid_store: per sample of the store wstore, its
+	 * density-corrected weight (-2: outside the grids; -1: not yet
+	 * worked out), so that the major cycles look the density up once */
+	float *wvis;
+	const struct img_vstore *wstore;
 };
 
 struct img_vstore;                     /* below */
@@ -166,7 +171,9 @@ void img_grid_residual(struct img_grid *g, float complex *vis2, const float comp
  * (sel_lo, sel_hi) are gridded; the density (uniform/Briggs) is that of
  * the first call on g, over the whole store, whatever its selection (the
  * sub-bands of a joined-channel image are weighted as the whole band, so
- * that they add up to its image). Grids are overwritten. Each thread owns interleaved
+ * that they add up to its image); g remembers each sample's weight for
+ * the next call on the same store (12 bytes of store, 4 more here), which
+ * must not change meanwhile. Grids are overwritten. Each thread owns interleaved
  * strips of grid rows and adds to them in visibility order, so the grids
  * are bit-identical whatever nthreads. 0, or -1 (ENOMEM, EAGAIN).
  */

@@ -134,8 +134,11 @@ void img_grid_free(struct img_grid *g)
 	if (g->psf)
 		fftwf_free(g->psf);
 	free(g->dens);
+	free(g->wvis);
 	g->vis = g->psf = NULL;
 	g->dens = NULL;
+	g->wvis = NULL;
+	g->wstore = NULL;
 }
 
 /* Nearest cell of (u, v) wavelengths, wrapped; -1 outside the grid. */

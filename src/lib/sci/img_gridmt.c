@@ -115,17 +115,23 @@ static void prepare(struct pass *p, int t, size_t c, size_t i0, size_t i1)
 	for (size_t i = i0; i < i1; i++) {
 		size_t r = r0 + i / nc, j = i % nc, o = sg->off + (r - sg->row0) * nc + j;
 		double f = sg->freq[j] / IMG_C, u = p->s->u[r] * f, v = p->s->v[r] * f;
-		float w = p->s->w[o];
+		float w = p->s->w[o], cw;
 
 		p->pv[i].cv = -1;
 		if (!(w > 0) || (g->sel_hi > 0 && !(sg->freq[j] >= g->sel_lo &&
 		    sg->freq[j] < g->sel_hi)))
 			continue;
-		if (!img_grid_inside(g, u, v)) {
+		cw = g->wvis ? g->wvis[o] : -1;
+		if (cw == -1) {
+			cw = img_grid_inside(g, u, v) ? img_grid_weight(g, u, v, w) : -2;
+			if (g->wvis)
+				g->wvis[o] = cw;
+		}
+		if (cw < 0) {
 			p->nout[t]++;
 			continue;
 		}
-		w = img_grid_weight(g, u, v, w);
+		w = cw;
 		p->nvis[t]++;
 		locate(g->k, u / g->du, g->ng, &p->pv[i].cu, &p->pv[i].qu);
 		locate(g->k, v / g->du, g->ng, &p->pv[i].cv, &p->pv[i].qv);
@@ -335,6 +341,15 @@ int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float c
 		for (int j = 0; j < s->seg[i].nchan; j++)
 			p.segin[i] |= !(g->sel_hi > 0) || (s->seg[i].freq[j] >= g->sel_lo &&
 			    s->seg[i].freq[j] < g->sel_hi);
+	if (g->wstore != s) {
+		/* the weights of another store (or none yet): start afresh;
+		 * without the memory, work them out every pass */
+		free(g->wvis);
+		g->wstore = s;
+		if ((g->wvis = malloc(sizeof *g->wvis * (s->nvis ? s->nvis : 1))))
+			for (size_t i = 0; i < s->nvis; i++)
+				g->wvis[i] = -1;
+	}
 	p.pv = malloc(sizeof *p.pv * cap);
 	p.pp = mg ? NULL : malloc(sizeof *p.pp * cap);
 	p.x = malloc(sizeof *p.x * cap);

@@ -88,6 +88,15 @@ struct msub {
 	float best;
 };
 
+/*
+ * The PSF values an iteration needs are scattered over a patch of up to
+ * 6720^2 floats (one cache line each, mostly): the loop waits on memory,
+ * not arithmetic (63% of its samples on the multiply after the load, in
+ * perf). Asking for the value PF_AHEAD pixels ahead hides that wait:
+ * 100k pixels x 3000 iterations took 3.4 s of CPU, 1.6 s at 64 ahead
+ * (1.8 at 32, 1.5-1.9 at 128).
+ */
+#define PF_AHEAD 64
 static void msub_run(struct msub *a)
 {
 	const int h = a->np / 2, bx = a->bx, by = a->by, nsub = a->nsub;
@@ -100,6 +109,13 @@ static void msub_run(struct msub *a)
 		unsigned dy = (unsigned)(a->xy[2 * i + 1] - by + h);
 		float f;
 
+		if (i + PF_AHEAD < a->i1) {
+			unsigned px = (unsigned)(a->xy[2 * (i + PF_AHEAD)] - bx + h);
+			unsigned py = (unsigned)(a->xy[2 * (i + PF_AHEAD) + 1] - by + h);
+			if (px < np && py < np)
+				for (int b = 0; b < nsub; b++)
+					__builtin_prefetch(a->psf[b] + py * np + px);
+		}
 		/* unsigned compare: an offset of -h..h-1 is inside the patch */
 		if (a->any && dx < np && dy < np) {
 			size_t o = dy * np + dx;
