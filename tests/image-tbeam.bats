@@ -33,6 +33,7 @@ setup_file() {
 setup() {
 	d=$BATS_FILE_TMPDIR
 	t=$BATS_TEST_TMPDIR
+	cd "$t"
 }
 
 @test "image-tbeam: -K 3 takes the residual near a source 1.5 deg east below 1/3000 of its peak, which -K 1 does not reach; flux within 5% of the truth" {
