@@ -17,7 +17,7 @@
 # frequencies and the truth file's apparent positions, averaged with
 # equal weights over every integration and channel), wall seconds and
 # peak RSS. Writes bench/results/tbeam-offaxis.txt (BENCH_OUT elsewhere);
-# BENCH_PART=6 or 24: the 6- or the 24-integration cases only.
+# BENCH_CASES picks cases (default "e6 n6 e24").
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -51,16 +51,20 @@ row() {
 	echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# case                                   peak Jy  truth Jy  pk/truth  rms near   rms all    pk/rms  wall s  RSS MB"
 	echo "#                                                                     mJy/beam  mJy/beam"
-	if [ "${BENCH_PART:-all}" != 24 ]; then
-		sim e6 6 "S,152.389,33.16,13.65,1400,-0.744"
-		for k in 1 2 3 6; do row "2 deg east, 6 int, -C 1 -K $k" e6 "-C 1 -K $k"; done
-		for k in 1 3 6; do row "2 deg east, 6 int, -C 4 -K $k" e6 "-C 4 -K $k"; done
-		sim n6 6 "S,150.0,35.16,13.65,1400,-0.744"
-		for k in 1 6; do row "2 deg north, 6 int, -C 1 -K $k" n6 "-C 1 -K $k"; done
-	fi
-	if [ "${BENCH_PART:-all}" != 6 ]; then
-		sim e24 24 "S,152.389,33.16,13.65,1400,-0.744"
-		for k in 1 3 6 12; do row "2 deg east, 24 int, -C 1 -K $k" e24 "-C 1 -K $k"; done
-	fi
+	for c in ${BENCH_CASES:-e6 n6 e24}; do
+		case $c in
+		e6)
+			sim e6 6 "S,152.389,33.16,13.65,1400,-0.744"
+			for k in 1 2 3 6; do row "2 deg east, 6 int, -C 1 -K $k" e6 "-C 1 -K $k"; done
+			for k in 1 3 6; do row "2 deg east, 6 int, -C 4 -K $k" e6 "-C 4 -K $k"; done ;;
+		n6)
+			sim n6 6 "S,150.0,35.16,13.65,1400,-0.744"
+			for k in 1 3; do row "2 deg north, 6 int, -C 1 -K $k" n6 "-C 1 -K $k"; done ;;
+		e24)
+			sim e24 24 "S,152.389,33.16,13.65,1400,-0.744"
+			for k in 1 3 6 12; do row "2 deg east, 24 int, -C 1 -K $k" e24 "-C 1 -K $k"; done ;;
+		*) echo "bench-tbeam: unknown case '$c'" >&2; exit 64 ;;
+		esac
+	done
 	echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out"
