@@ -96,8 +96,9 @@ void img_subs_mfs_model(const struct img_subs *sb, int n, float *out);
  * slice's mean pointing; B_mean: their mean weighted by the slices'
  * visibility weights, as the dirty image has it; R = 1 where B_mean is
  * below IMG_TBEAM_FLOOR). img_tbeam_init needs in->row_time (in->keep_times
- * set for the store's scan); tb->k may come out smaller than k (fewer
- * integrations), 1 meaning nothing else was allocated. 0, or -1 with err
+ * set for the store's scan; without it, one slice); tb->k may come out
+ * smaller than k (fewer integrations), 1 meaning nothing else was
+ * allocated. 0, or -1 with err
  * and *st.
  */
 #define IMG_TBEAM_MAX IMG_TBEAM_SLICES_MAX

@@ -126,10 +126,17 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 	tb->nrow = s->nrow;
 	tb->n = n;
 	tb->nsub = sb->sp.nsub;
+	if (tb->k > 1 && !in->row_time) {
+		/* a store made without the rows' times (not img_run's: a
+		 * caller of its own) has nothing to slice by */
+		tb->k = 1;
+		return 0;
+	}
 	if (tb->k == 1)
 		return 0;
-	if (!in->row_time || (size_t)in->nrows != s->nrow) {
-		snprintf(err, IMG_ERRLEN, "no row times for the time-sliced beam");
+	if ((size_t)in->nrows != s->nrow) {
+		snprintf(err, IMG_ERRLEN, "row times of %lld rows for a store of %zu", in->nrows,
+		    s->nrow);
 		*st = EX_SOFTWARE;
 		return -1;
 	}
