@@ -50,8 +50,8 @@
  * of -b in that many time slices of the group (a drift scan moves the sky
  * through the fixed beam: the model, in apparent units of the group's
  * mean beam, is multiplied by each slice's beam over that mean and
- * degridded at that slice's visibilities); 1, the default, predicts with
- * the mean beam alone.
+ * degridded at that slice's visibilities); default 4 (at most one per
+ * integration); 1 predicts with the mean beam alone.
  *
  * -f averages chanavg channels before gridding (0, the default: the most
  * that keeps bandwidth smearing below 1% of a source's peak at the

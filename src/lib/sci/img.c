@@ -72,7 +72,11 @@ void img_opts_default(struct img_opts *o)
 	 * is not understood yet */
 	o->channels_out = 1;
 	o->spec_terms = 2;
-	o->beam_slices = 1;
+	/* the drift's beam in 4 time slices: on the full-size counts field
+	 * (bench/results/tbeam-science.txt) the residual falls from 5.5 to
+	 * 2.2 x thermal, completeness rises from 37/46 to 44/46 and the
+	 * dynamic range from 2282 to 5727, for 7% more wall and memory */
+	o->beam_slices = 4;
 }
 
 double img_auto_cell(const struct img_input *in)
