@@ -169,10 +169,11 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 				double l = -(x * tb->step - n / 2) * cell, m = (y * tb->step - n / 2) * cell;
 				double dec, dra, bk[IMG_TBEAM_MAX], mean = 0;
 				size_t c = (size_t)y * tb->nc + x;
+				int on = img_pb_dir(in, l, m, &dec, &dra) == 0;
 
 				for (int sl = 0; sl < tb->k; sl++) {
 					bk[sl] = 0;
-					for (int f = 0; f < TB_NF && img_pb_dir(in, l, m, &dec, &dra) == 0; f++)
+					for (int f = 0; on && f < TB_NF; f++)
 						bk[sl] += img_pb_at(o->beam, in, dec, dra, dp[sl],
 						    lo + (hi - lo) * (f + 0.5) / TB_NF) / TB_NF;
 					mean += w[b][sl] * bk[sl];
