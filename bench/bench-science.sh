@@ -32,7 +32,9 @@
 # apparent fluxes from the simulator's documented beam, and where the
 # spurious entries are). Writes bench/results/science.txt
 # (science-small.txt, science-medium.txt). BENCH_SCIENCE_FIELDS picks
-# fields (default "counts dr"); KEEP=1 keeps the data (in BENCH_TMP,
+# fields (default "counts dr"); BENCH_SCIENCE_K lists the beam's time
+# slices (uvm-image -K) to image each simulated field with (default 1),
+# BENCH_OUT names the results file; KEEP=1 keeps the data (in BENCH_TMP,
 # default /tmp).
 set -eu
 cd "$(dirname "$0")/.."
@@ -62,7 +64,18 @@ field() {
 	mkdir "$d"
 	sim="$size -Y counts -N 50 -B taper -n radiometer -G 0 -S 11 $*"
 	uvm-sim $sim -R "$d/truth.json" -o "$d/sim" >/dev/null
-	img="-P estimate -p $d/pb.fits -o $d/img.fits"
+	du_sim=$(du -sh "$d/sim" | cut -f1)
+	echo "# field $name: uvm-sim $sim (files: $du_sim)"
+	for k in ${BENCH_SCIENCE_K:-1}; do
+		image_field "$d" "$k"
+	done
+	[ "${KEEP:-0}" = 1 ] || rm -rf "$d/sim"
+}
+
+# image_field DIR K: image DIR/sim with -K K, catalogue, judge; print the table.
+image_field() {
+	d=$1
+	img="-P estimate -K $2 -p $d/pb.fits -o $d/img.fits"
 	t0=$(now_s)
 	/usr/bin/time -f "%M" -o "$d/rss" uvm-image $img "$d"/sim/*.hdf5 2>"$d/image.log"
 	t1=$(now_s)
@@ -70,9 +83,6 @@ field() {
 	uvm-sources -f "$d/img.fits" -o "$d/pbs.json" "$d/pb.fits" 2>/dev/null
 	/usr/bin/python3 tests/science_eval.py --truth "$d/truth.json" --image "$d/img.fits" \
 		--flat "$d/flat.json" --pb "$d/pbs.json" "$d"/sim/*.hdf5 2>/dev/null >"$d/eval.json"
-	du_sim=$(du -sh "$d/sim" | cut -f1)
-	[ "${KEEP:-0}" = 1 ] || rm -rf "$d/sim"
-	echo "# field $name: uvm-sim $sim (files: $du_sim)"
 	echo "# uvm-image $img (defaults otherwise): $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}') s wall, peak RSS $(($(cat "$d/rss") / 1024)) MB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	grep -h "info: image" "$d/image.log" | sed 's/^/# /'
 	jq -r '
@@ -106,4 +116,4 @@ field() {
 		*) echo "bench-science: unknown field '$f'" >&2; exit 64 ;;
 		esac
 	done
-} | tee "$out"
+} | tee "${BENCH_OUT:-$out}"

@@ -10,7 +10,7 @@
  *                  [-t threshold_jy] [-M nmajor] [-m mgain] [-a automask]
  *                  [-A autothreshold] [-p pbcor.fits] [-b beam] [-x pb_cut]
  *                  [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]
- *                  [-C channels_out] [-F terms]
+ *                  [-C channels_out] [-F terms] [-K slices]
  *                  -o image.fits vis.uvh5...
  *
  * Several files (e.g. the subbands of one group) are imaged together.
@@ -35,7 +35,8 @@
  * IMAGE_NITER, IMAGE_GAIN, IMAGE_THRESHOLD_JY, IMAGE_NMAJOR, IMAGE_MGAIN,
  * IMAGE_AUTOMASK, IMAGE_AUTOTHRESHOLD, IMAGE_WEIGHTING and
  * IMAGE_FFTW_PLAN, PB_MODEL, IMAGE_PB_CUT, IMAGE_CHAN_AVG,
- * IMAGE_THREADS, IMAGE_CHANNELS_OUT and IMAGE_SPECTRAL_TERMS; flags win.
+ * IMAGE_THREADS, IMAGE_CHANNELS_OUT, IMAGE_SPECTRAL_TERMS and
+ * IMAGE_BEAM_SLICES; flags win.
  *
  * -C CLEANs channels_out sub-bands of equal frequency span jointly
  * (WSClean's -channels-out -join-channels): each its own dirty image, PSF
@@ -44,6 +45,13 @@
  * fitted to the sub-band values at the peak. The product is their
  * weighted sum, the MFS image, as with -C 1 (the default: one band, no
  * spectrum).
+ *
+ * -K predicts the major cycles' model visibilities with the primary beam
+ * of -b in that many time slices of the group (a drift scan moves the sky
+ * through the fixed beam: the model, in apparent units of the group's
+ * mean beam, is multiplied by each slice's beam over that mean and
+ * degridded at that slice's visibilities); default 4 (at most one per
+ * integration); 1 predicts with the mean beam alone.
  *
  * -f averages chanavg channels before gridding (0, the default: the most
  * that keeps bandwidth smearing below 1% of a source's peak at the
@@ -88,7 +96,7 @@
 	"                 [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]\n" \
 	"                 [-p pbcor.fits] [-b beam] [-x pb_cut]\n" \
 	"                 [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]\n" \
-	"                 [-C channels_out] [-F terms]\n" \
+	"                 [-C channels_out] [-F terms] [-K slices]\n" \
 	"                 -o image.fits vis.uvh5..."
 
 /* Parse a number in [lo, hi]; 0 or -1. */
@@ -189,6 +197,11 @@ static int set_opt(struct img_opts *o, int c, const char *v)
 			return -1;
 		*(c == 'C' ? &o->channels_out : &o->spec_terms) = (int)x;
 		return 0;
+	case 'K':
+		if (num(v, 1, IMG_TBEAM_SLICES_MAX, &x) < 0 || x != floor(x))
+			return -1;
+		o->beam_slices = (int)x;
+		return 0;
 	}
 	return -1;
 }
@@ -212,6 +225,7 @@ int main(int argc, char **argv)
 			{"IMAGE_AUTOTHRESHOLD", 'A'}, {"PB_MODEL", 'b'}, {"IMAGE_PB_CUT", 'x'},
 			{"IMAGE_CHAN_AVG", 'f'}, {"IMAGE_THREADS", 'j'},
 			{"IMAGE_CHANNELS_OUT", 'C'}, {"IMAGE_SPECTRAL_TERMS", 'F'},
+			{"IMAGE_BEAM_SLICES", 'K'},
 		};
 		struct cfg cf;
 
@@ -229,7 +243,7 @@ int main(int argc, char **argv)
 		if (snprintf(wpath, sizeof wpath, "%s/state/fftw.wisdom", home) < (int)sizeof wpath)
 			wisdom = wpath;
 	}
-	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:f:j:C:F:")) != -1) {
+	while ((c = getopt(argc, argv, "n:c:i:g:t:W:P:w:o:M:m:a:A:p:b:x:f:j:C:F:K:")) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;

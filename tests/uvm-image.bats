@@ -10,7 +10,7 @@ USAGE="usage: uvm-image [-n npix] [-c cell_arcsec] [-i niter] [-g gain] [-t thre
                  [-M nmajor] [-m mgain] [-a automask] [-A autothreshold]
                  [-p pbcor.fits] [-b beam] [-x pb_cut]
                  [-W weighting] [-P plan] [-w wisdom] [-f chanavg] [-j threads]
-                 [-C channels_out] [-F terms]
+                 [-C channels_out] [-F terms] [-K slices]
                  -o image.fits vis.uvh5..."
 
 # One simulated group (-L uvh5: the synthetic 1.45 km T, sized for this

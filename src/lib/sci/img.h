@@ -109,6 +109,9 @@ struct img_grid {
 				    * frequency in [sel_lo, sel_hi) Hz */
 	double sumw, sumwf;        /* sum of weights, and of weight x frequency */
 	long long nvis, nout;      /* gridded; outside a grid (skipped) */
+	const float complex *mvis; /* a major cycle's model visibilities, one per
+				    * store entry (img_tbeam.c), subtracted in
+				    * place of the model grid's when not NULL */
 	/* img_grid_store*: seconds spent (cpu summed over threads, wall) in
 	 * the per-visibility pass (weights, kernel offsets, degridding) and
 	 * in spreading onto the grids; accumulated over calls */
@@ -342,6 +345,9 @@ struct img_input {
 	char group[32];                /* extra keyword group_id, or "" */
 	struct img_vstore *store;      /* the visibilities read once, or NULL */
 	int nthreads;                  /* for the store's gridding */
+	int keep_times;                /* set before a scan: row_time gets every
+					* cross row's JD, in scan (= store) order */
+	double *row_time;              /* the caller frees it (not img_input_close) */
 	/* statistics of the last scan */
 	long long nrows, nflagged, nautos, nnonfinite;
 };
@@ -472,7 +478,9 @@ struct img_opts {
 	int threads;                   /* gridding and FFT threads; 0: online CPUs */
 	int channels_out;              /* joined-channel sub-bands (1: MFS CLEAN) */
 	int spec_terms;                /* their spectral polynomial's terms */
+	int beam_slices;               /* time slices of the major cycles' beam (1: none) */
 };
+#define IMG_TBEAM_SLICES_MAX 64
 
 void img_opts_default(struct img_opts *o);
 /* Automatic cell (radians): a quarter of lambda_min / longest baseline. */

@@ -12,7 +12,9 @@
  * at the sub-band's frequency) into that sub-band's visibilities only
  * (the store's frequency selection), so the visibilities are degridded
  * once per cycle in all, whatever the number of sub-bands. One sub-band
- * is today's MFS CLEAN, bit for bit.
+ * is today's MFS CLEAN, bit for bit. With o->beam_slices > 1 the
+ * prediction applies the drift's time-varying primary beam (img_tbeam.c);
+ * one slice is the constant-beam prediction, bit for bit.
  */
 #include "sci/img.h"
 #include "sci/img_int.h"
@@ -229,12 +231,13 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
  * data, not the minor cycle's PSF-shifted approximations of them.
  */
 static int major_cycle(const struct img_input *in, struct img_grid *g, const struct img_fft *fft,
-    const double *corr, struct img_subs *sb, int n, int *st, char *err)
+    const double *corr, struct img_subs *sb, struct img_tbeam *tb, int n, int *st, char *err)
 {
 	size_t ng2 = (size_t)g->ng * g->ng, nn = (size_t)n * n;
 	float complex *mg = fftwf_malloc(sizeof *mg * ng2);
 	const struct img_spec *sp = &sb->sp;
 	double c0, w0, c1, w1;
+	int rc;
 
 	if (!mg) {
 		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
@@ -254,15 +257,34 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 			}
 			model = sb->resid[b];
 		}
-		batch_clock(&c0, &w0);
-		img_model_grid(model, n, g->ng, corr, mg);
-		img_fft_exec(fft, mg);
-		batch_clock(&c1, &w1);
-		batch_fft_cpu += c1 - c0;
-		batch_fft_wall += w1 - w0;
 		g->sel_lo = sb->lo[b];
 		g->sel_hi = sb->hi[b];
-		if (img_grid_store(g, in->store, mg, in->nthreads) < 0) {
+		if (tb->k > 1) {
+			/* each time slice's prediction with its own beam, into
+			 * tb->mvis, which the gridding below subtracts */
+			double ft[2] = {0, 0};
+
+			if (img_tbeam_predict(tb, in->store, g, fft, corr, b, model, sb->resid[b], mg,
+				in->nthreads, ft) < 0) {
+				fftwf_free(mg);
+				snprintf(err, IMG_ERRLEN, "out of memory for the time-sliced prediction");
+				*st = EX_OSERR;
+				return -1;
+			}
+			batch_fft_cpu += ft[0];
+			batch_fft_wall += ft[1];
+			g->mvis = tb->mvis;
+		} else {
+			batch_clock(&c0, &w0);
+			img_model_grid(model, n, g->ng, corr, mg);
+			img_fft_exec(fft, mg);
+			batch_clock(&c1, &w1);
+			batch_fft_cpu += c1 - c0;
+			batch_fft_wall += w1 - w0;
+		}
+		rc = img_grid_store(g, in->store, mg, in->nthreads);
+		g->mvis = NULL;
+		if (rc < 0) {
 			fftwf_free(mg);
 			snprintf(err, IMG_ERRLEN, "out of memory or threads for the major cycle");
 			*st = EX_OSERR;
@@ -433,7 +455,15 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 	int budget = o->niter, nmajor = 0, nidx = 0, *idx = NULL, np = sb->np;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0, far = 0;
 	float *resid = sb->mfs;
+	struct img_tbeam tb;
 
+	if (img_tbeam_init(&tb, o->beam_slices, o, in, sb, n, 1 / (g->ng * g->du), st, err) < 0) {
+		img_tbeam_free(&tb);
+		return -1;
+	}
+	if (tb.k > 1)
+		log_debug("major cycles predict with the beam of %d time slices (coarse grid of %d "
+			  "pixels)", tb.k, tb.step);
 	for (int b = 0; b < sb->sp.nsub; b++)
 		far = fmax(far, patch_taper(sb->psf[b], np, n));
 	memset(tot, 0, sizeof *tot);
@@ -459,6 +489,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			    !(idx = model_mask(sb, n, &nidx))) {
 				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
 				*st = EX_OSERR;
+				img_tbeam_free(&tb);
 				return -1;
 			}
 		}
@@ -487,6 +518,8 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			if (!act) {
 				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
 				*st = EX_OSERR;
+				free(idx);
+				img_tbeam_free(&tb);
 				return -1;
 			}
 			img_mfclean_masked(sb->resid, resid, (const float *const *)sb->psf, np, sb->model,
@@ -500,14 +533,16 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			break;
 		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
 		    lap());
-		if (major_cycle(in, g, fft, corr, sb, n, st, err) < 0) {
+		if (major_cycle(in, g, fft, corr, sb, &tb, n, st, err) < 0) {
 			free(idx);
+			img_tbeam_free(&tb);
 			return -1;
 		}
 		nmajor++;
 		log_debug("major %d done: %s", nmajor, lap());
 	}
 	free(idx);
+	img_tbeam_free(&tb);
 	for (int b = 0; b < sb->sp.nsub; b++) {
 		free(sb->psf[b]);
 		sb->psf[b] = NULL;

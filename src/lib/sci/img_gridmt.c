@@ -137,7 +137,8 @@ static void prepare(struct pass *p, int t, size_t c, size_t i0, size_t i1)
 		locate(g->k, v / g->du, g->ng, &p->pv[i].cv, &p->pv[i].qv);
 		p->wt[i] = w;
 		if (p->mg) {
-			p->x[i] = w * (p->s->V[o] - degrid_at(g->k, p->mg, g->ng, &p->pv[i]));
+			p->x[i] = w * (p->s->V[o] - (g->mvis ? g->mvis[o] :
+			    degrid_at(g->k, p->mg, g->ng, &p->pv[i])));
 		} else {
 			p->x[i] = w * p->s->V[o];
 			locate(g->k, u / g->dup, g->ngp, &p->pp[i].cu, &p->pp[i].qu);

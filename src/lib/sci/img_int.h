@@ -45,6 +45,18 @@ int img_grid_inside(const struct img_grid *g, double u, double v);
 int img_solve(double *a, double *b, int k);
 
 /*
+ * Primary-beam geometry (img_pb.c), shared by the PB-corrected image and
+ * the time-sliced prediction (img_tbeam.c). img_pb_dir: the direction of
+ * image offset (l, m) (img.h's geometry: l toward east) as declination
+ * and RA offset east of the phase centre, radians; -1 off the sphere.
+ * img_pb_at: the power beam of model mo there at freq Hz for a pointing
+ * at the phase centre's declination, dp radians of RA east of it.
+ */
+int img_pb_dir(const struct img_input *in, double l, double m, double *dec, double *dra);
+double img_pb_at(enum beam_model mo, const struct img_input *in, double dec, double dra,
+    double dp, double freq);
+
+/*
  * The sub-band images of a joined-channel deconvolution (img_deconv.c):
  * per kept sub-band (one with data) its frequency selection, weight sum,
  * PSF peak, residual and PSF (np x np, peak 1); the term models; the MFS
@@ -75,6 +87,45 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
 void img_subs_free(struct img_subs *sb);
 /* The MFS model (sum_t mfs[t] model_t) into out (n x n). */
 void img_subs_mfs_model(const struct img_subs *sb, int n, float *out);
+/*
+ * The time-sliced primary beam of the major cycles' prediction
+ * (img_tbeam.c): the store's rows dealt by integration time into k
+ * slices (at most one per integration, IMG_TBEAM_MAX in all), and per
+ * kept sub-band and slice the factor R = B_slice / B_mean on a coarse
+ * grid (B: the beam of o->beam over the sub-band's frequencies at the
+ * slice's mean pointing; B_mean: their mean weighted by the slices'
+ * visibility weights, as the dirty image has it; R = 1 where B_mean is
+ * below IMG_TBEAM_FLOOR). img_tbeam_init needs in->row_time (in->keep_times
+ * set for the store's scan; without it, one slice); tb->k may come out
+ * smaller than k (fewer integrations), 1 meaning nothing else was
+ * allocated. 0, or -1 with err
+ * and *st.
+ */
+#define IMG_TBEAM_MAX IMG_TBEAM_SLICES_MAX
+#define IMG_TBEAM_FLOOR 0.05
+struct img_tbeam {
+	int k, n, nsub, step, nc;
+	size_t nrow;
+	unsigned char *slice;          /* per store row */
+	float *ratio;                  /* [sub-band][slice][nc x nc] */
+	float complex *mvis;           /* per store entry: the predicted model */
+};
+int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
+    const struct img_input *in, const struct img_subs *sb, int n, double cell, int *st,
+    char *err);
+void img_tbeam_free(struct img_tbeam *tb);
+/*
+ * Sub-band b's model visibilities into tb->mvis: for each slice, model
+ * (n x n, apparent Jy per pixel; only its non-zero pixels are read) times
+ * the slice's R, into scratch (n x n, overwritten; may be model itself),
+ * onto the model grid mg, transformed with fft, degridded at the slice's
+ * entries that g's selection grids (on nthreads threads). fft_time gets
+ * the transforms' cpu and wall seconds added. 0, or -1 out of memory.
+ */
+int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
+    const struct img_fft *fft, const double *corr, int b, const float *model, float *scratch,
+    float complex *mg, int nthreads, double fft_time[2]);
+
 /*
  * Cotton-Schwab deconvolution of the sub-bands with joined-channel
  * minor cycles (img.c's contract for the loop: auto-mask, then the mask

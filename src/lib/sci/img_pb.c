@@ -6,6 +6,7 @@
  * there are two.
  */
 #include "sci/img.h"
+#include "sci/img_int.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +23,27 @@ struct pb_rows {
 	int n, step, nc, j0, j1;
 };
 
+int img_pb_dir(const struct img_input *in, double l, double m, double *dec, double *dra)
+{
+	double r2 = l * l + m * m, nn;
+
+	if (r2 >= 1)
+		return -1;
+	nn = sqrt(1 - r2);
+	*dec = asin(m * cos(in->dec0) + nn * sin(in->dec0));
+	*dra = atan2(l, nn * cos(in->dec0) - m * sin(in->dec0));
+	return 0;
+}
+
+double img_pb_at(enum beam_model mo, const struct img_input *in, double dec, double dra,
+    double dp, double freq)
+{
+	double da = dra - dp;
+	double cs = sin(dec) * sin(in->dec0) + cos(dec) * cos(in->dec0) * cos(da);
+
+	return beam_pb(mo, acos(fmax(-1, fmin(1, cs))), freq, BEAM_DISH_M);
+}
+
 static void *pb_rows_run(void *arg)
 {
 	const struct pb_rows *a = arg;
@@ -31,25 +53,20 @@ static void *pb_rows_run(void *arg)
 	for (int j = a->j0; j < a->j1; j++)
 		for (int i = 0; i < nc; i++) {
 			double l = -(i * step - n / 2) * a->cell, m = (j * step - n / 2) * a->cell;
-			double r2 = l * l + m * m, nn, dec, dra, acc = 0;
+			double dec, dra, acc = 0;
 
-			if (r2 >= 1) {
+			if (img_pb_dir(in, l, m, &dec, &dra) < 0) {
 				a->c[(size_t)j * nc + i] = 0;
 				continue;
 			}
-			nn = sqrt(1 - r2);
-			dec = asin(m * cos(in->dec0) + nn * sin(in->dec0));
-			dra = atan2(l, nn * cos(in->dec0) - m * sin(in->dec0));
 			for (int t = 0; t < nt; t++) {
 				/* pointing hour angle offset at the middle of the t-th
 				 * of nt equal slices of the group (RA grows with time) */
-				double da = dra - a->span * ((t + 0.5) / nt - 0.5);
-				double cs = sin(dec) * sin(in->dec0) + cos(dec) * cos(in->dec0) * cos(da);
-				double th = acos(fmax(-1, fmin(1, cs)));
+				double dp = a->span * ((t + 0.5) / nt - 0.5);
 
 				for (int f = 0; f < nf; f++) {
 					double fr = in->fmin + (in->fmax - in->fmin) * (f + 0.5) / nf;
-					acc += beam_pb(a->o->beam, th, fr, BEAM_DISH_M);
+					acc += img_pb_at(a->o->beam, in, dec, dra, dp, fr);
 				}
 			}
 			a->c[(size_t)j * nc + i] = (float)(acc / (nt * nf));

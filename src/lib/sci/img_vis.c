@@ -437,6 +437,14 @@ int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, 
 	char uerr[UVH5_ERRLEN];
 
 	in->nrows = in->nflagged = in->nautos = in->nnonfinite = 0;
+	if (in->keep_times) {
+		size_t nblt = 0;
+		for (int i = 0; i < in->nfiles; i++)
+			nblt += (size_t)in->files[i].h->Nblts;
+		free(in->row_time);
+		if (!(in->row_time = malloc(sizeof *in->row_time * (nblt ? nblt : 1))))
+			return fail(status, err, EX_OSERR, "out of memory");
+	}
 	/* Buffers for the largest block of any file, allocated once. */
 	for (int i = 0; i < in->nfiles; i++) {
 		const struct uvh5_header *h = in->files[i].h;
@@ -492,6 +500,8 @@ int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, 
 					in->nautos++;
 					continue;
 				}
+				if (in->keep_times)
+					in->row_time[in->nrows] = t;
 				in->nrows++;
 				if (t != tcache) {
 					ant_coords(in, x, t, un, wo);

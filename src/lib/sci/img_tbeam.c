@@ -1,0 +1,319 @@
+/*
+ * img_tbeam.c: the major cycle's prediction with the primary beam each
+ * visibility saw (contract in img_int.h), for a drift scan.
+ *
+ * DSA-110's dishes are fixed while the sky drifts 1.25 deg through the
+ * beam during a group, so a source east or west of the centre is seen
+ * through a beam that changes strongly in time: the dirty image holds it
+ * at the weighted mean of those beams, and a prediction that applies
+ * that mean to every visibility leaves in the residual the part of the
+ * source that the mean misses in each integration, which no CLEAN can
+ * remove. The cheap remedy short of A-projection: the CLEAN model stays
+ * in apparent units of the mean beam; each major cycle takes it to the
+ * true sky (divided by that mean, where it is above a floor), and for
+ * each of K time slices of the group multiplies it by the slice's beam,
+ * transforms it and degrids only that slice's visibilities. So the model
+ * image is the factor R_k = B_k / mean_k(B_k) away from the constant-beam
+ * one: R_k is computed once, per sub-band (the beam at the sub-band's
+ * frequencies) and slice, on a coarse grid (the beam varies over degrees,
+ * a pixel is arcseconds) and interpolated bilinearly at the model's
+ * components, which are few. The mean is weighted by the visibility
+ * weights of each slice, as the dirty image's is. The model visibilities
+ * are held per store entry (8 bytes each) and subtracted by the one
+ * gridding pass of the residual, so the degridding costs what it did
+ * with one slice; each further slice costs a model transform.
+ */
+#include "sci/img.h"
+#include "sci/img_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#define TB_NF 4                  /* frequencies a sub-band's beam averages */
+#define TB_MAXTHREADS 64
+#define SIDEREAL 1.00273781191135448
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int oom(int *st, char *err, const char *what)
+{
+	snprintf(err, IMG_ERRLEN, "out of memory for %s", what);
+	*st = EX_OSERR;
+	return -1;
+}
+
+/* Is frequency f in kept sub-band b of sb? */
+static int in_sub(const struct img_subs *sb, int b, double f)
+{
+	return !(sb->hi[b] > 0) || (f >= sb->lo[b] && f < sb->hi[b]);
+}
+
+/*
+ * The rows' slices: the group's distinct integration times in order,
+ * dealt into k runs of (nearly) equal length; *dp[s] gets slice s's
+ * pointing offset (radians of RA east of the phase centre, at the mean
+ * of its integration times). 0, or -1 if out of memory.
+ */
+static int slice_rows(struct img_tbeam *tb, const struct img_input *in, double *dp)
+{
+	size_t nr = tb->nrow, nt = 0;
+	double *t = malloc(sizeof *t * (nr ? nr : 1)), mid = (in->jd_first + in->jd_last) / 2;
+	int cnt[IMG_TBEAM_MAX] = {0};
+
+	if (!t)
+		return -1;
+	memcpy(t, in->row_time, sizeof *t * nr);
+	qsort(t, nr, sizeof *t, cmp_double);
+	for (size_t i = 0; i < nr; i++)
+		if (i == 0 || t[i] != t[nt - 1])
+			t[nt++] = t[i];
+	if ((size_t)tb->k > nt)
+		tb->k = nt > 0 ? (int)nt : 1;
+	for (int s = 0; s < tb->k; s++)
+		dp[s] = 0;
+	for (size_t i = 0; i < nt; i++) {
+		int s = (int)(i * (size_t)tb->k / nt);
+		dp[s] += (t[i] - mid) * 2 * M_PI * SIDEREAL;
+		cnt[s]++;
+	}
+	for (int s = 0; s < tb->k; s++)
+		dp[s] = cnt[s] ? dp[s] / cnt[s] : 0;
+	for (size_t r = 0; r < nr; r++) {
+		const double *p = bsearch(&in->row_time[r], t, nt, sizeof *t, cmp_double);
+		tb->slice[r] = (unsigned char)((size_t)(p - t) * (size_t)tb->k / nt);
+	}
+	free(t);
+	return 0;
+}
+
+/* Sum of the store's weights per kept sub-band and slice into w. */
+static void slice_weights(const struct img_tbeam *tb, const struct img_vstore *s,
+    const struct img_subs *sb, double w[][IMG_TBEAM_MAX])
+{
+	for (int i = 0; i < s->nseg; i++) {
+		const struct img_vseg *sg = &s->seg[i];
+		for (size_t r = sg->row0; r < sg->row0 + sg->nrow; r++)
+			for (int j = 0; j < sg->nchan; j++) {
+				float x = s->w[sg->off + (r - sg->row0) * (size_t)sg->nchan + (size_t)j];
+				for (int b = 0; x > 0 && b < sb->sp.nsub; b++)
+					if (in_sub(sb, b, sg->freq[j]))
+						w[b][tb->slice[r]] += x;
+			}
+	}
+}
+
+int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
+    const struct img_input *in, const struct img_subs *sb, int n, double cell, int *st,
+    char *err)
+{
+	const struct img_vstore *s = in->store;
+	double dp[IMG_TBEAM_MAX], w[IMG_SUB_MAX][IMG_TBEAM_MAX] = {{0}}, flo = INFINITY;
+	double fhi = -INFINITY;
+	size_t ncc;
+
+	memset(tb, 0, sizeof *tb);
+	tb->k = k < 1 ? 1 : k > IMG_TBEAM_MAX ? IMG_TBEAM_MAX : k;
+	tb->nrow = s->nrow;
+	tb->n = n;
+	tb->nsub = sb->sp.nsub;
+	if (tb->k > 1 && !in->row_time) {
+		/* a store made without the rows' times (not img_run's: a
+		 * caller of its own) has nothing to slice by */
+		tb->k = 1;
+		return 0;
+	}
+	if (tb->k == 1)
+		return 0;
+	if ((size_t)in->nrows != s->nrow) {
+		snprintf(err, IMG_ERRLEN, "row times of %lld rows for a store of %zu", in->nrows,
+		    s->nrow);
+		*st = EX_SOFTWARE;
+		return -1;
+	}
+	if (!(tb->slice = malloc(s->nrow ? s->nrow : 1)) || slice_rows(tb, in, dp) < 0)
+		return oom(st, err, "the beam's time slices");
+	if (tb->k == 1)
+		return 0;
+	/* the coarse grid: about an arcminute, at most 16 pixels */
+	tb->step = (int)fmin(16, fmax(1, floor(M_PI / 180 / 60 / cell)));
+	tb->nc = n / tb->step + 2;
+	ncc = (size_t)tb->nc * tb->nc;
+	tb->ratio = malloc(sizeof *tb->ratio * ncc * (size_t)tb->k * (size_t)tb->nsub);
+	tb->mvis = malloc(sizeof *tb->mvis * (s->nvis ? s->nvis : 1));
+	if (!tb->ratio || !tb->mvis)
+		return oom(st, err, "the time-sliced prediction");
+	slice_weights(tb, s, sb, w);
+	for (int i = 0; i < s->nseg; i++)
+		for (int j = 0; j < s->seg[i].nchan; j++) {
+			flo = fmin(flo, s->seg[i].freq[j]);
+			fhi = fmax(fhi, s->seg[i].freq[j]);
+		}
+	for (int b = 0; b < tb->nsub; b++) {
+		double lo = fmax(flo, sb->lo[b]), hi = sb->hi[b] > 0 ? fmin(fhi, sb->hi[b]) : fhi;
+		double wsum = 0;
+
+		for (int sl = 0; sl < tb->k; sl++)
+			wsum += w[b][sl];
+		for (int y = 0; y < tb->nc; y++)
+			for (int x = 0; x < tb->nc; x++) {
+				double l = -(x * tb->step - n / 2) * cell, m = (y * tb->step - n / 2) * cell;
+				double dec, dra, bk[IMG_TBEAM_MAX], mean = 0;
+				size_t c = (size_t)y * tb->nc + x;
+				int on = img_pb_dir(in, l, m, &dec, &dra) == 0;
+
+				for (int sl = 0; sl < tb->k; sl++) {
+					bk[sl] = 0;
+					for (int f = 0; on && f < TB_NF; f++)
+						bk[sl] += img_pb_at(o->beam, in, dec, dra, dp[sl],
+						    lo + (hi - lo) * (f + 0.5) / TB_NF) / TB_NF;
+					mean += w[b][sl] * bk[sl];
+				}
+				mean = wsum > 0 ? mean / wsum : 0;
+				for (int sl = 0; sl < tb->k; sl++)
+					tb->ratio[((size_t)b * tb->k + sl) * ncc + c] =
+					    (float)(mean >= IMG_TBEAM_FLOOR ? bk[sl] / mean : 1);
+			}
+	}
+	return 0;
+}
+
+void img_tbeam_free(struct img_tbeam *tb)
+{
+	free(tb->slice);
+	free(tb->ratio);
+	free(tb->mvis);
+	memset(tb, 0, sizeof *tb);
+}
+
+/* Slice sl's factor for sub-band b at pixel i, bilinear on the coarse grid. */
+static double ratio_at(const struct img_tbeam *tb, int b, int sl, size_t i)
+{
+	int x = (int)(i % (size_t)tb->n), y = (int)(i / (size_t)tb->n);
+	int cx = x / tb->step, cy = y / tb->step;
+	double fx = (double)(x - cx * tb->step) / tb->step, fy = (double)(y - cy * tb->step) / tb->step;
+	const float *r0 = tb->ratio + ((size_t)b * tb->k + sl) * (size_t)tb->nc * tb->nc +
+	    (size_t)cy * tb->nc + cx, *r1 = r0 + tb->nc;
+
+	return (1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) + fy * ((1 - fx) * r1[0] + fx * r1[1]);
+}
+
+/* One thread's rows [r0, r1) of a degridding pass. */
+struct degrid_job {
+	struct img_tbeam *tb;
+	const struct img_vstore *s;
+	const struct img_grid *g;
+	const float complex *mg;
+	int sl;
+	size_t r0, r1;
+};
+
+/* Model visibilities of slice sl's rows in the job's range, for the
+ * entries the residual gridding will take (g's selection, inside the
+ * grid, weight > 0), as img_grid_store's own degridding would. */
+static void *degrid_rows(void *arg)
+{
+	const struct degrid_job *j = arg;
+	const struct img_vstore *s = j->s;
+	const struct img_grid *g = j->g;
+
+	for (int i = 0; i < s->nseg; i++) {
+		const struct img_vseg *sg = &s->seg[i];
+		size_t a = sg->row0 > j->r0 ? sg->row0 : j->r0;
+		size_t e = sg->row0 + sg->nrow < j->r1 ? sg->row0 + sg->nrow : j->r1;
+
+		for (size_t r = a; r < e; r++) {
+			if (j->tb->slice[r] != j->sl)
+				continue;
+			for (int c = 0; c < sg->nchan; c++) {
+				size_t o = sg->off + (r - sg->row0) * (size_t)sg->nchan + (size_t)c;
+				double f = sg->freq[c] / IMG_C, u = s->u[r] * f, v = s->v[r] * f;
+
+				if (!(s->w[o] > 0) || (g->sel_hi > 0 && !(sg->freq[c] >= g->sel_lo &&
+				    sg->freq[c] < g->sel_hi)) || !img_grid_inside(g, u, v))
+					continue;
+				j->tb->mvis[o] = img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void degrid_slice(struct img_tbeam *tb, const struct img_vstore *s,
+    const struct img_grid *g, const float complex *mg, int sl, int nthreads)
+{
+	struct degrid_job j[TB_MAXTHREADS];
+	pthread_t th[TB_MAXTHREADS];
+	int nt = nthreads < 1 ? 1 : nthreads > TB_MAXTHREADS ? TB_MAXTHREADS : nthreads, started = 0;
+
+	for (int t = 0; t < nt; t++)
+		j[t] = (struct degrid_job){ tb, s, g, mg, sl, s->nrow * (size_t)t / (size_t)nt,
+		    s->nrow * (size_t)(t + 1) / (size_t)nt };
+	for (int t = 1; t < nt; t++) {
+		if (pthread_create(&th[t], NULL, degrid_rows, &j[t]) != 0)
+			break;
+		started = t;
+	}
+	degrid_rows(&j[0]);
+	for (int t = 1; t <= started; t++)
+		pthread_join(th[t], NULL);
+	for (int t = started + 1; t < nt; t++)   /* threads that did not start */
+		degrid_rows(&j[t]);
+}
+
+static double cpu_now(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
+    const struct img_fft *fft, const double *corr, int b, const float *model, float *scratch,
+    float complex *mg, int nthreads, double fft_time[2])
+{
+	size_t nn = (size_t)tb->n * tb->n, m = 0;
+	int *idx;
+	float *val;
+
+	for (size_t i = 0; i < nn; i++)
+		m += model[i] != 0;
+	idx = malloc(sizeof *idx * (m ? m : 1));
+	val = malloc(sizeof *val * (m ? m : 1));
+	if (!idx || !val) {
+		free(idx);
+		free(val);
+		return -1;
+	}
+	m = 0;
+	for (size_t i = 0; i < nn; i++)
+		if (model[i] != 0) {
+			idx[m] = (int)i;
+			val[m++] = model[i];
+		}
+	for (int sl = 0; sl < tb->k; sl++) {
+		double c0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID), w0 = cpu_now(CLOCK_MONOTONIC);
+
+		memset(scratch, 0, sizeof *scratch * nn);
+		for (size_t i = 0; i < m; i++)
+			scratch[idx[i]] = (float)(val[i] * ratio_at(tb, b, sl, (size_t)idx[i]));
+		img_model_grid(scratch, tb->n, g->ng, corr, mg);
+		img_fft_exec(fft, mg);
+		fft_time[0] += cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		fft_time[1] += cpu_now(CLOCK_MONOTONIC) - w0;
+		degrid_slice(tb, s, g, mg, sl, nthreads);
+	}
+	free(idx);
+	free(val);
+	return 0;
+}
