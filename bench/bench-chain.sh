@@ -23,12 +23,15 @@
 # Environment: BENCH_TMP (default /work/tmp-bench) for the ~10 GB of data;
 # NPIX; REPS; KEEP=1 keeps the data; E2E=target or calibrator (default
 # both); SIM_ARGS (uvm-sim options, e.g. a
-# small group to try the script: SIM_ARGS="-a 8 -s 4 -c 4 -t 3" NPIX=128).
+# small group to try the script: SIM_ARGS="-a 8 -s 4 -c 4 -t 3" NPIX=128);
+# CONF_EXTRA (config lines for the end-to-end deployment, e.g.
+# "IMAGE_BEAM_SLICES=1") with IMAGE_ARGS (the same as uvm-image options
+# for the stage alone, e.g. "-K 1"); OUT (default bench/results/chain.txt).
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 root=$(pwd)
-out=bench/results/chain.txt
+out=${OUT:-bench/results/chain.txt}
 npix=${NPIX:-0}
 e2e_kinds=${E2E:-target calibrator}
 reps=${REPS:-3}
@@ -101,6 +104,7 @@ e2e() {
 	IMAGE_FFTW_PLAN=measure
 	CALIBRATORS=$cal
 	RULES_DIR=$root/rules
+	${CONF_EXTRA:-}
 	CONF
 	sync
 	t0=$(now_s)
@@ -147,7 +151,7 @@ while [ $r -lt "$reps" ]; do
 	timed flag uvm-flag -D "$tmp/home" -r "$tmp/flag.json" -o "$tmp/flag.uvh5" "$tmp/vis.uvh5"
 	timed calsolve uvm-calsolve -D "$tmp/home" -g "$g" -o "$tmp/home/caltables/$g.cal.h5" "$tmp/flag.uvh5"
 	timed calapply uvm-calapply -D "$tmp/home" -c "$tmp/home/caltables/$g.cal.h5" -o "$tmp/cal.uvh5" "$tmp/flag.uvh5"
-	timed image env UVM_DEBUG=1 uvm-image -n "$npix" -w "$tmp/wisdom" -p "$tmp/image.pb.fits" -o "$tmp/image.fits" "$tmp/cal.uvh5"
+	timed image env UVM_DEBUG=1 uvm-image ${IMAGE_ARGS:-} -n "$npix" -w "$tmp/wisdom" -p "$tmp/image.pb.fits" -o "$tmp/image.fits" "$tmp/cal.uvh5"
 	# gridding: visibilities and cpu seconds from the debug log
 	sed -n 's/.*debug: gridded and transformed \([0-9]*\) visibilities in [0-9]* sub-band(s): \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/grid_vis_per_cpu_s \1 \2 \3/p' \
 		"$tmp/err" | awk '{printf "%s %.0f %.2f\n", $1, $2 / $3, $4}' >>"$tmp/rec"
@@ -203,6 +207,6 @@ med() { awk -v k="$1" -v c="$2" '$2 == k {print $(c + 2)}' "$tmp/all" | median 2
 		[ "$kind" = target ] || lim=90
 		echo "# goal: whole chain under $lim s on 2 cores for a $kind group: $(echo "$tot $lim" | awk '{print ($1 < $2) ? "met" : "NOT met"}') ($tot s)"
 	done
-	echo "# reproduce: bench/bench-chain.sh (env: NPIX=${NPIX:-0} REPS=$reps E2E=\"$e2e_kinds\"${SIM_ARGS:+ SIM_ARGS=\"$SIM_ARGS\"})"
+	echo "# reproduce: bench/bench-chain.sh (env: NPIX=${NPIX:-0} REPS=$reps E2E=\"$e2e_kinds\"${SIM_ARGS:+ SIM_ARGS=\"$SIM_ARGS\"}${CONF_EXTRA:+ CONF_EXTRA=\"$CONF_EXTRA\" IMAGE_ARGS=\"${IMAGE_ARGS:-}\"})"
 } | tee "$out.tmp.$$"
 mv "$out.tmp.$$" "$out"
