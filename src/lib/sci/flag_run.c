@@ -8,8 +8,9 @@
  * and flags (5 bytes a sample: 860 MB for a full DSA-110 group, against
  * 1.5 GB for the visibilities); it is read in blocks of rows of about
  * 2 MB, and the visibilities and nsamples are streamed from the input
- * again while writing. The report holds no time stamp or timing,
- * so the same input gives the same bytes.
+ * again while writing, compressed on every core (flag_write.c). The
+ * report holds no time stamp or timing, so the same input gives the
+ * same bytes.
  */
 #include "sci/flag.h"
 
@@ -24,6 +25,7 @@
 #include "core/fsx.h"
 #include "core/prov.h"
 #include "sci/aoflag.h"
+#include "sci/flag_write.h"
 #include "uvh5/uvh5.h"
 
 static double now(void)
@@ -269,7 +271,7 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	uvh5_writer *w = NULL;
 	float complex *vis = NULL;
 	uint8_t *flags = NULL, *badchan = NULL, *badtime = NULL, *skip = NULL;
-	float *ns = NULL, *amp = NULL;
+	float *amp = NULL;
 	int64_t blk;
 	int *a1 = NULL, *a2 = NULL;
 	char e[UVH5_ERRLEN], *rep = NULL;
@@ -310,13 +312,12 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	if (blk < 1)
 		blk = 1;
 	vis = malloc(sizeof *vis * (size_t)blk * rowlen);
-	ns = malloc(sizeof *ns * (size_t)blk * rowlen);
 	amp = malloc(sizeof *amp * n);
 	flags = malloc(n);
 	badchan = calloc((size_t)h->Nfreqs, 1);
 	badtime = calloc((size_t)h->Ntimes, 1);
 	skip = calloc((size_t)h->Nants_telescope, 1);
-	if (!vis || !ns || !amp || !flags || !badchan || !badtime || !skip) {
+	if (!vis || !amp || !flags || !badchan || !badtime || !skip) {
 		snprintf(err, FLAG_ERRLEN, "out of memory (%zu MB for the group)",
 		    n * 5 >> 20);
 		rc = EX_SOFTWARE;
@@ -427,14 +428,10 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 		rc = s ? s : EX_CANTCREAT;
 		goto out;
 	}
-	for (int64_t r0 = 0; r0 < h->Nblts; r0 += blk) {
-		int64_t nr = h->Nblts - r0 < blk ? h->Nblts - r0 : blk;
-		if (uvh5_read_rows(f, r0, nr, vis, NULL, ns, &s, e) < 0 ||
-		    uvh5_write_rows(w, r0, nr, vis, flags + (size_t)r0 * rowlen, ns, &s, e) < 0) {
-			snprintf(err, FLAG_ERRLEN, "%s", e);
-			rc = s ? s : EX_IOERR;
-			goto out;
-		}
+	if (flag_write(f, w, flags, o->nthreads, &s, e) < 0) {
+		snprintf(err, FLAG_ERRLEN, "%s", e);
+		rc = s ? s : EX_IOERR;
+		goto out;
 	}
 	if (uvh5_writer_commit(w, &s, e) < 0) {
 		snprintf(err, FLAG_ERRLEN, "%s", e);
@@ -455,7 +452,6 @@ out:
 	free(badchan);
 	free(badtime);
 	free(skip);
-	free(ns);
 	free(a1);
 	free(a2);
 	return rc;
