@@ -16,7 +16,8 @@
  *                    antennas with the reason
  *   -x max_fraction  largest flagged fraction of a usable group (default
  *                    FLAG_MAX_FRACTION, else 0.5)
- *   -j threads       AOFlagger threads (default: online CPUs)
+ *   -j threads       threads for statistics, AOFlagger and compression
+ *                    (default: online CPUs)
  *   -D home          deployment (default $UVM_HOME, else .)
  * On success one line to stdout: "flagged=F dead=N bad=N read_s=..
  * stats_s=.. aoflagger_s=.. write_s=..".

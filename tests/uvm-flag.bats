@@ -22,6 +22,9 @@ setup_file() {
 	uvm-combine -o vis.uvh5 dfx/*.hdf5
 	uvm-sim -a 16 -s 4 -c 24 -t 24 -S 7 -o clean >/dev/null
 	uvm-combine -o clean.uvh5 clean/*.hdf5
+	# rows of 16 KiB: chunks of 128 rows (2 MiB), 3 whole and one of 24
+	uvm-sim -a 16 -s 8 -c 128 -t 3 -S 7 -D all -o odd >/dev/null
+	uvm-combine -o odd.uvh5 odd/*.hdf5
 }
 
 setup() {
@@ -163,6 +166,53 @@ teardown() {
 		cmp vis.$d.bin out1.$d.bin
 	done
 	[ "$(jq .flagged_fraction r1.json)" != 0 ]
+}
+
+@test "chunks of a group's rows with a remainder: data copied, flags as counted, the same bytes on 1 and 3 threads" {
+	cp "$BATS_FILE_TMPDIR/odd.uvh5" .
+	[ "$(uvm-dump odd.uvh5 | sed -n 's/^Nblts=//p')" = 408 ]
+	for t in 1 3; do
+		run -0 uvm-flag -j $t -x 1 -r r$t.json -o out$t.uvh5 odd.uvh5
+	done
+	cmp out1.uvh5 out3.uvh5
+	run -0 h5dump -p -H out1.uvh5
+	[ "$(grep -c 'CHUNKED ( 128, 1024, 2 )' <<<"$output")" = 3 ]
+	# the last chunk's 24 rows too: visibilities and weights bit for bit
+	LZF=$(ls /usr/lib/*/liblzf.so.1 2>/dev/null | head -1)
+	for d in visdata nsamples; do
+		for f in odd out1; do
+			LD_PRELOAD=$LZF h5dump -b NATIVE -d /Data/$d -o $f.$d.bin $f.uvh5 >/dev/null
+		done
+		[ "$(stat -c %s odd.$d.bin)" -gt 0 ]
+		cmp odd.$d.bin out1.$d.bin
+	done
+	# the flags read back are the ones the report counted in memory
+	n=$(uvm-dump -d out1.uvh5 | sed -n 's/^flag_count=//p')
+	[ "$n" -gt 0 ]
+	[ "$(jq -r '.flagged_fraction * .samples | round' r1.json)" = "$n" ] ||
+	[ "$(jq -r "(.flagged_fraction * .samples - $n) | fabs < 1" r1.json)" = true ]
+	# the last rows flagged like the first: the burst and the channels
+	LD_PRELOAD=$LZF h5dump -b NATIVE -d /Data/flags -o out1.flags.bin out1.uvh5 >/dev/null
+	[ "$(od -An -v -tu1 -j $((384 * 2048)) out1.flags.bin | tr -s ' ' '\n' | grep -c 1)" -gt 0 ]
+}
+
+@test "a full file system while workers encode: 74 naming the rows, no temporary, on 1 and 3 threads" {
+	cp "$BATS_FILE_TMPDIR/odd.uvh5" .
+	MNT=$BATS_TEST_TMPDIR/mnt
+	# the output is 4 chunks of 2 MiB of visibilities (and ~100 KiB of
+	# flags and weights) after a header of well under 1 MiB: each size
+	# fails at a later chunk, the last one included
+	for k in 1024 3072 5120 7424; do
+		tiny_fs "$MNT" $k || skip "cannot mount tmpfs"
+		for t in 1 3; do
+			run -74 uvm-flag -j $t -x 1 -o "$MNT/out.uvh5" odd.uvh5
+			assert_output --regexp "^uvm-flag: cannot write '/Data/(visdata|flags|nsamples)' rows [0-9]+-[0-9]+ of '$MNT/out.uvh5': No space left on device$"
+			no_temps "$MNT"
+			[ ! -e "$MNT/out.uvh5" ]
+		done
+		umount "$MNT"
+	done
+	run -0 uvm-flag -x 1 -o out.uvh5 odd.uvh5
 }
 
 @test "hostile file names" {

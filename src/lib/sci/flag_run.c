@@ -8,8 +8,9 @@
  * and flags (5 bytes a sample: 860 MB for a full DSA-110 group, against
  * 1.5 GB for the visibilities); it is read in blocks of rows of about
  * 2 MB, and the visibilities and nsamples are streamed from the input
- * again while writing. The report holds no time stamp or timing,
- * so the same input gives the same bytes.
+ * again while writing, compressed on every core (flag_write.c). The
+ * report holds no time stamp or timing, so the same input gives the
+ * same bytes.
  */
 #include "sci/flag.h"
 
@@ -24,6 +25,7 @@
 #include "core/fsx.h"
 #include "core/prov.h"
 #include "sci/aoflag.h"
+#include "sci/flag_write.h"
 #include "uvh5/uvh5.h"
 
 static double now(void)
@@ -38,11 +40,23 @@ struct counts {
 	long long total, input, ants, chans, aoflagger, final;
 };
 
+/* Non-zero bytes of f[0, n): eight at a time (the high bit of each byte
+ * of t is set where that byte is non-zero), four passes of the group on
+ * the one thread between the parallel ones. */
 static long long count_flags(const uint8_t *f, size_t n)
 {
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL, ones = 0x0101010101010101ULL;
 	long long c = 0;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, t;
+
+		memcpy(&x, f + i, 8);
+		t = ((x & lo7) + lo7) | x;
+		c += (long long)((((t >> 7) & ones) * ones) >> 56);
+	}
+	for (; i < n; i++)
 		c += f[i] != 0;
 	return c;
 }
@@ -269,7 +283,7 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	uvh5_writer *w = NULL;
 	float complex *vis = NULL;
 	uint8_t *flags = NULL, *badchan = NULL, *badtime = NULL, *skip = NULL;
-	float *ns = NULL, *amp = NULL;
+	float *amp = NULL;
 	int64_t blk;
 	int *a1 = NULL, *a2 = NULL;
 	char e[UVH5_ERRLEN], *rep = NULL;
@@ -310,13 +324,12 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 	if (blk < 1)
 		blk = 1;
 	vis = malloc(sizeof *vis * (size_t)blk * rowlen);
-	ns = malloc(sizeof *ns * (size_t)blk * rowlen);
 	amp = malloc(sizeof *amp * n);
 	flags = malloc(n);
 	badchan = calloc((size_t)h->Nfreqs, 1);
 	badtime = calloc((size_t)h->Ntimes, 1);
 	skip = calloc((size_t)h->Nants_telescope, 1);
-	if (!vis || !ns || !amp || !flags || !badchan || !badtime || !skip) {
+	if (!vis || !amp || !flags || !badchan || !badtime || !skip) {
 		snprintf(err, FLAG_ERRLEN, "out of memory (%zu MB for the group)",
 		    n * 5 >> 20);
 		rc = EX_SOFTWARE;
@@ -337,7 +350,11 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 				fl[i] = 1;
 				am[i] = NAN;
 			} else {
-				am[i] = cabsf(vis[i]);
+				/* cabsf's value (glibc's hypotf: the double sum
+				 * of squares, rounded once), without its call */
+				double re = crealf(vis[i]), im = cimagf(vis[i]);
+
+				am[i] = (float)sqrt(re * re + im * im);
 			}
 		}
 	}
@@ -427,14 +444,10 @@ int flag_run(const struct flag_opts *o, struct flag_timing *tm, char *err)
 		rc = s ? s : EX_CANTCREAT;
 		goto out;
 	}
-	for (int64_t r0 = 0; r0 < h->Nblts; r0 += blk) {
-		int64_t nr = h->Nblts - r0 < blk ? h->Nblts - r0 : blk;
-		if (uvh5_read_rows(f, r0, nr, vis, NULL, ns, &s, e) < 0 ||
-		    uvh5_write_rows(w, r0, nr, vis, flags + (size_t)r0 * rowlen, ns, &s, e) < 0) {
-			snprintf(err, FLAG_ERRLEN, "%s", e);
-			rc = s ? s : EX_IOERR;
-			goto out;
-		}
+	if (flag_write(f, w, flags, o->nthreads, &s, e) < 0) {
+		snprintf(err, FLAG_ERRLEN, "%s", e);
+		rc = s ? s : EX_IOERR;
+		goto out;
 	}
 	if (uvh5_writer_commit(w, &s, e) < 0) {
 		snprintf(err, FLAG_ERRLEN, "%s", e);
@@ -455,7 +468,6 @@ out:
 	free(badchan);
 	free(badtime);
 	free(skip);
-	free(ns);
 	free(a1);
 	free(a2);
 	return rc;
