@@ -33,7 +33,8 @@
 # spurious entries are). Writes bench/results/science.txt
 # (science-small.txt, science-medium.txt). BENCH_SCIENCE_FIELDS picks
 # fields (default "counts dr"); BENCH_SCIENCE_K lists the beam's time
-# slices (uvm-image -K) to image each simulated field with (default 1),
+# slices (uvm-image -K) to image each simulated field with (default 4,
+# the program's),
 # BENCH_OUT names the results file; KEEP=1 keeps the data (in BENCH_TMP,
 # default /tmp).
 set -eu
@@ -66,7 +67,7 @@ field() {
 	uvm-sim $sim -R "$d/truth.json" -o "$d/sim" >/dev/null
 	du_sim=$(du -sh "$d/sim" | cut -f1)
 	echo "# field $name: uvm-sim $sim (files: $du_sim)"
-	for k in ${BENCH_SCIENCE_K:-1}; do
+	for k in ${BENCH_SCIENCE_K:-4}; do
 		image_field "$d" "$k"
 	done
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$d/sim"
