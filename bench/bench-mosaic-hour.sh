@@ -28,14 +28,6 @@ export PATH="$tmp/bin:$PATH"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 kmax=$(echo $ks | tr ' ' '\n' | sort -n | tail -1)
 
-run() {
-	key=$1
-	shift
-	/usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" ||
-		{ echo "bench-mosaic-hour: $key failed:" >&2; tail -3 "$tmp/err" >&2; exit 1; }
-	awk -v k="$key" '{print k, $1, $2 + $3, $4}' "$tmp/time" >>"$tmp/rec"
-}
-
 i=0
 while [ $i -lt "$kmax" ]; do
 	mjd=$(awk -v i=$i 'BEGIN { printf "%.6f", 60000.5 + (150 + 300 * i) / 86400 }')
@@ -53,13 +45,12 @@ while [ $r -lt "$reps" ]; do
 		i=0
 		while [ $i -lt "$k" ]; do set -- "$@" "$tmp/g$i/qa.json"; i=$((i + 1)); done
 		echo "cat_$k $(elapsed cat $(echo "$@" | sed 's/qa\.json/image.fits/g')) 0 0" >>"$tmp/rec"
-		run "mosaic_$k" uvm-mosaic -o "$tmp/m$k.fits" "$@"
-		run "msources_$k" uvm-sources -o "$tmp/s$k.json" "$tmp/m$k.fits"
+		record "mosaic_$k" uvm-mosaic -o "$tmp/m$k.fits" "$@"
+		record "msources_$k" uvm-sources -o "$tmp/s$k.json" "$tmp/m$k.fits"
 		eval "grid_$k=\$(head -c 2880 \"\$tmp/m\$k.fits\" | fold -w 80 | sed -n 's/^NAXIS[12] *= *\([0-9]*\).*/\1/p' | paste -sd x)"
 	done
 done
 
-med() { awk -v k="$1" -v c="$2" '$1 == k {print $(c + 1)}' "$tmp/rec" | median; }
 {
 	bench_header "the hour's mosaic as its groups come in (bench/bench-mosaic-hour.sh)"
 	echo "# load average: at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared)"
@@ -69,11 +60,11 @@ med() { awk -v k="$1" -v c="$2" '$1 == k {print $(c + 1)}' "$tmp/rec" | median; 
 	for m in $ks; do
 		eval "grid=\$grid_$m"
 		for k in cat mosaic msources; do
-			w=$(med "${k}_$m" 1)
-			c=$(med "${k}_$m" 2)
+			w=$(record_med "${k}_$m" 1)
+			c=$(record_med "${k}_$m" 2)
 			printf '%-14s %-12s %8.2f %8.2f %6s %8.0f\n' "${k}_$m" "$grid" "$w" "$c" \
 				"$(echo "$w $c" | awk '$1 > 0 && $2 > 0 {printf "%.0f", 100 * $2 / $1; next} {print "-"}')" \
-				"$(med "${k}_$m" 3 | awk '{print $1 / 1024}')"
+				"$(record_med "${k}_$m" 3 | awk '{print $1 / 1024}')"
 		done
 	done
 	echo "# reproduce: bench/bench-mosaic-hour.sh (env: REPS=$reps NPIX=$npix KS=\"$ks\")"

@@ -24,15 +24,6 @@ cp -p bin/uvm-mosaic bin/uvm-sources "$tmp/bin/"
 export PATH="$tmp/bin:$PATH"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# run KEY CMD...: append "KEY wall cpu_s rss_kb" to the record
-run() {
-	k=$1
-	shift
-	/usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" ||
-		{ echo "bench-mosaic: $k failed:" >&2; tail -3 "$tmp/err" >&2; exit 1; }
-	awk -v k="$k" '{print k, $1, $2 + $3, $4}' "$tmp/time" >>"$tmp/rec"
-}
-
 : >"$tmp/rec"
 for n in ${NPIXS:-2048 4096 6720}; do
 	i=0
@@ -46,18 +37,17 @@ for n in ${NPIXS:-2048 4096 6720}; do
 	while [ $r -lt "$reps" ]; do
 		r=$((r + 1))
 		echo "cat_1x$n $(elapsed cat "$tmp/$n/g1/image.fits") 0 0" >>"$tmp/rec"
-		run "mosaic_1x$n" uvm-mosaic -o "$tmp/m1.fits" "$tmp/$n/g1/qa.json"
-		run "msources_1x$n" uvm-sources -o "$tmp/s1.json" "$tmp/m1.fits"
+		record "mosaic_1x$n" uvm-mosaic -o "$tmp/m1.fits" "$tmp/$n/g1/qa.json"
+		record "msources_1x$n" uvm-sources -o "$tmp/s1.json" "$tmp/m1.fits"
 		echo "cat_3x$n $(elapsed cat "$tmp/$n"/g*/image.fits) 0 0" >>"$tmp/rec"
-		run "mosaic_3x$n" uvm-mosaic -o "$tmp/m3.fits" "$tmp/$n"/g*/qa.json
-		run "msources_3x$n" uvm-sources -o "$tmp/s3.json" "$tmp/m3.fits"
+		record "mosaic_3x$n" uvm-mosaic -o "$tmp/m3.fits" "$tmp/$n"/g*/qa.json
+		record "msources_3x$n" uvm-sources -o "$tmp/s3.json" "$tmp/m3.fits"
 	done
 	eval "grid1_$n=\$(head -c 2880 \"\$tmp/m1.fits\" | fold -w 80 | sed -n 's/^NAXIS[12] *= *\([0-9]*\).*/\1/p' | paste -sd x)"
 	eval "grid3_$n=\$(head -c 2880 \"\$tmp/m3.fits\" | fold -w 80 | sed -n 's/^NAXIS[12] *= *\([0-9]*\).*/\1/p' | paste -sd x)"
 	rm -rf "${tmp:?}/$n" "$tmp"/m?.fits
 done
 
-med() { awk -v k="$1" -v c="$2" '$1 == k {print $(c + 1)}' "$tmp/rec" | median; }
 {
 	bench_header "uvm-mosaic and uvm-sources on its mosaic (bench/bench-mosaic.sh)"
 	echo "# load average: at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared)"
@@ -68,11 +58,11 @@ med() { awk -v k="$1" -v c="$2" '$1 == k {print $(c + 1)}' "$tmp/rec" | median; 
 		for m in 1 3; do
 			eval "grid=\$grid${m}_$n"
 			for k in cat mosaic msources; do
-				w=$(med "${k}_${m}x$n" 1)
-				c=$(med "${k}_${m}x$n" 2)
+				w=$(record_med "${k}_${m}x$n" 1)
+				c=$(record_med "${k}_${m}x$n" 2)
 				printf '%-18s %-12s %8.2f %8.2f %6s %8.0f\n' "${k}_${m}x$n" "$grid" "$w" "$c" \
 					"$(echo "$w $c" | awk '$1 > 0 && $2 > 0 {printf "%.0f", 100 * $2 / $1; next} {print "-"}')" \
-					"$(med "${k}_${m}x$n" 3 | awk '{print $1 / 1024}')"
+					"$(record_med "${k}_${m}x$n" 3 | awk '{print $1 / 1024}')"
 			done
 		done
 	done

@@ -28,3 +28,16 @@ bench_header() {
 	echo "# machine: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 	echo "# cpu: $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
 }
+
+# record KEY CMD...: run CMD (output discarded) under GNU time and append
+# "KEY wall_s cpu_s rss_kb" to $tmp/rec (cpu: user + sys); when CMD fails,
+# say so with its last lines of stderr and exit 1. record_med KEY COL: the
+# median of column COL (1 wall, 2 cpu, 3 rss) over KEY's records.
+record() {
+	rkey=$1
+	shift
+	/usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" ||
+		{ echo "$(basename "$0" .sh): $rkey failed:" >&2; tail -3 "$tmp/err" >&2; exit 1; }
+	awk -v k="$rkey" '{print k, $1, $2 + $3, $4}' "$tmp/time" >>"$tmp/rec"
+}
+record_med() { awk -v k="$1" -v c="$2" '$1 == k {print $(c + 1)}' "$tmp/rec" | median; }
