@@ -264,7 +264,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 			 * tb->mvis, which the gridding below subtracts */
 			double ft[2] = {0, 0};
 
-			if (img_tbeam_predict(tb, in->store, g, fft, corr, b, model, sb->resid[b], mg,
+			if (img_tbeam_predict(tb, in->store, g, fft, corr, b, model, mg,
 				in->nthreads, ft) < 0) {
 				fftwf_free(mg);
 				snprintf(err, IMG_ERRLEN, "out of memory for the time-sliced prediction");

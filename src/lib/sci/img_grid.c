@@ -306,6 +306,20 @@ void img_model_grid(const float *model, int n, int ng, const double *corr, float
 	}
 }
 
+void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t m, int n, int ng,
+    const double *corr, float complex *buf)
+{
+	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
+	for (size_t i = 0; i < m; i++) {
+		int x = idx[i] % n, y = idx[i] / n;
+		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
+		double c = corr[x] * corr[y];
+
+		buf[(size_t)km * ng + grid_col(x, n, ng)] =
+		    (float)(a[i] / c) + (b ? (float)(b[i] / c) : 0) * I;
+	}
+}
+
 float complex img_degrid(const struct img_kernel *k, const float complex *mg, int ng, double pu,
     double pv)
 {
@@ -332,6 +346,34 @@ float complex img_degrid(const struct img_kernel *k, const float complex *mg, in
 	/* the model grid is the backward transform of a real image: the
 	 * forward one (what a visibility is) is its conjugate */
 	return conjf(s);
+}
+
+void img_degrid_pair(const struct img_kernel *k, const float complex *mg, int ng, double pu,
+    double pv, float complex *dp, float complex *dm)
+{
+	int W = k->support;
+	float ku[64], kv[64];
+	long cu[64], cv[64], mu[64];
+	float complex sp = 0, sm = 0;
+
+	kernel_row(k, pu, ng, ku, cu);
+	kernel_row(k, pv, ng, kv, cv);
+	for (int ix = 0; ix < W; ix++)
+		mu[ix] = cu[ix] ? ng - cu[ix] : 0;
+	for (int iy = 0; iy < W; iy++) {
+		const float complex *row = mg + cv[iy] * ng;
+		const float complex *mrow = mg + (cv[iy] ? ng - cv[iy] : 0) * ng;
+		float complex r = 0, q = 0;
+
+		for (int ix = 0; ix < W; ix++) {
+			r += ku[ix] * row[cu[ix]];
+			q += ku[ix] * mrow[mu[ix]];
+		}
+		sp += kv[iy] * r;
+		sm += kv[iy] * q;
+	}
+	*dp = conjf(sp);
+	*dm = conjf(sm);
 }
 
 struct resid_half {

@@ -40,6 +40,25 @@ float img_grid_weight(const struct img_grid *g, double u, double v, float w);
 /* Is (u, v) inside both grids, kernel included? */
 int img_grid_inside(const struct img_grid *g, double u, double v);
 
+/*
+ * Two sparse models in one complex grid, for one transform of both (the
+ * transform of a real image is Hermitian, so the two separate again at
+ * the degridding, img_tbeam.c): pixels idx[0..m) (y * n + x) of values
+ * a[i] in the real part and b[i] (b NULL: none) in the imaginary, placed
+ * and corrected as img_model_grid places one image.
+ */
+void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t m, int n, int ng,
+    const double *corr, float complex *buf);
+
+/*
+ * img_degrid at (pu, pv) into *dp and, with the same taps mirrored
+ * through the grid's origin, at (-pu, -pv) into *dm: for the transform
+ * of a real image the two are exact conjugates, so a grid holding two
+ * such transforms (img_model_grid_pair) separates exactly.
+ */
+void img_degrid_pair(const struct img_kernel *k, const float complex *mg, int ng, double pu,
+    double pv, float complex *dp, float complex *dm);
+
 /* Solve the k x k system a x = b in place (a row-major, partial
  * pivoting; x in b); -1 if singular. */
 int img_solve(double *a, double *b, int k);
@@ -117,13 +136,15 @@ void img_tbeam_free(struct img_tbeam *tb);
 /*
  * Sub-band b's model visibilities into tb->mvis: for each slice, model
  * (n x n, apparent Jy per pixel; only its non-zero pixels are read) times
- * the slice's R, into scratch (n x n, overwritten; may be model itself),
- * onto the model grid mg, transformed with fft, degridded at the slice's
- * entries that g's selection grids (on nthreads threads). fft_time gets
- * the transforms' cpu and wall seconds added. 0, or -1 out of memory.
+ * the slice's R onto the model grid mg, two slices to a grid (real and
+ * imaginary parts), transformed with fft, degridded at the two slices'
+ * entries that g's selection grids (on nthreads threads), each slice's
+ * share separated by the transform's Hermitian symmetry: K slices cost
+ * ceil(K/2) transforms and twice the degridding. fft_time gets the
+ * transforms' cpu and wall seconds added. 0, or -1 out of memory.
  */
 int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
-    const struct img_fft *fft, const double *corr, int b, const float *model, float *scratch,
+    const struct img_fft *fft, const double *corr, int b, const float *model,
     float complex *mg, int nthreads, double fft_time[2]);
 
 /*

@@ -20,8 +20,12 @@
  * components, which are few. The mean is weighted by the visibility
  * weights of each slice, as the dirty image's is. The model visibilities
  * are held per store entry (8 bytes each) and subtracted by the one
- * gridding pass of the residual, so the degridding costs what it did
- * with one slice; each further slice costs a model transform.
+ * gridding pass of the residual. The slices' models are real, so their
+ * transforms are Hermitian: two slices share one complex transform (one
+ * in the real part, one in the imaginary) and separate at the degridding
+ * from the grid's values at (u, v) and (-u, -v). K slices cost ceil(K/2)
+ * model transforms, against one with a single slice, and each
+ * visibility of a pair is degridded twice, which costs far less.
  */
 #include "sci/img.h"
 #include "sci/img_int.h"
@@ -207,19 +211,25 @@ static double ratio_at(const struct img_tbeam *tb, int b, int sl, size_t i)
 	return (1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) + fy * ((1 - fx) * r1[0] + fx * r1[1]);
 }
 
-/* One thread's rows [r0, r1) of a degridding pass. */
+/* One thread's rows [r0, r1) of a degridding pass of the grid of slices
+ * sa (real part) and sb (imaginary part; -1: none). */
 struct degrid_job {
 	struct img_tbeam *tb;
 	const struct img_vstore *s;
 	const struct img_grid *g;
 	const float complex *mg;
-	int sl;
+	int sa, sb;
 	size_t r0, r1;
 };
 
-/* Model visibilities of slice sl's rows in the job's range, for the
- * entries the residual gridding will take (g's selection, inside the
- * grid, weight > 0), as img_grid_store's own degridding would. */
+/*
+ * Model visibilities of slices sa and sb's rows in the job's range, for
+ * the entries the residual gridding will take (g's selection, inside the
+ * grid, weight > 0), as img_grid_store's own degridding would. With two
+ * slices in the grid, d(u) = A(u) + i B(u) in the visibilities' sense
+ * (img_degrid's), and both models are real, so conj d(-u) = A(u) - i B(u):
+ * a slice's visibility is their half sum or half difference.
+ */
 static void *degrid_rows(void *arg)
 {
 	const struct degrid_job *j = arg;
@@ -232,31 +242,41 @@ static void *degrid_rows(void *arg)
 		size_t e = sg->row0 + sg->nrow < j->r1 ? sg->row0 + sg->nrow : j->r1;
 
 		for (size_t r = a; r < e; r++) {
-			if (j->tb->slice[r] != j->sl)
+			int sl = j->tb->slice[r];
+
+			if (sl != j->sa && sl != j->sb)
 				continue;
 			for (int c = 0; c < sg->nchan; c++) {
 				size_t o = sg->off + (r - sg->row0) * (size_t)sg->nchan + (size_t)c;
 				double f = sg->freq[c] / IMG_C, u = s->u[r] * f, v = s->v[r] * f;
+				float complex d, m;
 
 				if (!(s->w[o] > 0) || (g->sel_hi > 0 && !(sg->freq[c] >= g->sel_lo &&
 				    sg->freq[c] < g->sel_hi)) || !img_grid_inside(g, u, v))
 					continue;
-				j->tb->mvis[o] = img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
+				if (j->sb < 0) {
+					d = img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
+				} else {
+					img_degrid_pair(g->k, j->mg, g->ng, u / g->du, v / g->du, &d, &m);
+					m = conjf(m);
+					d = sl == j->sa ? (d + m) / 2 : I * (d - m) / 2;
+				}
+				j->tb->mvis[o] = d;
 			}
 		}
 	}
 	return NULL;
 }
 
-static void degrid_slice(struct img_tbeam *tb, const struct img_vstore *s,
-    const struct img_grid *g, const float complex *mg, int sl, int nthreads)
+static void degrid_slices(struct img_tbeam *tb, const struct img_vstore *s,
+    const struct img_grid *g, const float complex *mg, int sa, int sb, int nthreads)
 {
 	struct degrid_job j[TB_MAXTHREADS];
 	pthread_t th[TB_MAXTHREADS];
 	int nt = nthreads < 1 ? 1 : nthreads > TB_MAXTHREADS ? TB_MAXTHREADS : nthreads, started = 0;
 
 	for (int t = 0; t < nt; t++)
-		j[t] = (struct degrid_job){ tb, s, g, mg, sl, s->nrow * (size_t)t / (size_t)nt,
+		j[t] = (struct degrid_job){ tb, s, g, mg, sa, sb, s->nrow * (size_t)t / (size_t)nt,
 		    s->nrow * (size_t)(t + 1) / (size_t)nt };
 	for (int t = 1; t < nt; t++) {
 		if (pthread_create(&th[t], NULL, degrid_rows, &j[t]) != 0)
@@ -279,39 +299,45 @@ static double cpu_now(clockid_t c)
 }
 
 int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
-    const struct img_fft *fft, const double *corr, int b, const float *model, float *scratch,
+    const struct img_fft *fft, const double *corr, int b, const float *model,
     float complex *mg, int nthreads, double fft_time[2])
 {
 	size_t nn = (size_t)tb->n * tb->n, m = 0;
 	int *idx;
-	float *val;
+	float *val, *va, *vb;
 
 	for (size_t i = 0; i < nn; i++)
 		m += model[i] != 0;
 	idx = malloc(sizeof *idx * (m ? m : 1));
-	val = malloc(sizeof *val * (m ? m : 1));
+	val = malloc(sizeof *val * (m ? m : 1) * 3);
 	if (!idx || !val) {
 		free(idx);
 		free(val);
 		return -1;
 	}
+	va = val + (m ? m : 1);
+	vb = va + (m ? m : 1);
 	m = 0;
 	for (size_t i = 0; i < nn; i++)
 		if (model[i] != 0) {
 			idx[m] = (int)i;
 			val[m++] = model[i];
 		}
-	for (int sl = 0; sl < tb->k; sl++) {
+	/* two slices a transform: the real and imaginary parts of one grid */
+	for (int sl = 0; sl < tb->k; sl += 2) {
 		double c0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID), w0 = cpu_now(CLOCK_MONOTONIC);
+		int pair = sl + 1 < tb->k;
 
-		memset(scratch, 0, sizeof *scratch * nn);
-		for (size_t i = 0; i < m; i++)
-			scratch[idx[i]] = (float)(val[i] * ratio_at(tb, b, sl, (size_t)idx[i]));
-		img_model_grid(scratch, tb->n, g->ng, corr, mg);
+		for (size_t i = 0; i < m; i++) {
+			va[i] = (float)(val[i] * ratio_at(tb, b, sl, (size_t)idx[i]));
+			if (pair)
+				vb[i] = (float)(val[i] * ratio_at(tb, b, sl + 1, (size_t)idx[i]));
+		}
+		img_model_grid_pair(idx, va, pair ? vb : NULL, m, tb->n, g->ng, corr, mg);
 		img_fft_exec(fft, mg);
 		fft_time[0] += cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		fft_time[1] += cpu_now(CLOCK_MONOTONIC) - w0;
-		degrid_slice(tb, s, g, mg, sl, nthreads);
+		degrid_slices(tb, s, g, mg, sl, pair ? sl + 1 : -1, nthreads);
 	}
 	free(idx);
 	free(val);
