@@ -15,7 +15,8 @@
  * whole chunks fall back to uvh5_write_rows; rows out of range are
  * refused. On chunks larger than the probes (32 KiB at the start, middle
  * and end), noise is stored as is and noise ending in zeros (the padded
- * last chunk's case) compressed.
+ * last chunk's case) compressed. And the pool that copies a file through
+ * that path on several workers (uvh5_copy_encoded, test_copy).
  */
 #include <hdf5.h>
 #include <pthread.h>
@@ -26,6 +27,7 @@
 #include <sysexits.h>
 
 #include "uvh5/uvh5.h"
+#include "uvh5/uvh5_stream.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/test_uvh5_encode.XXXXXX";
@@ -314,6 +316,201 @@ static void test_probes(void)
 	free(ns);
 }
 
+/*
+ * uvh5_copy_encoded: the pool both uvm-calapply and uvm-flag write with.
+ * A 60-row file of 10 samples a row copied to chunks of 7 rows (8 whole
+ * blocks and one of 4) on 1 and 3 workers: each block handed to the
+ * block function once, with its rows and a worker index in range; what
+ * the function changed in place is what is stored; flags it returns from
+ * its own array replace the file's (read without them); no function is a
+ * plain copy. An encoding that fails on a worker (the function returns no
+ * flags) and a read that fails (a corrupt LZF chunk of the source) stop
+ * the pool: -1 with the failure's status and message, no block handed
+ * out after it (one worker).
+ */
+#define CBLK 9
+#define CROWS 7
+
+struct copy {
+	int seen[CBLK];               /* blocks handed to the function */
+	int nth, bad;                 /* worker index or rows not as they should be */
+	int fail_at;                  /* block whose flags are NULL; -1 none */
+	const uint8_t *own;           /* flags to return instead, Nblts x 10 */
+};
+
+/* The block function under test: vis x -2, ns / 4, flags of odd rows
+ * inverted (or the rows of c->own); every value exact in float. */
+static const uint8_t *change(void *ctx, int worker, int64_t r0, int64_t nr,
+    float complex *vis, uint8_t *flags, float *ns)
+{
+	struct copy *c = ctx;
+	int64_t k = r0 / CROWS;
+
+	c->bad |= worker < 0 || worker >= c->nth || r0 % CROWS || k >= CBLK ||
+	    nr != (k == CBLK - 1 ? 60 - r0 : CROWS);
+	if (k >= 0 && k < CBLK)
+		c->seen[k]++;
+	for (int64_t i = 0; i < nr * 10; i++) {
+		vis[i] *= -2;
+		ns[i] /= 4;
+		if (flags && (r0 + i / 10) % 2)
+			flags[i] = !flags[i];
+	}
+	if (k == c->fail_at)
+		return NULL;
+	return c->own ? c->own + r0 * 10 : flags;
+}
+
+/* Copy src to dst with nth workers (fn change with c, or none); the
+ * copy's return value, dst committed when 0 and removed otherwise. */
+static int copy_to(const char *src, const char *dst, const struct uvh5_header *h, int nth,
+    int read_flags, struct copy *c, int *st, char *err)
+{
+	uvh5_file *f = uvh5_open(src, st, err);
+	uvh5_writer *w = f ? uvh5_create(dst, h, CROWS, st, err) : NULL;
+	int rc = -2;
+
+	if (c) {
+		memset(c->seen, 0, sizeof c->seen);
+		c->nth = uvh5_stream_threads(nth);
+		c->bad = 0;
+	}
+	if (w) {
+		rc = uvh5_copy_encoded(f, w, nth, read_flags, c ? change : NULL, c, st, err);
+		if (rc == 0 && uvh5_writer_commit(w, st, err) < 0)
+			rc = -2;
+		else if (rc < 0)
+			uvh5_writer_abort(w);
+	}
+	if (f)
+		uvh5_close(f);
+	return rc;
+}
+
+static int each_once(const struct copy *c, int n)
+{
+	int ok1 = !c->bad;
+
+	for (int k = 0; k < CBLK; k++)
+		ok1 &= c->seen[k] == (k < n);
+	return ok1;
+}
+
+/* Overwrite the stored chunk of /Data/name holding row0 in path with
+ * bytes LZF cannot decode; 0 or -1. */
+static int corrupt_chunk(const char *path, const char *name, int64_t row0)
+{
+	hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1;
+	hsize_t off[3] = { (hsize_t)row0, 0, 0 }, size = 0;
+	haddr_t addr = 0;
+	unsigned mask = 1;
+	int rc = -1;
+
+	if (fid >= 0 && (d = H5Dopen2(fid, name, H5P_DEFAULT)) >= 0 &&
+	    H5Dget_chunk_info_by_coord(d, off, &mask, &addr, &size) >= 0 && mask == 0 && size)
+		rc = 0;
+	if (d >= 0)
+		H5Dclose(d);
+	if (fid >= 0)
+		H5Fclose(fid);
+	if (rc == 0) {
+		unsigned char junk[64];
+		FILE *fp = fopen(path, "r+b");
+
+		memset(junk, 0xff, sizeof junk);
+		rc = fp && fseek(fp, (long)addr, SEEK_SET) == 0 &&
+		    fwrite(junk, 1, size < sizeof junk ? size : sizeof junk, fp) > 0 ? 0 : -1;
+		if (fp && fclose(fp) != 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+/* Whether reading rows [r0, r0+nr) of path with flags fails with status
+ * st and message err. */
+static int read_error(const char *path, int64_t r0, int64_t nr, int st, const char *err)
+{
+	float complex v[7 * 10];
+	uint8_t f[7 * 10];
+	float s[7 * 10];
+	char e[UVH5_ERRLEN] = "";
+	int st2 = 0, rc = 0;
+	uvh5_file *u = uvh5_open(path, &st2, e);
+
+	if (u && nr <= 7 && uvh5_read_rows(u, r0, nr, v, f, s, &st2, e) < 0)
+		rc = st2 == st && strcmp(e, err) == 0;
+	if (u)
+		uvh5_close(u);
+	return rc;
+}
+
+static void test_copy(void)
+{
+	enum { N = 60 * 10 };           /* the file's samples */
+	static float complex vis[N], vx[N];
+	static uint8_t fl[N], fx[N], own[N];
+	static float ns[N], nx[N];
+	struct uvh5_header h;
+	struct copy c = { .fail_at = -1 };
+	char src[256], dst[256], dst3[256], err[UVH5_ERRLEN], cmd[600];
+	size_t per = 10, n = N;
+	uvh5_writer *w;
+	int st = 0;
+
+	ok(header(&h, 6, 5) == 0 && h.Nblts * h.Nfreqs * h.Npols == N, "a 60-row header");
+	for (size_t i = 0; i < n; i++) {
+		vis[i] = CMPLXF((float)(rnd() % 1000) / 8, -(float)(rnd() % 1000) / 8);
+		fl[i] = i / 7 % 5 == 0;       /* compressible: LZF chunks */
+		ns[i] = (float)(rnd() % 64);
+		own[i] = (uint8_t)(rnd() % 2);
+		vx[i] = vis[i] * -2;
+		nx[i] = ns[i] / 4;
+		fx[i] = i / per % 2 ? !fl[i] : fl[i];
+	}
+	snprintf(src, sizeof src, "%s/src.uvh5", tmpdir);
+	snprintf(dst, sizeof dst, "%s/copy.uvh5", tmpdir);
+	snprintf(dst3, sizeof dst3, "%s/copy3.uvh5", tmpdir);
+	w = uvh5_create(src, &h, 10, &st, err);
+	ok(w && uvh5_write_rows(w, 0, h.Nblts, vis, fl, ns, &st, err) == 0 &&
+	    uvh5_writer_commit(w, &st, err) == 0, "the source written, chunks of 10 rows");
+
+	ok(copy_to(src, dst, &h, 1, 1, &c, &st, err) == 0 && each_once(&c, CBLK) &&
+	    read_same(dst, h.Nblts, per, vx, fx, nx) == 0,
+	    "1 worker: 9 blocks changed once each, stored as changed");
+	ok(copy_to(src, dst3, &h, 3, 1, &c, &st, err) == 0 && each_once(&c, CBLK) &&
+	    read_same(dst3, h.Nblts, per, vx, fx, nx) == 0, "3 workers: the same");
+	snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", dst, dst3);
+	ok(system(cmd) == 0, "the same bytes on 1 and 3 workers");
+	c.own = own;
+	ok(copy_to(src, dst, &h, 2, 0, &c, &st, err) == 0 && each_once(&c, CBLK) &&
+	    read_same(dst, h.Nblts, per, vx, own, nx) == 0,
+	    "flags read from none, returned from the caller's array");
+	c.own = NULL;
+	ok(copy_to(src, dst, &h, 3, 1, NULL, &st, err) == 0 &&
+	    read_same(dst, h.Nblts, per, vis, fl, ns) == 0, "no block function: a copy");
+
+	c.fail_at = 3;
+	st = 0;
+	ok(copy_to(src, dst, &h, 1, 1, &c, &st, err) == -1 && st == EX_SOFTWARE &&
+	    strstr(err, "bad rows 21+7") && each_once(&c, 4),
+	    "an encoding failing on the worker: 70 naming its rows, no block after it");
+	st = 0;
+	ok(copy_to(src, dst3, &h, 3, 1, &c, &st, err) == -1 && st == EX_SOFTWARE &&
+	    strstr(err, "bad rows 21+7") && !c.bad && c.seen[3] == 1, "and on 3 workers");
+	c.fail_at = -1;
+
+	ok(corrupt_chunk(src, "/Data/flags", 40) == 0, "the source's flags at row 40 corrupted");
+	st = 0;
+	/* block 5 (rows 35-41) is read into block 1's slot, once that is
+	 * written: 0 and 1 done, whatever the worker has reached since */
+	ok(copy_to(src, dst, &h, 1, 1, &c, &st, err) == -1 && !c.bad && c.seen[0] == 1 &&
+	    c.seen[1] == 1 && !c.seen[5] && !c.seen[6] && !c.seen[7] && !c.seen[8],
+	    "a read failing at row 40: no block from it on");
+	ok(read_error(src, 35, 7, st, err), "and the read's own status and message");
+	printf("# status %d: %s\n", st, err);
+	uvh5_header_free(&h);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -324,6 +521,7 @@ int main(void)
 	}
 	test_small();
 	test_probes();
+	test_copy();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		printf("# cannot remove %s\n", tmpdir);

@@ -6,15 +6,14 @@
  * (antenna, channel, polarization) array indexed like the data, with a
  * flag byte, so the inner loop over rows is two lookups and a division.
  *
- * Threads: the calling thread only reads and writes; o->nthreads workers
- * each take a whole block (one chunk of the output) in turn, calibrate it
- * with their own gain array and encode it as stored (flags and nsamples
- * LZF-compressed: uvh5_encode_rows), so that compression, a third of the
- * work when it ran inside libhdf5's H5Dwrite on the calling thread, runs
- * on every core while the calling thread reads the next blocks and
- * writes the finished ones with H5Dwrite_chunk. Rows are independent and
+ * Threads: uvh5_copy_encoded's workers each take a whole block (one
+ * chunk of the output) in turn, calibrate it with the gains of its data
+ * times (a gain set per time, computed by the first worker that needs it
+ * and shared) and encode it as stored, while the calling thread reads the
+ * next blocks and writes the finished ones. Rows are independent and
  * blocks are written in order, so the output is the same bytes for any
- * number of workers.
+ * number of workers; each worker counts its own samples and flags, added
+ * up when all have finished.
  */
 #include "sci/calapply.h"
 
@@ -24,14 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/stats.h"
 #include "sci/geom.h"
 #include "uvh5/uvh5.h"
-
-#define MAX_THREADS 64
+#include "uvh5/uvh5_stream.h"
 
 struct applier {
 	const struct cal_table *t;
@@ -180,24 +176,6 @@ static int out_header(struct uvh5_header *oh, const struct uvh5_header *h,
 	return 0;
 }
 
-/*
- * The blocks of rows on their way: block k lives in slot k % nslot, is
- * read there by the calling thread (FREE -> READ), calibrated and encoded
- * by a worker (READ -> BUSY -> DONE) and written by the calling thread
- * (DONE -> FREE). Workers take blocks in order, the calling thread writes
- * them in order; all fields below the mutex are guarded by it.
- */
-enum { SLOT_FREE, SLOT_READ, SLOT_BUSY, SLOT_DONE };
-
-struct slot {
-	int state;
-	int64_t k, r0, nr;
-	float complex *vis;
-	uint8_t *flags;
-	float *ns;
-	struct uvh5_encoded enc;
-};
-
 /* The gains of one data time, shared by the workers: computed once by the
  * first that needs them (a worker holds at most one set, so nth + 1 sets
  * always leave one free). */
@@ -208,52 +186,43 @@ struct gset {
 	uint8_t *gflag;
 };
 
-struct pool {
-	pthread_mutex_t mu;
-	pthread_cond_t work;   /* a block read, or stop */
-	pthread_cond_t done;   /* a block calibrated, or a worker failed */
-	pthread_cond_t gready; /* a gain set computed or let go */
+struct gains {
+	pthread_mutex_t mu;    /* guards every set's jd, users and ready */
+	pthread_cond_t ready;  /* a set computed or let go */
 	struct gset *gs;
 	int ngs;
-	struct slot *slot;
-	int nslot;
-	int64_t nblk, next_calc;
-	int stop, failed;
-	const uvh5_writer *w;
 };
 
+/* A worker's own state (uvh5_copy_encoded's worker index picks it). */
 struct worker {
 	struct applier ap;     /* gains of the set held */
-	struct pool *pool;
+	struct gains *gains;
 	struct gset *held;
 	long long samples, before, after;
-	int started, status;
-	char err[UVH5_ERRLEN];
-	pthread_t th;
 };
 
 /* Point wk's gains at the set for data time jd, letting go of the one
  * held: an existing set, else computed here into a free one. */
 static void take_gains(struct worker *wk, double jd)
 {
-	struct pool *p = wk->pool;
+	struct gains *gn = wk->gains;
 	struct gset *mine;
 
-	pthread_mutex_lock(&p->mu);
+	pthread_mutex_lock(&gn->mu);
 	if (wk->held) {
 		wk->held->users--;
 		wk->held = NULL;
-		pthread_cond_broadcast(&p->gready);
+		pthread_cond_broadcast(&gn->ready);
 	}
 	for (;;) {
 		struct gset *spare = NULL;
 
 		mine = NULL;
-		for (int i = 0; i < p->ngs && !mine; i++) {
-			if (p->gs[i].jd == jd)
-				mine = &p->gs[i];
-			else if (!p->gs[i].users && !spare)
-				spare = &p->gs[i];
+		for (int i = 0; i < gn->ngs && !mine; i++) {
+			if (gn->gs[i].jd == jd)
+				mine = &gn->gs[i];
+			else if (!gn->gs[i].users && !spare)
+				spare = &gn->gs[i];
 		}
 		if (mine && mine->ready) {
 			mine->users++;
@@ -264,17 +233,17 @@ static void take_gains(struct worker *wk, double jd)
 			mine->jd = jd;
 			mine->ready = 0;
 			mine->users = 1;
-			pthread_mutex_unlock(&p->mu);
+			pthread_mutex_unlock(&gn->mu);
 			gains_at(&wk->ap, jd, mine->g, mine->gflag);
-			pthread_mutex_lock(&p->mu);
+			pthread_mutex_lock(&gn->mu);
 			mine->ready = 1;
-			pthread_cond_broadcast(&p->gready);
+			pthread_cond_broadcast(&gn->ready);
 			break;
 		}
-		pthread_cond_wait(&p->gready, &p->mu);
+		pthread_cond_wait(&gn->ready, &gn->mu);
 	}
 	wk->held = mine;
-	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_unlock(&gn->mu);
 	wk->ap.g = mine->g;
 	wk->ap.gflag = mine->gflag;
 	wk->ap.cur = jd;
@@ -325,83 +294,15 @@ static void apply_rows(struct worker *wk, int64_t r0, int64_t nr, float complex 
 	}
 }
 
-/* A worker: calibrate and encode the blocks read, in order, until every
- * block is taken or the pool stops; an encoding failure stops the pool. */
-static void *work(void *arg)
+/* uvh5_copy_encoded's block function: calibrate the block with the state
+ * of worker i of the array ctx; the flags to encode are the block's. */
+static const uint8_t *calibrate(void *ctx, int i, int64_t r0, int64_t nr, float complex *vis,
+    uint8_t *flags, float *ns)
 {
-	struct worker *wk = arg;
-	struct pool *p = wk->pool;
+	struct worker *wk = ctx;
 
-	pthread_mutex_lock(&p->mu);
-	while (!p->stop && p->next_calc < p->nblk) {
-		struct slot *s = &p->slot[p->next_calc % p->nslot];
-		int rc;
-
-		if (s->state != SLOT_READ || s->k != p->next_calc) {
-			pthread_cond_wait(&p->work, &p->mu);
-			continue;
-		}
-		s->state = SLOT_BUSY;
-		p->next_calc++;
-		pthread_mutex_unlock(&p->mu);
-		apply_rows(wk, s->r0, s->nr, s->vis, s->flags, s->ns);
-		rc = uvh5_encode_rows(p->w, s->r0, s->nr, s->vis, s->flags, s->ns, &s->enc,
-		    &wk->status, wk->err);
-		pthread_mutex_lock(&p->mu);
-		s->state = SLOT_DONE;
-		if (rc < 0)
-			p->failed = p->stop = 1;
-		pthread_cond_broadcast(&p->done);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/*
- * The calling thread's part: read each block into its slot and write the
- * calibrated blocks in order, never waiting while there is a block to
- * write or a free slot to read into. 0, or -1 with *s and e from the
- * failed read or write (or p->failed set by a worker); the pool is
- * stopped either way.
- */
-static int stream(struct pool *p, uvh5_file *f, uvh5_writer *w, int64_t b, int64_t nblts,
-    int *s, char *e)
-{
-	int64_t nread = 0, nwritten = 0;
-	int rc = 0;
-
-	pthread_mutex_lock(&p->mu);
-	while (nwritten < p->nblk && !p->failed) {
-		struct slot *ws = &p->slot[nwritten % p->nslot], *rs = &p->slot[nread % p->nslot];
-
-		if (ws->state == SLOT_DONE && ws->k == nwritten) {
-			pthread_mutex_unlock(&p->mu);
-			rc = uvh5_write_encoded(w, &ws->enc, s, e);
-			pthread_mutex_lock(&p->mu);
-			if (rc < 0)
-				break;
-			ws->state = SLOT_FREE;
-			nwritten++;
-		} else if (nread < p->nblk && rs->state == SLOT_FREE) {
-			rs->k = nread;
-			rs->r0 = nread * b;
-			rs->nr = nblts - rs->r0 < b ? nblts - rs->r0 : b;
-			pthread_mutex_unlock(&p->mu);
-			rc = uvh5_read_rows(f, rs->r0, rs->nr, rs->vis, rs->flags, rs->ns, s, e);
-			pthread_mutex_lock(&p->mu);
-			if (rc < 0)
-				break;
-			rs->state = SLOT_READ;
-			nread++;
-			pthread_cond_broadcast(&p->work);
-		} else {
-			pthread_cond_wait(&p->done, &p->mu);
-		}
-	}
-	p->stop = 1;
-	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->mu);
-	return rc < 0 || p->failed ? -1 : 0;
+	apply_rows(&wk[i], r0, nr, vis, flags, ns);
+	return flags;
 }
 
 int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
@@ -409,26 +310,21 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 {
 	struct applier ap;
 	struct uvh5_header oh;
-	struct pool p;
+	struct gains gn;
 	struct worker *wk = NULL;
 	uvh5_file *f = NULL;
 	uvh5_writer *w = NULL;
 	char e[UVH5_ERRLEN];
-	int s = 0, rc = 0, nth = o->nthreads, nstarted = 0;
-	int64_t b, nblts;
+	int s = 0, rc = 0, nth = uvh5_stream_threads(o->nthreads);
+	int64_t b;
 	size_t row;
 
 	memset(&ap, 0, sizeof ap);
 	memset(&oh, 0, sizeof oh);
-	memset(&p, 0, sizeof p);
+	memset(&gn, 0, sizeof gn);
 	memset(st, 0, sizeof *st);
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.work, NULL);
-	pthread_cond_init(&p.done, NULL);
-	pthread_cond_init(&p.gready, NULL);
-	if (nth <= 0)
-		nth = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	nth = nth < 1 ? 1 : nth > MAX_THREADS ? MAX_THREADS : nth;
+	pthread_mutex_init(&gn.mu, NULL);
+	pthread_cond_init(&gn.ready, NULL);
 	f = uvh5_open(o->vis, &s, e);
 	if (!f) {
 		snprintf(err, CAL_ERRLEN, "%s", e);
@@ -440,8 +336,8 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 	ap.n = (int)ap.h->Nants_telescope;
 	ap.nf = (int)ap.h->Nfreqs;
 	ap.np = (int)ap.h->Npols;
-	nblts = ap.h->Nblts;
 	row = (size_t)ap.nf * ap.np;
+	/* rows a chunk of the output, each calibrated and encoded by one worker */
 	b = (o->block_bytes > 0 ? o->block_bytes : 2L << 20) / (long)(row * sizeof(float complex));
 	if (b > ap.h->Nbls)
 		b = ap.h->Nbls;
@@ -451,29 +347,18 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 	ap.tab_chan = malloc(sizeof(int) * (size_t)ap.nf);
 	ap.tab_pol = malloc(sizeof(int) * (size_t)ap.np);
 	wk = calloc((size_t)nth, sizeof *wk);
-	/* a block being read, one being written and one for each worker,
-	 * and one more so that neither side waits for the other's turn */
-	p.nslot = nth + 3;
-	p.slot = calloc((size_t)p.nslot, sizeof *p.slot);
-	if (!ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !wk || !p.slot)
+	if (!ap.tab_ant || !ap.tab_chan || !ap.tab_pol || !wk)
 		goto nomem;
-	for (int i = 0; i < p.nslot; i++) {
-		p.slot[i].vis = malloc(sizeof *p.slot[i].vis * (size_t)b * row);
-		p.slot[i].flags = malloc((size_t)b * row);
-		p.slot[i].ns = malloc(sizeof *p.slot[i].ns * (size_t)b * row);
-		if (!p.slot[i].vis || !p.slot[i].flags || !p.slot[i].ns)
+	gn.ngs = nth + 1;
+	gn.gs = calloc((size_t)gn.ngs, sizeof *gn.gs);
+	for (int i = 0; gn.gs && i < gn.ngs; i++) {
+		gn.gs[i].jd = NAN;
+		gn.gs[i].g = malloc(sizeof *gn.gs[i].g * (size_t)ap.n * row);
+		gn.gs[i].gflag = malloc((size_t)ap.n * row);
+		if (!gn.gs[i].g || !gn.gs[i].gflag)
 			goto nomem;
 	}
-	p.ngs = nth + 1;
-	p.gs = calloc((size_t)p.ngs, sizeof *p.gs);
-	for (int i = 0; p.gs && i < p.ngs; i++) {
-		p.gs[i].jd = NAN;
-		p.gs[i].g = malloc(sizeof *p.gs[i].g * (size_t)ap.n * row);
-		p.gs[i].gflag = malloc((size_t)ap.n * row);
-		if (!p.gs[i].g || !p.gs[i].gflag)
-			goto nomem;
-	}
-	if (!p.gs)
+	if (!gn.gs)
 		goto nomem;
 	if (match(&ap, st) < 0) {
 		snprintf(err, CAL_ERRLEN, "table '%s' shares no antenna, channel or polarization "
@@ -489,43 +374,24 @@ int calapply_run(const struct calapply_opts *o, const struct cal_table *t,
 		rc = s ? s : EX_CANTCREAT;
 		goto out;
 	}
-	/* blocks of whole chunks: each is encoded by one worker */
-	b = uvh5_writer_chunk_rows(w);
-	p.nblk = (nblts + b - 1) / b;
-	p.w = w;
 	ap.scale2 = gain_scale(t);
 	ap.scale2 *= ap.scale2; /* one sort of the table, not two */
 	for (int i = 0; i < nth; i++) {
 		wk[i].ap = ap;
 		wk[i].ap.cur = NAN;
-		wk[i].pool = &p;
-		wk[i].started = pthread_create(&wk[i].th, NULL, work, &wk[i]) == 0;
-		nstarted += wk[i].started;
+		wk[i].gains = &gn;
 	}
-	if (!nstarted) {
-		snprintf(err, CAL_ERRLEN, "cannot start a thread");
-		rc = EX_SOFTWARE;
+	if (uvh5_copy_encoded(f, w, nth, 1, calibrate, wk, &s, e) < 0) {
+		/* memory is an internal error here, as below */
+		rc = s == EX_OSERR ? EX_SOFTWARE : s ? s : EX_IOERR;
+		snprintf(err, CAL_ERRLEN, "%s", e);
 		goto out;
 	}
-	if (stream(&p, f, w, b, nblts, &s, e) < 0) {
-		rc = s ? s : EX_IOERR;
-		snprintf(err, CAL_ERRLEN, "%s", e);
-		for (int i = 0; i < nth; i++)
-			if (p.failed && wk[i].status) {
-				rc = EX_SOFTWARE;
-				snprintf(err, CAL_ERRLEN, "%s", wk[i].err);
-			}
-	}
 	for (int i = 0; i < nth; i++) {
-		if (wk[i].started)
-			pthread_join(wk[i].th, NULL);
-		wk[i].started = 0;
 		st->samples += wk[i].samples;
 		st->flagged_before += wk[i].before;
 		st->flagged_after += wk[i].after;
 	}
-	if (rc)
-		goto out;
 	if (uvh5_writer_commit(w, &s, e) < 0) {
 		snprintf(err, CAL_ERRLEN, "%s", e);
 		rc = s ? s : EX_IOERR;
@@ -536,9 +402,6 @@ nomem:
 	snprintf(err, CAL_ERRLEN, "out of memory");
 	rc = EX_SOFTWARE;
 out:
-	for (int i = 0; wk && i < nth; i++)
-		if (wk[i].started)
-			pthread_join(wk[i].th, NULL);
 	if (w)
 		uvh5_writer_abort(w);
 	uvh5_header_free(&oh);
@@ -547,22 +410,13 @@ out:
 	free(ap.tab_ant);
 	free(ap.tab_chan);
 	free(ap.tab_pol);
-	for (int i = 0; p.gs && i < p.ngs; i++) {
-		free(p.gs[i].g);
-		free(p.gs[i].gflag);
+	for (int i = 0; gn.gs && i < gn.ngs; i++) {
+		free(gn.gs[i].g);
+		free(gn.gs[i].gflag);
 	}
-	free(p.gs);
+	free(gn.gs);
 	free(wk);
-	for (int i = 0; p.slot && i < p.nslot; i++) {
-		free(p.slot[i].vis);
-		free(p.slot[i].flags);
-		free(p.slot[i].ns);
-		uvh5_encoded_free(&p.slot[i].enc);
-	}
-	free(p.slot);
-	pthread_cond_destroy(&p.work);
-	pthread_cond_destroy(&p.done);
-	pthread_cond_destroy(&p.gready);
-	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&gn.ready);
+	pthread_mutex_destroy(&gn.mu);
 	return rc;
 }
