@@ -34,7 +34,9 @@
 # (science-small.txt, science-medium.txt). BENCH_SCIENCE_FIELDS picks
 # fields (default "counts dr"); BENCH_SCIENCE_K lists the beam's time
 # slices (uvm-image -K) to image each simulated field with (default 4,
-# the program's),
+# the program's); BENCH_SCIENCE_ARGS, if set, lists instead
+# ';'-separated sets of uvm-image options to image each field with (e.g.
+# "-C 1 -c 3.81;-C 4": the defaults before 2026-12-06 19:00, then now),
 # BENCH_OUT names the results file; KEEP=1 keeps the data (in BENCH_TMP,
 # default /tmp).
 set -eu
@@ -67,16 +69,23 @@ field() {
 	uvm-sim $sim -R "$d/truth.json" -o "$d/sim" >/dev/null
 	du_sim=$(du -sh "$d/sim" | cut -f1)
 	echo "# field $name: uvm-sim $sim (files: $du_sim)"
-	for k in ${BENCH_SCIENCE_K:-4}; do
-		image_field "$d" "$k"
-	done
+	if [ -n "${BENCH_SCIENCE_ARGS:-}" ]; then
+		printf '%s\n' "$BENCH_SCIENCE_ARGS" | tr ';' '\n' | while IFS= read -r a; do
+			image_field "$d" "$a"
+		done
+	else
+		for k in ${BENCH_SCIENCE_K:-4}; do
+			image_field "$d" "-K $k"
+		done
+	fi
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$d/sim"
 }
 
-# image_field DIR K: image DIR/sim with -K K, catalogue, judge; print the table.
+# image_field DIR ARGS: image DIR/sim with uvm-image ARGS (split on
+# blanks) and the defaults otherwise, catalogue, judge; print the table.
 image_field() {
 	d=$1
-	img="-P estimate -K $2 -p $d/pb.fits -o $d/img.fits"
+	img="-P estimate $2 -p $d/pb.fits -o $d/img.fits"
 	t0=$(now_s)
 	/usr/bin/time -f "%M" -o "$d/rss" uvm-image $img "$d"/sim/*.hdf5 2>"$d/image.log"
 	t1=$(now_s)

@@ -88,9 +88,9 @@ h = fits.getheader(sys.argv[1]); print(h["CHANOUT"], h["SPECTERM"])' "$1"
 
 @test "image-store: -C and -F take IMAGE_CHANNELS_OUT and IMAGE_SPECTRAL_TERMS, flags win; empty sub-bands dropped; bad values are 64" {
 	uvm-sim -a 8 -s 2 -c 8 -t 2 -G 0 -n 0.1 -N 2 -o g >/dev/null
-	uvm-image -n 128 -P estimate -o d.fits g/*.hdf5 2>/dev/null
-	# one band by default: one term
-	[ "$(chanout d.fits)" = "1 1" ]
+	uvm-image -n 128 -P estimate -f 1 -o d.fits g/*.hdf5 2>/dev/null
+	# four sub-bands by default, two terms
+	[ "$(chanout d.fits)" = "4 2" ]
 	mkdir home
 	printf 'IMAGE_CHANNELS_OUT=3\nIMAGE_SPECTRAL_TERMS=1\n' >home/uvmake.conf
 	UVM_HOME=$PWD/home uvm-image -n 128 -P estimate -f 1 -o a.fits g/*.hdf5 2>/dev/null

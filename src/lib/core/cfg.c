@@ -159,7 +159,7 @@ const char cfg_default_text[] =
     "# drift whose own primary beam predicts their visibilities (1: the mean).\n"
     "IMAGE_NMAJOR=6\n"
     "IMAGE_MGAIN=0.95\n"
-    "IMAGE_CHANNELS_OUT=1\n"
+    "IMAGE_CHANNELS_OUT=4\n"
     "IMAGE_SPECTRAL_TERMS=2\n"
     "IMAGE_BEAM_SLICES=4\n"
     "# Image quality gate (qa.json records pass or fail): largest rms (Jy),\n"

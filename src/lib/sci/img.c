@@ -64,13 +64,14 @@ void img_opts_default(struct img_opts *o)
 	o->beam = BEAM_AIRY;
 	o->pb_cut = 0.2;
 	o->fft_flags = FFTW_MEASURE;
-	/* one band: joined channels (-C 4) take the small array's snapshot
-	 * of a source 2 deg east from 387 to 3535 (bench/results/offaxis.txt)
-	 * and improve every figure of the full-size counts field, but on
-	 * uvm-sources.bats's 20-antenna field with 4 channels a sub-band a
-	 * 42-sigma source's peak reads 8% high (1.00 with one band), which
-	 * is not understood yet */
-	o->channels_out = 1;
+	/* four sub-bands CLEANed jointly with 2-term spectra: on the
+	 * full-size counts field the residual falls from 2.19 to 1.39-1.41 x
+	 * thermal and the PB-corrected flux ratio from 1.071 to 1.039-1.045
+	 * (bench/results/residual-floor.txt): a flat-spectrum model of the
+	 * band leaves each source's apparent spectrum, steepened by the beam
+	 * off axis, in the residual, and that, not the beam slices, the beam
+	 * model, the channel averaging or the CLEAN depth, set the floor */
+	o->channels_out = 4;
 	o->spec_terms = 2;
 	/* the drift's beam in 4 time slices: on the full-size counts field
 	 * (bench/results/tbeam-science.txt) the residual falls from 5.5 to
@@ -83,7 +84,7 @@ void img_opts_default(struct img_opts *o)
 
 double img_auto_cell(const struct img_input *in)
 {
-	return IMG_C / in->fmax / in->bmax / 4;
+	return IMG_C / in->fmax / in->bmax / 3;
 }
 
 /* Smallest even n' >= n whose only prime factors are 2, 3, 5, 7. */

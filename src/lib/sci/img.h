@@ -483,7 +483,8 @@ struct img_opts {
 #define IMG_TBEAM_SLICES_MAX 64
 
 void img_opts_default(struct img_opts *o);
-/* Automatic cell (radians): a quarter of lambda_min / longest baseline. */
+/* Automatic cell (radians): a third of lambda_min / longest baseline (3.5
+ * pixels across the minor axis of DSA-110's Briggs-0 beam). */
 double img_auto_cell(const struct img_input *in);
 /*
  * Automatic image side for pixels of cell radians: the field spans the
