@@ -201,14 +201,39 @@ void img_grid_to_image(const float complex *t, int ng, int n, const double *corr
  * Planning with MEASURE overwrites buf. 0, or -1 with err and *status
  * (EX_SOFTWARE) if FFTW cannot plan.
  */
+#define IMG_FFT_PASSES 2
 struct img_fft {
 	void *plan;
 	int ng;
+	/* pruned passes (img_fft_prune): per pass, rows [0, r] and [ng-r, ng)
+	 * along their length, then columns [0, c] and [ng-c, ng) along theirs */
+	struct img_fft_pass {
+		void *rows[2], *cols[2];
+		int r, c;
+	} pass[IMG_FFT_PASSES];
 };
 int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
     const char *wisdom, int *loaded, int *saved, int *status, char *err);
 /* Transform buf (fftwf_malloc'd, ng x ng) in place with the plan. */
 void img_fft_exec(const struct img_fft *f, float complex *buf);
+/*
+ * A pruned transform, for grids that are mostly zero or of which only a
+ * part is read: pass p transforms only the rows within r of row 0
+ * (wrapped: [0, r] and [ng - r, ng); the others must be 0), then only the
+ * columns within c of column 0, so the result is exact in those columns
+ * and undefined in the others. The residual's grid has data only in the
+ * rows of the visibilities' v and its image is the central n columns;
+ * the model's grid has the image's n rows and is read only at the
+ * visibilities' u. img_fft_prune plans pass p on buf (fftwf_malloc'd,
+ * overwritten), with wisdom as img_fft_plan (whose *saved it sets); r or
+ * c not below ng / 2 leaves the pass unpruned. img_fft_exec_pass
+ * transforms buf by pass p, or whole by the plan if p is not planned.
+ */
+#define IMG_FFT_RESID 0
+#define IMG_FFT_MODEL 1
+int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, unsigned flags,
+    const char *wisdom, int *saved, int *status, char *err);
+void img_fft_exec_pass(const struct img_fft *f, int p, float complex *buf);
 void img_fft_free(struct img_fft *f);
 /* Plans made from now on run on n threads (FFTW's threads; 1: none). */
 void img_fft_threads(int n);

@@ -141,7 +141,7 @@ static int sub_images(struct img_grid *g, const struct img_fft *fft, const struc
 		*st = EX_OSERR;
 		return -1;
 	}
-	img_fft_exec(fft, g->vis);
+	img_fft_exec_pass(fft, IMG_FFT_RESID, g->vis);
 	img_grid_to_image(g->vis, g->ng, n, corr, g->sumw, sb->resid[k]);
 	img_fft_exec(fftp ? fftp : fft, g->psf);
 	img_grid_to_image(g->psf, g->ngp, np, corrp, g->sumw, sb->psf[k]);
@@ -277,7 +277,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		} else {
 			batch_clock(&c0, &w0);
 			img_model_grid(model, n, g->ng, corr, mg);
-			img_fft_exec(fft, mg);
+			img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
 			batch_clock(&c1, &w1);
 			batch_fft_cpu += c1 - c0;
 			batch_fft_wall += w1 - w0;
@@ -291,7 +291,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 			return -1;
 		}
 		batch_clock(&c0, &w0);
-		img_fft_exec(fft, g->vis);
+		img_fft_exec_pass(fft, IMG_FFT_RESID, g->vis);
 		batch_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;

@@ -34,12 +34,32 @@ static int wisdom_import(const char *path)
 	return ok;
 }
 
+/* Write the wisdom to path if planning learnt something since before
+ * (*saved 1; -1 with err if it could not be written). Frees before. */
+static void wisdom_save(const char *path, char *before, int *saved, char *err)
+{
+	char *after = fftwf_export_wisdom_to_string();
+
+	if (after && (!before || strcmp(before, after))) {
+		if (fsx_write_file(path, after, strlen(after), 0644) < 0) {
+			snprintf(err, IMG_ERRLEN, "cannot write wisdom '%s': %s", path,
+			    strerror(errno));
+			*saved = -1;
+		} else {
+			*saved = 1;
+		}
+	}
+	free(before);
+	free(after);
+}
+
 int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
     const char *wisdom, int *loaded, int *saved, int *status, char *err)
 {
-	char *before = NULL, *after;
+	char *before = NULL;
 
 	*loaded = *saved = 0;
+	memset(f, 0, sizeof *f);
 	f->ng = ng;
 	if (wisdom) {
 		*loaded = wisdom_import(wisdom);
@@ -53,20 +73,50 @@ int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
 		*status = EX_SOFTWARE;
 		return -1;
 	}
-	if (!wisdom)
+	if (wisdom)
+		wisdom_save(wisdom, before, saved, err);
+	return 0;
+}
+
+/* A batch of cnt transforms of length ng from element a: rows (along
+ * the contiguous axis) or columns (stride ng). */
+static void *batch_plan(int ng, int cols, int a, int cnt, float complex *buf, unsigned flags)
+{
+	fftwf_complex *x = (fftwf_complex *)buf + (cols ? (size_t)a : (size_t)a * ng);
+
+	return fftwf_plan_many_dft(1, &ng, cnt, x, NULL, cols ? ng : 1, cols ? 1 : ng, x, NULL,
+	    cols ? ng : 1, cols ? 1 : ng, FFTW_BACKWARD, flags);
+}
+
+int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, unsigned flags,
+    const char *wisdom, int *saved, int *status, char *err)
+{
+	struct img_fft_pass *q = &f->pass[p];
+	char *before = wisdom ? fftwf_export_wisdom_to_string() : NULL;
+	int ng = f->ng;
+
+	*saved = 0;
+	if (r < 1 || c < 1 || 2 * r >= ng || 2 * c >= ng) {
+		free(before);
 		return 0;
-	after = fftwf_export_wisdom_to_string();
-	if (after && (!before || strcmp(before, after))) {
-		if (fsx_write_file(wisdom, after, strlen(after), 0644) < 0) {
-			snprintf(err, IMG_ERRLEN, "cannot write wisdom '%s': %s", wisdom,
-			    strerror(errno));
-			*saved = -1;
-		} else {
-			*saved = 1;
-		}
 	}
-	free(before);
-	free(after);
+	q->r = r;
+	q->c = c;
+	q->rows[0] = batch_plan(ng, 0, 0, r + 1, buf, flags);
+	q->rows[1] = batch_plan(ng, 0, ng - r, r, buf, flags);
+	q->cols[0] = batch_plan(ng, 1, 0, c + 1, buf, flags);
+	q->cols[1] = batch_plan(ng, 1, ng - c, c, buf, flags);
+	if (!q->rows[0] || !q->rows[1] || !q->cols[0] || !q->cols[1]) {
+		free(before);
+		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
+		    ng, ng);
+		*status = EX_SOFTWARE;
+		return -1;
+	}
+	if (wisdom)
+		wisdom_save(wisdom, before, saved, err);
+	else
+		free(before);
 	return 0;
 }
 
@@ -75,11 +125,35 @@ void img_fft_exec(const struct img_fft *f, float complex *buf)
 	fftwf_execute_dft((fftwf_plan)f->plan, (fftwf_complex *)buf, (fftwf_complex *)buf);
 }
 
+void img_fft_exec_pass(const struct img_fft *f, int p, float complex *buf)
+{
+	const struct img_fft_pass *q = &f->pass[p];
+	fftwf_complex *x = (fftwf_complex *)buf;
+	size_t ng = (size_t)f->ng;
+
+	if (!q->rows[0]) {
+		img_fft_exec(f, buf);
+		return;
+	}
+	fftwf_execute_dft((fftwf_plan)q->rows[0], x, x);
+	fftwf_execute_dft((fftwf_plan)q->rows[1], x + (ng - (size_t)q->r) * ng,
+	    x + (ng - (size_t)q->r) * ng);
+	fftwf_execute_dft((fftwf_plan)q->cols[0], x, x);
+	fftwf_execute_dft((fftwf_plan)q->cols[1], x + ng - (size_t)q->c, x + ng - (size_t)q->c);
+}
+
 void img_fft_free(struct img_fft *f)
 {
 	if (f->plan)
 		fftwf_destroy_plan((fftwf_plan)f->plan);
-	f->plan = NULL;
+	for (int p = 0; p < IMG_FFT_PASSES; p++)
+		for (int i = 0; i < 2; i++) {
+			if (f->pass[p].rows[i])
+				fftwf_destroy_plan((fftwf_plan)f->pass[p].rows[i]);
+			if (f->pass[p].cols[i])
+				fftwf_destroy_plan((fftwf_plan)f->pass[p].cols[i]);
+		}
+	memset(f, 0, sizeof *f);
 }
 
 void img_fft_threads(int n)

@@ -334,7 +334,7 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
 				vb[i] = (float)(val[i] * ratio_at(tb, b, sl + 1, (size_t)idx[i]));
 		}
 		img_model_grid_pair(idx, va, pair ? vb : NULL, m, tb->n, g->ng, corr, mg);
-		img_fft_exec(fft, mg);
+		img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
 		fft_time[0] += cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		fft_time[1] += cpu_now(CLOCK_MONOTONIC) - w0;
 		degrid_slices(tb, s, g, mg, sl, pair ? sl + 1 : -1, nthreads);
