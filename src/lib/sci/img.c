@@ -82,42 +82,6 @@ void img_opts_default(struct img_opts *o)
 	o->beam_slices = 4;
 }
 
-/*
- * The pruned transforms of the visibility grid (img_fft_prune): the
- * residual's grid holds data only within the largest |v| of the store's
- * visibilities (kernel included) and its image is the central n columns;
- * the model's grid holds the image's n rows and is read only within the
- * largest |u|. With the cell a third of lambda / B and DSA-110's
- * north-south arm shorter than its east-west one, that is about 40% of
- * the residual's rows and two thirds of the model's columns.
- */
-static int prune_plans(struct img_fft *fft, const struct img_vstore *s, const struct img_grid *g,
-    int n, unsigned flags, const char *wisdom, int *st, char *err)
-{
-	double fhi = 0, um = 0, vm = 0;
-	int ur, vr, saved;
-
-	for (int i = 0; i < s->nseg; i++)
-		for (int j = 0; j < s->seg[i].nchan; j++)
-			fhi = fmax(fhi, s->seg[i].freq[j]);
-	for (size_t r = 0; r < s->nrow; r++) {
-		um = fmax(um, fabs(s->u[r]));
-		vm = fmax(vm, fabs(s->v[r]));
-	}
-	ur = (int)ceil(um * fhi / IMG_C / g->du) + g->k->support / 2 + 2;
-	vr = (int)ceil(vm * fhi / IMG_C / g->du) + g->k->support / 2 + 2;
-	for (int p = 0; p < IMG_FFT_PASSES; p++) {
-		if (img_fft_prune(fft, p, p == IMG_FFT_RESID ? vr : n / 2,
-			p == IMG_FFT_RESID ? n / 2 : ur, g->vis, flags, wisdom, &saved, st, err) < 0)
-			return -1;
-		if (saved < 0)
-			log_warn("%s", err);
-	}
-	log_debug("pruned transforms: residual rows |v| <= %d, model columns |u| <= %d of %d", vr,
-	    ur, g->ng / 2);
-	return 0;
-}
-
 double img_auto_cell(const struct img_input *in)
 {
 	return IMG_C / in->fmax / in->bmax / 3;
@@ -219,6 +183,47 @@ static const char *lap(void)
 	last_cpu = cpu;
 	last_wall = wall;
 	return buf;
+}
+
+/*
+ * The pruned transforms of the visibility grid (img_fft_prune): the
+ * residual's grid holds data only within the largest |v| of the store's
+ * visibilities (kernel included) and its image is the central n columns;
+ * the model's grid holds the image's n rows and is read only within the
+ * largest |u|. With the cell a third of lambda / B and DSA-110's
+ * north-south arm shorter than its east-west one, that is about 40% of
+ * the residual's rows and two thirds of the model's columns.
+ */
+static int prune_plans(struct img_fft *fft, const struct img_vstore *s, const struct img_grid *g,
+    int n, unsigned flags, const char *wisdom, int *st, char *err)
+{
+	double fhi = 0, um = 0, vm = 0;
+	int ur, vr, saved;
+
+	for (int i = 0; i < s->nseg; i++)
+		for (int j = 0; j < s->seg[i].nchan; j++)
+			fhi = fmax(fhi, s->seg[i].freq[j]);
+	for (size_t r = 0; r < s->nrow; r++) {
+		um = fmax(um, fabs(s->u[r]));
+		vm = fmax(vm, fabs(s->v[r]));
+	}
+	/* rounded up to a 64th of the grid, so that the next group's plans
+	 * (a flagged antenna, another band edge) are the wisdom's: planning
+	 * anew costs tens of CPU seconds */
+	ur = (int)ceil(um * fhi / IMG_C / g->du) + g->k->support / 2 + 2;
+	vr = (int)ceil(vm * fhi / IMG_C / g->du) + g->k->support / 2 + 2;
+	ur = (ur + g->ng / 64) / (g->ng / 64 + 1) * (g->ng / 64 + 1);
+	vr = (vr + g->ng / 64) / (g->ng / 64 + 1) * (g->ng / 64 + 1);
+	for (int p = 0; p < IMG_FFT_PASSES; p++) {
+		if (img_fft_prune(fft, p, p == IMG_FFT_RESID ? vr : n / 2,
+			p == IMG_FFT_RESID ? n / 2 : ur, g->vis, flags, wisdom, &saved, st, err) < 0)
+			return -1;
+		if (saved < 0)
+			log_warn("%s", err);
+	}
+	log_debug("pruned transforms: residual rows |v| <= %d, model columns |u| <= %d of %d: %s",
+	    vr, ur, g->ng / 2, lap());
+	return 0;
 }
 
 static const char *weighting_name(enum img_weighting w)
