@@ -18,7 +18,7 @@
  * the primary beam of model -b to its first null on both sides at the
  * lowest frequency (7 deg for DSA-110's 4.65 m dishes at 1.31 GHz),
  * rounded up to an FFT-friendly size, logged; cell automatic (also with
- * -c 0): a quarter of lambda_min / longest baseline; niter 100000
+ * -c 0): a third of lambda_min / longest baseline; niter 100000
  * components at most; gain 0.1; threshold none (an absolute floor in
  * Jy/beam when given); nmajor 6 major cycles at most; mgain 0.95 (each
  * minor cycle CLEANs to 0.05 of its starting peak); weighting briggs:0,
@@ -43,8 +43,10 @@
  * and major-cycle prediction, the peaks found on their weighted sum,
  * each component's spectrum a polynomial of -F terms (-fit-spectral-pol)
  * fitted to the sub-band values at the peak. The product is their
- * weighted sum, the MFS image, as with -C 1 (the default: one band, no
- * spectrum).
+ * weighted sum, the MFS image, as with -C 1 (one band, no spectrum).
+ * Default 4, with -F 2: a flat-spectrum model of the whole band left the
+ * beam-steepened spectra of off-axis sources in the residual (README,
+ * Imaging).
  *
  * -K predicts the major cycles' model visibilities with the primary beam
  * of -b in that many time slices of the group (a drift scan moves the sky
