@@ -190,9 +190,9 @@ static const char *lap(void)
  * residual's grid holds data only within the largest |v| of the store's
  * visibilities (kernel included) and its image is the central n columns;
  * the model's grid holds the image's n rows and is read only within the
- * largest |u|. With the cell a third of lambda / B and DSA-110's
- * north-south arm shorter than its east-west one, that is about 40% of
- * the residual's rows and two thirds of the model's columns.
+ * largest |u|. With the cell a third of lambda / B that is about half
+ * of either (a DSA-110 group: 51% of the rows, 44% of the columns, 54%
+ * and 45% once rounded).
  */
 static int prune_plans(struct img_fft *fft, const struct img_vstore *s, const struct img_grid *g,
     int n, unsigned flags, const char *wisdom, int *st, char *err)
