@@ -192,7 +192,7 @@ static const char *lap(void)
  * the model's grid holds the image's n rows and is read only within the
  * largest |u|. With the cell a third of lambda / B that is about half
  * of either (a DSA-110 group: 51% of the rows, 44% of the columns, 54%
- * and 45% once rounded).
+ * and 44% once rounded).
  */
 static int prune_plans(struct img_fft *fft, const struct img_vstore *s, const struct img_grid *g,
     int n, unsigned flags, const char *wisdom, int *st, char *err)
