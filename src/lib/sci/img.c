@@ -197,12 +197,12 @@ static const char *lap(void)
 static int prune_plans(struct img_fft *fft, const struct img_vstore *s, const struct img_grid *g,
     int n, unsigned flags, const char *wisdom, int *st, char *err)
 {
-	double fhi = 0, um = 0, vm = 0;
+	double flo, fhi, um = 0, vm = 0;
 	int ur, vr, saved;
 
-	for (int i = 0; i < s->nseg; i++)
-		for (int j = 0; j < s->seg[i].nchan; j++)
-			fhi = fmax(fhi, s->seg[i].freq[j]);
+	img_store_span(s, &flo, &fhi);
+	if (!(fhi > 0))
+		return 0;       /* no data: nothing to prune, and the run fails */
 	for (size_t r = 0; r < s->nrow; r++) {
 		um = fmax(um, fabs(s->u[r]));
 		vm = fmax(vm, fabs(s->v[r]));

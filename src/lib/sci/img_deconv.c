@@ -29,8 +29,7 @@
 
 #include "core/log.h"
 
-/* CPU (all threads) and wall seconds now, for the phase timings. */
-static void batch_clock(double *cpu, double *wall)
+void img_clock(double *cpu, double *wall)
 {
 	struct timespec ts;
 
@@ -112,18 +111,6 @@ static void mfs_sum(struct img_subs *sb, int n)
 	}
 }
 
-/* The store's lowest and highest averaged-channel frequencies. */
-static void store_span(const struct img_vstore *s, double *lo, double *hi)
-{
-	*lo = INFINITY;
-	*hi = -INFINITY;
-	for (int i = 0; i < s->nseg; i++)
-		for (int j = 0; j < s->seg[i].nchan; j++) {
-			*lo = fmin(*lo, s->seg[i].freq[j]);
-			*hi = fmax(*hi, s->seg[i].freq[j]);
-		}
-}
-
 /* Sub-band k's dirty image and PSF off g's grids, normalised by the
  * PSF's peak; 0, or -1 (out of memory, or no positive PSF peak) with err
  * and *st. */
@@ -171,7 +158,7 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
 	sb->np = np;
 	if (want > IMG_SUB_MAX)
 		want = IMG_SUB_MAX;
-	store_span(s, &flo, &fhi);
+	img_store_span(s, &flo, &fhi);
 	for (int b = 0; b < want; b++) {
 		/* edges half-way between bins never cut one: a bin is in
 		 * exactly one sub-band */
@@ -275,10 +262,10 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 			batch_fft_wall += ft[1];
 			g->mvis = tb->mvis;
 		} else {
-			batch_clock(&c0, &w0);
+			img_clock(&c0, &w0);
 			img_model_grid(model, n, g->ng, corr, mg);
 			img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
-			batch_clock(&c1, &w1);
+			img_clock(&c1, &w1);
 			batch_fft_cpu += c1 - c0;
 			batch_fft_wall += w1 - w0;
 		}
@@ -290,9 +277,9 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 			*st = EX_OSERR;
 			return -1;
 		}
-		batch_clock(&c0, &w0);
+		img_clock(&c0, &w0);
 		img_fft_exec_pass(fft, IMG_FFT_RESID, g->vis);
-		batch_clock(&c1, &w1);
+		img_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;
 		img_grid_to_image(g->vis, g->ng, n, corr, sb->sumw[b], sb->resid[b]);
@@ -432,7 +419,7 @@ static const char *lap(void)
 	static char buf[32];
 	double cpu, wall;
 
-	batch_clock(&cpu, &wall);
+	img_clock(&cpu, &wall);
 	snprintf(buf, sizeof buf, "%.2f s wall", last > 0 ? wall - last : 0);
 	last = wall;
 	return buf;

@@ -92,14 +92,13 @@ int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, un
     const char *wisdom, int *saved, int *status, char *err)
 {
 	struct img_fft_pass *q = &f->pass[p];
-	char *before = wisdom ? fftwf_export_wisdom_to_string() : NULL;
+	char *before;
 	int ng = f->ng;
 
 	*saved = 0;
-	if (r < 1 || c < 1 || 2 * r >= ng || 2 * c >= ng) {
-		free(before);
+	if (r < 1 || c < 1 || 2 * r >= ng || 2 * c >= ng)
 		return 0;
-	}
+	before = wisdom ? fftwf_export_wisdom_to_string() : NULL;
 	q->r = r;
 	q->c = c;
 	q->rows[0] = batch_plan(ng, 0, 0, r + 1, buf, flags);
@@ -115,8 +114,6 @@ int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, un
 	}
 	if (wisdom)
 		wisdom_save(wisdom, before, saved, err);
-	else
-		free(before);
 	return 0;
 }
 

@@ -118,8 +118,7 @@ static void prepare(struct pass *p, int t, size_t c, size_t i0, size_t i1)
 		float w = p->s->w[o], cw;
 
 		p->pv[i].cv = -1;
-		if (!(w > 0) || (g->sel_hi > 0 && !(sg->freq[j] >= g->sel_lo &&
-		    sg->freq[j] < g->sel_hi)))
+		if (!(w > 0) || !img_in_band(g->sel_lo, g->sel_hi, sg->freq[j]))
 			continue;
 		cw = g->wvis ? g->wvis[o] : -1;
 		if (cw == -1) {
@@ -340,8 +339,7 @@ int img_grid_store(struct img_grid *g, const struct img_vstore *s, const float c
 		goto out;
 	for (int i = 0; i < s->nseg; i++)
 		for (int j = 0; j < s->seg[i].nchan; j++)
-			p.segin[i] |= !(g->sel_hi > 0) || (s->seg[i].freq[j] >= g->sel_lo &&
-			    s->seg[i].freq[j] < g->sel_hi);
+			p.segin[i] |= img_in_band(g->sel_lo, g->sel_hi, s->seg[i].freq[j]);
 	if (g->wstore != s) {
 		/* the weights of another store (or none yet): start afresh;
 		 * without the memory, work them out every pass */

@@ -59,6 +59,18 @@ void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t 
 void img_degrid_pair(const struct img_kernel *k, const float complex *mg, int ng, double pu,
     double pv, float complex *dp, float complex *dm);
 
+/* Is frequency f in the band [lo, hi) (hi not above 0: every band)? The
+ * selection of a sub-band's gridding and of its prediction. */
+static inline int img_in_band(double lo, double hi, double f)
+{
+	return !(hi > 0) || (f >= lo && f < hi);
+}
+/* The lowest and highest channel-bin frequency of the store (Hz; INFINITY
+ * and -INFINITY when it has none). */
+void img_store_span(const struct img_vstore *s, double *lo, double *hi);
+/* CPU (all threads) and wall seconds now, for the phase timings. */
+void img_clock(double *cpu, double *wall);
+
 /* Solve the k x k system a x = b in place (a row-major, partial
  * pivoting; x in b); -1 if singular. */
 int img_solve(double *a, double *b, int k);

@@ -234,3 +234,14 @@ int img_auto_avg(const struct img_input *in, double theta, double budget, int ma
 	}
 	return best;
 }
+
+void img_store_span(const struct img_vstore *s, double *lo, double *hi)
+{
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (int i = 0; i < s->nseg; i++)
+		for (int j = 0; j < s->seg[i].nchan; j++) {
+			*lo = fmin(*lo, s->seg[i].freq[j]);
+			*hi = fmax(*hi, s->seg[i].freq[j]);
+		}
+}

@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 
 #define TB_NF 4                  /* frequencies a sub-band's beam averages */
 #define TB_MAXTHREADS 64
@@ -54,12 +53,6 @@ static int oom(int *st, char *err, const char *what)
 	snprintf(err, IMG_ERRLEN, "out of memory for %s", what);
 	*st = EX_OSERR;
 	return -1;
-}
-
-/* Is frequency f in kept sub-band b of sb? */
-static int in_sub(const struct img_subs *sb, int b, double f)
-{
-	return !(sb->hi[b] > 0) || (f >= sb->lo[b] && f < sb->hi[b]);
 }
 
 /*
@@ -110,7 +103,7 @@ static void slice_weights(const struct img_tbeam *tb, const struct img_vstore *s
 			for (int j = 0; j < sg->nchan; j++) {
 				float x = s->w[sg->off + (r - sg->row0) * (size_t)sg->nchan + (size_t)j];
 				for (int b = 0; x > 0 && b < sb->sp.nsub; b++)
-					if (in_sub(sb, b, sg->freq[j]))
+					if (img_in_band(sb->lo[b], sb->hi[b], sg->freq[j]))
 						w[b][tb->slice[r]] += x;
 			}
 	}
@@ -121,8 +114,7 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
     char *err)
 {
 	const struct img_vstore *s = in->store;
-	double dp[IMG_TBEAM_MAX], w[IMG_SUB_MAX][IMG_TBEAM_MAX] = {{0}}, flo = INFINITY;
-	double fhi = -INFINITY;
+	double dp[IMG_TBEAM_MAX], w[IMG_SUB_MAX][IMG_TBEAM_MAX] = {{0}}, flo, fhi;
 	size_t ncc;
 
 	memset(tb, 0, sizeof *tb);
@@ -157,11 +149,7 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 	if (!tb->ratio || !tb->mvis)
 		return oom(st, err, "the time-sliced prediction");
 	slice_weights(tb, s, sb, w);
-	for (int i = 0; i < s->nseg; i++)
-		for (int j = 0; j < s->seg[i].nchan; j++) {
-			flo = fmin(flo, s->seg[i].freq[j]);
-			fhi = fmax(fhi, s->seg[i].freq[j]);
-		}
+	img_store_span(s, &flo, &fhi);
 	for (int b = 0; b < tb->nsub; b++) {
 		double lo = fmax(flo, sb->lo[b]), hi = sb->hi[b] > 0 ? fmin(fhi, sb->hi[b]) : fhi;
 		double wsum = 0;
@@ -251,8 +239,8 @@ static void *degrid_rows(void *arg)
 				double f = sg->freq[c] / IMG_C, u = s->u[r] * f, v = s->v[r] * f;
 				float complex d, m;
 
-				if (!(s->w[o] > 0) || (g->sel_hi > 0 && !(sg->freq[c] >= g->sel_lo &&
-				    sg->freq[c] < g->sel_hi)) || !img_grid_inside(g, u, v))
+				if (!(s->w[o] > 0) || !img_in_band(g->sel_lo, g->sel_hi, sg->freq[c]) ||
+				    !img_grid_inside(g, u, v))
 					continue;
 				if (j->sb < 0) {
 					d = img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
@@ -290,14 +278,6 @@ static void degrid_slices(struct img_tbeam *tb, const struct img_vstore *s,
 		degrid_rows(&j[t]);
 }
 
-static double cpu_now(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
     const struct img_fft *fft, const double *corr, int b, const float *model,
     float complex *mg, int nthreads, double fft_time[2])
@@ -325,9 +305,10 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
 		}
 	/* two slices a transform: the real and imaginary parts of one grid */
 	for (int sl = 0; sl < tb->k; sl += 2) {
-		double c0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID), w0 = cpu_now(CLOCK_MONOTONIC);
+		double c0, w0, c1, w1;
 		int pair = sl + 1 < tb->k;
 
+		img_clock(&c0, &w0);
 		for (size_t i = 0; i < m; i++) {
 			va[i] = (float)(val[i] * ratio_at(tb, b, sl, (size_t)idx[i]));
 			if (pair)
@@ -335,8 +316,9 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
 		}
 		img_model_grid_pair(idx, va, pair ? vb : NULL, m, tb->n, g->ng, corr, mg);
 		img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
-		fft_time[0] += cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
-		fft_time[1] += cpu_now(CLOCK_MONOTONIC) - w0;
+		img_clock(&c1, &w1);
+		fft_time[0] += c1 - c0;
+		fft_time[1] += w1 - w0;
 		degrid_slices(tb, s, g, mg, sl, pair ? sl + 1 : -1, nthreads);
 	}
 	free(idx);
