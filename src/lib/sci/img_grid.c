@@ -268,6 +268,13 @@ void img_grid_add(struct img_grid *g, double u, double v, float complex V, float
 	g->nvis++;
 }
 
+/* The grid row of image row y (both centred, wrapped modulo ng):
+ * (y - n/2) mod ng, for 0 <= y < n <= ng. */
+static inline int grid_row(int y, int n, int ng)
+{
+	return y >= n / 2 ? y - n / 2 : ng + y - n / 2;
+}
+
 /* The grid column of image column x (the image's l grows to the east,
  * the grid's u index the other way; both centred, wrapped modulo ng):
  * (n/2 - x) mod ng, for 0 <= x < n <= ng. */
@@ -280,7 +287,7 @@ void img_grid_to_image(const float complex *t, int ng, int n, const double *corr
     double norm, float *img)
 {
 	for (int y = 0; y < n; y++) {
-		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
+		int km = grid_row(y, n, ng);
 		const float complex *row = t + (size_t)km * ng;
 		double cy = corr[y] * norm;
 		float *out = img + (size_t)y * n;
@@ -296,7 +303,7 @@ void img_model_grid(const float *model, int n, int ng, const double *corr, float
 {
 	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
 	for (int y = 0; y < n; y++) {
-		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
+		int km = grid_row(y, n, ng);
 		float complex *row = buf + (size_t)km * ng;
 		const float *in = model + (size_t)y * n;
 
@@ -312,7 +319,7 @@ void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t 
 	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
 	for (size_t i = 0; i < m; i++) {
 		int x = idx[i] % n, y = idx[i] / n;
-		int km = y >= n / 2 ? y - n / 2 : ng + y - n / 2;
+		int km = grid_row(y, n, ng);
 		double c = corr[x] * corr[y];
 
 		buf[(size_t)km * ng + grid_col(x, n, ng)] =
