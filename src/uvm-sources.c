@@ -3,19 +3,24 @@
  * (src/lib/sci/sources.h): ICRS position, peak and integrated flux with
  * errors, shape, signal-to-noise; as JSON.
  *
- * usage: uvm-sources [-s sigma] [-a minarea] [-r reference.csv]
- *                    [-f flat.fits] -o sources.json image.fits
+ * usage: uvm-sources [-s sigma] [-a minarea] [-R radius_beams] [-e max_false]
+ *                    [-r reference.csv] [-f flat.fits] -o sources.json image.fits
  *
  * Defaults: detection at 5 sigma of the local rms map, minimum area 5
- * pixels. With UVM_HOME set, uvmake.conf may set SOURCES_SIGMA,
- * SOURCES_MINAREA, SOURCES_REFERENCE (the -r file), and the cross-match
+ * pixels. Each entry is marked reliable or not by the negated image's
+ * detections within -R beams (300; 0: all reliable), at most -e (0.01)
+ * false ones for each entry as strong (sources.h, struct src_rel). With
+ * UVM_HOME set, uvmake.conf may set SOURCES_SIGMA, SOURCES_MINAREA,
+ * SOURCES_RELIABILITY_RADIUS, SOURCES_MAX_FALSE, SOURCES_REFERENCE (the
+ * -r file), and the cross-match
  * gate XMATCH_MIN_RATIO (0.8), XMATCH_MAX_RATIO (1.2) and
  * XMATCH_MAX_OFFSET_BEAM (0.2); flags win. The output is written
  * atomically.
  *
  * -r cross-matches the catalogue with a reference catalogue (CSV
- * name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index): completeness
- * above the detection threshold, spurious fraction, median flux ratio
+ * name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index), its reliable
+ * entries only: completeness above the detection threshold, spurious
+ * fraction, median flux ratio
  * (integrated / reference at the image frequency: use it on the
  * primary-beam-corrected image) and scatter, median offsets, and a gate
  * ("pass") on the ratio and the offset; the "crossmatch" object of the
@@ -45,8 +50,8 @@
 #include "core/prov.h"
 
 #define USAGE \
-	"uvm-sources [-s sigma] [-a minarea] [-r reference.csv] [-f flat.fits]\n" \
-	"                   -o sources.json image.fits"
+	"uvm-sources [-s sigma] [-a minarea] [-R radius_beams] [-e max_false]\n" \
+	"                   [-r reference.csv] [-f flat.fits] -o sources.json image.fits"
 
 static int num(const char *s, double lo, double hi, double *v)
 {
@@ -65,6 +70,7 @@ int main(int argc, char **argv)
 	struct src_catalog cat;
 	struct src_xmatch xm = {.min_ratio = 0.8, .max_ratio = 1.2, .max_offset_beam = 0.2};
 	struct src_ref *ref = NULL;
+	struct src_rel rel = {.radius_beams = 300, .max_false = 0.01};
 	const char *refpath = NULL;
 	static char refbuf[4096];
 	char err[SOURCES_ERRLEN], *json;
@@ -103,6 +109,18 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+		v = cfg_str(&cf, "SOURCES_RELIABILITY_RADIUS", "");
+		if (*v && num(v, 0, 1e6, &rel.radius_beams) < 0) {
+			log_err("uvmake.conf: bad SOURCES_RELIABILITY_RADIUS '%s'", v);
+			cfg_free(&cf);
+			return EX_USAGE;
+		}
+		v = cfg_str(&cf, "SOURCES_MAX_FALSE", "");
+		if (*v && num(v, 0, 1, &rel.max_false) < 0) {
+			log_err("uvmake.conf: bad SOURCES_MAX_FALSE '%s'", v);
+			cfg_free(&cf);
+			return EX_USAGE;
+		}
 		v = cfg_str(&cf, "SOURCES_REFERENCE", "");
 		if (*v) {
 			snprintf(refbuf, sizeof refbuf, "%s", v);
@@ -110,7 +128,7 @@ int main(int argc, char **argv)
 		}
 		cfg_free(&cf);
 	}
-	while ((c = getopt(argc, argv, "s:a:r:f:o:")) != -1) {
+	while ((c = getopt(argc, argv, "s:a:R:e:r:f:o:")) != -1) {
 		switch (c) {
 		case 's':
 			if (num(optarg, 1, 1000, &x) < 0) {
@@ -125,6 +143,18 @@ int main(int argc, char **argv)
 				return log_usage(USAGE);
 			}
 			area = x;
+			break;
+		case 'R':
+			if (num(optarg, 0, 1e6, &rel.radius_beams) < 0) {
+				log_err("bad value for -R: '%s'", optarg);
+				return log_usage(USAGE);
+			}
+			break;
+		case 'e':
+			if (num(optarg, 0, 1, &rel.max_false) < 0) {
+				log_err("bad value for -e: '%s'", optarg);
+				return log_usage(USAGE);
+			}
 			break;
 		case 'o':
 			out = optarg;
@@ -146,7 +176,8 @@ int main(int argc, char **argv)
 		return st;
 	}
 	prov_inputs(argv + optind, 1);
-	if (sources_find(argv[optind], flat, sigma, (int)area, ref, nref, &xm, &cat, &st, err) < 0) {
+	if (sources_find(argv[optind], flat, sigma, (int)area, &rel, ref, nref, &xm, &cat, &st,
+		err) < 0) {
 		log_err("%s", err);
 		free(ref);
 		return st;
@@ -163,8 +194,9 @@ int main(int argc, char **argv)
 		st = errno == ENOENT || errno == EACCES || errno == EROFS || errno == ENOTDIR ?
 		    EX_CANTCREAT : EX_IOERR;
 	}
-	log_info("'%s': %d sources above %g sigma (rms %.3g Jy/beam)", argv[optind], cat.n, sigma,
-	    cat.rms_jy);
+	log_info("'%s': %d sources above %g sigma (rms %.3g Jy/beam), %d not reliable (%d "
+		 "detections in the negated image)", argv[optind], cat.n, sigma, cat.rms_jy,
+	    cat.nunreliable, cat.nneg);
 	if (refpath && !xm.pass)
 		log_warn("'%s': cross-match gate failed: flux ratio %.3g, offset %.3g beam",
 		    argv[optind], xm.flux_ratio, xm.offset_beam);

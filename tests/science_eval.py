@@ -259,6 +259,8 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--flat", required=True, help="uvm-sources on the flat image")
     ap.add_argument("--pb", required=True, help="uvm-sources on the PB-corrected image")
+    ap.add_argument("--pb-image", help="the PB-corrected image (blank beyond the pipeline's "
+                    "cut): the product catalogue's completeness")
     ap.add_argument("--sim-beam", default="truth",
                     help="the simulator's beam: taper, airy, gauss (default: the truth file's)")
     ap.add_argument("--weighting", default="briggs:0")
@@ -324,6 +326,23 @@ def main():
     pspur = spurious_where(pbc, pmi, tsc, apparent, centre, n, bmaj, sig,
                            lambda th: beam(a.sim_beam, th, freq, tel))
     npspur = int((pmi < 0).sum()) if len(pbc) else 0
+    # the entries uvm-sources marks reliable (its negated-image test;
+    # catalogues without the mark: all)
+    rel = np.array([bool(e.get("reliable", True)) for e in flat], dtype=bool)
+    prel = np.array([bool(e.get("reliable", True)) for e in pbc], dtype=bool)
+    matched_rel = set(int(mi[j]) for j in range(len(flat)) if mi[j] >= 0 and rel[j])
+    ncomp_rel = sum(1 for k in np.nonzero(det)[0] if int(k) in matched_rel)
+    # the product's completeness: detectable sources where the corrected
+    # image is not blank (the pipeline's beam above its cut)
+    det_pb = None
+    if a.pb_image:
+        pbimg = fits.getdata(a.pb_image, 0).astype(np.float64).squeeze()
+        ok_pb = np.zeros(len(src), dtype=bool)
+        for k in np.nonzero(det)[0]:
+            ok_pb[k] = np.isfinite(pbimg[int(round(float(py[k]))), int(round(float(px[k])))])
+        det_pb = det & ok_pb
+        pmatched_rel = set(int(pmi[j]) for j in range(len(pbc)) if pmi[j] >= 0 and prel[j])
+        ncomp_pb = sum(1 for k in np.nonzero(det_pb)[0] if int(k) in pmatched_rel)
     out = {
         "npix": n, "cell_arcsec": cell * 206264.806, "bmaj_arcsec": bmaj * 3600,
         "field_deg": n * cell * 180 / math.pi,
@@ -339,6 +358,18 @@ def main():
         "n_catalogue_pb": len(pbc), "n_spurious_pb": npspur,
         "spurious_fraction_pb": npspur / len(pbc) if pbc else 0.0,
         "spurious_where_pb": pspur,
+        "n_catalogue_reliable": int(rel.sum()),
+        "n_spurious_reliable": int(((mi < 0) & rel).sum()) if len(flat) else 0,
+        "n_found_detectable_reliable": ncomp_rel,
+        "completeness_reliable": ncomp_rel / ndet if ndet else None,
+        "n_catalogue_pb_reliable": int(prel.sum()),
+        "n_spurious_pb_reliable": int(((pmi < 0) & prel).sum()) if len(pbc) else 0,
+        "spurious_fraction_pb_reliable": (int(((pmi < 0) & prel).sum()) / int(prel.sum())
+                                          if len(pbc) and prel.sum() else 0.0),
+        "n_detectable_pb": int(det_pb.sum()) if det_pb is not None else None,
+        "n_found_detectable_pb_reliable": ncomp_pb if det_pb is not None else None,
+        "completeness_pb_reliable": (ncomp_pb / int(det_pb.sum())
+                                     if det_pb is not None and det_pb.sum() else None),
         "median_offset_beam": float(np.median(offs)) if len(offs) else None,
         "flux_scale_ratio": float(np.median(scale)) if scale else None,
         "n_flux_scale": len(scale),

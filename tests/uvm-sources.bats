@@ -6,8 +6,8 @@
 
 load test_helper
 
-USAGE="usage: uvm-sources [-s sigma] [-a minarea] [-r reference.csv] [-f flat.fits]
-                   -o sources.json image.fits"
+USAGE="usage: uvm-sources [-s sigma] [-a minarea] [-R radius_beams] [-e max_false]
+                   [-r reference.csv] [-f flat.fits] -o sources.json image.fits"
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
@@ -51,6 +51,41 @@ match() {
 	run -64 uvm-sources -o x.json
 	run -64 uvm-sources -s 0 -o x.json img.fits
 	run -64 uvm-sources -o x.json a.fits b.fits
+	run -64 uvm-sources -R -1 -o x.json img.fits
+	run -64 uvm-sources -e 2 -o x.json img.fits
+}
+
+# synth FILE: a 512^2 restored image of 5" pixels and a 25" beam, noise
+# of 1 mJy/beam (white noise convolved with the beam, seeded), three
+# sources of 60 mJy, one of 8 mJy far from the rest (450, 250), and an
+# artefact pair as a bright source's sidelobe errors leave one: +9 mJy at
+# (80, 100) and -11 mJy 30 pixels north of it (0-based x, y).
+synth() {
+	/usr/bin/python3 - "$1" <<'PY'
+import sys
+import numpy as np
+from astropy.io import fits
+n, fw = 512, 5.0
+s = fw / 2.3548
+y, x = np.mgrid[0:n, 0:n]
+rng = np.random.default_rng(7)
+k = np.exp(-((x - n / 2) ** 2 + (y - n / 2) ** 2) / (2 * s * s))
+noise = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, n))) * np.fft.fft2(np.fft.ifftshift(k))))
+img = noise / noise.std() * 1e-3
+for (cx, cy, a) in ((100, 400, 60), (400, 400, 60), (400, 100, 60), (450, 250, 8), (80, 100, 9), (80, 130, -11)):
+    img += a * 1e-3 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
+h = fits.Header()
+for kk, v in (("CTYPE1", "RA---SIN"), ("CTYPE2", "DEC--SIN"), ("CRPIX1", 257.0), ("CRPIX2", 257.0),
+              ("CRVAL1", 150.0), ("CRVAL2", 33.0), ("CDELT1", -5 / 3600), ("CDELT2", 5 / 3600),
+              ("BMAJ", 25 / 3600), ("BMIN", 25 / 3600), ("BPA", 0.0), ("FREQ", 1.4e9)):
+    h[kk] = v
+fits.PrimaryHDU(img.astype(np.float32), h).writeto(sys.argv[1])
+PY
+}
+
+# marks FILE: "x,y:reliable" of each entry (0-based pixels, rounded), sorted
+marks() {
+	jq -r '.sources[] | "\(.x - 1 | round),\(.y - 1 | round):\(.reliable)"' "$1" | sort
 }
 
 @test "uvm-sources: every truth source found (< 0.1 beam), integrated flux within 5%" {
@@ -158,4 +193,41 @@ ref() {
 	assert_output --partial "not an image of 1280 x 1280 pixels"
 	run -66 uvm-sources -f "$t/none.fits" -o "$t/y.json" "$d/pb.fits"
 	[ ! -e "$t/y.json" ]
+}
+
+@test "uvm-sources: reliability from the negated image: an artefact beside its negative twin is marked, real sources are not; the radius decides for a faint one" {
+	synth "$t/a.fits"
+	# within 20 beams: the +9 mJy entry has a stronger negative beside
+	# it; the faint source has none near
+	run -0 uvm-sources -R 20 -o "$t/r20.json" "$t/a.fits"
+	assert_output --partial "1 not reliable (1 detections in the negated image)"
+	run marks "$t/r20.json"
+	echo "$output"
+	assert_output "$(printf '%s\n' 100,400:true 400,100:true 400,400:true 450,250:true 80,100:false | sort)"
+	jq -e '.reliability == {radius_beams: 20, max_false: 0.01, n_negative: 1, n_unreliable: 1}' "$t/r20.json"
+	jq -e '[.sources[] | select(.reliable | not) | .n_negative_near] == [1]' "$t/r20.json"
+	# the default radius (300 beams) takes the whole image: the
+	# negative at 11 sigma then says a lone 8 sigma entry may be false
+	run -0 uvm-sources -o "$t/r300.json" "$t/a.fits"
+	run marks "$t/r300.json"
+	assert_output "$(printf '%s\n' 100,400:true 400,100:true 400,400:true 450,250:false 80,100:false | sort)"
+	# ... unless one false entry in four is accepted (-e 0.25): the faint
+	# one has 4 entries at least as strong (itself and the three), the
+	# artefact 5, and one negative each
+	run -0 uvm-sources -e 0.2 -o "$t/e.json" "$t/a.fits"
+	run marks "$t/e.json"
+	assert_output "$(printf '%s\n' 100,400:true 400,100:true 400,400:true 450,250:false 80,100:true | sort)"
+	run -0 uvm-sources -e 0.25 -o "$t/e.json" "$t/a.fits"
+	jq -e '[.sources[].reliable] | length == 5 and all' "$t/e.json"
+	# -R 0: no test, every entry reliable
+	run -0 uvm-sources -R 0 -o "$t/r0.json" "$t/a.fits"
+	jq -e '[.sources[].reliable] | length == 5 and all' "$t/r0.json"
+	# the cross-match counts reliable entries only: the artefact is not
+	# spurious once marked
+	printf '%s\n' "# name,ra_deg,dec_deg,flux_jy,ref_freq_mhz,spectral_index" >"$t/ref.csv"
+	jq -r '.sources[] | select(.x > 300 or .y > 300) | "s,\(.ra_deg),\(.dec_deg),\(.int_jy),1400,0"' "$t/r20.json" >>"$t/ref.csv"
+	run -0 uvm-sources -R 20 -r "$t/ref.csv" -o "$t/x.json" "$t/a.fits"
+	jq -e '.crossmatch | .n_spurious == 0 and .n_matched == 4' "$t/x.json"
+	run -0 uvm-sources -R 0 -r "$t/ref.csv" -o "$t/y.json" "$t/a.fits"
+	jq -e '.crossmatch | .n_spurious == 1 and .spurious_fraction == 0.2' "$t/y.json"
 }

@@ -163,6 +163,8 @@ static void crossmatch(const struct src_catalog *c, struct wcsprm *w, const floa
 			continue;
 		xm->ndet++;
 		for (int j = 0; j < c->n; j++) {
+			if (!c->s[j].reliable)
+				continue;
 			double d = sep_arcsec(ref[i].ra_deg, ref[i].dec_deg, c->s[j].ra_deg, c->s[j].dec_deg);
 			if (d < best) {
 				best = d;
@@ -179,12 +181,14 @@ static void crossmatch(const struct src_catalog *c, struct wcsprm *w, const floa
 	}
 	for (int j = 0; j < c->n; j++) {
 		int hit = 0;
+		if (!c->s[j].reliable)
+			continue;
 		for (int i = 0; i < nref && !hit; i++)
 			hit = sep_arcsec(ref[i].ra_deg, ref[i].dec_deg, c->s[j].ra_deg, c->s[j].dec_deg) < bm;
 		xm->nspur += !hit;
 	}
 	xm->completeness = xm->ndet ? (double)xm->nmatch / xm->ndet : NAN;
-	xm->spurious_frac = c->n ? (double)xm->nspur / c->n : 0;
+	xm->spurious_frac = c->n > c->nunreliable ? (double)xm->nspur / (c->n - c->nunreliable) : 0;
 	xm->flux_ratio = median(ratio, xm->nmatch);
 	for (int k = 0; k < xm->nmatch; k++)
 		ratio[k] = fabs(ratio[k] - xm->flux_ratio);
@@ -261,9 +265,88 @@ static int mesh_px(double bmaj_arcsec, double cell_arcsec, long nx, long ny)
 	return m < 16 ? 16 : (int)m;
 }
 
+/*
+ * SEP's extraction of im above thresh x its noise. SEP links its whole
+ * pixel stack up front: a stack of every pixel of a 6720^2 mosaic is
+ * ~1.5 GB resident. A 64th of the image holds any sky (the pixels above
+ * the threshold at once); a stack that fills is an error, and only then
+ * is the whole image tried. SEP's status.
+ */
+static int extract(const sep_image *im, size_t np, double thresh, int minarea, sep_catalog **cat)
+{
+	int se;
+
+	sep_set_extract_pixstack(np / 64 > 300000 ? np / 64 : 300000);
+	se = sep_extract(im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0, SEP_FILTER_CONV,
+	    32, 0.005, 1, 1.0, cat);
+	if (se != 0 && np / 64 > 300000) {
+		sep_set_extract_pixstack(np);
+		se = sep_extract(im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0,
+		    SEP_FILTER_CONV, 32, 0.005, 1, 1.0, cat);
+	}
+	return se;
+}
+
+/*
+ * The negated image's detections (struct src_rel), found as the
+ * catalogue's were (im's data, background already subtracted, negated
+ * and restored in place), then each entry's counts within radius_pix
+ * pixels. SEP's status, or -1 out of memory.
+ */
+static int reliability(struct src_catalog *c, sep_image *im, float *img, const float *rms,
+    size_t np, double thresh, int minarea, double radius_pix, double max_false)
+{
+	sep_catalog *neg = NULL;
+	double *nx, *ny, *ns;
+	int se, nn;
+
+	for (size_t k = 0; k < np; k++)
+		img[k] = -img[k];
+	se = extract(im, np, thresh, minarea, &neg);
+	for (size_t k = 0; k < np; k++)
+		img[k] = -img[k];
+	if (se != 0)
+		return se;
+	nn = neg->nobj;
+	nx = malloc(sizeof *nx * (size_t)(nn ? nn : 1) * 3);
+	if (!nx) {
+		sep_catalog_free(neg);
+		return -1;
+	}
+	ny = nx + (nn ? nn : 1);
+	ns = ny + (nn ? nn : 1);
+	for (int i = 0; i < nn; i++) {
+		size_t pi = (size_t)neg->ypeak[i] * (size_t)im->w + (size_t)neg->xpeak[i];
+		/* SEP's pixels are 0-based, the entries' FITS ones 1-based */
+		nx[i] = neg->x[i] + 1;
+		ny[i] = neg->y[i] + 1;
+		ns[i] = rms[pi] > 0 ? -img[pi] / rms[pi] : 0;
+	}
+	sep_catalog_free(neg);
+	c->nneg = nn;
+	c->nunreliable = 0;
+	for (int j = 0; j < c->n; j++) {
+		struct src_entry *e = &c->s[j];
+		double r2 = radius_pix * radius_pix;
+
+		e->nneg = e->npos = 0;
+		for (int i = 0; i < nn; i++)
+			e->nneg += ns[i] >= e->snr &&
+			    (nx[i] - e->x) * (nx[i] - e->x) + (ny[i] - e->y) * (ny[i] - e->y) < r2;
+		for (int k = 0; k < c->n; k++)
+			e->npos += (k == j || c->s[k].snr >= e->snr) &&
+			    (c->s[k].x - e->x) * (c->s[k].x - e->x) +
+			    (c->s[k].y - e->y) * (c->s[k].y - e->y) < r2;
+		e->reliable = e->nneg <= max_false * e->npos;
+		c->nunreliable += !e->reliable;
+	}
+	free(nx);
+	return 0;
+}
+
 int sources_find(const char *path, const char *flat, double thresh, int minarea,
-    const struct src_ref *ref, int nref, struct src_xmatch *xm, struct src_catalog *c,
-    int *status, char *err)
+    const struct src_rel *rel, const struct src_ref *ref, int nref, struct src_xmatch *xm,
+    struct src_catalog *c, int *status, char *err)
 {
 	size_t np;
 	char *hdr = NULL;
@@ -378,19 +461,7 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 	im.noise = rms;
 	im.ndtype = SEP_TFLOAT;
 	im.noise_type = SEP_NOISE_STDDEV;
-	/* SEP links its whole pixel stack up front: a stack of every pixel
-	 * of a 6720^2 mosaic is ~1.5 GB resident. A 64th of the image holds
-	 * any sky (the pixels above the threshold at once); a stack that
-	 * fills is an error, and only then is the whole image tried */
-	sep_set_extract_pixstack(np / 64 > 300000 ? np / 64 : 300000);
-	se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0, SEP_FILTER_CONV,
-	    32, 0.005, 1, 1.0, &cat);
-	if (se != 0 && np / 64 > 300000) {
-		sep_set_extract_pixstack(np);
-		se = sep_extract(&im, (float)thresh, SEP_THRESH_REL, minarea, NULL, 0, 0,
-		    SEP_FILTER_CONV, 32, 0.005, 1, 1.0, &cat);
-	}
-	if (se != 0) {
+	if ((se = extract(&im, np, thresh, minarea, &cat)) != 0) {
 		fail(status, err, EX_SOFTWARE, "SEP extraction: error %d", se);
 		goto out;
 	}
@@ -459,7 +530,18 @@ int sources_find(const char *path, const char *flat, double thresh, int minarea,
 		else if (e->pa_deg <= -90)
 			e->pa_deg += 180;
 		e->flag = cat->flag[i] | fl;
+		e->reliable = 1;
 		c->n++;
+	}
+	if (rel && rel->radius_beams > 0) {
+		c->rel = *rel;
+		se = reliability(c, &im, img, rms, np, thresh, minarea,
+		    rel->radius_beams * c->bmaj_arcsec / cell, rel->max_false);
+		if (se != 0) {
+			fail(status, err, se < 0 ? EX_OSERR : EX_SOFTWARE, se < 0 ? "out of memory" :
+			    "SEP extraction of the negated image: error %d", se);
+			goto out;
+		}
 	}
 	if (ref && xm)
 		crossmatch(c, w, img, rms, thresh, ref, nref, xm);
@@ -547,8 +629,11 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		bad |= put(&b, &len, &cap, "\",\n  \"rms_jy\": %s,\n  \"mesh_px\": %d,\n"
 		    "  \"freq_hz\": %.9g,\n"
 		    "  \"beam\": {\"bmaj_arcsec\": %s, \"bmin_arcsec\": %s, \"bpa_deg\": %s},\n"
+		    "  \"reliability\": {\"radius_beams\": %.4g, \"max_false\": %.4g, "
+		    "\"n_negative\": %d, \"n_unreliable\": %d},\n"
 		    "  \"n_sources\": %d,\n  \"sources\": [", rms, c->mesh,
-		    isfinite(c->freq_hz) ? c->freq_hz : 0, bj, bn, bp, c->n);
+		    isfinite(c->freq_hz) ? c->freq_hz : 0, bj, bn, bp, c->rel.radius_beams,
+		    c->rel.max_false, c->nneg, c->nunreliable, c->n);
 	}
 	for (int i = 0; i < c->n && !bad; i++) {
 		const struct src_entry *e = &c->s[i];
@@ -573,8 +658,9 @@ char *sources_json(const struct src_catalog *c, const char *image, const struct 
 		    "\"y\": %.3f, \"peak_jy\": %s, \"peak_err_jy\": %s, \"int_jy\": %s, "
 		    "\"int_err_jy\": %s, \"a_arcsec\": %s, \"b_arcsec\": %s, \"pa_deg\": %s, "
 		    "\"snr\": %s, \"local_rms_jy\": %s, \"local_bkg_jy\": %s, \"pb\": %s, "
-		    "\"flag\": %d}", i ? "," : "", e->ra_deg, e->dec_deg, e->x, e->y, pk,
-		    pe, in, ie, sa, sb, pa, sn, lr, lb, pb, e->flag);
+		    "\"flag\": %d, \"reliable\": %s, \"n_negative_near\": %d}", i ? "," : "",
+		    e->ra_deg, e->dec_deg, e->x, e->y, pk, pe, in, ie, sa, sb, pa, sn, lr, lb, pb,
+		    e->flag, e->reliable ? "true" : "false", e->nneg);
 	}
 	bad |= put(&b, &len, &cap, "%s]", c->n ? "\n  " : "");
 	if (xm) {

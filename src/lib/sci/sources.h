@@ -32,6 +32,27 @@ struct src_entry {
 	double rms_jy, bkg_jy;         /* local rms and background at the peak */
 	double pb;                     /* primary beam at the peak, NaN if unknown */
 	int flag;                      /* SEP's extraction flags */
+	int nneg;                      /* negative detections as strong within the radius */
+	int npos;                      /* entries as strong within it, this one included */
+	int reliable;                  /* nneg <= max_false x npos */
+};
+
+/*
+ * Reliability from the negative image. An interferometric image's
+ * artefacts (CLEAN's and calibration's errors carried by the PSF's
+ * sidelobes) are as often negative as positive, its sources only
+ * positive: the detections of the negated image, found exactly as the
+ * catalogue's, count the false ones the catalogue holds at each SNR
+ * (the inverted-image test of radio survey catalogues). An entry is
+ * reliable when, within radius_beams BMAJ of it, the negative detections
+ * at least as strong number at most max_false times the entries at least
+ * as strong (itself included): where a bright source's artefacts reach
+ * 14 sigma, a 10 sigma entry beside them is marked, a 10 sigma entry
+ * in a clean part of the field is not.
+ */
+struct src_rel {
+	double radius_beams;           /* > 0 */
+	double max_false;              /* 0 to 1 */
 };
 
 struct src_catalog {
@@ -42,6 +63,8 @@ struct src_catalog {
 	double bmaj_arcsec, bmin_arcsec, bpa_deg;
 	double freq_hz;
 	long nx, ny;
+	int nneg, nunreliable;         /* negative detections; entries not reliable */
+	struct src_rel rel;            /* as used (radius 0: no reliability pass) */
 };
 
 /* A reference catalogue entry: intrinsic flux at ref_hz, spectral index. */
@@ -61,11 +84,11 @@ int sources_read_ref(const char *path, struct src_ref **r, int *n, int *status, 
  * The catalogue against a reference (issue 17's flux-scale and astrometry
  * check): reference sources inside the image (finite pixel, 5 pixels from
  * the edge) whose flux at the image frequency is above thresh x the local
- * rms are "detectable"; each is matched to the nearest catalogue entry
- * within one beam (BMAJ). Flux ratio: median of integrated / reference
+ * rms are "detectable"; each is matched to the nearest reliable catalogue
+ * entry within one beam (BMAJ). Flux ratio: median of integrated / reference
  * flux over the matches, scatter 1.4826 x MAD; offsets: median distance
- * and median RA/Dec offsets; spurious: catalogue entries with no
- * reference source within a beam. The gate: ratio in [min_ratio,
+ * and median RA/Dec offsets; spurious: reliable catalogue entries with
+ * no reference source within a beam, as a fraction of the reliable ones. The gate: ratio in [min_ratio,
  * max_ratio] and median offset below max_offset_beam beams.
  */
 struct src_xmatch {
@@ -83,14 +106,15 @@ struct src_xmatch {
  * *xm too (its gate fields set by the caller). flat, if not NULL, is the
  * same image before primary-beam correction (uvm-image's output beside
  * its -p one; same size): each source's pb is flat / image at its peak
- * pixel. A wholly blank (NaN) image, the mosaic of an hour where no image
- * passed QA, gives an empty catalogue. 0, or -1 with err and *status (66
- * missing, 65 not a usable image or flat not of the same size, 70 SEP
- * failure).
+ * pixel. rel, if not NULL, marks each entry reliable or not (struct
+ * src_rel); without it every entry is reliable. A wholly blank (NaN)
+ * image, the mosaic of an hour where no image passed QA, gives an empty
+ * catalogue. 0, or -1 with err and *status (66 missing, 65 not a usable
+ * image or flat not of the same size, 70 SEP failure).
  */
 int sources_find(const char *path, const char *flat, double thresh, int minarea,
-    const struct src_ref *ref, int nref, struct src_xmatch *xm, struct src_catalog *c,
-    int *status, char *err);
+    const struct src_rel *rel, const struct src_ref *ref, int nref, struct src_xmatch *xm,
+    struct src_catalog *c, int *status, char *err);
 void sources_free(struct src_catalog *c);
 /* The catalogue as JSON (malloc'd, NUL-terminated), image path named,
  * with the cross-match if xm is not NULL. */
