@@ -12,7 +12,8 @@
  * (flag.json) the report gains its flagged fraction and dead and bad
  * antennas ("flagging") and the gate checks the fraction. When it holds
  * the source catalogue (sources.json, uvm-sources), the report's sources
- * are the catalogue's, not local maxima ("sources_from": "catalogue"),
+ * are the catalogue's reliable entries, not local maxima ("sources_from":
+ * "catalogue"; "n_unreliable" counts the others),
  * and its cross-match with the reference catalogue ("crossmatch") joins
  * the gate: flux ratio within XMATCH_MIN_RATIO..XMATCH_MAX_RATIO, median
  * offset below XMATCH_MAX_OFFSET_BEAM beams.

@@ -234,6 +234,16 @@ JSON
 	    (.sources | length) == $n and .crossmatch.n_matched == 1 and
 	    (.crossmatch.flux_ratio - 1 | fabs) < 0.05 and .pass == true and
 	    ([.checks[].name] | index("xmatch_flux_ratio_min") and index("xmatch_offset_beam"))' "$t/q.json"
+	# an entry uvm-sources marks not reliable (its negated-image test) is
+	# counted apart and not listed: the sources are the reliable ones
+	jq '.sources[0].reliable = false' "$t/G/sources.json" >"$t/marked.json"
+	cp "$t/G/sources.json" "$t/orig.json"
+	cp "$t/marked.json" "$t/G/sources.json"
+	uvm-qa -j "$t/G/image.fits" 2>/dev/null >"$t/m.json"
+	jq -e --argjson n "$n" --slurpfile c "$t/marked.json" '.n_sources == $n - 1 and
+	    .n_unreliable == 1 and (.sources | length) == $n - 1 and
+	    all(.sources[]; .x != $c[0].sources[0].x)' "$t/m.json"
+	cp "$t/orig.json" "$t/G/sources.json"
 	# a reference 1.5 times too bright: the flux-scale checks fail the gate
 	awk -F, -v OFS=, '/^#/ {print; next} {$4 *= 1.5; print}' "$t/ref.csv" >"$t/bright.csv"
 	uvm-sources -r "$t/bright.csv" -o "$t/G/sources.json" "$t/G/image.fits" 2>/dev/null

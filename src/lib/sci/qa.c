@@ -355,16 +355,23 @@ static int cat_entry(const char *elem, size_t len, void *arg)
 	struct qa_result *r = arg;
 	char *t = strndup(elem, len);
 	struct qa_source q = {0};
-	int ok;
+	int ok, rel = 1;
 
 	if (!t)
 		return -1;
 	ok = json_get_number(t, "ra_deg", &q.ra_deg) > 0 && json_get_number(t, "dec_deg", &q.dec_deg) > 0 &&
 	    json_get_number(t, "x", &q.x) > 0 && json_get_number(t, "y", &q.y) > 0 &&
-	    json_get_number(t, "peak_jy", &q.peak_jy) > 0 && json_get_number(t, "snr", &q.snr) > 0;
+	    json_get_number(t, "peak_jy", &q.peak_jy) > 0 && json_get_number(t, "snr", &q.snr) > 0 &&
+	    json_get_bool(t, "reliable", &rel) >= 0;
 	free(t);
 	if (!ok)
 		return -1;
+	/* an entry the negated image's test marks (uvm-sources) is counted
+	 * apart, not listed: the sources are the reliable ones */
+	if (!rel) {
+		r->nunrel++;
+		return 0;
+	}
 	r->nsrc++;
 	if (r->nlist < QA_MAXLIST) {
 		r->src[r->nlist++] = q;
@@ -400,12 +407,12 @@ int qa_catalogue(struct qa_result *r, const char *path, char *err)
 		snprintf(err, QA_ERRLEN, "cannot read '%s': %s", cat, strerror(errno));
 		goto out;
 	}
-	r->nsrc = r->nlist = 0;
+	r->nsrc = r->nlist = r->nunrel = 0;
 	if (json_get_array(js, "sources", cat_entry, r) <= 0 ||
-	    json_get_number(js, "n_sources", &v) <= 0 || v != r->nsrc ||
+	    json_get_number(js, "n_sources", &v) <= 0 || v != r->nsrc + r->nunrel ||
 	    json_get_object(js, "crossmatch", &xm) < 0) {
 		snprintf(err, QA_ERRLEN, "'%s': not a source catalogue", cat);
-		r->nsrc = r->nlist = 0;
+		r->nsrc = r->nlist = r->nunrel = 0;
 		goto out;
 	}
 	if (xm) {
@@ -545,8 +552,8 @@ char *qa_json(const struct qa_result *r, const char *image)
 	num(&b, r->bmin_arcsec);
 	buf_printf(&b, ", \"bpa_deg\": ");
 	num(&b, r->bpa_deg);
-	buf_printf(&b, "},\n  \"detect_sigma\": %g,\n  \"n_sources\": %d,\n  \"sources\": [", QA_DETECT_SIGMA,
-	    r->nsrc);
+	buf_printf(&b, "},\n  \"detect_sigma\": %g,\n  \"n_sources\": %d,\n  \"n_unreliable\": %d,\n"
+	    "  \"sources\": [", QA_DETECT_SIGMA, r->nsrc, r->nunrel);
 	for (int i = 0; i < r->nlist; i++) {
 		const struct qa_source *s = &r->src[i];
 		buf_printf(&b, "%s\n    {\"ra_deg\": ", i ? "," : "");
@@ -611,9 +618,9 @@ char *qa_text(const struct qa_result *r)
 	struct buf b = {0};
 
 	buf_printf(&b, "group %s\nrms_jy %.6g\npeak_jy %.6g\npeak_ra_deg %.6f\npeak_dec_deg %.6f\n"
-		"dynamic_range %.6g\nbeam_arcsec %.4g %.4g %.2f\nn_sources %d\n",
+		"dynamic_range %.6g\nbeam_arcsec %.4g %.4g %.2f\nn_sources %d\nn_unreliable %d\n",
 	    r->group, r->rms, r->peak, r->peak_ra, r->peak_dec, r->dr, r->bmaj_arcsec,
-	    r->bmin_arcsec, r->bpa_deg, r->nsrc);
+	    r->bmin_arcsec, r->bpa_deg, r->nsrc, r->nunrel);
 	if (r->flag_state)
 		buf_printf(&b, "flagged_fraction %.6g\n", r->flag_state > 0 ? r->flag.fraction : NAN);
 	for (int i = 0; i < r->nchecks; i++)

@@ -70,7 +70,10 @@ struct qa_result {
 	double rms, peak, peak_x, peak_y, peak_ra, peak_dec, dr;
 	double bmaj_arcsec, bmin_arcsec, bpa_deg;   /* 0 when absent */
 	long nfinite;
-	int nsrc;                                    /* all detections */
+	int nsrc;                                    /* all detections (a catalogue's
+	                                              * reliable entries) */
+	int nunrel;                                  /* a catalogue's entries marked
+	                                              * not reliable (uvm-sources) */
 	int nlist;                                   /* listed (brightest) */
 	struct qa_source src[QA_MAXLIST];
 	int flag_state;          /* flag report: 0 none, 1 read (flag), -1 invalid */
