@@ -163,10 +163,8 @@ static void crossmatch(const struct src_catalog *c, struct wcsprm *w, const floa
 			continue;
 		xm->ndet++;
 		for (int j = 0; j < c->n; j++) {
-			if (!c->s[j].reliable)
-				continue;
 			double d = sep_arcsec(ref[i].ra_deg, ref[i].dec_deg, c->s[j].ra_deg, c->s[j].dec_deg);
-			if (d < best) {
+			if (c->s[j].reliable && d < best) {
 				best = d;
 				bi = j;
 			}
@@ -303,26 +301,31 @@ static int reliability(struct src_catalog *c, sep_image *im, float *img, const f
 	for (size_t k = 0; k < np; k++)
 		img[k] = -img[k];
 	se = extract(im, np, thresh, minarea, &neg);
-	for (size_t k = 0; k < np; k++)
-		img[k] = -img[k];
-	if (se != 0)
-		return se;
-	nn = neg->nobj;
-	nx = malloc(sizeof *nx * (size_t)(nn ? nn : 1) * 3);
-	if (!nx) {
-		sep_catalog_free(neg);
-		return -1;
-	}
-	ny = nx + (nn ? nn : 1);
-	ns = ny + (nn ? nn : 1);
-	for (int i = 0; i < nn; i++) {
-		size_t pi = (size_t)neg->ypeak[i] * (size_t)im->w + (size_t)neg->xpeak[i];
-		/* SEP's pixels are 0-based, the entries' FITS ones 1-based */
+	nn = se == 0 ? neg->nobj : 0;
+	nx = se == 0 ? malloc(sizeof *nx * (size_t)(nn ? nn : 1) * 3) : NULL;
+	ny = nx ? nx + (nn ? nn : 1) : NULL;
+	ns = nx ? ny + (nn ? nn : 1) : NULL;
+	for (int i = 0; nx && i < nn; i++) {
+		int xp = neg->xpeak[i], yp = neg->ypeak[i];
+		size_t pi = (size_t)yp * (size_t)im->w + (size_t)xp;
+		double px = xp, py = yp, pk = img[pi];
+
+		/* SEP's pixels are 0-based, the entries' FITS ones 1-based; the
+		 * peak fitted as the entries' are */
 		nx[i] = neg->x[i] + 1;
 		ny[i] = neg->y[i] + 1;
-		ns[i] = rms[pi] > 0 ? -img[pi] / rms[pi] : 0;
+		if (im->w == im->h)
+			img_peak_fit(img, im->w, xp, yp, &px, &py, &pk);
+		ns[i] = rms[pi] > 0 ? pk / rms[pi] : 0;
 	}
-	sep_catalog_free(neg);
+	for (size_t k = 0; k < np; k++)
+		img[k] = -img[k];
+	if (neg)
+		sep_catalog_free(neg);
+	if (se != 0)
+		return se;
+	if (!nx)
+		return -1;
 	c->nneg = nn;
 	c->nunreliable = 0;
 	for (int j = 0; j < c->n; j++) {
