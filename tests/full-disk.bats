@@ -69,7 +69,7 @@ fill_loop() {
 		if [ "$status" -ne 0 ]; then
 			[ "$status" -eq 74 ] || { echo "size ${kb}k: exit $status: $output" >&2; false; }
 			# what is there is complete (the writer renames finished files)
-			! ls "$MNT/s" | grep -v '_sb[0-9][0-9].hdf5$'
+			! ls "$MNT/s" | grep -v '_sb[0-9][0-9].hdf5$' || false
 		fi
 		umount "$MNT"
 	done

@@ -103,7 +103,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	grep -qx "IN_$g/sb00 := incoming/2025-10-24T12:00:03_sb00.hdf5" "$d/state/pipeline.mk"
 	grep -qx "IN_$g/sb05 := incoming/2025-10-24T12:00:00_sb05.hdf5" "$d/state/pipeline.mk"
 	grep -qx "SB_$g := sb00 sb01 sb02 sb03 sb04 sb05 sb06 sb07 sb08 sb09 sb10 sb11 sb12 sb13 sb14 sb15" "$d/state/pipeline.mk"
-	! grep -q "MISSING_" "$d/state/pipeline.mk"
+	! grep -q "MISSING_" "$d/state/pipeline.mk" || false
 	grep -qx "UVM_HOME := $d" "$d/state/pipeline.mk"
 	grep -qx "UVM_RULES := $(cd "$UVM_ROOT/rules" && pwd -P)" "$d/state/pipeline.mk"
 	run -0 jq -c '.groups[0] | [.id, .state, .nsub, .missing]' "$d/state/plan.json"
@@ -162,7 +162,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	run -0 uvm-plan -D "$d" -v
 	assert_output "$g done 16/16 -"
 	[ "$(cat "$d/state/done.idx")" = "$g $T0 $((T0 + 39)) -" ]
-	! grep -q "$g" "$d/state/pipeline.mk"
+	! grep -q "$g" "$d/state/pipeline.mk" || false
 	[ "$(sql "select state from groups where grp='$g'")" = done ]
 	run -0 make -q -C "$d" -f state/pipeline.mk
 }
@@ -175,7 +175,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	done
 	run -0 uvm-plan -D "$d" -v
 	assert_output "20251024T120000 waiting 14/16 sb07,sb09"
-	! grep -q 20251024T120000 "$d/state/pipeline.mk"
+	! grep -q 20251024T120000 "$d/state/pipeline.mk" || false
 	run -0 jq -c '[.next_wakeup, .groups[0].state, .groups[0].missing]' "$d/state/plan.json"
 	assert_output "[$((now + 900)),\"waiting\",[\"sb07\",\"sb09\"]]"
 	# the same files 20 minutes old: partial
@@ -195,7 +195,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	rm "$in"/*_sb0[0-4].hdf5
 	run -0 uvm-plan -D "$d" -v
 	assert_output "20251024T120005 incomplete 9/16 sb00,sb01,sb02,sb03,sb04,sb07,sb09"
-	! grep -q 20251024T120000 "$d/state/pipeline.mk"
+	! grep -q 20251024T120000 "$d/state/pipeline.mk" || false
 	[ "$(ls "$in" | wc -l)" -eq 9 ]
 	run -0 jq -r '.groups[0].state' "$d/state/plan.json"
 	assert_output incomplete
@@ -244,7 +244,11 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	finish_group "$g"
 	run -0 uvm-plan -D "$d"
 	grep -qx "$g $T0 $((T0 + 39)) -" "$d/state/done.idx"
-	! grep -q "$g" "$d/state/pipeline.mk"
+	# nothing of the group is planned; its qa.json stays an input of its
+	# hour's mosaic, which the other group still adds to
+	! grep -Eq "^(IN_$g|products/$g/[^ ]*:)" "$d/state/pipeline.mk" || false
+	[ "$(grep -c "$g" "$d/state/pipeline.mk")" -eq 1 ]
+	grep -qx "  products/$g/qa.json \\\\" "$d/state/pipeline.mk"
 	grep -q 20251024T120503 "$d/state/pipeline.mk"
 	run -0 jq -r '[.groups[].id] | join(" ")' "$d/state/plan.json"
 	assert_output 20251024T120503
@@ -252,7 +256,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	rm -r "$d/products/$g"
 	run -0 uvm-plan -D "$d" -v
 	assert_output "20251024T120503 ready 16/16 -"
-	! grep -q "$g" "$d/state/pipeline.mk"
+	! grep -q "$g" "$d/state/pipeline.mk" || false
 	run -0 make -n -C "$d" -f state/pipeline.mk
 	refute_output --partial "$g"
 	[ "$(wc -l <"$d/state/done.idx")" -eq 1 ]
@@ -292,7 +296,9 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	[ -f "$d/quarantine/n.reason.1" ] && [ -f "$d/quarantine/n.reason.1.reason" ]
 	[ "$(sql "select count(*) from quarantine")" -eq 16 ]
 	# nothing hostile in the makefile; make -n executes nothing
-	! grep -E 'pwned|a b|;|#2025|passwd|12:00:1[012]|sb16|02-29|-rf' "$d/state/pipeline.mk"
+	# (outside its comment lines, whose prose has semicolons)
+	! grep -v '^# ' "$d/state/pipeline.mk" |
+		grep -E 'pwned|a b|;|#2025|passwd|12:00:10_sb00|12:00:11_sb01|12:00:12_sb02|sb16|02-29|-rf' || false
 	run -0 make -n -C "$d" -f state/pipeline.mk
 	run -0 make -n -C "$d" -f state/pipeline.mk all
 	for p in pwned pwned2 pwned3; do
@@ -323,7 +329,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	assert_output ""
 	[ "$(ls -A "$in" | wc -l)" -eq 5 ]
 	[ -z "$(ls -A "$d/quarantine")" ]
-	! grep -q incoming/ "$d/state/pipeline.mk"
+	! grep -q incoming/ "$d/state/pipeline.mk" || false
 }
 
 @test "uvm-plan: stale temporaries of dead processes are swept, live ones kept" {
@@ -378,7 +384,7 @@ sql() { sqlite3 "$d/state/pipeline.sqlite" "$@"; }
 	grep -qx "input: $mnt/bad name" "$d/quarantine/bad%20name.reason"
 	# the symlink cannot be moved across: it stays, and stays out of the makefile
 	[ -L "$in/2025-10-24T12:05:00_sb00.hdf5" ]
-	! grep -q '12:05:00' "$d/state/pipeline.mk"
+	! grep -q '12:05:00' "$d/state/pipeline.mk" || false
 	grep -qx "IN_20251024T120003/sb00 := $mnt/2025-10-24T12:00:03_sb00.hdf5" "$d/state/pipeline.mk"
 	[ ! -e "$d/quarantine/2025-10-24T12:05:00_sb00.hdf5.reason" ]
 	no_temps "$d"
@@ -417,7 +423,7 @@ mosaic_block() {
 	group $T0
 	group $((T0 + 300))
 	run -0 uvm-plan -D "$d"
-	! grep -q 'mosaics/' "$d/state/pipeline.mk"
+	! grep -q 'mosaics/' "$d/state/pipeline.mk" || false
 	group $((T0 + 3600))
 	run -0 uvm-plan -D "$d"
 	run -0 mosaic_block 20251024T12
@@ -427,7 +433,7 @@ mosaic_block() {
   state/settings/mosaic.conf \\
   | mosaics/"
 	grep -qx 'all: mosaics/20251024T12.fits' "$d/state/pipeline.mk"
-	! grep -q 'mosaics/20251024T13' "$d/state/pipeline.mk"
+	! grep -q 'mosaics/20251024T13' "$d/state/pipeline.mk" || false
 	# plan.json lists the pending hours: the current one is not due yet
 	run -0 jq -c '.mosaics' "$d/state/plan.json"
 	assert_output '[{"hour":"20251024T12","state":"planned","inputs":2},{"hour":"20251024T13","state":"waiting","inputs":1}]'
@@ -441,7 +447,7 @@ mosaic_block() {
 	# a group of the hour still waiting for subbands holds the mosaic back
 	sub $((T0 + 600)) 0
 	run -0 uvm-plan -D "$d"
-	! grep -q '^mosaics/20251024T12.fits' "$d/state/pipeline.mk"
+	! grep -q '^mosaics/20251024T12.fits' "$d/state/pipeline.mk" || false
 	run -0 jq -c '.mosaics' "$d/state/plan.json"
 	assert_output '[{"hour":"20251024T12","state":"waiting","inputs":2},{"hour":"20251024T13","state":"waiting","inputs":1}]'
 }
@@ -470,18 +476,18 @@ mosaic_block() {
 	run -0 uvm-plan -D "$d"
 	grep -qx 'all: mosaics/20251024T12.sources.json' "$d/state/pipeline.mk"
 	grep -qx 'mosaics/20251024T12.sources.json: mosaics/20251024T12.fits \\' "$d/state/pipeline.mk"
-	! grep -qx 20251024T12 "$d/state/hours.idx"
+	! grep -qx 20251024T12 "$d/state/hours.idx" || false
 	# and made: the hour is finished and leaves the makefile
 	touch "$d/mosaics/20251024T12.sources.json"
 	run -0 uvm-plan -D "$d"
-	! grep -q 'mosaics/20251024T12' "$d/state/pipeline.mk"
+	! grep -q 'mosaics/20251024T12' "$d/state/pipeline.mk" || false
 	grep -qx 20251024T12 "$d/state/hours.idx"
 	# uvm-remake products/20251024T120503/image.fits: the group leaves
 	# done.idx and its image is removed
 	sed -i '/^20251024T120503 /d' "$d/state/done.idx"
 	rm "$d/products/20251024T120503/image.fits"
 	run -0 uvm-plan -D "$d"
-	! grep -qx 20251024T12 "$d/state/hours.idx"
+	! grep -qx 20251024T12 "$d/state/hours.idx" || false
 	run -0 mosaic_block 20251024T12
 	assert_line '  products/20251024T120003/qa.json \'
 	run make -n --no-print-directory -C "$d" -f state/pipeline.mk
@@ -490,8 +496,8 @@ mosaic_block() {
 	assert_line --partial "uvm-mosaic -b -H 20251024T12 -o mosaics/20251024T12.fits"
 	assert_line --partial "-s image -t products/20251024T120503/image.fits"
 	assert_line --partial "-s qa -t products/20251024T120503/qa.json"
-	! grep -v uvm-mosaic <<<"$output" | grep -q 20251024T120003
-	! grep -q 'mosaics/20251024T13' <<<"$output"
+	! grep -v uvm-mosaic <<<"$output" | grep -q 20251024T120003 || false
+	! grep -q 'mosaics/20251024T13' <<<"$output" || false
 	# retention removed the other group's products: no longer a prerequisite
 	rm -r "$d/products/20251024T120003"
 	run -0 uvm-plan -D "$d"
@@ -510,7 +516,8 @@ mosaic_block() {
 	run -0 uvm-plan -D "$d"
 	assert_output --partial "1 finished hour(s) from before mosaics existed: not mosaicked"
 	grep -qx 20251024T12 "$d/state/hours.idx"
-	! grep -q 'mosaics/' "$d/state/pipeline.mk"
+	# (the next hour's, in progress, is planned: its group is there)
+	! grep -q 'mosaics/20251024T12' "$d/state/pipeline.mk" || false
 	# from then on, as usual: the next hour, once past, is planned
 	group $((T0 + 7200))
 	run -0 uvm-plan -D "$d"
@@ -545,7 +552,7 @@ mosaic_block() {
 	assert_output "$g done 16/16 -"
 	grep -q "^$g " "$d/state/done.idx"
 	# out of the makefile but for its hour's mosaic, which reads its qa.json
-	! grep -Eq "^(IN_$g|CAL_$g|products/$g/)" "$d/state/pipeline.mk"
+	! grep -Eq "^(IN_$g|CAL_$g|products/$g/)" "$d/state/pipeline.mk" || false
 	grep -A1 "^mosaics/20251025T07.fits:" "$d/state/pipeline.mk" | grep -qx "  products/$g/qa.json \\\\"
 }
 
@@ -560,7 +567,7 @@ mosaic_block() {
 	# before verify ran: the config's declination, no calibrator
 	run -0 uvm-plan -D "$d"
 	grep -q "^products/$g/sb00.ok:" "$d/state/pipeline.mk"
-	! grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk"
+	! grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk" || false
 	# verify's report of one subband (the recipe's command) says where the
 	# files point: a calibrator group, its own table chosen
 	mkdir -p "$d/products/$g"
@@ -574,7 +581,7 @@ mosaic_block() {
 	# a report without a pointing (an older verify's) leaves the config's
 	echo '{"file":"x","valid":true,"status":0}' >"$d/products/$g/sb00.ok"
 	run -0 uvm-plan -D "$d"
-	! grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk"
+	! grep -q "^caltables/$g.cal.h5:" "$d/state/pipeline.mk" || false
 }
 
 @test "uvm-plan: settings files hold the recipes' SHA-256: a changed recipe re-makes its stage only; a file from before recipes keeps its time" {
@@ -598,7 +605,7 @@ mosaic_block() {
 	# reads it) is re-made, nothing upstream
 	echo '# another comment' >>"$r/qa.mk"
 	run -0 uvm-plan -D "$d"
-	! grep -q "^$g " "$d/state/done.idx"
+	! grep -q "^$g " "$d/state/done.idx" || false
 	[ "$(stat -c %Y "$d/state/settings/qa.conf")" -gt 0 ]
 	run -1 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/qa.json"
 	run -0 make -q --no-print-directory -C "$d" -f state/pipeline.mk "products/$g/image.fits"

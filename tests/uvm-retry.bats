@@ -132,7 +132,7 @@ line \$(x);.hdf5"
 	run -0 --separate-stderr uvm-retry -D "$D" -n -q -a
 	[ "$output" = "would restore '$q' to '$e'" ]
 	# nothing a terminal acts on: printable ASCII only
-	! printf '%s' "$output" | LC_ALL=C grep -q '[^ -~]'
+	! printf '%s' "$output" | LC_ALL=C grep -q '[^ -~]' || false
 	run -0 --separate-stderr uvm-retry -D "$D" -n "$T"
 	[ "$output" = "would release '$T' (was quarantined, class dataerr, 1 attempt)" ]
 	run -66 --separate-stderr uvm-retry -D "$D" -q "$(printf 'x\033[1my')"

@@ -328,10 +328,10 @@ open(sys.argv[1], 'w').close()" "$T"
 	run -75 wrap -T 0.5 -- sh -c 'sleep 300 & echo $! >child.pid; echo $$ >sh.pid; wait'
 	assert_output --partial "class timeout, timeout after 0.5 s"
 	sleep 0.1
-	! kill -0 "$(cat child.pid)" 2>/dev/null
-	! kill -0 "$(cat sh.pid)" 2>/dev/null
+	! kill -0 "$(cat child.pid)" 2>/dev/null || false
+	! kill -0 "$(cat sh.pid)" 2>/dev/null || false
 	grep -q "sent TERM to the job's process group" "logs/$G/verify.log"
-	! grep -q "sent KILL" "logs/$G/verify.log"
+	! grep -q "sent KILL" "logs/$G/verify.log" || false
 	run sql "select class, signal from jobs"
 	assert_output "timeout|15"
 
@@ -342,7 +342,7 @@ open(sys.argv[1], 'w').close()" "$T"
 	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 1.2 && b - a < 10) }'
 	grep -q "sent KILL to the job's process group" "logs/$G/verify.log"
 	sleep 0.1
-	! kill -0 "$(cat c2.pid)" 2>/dev/null
+	! kill -0 "$(cat c2.pid)" 2>/dev/null || false
 	run sql "select class, signal from jobs where target like '%sb01.ok'"
 	assert_output "timeout|9"
 	# the per-stage key applies too
@@ -354,7 +354,7 @@ open(sys.argv[1], 'w').close()" "$T"
 @test "uvm-run: processes a finished job leaves behind are killed" {
 	run -0 wrap -- sh -c 'sleep 300 & echo $! >left.pid; : >"$UVM_TARGET"'
 	sleep 0.1
-	! kill -0 "$(cat left.pid)" 2>/dev/null
+	! kill -0 "$(cat left.pid)" 2>/dev/null || false
 	grep -q "killed processes the job left running" "logs/$G/verify.log"
 }
 
@@ -366,7 +366,7 @@ open(sys.argv[1], 'w').close()" "$T"
 	kill -TERM $w
 	st=0; wait $w || st=$?
 	[ $st -eq 75 ]
-	! kill -0 "$(cat job.pid)" 2>/dev/null
+	! kill -0 "$(cat job.pid)" 2>/dev/null || false
 	run sql "select class from jobs"
 	assert_output interrupted
 	run sql "select state, attempts from targets"
@@ -380,7 +380,7 @@ open(sys.argv[1], 'w').close()" "$T"
 	kill -KILL $w
 	wait $w || true
 	for i in $(seq 1 40); do kill -0 "$(cat job.pid)" 2>/dev/null || break; sleep 0.05; done
-	! kill -0 "$(cat job.pid)" 2>/dev/null
+	! kill -0 "$(cat job.pid)" 2>/dev/null || false
 	run sql "select state from targets"
 	assert_output running
 	run -0 wrap -- "$J" "$C" "$T" 0

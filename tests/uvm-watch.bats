@@ -186,7 +186,7 @@ stop_watch() {
 	sleep 1
 	n=$(count end)
 	[ "$n" -ge 2 ] && [ "$n" -le 3 ]
-	! grep -q CONCURRENT "$d/cycles.log"
+	! grep -q CONCURRENT "$d/cycles.log" || false
 }
 
 @test "uvm-watch: events during a slow cycle give exactly one follow-up" {
@@ -200,7 +200,7 @@ stop_watch() {
 	sleep 1.2
 	cycles_are 2
 	for i in 1 2 3 4 5; do done_has "f$i.hdf5"; done
-	! grep -q CONCURRENT "$d/cycles.log"
+	! grep -q CONCURRENT "$d/cycles.log" || false
 	grep -q "cycle 2 started (event), pid [0-9]*: 5 new files" "$d/watch.log"
 }
 
@@ -320,7 +320,7 @@ own_watch() {
 	wait_until 10 status_is .state idle
 	kill -0 "$wpid"
 	[ -f "$d/product" ] && [ "$(cat "$d/product")" = complete ]
-	! grep -q CONCURRENT "$d/cycles.log"
+	! grep -q CONCURRENT "$d/cycles.log" || false
 	# the new image said so: started again, its start-up cycle ran
 	[ "$(grep -c "watching '$d/incoming'" "$d/watch.log")" -eq 2 ]
 	grep -q "cycle 1 started (startup" <(sed -n '/re-executing/,$p' "$d/watch.log")
@@ -354,7 +354,7 @@ own_watch() {
 	printf '#!/bin/sh\nexec sleep 600 # uvm-hang-probe\n' >"$w.new" && chmod +x "$w.new" && mv "$w.new" "$w"
 	wait_until 30 grep -q "cannot re-execute '$w': '$w --version' did not answer within 10 s; carrying on as version $v" "$d/watch.log"
 	kill -0 "$wpid"
-	! pgrep -f "uvm-hang-probe" >/dev/null
+	! pgrep -f "uvm-hang-probe" >/dev/null || false
 	drop d.hdf5
 	wait_until 10 done_has d.hdf5
 	# fixed: re-executed
@@ -485,7 +485,7 @@ with open(sys.argv[2], "w") as f:
 	[ "$(grep -c '^WATCHDOG=1$' "$BATS_TEST_TMPDIR/got")" -ge 3 ]
 	grep -q '^STOPPING=1$' "$BATS_TEST_TMPDIR/got"
 	# the cycle command does not inherit the socket
-	! grep -q NOTIFY_LEAK "$d/cycles.log"
+	! grep -q NOTIFY_LEAK "$d/cycles.log" || false
 }
 
 @test "uvm-watch: ops/uvm-watch.service verifies; ops/uvm-watch.cron is quiet unless a cycle fails" {
