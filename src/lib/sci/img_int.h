@@ -80,12 +80,13 @@ int img_solve(double *a, double *b, int k);
  * the time-sliced prediction (img_tbeam.c). img_pb_dir: the direction of
  * image offset (l, m) (img.h's geometry: l toward east) as declination
  * and RA offset east of the phase centre, radians; -1 off the sphere.
- * img_pb_at: the power beam of model mo there at freq Hz for a pointing
- * at the phase centre's declination, dp radians of RA east of it.
+ * img_pb_theta: its angle, radians, from a pointing at the phase centre's
+ * declination, dp radians of RA east of it: the beam there is
+ * beam_pb(model, theta, freq, BEAM_DISH_M) at each frequency, the
+ * geometry once for them all.
  */
 int img_pb_dir(const struct img_input *in, double l, double m, double *dec, double *dra);
-double img_pb_at(enum beam_model mo, const struct img_input *in, double dec, double dra,
-    double dp, double freq);
+double img_pb_theta(const struct img_input *in, double dec, double dra, double dp);
 
 /*
  * The sub-band images of a joined-channel deconvolution (img_deconv.c):

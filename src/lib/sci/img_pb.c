@@ -2,8 +2,8 @@
  * img_pb.c: the primary-beam image of uvm-image's PB-corrected product
  * (contract in img.h), apart from img.c because it is a job of its own:
  * the beam model's Bessel function at 96 (time, frequency) points of a
- * coarse grid, 6 CPU s at the whole beam's 6720 pixels, on both cores when
- * there are two.
+ * coarse grid (the geometry at the 12 times), on both cores when there
+ * are two.
  */
 #include "sci/img.h"
 #include "sci/img_int.h"
@@ -35,13 +35,12 @@ int img_pb_dir(const struct img_input *in, double l, double m, double *dec, doub
 	return 0;
 }
 
-double img_pb_at(enum beam_model mo, const struct img_input *in, double dec, double dra,
-    double dp, double freq)
+double img_pb_theta(const struct img_input *in, double dec, double dra, double dp)
 {
 	double da = dra - dp;
 	double cs = sin(dec) * sin(in->dec0) + cos(dec) * cos(in->dec0) * cos(da);
 
-	return beam_pb(mo, acos(fmax(-1, fmin(1, cs))), freq, BEAM_DISH_M);
+	return acos(fmax(-1, fmin(1, cs)));
 }
 
 static void *pb_rows_run(void *arg)
@@ -63,10 +62,11 @@ static void *pb_rows_run(void *arg)
 				/* pointing hour angle offset at the middle of the t-th
 				 * of nt equal slices of the group (RA grows with time) */
 				double dp = a->span * ((t + 0.5) / nt - 0.5);
+				double th = img_pb_theta(in, dec, dra, dp);
 
 				for (int f = 0; f < nf; f++) {
 					double fr = in->fmin + (in->fmax - in->fmin) * (f + 0.5) / nf;
-					acc += img_pb_at(a->o->beam, in, dec, dra, dp, fr);
+					acc += beam_pb(a->o->beam, th, fr, BEAM_DISH_M);
 				}
 			}
 			a->c[(size_t)j * nc + i] = (float)(acc / (nt * nf));

@@ -114,7 +114,7 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
     char *err)
 {
 	const struct img_vstore *s = in->store;
-	double dp[IMG_TBEAM_MAX], w[IMG_SUB_MAX][IMG_TBEAM_MAX] = {{0}}, flo, fhi;
+	double dp[IMG_TBEAM_MAX], w[IMG_SUB_MAX][IMG_TBEAM_MAX] = {{0}}, flo, fhi, *th;
 	size_t ncc;
 
 	memset(tb, 0, sizeof *tb);
@@ -150,32 +150,45 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 		return oom(st, err, "the time-sliced prediction");
 	slice_weights(tb, s, sb, w);
 	img_store_span(s, &flo, &fhi);
+	/* each coarse point's angle from each slice's pointing, once for
+	 * all sub-bands (NaN: off the sphere) */
+	if (!(th = malloc(sizeof *th * ncc * (size_t)tb->k)))
+		return oom(st, err, "the time-sliced prediction");
+	for (int y = 0; y < tb->nc; y++)
+		for (int x = 0; x < tb->nc; x++) {
+			double l = -(x * tb->step - n / 2) * cell, m = (y * tb->step - n / 2) * cell;
+			double dec, dra;
+			size_t c = (size_t)y * tb->nc + x;
+			int on = img_pb_dir(in, l, m, &dec, &dra) == 0;
+
+			for (int sl = 0; sl < tb->k; sl++)
+				th[c * (size_t)tb->k + (size_t)sl] = on ? img_pb_theta(in, dec, dra, dp[sl]) : NAN;
+		}
 	for (int b = 0; b < tb->nsub; b++) {
 		double lo = fmax(flo, sb->lo[b]), hi = sb->hi[b] > 0 ? fmin(fhi, sb->hi[b]) : fhi;
 		double wsum = 0;
 
 		for (int sl = 0; sl < tb->k; sl++)
 			wsum += w[b][sl];
-		for (int y = 0; y < tb->nc; y++)
-			for (int x = 0; x < tb->nc; x++) {
-				double l = -(x * tb->step - n / 2) * cell, m = (y * tb->step - n / 2) * cell;
-				double dec, dra, bk[IMG_TBEAM_MAX], mean = 0;
-				size_t c = (size_t)y * tb->nc + x;
-				int on = img_pb_dir(in, l, m, &dec, &dra) == 0;
+		for (size_t c = 0; c < ncc; c++) {
+			double bk[IMG_TBEAM_MAX], mean = 0;
 
-				for (int sl = 0; sl < tb->k; sl++) {
-					bk[sl] = 0;
-					for (int f = 0; on && f < TB_NF; f++)
-						bk[sl] += img_pb_at(o->beam, in, dec, dra, dp[sl],
-						    lo + (hi - lo) * (f + 0.5) / TB_NF) / TB_NF;
-					mean += w[b][sl] * bk[sl];
-				}
-				mean = wsum > 0 ? mean / wsum : 0;
-				for (int sl = 0; sl < tb->k; sl++)
-					tb->ratio[((size_t)b * tb->k + sl) * ncc + c] =
-					    (float)(mean >= IMG_TBEAM_FLOOR ? bk[sl] / mean : 1);
+			for (int sl = 0; sl < tb->k; sl++) {
+				double t = th[c * (size_t)tb->k + (size_t)sl];
+
+				bk[sl] = 0;
+				for (int f = 0; !isnan(t) && f < TB_NF; f++)
+					bk[sl] += beam_pb(o->beam, t,
+					    lo + (hi - lo) * (f + 0.5) / TB_NF, BEAM_DISH_M) / TB_NF;
+				mean += w[b][sl] * bk[sl];
 			}
+			mean = wsum > 0 ? mean / wsum : 0;
+			for (int sl = 0; sl < tb->k; sl++)
+				tb->ratio[((size_t)b * tb->k + sl) * ncc + c] =
+				    (float)(mean >= IMG_TBEAM_FLOOR ? bk[sl] / mean : 1);
+		}
 	}
+	free(th);
 	return 0;
 }
 
