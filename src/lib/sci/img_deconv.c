@@ -95,20 +95,56 @@ void img_subs_mfs_model(const struct img_subs *sb, int n, float *out)
 	}
 }
 
-/* The weighted sum of the sub-band residuals into sb->mfs (nothing to do
- * with one sub-band: it is the residual). */
-static void mfs_sum(struct img_subs *sb, int n)
+static void mfs_part(void *ctx, size_t lo, size_t hi)
 {
-	size_t nn = (size_t)n * n;
+	struct img_subs *sb = ctx;
 
-	if (sb->sp.nsub == 1)
-		return;
-	for (size_t i = 0; i < nn; i++) {
+	for (size_t i = lo; i < hi; i++) {
 		float acc = 0;
 		for (int b = 0; b < sb->sp.nsub; b++)
 			acc += (float)sb->sp.w[b] * sb->resid[b][i];
 		sb->mfs[i] = acc;
 	}
+}
+
+/* The weighted sum of the sub-band residuals into sb->mfs, on nthreads
+ * threads (nothing to do with one sub-band: it is the residual). */
+static void mfs_sum(struct img_subs *sb, int n, int nthreads)
+{
+	if (sb->sp.nsub > 1)
+		img_par((size_t)n * n, nthreads, mfs_part, sb);
+}
+
+/* A major cycle's per-pixel work on sub-band b, for img_par: its model
+ * from the terms' (what = 0), or its residual image off the transformed
+ * grid (rows lo..hi, what = 1). */
+struct cycle_part {
+	struct img_subs *sb;
+	const struct img_grid *g;
+	const double *corr;
+	int b, n, what;
+};
+
+static void cycle_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct cycle_part *c = ctx;
+	struct img_subs *sb = c->sb;
+	const struct img_spec *sp = &sb->sp;
+	float *r = sb->resid[c->b];
+
+	if (c->what == 0) {
+		for (size_t i = lo; i < hi; i++) {
+			double v = 0;
+			for (int t = 0; t < sp->nterms; t++)
+				v += sp->basis[c->b][t] * sb->model[t][i];
+			r[i] = (float)v;
+		}
+		return;
+	}
+	img_grid_to_image_rows(c->g->vis, c->g->ng, c->n, c->corr, sb->sumw[c->b], r, (int)lo,
+	    (int)hi);
+	for (size_t i = lo * (size_t)c->n; i < hi * (size_t)c->n; i++)
+		r[i] = (float)(r[i] / sb->norm[c->b]);
 }
 
 /* Sub-band k's dirty image and PSF off g's grids, normalised by the
@@ -205,7 +241,7 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
 		*st = EX_OSERR;
 		return -1;
 	}
-	mfs_sum(sb, n);
+	mfs_sum(sb, n, nthreads);
 	return 0;
 }
 
@@ -234,14 +270,11 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 	for (int b = 0; b < sp->nsub; b++) {
 		const float *model = sb->model[0];
 
+		struct cycle_part cp = { sb, g, corr, b, n, 0 };
+
 		if (sp->nterms > 1 || sp->basis[b][0] != 1) {
 			/* the sub-band's model where its residual goes next */
-			for (size_t i = 0; i < nn; i++) {
-				double v = 0;
-				for (int t = 0; t < sp->nterms; t++)
-					v += sp->basis[b][t] * sb->model[t][i];
-				sb->resid[b][i] = (float)v;
-			}
+			img_par(nn, in->nthreads, cycle_part, &cp);
 			model = sb->resid[b];
 		}
 		g->sel_lo = sb->lo[b];
@@ -282,13 +315,12 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		img_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;
-		img_grid_to_image(g->vis, g->ng, n, corr, sb->sumw[b], sb->resid[b]);
-		for (size_t i = 0; i < nn; i++)
-			sb->resid[b][i] = (float)(sb->resid[b][i] / sb->norm[b]);
+		cp.what = 1;
+		img_par((size_t)n, in->nthreads, cycle_part, &cp);
 	}
 	g->sel_lo = g->sel_hi = 0;
 	fftwf_free(mg);
-	mfs_sum(sb, n);
+	mfs_sum(sb, n, in->nthreads);
 	return 0;
 }
 

@@ -286,7 +286,13 @@ static inline int grid_col(int x, int n, int ng)
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
     double norm, float *img)
 {
-	for (int y = 0; y < n; y++) {
+	img_grid_to_image_rows(t, ng, n, corr, norm, img, 0, n);
+}
+
+void img_grid_to_image_rows(const float complex *t, int ng, int n, const double *corr,
+    double norm, float *img, int y0, int y1)
+{
+	for (int y = y0; y < y1; y++) {
 		int km = grid_row(y, n, ng);
 		const float complex *row = t + (size_t)km * ng;
 		double cy = corr[y] * norm;

@@ -402,3 +402,38 @@ out:
 	pthread_mutex_destroy(&p.mu);
 	return rc;
 }
+
+struct par_part {
+	void (*fn)(void *, size_t, size_t);
+	void *ctx;
+	size_t lo, hi;
+};
+
+static void *par_run(void *arg)
+{
+	struct par_part *q = arg;
+
+	q->fn(q->ctx, q->lo, q->hi);
+	return NULL;
+}
+
+void img_par(size_t n, int nthreads, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
+{
+	struct par_part q[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	int nt = nthreads < 1 ? 1 : nthreads > MAX_THREADS ? MAX_THREADS : nthreads, started[MAX_THREADS] = {0};
+
+	if ((size_t)nt > n)
+		nt = n > 0 ? (int)n : 1;
+	for (int t = 0; t < nt; t++)
+		q[t] = (struct par_part){ fn, ctx, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt };
+	for (int t = 1; t < nt; t++)
+		started[t] = pthread_create(&th[t], NULL, par_run, &q[t]) == 0;
+	fn(ctx, q[0].lo, q[0].hi);
+	for (int t = 1; t < nt; t++) {
+		if (started[t])
+			pthread_join(th[t], NULL);
+		else
+			fn(ctx, q[t].lo, q[t].hi);
+	}
+}

@@ -76,6 +76,17 @@ void img_clock(double *cpu, double *wall);
 int img_solve(double *a, double *b, int k);
 
 /*
+ * fn(ctx, lo, hi) over [0, n) cut into nthreads contiguous parts (at most
+ * 64), each on its own thread, the first in the caller's; a part whose
+ * thread cannot start runs in the caller afterwards. For loops whose
+ * elements are independent: the result does not depend on nthreads.
+ */
+void img_par(size_t n, int nthreads, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
+/* img_grid_to_image's rows [y0, y1) only (for img_par). */
+void img_grid_to_image_rows(const float complex *t, int ng, int n, const double *corr,
+    double norm, float *img, int y0, int y1);
+
+/*
  * Primary-beam geometry (img_pb.c), shared by the PB-corrected image and
  * the time-sliced prediction (img_tbeam.c). img_pb_dir: the direction of
  * image offset (l, m) (img.h's geometry: l toward east) as declination
