@@ -61,6 +61,12 @@ fig() {
 	[ "$(fig n_detectable)" -ge 12 ]
 	run jq -e '.completeness >= 0.9 and .n_spurious == 0' "$d/eval.json"
 	assert_success
+	# a clean field: the negated-image test (uvm-sources) marks no source
+	# as doubtful
+	jq -c '{n_catalogue_reliable, n_found_detectable_reliable}' "$d/eval.json"
+	run jq -e '.n_catalogue_reliable == .n_catalogue and
+	    .n_found_detectable_reliable == .n_found_detectable' "$d/eval.json"
+	assert_success
 }
 
 @test "science-field: flux scale 1.00 +- 0.03, PB-corrected fluxes within 10%, positions within 0.1 beam" {
