@@ -115,36 +115,39 @@ static void mfs_sum(struct img_subs *sb, int n, int nthreads)
 		img_par((size_t)n * n, nthreads, mfs_part, sb);
 }
 
-/* A major cycle's per-pixel work on sub-band b, for img_par: its model
- * from the terms' (what = 0), or its residual image off the transformed
- * grid (rows lo..hi, what = 1). */
+/* A major cycle's per-pixel work on sub-band b, for img_par: into
+ * sb->resid[b], its model from the terms' (pixels lo..hi), then its
+ * residual image off the transformed grid (rows lo..hi). */
 struct cycle_part {
 	struct img_subs *sb;
 	const struct img_grid *g;
 	const double *corr;
-	int b, n, what;
+	int b, n;
 };
 
-static void cycle_part(void *ctx, size_t lo, size_t hi)
+static void model_part(void *ctx, size_t lo, size_t hi)
 {
 	const struct cycle_part *c = ctx;
-	struct img_subs *sb = c->sb;
-	const struct img_spec *sp = &sb->sp;
-	float *r = sb->resid[c->b];
+	const struct img_spec *sp = &c->sb->sp;
+	float *r = c->sb->resid[c->b];
 
-	if (c->what == 0) {
-		for (size_t i = lo; i < hi; i++) {
-			double v = 0;
-			for (int t = 0; t < sp->nterms; t++)
-				v += sp->basis[c->b][t] * sb->model[t][i];
-			r[i] = (float)v;
-		}
-		return;
+	for (size_t i = lo; i < hi; i++) {
+		double v = 0;
+		for (int t = 0; t < sp->nterms; t++)
+			v += sp->basis[c->b][t] * c->sb->model[t][i];
+		r[i] = (float)v;
 	}
-	img_grid_to_image_rows(c->g->vis, c->g->ng, c->n, c->corr, sb->sumw[c->b], r, (int)lo,
-	    (int)hi);
+}
+
+static void resid_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct cycle_part *c = ctx;
+	float *r = c->sb->resid[c->b];
+
+	img_grid_to_image_rows(c->g->vis, c->g->ng, c->n, c->corr, c->sb->sumw[c->b], r,
+	    (int)lo, (int)hi);
 	for (size_t i = lo * (size_t)c->n; i < hi * (size_t)c->n; i++)
-		r[i] = (float)(r[i] / sb->norm[c->b]);
+		r[i] = (float)(r[i] / c->sb->norm[c->b]);
 }
 
 /* Sub-band k's dirty image and PSF off g's grids, normalised by the
@@ -269,12 +272,11 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 	}
 	for (int b = 0; b < sp->nsub; b++) {
 		const float *model = sb->model[0];
-
-		struct cycle_part cp = { sb, g, corr, b, n, 0 };
+		struct cycle_part cp = { sb, g, corr, b, n };
 
 		if (sp->nterms > 1 || sp->basis[b][0] != 1) {
 			/* the sub-band's model where its residual goes next */
-			img_par(nn, in->nthreads, cycle_part, &cp);
+			img_par(nn, in->nthreads, model_part, &cp);
 			model = sb->resid[b];
 		}
 		g->sel_lo = sb->lo[b];
@@ -315,8 +317,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		img_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;
-		cp.what = 1;
-		img_par((size_t)n, in->nthreads, cycle_part, &cp);
+		img_par((size_t)n, in->nthreads, resid_part, &cp);
 	}
 	g->sel_lo = g->sel_hi = 0;
 	fftwf_free(mg);

@@ -421,12 +421,14 @@ void img_par(size_t n, int nthreads, void (*fn)(void *ctx, size_t lo, size_t hi)
 {
 	struct par_part q[MAX_THREADS];
 	pthread_t th[MAX_THREADS];
-	int nt = nthreads < 1 ? 1 : nthreads > MAX_THREADS ? MAX_THREADS : nthreads, started[MAX_THREADS] = {0};
+	int nt = nthreads < 1 ? 1 : nthreads > MAX_THREADS ? MAX_THREADS : nthreads;
+	int started[MAX_THREADS] = {0};
 
 	if ((size_t)nt > n)
 		nt = n > 0 ? (int)n : 1;
 	for (int t = 0; t < nt; t++)
-		q[t] = (struct par_part){ fn, ctx, n * (size_t)t / (size_t)nt, n * (size_t)(t + 1) / (size_t)nt };
+		q[t] = (struct par_part){ fn, ctx, n * (size_t)t / (size_t)nt,
+		    n * (size_t)(t + 1) / (size_t)nt };
 	for (int t = 1; t < nt; t++)
 		started[t] = pthread_create(&th[t], NULL, par_run, &q[t]) == 0;
 	fn(ctx, q[0].lo, q[0].hi);

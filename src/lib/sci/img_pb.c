@@ -2,25 +2,23 @@
  * img_pb.c: the primary-beam image of uvm-image's PB-corrected product
  * (contract in img.h), apart from img.c because it is a job of its own:
  * the beam model's Bessel function at 96 (time, frequency) points of a
- * coarse grid (the geometry at the 12 times), on both cores when there
- * are two.
+ * coarse grid (the geometry at the 12 times), on the image's threads.
  */
 #include "sci/img.h"
 #include "sci/img_int.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "sci/beam.h"
 
-/* The coarse beam grid's rows [j0, j1) (one thread's share). */
+/* The coarse beam grid (its rows shared among threads by img_par). */
 struct pb_rows {
 	const struct img_opts *o;
 	const struct img_input *in;
 	float *c;
 	double cell, span;
-	int n, step, nc, j0, j1;
+	int n, step, nc;
 };
 
 int img_pb_dir(const struct img_input *in, double l, double m, double *dec, double *dra)
@@ -43,13 +41,14 @@ double img_pb_theta(const struct img_input *in, double dec, double dra, double d
 	return acos(fmax(-1, fmin(1, cs)));
 }
 
-static void *pb_rows_run(void *arg)
+/* The coarse grid's rows [j0, j1). */
+static void pb_rows_run(void *arg, size_t j0, size_t j1)
 {
 	const struct pb_rows *a = arg;
 	const struct img_input *in = a->in;
 	int nt = 12, nf = 8, nc = a->nc, n = a->n, step = a->step;
 
-	for (int j = a->j0; j < a->j1; j++)
+	for (int j = (int)j0; j < (int)j1; j++)
 		for (int i = 0; i < nc; i++) {
 			double l = -(i * step - n / 2) * a->cell, m = (j * step - n / 2) * a->cell;
 			double dec, dra, acc = 0;
@@ -71,7 +70,6 @@ static void *pb_rows_run(void *arg)
 			}
 			a->c[(size_t)j * nc + i] = (float)(acc / (nt * nf));
 		}
-	return NULL;
 }
 
 void img_primary_beam(const struct img_opts *o, const struct img_input *in, int n,
@@ -80,23 +78,14 @@ void img_primary_beam(const struct img_opts *o, const struct img_input *in, int 
 	int step = 8, nc = n / step + 2;
 	float *c = malloc(sizeof *c * (size_t)nc * nc);
 	double span = (in->jd_last - in->jd_first) * 2 * M_PI * 1.00273781191135448;
-	struct pb_rows lo = { o, in, c, cell, span, n, step, nc, 0, nc / 2 }, hi = lo;
-	pthread_t th;
+	struct pb_rows rows = { o, in, c, cell, span, n, step, nc };
 
 	if (!c) {
 		for (size_t i = 0; i < (size_t)n * n; i++)
 			pb[i] = NAN;
 		return;
 	}
-	hi.j0 = nc / 2;
-	hi.j1 = nc;
-	if (in->nthreads > 1 && pthread_create(&th, NULL, pb_rows_run, &hi) == 0) {
-		pb_rows_run(&lo);
-		pthread_join(th, NULL);
-	} else {
-		lo.j1 = nc;
-		pb_rows_run(&lo);
-	}
+	img_par((size_t)nc, in->nthreads, pb_rows_run, &rows);
 	for (int y = 0; y < n; y++) {
 		int j = y / step;
 		double fy = (double)(y - j * step) / step;

@@ -38,7 +38,6 @@
 #include <sysexits.h>
 
 #define TB_NF 4                  /* frequencies a sub-band's beam averages */
-#define TB_MAXTHREADS 64
 #define SIDEREAL 1.00273781191135448
 
 static int cmp_double(const void *a, const void *b)
@@ -162,7 +161,8 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 			int on = img_pb_dir(in, l, m, &dec, &dra) == 0;
 
 			for (int sl = 0; sl < tb->k; sl++)
-				th[c * (size_t)tb->k + (size_t)sl] = on ? img_pb_theta(in, dec, dra, dp[sl]) : NAN;
+				th[c * (size_t)tb->k + (size_t)sl] =
+				    on ? img_pb_theta(in, dec, dra, dp[sl]) : NAN;
 		}
 	for (int b = 0; b < tb->nsub; b++) {
 		double lo = fmax(flo, sb->lo[b]), hi = sb->hi[b] > 0 ? fmin(fhi, sb->hi[b]) : fhi;
@@ -212,26 +212,25 @@ static double ratio_at(const struct img_tbeam *tb, int b, int sl, size_t i)
 	return (1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) + fy * ((1 - fx) * r1[0] + fx * r1[1]);
 }
 
-/* One thread's rows [r0, r1) of a degridding pass of the grid of slices
- * sa (real part) and sb (imaginary part; -1: none). */
+/* A degridding pass of the grid of slices sa (real part) and sb
+ * (imaginary part; -1: none). */
 struct degrid_job {
 	struct img_tbeam *tb;
 	const struct img_vstore *s;
 	const struct img_grid *g;
 	const float complex *mg;
 	int sa, sb;
-	size_t r0, r1;
 };
 
 /*
- * Model visibilities of slices sa and sb's rows in the job's range, for
+ * Model visibilities of slices sa and sb's rows in [r0, r1), for
  * the entries the residual gridding will take (g's selection, inside the
  * grid, weight > 0), as img_grid_store's own degridding would. With two
  * slices in the grid, d(u) = A(u) + i B(u) in the visibilities' sense
  * (img_degrid's), and both models are real, so conj d(-u) = A(u) - i B(u):
  * a slice's visibility is their half sum or half difference.
  */
-static void *degrid_rows(void *arg)
+static void degrid_rows(void *arg, size_t r0, size_t r1)
 {
 	const struct degrid_job *j = arg;
 	const struct img_vstore *s = j->s;
@@ -239,8 +238,8 @@ static void *degrid_rows(void *arg)
 
 	for (int i = 0; i < s->nseg; i++) {
 		const struct img_vseg *sg = &s->seg[i];
-		size_t a = sg->row0 > j->r0 ? sg->row0 : j->r0;
-		size_t e = sg->row0 + sg->nrow < j->r1 ? sg->row0 + sg->nrow : j->r1;
+		size_t a = sg->row0 > r0 ? sg->row0 : r0;
+		size_t e = sg->row0 + sg->nrow < r1 ? sg->row0 + sg->nrow : r1;
 
 		for (size_t r = a; r < e; r++) {
 			int sl = j->tb->slice[r];
@@ -266,29 +265,14 @@ static void *degrid_rows(void *arg)
 			}
 		}
 	}
-	return NULL;
 }
 
 static void degrid_slices(struct img_tbeam *tb, const struct img_vstore *s,
     const struct img_grid *g, const float complex *mg, int sa, int sb, int nthreads)
 {
-	struct degrid_job j[TB_MAXTHREADS];
-	pthread_t th[TB_MAXTHREADS];
-	int nt = nthreads < 1 ? 1 : nthreads > TB_MAXTHREADS ? TB_MAXTHREADS : nthreads, started = 0;
+	struct degrid_job j = { tb, s, g, mg, sa, sb };
 
-	for (int t = 0; t < nt; t++)
-		j[t] = (struct degrid_job){ tb, s, g, mg, sa, sb, s->nrow * (size_t)t / (size_t)nt,
-		    s->nrow * (size_t)(t + 1) / (size_t)nt };
-	for (int t = 1; t < nt; t++) {
-		if (pthread_create(&th[t], NULL, degrid_rows, &j[t]) != 0)
-			break;
-		started = t;
-	}
-	degrid_rows(&j[0]);
-	for (int t = 1; t <= started; t++)
-		pthread_join(th[t], NULL);
-	for (int t = started + 1; t < nt; t++)   /* threads that did not start */
-		degrid_rows(&j[t]);
+	img_par(s->nrow, nthreads, degrid_rows, &j);
 }
 
 int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,

@@ -88,8 +88,9 @@ int sources_read_ref(const char *path, struct src_ref **r, int *n, int *status, 
  * entry within one beam (BMAJ). Flux ratio: median of integrated / reference
  * flux over the matches, scatter 1.4826 x MAD; offsets: median distance
  * and median RA/Dec offsets; spurious: reliable catalogue entries with
- * no reference source within a beam, as a fraction of the reliable ones. The gate: ratio in [min_ratio,
- * max_ratio] and median offset below max_offset_beam beams.
+ * no reference source within a beam, as a fraction of the reliable ones.
+ * The gate: ratio in [min_ratio, max_ratio] and median offset below
+ * max_offset_beam beams.
  */
 struct src_xmatch {
 	double min_ratio, max_ratio, max_offset_beam;     /* gate (inputs) */
