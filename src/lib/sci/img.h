@@ -319,12 +319,13 @@ struct img_spec {
 int img_spec_init(struct img_spec *sp, int nsub, const double *f, const double *w, int nterms);
 /*
  * The joined CLEAN restricted to the nidx pixels idx[] of a mask, as
- * img_hogbom_masked: resid[b] and psf[b] (np x np, peak 1 at the centre)
- * per sub-band, mfs the weighted sum of the residuals (may be resid[0]
- * when nsub is 1), model[t] the term images; all n x n except the PSFs.
- * Only the masked pixels are searched and updated (mfs too).
+ * img_hogbom_masked: resid[b] per sub-band, mfs the weighted sum of the
+ * residuals (may be resid[0] when nsub is 1), model[t] the term images,
+ * all n x n; psf the sub-bands' PSFs (np x np, peak 1 at the centre)
+ * interleaved: sub-band b's value at offset o = y np + x is psf[o nsub +
+ * b]. Only the masked pixels are searched and updated (mfs too).
  */
-void img_mfclean_masked(float *const *resid, float *mfs, const float *const *psf, int np,
+void img_mfclean_masked(float *const *resid, float *mfs, const float *psf, int np,
     float *const *model, int n, const int *idx, int nidx, const struct img_spec *sp,
     struct img_clean *c);
 /*

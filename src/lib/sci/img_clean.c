@@ -405,5 +405,5 @@ void img_hogbom_masked(float *r, const float *psf, int np, float *model, int n, 
 	struct img_spec sp;
 
 	img_spec_init(&sp, 1, &one, &one, 1);
-	img_mfclean_masked(&r, r, &psf, np, &model, n, idx, nidx, &sp, c);
+	img_mfclean_masked(&r, r, psf, np, &model, n, idx, nidx, &sp, c);
 }

@@ -459,6 +459,31 @@ static const char *lap(void)
 }
 
 /*
+ * The sub-bands' PSF patches as the minor cycle reads them, interleaved
+ * (sub-band b at offset o is [o nsub + b]): a component's subtraction
+ * at a pixel then reads one cache line for all sub-bands, not one each,
+ * which is what the minor cycle waits on. The separate patches are freed
+ * as they are copied. NULL if out of memory (nothing freed then).
+ */
+static float *interleave(struct img_subs *sb)
+{
+	int nsub = sb->sp.nsub;
+	size_t npp = (size_t)sb->np * sb->np;
+	float *p = malloc(sizeof *p * npp * (size_t)nsub);
+
+	if (!p)
+		return NULL;
+	for (int b = 0; b < nsub; b++) {
+		const float *q = sb->psf[b];
+		for (size_t o = 0; o < npp; o++)
+			p[o * (size_t)nsub + (size_t)b] = q[o];
+		free(sb->psf[b]);
+		sb->psf[b] = NULL;
+	}
+	return p;
+}
+
+/*
  * Deconvolution, as WSClean's auto-masking runs it: minor cycles (joined
  * Högbom on the MFS image, each sub-band with its PSF) each down to
  * (1 - mgain) of the peak they started from, or to automask sigma, then a
@@ -474,7 +499,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 {
 	int budget = o->niter, nmajor = 0, nidx = 0, *idx = NULL, np = sb->np;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0, far = 0;
-	float *resid = sb->mfs;
+	float *resid = sb->mfs, *psf = NULL;
 	struct img_tbeam tb;
 
 	if (img_tbeam_init(&tb, o->beam_slices, o, in, sb, n, 1 / (g->ng * g->du), st, err) < 0) {
@@ -486,6 +511,12 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			  "pixels)", tb.k, tb.step);
 	for (int b = 0; b < sb->sp.nsub; b++)
 		far = fmax(far, patch_taper(sb->psf[b], np, n));
+	if (!(psf = interleave(sb))) {
+		snprintf(err, IMG_ERRLEN, "out of memory for the minor cycles' PSF");
+		*st = EX_OSERR;
+		img_tbeam_free(&tb);
+		return -1;
+	}
 	memset(tot, 0, sizeof *tot);
 	if (far > 0)
 		log_debug("PSF patch %d x %d, tapered: sidelobes missed up to %.3g of the peak", np, np,
@@ -509,6 +540,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			    !(idx = model_mask(sb, n, &nidx))) {
 				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
 				*st = EX_OSERR;
+				free(psf);
 				img_tbeam_free(&tb);
 				return -1;
 			}
@@ -531,19 +563,20 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 		c.window = win;
 		c.nthreads = in->nthreads;
 		if (idx) {
-			img_mfclean_masked(sb->resid, resid, (const float *const *)sb->psf, np, sb->model,
-			    n, idx, nidx, &sb->sp, &c);
+			img_mfclean_masked(sb->resid, resid, psf, np, sb->model, n, idx, nidx, &sb->sp,
+			    &c);
 		} else {
 			int na, *act = active_set(resid, n, win, &c.threshold, &na);
 			if (!act) {
 				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
 				*st = EX_OSERR;
 				free(idx);
+				free(psf);
 				img_tbeam_free(&tb);
 				return -1;
 			}
-			img_mfclean_masked(sb->resid, resid, (const float *const *)sb->psf, np, sb->model,
-			    n, act, na, &sb->sp, &c);
+			img_mfclean_masked(sb->resid, resid, psf, np, sb->model, n, act, na, &sb->sp,
+			    &c);
 			free(act);
 		}
 		budget -= c.done;
@@ -555,6 +588,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 		    lap());
 		if (major_cycle(in, g, fft, corr, sb, &tb, n, st, err) < 0) {
 			free(idx);
+			free(psf);
 			img_tbeam_free(&tb);
 			return -1;
 		}
@@ -562,11 +596,8 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 		log_debug("major %d done: %s", nmajor, lap());
 	}
 	free(idx);
+	free(psf);
 	img_tbeam_free(&tb);
-	for (int b = 0; b < sb->sp.nsub; b++) {
-		free(sb->psf[b]);
-		sb->psf[b] = NULL;
-	}
 	log_debug("major cycles: fft %.2f s cpu, %.2f s wall", batch_fft_cpu, batch_fft_wall);
 	return 0;
 }

@@ -78,11 +78,12 @@ int img_spec_init(struct img_spec *sp, int nsub, const double *f, const double *
 /* One thread's share of an iteration: subtract comp[b] x the PSF patch
  * of sub-band b centred on (bx, by) from v[b][i0, i1) (offsets outside
  * the patch untouched), re-form s = sum w v there, and find the largest
- * |s| (*best, *at). With one sub-band s is v[0]. */
+ * |s| (*best, *at). With one sub-band s is v[0]. psf: the sub-bands'
+ * patches interleaved, psf[o nsub + b] at offset o. */
 struct msub {
 	float *v[IMG_SUB_MAX], *s;
 	float w[IMG_SUB_MAX], comp[IMG_SUB_MAX];
-	const float *psf[IMG_SUB_MAX];
+	const float *psf;
 	const int *xy;
 	int nsub, np, bx, by, i0, i1, at, any;
 	float best;
@@ -90,11 +91,12 @@ struct msub {
 
 /*
  * The PSF values an iteration needs are scattered over a patch of up to
- * 6720^2 floats (one cache line each, mostly): the loop waits on memory,
+ * 6720^2 offsets (one cache line each, mostly): the loop waits on memory,
  * not arithmetic (63% of its samples on the multiply after the load, in
  * perf). Asking for the value PF_AHEAD pixels ahead hides that wait:
  * 100k pixels x 3000 iterations took 3.4 s of CPU, 1.6 s at 64 ahead
- * (1.8 at 32, 1.5-1.9 at 128).
+ * (1.8 at 32, 1.5-1.9 at 128). The sub-bands' values at one offset are
+ * adjacent (interleaved), so a pixel costs one line, not one a sub-band.
  */
 #define PF_AHEAD 64
 static void msub_run(struct msub *a)
@@ -113,18 +115,17 @@ static void msub_run(struct msub *a)
 			unsigned px = (unsigned)(a->xy[2 * (i + PF_AHEAD)] - bx + h);
 			unsigned py = (unsigned)(a->xy[2 * (i + PF_AHEAD) + 1] - by + h);
 			if (px < np && py < np)
-				for (int b = 0; b < nsub; b++)
-					__builtin_prefetch(a->psf[b] + py * np + px);
+				__builtin_prefetch(a->psf + (py * np + px) * (size_t)nsub);
 		}
 		/* unsigned compare: an offset of -h..h-1 is inside the patch */
 		if (a->any && dx < np && dy < np) {
-			size_t o = dy * np + dx;
+			const float *p = a->psf + (dy * np + dx) * (size_t)nsub;
 			if (nsub == 1) {
-				a->v[0][i] -= a->comp[0] * a->psf[0][o];
+				a->v[0][i] -= a->comp[0] * p[0];
 			} else {
 				float acc = 0;
 				for (int b = 0; b < nsub; b++) {
-					a->v[b][i] -= a->comp[b] * a->psf[b][o];
+					a->v[b][i] -= a->comp[b] * p[b];
 					acc += a->w[b] * a->v[b][i];
 				}
 				s[i] = acc;
@@ -214,7 +215,7 @@ static double component(const struct img_spec *sp, float *const *v, float *const
 	return flux;
 }
 
-void img_mfclean_masked(float *const *r, float *mfs, const float *const *psf, int np,
+void img_mfclean_masked(float *const *r, float *mfs, const float *psf, int np,
     float *const *model, int n, const int *idx, int nidx, const struct img_spec *sp,
     struct img_clean *c)
 {
@@ -246,9 +247,9 @@ void img_mfclean_masked(float *const *r, float *mfs, const float *const *psf, in
 		memset(&part[t], 0, sizeof part[t]);
 		for (int b = 0; b < nsub; b++) {
 			part[t].v[b] = v[b];
-			part[t].psf[b] = psf[b];
 			part[t].w[b] = (float)sp->w[b];
 		}
+		part[t].psf = psf;
 		part[t].s = s;
 		part[t].xy = xy;
 		part[t].nsub = nsub;
