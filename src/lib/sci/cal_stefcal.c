@@ -22,6 +22,7 @@ int stefcal_solve(int n, const double complex *C, const double *D, const double 
     struct stefcal_result *res)
 {
 	double complex prev[MAXN];
+	double pr[MAXN], pi[MAXN], pw[MAXN];
 	unsigned char active[MAXN];
 	int max_iter = o && o->max_iter > 0 ? o->max_iter : 100;
 	double tol = o && o->tol > 0 ? o->tol : 1e-6;
@@ -42,24 +43,35 @@ int stefcal_solve(int n, const double complex *C, const double *D, const double 
 	}
 	for (int it = 1; it <= max_iter; it++) {
 		memcpy(prev, g, (size_t)n * sizeof *g);
+		for (int q = 0; q < n; q++) {
+			pr[q] = creal(prev[q]);
+			pi[q] = cimag(prev[q]);
+			pw[q] = pr[q] * pr[q] + pi[q] * pi[q];
+		}
 		for (int p = 0; p < n; p++) {
-			double complex num = 0;
-			double den = 0;
+			double nr = 0, ni = 0, den = 0;
 
 			if (!active[p])
 				continue;
 			/* row p: conj(C_qp) = C_pq, D_qp = D_pq (Hermitian,
-			 * symmetric), read along the row for the cache */
-			for (int q = 0; q < n; q++) {
-				size_t k = (size_t)p * n + q;
-				double d = D[k];
+			 * symmetric), read along the row for the cache. The
+			 * pairs with D <= 0 add nothing (selected, not branched
+			 * on), the diagonal is left out by the two ranges, and
+			 * the product is spelt out in reals (a complex one
+			 * checks for NaNs each time): the same sums as term by
+			 * term, at a fraction of the cost (37% of uvm-calsolve
+			 * was here) */
+			const double *cr = (const double *)(C + (size_t)p * n), *d = D + (size_t)p * n;
+			for (int part = 0; part < 2; part++)
+				for (int q = part ? p + 1 : 0; q < (part ? n : p); q++) {
+					int on = d[q] > 0;
+					double a = on ? cr[2 * q] : 0, b = on ? cr[2 * q + 1] : 0;
 
-				if (q == p || d <= 0)
-					continue;
-				num += C[k] * prev[q];
-				den += d * (creal(prev[q]) * creal(prev[q]) + cimag(prev[q]) * cimag(prev[q]));
-			}
-			g[p] = den > 0 ? num / den : 0;
+					nr += a * pr[q] - b * pi[q];
+					ni += a * pi[q] + b * pr[q];
+					den += (on ? d[q] : 0) * pw[q];
+				}
+			g[p] = den > 0 ? (nr + I * ni) / den : 0;
 		}
 		r.iterations = it;
 		if (it % 2 == 0) {

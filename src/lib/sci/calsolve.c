@@ -72,6 +72,7 @@ struct solver {
 	uvh5_file *f;
 	const struct uvh5_header *h;
 	int n, nf, np;
+	double df;                       /* channel spacing if uniform, else 0 */
 	double lat, lon;                 /* radians */
 	double dec_p;                    /* pointing declination */
 	int sidereal;                    /* phase centre fixed at (ra0, dec0) */
@@ -210,6 +211,12 @@ static int layout(struct solver *s)
 	}
 	if (!s->nslots)
 		return fail(s, EX_DATAERR, "'%s': no cross-correlations", s->o->vis);
+	/* uniform channels (within a millihertz): accumulate steps the
+	 * w-term phasor from channel to channel */
+	s->df = h->Nfreqs > 1 ? (h->freq_array[h->Nfreqs - 1] - h->freq_array[0]) / (double)(h->Nfreqs - 1) : 0;
+	for (int64_t f = 0; f < h->Nfreqs && s->df != 0; f++)
+		if (fabs(h->freq_array[f] - (h->freq_array[0] + (double)f * s->df)) > 1e-3)
+			s->df = 0;
 	return 0;
 }
 
@@ -429,6 +436,7 @@ static void prepare(struct solver *s, int ti)
  * conjugate of the model's convention, sim.h) to the sums of the slots
  * this thread owns, [nslots * tid / nth, nslots * (tid + 1) / nth).
  */
+#define PHASOR_RESEED 32
 static void *accumulate(void *arg)
 {
 	struct cellwork *w = arg;
@@ -452,9 +460,23 @@ static void *accumulate(void *arg)
 			continue;
 		dw = (s->w1[b] - s->w1[a]) - (s->w0[b] - s->w0[a]);
 		uvm = hypot(s->u1[b] - s->u1[a], s->v1[b] - s->v1[a]);
+		/* the phasor exp(2 pi i dw f / c): one sincos every PHASOR_RESEED
+		 * channels, complex steps between (uniform channels; else one
+		 * sincos a channel) */
+		double ph = 2 * GEOM_PI * dw / GEOM_C, zr = 1, zi = 0, dr = 1, di = 0;
+		if (s->df != 0)
+			sincos(ph * s->df, &di, &dr);
 		for (int f = 0; f < nf; f++) {
 			double fr = h->freq_array[f], m = s->model[f], sn, cs;
 			double complex z;
+
+			if (s->df == 0 || f % PHASOR_RESEED == 0) {
+				sincos(ph * fr, &zi, &zr);
+			} else {
+				double t = zr * dr - zi * di;
+				zi = zr * di + zi * dr;
+				zr = t;
+			}
 
 			if (s->pass == 1) {
 				for (int p = 0; p < np; p++) {
@@ -469,7 +491,8 @@ static void *accumulate(void *arg)
 			}
 			if ((s->pass == 2 && uvm * fr / GEOM_C < s->o->min_uv_lambda) || !(m > 0))
 				continue;
-			sincos(2 * GEOM_PI * dw * fr / GEOM_C, &sn, &cs);
+			sn = zi;
+			cs = zr;
 			z = cs + I * sn;
 			for (int p = 0; p < np; p++) {
 				size_t k = row + (size_t)f * np + p, c;
