@@ -54,15 +54,22 @@ static size_t sidx(const struct cal_delay_sums *in, int b, int f, int p)
  * rotation a channel (one cexp per call instead of one per channel). */
 static double dspec(const struct cal_delay_sums *in, const double complex *u, double D)
 {
-	double complex acc = 0, w = 1;
+	double ar = 0, ai = 0, wr = 1, wi = 0;
 	double step = in->nfreq > 1 ? in->freq[1] - in->freq[0] : 0;
 	double complex z = cexp(-2 * M_PI * I * step * D);
+	double zr = creal(z), zi = cimag(z);
 
+	/* the complex products spelt out: C's check each one for NaNs */
 	for (int f = 0; f < in->nfreq; f++) {
-		acc += u[f] * w;
-		w *= z;
+		double ur = creal(u[f]), ui = cimag(u[f]), t;
+
+		ar += ur * wr - ui * wi;
+		ai += ur * wi + ui * wr;
+		t = wr * zr - wi * zi;
+		wi = wr * zi + wi * zr;
+		wr = t;
 	}
-	return cabs(acc);
+	return sqrt(ar * ar + ai * ai);
 }
 
 /* Reference score of every antenna. */

@@ -507,7 +507,10 @@ static void *accumulate(void *arg)
 				c = ((size_t)slot * nf + f) * np + p;
 				if (s->pass == 1) {
 					s->dsum[c] += (float complex)v;
-					s->dabs[c] += (float)cabs(v);
+					/* |v| without hypot's overflow guard (a
+					 * visibility is far from overflowing): cabs
+					 * here was 9% of the CPU */
+					s->dabs[c] += (float)sqrt(creal(v) * creal(v) + cimag(v) * cimag(v));
 					s->dcnt[c]++;
 					continue;
 				}
