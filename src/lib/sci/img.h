@@ -209,8 +209,11 @@ struct img_fft {
 	 * along their length, then columns [0, c] and [ng-c, ng) along theirs */
 	struct img_fft_pass {
 		void *rows[2], *cols[2];
+		void *row1;       /* one row, one thread */
 		int r, c;
 	} pass[IMG_FFT_PASSES];
+	void *mt[2];              /* img_fft_prune_t: rows [0, mr], [ng-mr, ng) */
+	int mr;
 };
 int img_fft_plan(struct img_fft *f, int ng, float complex *buf, unsigned flags,
     const char *wisdom, int *loaded, int *saved, int *status, char *err);
@@ -234,6 +237,24 @@ void img_fft_exec(const struct img_fft *f, float complex *buf);
 int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, unsigned flags,
     const char *wisdom, int *saved, int *status, char *err);
 void img_fft_exec_pass(const struct img_fft *f, int p, float complex *buf);
+/*
+ * The model's transform, transposed (img_tbeam.c's prediction): a model
+ * of CLEAN components fills a fraction of its rows, and the visibilities
+ * read the grid only at |u| <= mr cells. rows holds the nlive rows of the
+ * model's grid that are not 0 (nlive x ng, fftwf_malloc'd), live[] their
+ * grid rows. Each row is transformed along u (nthreads rows at a time, by
+ * pass IMG_FFT_MODEL's one-row plan), the columns |u| <= mr of all rows
+ * are transposed into t (ng x ng: t[u ng + v]), the other rows of t left
+ * as they were, and t's rows |u| <= mr are transformed along v: t is then
+ * the transpose of img_fft_exec_pass(IMG_FFT_MODEL)'s grid in those rows,
+ * all transforms along contiguous rows. img_fft_prune_t plans t's rows on
+ * buf, as img_fft_prune; img_fft_exec_t returns -1 (nothing done) if the
+ * plans are not made.
+ */
+int img_fft_prune_t(struct img_fft *f, int mr, float complex *buf, unsigned flags,
+    const char *wisdom, int *saved, int *status, char *err);
+int img_fft_exec_t(const struct img_fft *f, float complex *rows, const int *live, int nlive,
+    float complex *t, int nthreads);
 void img_fft_free(struct img_fft *f);
 /* Plans made from now on run on n threads (FFTW's threads; 1: none). */
 void img_fft_threads(int n);

@@ -18,6 +18,10 @@
 #include <sysexits.h>
 
 #include "core/fsx.h"
+#include "sci/img_int.h"
+
+/* The threads of the plans being made (img_fft_threads). */
+static int fft_nthreads = 1;
 
 /* Import wisdom from path (missing or unreadable file: no wisdom, not an
  * error: it is only a cache). Returns 1 if imported. */
@@ -93,7 +97,7 @@ int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, un
 {
 	struct img_fft_pass *q = &f->pass[p];
 	char *before;
-	int ng = f->ng;
+	int ng = f->ng, keep;
 
 	*saved = 0;
 	if (r < 1 || c < 1 || 2 * r >= ng || 2 * c >= ng)
@@ -105,7 +109,12 @@ int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, un
 	q->rows[1] = batch_plan(ng, 0, ng - r, r, buf, flags);
 	q->cols[0] = batch_plan(ng, 1, 0, c + 1, buf, flags);
 	q->cols[1] = batch_plan(ng, 1, ng - c, c, buf, flags);
-	if (!q->rows[0] || !q->rows[1] || !q->cols[0] || !q->cols[1]) {
+	/* one row on one thread: img_fft_exec_t deals rows to threads */
+	keep = fft_nthreads;
+	img_fft_threads(1);
+	q->row1 = batch_plan(ng, 0, 0, 1, buf, flags);
+	img_fft_threads(keep);
+	if (!q->rows[0] || !q->rows[1] || !q->cols[0] || !q->cols[1] || !q->row1) {
 		free(before);
 		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
 		    ng, ng);
@@ -139,6 +148,94 @@ void img_fft_exec_pass(const struct img_fft *f, int p, float complex *buf)
 	fftwf_execute_dft((fftwf_plan)q->cols[1], x + ng - (size_t)q->c, x + ng - (size_t)q->c);
 }
 
+int img_fft_prune_t(struct img_fft *f, int mr, float complex *buf, unsigned flags,
+    const char *wisdom, int *saved, int *status, char *err)
+{
+	char *before;
+	int ng = f->ng;
+
+	*saved = 0;
+	if (mr < 1 || 2 * mr >= ng || !f->pass[IMG_FFT_MODEL].row1)
+		return 0;
+	before = wisdom ? fftwf_export_wisdom_to_string() : NULL;
+	f->mr = mr;
+	f->mt[0] = batch_plan(ng, 0, 0, mr + 1, buf, flags);
+	f->mt[1] = batch_plan(ng, 0, ng - mr, mr, buf, flags);
+	if (!f->mt[0] || !f->mt[1]) {
+		free(before);
+		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
+		    ng, ng);
+		*status = EX_SOFTWARE;
+		return -1;
+	}
+	if (wisdom)
+		wisdom_save(wisdom, before, saved, err);
+	return 0;
+}
+
+struct t_job {
+	fftwf_plan plan;
+	fftwf_complex *rows, *t;
+	const int *live;
+	int nlive, mr;
+	size_t ng;
+};
+
+static void t_rows(void *ctx, size_t lo, size_t hi)
+{
+	const struct t_job *j = ctx;
+
+	for (size_t i = lo; i < hi; i++) {
+		fftwf_complex *x = j->rows + i * j->ng;
+		fftwf_execute_dft(j->plan, x, x);
+	}
+}
+
+/* Columns u of t's rows [lo, hi) of the 2 mr + 1 kept (k <= mr: u = k,
+ * else u = ng - (2 mr + 1 - k)), eight a cache line of rows at a time. */
+#define T_BLOCK 8
+static void t_transpose(void *ctx, size_t lo, size_t hi)
+{
+	const struct t_job *j = ctx;
+	size_t keep = 2 * (size_t)j->mr + 1;
+
+	for (size_t k0 = lo * T_BLOCK; k0 < hi * T_BLOCK && k0 < keep; k0 += T_BLOCK) {
+		size_t k1 = k0 + T_BLOCK < keep ? k0 + T_BLOCK : keep, u[T_BLOCK];
+
+		for (size_t k = k0; k < k1; k++) {
+			u[k - k0] = k <= (size_t)j->mr ? k : j->ng - (keep - k);
+			memset(j->t + u[k - k0] * j->ng, 0, sizeof *j->t * j->ng);
+		}
+		for (int i = 0; i < j->nlive; i++) {
+			const fftwf_complex *r = j->rows + (size_t)i * j->ng;
+			size_t v = (size_t)j->live[i];
+
+			for (size_t k = k0; k < k1; k++) {
+				j->t[u[k - k0] * j->ng + v] = r[u[k - k0]];
+			}
+		}
+	}
+}
+
+int img_fft_exec_t(const struct img_fft *f, float complex *rows, const int *live, int nlive,
+    float complex *t, int nthreads)
+{
+	size_t ng = (size_t)f->ng, keep = 2 * (size_t)f->mr + 1;
+	fftwf_complex *x = (fftwf_complex *)t;
+	struct t_job j = { (fftwf_plan)f->pass[IMG_FFT_MODEL].row1, (fftwf_complex *)rows, x, live,
+		nlive, f->mr, ng };
+
+	if (!f->mt[0])
+		return -1;
+	if (nlive > 0)
+		img_par((size_t)nlive, nthreads, t_rows, &j);
+	img_par((keep + T_BLOCK - 1) / T_BLOCK, nthreads, t_transpose, &j);
+	fftwf_execute_dft((fftwf_plan)f->mt[0], x, x);
+	fftwf_execute_dft((fftwf_plan)f->mt[1], x + (ng - (size_t)f->mr) * ng,
+	    x + (ng - (size_t)f->mr) * ng);
+	return 0;
+}
+
 void img_fft_free(struct img_fft *f)
 {
 	if (f->plan)
@@ -150,6 +247,12 @@ void img_fft_free(struct img_fft *f)
 			if (f->pass[p].cols[i])
 				fftwf_destroy_plan((fftwf_plan)f->pass[p].cols[i]);
 		}
+	for (int p = 0; p < IMG_FFT_PASSES; p++)
+		if (f->pass[p].row1)
+			fftwf_destroy_plan((fftwf_plan)f->pass[p].row1);
+	for (int i = 0; i < 2; i++)
+		if (f->mt[i])
+			fftwf_destroy_plan((fftwf_plan)f->mt[i]);
 	memset(f, 0, sizeof *f);
 }
 
@@ -159,6 +262,7 @@ void img_fft_threads(int n)
 
 	if (!init)
 		init = fftwf_init_threads() ? 1 : -1;
+	fft_nthreads = n < 1 ? 1 : n;
 	if (init > 0)
-		fftwf_plan_with_nthreads(n < 1 ? 1 : n);
+		fftwf_plan_with_nthreads(fft_nthreads);
 }

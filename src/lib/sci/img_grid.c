@@ -333,6 +333,34 @@ void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t 
 	}
 }
 
+int img_model_rows_index(const int *idx, size_t m, int n, int ng, int *crow, int *live)
+{
+	int nlive = 0, last = -1;
+
+	for (size_t i = 0; i < m; i++) {
+		int y = idx[i] / n;
+
+		if (y != last)
+			live[nlive++] = grid_row(y, n, ng);
+		last = y;
+		crow[i] = nlive - 1;
+	}
+	return nlive;
+}
+
+void img_model_rows_pair(const int *idx, const int *crow, const float *a, const float *b,
+    size_t m, int n, int ng, const double *corr, float complex *rows, int nlive)
+{
+	memset(rows, 0, sizeof *rows * (size_t)nlive * ng);
+	for (size_t i = 0; i < m; i++) {
+		int x = idx[i] % n, y = idx[i] / n;
+		double c = corr[x] * corr[y];
+
+		rows[(size_t)crow[i] * ng + grid_col(x, n, ng)] =
+		    (float)(a[i] / c) + (b ? (float)(b[i] / c) : 0) * I;
+	}
+}
+
 float complex img_degrid(const struct img_kernel *k, const float complex *mg, int ng, double pu,
     double pv)
 {

@@ -51,6 +51,17 @@ void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t 
     const double *corr, float complex *buf);
 
 /*
+ * The same models for img_fft_exec_t: the distinct image rows of the
+ * pixels idx[0..m) (ascending) numbered 0..nlive-1 (returned), live[]
+ * (room for n) their grid rows and crow[i] pixel i's number;
+ * img_model_rows_pair then zeroes rows (nlive x ng) and places the
+ * pixels there, each in the columns img_model_grid_pair would.
+ */
+int img_model_rows_index(const int *idx, size_t m, int n, int ng, int *crow, int *live);
+void img_model_rows_pair(const int *idx, const int *crow, const float *a, const float *b,
+    size_t m, int n, int ng, const double *corr, float complex *rows, int nlive);
+
+/*
  * img_degrid at (pu, pv) into *dp and, with the same taps mirrored
  * through the grid's origin, at (-pu, -pv) into *dm: for the transform
  * of a real image the two are exact conjugates, so a grid holding two

@@ -30,6 +30,7 @@
 #include "sci/img.h"
 #include "sci/img_int.h"
 
+#include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -220,6 +221,7 @@ struct degrid_job {
 	const struct img_grid *g;
 	const float complex *mg;
 	int sa, sb;
+	int tr;                   /* mg transposed (img_fft_exec_t) */
 };
 
 /*
@@ -257,7 +259,12 @@ static void degrid_rows(void *arg, size_t r0, size_t r1)
 				if (j->sb < 0) {
 					d = img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
 				} else {
-					img_degrid_pair(g->k, j->mg, g->ng, u / g->du, v / g->du, &d, &m);
+					if (j->tr)
+						img_degrid_pair(g->k, j->mg, g->ng, v / g->du,
+						    u / g->du, &d, &m);
+					else
+						img_degrid_pair(g->k, j->mg, g->ng, u / g->du,
+						    v / g->du, &d, &m);
 					m = conjf(m);
 					d = sl == j->sa ? (d + m) / 2 : I * (d - m) / 2;
 				}
@@ -268,9 +275,9 @@ static void degrid_rows(void *arg, size_t r0, size_t r1)
 }
 
 static void degrid_slices(struct img_tbeam *tb, const struct img_vstore *s,
-    const struct img_grid *g, const float complex *mg, int sa, int sb, int nthreads)
+    const struct img_grid *g, const float complex *mg, int sa, int sb, int tr, int nthreads)
 {
-	struct degrid_job j = { tb, s, g, mg, sa, sb };
+	struct degrid_job j = { tb, s, g, mg, sa, sb, tr };
 
 	img_par(s->nrow, nthreads, degrid_rows, &j);
 }
@@ -280,18 +287,23 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
     float complex *mg, int nthreads, double fft_time[2])
 {
 	size_t nn = (size_t)tb->n * tb->n, m = 0;
-	int *idx;
+	int *idx, *crow, *live = NULL, nlive = 0, tr = fft->mt[0] != NULL;
 	float *val, *va, *vb;
+	float complex *rows = NULL;
 
 	for (size_t i = 0; i < nn; i++)
 		m += model[i] != 0;
-	idx = malloc(sizeof *idx * (m ? m : 1));
+	idx = malloc(sizeof *idx * (m ? m : 1) * 2);
 	val = malloc(sizeof *val * (m ? m : 1) * 3);
-	if (!idx || !val) {
+	if (tr)
+		live = malloc(sizeof *live * (size_t)tb->n);
+	if (!idx || !val || (tr && !live)) {
 		free(idx);
 		free(val);
+		free(live);
 		return -1;
 	}
+	crow = idx + (m ? m : 1);
 	va = val + (m ? m : 1);
 	vb = va + (m ? m : 1);
 	m = 0;
@@ -300,6 +312,18 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
 			idx[m] = (int)i;
 			val[m++] = model[i];
 		}
+	/* transposed (img_fft_exec_t): the model's rows that hold
+	 * components, transformed and turned, instead of the whole grid */
+	if (tr) {
+		nlive = img_model_rows_index(idx, m, tb->n, g->ng, crow, live);
+		rows = fftwf_malloc(sizeof *rows * (size_t)(nlive ? nlive : 1) * (size_t)g->ng);
+		if (!rows) {
+			free(idx);
+			free(val);
+			free(live);
+			return -1;
+		}
+	}
 	/* two slices a transform: the real and imaginary parts of one grid */
 	for (int sl = 0; sl < tb->k; sl += 2) {
 		double c0, w0, c1, w1;
@@ -311,13 +335,21 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
 			if (pair)
 				vb[i] = (float)(val[i] * ratio_at(tb, b, sl + 1, (size_t)idx[i]));
 		}
-		img_model_grid_pair(idx, va, pair ? vb : NULL, m, tb->n, g->ng, corr, mg);
-		img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
+		if (tr) {
+			img_model_rows_pair(idx, crow, va, pair ? vb : NULL, m, tb->n, g->ng, corr,
+			    rows, nlive);
+			img_fft_exec_t(fft, rows, live, nlive, mg, nthreads);
+		} else {
+			img_model_grid_pair(idx, va, pair ? vb : NULL, m, tb->n, g->ng, corr, mg);
+			img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
+		}
 		img_clock(&c1, &w1);
 		fft_time[0] += c1 - c0;
 		fft_time[1] += w1 - w0;
-		degrid_slices(tb, s, g, mg, sl, pair ? sl + 1 : -1, nthreads);
+		degrid_slices(tb, s, g, mg, sl, pair ? sl + 1 : -1, tr, nthreads);
 	}
+	fftwf_free(rows);
+	free(live);
 	free(idx);
 	free(val);
 	return 0;
