@@ -16,7 +16,10 @@
 # qa.json exists, with the wall and CPU% of every stage's jobs from the
 # wrapper's records. Reference in the same run:
 # reading the 16 files once with cat, cold (page cache dropped, when
-# /proc/sys/vm/drop_caches is writable) and warm. Gridding throughput in
+# /proc/sys/vm/drop_caches is writable) and warm; and the machine's CPU
+# speed at the time, gzip -1 of one subband file on one core (cpu_ref: a
+# shared VM's speed drifts by a third within an hour, which neither cat
+# nor the load average shows; compare runs by it). Gridding throughput in
 # visibilities per second per core from uvm-image's debug timings.
 # REPS runs (default 3), medians reported. Writes bench/results/chain.txt.
 #
@@ -67,6 +70,7 @@ timed() {
 # cat_s: seconds to read the 16 files once (through a pipe)
 readall() { cat "$@" | wc -c; }
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; }
+cpuref() { gzip -1 -c "$1" | wc -c; }
 
 # The FFTW wisdom for the image size, made once, outside the timings.
 uvm-combine -o "$tmp/vis.uvh5" "$@"
@@ -137,6 +141,10 @@ while [ $r -lt "$reps" ]; do
 		echo "cat_cold $(elapsed readall "$@") 0" >>"$tmp/rec"
 	fi
 	echo "cat_warm $(elapsed readall "$@") 0" >>"$tmp/rec"
+	# the machine's CPU speed now (a shared VM's drifts by half an hour
+	# to the next, which cat does not see): gzip -1 of the first
+	# subband file, one core, warm
+	echo "cpu_ref $(elapsed cpuref "$1") 0" >>"$tmp/rec"
 	# verify: one job a subband; the record is their sums and largest RSS
 	vw=0 vr=0 vc=0
 	for f in "$@"; do
@@ -174,7 +182,7 @@ med() { awk -v k="$1" -v c="$2" '$2 == k {print $(c + 2)}' "$tmp/all" | median 2
 	echo "# load average: at start $load0, at end $load1 (the machine is shared)"
 	echo "# medians of $reps runs; wall seconds; rss peak resident set in MB"
 	printf '%-28s %10s %8s %6s %7s\n' stage wall_s rss_MB cpu% cpu_s
-	for k in cat_cold cat_warm "verify_x$nfiles" combine flag calsolve calapply image sources qa; do
+	for k in cat_cold cat_warm cpu_ref "verify_x$nfiles" combine flag calsolve calapply image sources qa; do
 		w=$(med "$k" 1)
 		[ "$w" = - ] && continue
 		k2=$(med "$k" 2)
