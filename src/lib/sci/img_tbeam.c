@@ -257,7 +257,8 @@ static void degrid_rows(void *arg, size_t r0, size_t r1)
 				    !img_grid_inside(g, u, v))
 					continue;
 				if (j->sb < 0) {
-					d = img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
+					d = j->tr ? img_degrid(g->k, j->mg, g->ng, v / g->du, u / g->du) :
+					    img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
 				} else {
 					if (j->tr)
 						img_degrid_pair(g->k, j->mg, g->ng, v / g->du,
