@@ -209,7 +209,7 @@ struct img_fft {
 	 * along their length, then columns [0, c] and [ng-c, ng) along theirs */
 	struct img_fft_pass {
 		void *rows[2], *cols[2];
-		void *row1;       /* one row, one thread */
+		void *row1;       /* IMG_FFT_MODEL's: one row, one thread */
 		int r, c;
 	} pass[IMG_FFT_PASSES];
 	void *mt[2];              /* img_fft_prune_t: rows [0, mr], [ng-mr, ng) */

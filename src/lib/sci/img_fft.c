@@ -109,12 +109,16 @@ int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, un
 	q->rows[1] = batch_plan(ng, 0, ng - r, r, buf, flags);
 	q->cols[0] = batch_plan(ng, 1, 0, c + 1, buf, flags);
 	q->cols[1] = batch_plan(ng, 1, ng - c, c, buf, flags);
-	/* one row on one thread: img_fft_exec_t deals rows to threads */
-	keep = fft_nthreads;
-	img_fft_threads(1);
-	q->row1 = batch_plan(ng, 0, 0, 1, buf, flags);
-	img_fft_threads(keep);
-	if (!q->rows[0] || !q->rows[1] || !q->cols[0] || !q->cols[1] || !q->row1) {
+	/* the model's: one row on one thread, img_fft_exec_t deals rows
+	 * to threads */
+	if (p == IMG_FFT_MODEL) {
+		keep = fft_nthreads;
+		img_fft_threads(1);
+		q->row1 = batch_plan(ng, 0, 0, 1, buf, flags);
+		img_fft_threads(keep);
+	}
+	if (!q->rows[0] || !q->rows[1] || !q->cols[0] || !q->cols[1] ||
+	    (p == IMG_FFT_MODEL && !q->row1)) {
 		free(before);
 		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
 		    ng, ng);
@@ -210,9 +214,8 @@ static void t_transpose(void *ctx, size_t lo, size_t hi)
 			const fftwf_complex *r = j->rows + (size_t)i * j->ng;
 			size_t v = (size_t)j->live[i];
 
-			for (size_t k = k0; k < k1; k++) {
+			for (size_t k = k0; k < k1; k++)
 				j->t[u[k - k0] * j->ng + v] = r[u[k - k0]];
-			}
 		}
 	}
 }
