@@ -467,7 +467,7 @@ static void *accumulate(void *arg)
 		if (s->df != 0)
 			sincos(ph * s->df, &di, &dr);
 		for (int f = 0; f < nf; f++) {
-			double fr = h->freq_array[f], m = s->model[f], sn, cs;
+			double fr = h->freq_array[f], m = s->model[f];
 			double complex z;
 
 			if (s->df == 0 || f % PHASOR_RESEED == 0) {
@@ -491,9 +491,7 @@ static void *accumulate(void *arg)
 			}
 			if ((s->pass == 2 && uvm * fr / GEOM_C < s->o->min_uv_lambda) || !(m > 0))
 				continue;
-			sn = zi;
-			cs = zr;
-			z = cs + I * sn;
+			z = zr + I * zi;
 			for (int p = 0; p < np; p++) {
 				size_t k = row + (size_t)f * np + p, c;
 				double complex v;

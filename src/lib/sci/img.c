@@ -249,6 +249,13 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	int n = o->npix, ng, ngp, np, st = 0, loaded = 0, saved = 0;
 	char err[IMG_ERRLEN];
 	double *corr = NULL, *corrp = NULL, cell;
+	const float *dirty, *model;
+	float *psf = NULL, *restored = NULL;
+	struct img_subs sb = {0};
+	int fit;
+	size_t nn;
+	char h[6][512];
+	const char *wisdom = o->wisdom;
 
 #ifdef M_MMAP_THRESHOLD
 	/* Every array of a megabyte or more straight from mmap, back to the
@@ -258,14 +265,6 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 	 * a fragmented heap: the minor cycles ran 9-16% slower so. */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
-	const float *dirty, *model;
-	float *psf = NULL, *restored = NULL;
-	struct img_subs sb = {0};
-	int fit;
-	size_t nn;
-	char h[6][512];
-	const char *wisdom = o->wisdom;
-
 	memset(&m, 0, sizeof m);
 	memset(&in, 0, sizeof in);
 	lap();

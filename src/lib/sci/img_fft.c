@@ -92,6 +92,23 @@ static void *batch_plan(int ng, int cols, int a, int cnt, float complex *buf, un
 	    cols ? ng : 1, cols ? 1 : ng, FFTW_BACKWARD, flags);
 }
 
+/* The end of a pruned pass's planning: ok, the wisdom saved if it
+ * learnt something (before: as wisdom_save, freed); else -1 with err. */
+static int planned(int ok, int ng, const char *wisdom, char *before, int *saved, int *status,
+    char *err)
+{
+	if (!ok) {
+		free(before);
+		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
+		    ng, ng);
+		*status = EX_SOFTWARE;
+		return -1;
+	}
+	if (wisdom)
+		wisdom_save(wisdom, before, saved, err);
+	return 0;
+}
+
 int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, unsigned flags,
     const char *wisdom, int *saved, int *status, char *err)
 {
@@ -117,17 +134,8 @@ int img_fft_prune(struct img_fft *f, int p, int r, int c, float complex *buf, un
 		q->row1 = batch_plan(ng, 0, 0, 1, buf, flags);
 		img_fft_threads(keep);
 	}
-	if (!q->rows[0] || !q->rows[1] || !q->cols[0] || !q->cols[1] ||
-	    (p == IMG_FFT_MODEL && !q->row1)) {
-		free(before);
-		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
-		    ng, ng);
-		*status = EX_SOFTWARE;
-		return -1;
-	}
-	if (wisdom)
-		wisdom_save(wisdom, before, saved, err);
-	return 0;
+	return planned(q->rows[0] && q->rows[1] && q->cols[0] && q->cols[1] &&
+	    (p != IMG_FFT_MODEL || q->row1), ng, wisdom, before, saved, status, err);
 }
 
 void img_fft_exec(const struct img_fft *f, float complex *buf)
@@ -165,16 +173,7 @@ int img_fft_prune_t(struct img_fft *f, int mr, float complex *buf, unsigned flag
 	f->mr = mr;
 	f->mt[0] = batch_plan(ng, 0, 0, mr + 1, buf, flags);
 	f->mt[1] = batch_plan(ng, 0, ng - mr, mr, buf, flags);
-	if (!f->mt[0] || !f->mt[1]) {
-		free(before);
-		snprintf(err, IMG_ERRLEN, "cannot plan %d-point transforms of a %d x %d grid", ng,
-		    ng, ng);
-		*status = EX_SOFTWARE;
-		return -1;
-	}
-	if (wisdom)
-		wisdom_save(wisdom, before, saved, err);
-	return 0;
+	return planned(f->mt[0] && f->mt[1], ng, wisdom, before, saved, status, err);
 }
 
 struct t_job {

@@ -319,18 +319,26 @@ void img_model_grid(const float *model, int n, int ng, const double *corr, float
 	}
 }
 
-void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t m, int n, int ng,
-    const double *corr, float complex *buf)
+/* Pixels idx[0..m) of values a + i b, corrected, into the rows of buf
+ * (side ng): pixel i's row is row[i], or its grid row if row is NULL. */
+static void place_pair(const int *idx, const int *row, const float *a, const float *b,
+    size_t m, int n, int ng, const double *corr, float complex *buf)
 {
-	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
 	for (size_t i = 0; i < m; i++) {
 		int x = idx[i] % n, y = idx[i] / n;
-		int km = grid_row(y, n, ng);
+		int km = row ? row[i] : grid_row(y, n, ng);
 		double c = corr[x] * corr[y];
 
 		buf[(size_t)km * ng + grid_col(x, n, ng)] =
 		    (float)(a[i] / c) + (b ? (float)(b[i] / c) : 0) * I;
 	}
+}
+
+void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t m, int n, int ng,
+    const double *corr, float complex *buf)
+{
+	memset(buf, 0, sizeof *buf * (size_t)ng * ng);
+	place_pair(idx, NULL, a, b, m, n, ng, corr, buf);
 }
 
 int img_model_rows_index(const int *idx, size_t m, int n, int ng, int *crow, int *live)
@@ -352,13 +360,7 @@ void img_model_rows_pair(const int *idx, const int *crow, const float *a, const 
     size_t m, int n, int ng, const double *corr, float complex *rows, int nlive)
 {
 	memset(rows, 0, sizeof *rows * (size_t)nlive * ng);
-	for (size_t i = 0; i < m; i++) {
-		int x = idx[i] % n, y = idx[i] / n;
-		double c = corr[x] * corr[y];
-
-		rows[(size_t)crow[i] * ng + grid_col(x, n, ng)] =
-		    (float)(a[i] / c) + (b ? (float)(b[i] / c) : 0) * I;
-	}
+	place_pair(idx, crow, a, b, m, n, ng, corr, rows);
 }
 
 float complex img_degrid(const struct img_kernel *k, const float complex *mg, int ng, double pu,

@@ -256,16 +256,13 @@ static void degrid_rows(void *arg, size_t r0, size_t r1)
 				if (!(s->w[o] > 0) || !img_in_band(g->sel_lo, g->sel_hi, sg->freq[c]) ||
 				    !img_grid_inside(g, u, v))
 					continue;
+				/* the turned grid holds (v, u) where the other has (u, v) */
+				double pa = (j->tr ? v : u) / g->du, pb = (j->tr ? u : v) / g->du;
+
 				if (j->sb < 0) {
-					d = j->tr ? img_degrid(g->k, j->mg, g->ng, v / g->du, u / g->du) :
-					    img_degrid(g->k, j->mg, g->ng, u / g->du, v / g->du);
+					d = img_degrid(g->k, j->mg, g->ng, pa, pb);
 				} else {
-					if (j->tr)
-						img_degrid_pair(g->k, j->mg, g->ng, v / g->du,
-						    u / g->du, &d, &m);
-					else
-						img_degrid_pair(g->k, j->mg, g->ng, u / g->du,
-						    v / g->du, &d, &m);
+					img_degrid_pair(g->k, j->mg, g->ng, pa, pb, &d, &m);
 					m = conjf(m);
 					d = sl == j->sa ? (d + m) / 2 : I * (d - m) / 2;
 				}
