@@ -250,14 +250,16 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
 
 /*
  * One Cotton-Schwab major cycle: for each sub-band, its model's uv grid
- * (FFT of the model at its frequency / grid correction), then its
+ * (FFT of the model at its frequency / grid correction; with time slices
+ * the model only at cand's ncand pixels, which hold every component), then its
  * visibilities of the store again, minus the model degridded at their
  * (u, v), gridded with their weights (on the store's threads),
  * transformed: the residuals become the exact residual images of the
  * data, not the minor cycle's PSF-shifted approximations of them.
  */
 static int major_cycle(const struct img_input *in, struct img_grid *g, const struct img_fft *fft,
-    const double *corr, struct img_subs *sb, struct img_tbeam *tb, int n, int *st, char *err)
+    const double *corr, struct img_subs *sb, struct img_tbeam *tb, const int *cand,
+    size_t ncand, int n, int *st, char *err)
 {
 	size_t ng2 = (size_t)g->ng * g->ng, nn = (size_t)n * n;
 	float complex *mg = fftwf_malloc(sizeof *mg * ng2);
@@ -274,7 +276,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		const float *model = sb->model[0];
 		struct cycle_part cp = { sb, g, corr, b, n };
 
-		if (sp->nterms > 1 || sp->basis[b][0] != 1) {
+		if (tb->k == 1 && (sp->nterms > 1 || sp->basis[b][0] != 1)) {
 			/* the sub-band's model where its residual goes next */
 			img_par(nn, in->nthreads, model_part, &cp);
 			model = sb->resid[b];
@@ -286,7 +288,7 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 			 * tb->mvis, which the gridding below subtracts */
 			double ft[2] = {0, 0};
 
-			if (img_tbeam_predict(tb, in->store, g, fft, corr, b, model, mg,
+			if (img_tbeam_predict(tb, in->store, g, fft, corr, b, sb, cand, ncand, mg,
 				in->nthreads, ft) < 0) {
 				fftwf_free(mg);
 				snprintf(err, IMG_ERRLEN, "out of memory for the time-sliced prediction");
@@ -445,16 +447,54 @@ static int *model_mask(const struct img_subs *sb, int n, int *nidx)
 	return idx;
 }
 
-/* "W s wall" since the previous call, for the debug timings. */
+/*
+ * *cand (*ncand pixels, ascending) joined with those of set[] (nset,
+ * ascending) where a term model is not 0: after a minor cycle over set,
+ * every pixel that holds a component (what the time-sliced prediction
+ * reads, instead of scanning the n x n models). 0, or -1 if out of memory
+ * (*cand unchanged).
+ */
+static int cand_add(int **cand, size_t *ncand, const int *set, int nset,
+    const struct img_subs *sb)
+{
+	const int *c = *cand;
+	int *out = malloc(sizeof *out * (*ncand + (size_t)nset + 1));
+	size_t i = 0, k = 0;
+
+	if (!out)
+		return -1;
+	for (int j = 0; j < nset; j++) {
+		int p = set[j], on = 0;
+
+		for (int t = 0; t < sb->sp.nterms; t++)
+			on |= sb->model[t][p] != 0;
+		if (!on)
+			continue;
+		while (i < *ncand && c[i] < p)
+			out[k++] = c[i++];
+		i += i < *ncand && c[i] == p;
+		out[k++] = p;
+	}
+	while (i < *ncand)
+		out[k++] = c[i++];
+	free(*cand);
+	*cand = out;
+	*ncand = k;
+	return 0;
+}
+
+/* "C s cpu, W s wall" since the previous call, for the debug timings. */
 static const char *lap(void)
 {
-	static double last;
-	static char buf[32];
+	static double last, lastc;
+	static char buf[48];
 	double cpu, wall;
 
 	img_clock(&cpu, &wall);
-	snprintf(buf, sizeof buf, "%.2f s wall", last > 0 ? wall - last : 0);
+	snprintf(buf, sizeof buf, "%.2f s cpu, %.2f s wall", last > 0 ? cpu - lastc : 0,
+	    last > 0 ? wall - last : 0);
 	last = wall;
+	lastc = cpu;
 	return buf;
 }
 
@@ -497,7 +537,8 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
     const struct img_fft *fft, const double *corr, struct img_subs *sb, int n,
     struct img_clean *tot, int *st, char *err)
 {
-	int budget = o->niter, nmajor = 0, nidx = 0, *idx = NULL, np = sb->np;
+	int budget = o->niter, nmajor = 0, nidx = 0, *idx = NULL, np = sb->np, *cand = NULL, rc = 0;
+	size_t ncand = 0;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0, far = 0;
 	float *resid = sb->mfs, *psf = NULL;
 	struct img_tbeam tb;
@@ -528,6 +569,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 	for (;;) {
 		double sigma = image_rms(resid, n), peak = 0, stop, fin;
 		struct img_clean c = {0};
+		int ok = 1;
 
 		fin = fmax(floor_thr, o->autothreshold * sigma);
 		if (!idx) {
@@ -540,9 +582,8 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			    !(idx = model_mask(sb, n, &nidx))) {
 				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
 				*st = EX_OSERR;
-				free(psf);
-				img_tbeam_free(&tb);
-				return -1;
+				rc = -1;
+				break;
 			}
 		}
 		if (idx) {
@@ -565,19 +606,22 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 		if (idx) {
 			img_mfclean_masked(sb->resid, resid, psf, np, sb->model, n, idx, nidx, &sb->sp,
 			    &c);
+			ok = cand_add(&cand, &ncand, idx, nidx, sb) == 0;
 		} else {
 			int na, *act = active_set(resid, n, win, &c.threshold, &na);
-			if (!act) {
-				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
-				*st = EX_OSERR;
-				free(idx);
-				free(psf);
-				img_tbeam_free(&tb);
-				return -1;
+
+			if (act) {
+				img_mfclean_masked(sb->resid, resid, psf, np, sb->model, n, act, na,
+				    &sb->sp, &c);
+				ok = cand_add(&cand, &ncand, act, na, sb) == 0;
 			}
-			img_mfclean_masked(sb->resid, resid, psf, np, sb->model, n, act, na, &sb->sp,
-			    &c);
 			free(act);
+		}
+		if (!ok) {
+			snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN active set");
+			*st = EX_OSERR;
+			rc = -1;
+			break;
 		}
 		budget -= c.done;
 		tot->done += c.done;
@@ -586,18 +630,17 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			break;
 		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
 		    lap());
-		if (major_cycle(in, g, fft, corr, sb, &tb, n, st, err) < 0) {
-			free(idx);
-			free(psf);
-			img_tbeam_free(&tb);
-			return -1;
-		}
+		if ((rc = major_cycle(in, g, fft, corr, sb, &tb, cand, ncand, n, st, err)) < 0)
+			break;
 		nmajor++;
 		log_debug("major %d done: %s", nmajor, lap());
 	}
+	free(cand);
 	free(idx);
 	free(psf);
 	img_tbeam_free(&tb);
-	log_debug("major cycles: fft %.2f s cpu, %.2f s wall", batch_fft_cpu, batch_fft_wall);
-	return 0;
+	if (rc == 0)
+		log_debug("major cycles: fft %.2f s cpu, %.2f s wall", batch_fft_cpu,
+		    batch_fft_wall);
+	return rc;
 }

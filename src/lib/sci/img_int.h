@@ -161,6 +161,8 @@ struct img_tbeam {
 	int k, n, nsub, step, nc;
 	size_t nrow;
 	unsigned char *slice;          /* per store row */
+	size_t *order;                 /* the rows by slice, each slice's in order */
+	size_t first[IMG_TBEAM_MAX + 1]; /* slice sl's: order[first[sl] .. first[sl + 1]) */
 	float *ratio;                  /* [sub-band][slice][nc x nc] */
 	float complex *mvis;           /* per store entry: the predicted model */
 };
@@ -169,8 +171,10 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
     char *err);
 void img_tbeam_free(struct img_tbeam *tb);
 /*
- * Sub-band b's model visibilities into tb->mvis: for each slice, model
- * (n x n, apparent Jy per pixel; only its non-zero pixels are read) times
+ * Sub-band b's model visibilities into tb->mvis: for each slice, the
+ * sub-band's model (sb's term models at sub-band b's frequency, apparent
+ * Jy per pixel, read only at the ncand pixels cand[], in raster order,
+ * which must hold every pixel where a term model is not 0) times
  * the slice's R onto the model grid mg, two slices to a grid (real and
  * imaginary parts), transformed with fft, degridded at the two slices'
  * entries that g's selection grids (on nthreads threads), each slice's
@@ -179,8 +183,8 @@ void img_tbeam_free(struct img_tbeam *tb);
  * transforms' cpu and wall seconds added. 0, or -1 out of memory.
  */
 int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
-    const struct img_fft *fft, const double *corr, int b, const float *model,
-    float complex *mg, int nthreads, double fft_time[2]);
+    const struct img_fft *fft, const double *corr, int b, const struct img_subs *sb,
+    const int *cand, size_t ncand, float complex *mg, int nthreads, double fft_time[2]);
 
 /*
  * Cotton-Schwab deconvolution of the sub-bands with joined-channel

@@ -63,7 +63,7 @@ static int oom(int *st, char *err, const char *what)
  */
 static int slice_rows(struct img_tbeam *tb, const struct img_input *in, double *dp)
 {
-	size_t nr = tb->nrow, nt = 0;
+	size_t nr = tb->nrow, nt = 0, at[IMG_TBEAM_MAX + 1];
 	double *t = malloc(sizeof *t * (nr ? nr : 1)), mid = (in->jd_first + in->jd_last) / 2;
 	int cnt[IMG_TBEAM_MAX] = {0};
 
@@ -90,6 +90,17 @@ static int slice_rows(struct img_tbeam *tb, const struct img_input *in, double *
 		tb->slice[r] = (unsigned char)((size_t)(p - t) * (size_t)tb->k / nt);
 	}
 	free(t);
+	/* the rows of each slice together (a counting sort): a slice's rows
+	 * can be shared evenly among threads wherever they are in the store
+	 * (time-ordered rows put a slice in one thread's half) */
+	memset(tb->first, 0, sizeof tb->first);
+	for (size_t r = 0; r < nr; r++)
+		tb->first[tb->slice[r] + 1]++;
+	for (int s = 0; s < tb->k; s++)
+		tb->first[s + 1] += tb->first[s];
+	memcpy(at, tb->first, sizeof at);
+	for (size_t r = 0; r < nr; r++)
+		tb->order[at[tb->slice[r]]++] = r;
 	return 0;
 }
 
@@ -136,7 +147,9 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 		*st = EX_SOFTWARE;
 		return -1;
 	}
-	if (!(tb->slice = malloc(s->nrow ? s->nrow : 1)) || slice_rows(tb, in, dp) < 0)
+	if (!(tb->slice = malloc(s->nrow ? s->nrow : 1)) ||
+	    !(tb->order = malloc(sizeof *tb->order * (s->nrow ? s->nrow : 1))) ||
+	    slice_rows(tb, in, dp) < 0)
 		return oom(st, err, "the beam's time slices");
 	if (tb->k == 1)
 		return 0;
@@ -196,6 +209,7 @@ int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
 void img_tbeam_free(struct img_tbeam *tb)
 {
 	free(tb->slice);
+	free(tb->order);
 	free(tb->ratio);
 	free(tb->mvis);
 	memset(tb, 0, sizeof *tb);
@@ -224,75 +238,88 @@ struct degrid_job {
 	int tr;                   /* mg transposed (img_fft_exec_t) */
 };
 
+/* The store's segment holding row r (segments hold consecutive rows,
+ * in order). */
+static const struct img_vseg *row_seg(const struct img_vstore *s, size_t r)
+{
+	int lo = 0, hi = s->nseg - 1;
+
+	while (lo < hi) {
+		int mid = (lo + hi + 1) / 2;
+		if (s->seg[mid].row0 <= r)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return &s->seg[lo];
+}
+
 /*
- * Model visibilities of slices sa and sb's rows in [r0, r1), for
- * the entries the residual gridding will take (g's selection, inside the
- * grid, weight > 0), as img_grid_store's own degridding would. With two
- * slices in the grid, d(u) = A(u) + i B(u) in the visibilities' sense
- * (img_degrid's), and both models are real, so conj d(-u) = A(u) - i B(u):
- * a slice's visibility is their half sum or half difference.
+ * Model visibilities of slices sa and sb's rows, entries [i0, i1) of
+ * their run in tb->order, for the entries the residual gridding will take
+ * (g's selection, inside the grid, weight > 0), as img_grid_store's own
+ * degridding would. With two slices in the grid, d(u) = A(u) + i B(u) in
+ * the visibilities' sense (img_degrid's), and both models are real, so
+ * conj d(-u) = A(u) - i B(u): a slice's visibility is their half sum or
+ * half difference.
  */
-static void degrid_rows(void *arg, size_t r0, size_t r1)
+static void degrid_rows(void *arg, size_t i0, size_t i1)
 {
 	const struct degrid_job *j = arg;
 	const struct img_vstore *s = j->s;
 	const struct img_grid *g = j->g;
+	const size_t *order = j->tb->order + j->tb->first[j->sa];
 
-	for (int i = 0; i < s->nseg; i++) {
-		const struct img_vseg *sg = &s->seg[i];
-		size_t a = sg->row0 > r0 ? sg->row0 : r0;
-		size_t e = sg->row0 + sg->nrow < r1 ? sg->row0 + sg->nrow : r1;
+	for (size_t i = i0; i < i1; i++) {
+		size_t r = order[i];
+		const struct img_vseg *sg = row_seg(s, r);
+		int sl = j->tb->slice[r];
 
-		for (size_t r = a; r < e; r++) {
-			int sl = j->tb->slice[r];
+		for (int c = 0; c < sg->nchan; c++) {
+			size_t o = sg->off + (r - sg->row0) * (size_t)sg->nchan + (size_t)c;
+			double f = sg->freq[c] / IMG_C, u = s->u[r] * f, v = s->v[r] * f;
+			float complex d, m;
 
-			if (sl != j->sa && sl != j->sb)
+			if (!(s->w[o] > 0) || !img_in_band(g->sel_lo, g->sel_hi, sg->freq[c]) ||
+			    !img_grid_inside(g, u, v))
 				continue;
-			for (int c = 0; c < sg->nchan; c++) {
-				size_t o = sg->off + (r - sg->row0) * (size_t)sg->nchan + (size_t)c;
-				double f = sg->freq[c] / IMG_C, u = s->u[r] * f, v = s->v[r] * f;
-				float complex d, m;
+			/* the turned grid holds (v, u) where the other has (u, v) */
+			double pa = (j->tr ? v : u) / g->du, pb = (j->tr ? u : v) / g->du;
 
-				if (!(s->w[o] > 0) || !img_in_band(g->sel_lo, g->sel_hi, sg->freq[c]) ||
-				    !img_grid_inside(g, u, v))
-					continue;
-				/* the turned grid holds (v, u) where the other has (u, v) */
-				double pa = (j->tr ? v : u) / g->du, pb = (j->tr ? u : v) / g->du;
-
-				if (j->sb < 0) {
-					d = img_degrid(g->k, j->mg, g->ng, pa, pb);
-				} else {
-					img_degrid_pair(g->k, j->mg, g->ng, pa, pb, &d, &m);
-					m = conjf(m);
-					d = sl == j->sa ? (d + m) / 2 : I * (d - m) / 2;
-				}
-				j->tb->mvis[o] = d;
+			if (j->sb < 0) {
+				d = img_degrid(g->k, j->mg, g->ng, pa, pb);
+			} else {
+				img_degrid_pair(g->k, j->mg, g->ng, pa, pb, &d, &m);
+				m = conjf(m);
+				d = sl == j->sa ? (d + m) / 2 : I * (d - m) / 2;
 			}
+			j->tb->mvis[o] = d;
 		}
 	}
 }
 
+/* Slices sa and sa + 1 (sb; -1: sa only) are consecutive in tb->order:
+ * their rows, dealt evenly to the threads. */
 static void degrid_slices(struct img_tbeam *tb, const struct img_vstore *s,
     const struct img_grid *g, const float complex *mg, int sa, int sb, int tr, int nthreads)
 {
 	struct degrid_job j = { tb, s, g, mg, sa, sb, tr };
 
-	img_par(s->nrow, nthreads, degrid_rows, &j);
+	img_par(tb->first[(sb < 0 ? sa : sb) + 1] - tb->first[sa], nthreads, degrid_rows, &j);
 }
 
 int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct img_grid *g,
-    const struct img_fft *fft, const double *corr, int b, const float *model,
-    float complex *mg, int nthreads, double fft_time[2])
+    const struct img_fft *fft, const double *corr, int b, const struct img_subs *sb,
+    const int *cand, size_t ncand, float complex *mg, int nthreads, double fft_time[2])
 {
-	size_t nn = (size_t)tb->n * tb->n, m = 0;
+	const struct img_spec *sp = &sb->sp;
+	size_t m = 0;
 	int *idx, *crow, *live = NULL, nlive = 0, tr = fft->mt[0] != NULL;
 	float *val, *va, *vb;
 	float complex *rows = NULL;
 
-	for (size_t i = 0; i < nn; i++)
-		m += model[i] != 0;
-	idx = malloc(sizeof *idx * (m ? m : 1) * 2);
-	val = malloc(sizeof *val * (m ? m : 1) * 3);
+	idx = malloc(sizeof *idx * (ncand ? ncand : 1) * 2);
+	val = malloc(sizeof *val * (ncand ? ncand : 1) * 3);
 	if (tr)
 		live = malloc(sizeof *live * (size_t)tb->n);
 	if (!idx || !val || (tr && !live)) {
@@ -301,15 +328,23 @@ int img_tbeam_predict(struct img_tbeam *tb, const struct img_vstore *s, struct i
 		free(live);
 		return -1;
 	}
-	crow = idx + (m ? m : 1);
-	va = val + (m ? m : 1);
-	vb = va + (m ? m : 1);
-	m = 0;
-	for (size_t i = 0; i < nn; i++)
-		if (model[i] != 0) {
-			idx[m] = (int)i;
-			val[m++] = model[i];
+	crow = idx + (ncand ? ncand : 1);
+	va = val + (ncand ? ncand : 1);
+	vb = va + (ncand ? ncand : 1);
+	/* the sub-band's model where it is not 0 (its polynomial at the
+	 * sub-band's frequency, as the per-pixel model_part of img_deconv.c
+	 * evaluates it) */
+	for (size_t i = 0; i < ncand; i++) {
+		double v = 0;
+		float x;
+
+		for (int t = 0; t < sp->nterms; t++)
+			v += sp->basis[b][t] * sb->model[t][cand[i]];
+		if ((x = (float)v) != 0) {
+			idx[m] = cand[i];
+			val[m++] = x;
 		}
+	}
 	/* transposed (img_fft_exec_t): the model's rows that hold
 	 * components, transformed and turned, instead of the whole grid */
 	if (tr) {
