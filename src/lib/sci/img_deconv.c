@@ -123,6 +123,7 @@ struct cycle_part {
 	const struct img_grid *g;
 	const double *corr;
 	int b, n;
+	int im;                   /* the residual off the imaginary part */
 };
 
 static void model_part(void *ctx, size_t lo, size_t hi)
@@ -145,7 +146,7 @@ static void resid_part(void *ctx, size_t lo, size_t hi)
 	float *r = c->sb->resid[c->b];
 
 	img_grid_to_image_rows(c->g->vis, c->g->ng, c->n, c->corr, c->sb->sumw[c->b], r,
-	    (int)lo, (int)hi);
+	    (int)lo, (int)hi, c->im);
 	for (size_t i = lo * (size_t)c->n; i < hi * (size_t)c->n; i++)
 		r[i] = (float)(r[i] / c->sb->norm[c->b]);
 }
@@ -249,23 +250,84 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
 }
 
 /*
+ * Sub-band b's residual visibilities (its data minus its model's
+ * prediction) gridded onto grid (g->vis, or the model grid mg once the
+ * time-sliced prediction is done with it). mg is the model grid's
+ * buffer. 0, or -1 with err and *st.
+ */
+static int resid_grid(const struct img_input *in, struct img_grid *g, const struct img_fft *fft,
+    const double *corr, struct img_subs *sb, struct img_tbeam *tb, const int *cand,
+    size_t ncand, int n, int b, float complex *mg, float complex *grid, int *st, char *err)
+{
+	const struct img_spec *sp = &sb->sp;
+	const float *model = sb->model[0];
+	struct cycle_part cp = { sb, g, corr, b, n, 0 };
+	float complex *keep = g->vis;
+	double c0, w0, c1, w1;
+	int rc;
+
+	g->sel_lo = sb->lo[b];
+	g->sel_hi = sb->hi[b];
+	if (tb->k > 1) {
+		/* each time slice's prediction with its own beam, into
+		 * tb->mvis, which the gridding below subtracts */
+		double ft[2] = {0, 0};
+
+		if (img_tbeam_predict(tb, in->store, g, fft, corr, b, sb, cand, ncand, mg,
+			in->nthreads, ft) < 0) {
+			snprintf(err, IMG_ERRLEN, "out of memory for the time-sliced prediction");
+			*st = EX_OSERR;
+			return -1;
+		}
+		batch_fft_cpu += ft[0];
+		batch_fft_wall += ft[1];
+		g->mvis = tb->mvis;
+	} else {
+		if (sp->nterms > 1 || sp->basis[b][0] != 1) {
+			/* the sub-band's model where its residual goes next */
+			img_par((size_t)n * n, in->nthreads, model_part, &cp);
+			model = sb->resid[b];
+		}
+		img_clock(&c0, &w0);
+		img_model_grid(model, n, g->ng, corr, mg);
+		img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
+		img_clock(&c1, &w1);
+		batch_fft_cpu += c1 - c0;
+		batch_fft_wall += w1 - w0;
+	}
+	/* mg is only the model's flag to the gridding when g->mvis holds
+	 * the model visibilities (grid may be mg itself then) */
+	g->vis = grid;
+	rc = img_grid_store(g, in->store, mg, in->nthreads);
+	g->vis = keep;
+	g->mvis = NULL;
+	if (rc < 0) {
+		snprintf(err, IMG_ERRLEN, "out of memory or threads for the major cycle");
+		*st = EX_OSERR;
+	}
+	return rc;
+}
+
+/*
  * One Cotton-Schwab major cycle: for each sub-band, its model's uv grid
  * (FFT of the model at its frequency / grid correction; with time slices
- * the model only at cand's ncand pixels, which hold every component), then its
- * visibilities of the store again, minus the model degridded at their
- * (u, v), gridded with their weights (on the store's threads),
+ * the model only at cand's ncand pixels, which hold every component),
+ * then its visibilities of the store again, minus the model degridded at
+ * their (u, v), gridded with their weights (on the store's threads),
  * transformed: the residuals become the exact residual images of the
- * data, not the minor cycle's PSF-shifted approximations of them.
+ * data, not the minor cycle's PSF-shifted approximations of them. With
+ * time slices and pruned transforms, two sub-bands share a transform
+ * (img_grid_hermitian_pair): the second's grid is the model grid's
+ * buffer, free once its prediction is done.
  */
 static int major_cycle(const struct img_input *in, struct img_grid *g, const struct img_fft *fft,
     const double *corr, struct img_subs *sb, struct img_tbeam *tb, const int *cand,
     size_t ncand, int n, int *st, char *err)
 {
-	size_t ng2 = (size_t)g->ng * g->ng, nn = (size_t)n * n;
-	float complex *mg = fftwf_malloc(sizeof *mg * ng2);
+	float complex *mg = fftwf_malloc(sizeof *mg * (size_t)g->ng * g->ng);
 	const struct img_spec *sp = &sb->sp;
+	int vr = fft->pass[IMG_FFT_RESID].rows[0] ? fft->pass[IMG_FFT_RESID].r : 0;
 	double c0, w0, c1, w1;
-	int rc;
 
 	if (!mg) {
 		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
@@ -273,53 +335,28 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		return -1;
 	}
 	for (int b = 0; b < sp->nsub; b++) {
-		const float *model = sb->model[0];
-		struct cycle_part cp = { sb, g, corr, b, n };
+		struct cycle_part cp = { sb, g, corr, b, n, 0 }, cq = { sb, g, corr, b + 1, n, 1 };
+		int two = tb->k > 1 && vr > 0 && b + 1 < sp->nsub;
 
-		if (tb->k == 1 && (sp->nterms > 1 || sp->basis[b][0] != 1)) {
-			/* the sub-band's model where its residual goes next */
-			img_par(nn, in->nthreads, model_part, &cp);
-			model = sb->resid[b];
-		}
-		g->sel_lo = sb->lo[b];
-		g->sel_hi = sb->hi[b];
-		if (tb->k > 1) {
-			/* each time slice's prediction with its own beam, into
-			 * tb->mvis, which the gridding below subtracts */
-			double ft[2] = {0, 0};
-
-			if (img_tbeam_predict(tb, in->store, g, fft, corr, b, sb, cand, ncand, mg,
-				in->nthreads, ft) < 0) {
-				fftwf_free(mg);
-				snprintf(err, IMG_ERRLEN, "out of memory for the time-sliced prediction");
-				*st = EX_OSERR;
-				return -1;
-			}
-			batch_fft_cpu += ft[0];
-			batch_fft_wall += ft[1];
-			g->mvis = tb->mvis;
-		} else {
-			img_clock(&c0, &w0);
-			img_model_grid(model, n, g->ng, corr, mg);
-			img_fft_exec_pass(fft, IMG_FFT_MODEL, mg);
-			img_clock(&c1, &w1);
-			batch_fft_cpu += c1 - c0;
-			batch_fft_wall += w1 - w0;
-		}
-		rc = img_grid_store(g, in->store, mg, in->nthreads);
-		g->mvis = NULL;
-		if (rc < 0) {
+		if (resid_grid(in, g, fft, corr, sb, tb, cand, ncand, n, b, mg, g->vis, st,
+			err) < 0 ||
+		    (two && resid_grid(in, g, fft, corr, sb, tb, cand, ncand, n, b + 1, mg, mg, st,
+			err) < 0)) {
 			fftwf_free(mg);
-			snprintf(err, IMG_ERRLEN, "out of memory or threads for the major cycle");
-			*st = EX_OSERR;
 			return -1;
 		}
 		img_clock(&c0, &w0);
+		if (two)
+			img_grid_hermitian_pair(g->vis, mg, g->ng, vr, in->nthreads);
 		img_fft_exec_pass(fft, IMG_FFT_RESID, g->vis);
 		img_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;
 		img_par((size_t)n, in->nthreads, resid_part, &cp);
+		if (two) {
+			img_par((size_t)n, in->nthreads, resid_part, &cq);
+			b++;
+		}
 	}
 	g->sel_lo = g->sel_hi = 0;
 	fftwf_free(mg);

@@ -286,11 +286,11 @@ static inline int grid_col(int x, int n, int ng)
 void img_grid_to_image(const float complex *t, int ng, int n, const double *corr,
     double norm, float *img)
 {
-	img_grid_to_image_rows(t, ng, n, corr, norm, img, 0, n);
+	img_grid_to_image_rows(t, ng, n, corr, norm, img, 0, n, 0);
 }
 
 void img_grid_to_image_rows(const float complex *t, int ng, int n, const double *corr,
-    double norm, float *img, int y0, int y1)
+    double norm, float *img, int y0, int y1, int im)
 {
 	for (int y = y0; y < y1; y++) {
 		int km = grid_row(y, n, ng);
@@ -298,9 +298,50 @@ void img_grid_to_image_rows(const float complex *t, int ng, int n, const double 
 		double cy = corr[y] * norm;
 		float *out = img + (size_t)y * n;
 
-		for (int x = 0; x < n; x++)
-			out[x] = (float)(crealf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
+		if (im) {
+			for (int x = 0; x < n; x++)
+				out[x] = (float)(cimagf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
+		} else {
+			for (int x = 0; x < n; x++)
+				out[x] = (float)(crealf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
+		}
 	}
+}
+
+struct herm_job {
+	float complex *a;
+	const float complex *b;
+	int ng;
+};
+
+/* Rows v in [lo, hi) with their mirrors ng - v (row 0 is its own). */
+static void herm_rows(void *ctx, size_t lo, size_t hi)
+{
+	const struct herm_job *j = ctx;
+	size_t ng = (size_t)j->ng;
+
+	for (size_t v = lo; v < hi; v++) {
+		size_t vm = v ? ng - v : 0;
+		float complex *ra = j->a + v * ng, *rm = j->a + vm * ng;
+		const float complex *rb = j->b + v * ng, *rbm = j->b + vm * ng;
+
+		/* cell (v, u) and its mirror (vm, um); in row 0 each pair once */
+		for (size_t u = 0; u < (v ? ng : ng / 2 + 1); u++) {
+			size_t um = u ? ng - u : 0;
+			float complex a = ra[u], am = rm[um], b = rb[u], bm = rbm[um];
+
+			ra[u] = (a + conjf(am)) / 2 + I * ((b + conjf(bm)) / 2);
+			rm[um] = (am + conjf(a)) / 2 + I * ((bm + conjf(b)) / 2);
+		}
+	}
+}
+
+void img_grid_hermitian_pair(float complex *a, const float complex *b, int ng, int r,
+    int nthreads)
+{
+	struct herm_job j = { a, b, ng };
+
+	img_par((size_t)r + 1, nthreads, herm_rows, &j);
 }
 
 /* ------------------------------------------------------ degridding */

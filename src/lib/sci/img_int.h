@@ -93,9 +93,22 @@ int img_solve(double *a, double *b, int k);
  * elements are independent: the result does not depend on nthreads.
  */
 void img_par(size_t n, int nthreads, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
-/* img_grid_to_image's rows [y0, y1) only (for img_par). */
+/* img_grid_to_image's rows [y0, y1) only (for img_par), off the
+ * transform's real part, or its imaginary part if im (the second image
+ * of img_grid_hermitian_pair's grid). */
 void img_grid_to_image_rows(const float complex *t, int ng, int n, const double *corr,
-    double norm, float *img, int y0, int y1);
+    double norm, float *img, int y0, int y1, int im);
+/*
+ * Two residual grids into one transform. An image is the real part of
+ * its grid's transform, which is the transform of the grid's Hermitian
+ * part A_h(k) = (A(k) + conj A(-k)) / 2, a real image. a becomes
+ * A_h + i B_h: its transform holds A's image in the real part and B's in
+ * the imaginary, one transform for two. Only rows |v| <= r (wrapped) of
+ * a and b may hold data (the others are left as they are: 0); on
+ * nthreads threads.
+ */
+void img_grid_hermitian_pair(float complex *a, const float complex *b, int ng, int r,
+    int nthreads);
 
 /*
  * Primary-beam geometry (img_pb.c), shared by the PB-corrected image and
