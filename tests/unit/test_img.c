@@ -531,7 +531,7 @@ static void test_degrid_transposed(void)
 		}
 	nlive = img_model_rows_index(idx, m, n, ng, crow, live);
 	rows = fftwf_malloc(sizeof *rows * (size_t)nlive * ng);
-	img_model_rows_pair(idx, crow, va, vb, m, n, ng, corr, rows, nlive);
+	img_model_rows_pair(idx, crow, va, vb, m, n, ng, corr, rows, nlive, 2);
 	ok(nlive == 5 && img_fft_exec_t(&f, rows, live, nlive, t, 2) == 0,
 	    "5 rows of 128 hold the 6 components (%d) and are the only ones transformed", nlive);
 	for (int i = 0; i < nv; i++) {
@@ -554,7 +554,7 @@ static void test_degrid_transposed(void)
 	    "transposed prediction matches the direct transform: max error %.2g of %.2g Jy (real "
 	    "part's model), %.2g of %.2g Jy (imaginary part's)", err_a, tot_a, err_b, tot_b);
 	/* an odd slice alone (no imaginary model), read by img_degrid */
-	img_model_rows_pair(idx, crow, va, NULL, m, n, ng, corr, rows, nlive);
+	img_model_rows_pair(idx, crow, va, NULL, m, n, ng, corr, rows, nlive, 1);
 	img_fft_exec_t(&f, rows, live, nlive, t, 1);
 	err_a = 0;
 	for (int i = 0; i < nv; i++) {

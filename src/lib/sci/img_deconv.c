@@ -318,22 +318,18 @@ static int resid_grid(const struct img_input *in, struct img_grid *g, const stru
  * data, not the minor cycle's PSF-shifted approximations of them. With
  * time slices and pruned transforms, two sub-bands share a transform
  * (img_grid_hermitian_pair): the second's grid is the model grid's
- * buffer, free once its prediction is done.
+ * buffer, free once its prediction is done. mg: the model grid's buffer
+ * (ng x ng, fftwf_malloc'd), one for all cycles (a new one each cycle
+ * cost its page faults each time).
  */
 static int major_cycle(const struct img_input *in, struct img_grid *g, const struct img_fft *fft,
     const double *corr, struct img_subs *sb, struct img_tbeam *tb, const int *cand,
-    size_t ncand, int n, int *st, char *err)
+    size_t ncand, int n, float complex *mg, int *st, char *err)
 {
-	float complex *mg = fftwf_malloc(sizeof *mg * (size_t)g->ng * g->ng);
 	const struct img_spec *sp = &sb->sp;
 	int vr = fft->pass[IMG_FFT_RESID].rows[0] ? fft->pass[IMG_FFT_RESID].r : 0;
 	double c0, w0, c1, w1;
 
-	if (!mg) {
-		snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
-		*st = EX_OSERR;
-		return -1;
-	}
 	for (int b = 0; b < sp->nsub; b++) {
 		struct cycle_part cp = { sb, g, corr, b, n, 0 }, cq = { sb, g, corr, b + 1, n, 1 };
 		int two = tb->k > 1 && vr > 0 && b + 1 < sp->nsub;
@@ -341,10 +337,8 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		if (resid_grid(in, g, fft, corr, sb, tb, cand, ncand, n, b, mg, g->vis, st,
 			err) < 0 ||
 		    (two && resid_grid(in, g, fft, corr, sb, tb, cand, ncand, n, b + 1, mg, mg, st,
-			err) < 0)) {
-			fftwf_free(mg);
+			err) < 0))
 			return -1;
-		}
 		img_clock(&c0, &w0);
 		if (two)
 			img_grid_hermitian_pair(g->vis, mg, g->ng, vr, in->nthreads);
@@ -359,7 +353,6 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		}
 	}
 	g->sel_lo = g->sel_hi = 0;
-	fftwf_free(mg);
 	mfs_sum(sb, n, in->nthreads);
 	return 0;
 }
@@ -578,6 +571,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 	size_t ncand = 0;
 	double win = 0.95, floor_thr = o->threshold >= 0 ? o->threshold : 0, far = 0;
 	float *resid = sb->mfs, *psf = NULL;
+	float complex *mg = NULL;
 	struct img_tbeam tb;
 
 	if (img_tbeam_init(&tb, o->beam_slices, o, in, sb, n, 1 / (g->ng * g->du), st, err) < 0) {
@@ -667,11 +661,18 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			break;
 		log_debug("minor %d: %d components to %.4g Jy/beam: %s", nmajor, c.done, c.threshold,
 		    lap());
-		if ((rc = major_cycle(in, g, fft, corr, sb, &tb, cand, ncand, n, st, err)) < 0)
+		if (!mg && !(mg = fftwf_malloc(sizeof *mg * (size_t)g->ng * g->ng))) {
+			snprintf(err, IMG_ERRLEN, "out of memory for the major cycle's model grid");
+			*st = EX_OSERR;
+			rc = -1;
+			break;
+		}
+		if ((rc = major_cycle(in, g, fft, corr, sb, &tb, cand, ncand, n, mg, st, err)) < 0)
 			break;
 		nmajor++;
 		log_debug("major %d done: %s", nmajor, lap());
 	}
+	fftwf_free(mg);
 	free(cand);
 	free(idx);
 	free(psf);

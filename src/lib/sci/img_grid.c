@@ -397,11 +397,47 @@ int img_model_rows_index(const int *idx, size_t m, int n, int ng, int *crow, int
 	return nlive;
 }
 
-void img_model_rows_pair(const int *idx, const int *crow, const float *a, const float *b,
-    size_t m, int n, int ng, const double *corr, float complex *rows, int nlive)
+struct rows_job {
+	const int *idx, *crow;
+	const float *a, *b;
+	size_t m;
+	int n, ng;
+	const double *corr;
+	float complex *rows;
+};
+
+/* The first i with crow[i] >= row (crow ascending, m entries). */
+static size_t first_of_row(const int *crow, size_t m, size_t row)
 {
-	memset(rows, 0, sizeof *rows * (size_t)nlive * ng);
-	place_pair(idx, crow, a, b, m, n, ng, corr, rows);
+	size_t lo = 0, hi = m;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((size_t)crow[mid] < row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Rows [lo, hi) zeroed, then their pixels placed. */
+static void rows_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct rows_job *j = ctx;
+	size_t i0 = first_of_row(j->crow, j->m, lo), i1 = first_of_row(j->crow, j->m, hi);
+
+	memset(j->rows + lo * (size_t)j->ng, 0, sizeof *j->rows * (hi - lo) * (size_t)j->ng);
+	place_pair(j->idx + i0, j->crow + i0, j->a + i0, j->b ? j->b + i0 : NULL, i1 - i0, j->n,
+	    j->ng, j->corr, j->rows);
+}
+
+void img_model_rows_pair(const int *idx, const int *crow, const float *a, const float *b,
+    size_t m, int n, int ng, const double *corr, float complex *rows, int nlive, int nthreads)
+{
+	struct rows_job j = { idx, crow, a, b, m, n, ng, corr, rows };
+
+	img_par((size_t)nlive, nthreads, rows_part, &j);
 }
 
 float complex img_degrid(const struct img_kernel *k, const float complex *mg, int ng, double pu,

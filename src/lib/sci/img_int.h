@@ -55,11 +55,12 @@ void img_model_grid_pair(const int *idx, const float *a, const float *b, size_t 
  * pixels idx[0..m) (ascending) numbered 0..nlive-1 (returned), live[]
  * (room for n) their grid rows and crow[i] pixel i's number;
  * img_model_rows_pair then zeroes rows (nlive x ng) and places the
- * pixels there, each in the columns img_model_grid_pair would.
+ * pixels there, each in the columns img_model_grid_pair would (on
+ * nthreads threads, a share of the rows each).
  */
 int img_model_rows_index(const int *idx, size_t m, int n, int ng, int *crow, int *live);
 void img_model_rows_pair(const int *idx, const int *crow, const float *a, const float *b,
-    size_t m, int n, int ng, const double *corr, float complex *rows, int nlive);
+    size_t m, int n, int ng, const double *corr, float complex *rows, int nlive, int nthreads);
 
 /*
  * img_degrid at (pu, pv) into *dp and, with the same taps mirrored
@@ -178,6 +179,7 @@ struct img_tbeam {
 	size_t first[IMG_TBEAM_MAX + 1]; /* slice sl's: order[first[sl] .. first[sl + 1]) */
 	float *ratio;                  /* [sub-band][slice][nc x nc] */
 	float complex *mvis;           /* per store entry: the predicted model */
+	float complex *rows;           /* the model's live rows (n x ng, made once) */
 };
 int img_tbeam_init(struct img_tbeam *tb, int k, const struct img_opts *o,
     const struct img_input *in, const struct img_subs *sb, int n, double cell, int *st,
