@@ -115,20 +115,16 @@ static void mfs_sum(struct img_subs *sb, int n, int nthreads)
 		img_par((size_t)n * n, nthreads, mfs_part, sb);
 }
 
-/* A major cycle's per-pixel work on sub-band b, for img_par: into
- * sb->resid[b], its model from the terms' (pixels lo..hi), then its
- * residual image off the transformed grid (rows lo..hi). */
-struct cycle_part {
+/* Sub-band b's model from the terms' into sb->resid[b] (pixels lo..hi),
+ * for img_par: where its residual goes next. */
+struct model_job {
 	struct img_subs *sb;
-	const struct img_grid *g;
-	const double *corr;
-	int b, n;
-	int im;                   /* the residual off the imaginary part */
+	int b;
 };
 
 static void model_part(void *ctx, size_t lo, size_t hi)
 {
-	const struct cycle_part *c = ctx;
+	const struct model_job *c = ctx;
 	const struct img_spec *sp = &c->sb->sp;
 	float *r = c->sb->resid[c->b];
 
@@ -140,26 +136,45 @@ static void model_part(void *ctx, size_t lo, size_t hi)
 	}
 }
 
-static void resid_part(void *ctx, size_t lo, size_t hi)
-{
-	const struct cycle_part *c = ctx;
-	float *r = c->sb->resid[c->b];
+/* An image off a transformed grid, for img_par (rows lo..hi): the
+ * real part (im: the imaginary), divided by the weights' sum sumw, then
+ * by norm (the PSF's peak) unless it is 0. */
+struct image_part {
+	const float complex *grid;
+	int ng, n, im;
+	const double *corr;
+	double sumw, norm;
+	float *out;
+};
 
-	img_grid_to_image_rows(c->g->vis, c->g->ng, c->n, c->corr, c->sb->sumw[c->b], r,
-	    (int)lo, (int)hi, c->im);
-	for (size_t i = lo * (size_t)c->n; i < hi * (size_t)c->n; i++)
-		r[i] = (float)(r[i] / c->sb->norm[c->b]);
+static void image_part(void *ctx, size_t lo, size_t hi)
+{
+	const struct image_part *c = ctx;
+
+	img_grid_to_image_rows(c->grid, c->ng, c->n, c->corr, c->sumw, c->out, (int)lo, (int)hi,
+	    c->im);
+	for (size_t i = lo * (size_t)c->n; c->norm != 0 && i < hi * (size_t)c->n; i++)
+		c->out[i] = (float)(c->out[i] / c->norm);
+}
+
+/* Sub-band b's residual off g->vis (im: its imaginary part), on nthreads. */
+static void resid_image(const struct img_grid *g, const double *corr, struct img_subs *sb, int b,
+    int n, int im, int nthreads)
+{
+	struct image_part c = { g->vis, g->ng, n, im, corr, sb->sumw[b], sb->norm[b], sb->resid[b] };
+
+	img_par((size_t)n, nthreads, image_part, &c);
 }
 
 /* Sub-band k's dirty image and PSF off g's grids, normalised by the
- * PSF's peak; 0, or -1 (out of memory, or no positive PSF peak) with err
- * and *st. */
+ * PSF's peak, on nthreads threads; 0, or -1 (out of memory, or no
+ * positive PSF peak) with err and *st. */
 static int sub_images(struct img_grid *g, const struct img_fft *fft, const struct img_fft *fftp,
     const double *corr, const double *corrp, int n, int np, struct img_subs *sb, int k,
-    int *st, char *err)
+    int nthreads, int *st, char *err)
 {
 	size_t nn = (size_t)n * n, npp = (size_t)np * np;
-	double norm;
+	struct image_part c = { g->psf, g->ngp, np, 0, corrp, g->sumw, 0, NULL };
 
 	sb->resid[k] = malloc(sizeof *sb->resid[k] * nn);
 	sb->psf[k] = malloc(sizeof *sb->psf[k] * npp);
@@ -169,20 +184,24 @@ static int sub_images(struct img_grid *g, const struct img_fft *fft, const struc
 		return -1;
 	}
 	img_fft_exec_pass(fft, IMG_FFT_RESID, g->vis);
-	img_grid_to_image(g->vis, g->ng, n, corr, g->sumw, sb->resid[k]);
-	img_fft_exec(fftp ? fftp : fft, g->psf);
-	img_grid_to_image(g->psf, g->ngp, np, corrp, g->sumw, sb->psf[k]);
-	norm = sb->psf[k][(size_t)(np / 2) * np + np / 2];
-	if (!(norm > 0)) {
+	/* the PSF grid on the visibility grid's side (Clark's patch of n):
+	 * its weights fill the same rows, its patch is the same columns */
+	if (fftp)
+		img_fft_exec(fftp, g->psf);
+	else
+		img_fft_exec_pass(fft, IMG_FFT_RESID, g->psf);
+	c.out = sb->psf[k];
+	img_par((size_t)np, nthreads, image_part, &c);
+	sb->norm[k] = sb->psf[k][(size_t)(np / 2) * np + np / 2];
+	if (!(sb->norm[k] > 0)) {
 		snprintf(err, IMG_ERRLEN, "the PSF has no positive peak");
 		*st = EX_SOFTWARE;
 		return -1;
 	}
-	for (size_t i = 0; i < nn; i++)
-		sb->resid[k][i] = (float)(sb->resid[k][i] / norm);
+	sb->sumw[k] = g->sumw;
+	resid_image(g, corr, sb, k, n, 0, nthreads);
 	for (size_t i = 0; i < npp; i++)
-		sb->psf[k][i] = (float)(sb->psf[k][i] / norm);
-	sb->norm[k] = norm;
+		sb->psf[k][i] = (float)(sb->psf[k][i] / sb->norm[k]);
 	return 0;
 }
 
@@ -217,10 +236,9 @@ int img_subs_make(const struct img_opts *o, const struct img_vstore *s, struct i
 		sumwf += g->sumwf;
 		sb->lo[k] = g->sel_lo;
 		sb->hi[k] = g->sel_hi;
-		sb->sumw[k] = g->sumw;
 		sb->nvis[k] = g->nvis;
 		f[k] = g->sumwf / g->sumw;
-		if (sub_images(g, fft, fftp, corr, corrp, n, np, sb, k, st, err) < 0)
+		if (sub_images(g, fft, fftp, corr, corrp, n, np, sb, k, nthreads, st, err) < 0)
 			return -1;
 		log_debug("sub-band %d: %.3f MHz, %lld visibilities, weight %.4g", b, f[k] / 1e6,
 		    g->nvis, g->sumw);
@@ -261,7 +279,7 @@ static int resid_grid(const struct img_input *in, struct img_grid *g, const stru
 {
 	const struct img_spec *sp = &sb->sp;
 	const float *model = sb->model[0];
-	struct cycle_part cp = { sb, g, corr, b, n, 0 };
+	struct model_job cp = { sb, b };
 	float complex *keep = g->vis;
 	double c0, w0, c1, w1;
 	int rc;
@@ -331,7 +349,6 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 	double c0, w0, c1, w1;
 
 	for (int b = 0; b < sp->nsub; b++) {
-		struct cycle_part cp = { sb, g, corr, b, n, 0 }, cq = { sb, g, corr, b + 1, n, 1 };
 		int two = tb->k > 1 && vr > 0 && b + 1 < sp->nsub;
 
 		if (resid_grid(in, g, fft, corr, sb, tb, cand, ncand, n, b, mg, g->vis, st,
@@ -346,11 +363,9 @@ static int major_cycle(const struct img_input *in, struct img_grid *g, const str
 		img_clock(&c1, &w1);
 		batch_fft_cpu += c1 - c0;
 		batch_fft_wall += w1 - w0;
-		img_par((size_t)n, in->nthreads, resid_part, &cp);
-		if (two) {
-			img_par((size_t)n, in->nthreads, resid_part, &cq);
-			b++;
-		}
+		resid_image(g, corr, sb, b, n, 0, in->nthreads);
+		if (two)
+			resid_image(g, corr, sb, ++b, n, 1, in->nthreads);
 	}
 	g->sel_lo = g->sel_hi = 0;
 	mfs_sum(sb, n, in->nthreads);
