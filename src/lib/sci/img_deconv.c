@@ -184,12 +184,15 @@ static int sub_images(struct img_grid *g, const struct img_fft *fft, const struc
 		return -1;
 	}
 	img_fft_exec_pass(fft, IMG_FFT_RESID, g->vis);
-	/* the PSF grid on the visibility grid's side (Clark's patch of n):
-	 * its weights fill the same rows, its patch is the same columns */
+	/* a PSF grid on the visibility grid's side holds its weights in the
+	 * same rows; Clark's patch (np = n) is the same columns too, and the
+	 * pruned pass serves it (not a 2n PSF, on a grid padded 2x) */
 	if (fftp)
 		img_fft_exec(fftp, g->psf);
-	else
+	else if (np <= n)
 		img_fft_exec_pass(fft, IMG_FFT_RESID, g->psf);
+	else
+		img_fft_exec(fft, g->psf);
 	c.out = sb->psf[k];
 	img_par((size_t)np, nthreads, image_part, &c);
 	sb->norm[k] = sb->psf[k][(size_t)(np / 2) * np + np / 2];
