@@ -152,6 +152,26 @@ primary_data() {
 	no_temps "$t"
 }
 
+@test "uvm-image: a block that cannot be read mid-file is one clear line and 74, nothing left behind" {
+	# the read runs ahead on a thread of its own: its error must come back
+	# as the reader's own (dataset and rows), with libhdf5 kept quiet there
+	uvm-combine -o "$t/all.uvh5" "$d"/sim/*.hdf5
+	/usr/bin/python3 - "$t/all.uvh5" <<-'PY'
+	import h5py, sys
+	with h5py.File(sys.argv[1], "r") as f:
+	    d = f["Data/flags"].id
+	    c = d.get_chunk_info(d.get_num_chunks() * 2 // 3)
+	with open(sys.argv[1], "r+b") as g:
+	    g.seek(c.byte_offset)
+	    g.write(b"\xff" * c.size)
+	PY
+	run -74 uvm-image -n 64 -P estimate -o "$t/x.fits" "$t/all.uvh5"
+	assert_line --regexp "^uvm-image: cannot read '/Data/flags' rows [0-9]+-[0-9]+ in '$t/all.uvh5': "
+	refute_output --partial "HDF5-DIAG"
+	[ ! -e "$t/x.fits" ]
+	no_temps "$t"
+}
+
 @test "uvm-image: no cross-correlations (one antenna) is 65" {
 	uvm-sim -a 1 -s 1 -c 4 -t 2 -o "$t/one" >/dev/null
 	run -65 uvm-image -n 64 -o "$t/x.fits" "$t"/one/*.hdf5

@@ -41,6 +41,7 @@
 #include <complex.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,17 +425,126 @@ static void ant_coords(const struct img_input *in, const struct img_file *x, dou
 	}
 }
 
+/*
+ * A file's blocks read ahead by a thread of its own (the only caller of
+ * libhdf5 while a scan runs), into two slots in turn, while the caller
+ * works through the other: the read and the rows' work overlap. A slot
+ * is the caller's from full until it hands it back. Without the thread
+ * (it could not start) the caller reads each block itself.
+ */
+struct rslot {
+	float complex *vis;
+	uint8_t *flg;
+	float *ns;
+	int64_t nr;
+	int full, failed, st;
+	char err[UVH5_ERRLEN];
+};
+
+struct ahead {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	struct rslot s[2];
+	uvh5_file *f;
+	int64_t nblts, block;
+	int want_vis, stop, threaded;
+};
+
+static void read_slot(struct ahead *a, struct rslot *s, int64_t r0)
+{
+	s->nr = a->nblts - r0 < a->block ? a->nblts - r0 : a->block;
+	s->st = 0;
+	s->failed = uvh5_read_rows(a->f, r0, s->nr, a->want_vis ? s->vis : NULL, s->flg, s->ns,
+	    &s->st, s->err) < 0;
+}
+
+static void *ahead_main(void *arg)
+{
+	struct ahead *a = arg;
+	int k = 0, go = 1;
+
+	for (int64_t r0 = 0; go && r0 < a->nblts; r0 += a->block, k ^= 1) {
+		struct rslot *s = &a->s[k];
+
+		pthread_mutex_lock(&a->mu);
+		while (s->full && !a->stop)
+			pthread_cond_wait(&a->cv, &a->mu);
+		go = !a->stop;
+		pthread_mutex_unlock(&a->mu);
+		if (!go)
+			break;
+		read_slot(a, s, r0);
+		go = !s->failed;
+		pthread_mutex_lock(&a->mu);
+		s->full = 1;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+	}
+	return NULL;
+}
+
+/* Read f's blocks from now on (the slots empty). */
+static void ahead_start(struct ahead *a, uvh5_file *f, int64_t nblts, int64_t block)
+{
+	a->f = f;
+	a->nblts = nblts;
+	a->block = block;
+	a->stop = 0;
+	a->s[0].full = a->s[1].full = 0;
+	a->threaded = pthread_create(&a->th, NULL, ahead_main, a) == 0;
+}
+
+/* Slot k, holding the block at row r0, once full. */
+static struct rslot *ahead_take(struct ahead *a, int k, int64_t r0)
+{
+	struct rslot *s = &a->s[k];
+
+	if (!a->threaded) {
+		read_slot(a, s, r0);
+		return s;
+	}
+	pthread_mutex_lock(&a->mu);
+	while (!s->full)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
+/* Slot s back to the reader. */
+static void ahead_give(struct ahead *a, struct rslot *s)
+{
+	if (!a->threaded)
+		return;
+	pthread_mutex_lock(&a->mu);
+	s->full = 0;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* The reader stopped and joined (whatever it was doing). */
+static void ahead_stop(struct ahead *a)
+{
+	if (!a->threaded)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = 1;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->th, NULL);
+	a->threaded = 0;
+}
+
 int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, int *status,
     char *err)
 {
 	size_t cap = 0;
 	int64_t maxants = 0, maxf = 0;
-	float complex *vis = NULL, *rv = NULL;
-	uint8_t *flg = NULL;
-	float *ns = NULL, *rw = NULL;
+	float complex *rv = NULL;
+	float *rw = NULL;
 	double *un = NULL, *wo = NULL;
-	int rc = 0;
-	char uerr[UVH5_ERRLEN];
+	int rc = 0, ok = 1;
+	struct ahead a = { .want_vis = want_vis };
 
 	in->nrows = in->nflagged = in->nautos = in->nnonfinite = 0;
 	if (in->keep_times) {
@@ -461,18 +571,22 @@ int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, 
 		if (h->Nfreqs > maxf)
 			maxf = h->Nfreqs;
 	}
-	flg = malloc(cap);
-	ns = malloc(sizeof *ns * cap);
-	if (want_vis)
-		vis = malloc(sizeof *vis * cap);
+	for (int k = 0; k < 2; k++) {
+		ok &= (a.s[k].flg = malloc(cap)) != NULL;
+		ok &= (a.s[k].ns = malloc(sizeof *a.s[k].ns * cap)) != NULL;
+		if (want_vis)
+			ok &= (a.s[k].vis = malloc(sizeof *a.s[k].vis * cap)) != NULL;
+	}
 	un = malloc(sizeof *un * 3 * (size_t)maxants);
 	wo = malloc(sizeof *wo * (size_t)maxants);
 	rv = malloc(sizeof *rv * (size_t)maxf);
 	rw = malloc(sizeof *rw * (size_t)maxf);
-	if (!flg || !ns || (want_vis && !vis) || !un || !wo || !rv || !rw) {
+	if (!ok || !un || !wo || !rv || !rw) {
 		rc = fail(status, err, EX_OSERR, "out of memory");
 		goto out;
 	}
+	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.cv, NULL);
 	for (int i = 0; i < in->nfiles; i++) {
 		struct img_file *x = &in->files[i];
 		const struct uvh5_header *h = x->h;
@@ -482,13 +596,18 @@ int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, 
 
 		if (block > h->Nbls && h->Nbls > 0)
 			block = h->Nbls;
-		for (int64_t r0 = 0; r0 < h->Nblts; r0 += block) {
-			int64_t nr = h->Nblts - r0 < block ? h->Nblts - r0 : block;
-			int st;
+		ahead_start(&a, x->f, h->Nblts, block);
+		for (int64_t r0 = 0, k = 0; r0 < h->Nblts; r0 += block, k ^= 1) {
+			struct rslot *sl = ahead_take(&a, (int)k, r0);
+			const float complex *vis = sl->vis;
+			const uint8_t *flg = sl->flg;
+			const float *ns = sl->ns;
+			int64_t nr = sl->nr;
 
-			if (uvh5_read_rows(x->f, r0, nr, want_vis ? vis : NULL, flg, ns, &st, uerr) < 0) {
-				rc = fail(status, err, st, "%s", uerr);
-				goto out;
+			if (sl->failed) {
+				ahead_stop(&a);
+				rc = fail(status, err, sl->st, "%s", sl->err);
+				goto done;
 			}
 			for (int64_t r = 0; r < nr; r++) {
 				int64_t row = r0 + r;
@@ -555,12 +674,19 @@ int img_scan_rows(struct img_input *in, int want_vis, img_row_fn fn, void *ctx, 
 				}
 				fn(ctx, i, bu, bv, rv, rw, (int)nf);
 			}
+			ahead_give(&a, sl);
 		}
+		ahead_stop(&a);
 	}
+done:
+	pthread_cond_destroy(&a.cv);
+	pthread_mutex_destroy(&a.mu);
 out:
-	free(vis);
-	free(flg);
-	free(ns);
+	for (int k = 0; k < 2; k++) {
+		free(a.s[k].vis);
+		free(a.s[k].flg);
+		free(a.s[k].ns);
+	}
 	free(un);
 	free(wo);
 	free(rv);

@@ -67,7 +67,8 @@ static herr_t record_error(hid_t estack, void *data)
 
 void uvh5_h5_quiet(void)
 {
-	static int done;
+	/* per thread: a thread-safe libhdf5 keeps the handler per thread */
+	static _Thread_local int done;
 
 	if (!done) {
 		H5Eset_auto2(H5E_DEFAULT, record_error, NULL);

@@ -415,6 +415,9 @@ int uvh5_read_rows(uvh5_file *f, int64_t row0, int64_t nrows,
 	}
 	if (nrows == 0)
 		return 0;
+	/* errors recorded, not printed, on whichever thread reads (img_vis.c
+	 * reads ahead on a thread of its own) */
+	uvh5_h5_quiet();
 	n = (hsize_t)nrows * (hsize_t)f->h.Nfreqs * (hsize_t)f->h.Npols;
 	/* The memory space has the file selection's exact shape: libhdf5 maps
 	 * chunks to memory by whole hyperslabs only when the shapes agree, and

@@ -15,7 +15,7 @@
 #define UVH5_LZF_FILTER 32000
 
 /* Replace libhdf5's automatic error printing by a recorder of the last
- * failure (idempotent). */
+ * failure (once per thread). */
 void uvh5_h5_quiet(void);
 /*
  * Summarise the last recorded HDF5 failure into reason (the innermost
