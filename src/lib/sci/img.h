@@ -112,6 +112,10 @@ struct img_grid {
 	const float complex *mvis; /* a major cycle's model visibilities, one per
 				    * store entry (img_tbeam.c), subtracted in
 				    * place of the model grid's when not NULL */
+	int zero_r;                /* > 0: a residual pass zeroes only the vis
+				    * grid's rows |v| <= zero_r (the rest is
+				    * never read: img_grid_hermitian_pair's
+				    * second grid) */
 	/* img_grid_store*: seconds spent (cpu summed over threads, wall) in
 	 * the per-visibility pass (weights, kernel offsets, degridding) and
 	 * in spreading onto the grids; accumulated over calls */

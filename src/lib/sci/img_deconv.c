@@ -319,7 +319,10 @@ static int resid_grid(const struct img_input *in, struct img_grid *g, const stru
 	/* mg is only the model's flag to the gridding when g->mvis holds
 	 * the model visibilities (grid may be mg itself then) */
 	g->vis = grid;
+	/* the pair's second grid: only its rows of data are read */
+	g->zero_r = grid == keep ? 0 : fft->pass[IMG_FFT_RESID].r;
 	rc = img_grid_store(g, in->store, mg, in->nthreads);
+	g->zero_r = 0;
 	g->vis = keep;
 	g->mvis = NULL;
 	if (rc < 0) {

@@ -171,11 +171,12 @@ static void spread_own(const struct img_kernel *k, float complex *grid, int ng,
 	}
 }
 
-/* Zero the rows of grid (side ng) that thread t owns. */
-static void zero_own(float complex *grid, int ng, int t, int nt)
+/* Zero the rows of grid (side ng) that thread t owns; r > 0: only those
+ * within r of row 0 (wrapped). */
+static void zero_own(float complex *grid, int ng, int t, int nt, int r)
 {
 	for (int y = 0; y < ng; y++)
-		if (((y >> STRIP_SHIFT) % nt) == t)
+		if (((y >> STRIP_SHIFT) % nt) == t && (r <= 0 || y <= r || y >= ng - r))
 			memset(grid + (size_t)y * ng, 0, sizeof *grid * (size_t)ng);
 }
 
@@ -185,9 +186,9 @@ static void work(struct pass *p, int t)
 	int nt = p->nt;
 	double c0 = now(CLOCK_THREAD_CPUTIME_ID), c1, w0 = now(CLOCK_MONOTONIC), w1;
 
-	zero_own(g->vis, g->ng, t, nt);
+	zero_own(g->vis, g->ng, t, nt, p->mg ? g->zero_r : 0);
 	if (!p->mg)
-		zero_own(g->psf, g->ngp, t, nt);
+		zero_own(g->psf, g->ngp, t, nt, 0);
 	p->cpu[t][1] += now(CLOCK_THREAD_CPUTIME_ID) - c0;
 	for (size_t c = 0; c < p->nchunk; c++) {
 		const struct img_vseg *sg = &p->s->seg[p->cseg[c]];
