@@ -50,10 +50,12 @@ run() {
 		env UVM_DEBUG=1 uvm-image -n "$npix" -o "$tmp/img.fits" "$@" 2>"$tmp/log"
 	read -r wall user sys rss <"$tmp/time"
 	cpu=$(echo "$user $sys" | awk '{print $1 + $2}')
-	set -- $(sed -n 's/.*major cycles: degrid \([0-9.]*\) s cpu, \([0-9.]*\) s wall; grid \([0-9.]*\) s cpu, \([0-9.]*\) s wall; fft \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/\1 \2 \3 \4 \5 \6/p' "$tmp/log")
-	deg_c=$1 deg_w=$2 grd_c=$3 grd_w=$4 mfft_c=$5 mfft_w=$6
+	set -- $(sed -n 's/.*major cycles: degrid \([0-9.]*\) s cpu, \([0-9.]*\) s wall; grid \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/\1 \2 \3 \4/p' "$tmp/log")
+	deg_c=${1:-0} deg_w=${2:-0} grd_c=${3:-0} grd_w=${4:-0}
+	set -- $(sed -n 's/.*major cycles: fft \([0-9.]*\) s cpu, \([0-9.]*\) s wall.*/\1 \2/p' "$tmp/log")
+	mfft_c=${1:-0} mfft_w=${2:-0}
 	nmaj=$(grep -c 'debug: major [0-9]* done' "$tmp/log" || true)
-	nvis=$(sed -n 's/.*debug: gridded \([0-9]*\) visibilities.*/\1/p' "$tmp/log")
+	nvis=$(sed -n 's/.*debug: gridded and transformed \([0-9]*\) visibilities.*/\1/p' "$tmp/log")
 	avg=$(sed -n 's/.*info: averaging \([0-9]*\) channel.*/\1/p' "$tmp/log")
 	set -- $(lap transformed)
 	fft_c=$(echo "$1 $mfft_c" | awk '{print $1 + $2}') fft_w=$(echo "$2 $mfft_w" | awk '{print $1 + $2}')
