@@ -482,6 +482,21 @@ static void test_clean_masked(void)
  * the model's peak), and of the model's visibilities plus a second source
  * that source alone.
  */
+/* The tests' gridding set-up: W=7 Kaiser-Bessel kernel, natural
+ * weights, a grid of side ng (PSF grid ngp) for n x n images of cell
+ * radians, its correction for n pixels, and an ESTIMATE plan of side ng. */
+static void grid_fixture(struct img_kernel *k, struct img_grid *g, struct img_fft *f,
+    double *corr, int n, int ng, int ngp, double cell)
+{
+	int loaded, saved, st;
+	char err[IMG_ERRLEN];
+
+	img_kernel_init(k, 7, 1024, 13.0);
+	img_grid_init(g, ng, ngp, cell, k, IMG_NATURAL, 0);
+	img_kernel_correction(k, ng, n, corr);
+	img_fft_plan(f, ng, g->vis, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, err);
+}
+
 /*
  * The major cycles' transposed prediction against a direct transform:
  * two models of point components (the real and the imaginary part of one
@@ -493,7 +508,7 @@ static void test_clean_masked(void)
  */
 static void test_degrid_transposed(void)
 {
-	int n = 128, ng = 160, nv = 2000, loaded, saved, st, nlive, ur;
+	int n = 128, ng = 160, nv = 2000, saved, st, nlive, ur;
 	double cell = 2e-4, umax = 0.5 / cell * 0.8, err_a = 0, err_b = 0, tot_a = 0, tot_b = 0;
 	int px[6] = {64, 70, 20, 110, 64, 21}, py[6] = {64, 50, 100, 12, 90, 100};
 	float fa[6] = {1.0f, 0.5f, -0.2f, 0.3f, 0.8f, 0}, fb[6] = {0.7f, 0, 0.4f, -0.1f, 0, 0.6f};
@@ -509,14 +524,11 @@ static void test_degrid_transposed(void)
 	struct img_fft f;
 	char err[IMG_ERRLEN];
 
-	img_kernel_init(&k, 7, 1024, 13.0);
-	img_grid_init(&g, ng, ng, cell, &k, IMG_NATURAL, 0);
-	img_fft_plan(&f, ng, g.vis, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, err);
+	grid_fixture(&k, &g, &f, corr, n, ng, ng, cell);
 	ur = (int)ceil(umax / g.du) + k.support / 2 + 2;
 	ok(img_fft_prune(&f, IMG_FFT_MODEL, n / 2, ur, g.vis, FFTW_ESTIMATE, NULL, &saved, &st,
 	       err) == 0 && img_fft_prune_t(&f, ur, g.vis, FFTW_ESTIMATE, NULL, &saved, &st, err) == 0 &&
 	    f.mt[0] != NULL, "transposed model transform planned (|u| <= %d of %d)", ur, ng / 2);
-	img_kernel_correction(&k, ng, n, corr);
 	for (int s = 0; s < 6; s++) {
 		a[py[s] * n + px[s]] += fa[s];
 		b[py[s] * n + px[s]] += fb[s];
@@ -585,7 +597,7 @@ static void test_degrid_transposed(void)
 
 static void test_degrid(void)
 {
-	int n = 128, ng = 160, nv = 3000, loaded, saved, st;
+	int n = 128, ng = 160, nv = 3000;
 	double cell = 2e-4, umax = 0.5 / cell * 0.8, maxerr = 0, tot = 0, maxres = 0;
 	int px[5] = {64, 70, 20, 110, 64}, py[5] = {64, 50, 100, 12, 90};
 	float fl[5] = {1.0f, 0.5f, -0.2f, 0.3f, 0.8f};
@@ -597,12 +609,8 @@ static void test_degrid(void)
 	struct img_grid g;
 	struct img_fft f;
 	struct img_vis_batch b = {0};
-	char err[IMG_ERRLEN];
 
-	img_kernel_init(&k, 7, 1024, 13.0);
-	img_grid_init(&g, ng, 2 * n, cell, &k, IMG_NATURAL, 0);
-	img_fft_plan(&f, ng, g.vis, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, err);
-	img_kernel_correction(&k, ng, n, corr);
+	grid_fixture(&k, &g, &f, corr, n, ng, 2 * n, cell);
 	for (int s = 0; s < 5; s++) {
 		model[py[s] * n + px[s]] += fl[s];
 		tot += fabsf(fl[s]);
@@ -675,7 +683,7 @@ static void test_degrid(void)
  */
 static void test_pruned(void)
 {
-	int n = 128, ng = 160, nv = 2000, loaded, saved, st, rv, cu;
+	int n = 128, ng = 160, nv = 2000, saved, st, rv, cu;
 	double cell = 2e-4, umax = 0.5 / cell * 0.8, vmax = umax / 2, dvis = 0, dimg = 0, peak = 0;
 	float *model = calloc((size_t)n * n, sizeof *model), *a = malloc(sizeof *a * n * n);
 	float *b = malloc(sizeof *b * n * n);
@@ -686,10 +694,7 @@ static void test_pruned(void)
 	struct img_fft f;
 	char err[IMG_ERRLEN];
 
-	img_kernel_init(&k, 7, 1024, 13.0);
-	img_grid_init(&g, ng, 2 * n, cell, &k, IMG_NATURAL, 0);
-	img_kernel_correction(&k, ng, n, corr);
-	img_fft_plan(&f, ng, g.vis, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, err);
+	grid_fixture(&k, &g, &f, corr, n, ng, 2 * n, cell);
 	cu = (int)ceil(umax / g.du) + k.support / 2 + 2;
 	rv = (int)ceil(vmax / g.du) + k.support / 2 + 2;
 	ok(img_fft_prune(&f, IMG_FFT_MODEL, n / 2, cu, g.vis, FFTW_ESTIMATE, NULL, &saved, &st,
@@ -750,7 +755,7 @@ static void test_pruned(void)
  */
 static void test_hermitian_pair(void)
 {
-	int n = 64, ng = 80, nv = 800, loaded, saved, st, rv;
+	int n = 64, ng = 80, nv = 800, saved, st, rv;
 	double cell = 2e-4, umax = 0.5 / cell * 0.8, vmax = umax / 2, err[2] = {0, 0};
 	double peak[2] = {0, 0}, sumw[2];
 	double *u = malloc(sizeof *u * nv), *v = malloc(sizeof *v * nv), *corr = malloc(sizeof *corr * n);
@@ -762,10 +767,7 @@ static void test_hermitian_pair(void)
 	struct img_fft f;
 	char e[IMG_ERRLEN];
 
-	img_kernel_init(&k, 7, 1024, 13.0);
-	img_grid_init(&g, ng, 2 * n, cell, &k, IMG_NATURAL, 0);
-	img_kernel_correction(&k, ng, n, corr);
-	img_fft_plan(&f, ng, g.vis, FFTW_ESTIMATE, NULL, &loaded, &saved, &st, e);
+	grid_fixture(&k, &g, &f, corr, n, ng, 2 * n, cell);
 	rv = (int)ceil(vmax / g.du) + k.support / 2 + 2;
 	img_fft_prune(&f, IMG_FFT_RESID, rv, n / 2, g.vis, FFTW_ESTIMATE, NULL, &saved, &st, e);
 	for (int sky = 1; sky >= 0; sky--) {
