@@ -459,6 +459,15 @@ static void read_slot(struct ahead *a, struct rslot *s, int64_t r0)
 	    &s->st, s->err) < 0;
 }
 
+/* *flag = v under the lock, told to whoever waits. */
+static void ahead_set(struct ahead *a, int *flag, int v)
+{
+	pthread_mutex_lock(&a->mu);
+	*flag = v;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
 static void *ahead_main(void *arg)
 {
 	struct ahead *a = arg;
@@ -476,10 +485,7 @@ static void *ahead_main(void *arg)
 			break;
 		read_slot(a, s, r0);
 		go = !s->failed;
-		pthread_mutex_lock(&a->mu);
-		s->full = 1;
-		pthread_cond_broadcast(&a->cv);
-		pthread_mutex_unlock(&a->mu);
+		ahead_set(a, &s->full, 1);
 	}
 	return NULL;
 }
@@ -514,12 +520,8 @@ static struct rslot *ahead_take(struct ahead *a, int k, int64_t r0)
 /* Slot s back to the reader. */
 static void ahead_give(struct ahead *a, struct rslot *s)
 {
-	if (!a->threaded)
-		return;
-	pthread_mutex_lock(&a->mu);
-	s->full = 0;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	if (a->threaded)
+		ahead_set(a, &s->full, 0);
 }
 
 /* The reader stopped and joined (whatever it was doing). */
@@ -527,10 +529,7 @@ static void ahead_stop(struct ahead *a)
 {
 	if (!a->threaded)
 		return;
-	pthread_mutex_lock(&a->mu);
-	a->stop = 1;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	ahead_set(a, &a->stop, 1);
 	pthread_join(a->th, NULL);
 	a->threaded = 0;
 }
