@@ -298,13 +298,11 @@ void img_grid_to_image_rows(const float complex *t, int ng, int n, const double 
 		double cy = corr[y] * norm;
 		float *out = img + (size_t)y * n;
 
-		if (im) {
-			for (int x = 0; x < n; x++)
-				out[x] = (float)(cimagf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
-		} else {
-			for (int x = 0; x < n; x++)
-				out[x] = (float)(crealf(row[grid_col(x, n, ng)]) / (corr[x] * cy));
-		}
+		/* a float complex is its real and imaginary parts in turn */
+		const float *part = (const float *)row + (im != 0);
+
+		for (int x = 0; x < n; x++)
+			out[x] = (float)(part[2 * (size_t)grid_col(x, n, ng)] / (corr[x] * cy));
 	}
 }
 
