@@ -474,26 +474,28 @@ static int *active_set(const float *r, int n, double win, double *level, int *na
 	return idx;
 }
 
-/* The mask: the pixels where any term model is not 0 (*nidx of them,
- * malloc'd), or NULL if out of memory. */
-static int *model_mask(const struct img_subs *sb, int n, int *nidx)
+/* Whether a term model is not 0 at pixel i. */
+static int has_model(const struct img_subs *sb, size_t i)
 {
-	size_t nn = (size_t)n * n;
-	int m = 0, *idx = NULL;
+	int on = 0;
 
-	for (int pass = 0; pass < 2; pass++) {
-		m = 0;
-		for (size_t i = 0; i < nn; i++) {
-			int on = 0;
-			for (int t = 0; t < sb->sp.nterms; t++)
-				on |= sb->model[t][i] != 0;
-			if (on && pass)
-				idx[m] = (int)i;
-			m += on;
-		}
-		if (!pass && !(idx = malloc(sizeof *idx * (size_t)(m ? m : 1))))
-			return NULL;
-	}
+	for (int t = 0; t < sb->sp.nterms; t++)
+		on |= sb->model[t][i] != 0;
+	return on;
+}
+
+/* The mask: the pixels where any term model is not 0 (*nidx of them,
+ * ascending, malloc'd), taken from cand (ncand pixels, ascending, which
+ * hold every one of them: cand_add), or NULL if out of memory. */
+static int *model_mask(const struct img_subs *sb, const int *cand, size_t ncand, int *nidx)
+{
+	int m = 0, *idx = malloc(sizeof *idx * (ncand ? ncand : 1));
+
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < ncand; i++)
+		if (has_model(sb, (size_t)cand[i]))
+			idx[m++] = cand[i];
 	*nidx = m;
 	return idx;
 }
@@ -515,11 +517,9 @@ static int cand_add(int **cand, size_t *ncand, const int *set, int nset,
 	if (!out)
 		return -1;
 	for (int j = 0; j < nset; j++) {
-		int p = set[j], on = 0;
+		int p = set[j];
 
-		for (int t = 0; t < sb->sp.nterms; t++)
-			on |= sb->model[t][p] != 0;
-		if (!on)
+		if (!has_model(sb, (size_t)p))
 			continue;
 		while (i < *ncand && c[i] < p)
 			out[k++] = c[i++];
@@ -631,7 +631,7 @@ int img_deconvolve(const struct img_opts *o, const struct img_input *in, struct 
 			 * little higher; another full pass for a few dozen
 			 * components would cost more than it gains */
 			if (o->automask > 0 && peak <= 1.1 * fmax(fin, o->automask * sigma) &&
-			    !(idx = model_mask(sb, n, &nidx))) {
+			    !(idx = model_mask(sb, cand, ncand, &nidx))) {
 				snprintf(err, IMG_ERRLEN, "out of memory for the CLEAN mask");
 				*st = EX_OSERR;
 				rc = -1;
