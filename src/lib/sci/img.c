@@ -260,9 +260,11 @@ int img_run(const struct img_opts *o, char *const *paths, int nfiles, const char
 #ifdef M_MMAP_THRESHOLD
 	/* Every array of a megabyte or more straight from mmap, back to the
 	 * system when freed. Left to itself glibc raises the threshold to
-	 * the largest such array freed (up to 32 MB; the major cycles free
-	 * the model rows of each prediction), and later ones then come from
-	 * a fragmented heap: the minor cycles ran 9-16% slower so. */
+	 * the largest such array freed (up to 32 MB; the major cycles freed
+	 * the model rows of each prediction then), and later ones came from
+	 * a fragmented heap: the minor cycles ran 9-16% slower so. The rows
+	 * and the model grid are made once now; the setting is kept until
+	 * measured without. */
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
 	memset(&m, 0, sizeof m);
